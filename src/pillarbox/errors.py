@@ -1,0 +1,39 @@
+"""The error types that cross module boundaries.
+
+Protocol code raises ``ProtocolError`` carrying the reply to send; one dispatcher per protocol turns it
+into bytes. Configuration and storage have their own types so the CLI can print one line for each.
+"""
+
+from __future__ import annotations
+
+
+class PillarboxError(Exception):
+    """Base of every error Pillarbox raises on purpose; its message is one line for a human."""
+
+
+class ConfigError(PillarboxError):
+    """The configuration file or a command-line option is unusable."""
+
+
+class StoreError(PillarboxError):
+    """A storage operation was refused (unknown account, duplicate name, missing folder...)."""
+
+
+class NotFound(StoreError):
+    """The named domain, account, alias, mailbox or message does not exist."""
+
+
+class AlreadyExists(StoreError):
+    """The named object exists already."""
+
+
+class QuotaExceeded(StoreError):
+    """Storing this would put the account over its quota."""
+
+
+class ProtocolError(PillarboxError):
+    """A peer's input was refused; ``reply`` is what the protocol sends back (type depends on protocol)."""
+
+    def __init__(self, reply: object, message: str = "") -> None:
+        super().__init__(message or str(reply))
+        self.reply = reply
