@@ -1,0 +1,337 @@
+"""Accepting connections: bind endpoints, enforce connection limits, hand each client to a handler.
+
+We run our own accept loop on sockets we bind ourselves instead of ``asyncio.start_server`` because:
+- implicit-TLS ports must take the *current* context from ``TLSContextHolder`` for each connection,
+  so a certificate reload applies to the next client (``start_server`` fixes the context at start);
+- a connection over the limit is refused on the raw socket (one ``send`` of the refusal line, close)
+  before any transport, task or TLS handshake is spent on it;
+- IPv6 sockets get IPV6_V6ONLY so ``[::]:25`` and ``0.0.0.0:25`` can both be listed.
+
+On implicit-TLS ports the refusal line is not sent (plaintext would only be a TLS error to the
+client); the connection is simply closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import itertools
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from pillarbox.net.tls import TLSContextHolder, describe_tls
+
+log = logging.getLogger("pillarbox.net")
+
+DEFAULT_READ_SIZE = 64 * 1024
+DEFAULT_HANDSHAKE_TIMEOUT = 30.0
+ACCEPT_ERROR_PAUSE = 0.1  # seconds to back off when accept() fails (EMFILE...), instead of spinning
+
+
+class EndpointLike(Protocol):
+    host: str
+    port: int
+
+
+Endpoint = tuple[str, int] | EndpointLike
+Handler = Callable[["Connection"], Awaitable[None]]
+_ids = itertools.count(1)
+
+
+class Connection:
+    """One client connection over asyncio streams: addresses, TLS state, bounded reads, STARTTLS."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.id = f"{next(_ids):x}"
+        self.peer: tuple[str, int] = _addr(writer.get_extra_info("peername"))
+        self.local: tuple[str, int] = _addr(writer.get_extra_info("sockname"))
+        self._closed = False
+
+    @property
+    def is_tls(self) -> bool:
+        return self.writer.get_extra_info("ssl_object") is not None
+
+    @property
+    def tls_info(self) -> dict[str, Any] | None:
+        """``{"version", "cipher", "bits"}`` of the TLS session, or None in plaintext."""
+        return describe_tls(self.writer.get_extra_info("ssl_object"))
+
+    async def read(self, max_bytes: int = DEFAULT_READ_SIZE) -> bytes:
+        """Up to ``max_bytes`` as soon as any are available; ``b""`` at end of stream."""
+        return await self.reader.read(max_bytes)
+
+    async def write(self, data: bytes) -> None:
+        """Write and wait for the buffer to drain, so a slow reader slows us instead of growing memory."""
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def start_tls(
+        self, ctx: ssl.SSLContext, handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
+    ) -> int:
+        """Upgrade to TLS (server side) and return how many buffered plaintext bytes were discarded.
+
+        CVE-2011-0411: bytes a client pipelined after STARTTLS arrived in plaintext and must not be
+        read as if they came over TLS. A non-zero return means the peer tried that; the protocol may
+        log it or drop the connection. (The protocol core must also drop what *it* buffered.)
+        """
+        discarded = self._discard_buffered()
+        await self.writer.start_tls(ctx, ssl_handshake_timeout=handshake_timeout)
+        return discarded
+
+    def _discard_buffered(self) -> int:
+        # StreamReader has no public "drop the buffer" call; its buffer is a bytearray we empty.
+        buffer: bytearray = self.reader._buffer  # type: ignore[attr-defined]
+        count = len(buffer)
+        buffer.clear()
+        return count
+
+    async def close(self) -> None:
+        """Close once; errors from a peer that already went away are not interesting."""
+        if self._closed:
+            return
+        self._closed = True
+        self.writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError, asyncio.TimeoutError):
+            await asyncio.wait_for(self.writer.wait_closed(), timeout=5.0)
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.peer[0]}:{self.peer[1]}{' tls' if self.is_tls else ''}>"
+
+
+def _addr(addr: Any) -> tuple[str, int]:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return str(addr[0]), int(addr[1])
+    return ("", 0)
+
+
+class ConnectionLimiter:
+    """Counts open connections, globally and per client; may be shared by several listeners.
+
+    IPv6 clients are counted per /64 by default, since one host usually owns a whole /64.
+    """
+
+    def __init__(self, max_total: int = 1000, max_per_ip: int = 20, ipv6_prefix: int = 64) -> None:
+        self.max_total = max_total
+        self.max_per_ip = max_per_ip
+        self.ipv6_prefix = ipv6_prefix
+        self.total = 0
+        self._per_ip: dict[str, int] = {}
+
+    def key(self, ip: str) -> str:
+        try:
+            addr = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return ip  # not an IP peer (never expected on TCP); count it under its own name
+        if isinstance(addr, ipaddress.IPv6Address):
+            if addr.ipv4_mapped is not None:
+                return str(addr.ipv4_mapped)
+            return str(ipaddress.IPv6Network((addr, self.ipv6_prefix), strict=False))
+        return str(addr)
+
+    def try_acquire(self, ip: str) -> bool:
+        key = self.key(ip)
+        if self.total >= self.max_total or self._per_ip.get(key, 0) >= self.max_per_ip:
+            return False
+        self.total += 1
+        self._per_ip[key] = self._per_ip.get(key, 0) + 1
+        return True
+
+    def release(self, ip: str) -> None:
+        key = self.key(ip)
+        self.total -= 1
+        left = self._per_ip.get(key, 1) - 1
+        if left > 0:
+            self._per_ip[key] = left
+        else:
+            self._per_ip.pop(key, None)
+
+    def count(self, ip: str) -> int:
+        return self._per_ip.get(self.key(ip), 0)
+
+
+def endpoint_host_port(endpoint: Endpoint) -> tuple[str, int]:
+    """Accept ``(host, port)`` tuples or any object with ``.host``/``.port``; strip IPv6 brackets."""
+    host, port = endpoint if isinstance(endpoint, tuple) else (endpoint.host, endpoint.port)
+    return host.strip("[]"), int(port)
+
+
+def bind_sockets(endpoint: Endpoint, backlog: int = 128) -> list[socket.socket]:
+    """Bind listening sockets for every address ``host`` resolves to (``""`` means all of them)."""
+    host, port = endpoint_host_port(endpoint)
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    seen: set[tuple[Any, ...]] = set()
+    try:
+        for family, type_, proto, _canon, sockaddr in infos:
+            if (family, sockaddr) in seen:
+                continue
+            seen.add((family, sockaddr))
+            sockets.append(_bind_one(family, type_, proto, sockaddr, backlog))
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _bind_one(family: int, type_: int, proto: int, sockaddr: Any, backlog: int) -> socket.socket:
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            # Without this, [::]:25 would also take IPv4 and a 0.0.0.0:25 endpoint would fail to bind.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class Listener:
+    """Serve ``handler(conn)`` on ``endpoints``; ``tls`` set means implicit TLS (ports 465, 993, 995).
+
+    ``refusal`` is sent to a plaintext client over the connection limits before closing, e.g.
+    ``b"421 4.7.0 Too many connections\\r\\n"``. Usage::
+
+        listener = Listener([("0.0.0.0", 25), ("::", 25)], handle_smtp, refusal=SMTP_TOO_MANY)
+        await listener.start()
+        ...
+        await listener.stop(timeout=10)
+    """
+
+    def __init__(
+        self,
+        endpoints: Iterable[Endpoint],
+        handler: Handler,
+        *,
+        tls: TLSContextHolder | None = None,
+        limiter: ConnectionLimiter | None = None,
+        refusal: bytes = b"",
+        name: str = "",
+        read_limit: int = DEFAULT_READ_SIZE,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+    ) -> None:
+        self.endpoints = list(endpoints)
+        self.handler = handler
+        self.tls = tls
+        self.limiter = limiter or ConnectionLimiter()
+        self.refusal = refusal
+        self.name = name or ("tls" if tls else "plain")
+        self.read_limit = read_limit
+        self.handshake_timeout = handshake_timeout
+        self._sockets: list[socket.socket] = []
+        self._accept_tasks: list[asyncio.Task[None]] = []
+        self._clients: set[asyncio.Task[None]] = set()
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """The bound ``(host, port)`` pairs, with real ports when port 0 was asked for."""
+        return [_addr(sock.getsockname()) for sock in self._sockets]
+
+    @property
+    def active(self) -> int:
+        return len(self._clients)
+
+    async def start(self) -> None:
+        """Bind every endpoint (all or nothing) and start accepting."""
+        try:
+            for endpoint in self.endpoints:
+                self._sockets.extend(bind_sockets(endpoint))
+        except BaseException:
+            self._close_sockets()
+            raise
+        for sock in self._sockets:
+            self._accept_tasks.append(asyncio.create_task(self._accept_loop(sock)))
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, give running handlers ``timeout`` seconds to finish, then cancel them."""
+        for task in self._accept_tasks:
+            task.cancel()
+        await asyncio.gather(*self._accept_tasks, return_exceptions=True)
+        self._accept_tasks.clear()
+        self._close_sockets()
+        if self._clients:
+            _done, pending = await asyncio.wait(set(self._clients), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
+
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, addr = await loop.sock_accept(sock)
+            except OSError as exc:
+                log.warning("%s: accept failed on %s: %s", self.name, sock.getsockname(), exc)
+                await asyncio.sleep(ACCEPT_ERROR_PAUSE)
+                continue
+            self._admit(client, _addr(addr)[0])
+
+    def _admit(self, client: socket.socket, ip: str) -> None:
+        if not self.limiter.try_acquire(ip):
+            log.info("%s: refused %s: too many connections", self.name, ip)
+            self._refuse(client)
+            return
+        task = asyncio.create_task(self._serve(client, ip))
+        self._clients.add(task)
+        task.add_done_callback(self._clients.discard)
+
+    def _refuse(self, client: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            client.setblocking(False)
+            if self.refusal and self.tls is None:
+                client.send(self.refusal)  # a short line always fits in an empty socket buffer
+        client.close()
+
+    async def _serve(self, client: socket.socket, ip: str) -> None:
+        try:
+            conn = await self._open(client)
+        except BaseException as exc:
+            client.close()
+            self.limiter.release(ip)
+            if not isinstance(exc, Exception):
+                raise  # cancelled by stop()
+            log.debug("%s: connection from %s failed before start: %s", self.name, ip, exc)
+            return
+        try:
+            await self.handler(conn)
+        except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
+            # The peer went away or broke TLS: routine, not a server fault.
+            log.debug("%s: %r ended: %s", self.name, conn, exc)
+        except Exception:
+            log.exception("%s: handler failed for %r", self.name, conn)
+        finally:
+            self.limiter.release(ip)
+            await conn.close()
+
+    async def _open(self, client: socket.socket) -> Connection:
+        """Wrap an accepted socket in streams; for implicit TLS, handshake with the current context."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=self.read_limit)
+        made: asyncio.Future[asyncio.StreamWriter] = loop.create_future()
+
+        def connected(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if not made.done():
+                made.set_result(writer)
+
+        # A client_connected_cb makes the protocol "server side", which StreamWriter.start_tls needs.
+        protocol = asyncio.StreamReaderProtocol(reader, connected)
+        ctx = self.tls.context if self.tls else None
+        await loop.connect_accepted_socket(
+            lambda: protocol, client, ssl=ctx, ssl_handshake_timeout=self.handshake_timeout if ctx else None
+        )
+        return Connection(reader, await made)

@@ -1,0 +1,342 @@
+"""Listeners: plain and implicit TLS, STARTTLS plaintext discard, connection limits, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass
+
+import pytest
+
+from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
+
+REFUSAL = b"421 4.7.0 Too many connections\r\n"
+
+
+async def echo(conn: Connection) -> None:
+    while data := await conn.read():
+        await conn.write(data)
+
+
+async def wait_until(predicate, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def test_plain_echo_and_addresses(run) -> None:
+    @dataclass
+    class Endpoint:  # the shape of pillarbox.config.Endpoint
+        host: str
+        port: int
+
+    seen: list[Connection] = []
+
+    async def handler(conn: Connection) -> None:
+        seen.append(conn)
+        await echo(conn)
+
+    async def scenario() -> None:
+        listener = Listener([Endpoint("127.0.0.1", 0)], handler)
+        await listener.start()
+        host, port = listener.addresses[0]
+        assert host == "127.0.0.1" and port > 0
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"ping\r\n")
+        assert await reader.readexactly(6) == b"ping\r\n"
+        conn = seen[0]
+        assert conn.peer == writer.get_extra_info("sockname")
+        assert conn.local == ("127.0.0.1", port)
+        assert not conn.is_tls and conn.tls_info is None
+        writer.close()
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_implicit_tls_echo(run, holder, client_ctx) -> None:
+    infos: list[dict] = []
+
+    async def handler(conn: Connection) -> None:
+        assert conn.is_tls
+        infos.append(conn.tls_info)
+        await echo(conn)
+
+    async def scenario() -> None:
+        listener = Listener([("127.0.0.1", 0)], handler, tls=holder)
+        await listener.start()
+        port = listener.addresses[0][1]
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_ctx, server_hostname="localhost"
+        )
+        writer.write(b"secret\r\n")
+        assert await reader.readexactly(8) == b"secret\r\n"
+        writer.close()
+        await listener.stop()
+
+    run(scenario())
+    assert infos[0]["version"] in ("TLSv1.2", "TLSv1.3")
+    assert infos[0]["bits"] >= 128
+
+
+def test_starttls_discards_pipelined_plaintext(run, holder, client_ctx) -> None:
+    discarded: list[int] = []
+    after_tls: list[bytes] = []
+
+    async def handler(conn: Connection) -> None:
+        # readline leaves the pipelined bytes in the connection's buffer, as a line-based core would.
+        assert await conn.reader.readline() == b"STARTTLS\r\n"
+        await conn.write(b"220 2.0.0 Ready to start TLS\r\n")
+        discarded.append(await conn.start_tls(holder.context))
+        assert conn.is_tls
+        after_tls.append(await conn.reader.readline())
+        await conn.write(b"250 ok\r\n")
+
+    async def scenario() -> None:
+        listener = Listener([("127.0.0.1", 0)], handler)
+        await listener.start()
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        writer.write(b"STARTTLS\r\nRCPT TO:<evil@example.com>\r\n")  # one segment: the attack
+        assert await reader.readline() == b"220 2.0.0 Ready to start TLS\r\n"
+        await writer.start_tls(client_ctx, server_hostname="localhost")
+        writer.write(b"NOOP\r\n")
+        assert await reader.readline() == b"250 ok\r\n"
+        writer.close()
+        await listener.stop()
+
+    run(scenario())
+    assert discarded == [len(b"RCPT TO:<evil@example.com>\r\n")]
+    assert after_tls == [b"NOOP\r\n"]
+
+
+def test_starttls_without_pipelining_discards_nothing(run, holder, client_ctx) -> None:
+    discarded: list[int] = []
+
+    async def handler(conn: Connection) -> None:
+        await conn.reader.readline()
+        await conn.write(b"220 go\r\n")
+        discarded.append(await conn.start_tls(holder.context))
+        await echo(conn)
+
+    async def scenario() -> None:
+        listener = Listener([("127.0.0.1", 0)], handler)
+        await listener.start()
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        writer.write(b"STARTTLS\r\n")
+        await reader.readline()
+        await writer.start_tls(client_ctx, server_hostname="127.0.0.1")
+        writer.write(b"x\r\n")
+        assert await reader.readline() == b"x\r\n"
+        writer.close()
+        await listener.stop()
+
+    run(scenario())
+    assert discarded == [0]
+
+
+async def _held_open(limiter: ConnectionLimiter, refusal: bytes = REFUSAL, tls=None):
+    """A listener whose handler says hi and then waits for ``release``."""
+    release = asyncio.Event()
+
+    async def handler(conn: Connection) -> None:
+        await conn.write(b"hi\r\n")
+        await release.wait()
+
+    listener = Listener([("127.0.0.1", 0)], handler, limiter=limiter, refusal=refusal, tls=tls)
+    await listener.start()
+    return listener, release
+
+
+def test_per_ip_limit_refuses_with_line(run) -> None:
+    limiter = ConnectionLimiter(max_total=100, max_per_ip=2)
+
+    async def scenario() -> None:
+        listener, release = await _held_open(limiter)
+        clients = []
+        for _ in range(2):
+            reader, writer = await asyncio.open_connection(*listener.addresses[0])
+            assert await reader.readline() == b"hi\r\n"
+            clients.append(writer)
+        assert limiter.count("127.0.0.1") == 2
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        assert await reader.read() == REFUSAL  # the line, then end of stream
+        writer.close()
+        release.set()
+        for writer in clients:
+            writer.close()
+        await wait_until(lambda: limiter.total == 0)
+        # A slot is free again.
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        assert await reader.readline() == b"hi\r\n"
+        writer.close()
+        await listener.stop()
+
+    run(scenario())
+    assert limiter.total == 0 and limiter.count("127.0.0.1") == 0
+
+
+def test_global_limit_shared_by_listeners(run) -> None:
+    limiter = ConnectionLimiter(max_total=1, max_per_ip=10)
+
+    async def scenario() -> None:
+        first, release_1 = await _held_open(limiter)
+        second, release_2 = await _held_open(limiter, refusal=b"* BYE Too many connections\r\n")
+        reader, writer = await asyncio.open_connection(*first.addresses[0])
+        assert await reader.readline() == b"hi\r\n"
+        r2, w2 = await asyncio.open_connection(*second.addresses[0])
+        assert await r2.read() == b"* BYE Too many connections\r\n"
+        w2.close()
+        writer.close()
+        release_1.set()
+        release_2.set()
+        await first.stop()
+        await second.stop()
+
+    run(scenario())
+
+
+def test_limit_on_implicit_tls_closes_without_plaintext(run, holder) -> None:
+    limiter = ConnectionLimiter(max_total=0, max_per_ip=0)
+
+    async def scenario() -> None:
+        listener, release = await _held_open(limiter, tls=holder)
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        assert await reader.read() == b""
+        writer.close()
+        release.set()
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_limiter_groups_ipv6_by_prefix() -> None:
+    limiter = ConnectionLimiter(max_total=10, max_per_ip=1)
+    assert limiter.try_acquire("2001:db8::1")
+    assert not limiter.try_acquire("2001:db8::2")  # same /64
+    assert limiter.try_acquire("2001:db8:0:1::1")
+    assert limiter.try_acquire("::ffff:192.0.2.1")
+    assert not limiter.try_acquire("192.0.2.1")  # the same client, IPv4-mapped
+    limiter.release("2001:db8::1")
+    assert limiter.try_acquire("2001:db8::2")
+
+
+def test_graceful_stop_waits_then_cancels(run) -> None:
+    finished: list[str] = []
+    cancelled: list[str] = []
+
+    async def handler(conn: Connection) -> None:
+        kind = (await conn.reader.readline()).strip().decode()
+        try:
+            await asyncio.sleep(0.2 if kind == "quick" else 60)
+            finished.append(kind)
+        except asyncio.CancelledError:
+            cancelled.append(kind)
+            raise
+
+    async def scenario() -> None:
+        listener = Listener([("127.0.0.1", 0)], handler)
+        await listener.start()
+        address = listener.addresses[0]
+        writers = []
+        for kind in (b"quick\n", b"stuck\n"):
+            _, writer = await asyncio.open_connection(*address)
+            writer.write(kind)
+            writers.append(writer)
+        await wait_until(lambda: listener.active == 2)
+        await asyncio.sleep(0.05)  # both handlers have read their line
+        await listener.stop(timeout=1.0)
+        assert listener.active == 0
+        with pytest.raises(OSError):
+            await asyncio.open_connection(*address)
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
+
+    run(scenario())
+    assert finished == ["quick"]
+    assert cancelled == ["stuck"]
+
+
+def test_handler_crash_is_logged_and_slot_released(run, caplog) -> None:
+    limiter = ConnectionLimiter(max_total=5, max_per_ip=5)
+
+    async def handler(conn: Connection) -> None:
+        raise RuntimeError("boom")
+
+    async def scenario() -> None:
+        listener = Listener([("127.0.0.1", 0)], handler, limiter=limiter)
+        await listener.start()
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        assert await reader.read() == b""
+        writer.close()
+        await wait_until(lambda: limiter.total == 0)
+        await listener.stop()
+
+    with caplog.at_level(logging.ERROR, logger="pillarbox.net"):
+        run(scenario())
+    assert "boom" in caplog.text
+
+
+def test_failed_tls_handshake_releases_slot(run, holder) -> None:
+    limiter = ConnectionLimiter(max_total=5, max_per_ip=5)
+    reached: list[Connection] = []
+
+    async def handler(conn: Connection) -> None:
+        reached.append(conn)
+
+    async def scenario() -> None:
+        listener = Listener([("127.0.0.1", 0)], handler, tls=holder, limiter=limiter)
+        await listener.start()
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        writer.write(b"EHLO not-tls.example\r\n" * 10)
+        await reader.read()
+        writer.close()
+        await wait_until(lambda: limiter.total == 0)
+        await listener.stop()
+
+    run(scenario())
+    assert reached == []
+
+
+def _ipv6_loopback_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback_available(), reason="no IPv6 loopback")
+def test_ipv6_listener_is_v6only(run) -> None:
+    async def scenario() -> None:
+        listener = Listener([("[::1]", 0), ("127.0.0.1", 0)], echo)
+        await listener.start()
+        (host6, port6), (host4, _port4) = listener.addresses
+        assert (host6, host4) == ("::1", "127.0.0.1")
+        sock6 = listener._sockets[0]
+        assert sock6.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+        reader, writer = await asyncio.open_connection("::1", port6)
+        writer.write(b"six\n")
+        assert await reader.readline() == b"six\n"
+        writer.close()
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_bind_failure_releases_everything(run) -> None:
+    async def scenario() -> None:
+        first = Listener([("127.0.0.1", 0)], echo)
+        await first.start()
+        taken = first.addresses[0]
+        second = Listener([("127.0.0.1", 0), taken], echo)
+        with pytest.raises(OSError):
+            await second.start()
+        assert second.addresses == []
+        await first.stop()
+
+    run(scenario())
