@@ -1,0 +1,469 @@
+"""Configuration: one TOML file turned into frozen dataclasses.
+
+The file is read once, at start, by a human who just edited it. So the one thing this module must do
+well is refuse: every mistake (a typo in a key, a string where a number belongs, a port out of range,
+half a TLS pair, a TOML syntax error) comes back as a ``ConfigError`` whose message is ONE line naming
+the file and the key, e.g. ``pillarbox.toml: limits.max_recipients: expected a positive integer, got "x"``.
+Never a traceback, and never a silently ignored key: an unknown key is almost always a misspelt one.
+
+The loader is driven by the dataclasses themselves: each field's annotation (``int``, ``float``, ``str``,
+``Path``) or a ``convert`` function in its metadata says how a TOML value becomes the field's value, and
+its default is what an absent key means. A table whose missing keys mean something other than "default"
+(``[listen]``), or whose keys depend on each other (``[tls]``), has a ``_complete`` hook. Adding a table
+is therefore: write its dataclass, add a field of that type to ``Config``, document it in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import os
+import re
+import socket
+import tomllib
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pillarbox.errors import ConfigError
+
+ENV_VAR = "PILLARBOX_CONFIG"
+DEFAULT_FILE = "pillarbox.toml"
+MiB = 1024 * 1024
+DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("kv", "json")
+
+
+class _Bad(ValueError):
+    """One refused value; the text is the tail of the final ConfigError (the loader adds file and key)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Values that are useful outside the file too (the CLI parses sizes and endpoints from options).
+
+_SIZE_RE = re.compile(r"\s*([0-9]+)\s*(?:([kmgt])(?:i?b)?|b)?\s*\Z", re.IGNORECASE | re.ASCII)
+_SIZE_UNITS = {None: 1, "k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024 * 1024 * MiB}
+
+
+def parse_size(text: str | int) -> int:
+    """``"2M"`` → 2 MiB; ``K``, ``M``, ``G``, ``T`` are powers of 1024 (a trailing ``B``/``iB`` is allowed);
+    a plain number is bytes. Raises ValueError on anything else, including negative and fractional sizes."""
+    if isinstance(text, bool):  # bool is an int subclass; `true` is never a size
+        raise ValueError(f"not a size: {text!r}")
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"negative size: {text}")
+        return text
+    if not isinstance(text, str):
+        raise ValueError(f"not a size: {text!r}")
+    match = _SIZE_RE.match(text)
+    if match is None:
+        raise ValueError(f"not a size: {text!r}")
+    unit = match.group(2).lower() if match.group(2) else None
+    return int(match.group(1)) * _SIZE_UNITS[unit]
+
+
+_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+
+
+def parse_hostname(text: str) -> str:
+    """A DNS host name (RFC 1123 letters-digits-hyphen labels) in lower case without a trailing dot.
+
+    Raises ValueError otherwise. Non-ASCII names must be given in their A-label (``xn--``) form, so that
+    what we announce in EHLO and certificates is exactly what the file says."""
+    name = text.lower()
+    name = name[:-1] if name.endswith(".") else name
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(_LABEL_RE.match(label) for label in labels):
+        raise ValueError(f"not a valid host name: {text!r}")
+    if labels[-1].isdigit():  # "10.0.0.1" has valid labels but is an address, not a name
+        raise ValueError(f"not a valid host name: {text!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A host and port to listen on or connect to; ``str()`` gives ``host:port`` with IPv6 in brackets."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str, default_port: int | None = None) -> Endpoint:
+        """``"127.0.0.1:25"``, ``"[::1]:143"``, ``"mail.example.com:25"``; the port may be left out only
+        when ``default_port`` is given (then a bare IPv6 address is accepted too). Raises ValueError."""
+        host, port = _split_host_port(text.strip(), default_port)
+        return cls(_canonical_host(host, bracketed=text.strip().startswith("[")), port)
+
+
+def _split_host_port(text: str, default_port: int | None) -> tuple[str, int]:
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError("missing ] after an IPv6 address")
+    elif text.count(":") > 1:
+        # A bare IPv6 address: its last group could be a port, so it is only unambiguous without one.
+        if default_port is None:
+            raise ValueError("an IPv6 address needs brackets, e.g. [::1]:25")
+        return text, default_port
+    else:
+        host, sep, rest = text.partition(":")
+        rest = sep + rest
+    if not rest:
+        if default_port is None:
+            raise ValueError("missing :port")
+        return host, default_port
+    return host, _parse_port(rest)
+
+
+def _parse_port(rest: str) -> int:
+    digits = rest[1:]
+    if not rest.startswith(":") or not digits.isascii() or not digits.isdigit() or int(digits) > 65535:
+        raise ValueError("port must be a number from 0 to 65535")
+    return int(digits)
+
+
+def _canonical_host(host: str, *, bracketed: bool) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if bracketed and not isinstance(address, ipaddress.IPv6Address):
+        raise ValueError("only an IPv6 address goes in brackets")
+    if address is not None:
+        return str(address)  # canonical spelling, so that "::0001" and "::1" compare equal
+    return parse_hostname(host)
+
+
+# --------------------------------------------------------------------------------------------------
+# Converters: (raw TOML value, directory that relative paths are resolved against) -> field value.
+
+Convert = Callable[[Any, Path], Any]
+
+
+def _show(value: Any) -> str:
+    """How a refused value is quoted in the message: short, and always on one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, int | float):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)  # TOML dates and times end up here
+    return json.dumps(text[:60] + ("..." if len(text) > 60 else ""))  # json.dumps escapes line breaks
+
+
+def _expected(what: str, value: Any) -> _Bad:
+    return _Bad(f"expected {what}, got {_show(value)}")
+
+
+def _integer(minimum: int) -> Convert:
+    what = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+
+    def convert(value: Any, base: Path) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise _expected(what, value)
+        return value
+
+    return convert
+
+
+def _positive_number(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise _expected("a positive number", value)
+    return float(value)
+
+
+def _size(value: Any, base: Path) -> int:
+    try:
+        size = parse_size(value)
+    except ValueError:
+        raise _expected('a size such as "50M" or a number of bytes', value) from None
+    if size < 1:
+        raise _expected("a size above zero", value)
+    return size
+
+
+def _choice(choices: tuple[str, ...]) -> Convert:
+    def convert(value: Any, base: Path) -> str:
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise _expected("one of " + ", ".join(json.dumps(c) for c in choices), value)
+        return value.lower()
+
+    return convert
+
+
+def _path(value: Any, base: Path) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise _expected("a path", value)
+    # An absolute value replaces base entirely; normpath folds "a/../b" so logs show a plain path.
+    return Path(os.path.normpath(base / Path(value).expanduser()))
+
+
+def _existing_file(value: Any, base: Path) -> Path:
+    path = _path(value, base)
+    if not path.is_file():
+        raise _Bad(f"no such file: {json.dumps(str(path))}")
+    return path
+
+
+def _hostname(value: Any, base: Path) -> str:
+    if not isinstance(value, str):
+        raise _expected("a host name", value)
+    try:
+        return parse_hostname(value)
+    except ValueError:
+        raise _expected("a host name such as mail.example.com", value) from None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _endpoints(default_port: int | None = None, ip_only: bool = False) -> Convert:
+    """A list of "host:port" strings (a single string is taken as a list of one)."""
+    what = "an IP address with optional :port" if ip_only else 'an address such as "0.0.0.0:25" or "[::]:25"'
+
+    def one(text: Any) -> Endpoint:
+        if not isinstance(text, str):
+            raise _expected(what, text)
+        try:
+            endpoint = Endpoint.parse(text, default_port)
+            if ip_only and not _is_ip(endpoint.host):
+                raise ValueError("not an IP address")
+        except ValueError as exc:
+            raise _Bad(f"expected {what}, got {_show(text)} ({exc})") from None
+        return endpoint
+
+    def convert(value: Any, base: Path) -> tuple[Endpoint, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise _expected("an array of addresses", value)
+        return tuple(one(item) for item in items)
+
+    return convert
+
+
+def _setting(default: Any, convert: Convert | None = None, **meta: Any) -> Any:
+    """A dataclass field with an optional converter; without one, the field's annotation picks it."""
+    return field(default=default, metadata={"convert": convert, **meta})
+
+
+# --------------------------------------------------------------------------------------------------
+# The tables.
+
+
+def _listen(*texts: str) -> Any:
+    return _setting(tuple(Endpoint.parse(t) for t in texts), _endpoints())
+
+
+@dataclass(frozen=True)
+class ListenConfig:
+    """Where each service listens. A ``[listen]`` table in the file replaces all of these defaults:
+    a service it does not name is not started."""
+
+    smtp: tuple[Endpoint, ...] = _listen("0.0.0.0:25")
+    submission: tuple[Endpoint, ...] = _listen("0.0.0.0:587")
+    submissions: tuple[Endpoint, ...] = _listen("0.0.0.0:465")
+    imap: tuple[Endpoint, ...] = _listen("0.0.0.0:143")
+    imaps: tuple[Endpoint, ...] = _listen("0.0.0.0:993")
+    pop3: tuple[Endpoint, ...] = _listen("0.0.0.0:110")
+    pop3s: tuple[Endpoint, ...] = _listen("0.0.0.0:995")
+    http: tuple[Endpoint, ...] = _listen("127.0.0.1:8080")
+
+    @classmethod
+    def _complete(cls, given: dict[str, Any], where: str) -> None:
+        seen: dict[Endpoint, str] = {}
+        for f in fields(cls):
+            given.setdefault(f.name, ())
+            for endpoint in given[f.name]:
+                # Two services on one address would fail at bind time with a far less helpful message.
+                if endpoint in seen and endpoint.port != 0:
+                    raise _Bad(f"{where}.{f.name}: {endpoint} is also used by {where}.{seen[endpoint]}")
+                seen[endpoint] = f.name
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """Certificate chain and private key (PEM). Neither: a self-signed pair is generated on first start."""
+
+    cert: Path | None = field(default=None, metadata={"convert": _existing_file})
+    key: Path | None = field(default=None, metadata={"convert": _existing_file})
+
+    @classmethod
+    def _complete(cls, given: dict[str, Any], where: str) -> None:
+        if ("cert" in given) != ("key" in given):
+            missing = "key" if "cert" in given else "cert"
+            raise _Bad(f"{where}.{missing}: missing; {where}.cert and {where}.key must be given together")
+
+
+@dataclass(frozen=True)
+class DNSConfig:
+    """Resolver settings. No nameservers means the system resolver (/etc/resolv.conf)."""
+
+    nameservers: tuple[Endpoint, ...] = _setting((), _endpoints(default_port=53, ip_only=True))
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """A hard limit on everything a peer controls (ARCHITECTURE principle 8)."""
+
+    max_message_size: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
+    max_recipients: int = 100
+    max_connections: int = 1000
+    max_connections_per_ip: int = 20
+    # RFC 5321 4.5.3.1.4 and RFC 2449 both promise peers at least 512 octets per command line.
+    max_line_length: int = _setting(4096, minimum=512)
+    max_command_errors: int = 10
+    smtp_timeout: int = 300  # RFC 5321 4.5.3.2.7: at least 5 minutes
+    imap_timeout: int = 1800  # RFC 9051 5.4: at least 30 minutes
+    pop3_timeout: int = 600  # RFC 1939 3: at least 10 minutes
+    imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
+    auth_failures_per_ip: int = 10
+
+    @classmethod
+    def _complete(cls, given: dict[str, Any], where: str) -> None:
+        # An APPEND literal is a whole message: a smaller literal limit would refuse mail we accept by SMTP.
+        if "max_message_size" in given:
+            given.setdefault("imap_max_literal", given["max_message_size"])
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = _setting("info", _choice(LOG_LEVELS))
+    format: str = _setting("kv", _choice(LOG_FORMATS))
+
+
+def _default_hostname() -> str:
+    try:
+        return parse_hostname(socket.getfqdn())
+    except (ValueError, OSError):
+        return "localhost"  # getfqdn can return names we would refuse in a file (underscores, "")
+
+
+@dataclass(frozen=True)
+class Config:
+    hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
+    data_dir: Path = field(default_factory=lambda: Path.cwd() / "pillarbox-data")
+    listen: ListenConfig = field(default_factory=ListenConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    dns: DNSConfig = field(default_factory=DNSConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    # The file it came from (None for the built-in defaults); "internal": not a key of the file.
+    source: Path | None = field(default=None, metadata={"internal": True})
+
+
+# --------------------------------------------------------------------------------------------------
+# The generic loader.
+
+_BY_TYPE: dict[Any, Convert] = {int: _integer(1), float: _positive_number, Path: _path}
+_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _key(where: str, name: str) -> str:
+    shown = name if _BARE_KEY_RE.match(name) else json.dumps(name)  # a quoted TOML key may hold anything
+    return f"{where}.{shown}" if where else shown
+
+
+def _converter(f: Field[Any], hint: Any) -> Convert:
+    if f.metadata.get("convert"):
+        return f.metadata["convert"]
+    if "minimum" in f.metadata:
+        return _integer(f.metadata["minimum"])
+    options = [arg for arg in typing.get_args(hint) if arg is not type(None)] or [hint]
+    if len(options) == 1 and options[0] in _BY_TYPE:
+        return _BY_TYPE[options[0]]
+    raise TypeError(f"no converter for {f.name}: {hint}")  # a programming error, found by the tests
+
+
+def _build(cls: type, raw: Any, base: Path, where: str = "") -> Any:
+    """Build dataclass ``cls`` from the TOML table ``raw`` found at dotted key ``where``."""
+    if not isinstance(raw, dict):
+        raise _Bad(f"{where}: {_expected('a table', raw)}")
+    settable = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    hints = typing.get_type_hints(cls)
+    given: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in settable:
+            raise _Bad(_unknown(where, name, settable))
+        key = _key(where, name)
+        if is_dataclass(hints[name]):
+            given[name] = _build(hints[name], value, base, key)
+            continue
+        try:
+            given[name] = _converter(settable[name], hints[name])(value, base)
+        except _Bad as exc:
+            raise _Bad(f"{key}: {exc}") from None
+    if hasattr(cls, "_complete"):
+        cls._complete(given, where)
+    return cls(**given)
+
+
+def _unknown(where: str, name: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean {_key(where, close[0])}?)" if close else ""
+    return f"unknown key {_key(where, name)}{hint}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding and reading the file.
+
+
+def _find(path: Path | str | None, environ: Mapping[str, str]) -> Path | None:
+    """The file to read. One the user named must exist; ./pillarbox.toml is used only if it does."""
+    if path is not None:
+        return Path(path)
+    if environ.get(ENV_VAR):
+        return Path(environ[ENV_VAR])
+    local = Path(DEFAULT_FILE)
+    return local if local.is_file() else None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return tomllib.loads(text)
+    except FileNotFoundError:
+        raise _Bad("no such file") from None
+    except OSError as exc:
+        raise _Bad(f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _Bad(f"not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _Bad(f"TOML syntax error: {exc}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else ``./pillarbox.toml`` if it
+    exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
+    found = _find(path, os.environ if environ is None else environ)
+    if found is None:
+        return Config()
+    try:
+        doc = _read(found)
+        source = Path(os.path.abspath(found))
+        base = source.parent  # relative paths in a file mean "next to this file"
+        config = _build(Config, doc, base)
+    except _Bad as exc:
+        raise ConfigError(_one_line(f"{found}: {exc}")) from None
+    return replace(config, source=source)
