@@ -1,0 +1,180 @@
+"""Frozen records that cross the store boundary.
+
+Protocol code sees only these; it never sees a row, a cursor or a file path. Flags are a frozenset of
+IMAP flag names ("\\Seen", "$Forwarded"...) whatever their storage form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SPECIAL_USE_FOLDERS: tuple[tuple[str, str | None], ...] = (
+    ("INBOX", None),
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+)
+"""Folders every new account gets, with their RFC 6154 special-use attribute."""
+
+SYSTEM_FLAGS: tuple[str, ...] = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    address: str
+    domain: str
+    quota_bytes: int | None
+    quota_messages: int | None
+    created: datetime
+    pop3_delete_after_days: int | None = None
+    """None: POP3 never deletes on its own; 0: delete at download; N: leave N days (RFC 2449 EXPIRE)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What authentication needs of an account; never leaves auth/."""
+
+    account_id: int
+    address: str
+    password_hash: str
+    scram_sha256: str | None
+
+
+@dataclass(frozen=True)
+class Alias:
+    address: str
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    id: int
+    account_id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    special_use: str | None
+    subscribed: bool
+    messages: int
+    unseen: int
+    size: int
+    deleted: int = 0
+    """Messages flagged \\Deleted (for STATUS DELETED in IMAP4rev2)."""
+
+
+@dataclass(frozen=True)
+class MessageEntry:
+    """One message as a member of one mailbox (the mutable part: UID, flags, MODSEQ)."""
+
+    mailbox_id: int
+    uid: int
+    message_id: int
+    flags: frozenset[str]
+    modseq: int
+    internal_date: datetime
+    size: int
+    save_date: datetime
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    """Header values computed at delivery, for listings, SORT and THREAD without touching the blob."""
+
+    message_id: int
+    size: int
+    subject: str
+    from_: str
+    date: datetime | None
+    header_message_id: str | None
+    structure_json: str
+    blob: str
+
+
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """Where append/deliver puts one copy: a mailbox and the flags and date of that copy."""
+
+    mailbox_id: int
+    flags: frozenset[str] = frozenset()
+    internal_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    mailbox_id: int
+    uid: int
+    modseq: int
+    uidvalidity: int
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A target that could not take the message; the others still did."""
+
+    mailbox_id: int
+    error: Exception
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    uid: int
+    flags: frozenset[str]
+    modseq: int
+
+
+@dataclass(frozen=True)
+class StoreFlagsResult:
+    changed: tuple[FlagChange, ...]
+    modified: tuple[int, ...] = ()
+    """UIDs refused by UNCHANGEDSINCE (RFC 7162 3.1.3 [MODIFIED])."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What happened in a mailbox after a MODSEQ: the reader's whole view of the change log."""
+
+    mailbox: Mailbox
+    changed: tuple[MessageEntry, ...] = field(default=())
+    """Messages appended or re-flagged after the MODSEQ, in UID order, with their current state."""
+    expunged: tuple[int, ...] = field(default=())
+    """UIDs expunged after the MODSEQ, ascending."""
+
+
+@dataclass(frozen=True)
+class OutboundRecipient:
+    """One remote recipient of a queued message, with its RFC 3461 DSN parameters."""
+
+    address: str
+    orcpt: str | None = None
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    """A message for the outbound queue: the envelope and DSN parameters the queue runner needs."""
+
+    sender: str
+    """Reverse-path; empty string for the null sender ``<>`` (bounces never bounce)."""
+    recipients: tuple[OutboundRecipient, ...]
+    envid: str | None = None
+    ret: str | None = None
+    body: str | None = None
+    smtputf8: bool = False
+    auth_user: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    results: tuple[Appended | Refused, ...]
+    queue_id: int | None = None

@@ -1,0 +1,126 @@
+"""Mailboxes (folders): create, list, rename with children, delete with their messages."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from pillarbox.errors import AlreadyExists, NotFound, StoreError
+from pillarbox.store.records import Mailbox
+from pillarbox.store.sqlite.counters import next_modseq, next_uidvalidity
+from pillarbox.store.sqlite.writer import Txn
+
+HIERARCHY_DELIMITER = "/"
+_COLUMNS = (
+    "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed,"
+    " message_count, unseen_count, total_size, deleted_count"
+)
+
+
+def canonical_name(name: str) -> str:
+    """INBOX is case-insensitive, also as the first level of a hierarchy (RFC 9051 5.1)."""
+    head, sep, rest = name.partition(HIERARCHY_DELIMITER)
+    if head.upper() == "INBOX":
+        return "INBOX" + sep + rest
+    return name
+
+
+def insert_mailbox(txn: Txn, account_id: int, name: str, special_use: str | None, uidvalidity: int) -> int:
+    try:
+        cur = txn.conn.execute(
+            "INSERT INTO mailboxes (account_id, name, uidvalidity, highestmodseq, special_use)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (account_id, name, uidvalidity, next_modseq(txn.conn), special_use),
+        )
+    except sqlite3.IntegrityError:
+        raise AlreadyExists(f"folder {name} exists already") from None
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def _mailbox(row: tuple) -> Mailbox:
+    return Mailbox(
+        id=row[0], account_id=row[1], name=row[2], uidvalidity=row[3], uidnext=row[4],
+        highestmodseq=row[5], special_use=row[6], subscribed=bool(row[7]), messages=row[8],
+        unseen=row[9], size=row[10], deleted=row[11],
+    )
+
+
+def list_mailboxes(conn: sqlite3.Connection, account_id: int) -> list[Mailbox]:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM mailboxes WHERE account_id = ? ORDER BY name", (account_id,))
+    return [_mailbox(row) for row in rows]
+
+
+def get_mailbox(conn: sqlite3.Connection, account_id: int, name: str) -> Mailbox | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?",
+        (account_id, canonical_name(name)),
+    ).fetchone()
+    return _mailbox(row) if row else None
+
+
+def get_mailbox_by_id(conn: sqlite3.Connection, mailbox_id: int) -> Mailbox | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+    return _mailbox(row) if row else None
+
+
+def require_mailbox(conn: sqlite3.Connection, account_id: int, name: str) -> Mailbox:
+    found = get_mailbox(conn, account_id, name)
+    if found is None:
+        raise NotFound(f"no folder {name}")
+    return found
+
+
+def create_mailbox(txn: Txn, account_id: int, name: str, special_use: str | None, now: int) -> Mailbox:
+    name = canonical_name(name)
+    if not name or name.startswith(HIERARCHY_DELIMITER) or HIERARCHY_DELIMITER * 2 in name:
+        raise StoreError(f"invalid folder name {name!r}")
+    mailbox_id = insert_mailbox(txn, account_id, name.rstrip(HIERARCHY_DELIMITER), special_use,
+                                next_uidvalidity(txn.conn, now))
+    found = get_mailbox_by_id(txn.conn, mailbox_id)
+    assert found is not None
+    return found
+
+
+def rename_mailbox(txn: Txn, account_id: int, old: str, new: str) -> None:
+    """RFC 9051 6.3.6: children move too. (Renaming INBOX is composed by the store: it moves messages.)"""
+    old, new = canonical_name(old), canonical_name(new)
+    require_mailbox(txn.conn, account_id, old)
+    if get_mailbox(txn.conn, account_id, new) is not None:
+        raise AlreadyExists(f"folder {new} exists already")
+    prefix = old + HIERARCHY_DELIMITER
+    renamed = txn.conn.execute(
+        "SELECT id, name FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)",
+        (account_id, old, len(prefix), prefix),
+    ).fetchall()
+    for mailbox_id, name in renamed:
+        target = new + name[len(old):]
+        if get_mailbox(txn.conn, account_id, target) is not None:
+            raise AlreadyExists(f"folder {target} exists already")
+        txn.conn.execute(
+            "UPDATE mailboxes SET name = ?, highestmodseq = ? WHERE id = ?",
+            (target, next_modseq(txn.conn), mailbox_id),
+        )
+
+
+def remove_mailbox_row(txn: Txn, mailbox_id: int) -> None:
+    """The row only: the caller has dropped the messages first."""
+    txn.conn.execute("DELETE FROM expunged WHERE mailbox_id = ?", (mailbox_id,))
+    txn.conn.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox_id,))
+
+
+def set_subscribed(txn: Txn, account_id: int, name: str, subscribed: bool) -> None:
+    mailbox = require_mailbox(txn.conn, account_id, name)
+    txn.conn.execute("UPDATE mailboxes SET subscribed = ? WHERE id = ?", (int(subscribed), mailbox.id))
+
+
+def adjust_counts(
+    conn: sqlite3.Connection, mailbox_id: int, modseq: int, *,
+    messages: int = 0, unseen: int = 0, deleted: int = 0, size: int = 0, uidnext: int | None = None,
+) -> None:
+    """Keep the per-mailbox counters (STATUS in O(1)) and HIGHESTMODSEQ in step with a change."""
+    conn.execute(
+        "UPDATE mailboxes SET message_count = message_count + ?, unseen_count = unseen_count + ?,"
+        " deleted_count = deleted_count + ?, total_size = total_size + ?,"
+        " highestmodseq = max(highestmodseq, ?), uidnext = coalesce(?, uidnext) WHERE id = ?",
+        (messages, unseen, deleted, size, modseq, uidnext, mailbox_id),
+    )

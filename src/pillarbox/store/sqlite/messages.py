@@ -1,0 +1,271 @@
+"""Messages in mailboxes: append, flags, expunge, copy/move, and the change log that records them.
+
+Every function that changes a mailbox allocates one MODSEQ for that change, stamps it on the rows it
+touched (or on the ``expunged`` tombstones), and raises the mailbox's HIGHESTMODSEQ, all inside the
+writer's transaction. ``messages.refs`` counts the mailbox rows (and queue entries) that hold a stored
+message; the last one to let go deletes the row and forgets the blob.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pillarbox.errors import NotFound, QuotaExceeded
+from pillarbox.store import flags as flagcodec
+from pillarbox.store.records import Appended, Changes, FlagChange, MessageEntry, MessageSummary, StoreFlagsResult
+from pillarbox.store.sqlite.counters import next_modseq
+from pillarbox.store.sqlite.directory import to_datetime
+from pillarbox.store.sqlite.mailboxes import adjust_counts, get_mailbox_by_id
+from pillarbox.store.sqlite.writer import Txn
+
+_ENTRY_COLUMNS = (
+    "mm.mailbox_id, mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq,"
+    " mm.internal_date, m.size, mm.save_date"
+)
+_CHUNK = 500  # stay below SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A message parsed once, before it reaches the writer (principle 3)."""
+
+    blob: str
+    size: int
+    subject: str
+    from_: str
+    date: int | None
+    header_message_id: str | None
+    structure_json: str
+    headers_text: str
+    body_text: str
+
+
+def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0) -> int:
+    cur = txn.conn.execute(
+        "INSERT INTO messages (blob, size, subject, from_, date, header_message_id, structure, refs, created)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (prepared.blob, prepared.size, prepared.subject, prepared.from_, prepared.date,
+         prepared.header_message_id, prepared.structure_json, refs, now),
+    )
+    message_id = cur.lastrowid
+    assert message_id is not None
+    txn.conn.execute(
+        "INSERT INTO message_text (rowid, headers, body) VALUES (?, ?, ?)",
+        (message_id, prepared.headers_text, prepared.body_text),
+    )
+    return message_id
+
+
+def release_message(txn: Txn, message_id: int, count: int = 1) -> None:
+    row = txn.conn.execute(
+        "UPDATE messages SET refs = refs - ? WHERE id = ? RETURNING refs, blob", (count, message_id)
+    ).fetchone()
+    if row is not None and row[0] <= 0:
+        txn.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        txn.conn.execute("DELETE FROM message_text WHERE rowid = ?", (message_id,))
+        txn.forget_blob(row[1])
+
+
+def check_quota(conn: sqlite3.Connection, mailbox_id: int, extra_bytes: int, extra_messages: int) -> None:
+    row = conn.execute(
+        "SELECT a.quota_bytes, a.quota_messages, a.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id"
+        " WHERE b.id = ?",
+        (mailbox_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no mailbox {mailbox_id}")
+    quota_bytes, quota_messages, account_id = row
+    if quota_bytes is None and quota_messages is None:
+        return
+    used_bytes, used_messages = conn.execute(
+        "SELECT coalesce(sum(total_size), 0), coalesce(sum(message_count), 0) FROM mailboxes"
+        " WHERE account_id = ?", (account_id,),
+    ).fetchone()
+    if quota_bytes is not None and used_bytes + extra_bytes > quota_bytes:
+        raise QuotaExceeded("mailbox is over its storage quota")
+    if quota_messages is not None and used_messages + extra_messages > quota_messages:
+        raise QuotaExceeded("mailbox is over its message-count quota")
+
+
+def append_entry(
+    txn: Txn, mailbox_id: int, message_id: int, size: int, flags: Iterable[str], internal_date: int, now: int
+) -> Appended:
+    """Put a stored message into a mailbox under the next UID."""
+    check_quota(txn.conn, mailbox_id, size, 1)
+    row = txn.conn.execute("SELECT uidnext, uidvalidity FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no mailbox {mailbox_id}")
+    uid, uidvalidity = row
+    bits, keywords = flagcodec.encode(flags)
+    modseq = next_modseq(txn.conn)
+    txn.conn.execute(
+        "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, system_flags, keywords, modseq,"
+        " internal_date, save_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (mailbox_id, uid, message_id, bits, keywords, modseq, internal_date, now),
+    )
+    txn.conn.execute("UPDATE messages SET refs = refs + 1 WHERE id = ?", (message_id,))
+    adjust_counts(
+        txn.conn, mailbox_id, modseq, messages=1, size=size, uidnext=uid + 1,
+        unseen=0 if bits & flagcodec.SEEN else 1, deleted=1 if bits & flagcodec.DELETED else 0,
+    )
+    return Appended(mailbox_id, uid, modseq, uidvalidity)
+
+
+def _entry(row: tuple) -> MessageEntry:
+    return MessageEntry(
+        mailbox_id=row[0], uid=row[1], message_id=row[2], flags=flagcodec.decode(row[3], row[4]),
+        modseq=row[5], internal_date=to_datetime(row[6]), size=row[7], save_date=to_datetime(row[8]),
+    )
+
+
+def list_entries(
+    conn: sqlite3.Connection, mailbox_id: int, uid_min: int = 1, uid_max: int | None = None
+) -> list[MessageEntry]:
+    rows = conn.execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+        " WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
+        (mailbox_id, uid_min, uid_max if uid_max is not None else 2**63 - 1),
+    )
+    return [_entry(row) for row in rows]
+
+
+def _entries_for(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]) -> list[MessageEntry]:
+    found: list[MessageEntry] = []
+    for start in range(0, len(uids), _CHUNK):
+        chunk = uids[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+            f" WHERE mm.mailbox_id = ? AND mm.uid IN ({marks}) ORDER BY mm.uid",
+            (mailbox_id, *chunk),
+        )
+        found.extend(_entry(row) for row in rows)
+    return found
+
+
+def store_flags(
+    txn: Txn, mailbox_id: int, uids: Sequence[int], mode: str, change: Iterable[str],
+    unchanged_since: int | None,
+) -> StoreFlagsResult:
+    """RFC 9051 6.4.6 STORE, with RFC 7162 3.1.3 UNCHANGEDSINCE: one MODSEQ for the whole command."""
+    wanted = frozenset(change)
+    changed: list[FlagChange] = []
+    modified: list[int] = []
+    modseq: int | None = None
+    counts = {"unseen": 0, "deleted": 0}
+    for entry in _entries_for(txn.conn, mailbox_id, sorted(set(uids))):
+        if unchanged_since is not None and entry.modseq > unchanged_since:
+            modified.append(entry.uid)
+            continue
+        new_flags = flagcodec.apply(mode, entry.flags, wanted)
+        old_bits, old_keywords = flagcodec.encode(entry.flags)
+        bits, keywords = flagcodec.encode(new_flags)
+        if (bits, keywords) == (old_bits, old_keywords):
+            continue
+        modseq = modseq or next_modseq(txn.conn)
+        txn.conn.execute(
+            "UPDATE mailbox_messages SET system_flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+            (bits, keywords, modseq, mailbox_id, entry.uid),
+        )
+        counts["unseen"] += _bit_delta(old_bits, bits, flagcodec.SEEN, inverted=True)
+        counts["deleted"] += _bit_delta(old_bits, bits, flagcodec.DELETED)
+        changed.append(FlagChange(entry.uid, flagcodec.decode(bits, keywords), modseq))
+    if modseq is not None:
+        adjust_counts(txn.conn, mailbox_id, modseq, **counts)
+    return StoreFlagsResult(tuple(changed), tuple(modified))
+
+
+def _bit_delta(old: int, new: int, bit: int, inverted: bool = False) -> int:
+    delta = int(bool(new & bit)) - int(bool(old & bit))
+    return -delta if inverted else delta
+
+
+def expunge(txn: Txn, mailbox_id: int, uids: Sequence[int]) -> list[int]:
+    """Remove the given UIDs (those still present); returns the UIDs removed, ascending."""
+    entries = _entries_for(txn.conn, mailbox_id, sorted(set(uids)))
+    if not entries:
+        return []
+    modseq = next_modseq(txn.conn)
+    size = unseen = deleted = 0
+    for entry in entries:
+        txn.conn.execute("DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ?", (mailbox_id, entry.uid))
+        txn.conn.execute(
+            "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+            (mailbox_id, entry.uid, modseq),
+        )
+        release_message(txn, entry.message_id)
+        size += entry.size
+        unseen += "\\Seen" not in entry.flags
+        deleted += "\\Deleted" in entry.flags
+    adjust_counts(txn.conn, mailbox_id, modseq, messages=-len(entries), size=-size, unseen=-unseen, deleted=-deleted)
+    return [entry.uid for entry in entries]
+
+
+def copy_messages(txn: Txn, src: int, uids: Sequence[int], dst: int, now: int) -> list[tuple[int, int]]:
+    """RFC 9051 6.4.7: same flags and INTERNALDATE; returns (source UID, new UID) pairs (UIDPLUS)."""
+    entries = _entries_for(txn.conn, src, sorted(set(uids)))
+    check_quota(txn.conn, dst, sum(e.size for e in entries), len(entries))
+    pairs = []
+    for entry in entries:
+        appended = append_entry(
+            txn, dst, entry.message_id, entry.size, entry.flags, int(entry.internal_date.timestamp()), now
+        )
+        pairs.append((entry.uid, appended.uid))
+    return pairs
+
+
+def move_messages(txn: Txn, src: int, uids: Sequence[int], dst: int, now: int) -> list[tuple[int, int]]:
+    pairs = copy_messages(txn, src, uids, dst, now)
+    expunge(txn, src, [source_uid for source_uid, _ in pairs])
+    return pairs
+
+
+def drop_mailbox_messages(txn: Txn, mailbox_id: int) -> None:
+    rows = txn.conn.execute(
+        "SELECT message_id FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,)
+    ).fetchall()
+    txn.conn.execute("DELETE FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
+    for (message_id,) in rows:
+        release_message(txn, message_id)
+
+
+def changes_since(conn: sqlite3.Connection, mailbox_id: int, modseq: int) -> Changes:
+    mailbox = get_mailbox_by_id(conn, mailbox_id)
+    if mailbox is None:
+        raise NotFound(f"no mailbox {mailbox_id}")
+    rows = conn.execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+        " WHERE mm.mailbox_id = ? AND mm.modseq > ? ORDER BY mm.uid",
+        (mailbox_id, modseq),
+    )
+    changed = tuple(_entry(row) for row in rows)
+    expunged = tuple(row[0] for row in conn.execute(
+        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (mailbox_id, modseq)))
+    return Changes(mailbox, changed, expunged)
+
+
+def summaries(conn: sqlite3.Connection, message_ids: Sequence[int]) -> dict[int, MessageSummary]:
+    found: dict[int, MessageSummary] = {}
+    unique = sorted(set(message_ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            "SELECT id, size, subject, from_, date, header_message_id, structure, blob FROM messages"
+            f" WHERE id IN ({marks})", chunk,
+        ):
+            found[row[0]] = MessageSummary(
+                message_id=row[0], size=row[1], subject=row[2], from_=row[3],
+                date=to_datetime(row[4]) if row[4] is not None else None,
+                header_message_id=row[5], structure_json=row[6], blob=row[7],
+            )
+    return found
+
+
+def blob_of(conn: sqlite3.Connection, message_id: int) -> str:
+    row = conn.execute("SELECT blob FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no message {message_id}")
+    return str(row[0])

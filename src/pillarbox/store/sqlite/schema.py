@@ -1,0 +1,153 @@
+"""The SQLite schema, as an ordered list of migrations.
+
+``user_version`` holds the number of migrations applied; each migration runs in its own transaction,
+so a crash leaves the database at a whole version. Never edit a released migration: append one.
+
+Design notes that later features lean on:
+- ``messages`` is the immutable part (one row per stored copy of bytes, shared by every mailbox that
+  holds it); ``mailbox_messages`` is the mutable part (UID, flags, MODSEQ per mailbox).
+- MODSEQs come from one global counter, so "which mailboxes changed since N" is one indexed query
+  (``mailboxes.highestmodseq > N``), which is how other processes' changes are noticed.
+- Expunged UIDs stay in ``expunged`` with the MODSEQ of their expunge: with the ``modseq`` column of
+  ``mailbox_messages`` this is the whole change log (CONDSTORE/QRESYNC, IDLE, POP3 all read it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO counters VALUES ('modseq', 1), ('uidvalidity', 0);
+    CREATE TABLE domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL UNIQUE,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        password_hash TEXT NOT NULL,
+        scram_sha256 TEXT,
+        quota_bytes INTEGER,
+        quota_messages INTEGER,
+        pop3_delete_after_days INTEGER,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX accounts_domain ON accounts(domain_id);
+    CREATE TABLE alias_targets (
+        alias TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (alias, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uidnext INTEGER NOT NULL DEFAULT 1,
+        highestmodseq INTEGER NOT NULL,
+        special_use TEXT,
+        subscribed INTEGER NOT NULL DEFAULT 1,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        unseen_count INTEGER NOT NULL DEFAULT 0,
+        deleted_count INTEGER NOT NULL DEFAULT 0,
+        total_size INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (account_id, name)
+    );
+    CREATE INDEX mailboxes_modseq ON mailboxes(highestmodseq);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        subject TEXT NOT NULL,
+        from_ TEXT NOT NULL,
+        date INTEGER,
+        header_message_id TEXT,
+        structure TEXT NOT NULL,
+        refs INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX messages_blob ON messages(blob);
+    CREATE TABLE mailbox_messages (
+        mailbox_id INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        message_id INTEGER NOT NULL REFERENCES messages(id),
+        system_flags INTEGER NOT NULL DEFAULT 0,
+        keywords TEXT NOT NULL DEFAULT '',
+        modseq INTEGER NOT NULL,
+        internal_date INTEGER NOT NULL,
+        save_date INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
+    CREATE INDEX mailbox_messages_message ON mailbox_messages(message_id);
+    CREATE TABLE expunged (
+        mailbox_id INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+    CREATE VIRTUAL TABLE message_text USING fts5(headers, body, tokenize = 'trigram');
+    """,
+    # 2: the outbound queue. A queued message holds one reference on its ``messages`` row.
+    """
+    CREATE TABLE queue (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages(id),
+        sender TEXT NOT NULL,
+        envid TEXT,
+        ret TEXT,
+        body TEXT,
+        smtputf8 INTEGER NOT NULL DEFAULT 0,
+        auth_user TEXT,
+        held INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE queue_recipients (
+        queue_id INTEGER NOT NULL REFERENCES queue(id),
+        position INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        orcpt TEXT,
+        notify TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (queue_id, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt);
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema; returns the version it is at."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this Pillarbox ({len(MIGRATIONS)})"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # re-read under the write lock: another process may have migrated meanwhile
+            if conn.execute("PRAGMA user_version").fetchone()[0] != number:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

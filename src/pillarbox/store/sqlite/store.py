@@ -1,0 +1,361 @@
+"""The embedded store: SQLite in WAL mode plus a blob folder, behind ``store.api.Store``.
+
+Reads run on a small thread pool, each thread with its own connection (WAL readers never block the
+writer or each other). Every write goes through the one group-commit writer thread. Several
+processes may open the same data_dir (``serve`` and the admin CLI): SQLite's locks serialise their
+writers and the change feed notices the other side's commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from pillarbox.address import normalize_address, normalize_domain
+from pillarbox.errors import NotFound, StoreError
+from pillarbox.store.api import FlagMode
+from pillarbox.store.blobs import BlobStore
+from pillarbox.store.prepare import prepare_message
+from pillarbox.store.records import (
+    Account,
+    Alias,
+    Appended,
+    Changes,
+    Credentials,
+    DeliveryOutcome,
+    DeliveryTarget,
+    Domain,
+    Mailbox,
+    MessageEntry,
+    MessageSummary,
+    OutboundRequest,
+    Refused,
+    StoreFlagsResult,
+)
+from pillarbox.store.sqlite import directory, integrity, mailboxes, messages, queue
+from pillarbox.store.sqlite.counters import next_uidvalidity
+from pillarbox.store.sqlite.feed import PollingChangeFeed
+from pillarbox.store.sqlite.schema import migrate
+from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")  # a commit is on disk when COMMIT returns
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class SQLiteStore:
+    """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
+
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time, readers: int = 4) -> None:
+        self.data_dir = data_dir
+        self._clock = clock
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = data_dir / "pillarbox.sqlite3"
+        with connect(self.db_path) as conn:
+            migrate(conn)
+        self.blobs = BlobStore(data_dir / "blobs")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
+        self.changes = PollingChangeFeed(self._mailboxes_changed_since)
+        self._writer = GroupCommitWriter(lambda: connect(self.db_path), self.blobs, self.changes.poke)
+
+    @classmethod
+    def open(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> SQLiteStore:
+        return cls(Path(data_dir), clock)
+
+    async def close(self) -> None:
+        await self.changes.close()
+        await asyncio.to_thread(self._writer.close)
+        self._pool.shutdown(wait=True)
+        for conn in self._connections:
+            conn.close()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _seconds(self) -> int:
+        return int(self._clock())
+
+    @property
+    def commit_stats(self) -> tuple[int, int]:
+        """(batches committed, jobs committed): the group-commit ratio, for metrics and benchmarks."""
+        return self._writer.batches, self._writer.jobs_done
+
+    # plumbing
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.db_path)
+            self._local.conn = conn
+            self._connections.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: _in_read_txn(self._reader(), fn))
+
+    async def _write(self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None) -> T:
+        return await self._writer.submit(fn, blobs)
+
+    async def find_problems(self) -> list[str]:
+        """Consistency report (empty when all is well); see ``integrity``."""
+        return await self._read(lambda c: integrity.find_problems(c, self.blobs))
+
+    async def healthy(self) -> bool:
+        try:
+            return await self._read(lambda c: c.execute("SELECT 1").fetchone() == (1,))
+        except sqlite3.Error:
+            return False
+
+    async def _mailboxes_changed_since(self, modseq: int) -> tuple[int, list[tuple[int, int]]]:
+        def query(conn: sqlite3.Connection) -> tuple[int, list[tuple[int, int]]]:
+            last = conn.execute("SELECT value FROM counters WHERE name = 'modseq'").fetchone()[0]
+            rows = conn.execute(
+                "SELECT id, highestmodseq FROM mailboxes WHERE highestmodseq > ?", (modseq,)
+            ).fetchall()
+            return last, rows
+        return await self._read(query)
+
+    # domains
+    async def add_domain(self, name: str) -> Domain:
+        name, now = normalize_domain(name), self._seconds()
+        return await self._write(lambda t: directory.add_domain(t, name, now))
+
+    async def list_domains(self) -> list[Domain]:
+        return await self._read(directory.list_domains)
+
+    async def delete_domain(self, name: str) -> None:
+        name = normalize_domain(name)
+        await self._write(lambda t: directory.delete_domain(t, name))
+
+    async def has_domain(self, name: str) -> bool:
+        name = normalize_domain(name)
+        return await self._read(lambda c: directory.domain_id(c, name) is not None)
+
+    # accounts
+    async def add_account(self, address: str, password_hash: str, scram_sha256: str | None) -> Account:
+        address, now = normalize_address(address), self._seconds()
+
+        def add(txn: Txn) -> Account:
+            first_uidvalidity = next_uidvalidity(txn.conn, now, count=6)
+            return directory.add_account(txn, address, password_hash, scram_sha256, now, first_uidvalidity)
+        return await self._write(add)
+
+    async def get_account(self, address: str) -> Account | None:
+        address = normalize_address(address)
+        return await self._read(lambda c: directory.get_account(c, address))
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._read(directory.list_accounts)
+
+    async def delete_account(self, address: str) -> None:
+        address = normalize_address(address)
+
+        def delete(txn: Txn) -> None:
+            account_id = directory.require_account_id(txn.conn, address)
+            for mailbox in mailboxes.list_mailboxes(txn.conn, account_id):
+                messages.drop_mailbox_messages(txn, mailbox.id)
+                mailboxes.remove_mailbox_row(txn, mailbox.id)
+            txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+        await self._write(delete)
+
+    async def set_password(self, address: str, password_hash: str, scram_sha256: str | None) -> None:
+        address = normalize_address(address)
+        await self._write(lambda t: directory.set_password(t, address, password_hash, scram_sha256))
+
+    async def set_quota(self, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
+        address = normalize_address(address)
+        await self._write(lambda t: directory.set_quota(t, address, quota_bytes, quota_messages))
+
+    async def set_pop3_policy(self, address: str, delete_after_days: int | None) -> None:
+        address = normalize_address(address)
+        await self._write(lambda t: directory.set_pop3_policy(t, address, delete_after_days))
+
+    async def get_credentials(self, address: str) -> Credentials | None:
+        address = normalize_address(address)
+        return await self._read(lambda c: directory.get_credentials(c, address))
+
+    async def account_usage(self, account_id: int) -> tuple[int, int]:
+        return await self._read(lambda c: directory.account_usage(c, account_id))
+
+    # aliases
+    async def add_alias(self, address: str, targets: Sequence[str]) -> Alias:
+        address = _normalize_alias(address)
+        normalized = [normalize_address(t) for t in targets]
+        if not normalized:
+            raise StoreError("an alias needs at least one target")
+        return await self._write(lambda t: directory.add_alias(t, address, normalized))
+
+    async def get_alias(self, address: str) -> Alias | None:
+        address = _normalize_alias(address)
+        targets = await self._read(lambda c: directory.alias_targets(c, address))
+        return Alias(address, targets) if targets else None
+
+    async def list_aliases(self) -> list[Alias]:
+        return await self._read(directory.list_aliases)
+
+    async def delete_alias(self, address: str) -> None:
+        address = _normalize_alias(address)
+        await self._write(lambda t: directory.delete_alias(t, address))
+
+    # mailboxes
+    async def list_mailboxes(self, account_id: int) -> list[Mailbox]:
+        return await self._read(lambda c: mailboxes.list_mailboxes(c, account_id))
+
+    async def get_mailbox(self, account_id: int, name: str) -> Mailbox | None:
+        return await self._read(lambda c: mailboxes.get_mailbox(c, account_id, name))
+
+    async def get_mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
+        return await self._read(lambda c: mailboxes.get_mailbox_by_id(c, mailbox_id))
+
+    async def create_mailbox(self, account_id: int, name: str, special_use: str | None = None) -> Mailbox:
+        now = self._seconds()
+        return await self._write(lambda t: mailboxes.create_mailbox(t, account_id, name, special_use, now))
+
+    async def delete_mailbox(self, account_id: int, name: str) -> None:
+        def delete(txn: Txn) -> None:
+            if mailboxes.canonical_name(name) == "INBOX":
+                raise StoreError("INBOX cannot be deleted")
+            mailbox = mailboxes.require_mailbox(txn.conn, account_id, name)
+            messages.drop_mailbox_messages(txn, mailbox.id)
+            mailboxes.remove_mailbox_row(txn, mailbox.id)
+        await self._write(delete)
+
+    async def rename_mailbox(self, account_id: int, old: str, new: str) -> None:
+        now = self._seconds()
+
+        def rename(txn: Txn) -> None:
+            if mailboxes.canonical_name(old) != "INBOX":
+                mailboxes.rename_mailbox(txn, account_id, old, new)
+                return
+            # RFC 9051 6.3.6: renaming INBOX moves its messages to the new name and leaves it empty
+            inbox = mailboxes.require_mailbox(txn.conn, account_id, "INBOX")
+            target = mailboxes.create_mailbox(txn, account_id, new, None, now)
+            uids = [e.uid for e in messages.list_entries(txn.conn, inbox.id)]
+            messages.move_messages(txn, inbox.id, uids, target.id, now)
+        await self._write(rename)
+
+    async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None:
+        await self._write(lambda t: mailboxes.set_subscribed(t, account_id, name, subscribed))
+
+    # messages
+    async def deliver(self, raw: bytes, targets: Sequence[DeliveryTarget]) -> list[Appended | Refused]:
+        """Store one copy of ``raw`` and put it in every target mailbox; durable on return.
+
+        Each target succeeds or fails alone (a recipient over quota does not stop the others).
+        """
+        outcome = await self.deliver_and_queue(raw, targets)
+        return list(outcome.results)
+
+    async def deliver_and_queue(
+        self,
+        raw: bytes,
+        targets: Sequence[DeliveryTarget],
+        outbound: OutboundRequest | None = None,
+        outbound_raw: bytes | None = None,
+    ) -> DeliveryOutcome:
+        """Local copies and the outbound queue entry of one message, in one durable step.
+
+        ``outbound_raw`` is the queued copy's bytes when they differ from the local copies'
+        (local copies carry Return-Path:, a relayed message must not).
+        """
+        prepared = await asyncio.to_thread(prepare_message, raw) if targets else None
+        queued = None
+        if outbound is not None:
+            queued = prepared if outbound_raw is None and prepared else await asyncio.to_thread(
+                prepare_message, outbound_raw if outbound_raw is not None else raw)
+        now = self._seconds()
+
+        def deliver(txn: Txn) -> DeliveryOutcome:
+            message_id = messages.insert_message(txn, prepared, now) if prepared is not None else None
+            results = tuple(_append_one(txn, t, message_id, len(raw), now) for t in targets if message_id)
+            queue_id = None
+            if outbound is not None and queued is not None:
+                queued_id = message_id if queued is prepared else messages.insert_message(txn, queued, now)
+                assert queued_id is not None
+                queue_id = queue.enqueue(txn, queued_id, outbound, now)
+            if message_id is not None:
+                messages.release_message(txn, message_id, count=0)  # no taker: drop it again
+            return DeliveryOutcome(results, queue_id)
+
+        blobs = {p.blob: data for p, data in ((prepared, raw), (queued, outbound_raw or raw)) if p is not None}
+        return await self._write(deliver, blobs)
+
+    async def list_messages(self, mailbox_id: int, uid_min: int = 1, uid_max: int | None = None) -> list[MessageEntry]:
+        return await self._read(lambda c: messages.list_entries(c, mailbox_id, uid_min, uid_max))
+
+    async def get_summaries(self, message_ids: Sequence[int]) -> dict[int, MessageSummary]:
+        return await self._read(lambda c: messages.summaries(c, message_ids))
+
+    async def read_message(self, message_id: int) -> bytes:
+        def read(conn: sqlite3.Connection) -> bytes:
+            return self.blobs.read(messages.blob_of(conn, message_id))
+        return await self._read(read)
+
+    async def store_flags(
+        self, mailbox_id: int, uids: Sequence[int], mode: FlagMode, flags: Iterable[str],
+        unchanged_since: int | None = None,
+    ) -> StoreFlagsResult:
+        wanted = list(flags)
+        return await self._write(
+            lambda t: messages.store_flags(t, mailbox_id, uids, mode, wanted, unchanged_since))
+
+    async def expunge(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
+        return await self._write(lambda t: messages.expunge(t, mailbox_id, uids))
+
+    async def copy(self, src_mailbox_id: int, uids: Sequence[int], dst_mailbox_id: int) -> list[tuple[int, int]]:
+        now = self._seconds()
+        return await self._write(lambda t: messages.copy_messages(t, src_mailbox_id, uids, dst_mailbox_id, now))
+
+    async def move(self, src_mailbox_id: int, uids: Sequence[int], dst_mailbox_id: int) -> list[tuple[int, int]]:
+        now = self._seconds()
+        return await self._write(lambda t: messages.move_messages(t, src_mailbox_id, uids, dst_mailbox_id, now))
+
+    async def changes_since(self, mailbox_id: int, modseq: int) -> Changes:
+        return await self._read(lambda c: messages.changes_since(c, mailbox_id, modseq))
+
+
+def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:
+    internal = int(target.internal_date.timestamp()) if target.internal_date else now
+    txn.conn.execute("SAVEPOINT target")
+    try:
+        appended = messages.append_entry(txn, target.mailbox_id, message_id, size, target.flags, internal, now)
+    except (StoreError, sqlite3.IntegrityError) as exc:
+        txn.conn.execute("ROLLBACK TO target")
+        txn.conn.execute("RELEASE target")
+        error = exc if isinstance(exc, StoreError) else NotFound(f"no mailbox {target.mailbox_id}")
+        return Refused(target.mailbox_id, error)
+    txn.conn.execute("RELEASE target")
+    return appended
+
+
+def _normalize_alias(address: str) -> str:
+    """Aliases may be catch-alls: ``@domain`` stands for every unknown local part of the domain."""
+    if address.startswith("@"):
+        return "@" + normalize_domain(address[1:])
+    return normalize_address(address)
+
+
+def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    # one snapshot for the whole read, so multi-query reads are consistent
+    conn.execute("BEGIN")
+    try:
+        return fn(conn)
+    finally:
+        conn.execute("COMMIT")

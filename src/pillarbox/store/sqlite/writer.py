@@ -1,0 +1,167 @@
+"""Group commit: one writer thread, many concurrent callers, one transaction and one flush per batch.
+
+Callers hand the writer a job (a function of the connection) plus the blobs it needs on disk. The
+writer takes every job waiting at that moment, writes their blobs, flushes the filesystem once,
+then runs the jobs in one transaction, each inside its own SAVEPOINT so one failing job (a quota
+refusal, a duplicate name) rolls back alone, and commits once (WAL + synchronous=FULL: one fsync).
+Only then are the callers' futures resolved: nothing is acknowledged before it is durable.
+
+Under load the batch grows by itself: while one commit flushes, the next jobs queue up, and they all
+ride the next flush. With a single caller there is no added wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pillarbox.store.blobs import BlobStore
+
+T = TypeVar("T")
+MAX_BATCH = 512
+
+
+@dataclass
+class Txn:
+    """What a job sees: the connection inside the batch's transaction, and a place to drop blobs."""
+
+    conn: sqlite3.Connection
+    forgotten_blobs: set[str] = field(default_factory=set)
+
+    def forget_blob(self, name: str) -> None:
+        """The last row naming this blob is gone; the file goes once that is committed."""
+        self.forgotten_blobs.add(name)
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Txn], Any]
+    blobs: dict[str, bytes]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        blobs: BlobStore,
+        on_commit: Callable[[], None],
+    ) -> None:
+        self._connect = connect
+        self._blobs = blobs
+        self._on_commit = on_commit
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="pillarbox-store-writer", daemon=True)
+        self._thread.start()
+        self.batches = 0
+        self.jobs_done = 0
+
+    async def submit(
+        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(fn, blobs or {}, future, loop))
+        return await future
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = self._connect()
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                self._execute(conn, batch)
+        finally:
+            conn.close()
+
+    def _next_batch(self) -> list[_Job] | None:
+        first = self._jobs.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._jobs.put(None)  # finish this batch, then stop
+                break
+            batch.append(job)
+        return batch
+
+    def _execute(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        txn = Txn(conn)
+        try:
+            self._write_blobs(batch)
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                results.append(self._run_job(txn, job))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the whole batch failed: nothing of it is durable
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                _resolve(job, None, exc)
+            return
+        self.batches += 1
+        self.jobs_done += len(batch)
+        self._unlink_unused(conn, txn.forgotten_blobs)
+        self._on_commit()
+        for job, value, error in results:
+            _resolve(job, value, error)
+
+    def _unlink_unused(self, conn: sqlite3.Connection, names: set[str]) -> None:
+        # checked after the commit, in this thread: a job of the same batch may have stored
+        # the very same bytes again, and then the file stays
+        for name in names:
+            if conn.execute("SELECT 1 FROM messages WHERE blob = ?", (name,)).fetchone() is None:
+                self._blobs.unlink(name)
+
+    def _write_blobs(self, batch: list[_Job]) -> None:
+        written = []
+        for job in batch:
+            for name, data in job.blobs.items():
+                written.append(self._blobs.write(name, data))
+        self._blobs.sync(written)
+
+    @staticmethod
+    def _run_job(txn: Txn, job: _Job) -> tuple[_Job, Any, BaseException | None]:
+        conn = txn.conn
+        conn.execute("SAVEPOINT job")
+        forgotten = set(txn.forgotten_blobs)
+        try:
+            value = job.fn(txn)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            txn.forgotten_blobs = forgotten
+            return job, None, exc
+        conn.execute("RELEASE job")
+        return job, value, None
+
+
+def _resolve(job: _Job, value: Any, error: BaseException | None) -> None:
+    def settle() -> None:
+        if job.future.done():
+            return
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(value)
+
+    with contextlib.suppress(RuntimeError):  # the caller's loop is gone; the work is durable all the same
+        job.loop.call_soon_threadsafe(settle)

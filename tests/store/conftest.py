@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from pillarbox.store.sqlite.store import SQLiteStore
+
+StoreTest = Callable[[SQLiteStore], Awaitable[None]]
+
+
+@pytest.fixture
+def with_store(tmp_path: Path) -> Callable[[StoreTest], None]:
+    """Run an async test body against a fresh store in its own event loop, closing it after."""
+
+    def run(body: StoreTest) -> None:
+        async def main() -> None:
+            store = SQLiteStore.open(tmp_path / "data")
+            try:
+                await body(store)
+            finally:
+                await store.close()
+
+        asyncio.run(main())
+
+    return run
+
+
+def message(subject: str = "hello", body: str = "Hi there.\r\n", sender: str = "alice@example.org") -> bytes:
+    return (
+        f"From: Alice <{sender}>\r\nTo: bob@example.com\r\nSubject: {subject}\r\n"
+        f"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{subject.replace(' ', '.')}@example.org>\r\n"
+        f"\r\n{body}"
+    ).encode()

@@ -1,0 +1,102 @@
+"""Domains, accounts and aliases in the store, and recipient resolution on top of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from pillarbox.address import AddressError
+from pillarbox.auth.directory import Directory
+from pillarbox.errors import AlreadyExists, NotFound, StoreError
+from pillarbox.store.sqlite.store import SQLiteStore
+
+
+def test_domains_are_case_insensitive_and_unique(with_store):
+    async def body(store: SQLiteStore) -> None:
+        await store.add_domain("Example.COM")
+        assert [d.name for d in await store.list_domains()] == ["example.com"]
+        assert await store.has_domain("EXAMPLE.com")
+        with pytest.raises(AlreadyExists):
+            await store.add_domain("example.com")
+        with pytest.raises(AddressError):
+            await store.add_domain("bad..domain")
+        await store.delete_domain("example.com")
+        assert await store.list_domains() == []
+        with pytest.raises(NotFound):
+            await store.delete_domain("example.com")
+
+    with_store(body)
+
+
+def test_new_account_gets_special_use_folders(with_store):
+    async def body(store: SQLiteStore) -> None:
+        await store.add_domain("example.com")
+        account = await store.add_account("Bob@Example.com", "hash", None)
+        assert account.address == "bob@example.com"
+        folders = {m.name: m.special_use for m in await store.list_mailboxes(account.id)}
+        assert folders == {"INBOX": None, "Drafts": "\\Drafts", "Sent": "\\Sent", "Trash": "\\Trash",
+                           "Junk": "\\Junk", "Archive": "\\Archive"}
+        validities = {m.uidvalidity for m in await store.list_mailboxes(account.id)}
+        assert len(validities) == 6
+        with pytest.raises(AlreadyExists):
+            await store.add_account("bob@EXAMPLE.com", "hash", None)
+        with pytest.raises(NotFound):
+            await store.add_account("carol@unknown.test", "hash", None)
+
+    with_store(body)
+
+
+def test_domain_with_users_cannot_be_deleted(with_store):
+    async def body(store: SQLiteStore) -> None:
+        await store.add_domain("example.com")
+        await store.add_account("bob@example.com", "hash", None)
+        with pytest.raises(StoreError, match="still has 1 user"):
+            await store.delete_domain("example.com")
+        await store.delete_account("bob@example.com")
+        await store.delete_domain("example.com")
+
+    with_store(body)
+
+
+def test_alias_resolution_subaddress_catch_all_and_postmaster(with_store):
+    async def body(store: SQLiteStore) -> None:
+        await store.add_domain("example.com")
+        bob = await store.add_account("bob@example.com", "hash", None)
+        carol = await store.add_account("carol@example.com", "hash", None)
+        await store.add_alias("team@example.com", ["bob@example.com", "carol@example.com", "x@remote.test"])
+        await store.add_alias("loop1@example.com", ["loop2@example.com"])
+        await store.add_alias("loop2@example.com", ["loop1@example.com", "bob@example.com"])
+        directory = Directory(store)
+
+        team = await directory.resolve("Team@Example.com")
+        assert [a.address for a in team.accounts] == [bob.address, carol.address]
+        assert team.remote == ["x@remote.test"]
+        assert [a.address for a in (await directory.resolve("bob+news@example.com")).accounts] == [bob.address]
+        assert not await directory.resolve("nobody@example.com")
+        assert [a.id for a in (await directory.resolve("postmaster@example.com")).accounts] == [bob.id]
+        assert [a.id for a in (await directory.resolve("loop1@example.com")).accounts] == [bob.id]
+
+        await store.add_alias("@example.com", ["carol@example.com"])
+        assert [a.id for a in (await directory.resolve("nobody@example.com")).accounts] == [carol.id]
+        assert await directory.owns(bob, "bob+tag@example.com")
+        assert await directory.owns(bob, "team@example.com")
+        assert not await directory.owns(bob, "carol@example.com")
+        assert not await directory.owns(carol, "nobody@example.com")  # catch-all grants no sending right
+
+    with_store(body)
+
+
+def test_alias_and_user_names_do_not_collide(with_store):
+    async def body(store: SQLiteStore) -> None:
+        await store.add_domain("example.com")
+        await store.add_account("bob@example.com", "hash", None)
+        with pytest.raises(AlreadyExists):
+            await store.add_alias("bob@example.com", ["x@remote.test"])
+        await store.add_alias("info@example.com", ["bob@example.com"])
+        with pytest.raises(AlreadyExists):
+            await store.add_account("info@example.com", "hash", None)
+        with pytest.raises(NotFound):
+            await store.add_alias("info@other.test", ["bob@example.com"])
+        await store.delete_alias("info@example.com")
+        assert await store.list_aliases() == []
+
+    with_store(body)

@@ -1,0 +1,242 @@
+"""Messages in mailboxes: UIDs, flags, MODSEQs, the change log, copy/move, quota, persistence."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from pillarbox.errors import AlreadyExists, QuotaExceeded, StoreError
+from pillarbox.store.records import Appended, DeliveryTarget, Refused
+from pillarbox.store.sqlite.store import SQLiteStore
+from tests.store.conftest import message
+
+
+async def _account(store: SQLiteStore, address: str = "bob@example.com"):
+    if not await store.has_domain(address.split("@")[1]):
+        await store.add_domain(address.split("@")[1])
+    account = await store.add_account(address, "hash", None)
+    inbox = await store.get_mailbox(account.id, "inbox")
+    assert inbox is not None
+    return account, inbox
+
+
+def test_one_stored_copy_many_mailboxes(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, bob_inbox = await _account(store, "bob@example.com")
+        _, carol_inbox = await _account(store, "carol@example.com")
+        raw = message()
+        results = await store.deliver(raw, [DeliveryTarget(bob_inbox.id), DeliveryTarget(carol_inbox.id)])
+        assert all(isinstance(r, Appended) and r.uid == 1 for r in results)
+        bob_entries = await store.list_messages(bob_inbox.id)
+        carol_entries = await store.list_messages(carol_inbox.id)
+        assert bob_entries[0].message_id == carol_entries[0].message_id
+        assert await store.read_message(bob_entries[0].message_id) == raw
+        assert len(list((store.data_dir / "blobs").rglob("*"))) == 3  # two fan-out dirs + one blob
+        summary = (await store.get_summaries([bob_entries[0].message_id]))[bob_entries[0].message_id]
+        assert summary.subject == "hello" and summary.size == len(raw)
+
+    with_store(body)
+
+
+def test_uids_grow_and_counts_follow(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        for n in range(3):
+            flags = frozenset({"\\Seen"}) if n == 0 else frozenset()
+            await store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id, flags)])
+        box = await store.get_mailbox_by_id(inbox.id)
+        assert (box.messages, box.unseen, box.uidnext) == (3, 2, 4)
+        assert box.highestmodseq > inbox.highestmodseq
+        await store.expunge(inbox.id, [3])
+        await store.deliver(message("m4"), [DeliveryTarget(inbox.id)])
+        assert [e.uid for e in await store.list_messages(inbox.id)] == [1, 2, 4]  # 3 never reused
+
+    with_store(body)
+
+
+def test_flags_modes_modseq_and_unchangedsince(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        for n in range(2):
+            await store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)])
+        result = await store.store_flags(inbox.id, [1, 2], "add", ["\\Seen", "$Label1"])
+        assert [c.flags for c in result.changed] == [frozenset({"\\Seen", "$Label1"})] * 2
+        modseq = result.changed[0].modseq
+        assert (await store.get_mailbox_by_id(inbox.id)).unseen == 0
+        again = await store.store_flags(inbox.id, [1], "add", ["\\seen"])
+        assert again.changed == ()  # no change, no new MODSEQ
+        removed = await store.store_flags(inbox.id, [1], "remove", ["$label1"])
+        assert removed.changed[0].flags == frozenset({"\\Seen"})
+        refused = await store.store_flags(inbox.id, [1, 2], "replace", ["\\Flagged"], unchanged_since=modseq)
+        assert refused.modified == (1,)
+        assert [c.uid for c in refused.changed] == [2]
+        box = await store.get_mailbox_by_id(inbox.id)
+        assert box.unseen == 1 and box.highestmodseq == refused.changed[0].modseq
+
+    with_store(body)
+
+
+def test_change_log_reports_changes_and_expunges(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        for n in range(4):
+            await store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)])
+        since = (await store.get_mailbox_by_id(inbox.id)).highestmodseq
+        await store.store_flags(inbox.id, [2], "add", ["\\Deleted"])
+        assert (await store.get_mailbox_by_id(inbox.id)).deleted == 1
+        assert await store.expunge(inbox.id, [2, 3, 99]) == [2, 3]
+        await store.deliver(message("m5"), [DeliveryTarget(inbox.id)])
+        changes = await store.changes_since(inbox.id, since)
+        assert [e.uid for e in changes.changed] == [5]
+        assert changes.expunged == (2, 3)
+        assert changes.mailbox.messages == 3 and changes.mailbox.deleted == 0
+
+    with_store(body)
+
+
+def test_copy_and_move_keep_flags_and_share_bytes(with_store):
+    async def body(store: SQLiteStore) -> None:
+        account, inbox = await _account(store)
+        archive = await store.get_mailbox(account.id, "Archive")
+        await store.deliver(message("a"), [DeliveryTarget(inbox.id, frozenset({"\\Flagged"}))])
+        await store.deliver(message("b"), [DeliveryTarget(inbox.id)])
+        assert await store.copy(inbox.id, [1], archive.id) == [(1, 1)]
+        assert await store.move(inbox.id, [1, 2], archive.id) == [(1, 2), (2, 3)]
+        entries = await store.list_messages(archive.id)
+        assert [(e.uid, "\\Flagged" in e.flags) for e in entries] == [(1, True), (2, True), (3, False)]
+        assert await store.list_messages(inbox.id) == []
+        assert (await store.changes_since(inbox.id, 0)).expunged == (1, 2)
+
+    with_store(body)
+
+
+def test_quota_refuses_one_target_not_the_others(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, bob_inbox = await _account(store, "bob@example.com")
+        _, carol_inbox = await _account(store, "carol@example.com")
+        await store.set_quota("carol@example.com", 100, None)
+        raw = message(body="x" * 200)
+        targets = [DeliveryTarget(bob_inbox.id), DeliveryTarget(carol_inbox.id)]
+        bob_result, carol_result = await store.deliver(raw, targets)
+        assert isinstance(bob_result, Appended)
+        assert isinstance(carol_result, Refused) and isinstance(carol_result.error, QuotaExceeded)
+        assert (await store.get_mailbox_by_id(carol_inbox.id)).messages == 0
+
+    with_store(body)
+
+
+def test_a_message_nobody_takes_leaves_nothing_behind(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        await store.set_quota("bob@example.com", 10, None)
+        [result] = await store.deliver(message(), [DeliveryTarget(inbox.id)])
+        assert isinstance(result, Refused)
+        assert not [p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]
+
+    with_store(body)
+
+
+def test_folders_create_rename_with_children_and_delete(with_store):
+    async def body(store: SQLiteStore) -> None:
+        account, _ = await _account(store)
+        work = await store.create_mailbox(account.id, "Work")
+        await store.create_mailbox(account.id, "Work/2026")
+        with pytest.raises(AlreadyExists):
+            await store.create_mailbox(account.id, "Work")
+        await store.deliver(message(), [DeliveryTarget(work.id)])
+        await store.rename_mailbox(account.id, "Work", "Jobs")
+        names = {m.name for m in await store.list_mailboxes(account.id)}
+        assert {"Jobs", "Jobs/2026"} <= names and "Work" not in names
+        await store.delete_mailbox(account.id, "Jobs")
+        assert not [p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]
+        with pytest.raises(StoreError):
+            await store.delete_mailbox(account.id, "INBOX")
+        recreated = await store.create_mailbox(account.id, "Jobs")
+        assert recreated.uidvalidity != work.uidvalidity
+
+    with_store(body)
+
+
+def test_renaming_inbox_moves_its_messages(with_store):
+    async def body(store: SQLiteStore) -> None:
+        account, inbox = await _account(store)
+        await store.deliver(message(), [DeliveryTarget(inbox.id)])
+        await store.rename_mailbox(account.id, "INBOX", "Old")
+        old = await store.get_mailbox(account.id, "Old")
+        assert old.messages == 1 and (await store.get_mailbox_by_id(inbox.id)).messages == 0
+
+    with_store(body)
+
+
+def test_state_survives_restart(tmp_path: Path):
+    async def first() -> tuple[int, int]:
+        store = SQLiteStore.open(tmp_path)
+        _, inbox = await _account(store)
+        await store.deliver(message(), [DeliveryTarget(inbox.id)])
+        await store.expunge(inbox.id, [1])
+        await store.close()
+        return inbox.id, inbox.uidvalidity
+
+    async def second(mailbox_id: int, uidvalidity: int) -> None:
+        store = SQLiteStore.open(tmp_path)
+        [result] = await store.deliver(message(), [DeliveryTarget(mailbox_id)])
+        assert result.uid == 2 and result.uidvalidity == uidvalidity
+        await store.close()
+
+    asyncio.run(second(*asyncio.run(first())))
+
+
+def test_concurrent_deliveries_share_commits(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        batches_before, jobs_before = store.commit_stats
+        deliveries = (store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)]) for n in range(60))
+        results = await asyncio.gather(*deliveries)
+        assert sorted(r[0].uid for r in results) == list(range(1, 61))
+        batches, jobs = store.commit_stats
+        assert jobs - jobs_before == 60
+        assert batches - batches_before < 60  # several deliveries rode one commit
+
+    with_store(body)
+
+
+def test_change_feed_wakes_waiters_in_this_and_another_store(tmp_path: Path):
+    async def body() -> None:
+        store = SQLiteStore.open(tmp_path)
+        other = SQLiteStore.open(tmp_path)  # stands for another process on the same data_dir
+        try:
+            _, inbox = await _account(store)
+            known = {inbox.id: (await store.get_mailbox_by_id(inbox.id)).highestmodseq}
+            assert not await store.changes.wait(known, timeout=0.3)
+            waiter = asyncio.create_task(store.changes.wait(known, timeout=5))
+            await asyncio.sleep(0.05)
+            await other.deliver(message(), [DeliveryTarget(inbox.id)])
+            assert await waiter
+            # a change that happened before the wait started is not missed
+            assert await store.changes.wait(known, timeout=5)
+        finally:
+            await other.close()
+            await store.close()
+
+    asyncio.run(body())
+
+
+def test_local_copies_and_queue_entry_in_one_step(with_store):
+    async def body(store: SQLiteStore) -> None:
+        from pillarbox.store.records import OutboundRecipient, OutboundRequest
+
+        _, inbox = await _account(store)
+        request = OutboundRequest("bob@example.com", (OutboundRecipient("x@remote.test", notify=("FAILURE",)),))
+        local, relayed = b"Return-Path: <bob@example.com>\r\n" + message(), message()
+        outcome = await store.deliver_and_queue(local, [DeliveryTarget(inbox.id)], request, relayed)
+        assert isinstance(outcome.results[0], Appended) and outcome.queue_id is not None
+        only_queued = await store.deliver_and_queue(message("q"), [], request)
+        assert only_queued.results == () and only_queued.queue_id == outcome.queue_id + 1
+        assert await store.find_problems() == []
+        await store.expunge(inbox.id, [1])
+        assert await store.find_problems() == []
+        assert len([p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]) == 2  # queued copies stay
+
+    with_store(body)
