@@ -1,0 +1,169 @@
+"""Builds the running server from the config and owns its lifetime: start, reload, stop.
+
+This is the only owner of long-lived mutable objects (store, TLS contexts, listeners, throttles).
+``serve`` binds every configured listener whose protocol is available, runs until SIGTERM/SIGINT,
+then stops accepting, lets sessions in flight finish within ``STOP_GRACE`` seconds, closes the store
+(which waits for the last group commit) and returns 0. SIGHUP reloads the TLS certificate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from pillarbox.auth.authenticator import Authenticator
+from pillarbox.auth.directory import Directory
+from pillarbox.auth.throttle import LoginThrottle
+from pillarbox.config import Config, Endpoint
+from pillarbox.errors import ConfigError
+from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
+from pillarbox.net.tls import TLSContextHolder, ensure_certificate
+from pillarbox.obs import get_logger, log_event, render_metrics, setup_logging
+from pillarbox.smtp import replies
+from pillarbox.smtp.accept import MessageAcceptor
+from pillarbox.smtp.envelope import Role
+from pillarbox.smtp.server import make_handler as smtp_handler
+from pillarbox.smtp.session import SMTPServices, SMTPSettings
+from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.web.http import make_http_app
+
+STOP_GRACE = 10.0
+log = get_logger("app")
+
+Handler = Callable[[Connection], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    """What every protocol session may use; built once by ``build_services``."""
+
+    config: Config
+    store: SQLiteStore
+    directory: Directory
+    tls: TLSContextHolder
+    authenticator: Authenticator
+    limiter: ConnectionLimiter
+    listeners: list[Listener] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How one ``[listen]`` key is served: its connection handler, implicit TLS or not, and the
+    line sent to a client refused for too many connections."""
+
+    make_handler: Callable[[Services], Handler]
+    implicit_tls: bool = False
+    refusal: bytes = b""
+
+
+def build_services(config: Config) -> Services:
+    store = SQLiteStore.open(config.data_dir)
+    if config.tls.cert is not None and config.tls.key is not None:
+        cert, key = config.tls.cert, config.tls.key
+    else:
+        cert, key = ensure_certificate(config.data_dir, config.hostname)
+    limits = config.limits
+    return Services(
+        config=config,
+        store=store,
+        directory=Directory(store),
+        tls=TLSContextHolder(cert, key),
+        authenticator=Authenticator(store, LoginThrottle(max_failures=limits.auth_failures_per_ip)),
+        limiter=ConnectionLimiter(max_total=limits.max_connections, max_per_ip=limits.max_connections_per_ip),
+    )
+
+
+def _http_handler(services: Services) -> Handler:
+    return make_http_app(services.store.healthy, render_metrics).handle
+
+
+def _smtp_services(services: Services) -> SMTPServices:
+    config, limits = services.config, services.config.limits
+    settings = SMTPSettings(
+        hostname=config.hostname, max_message_size=limits.max_message_size, max_recipients=limits.max_recipients,
+        max_command_errors=limits.max_command_errors, timeout=limits.smtp_timeout,
+        line_limit=limits.max_line_length,
+    )
+    acceptor = MessageAcceptor(services.store, config.hostname)
+    return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
+
+
+def _smtp(role: Role) -> Callable[[Services], Handler]:
+    return lambda services: smtp_handler(_smtp_services(services), role)
+
+
+def service_specs() -> dict[str, ServiceSpec]:
+    """Every listener kind Pillarbox serves; a protocol joins this table when it is implemented."""
+    smtp_refusal = replies.TOO_MANY_CONNECTIONS.to_bytes()
+    return {
+        "http": ServiceSpec(_http_handler),
+        "smtp": ServiceSpec(_smtp(Role.MX), refusal=smtp_refusal),
+        "submission": ServiceSpec(_smtp(Role.SUBMISSION), refusal=smtp_refusal),
+        "submissions": ServiceSpec(_smtp(Role.SUBMISSIONS), implicit_tls=True),
+    }
+
+
+async def start_listeners(services: Services) -> None:
+    specs = service_specs()
+    for name, endpoints in _configured(services.config).items():
+        spec = specs.get(name)
+        if spec is None:
+            log_event(log, "warning", "listener not started: protocol not implemented yet", service=name)
+            continue
+        listener = Listener(
+            endpoints, spec.make_handler(services), tls=services.tls if spec.implicit_tls else None,
+            limiter=services.limiter, refusal=spec.refusal, name=name,
+        )
+        try:
+            await listener.start()
+        except OSError as exc:
+            raise ConfigError(f"listen.{name}: cannot listen on {', '.join(map(str, endpoints))}: {exc}") from exc
+        services.listeners.append(listener)
+        for host, port in listener.addresses:
+            log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
+
+
+def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
+    listen = config.listen
+    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+    return {name: getattr(listen, name) for name in names if getattr(listen, name)}
+
+
+async def run(config: Config) -> None:
+    services = build_services(config)
+    try:
+        await start_listeners(services)
+        stop = asyncio.Event()
+        _install_signal_handlers(services, stop)
+        log_event(log, "info", "ready", hostname=config.hostname, data_dir=str(config.data_dir))
+        await stop.wait()
+        log_event(log, "info", "stopping", grace_seconds=STOP_GRACE)
+    finally:
+        await asyncio.gather(*(listener.stop(STOP_GRACE) for listener in services.listeners))
+        await services.store.close()
+    log_event(log, "info", "stopped")
+
+
+def _install_signal_handlers(services: Services, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_tls(services))
+
+
+def _reload_tls(services: Services) -> None:
+    try:
+        services.tls.reload()
+    except ConfigError as exc:
+        log_event(log, "error", "TLS reload failed; keeping the old certificate", error=str(exc))
+        return
+    log_event(log, "info", "TLS certificate reloaded", cert=str(services.tls.cert_path))
+
+
+def serve(config: Config) -> int:
+    """Run the server until a stop signal; the exit status for the CLI."""
+    setup_logging(config.log.level, config.log.format)
+    asyncio.run(run(config))
+    return 0

@@ -1,0 +1,127 @@
+"""Who an address is: local accounts, aliases (also catch-all), sub-addressing and postmaster.
+
+Resolution order for ``local@domain`` (domain must be one we serve):
+1. an account with that address;
+2. an alias with that address (its targets resolved in turn, local or remote);
+3. with sub-addressing, ``user+tag`` is tried as ``user`` (steps 1-2);
+4. a catch-all alias ``@domain``;
+5. ``postmaster`` (RFC 5321 4.5.1 requires it for every domain) falls back to the domain's first
+   account, then to the first account of the server.
+Aliases nest up to ``MAX_ALIAS_DEPTH``; a loop or an over-deep chain is a configuration error that
+resolves to nothing rather than hanging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pillarbox.address import AddressError, normalize_address, split_address
+from pillarbox.store.api import Store
+from pillarbox.store.records import Account
+
+MAX_ALIAS_DEPTH = 10
+SUBADDRESS_SEPARATOR = "+"
+
+
+@dataclass
+class Resolution:
+    """Where mail for one address goes. Empty both ways means: no such local recipient."""
+
+    accounts: list[Account] = field(default_factory=list)
+    remote: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.remote)
+
+
+class Directory:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def is_local_domain(self, domain: str) -> bool:
+        try:
+            return await self.store.has_domain(domain)
+        except AddressError:
+            return False
+
+    async def resolve(self, address: str) -> Resolution:
+        """Resolve a recipient address of a local domain. Raises AddressError when malformed."""
+        result = Resolution()
+        await self._resolve_into(normalize_address(address), result, depth=0, seen=set())
+        return result
+
+    async def owns(self, account: Account, address: str) -> bool:
+        """May this account send as ``address``? Its own address (with any +tag), or an alias
+        (not a catch-all: owning every address of a domain is too broad a right) that reaches it."""
+        try:
+            normalized = normalize_address(address)
+        except AddressError:
+            return False
+        base = _strip_subaddress(normalized)
+        if account.address in (normalized, base):
+            return True
+        for candidate in dict.fromkeys((normalized, base)):
+            if await self.store.get_alias(candidate) is not None:
+                reached = Resolution()
+                await self._resolve_exact(candidate, reached, depth=0, seen=set())
+                return any(found.id == account.id for found in reached.accounts)
+        return False
+
+    async def _resolve_into(self, address: str, result: Resolution, depth: int, seen: set[str]) -> None:
+        if address in seen or depth > MAX_ALIAS_DEPTH:
+            return
+        seen.add(address)
+        local, domain = split_address(address)
+        if not await self.store.has_domain(domain):
+            if depth > 0:  # an alias may forward off the server
+                _add_unique(result.remote, address)
+            return
+        for candidate in _candidates(address, local, domain):
+            if await self._resolve_exact(candidate, result, depth, seen):
+                return
+        if local == "postmaster":
+            fallback = await self._postmaster_fallback(domain)
+            if fallback is not None:
+                _add_account(result, fallback)
+
+    async def _resolve_exact(self, address: str, result: Resolution, depth: int, seen: set[str]) -> bool:
+        account = await self.store.get_account(address) if not address.startswith("@") else None
+        if account is not None:
+            _add_account(result, account)
+            return True
+        alias = await self.store.get_alias(address)
+        if alias is None:
+            return False
+        for target in alias.targets:
+            await self._resolve_into(target, result, depth + 1, seen)
+        return True
+
+    async def _postmaster_fallback(self, domain: str) -> Account | None:
+        accounts = sorted(await self.store.list_accounts(), key=lambda a: (a.created, a.id))
+        in_domain = [a for a in accounts if a.domain == domain]
+        return (in_domain or accounts or [None])[0]
+
+
+def _candidates(address: str, local: str, domain: str) -> list[str]:
+    candidates = [address]
+    base = _strip_subaddress(address)
+    if base != address:
+        candidates.append(base)
+    candidates.append(f"@{domain}")
+    return candidates
+
+
+def _strip_subaddress(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    base, sep, _tag = local.partition(SUBADDRESS_SEPARATOR)
+    return f"{base}@{domain}" if sep and base else address
+
+
+def _add_account(result: Resolution, account: Account) -> None:
+    if all(found.id != account.id for found in result.accounts):
+        result.accounts.append(account)
+
+
+def _add_unique(items: list[str], item: str) -> None:
+    if item not in items:
+        items.append(item)

@@ -1,0 +1,81 @@
+"""End of DATA/BDAT: trace the message, store it durably, and choose the one reply the client gets.
+
+Local recipients get a copy in their INBOX (one stored copy for all); remote recipients (submission,
+or an alias forwarding off the server) become one outbound queue entry; both in one durable step
+before the 250 (principle 7). With DATA a client hears a single reply for all its recipients, so a
+local copy refused after DATA (the mailbox filled up in the meantime) cannot be reported per
+recipient; quotas are therefore checked at RCPT time too (452 4.2.2), which leaves only that narrow
+race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pillarbox.delivery.local import LocalDelivery
+from pillarbox.errors import ProtocolError, QuotaExceeded, StoreError
+from pillarbox.obs import Counter, get_logger, log_event
+from pillarbox.smtp import replies
+from pillarbox.smtp.envelope import Transaction
+from pillarbox.smtp.received import TraceInfo, received_header
+from pillarbox.smtp.replies import Reply
+from pillarbox.store.api import Store
+from pillarbox.store.records import Account, OutboundRequest
+
+log = get_logger("smtp")
+MESSAGES = Counter("pillarbox_smtp_messages_total", "Messages at end of data, by result", ("result",))
+MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full, try again later")
+
+
+class MessageAcceptor:
+    def __init__(self, store: Store, hostname: str) -> None:
+        self.store = store
+        self.hostname = hostname
+        self.delivery = LocalDelivery(store)
+
+    async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
+        """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
+        for account in accounts:
+            if account.quota_bytes is None and account.quota_messages is None:
+                continue
+            used_bytes, used_messages = await self.store.account_usage(account.id)
+            if account.quota_bytes is not None and used_bytes + declared_size >= account.quota_bytes:
+                raise ProtocolError(MAILBOX_FULL)
+            if account.quota_messages is not None and used_messages >= account.quota_messages:
+                raise ProtocolError(MAILBOX_FULL)
+
+    async def accept(
+        self, content: bytes, transaction: Transaction, trace: dict[str, Any], queue_id: str, user: Account | None
+    ) -> Reply:
+        info = TraceInfo(
+            hostname=self.hostname, queue_id=queue_id, smtputf8=transaction.mail.smtputf8,
+            recipients=tuple(r.address for r in transaction.recipients), **trace,
+        )
+        message = received_header(info, self.store.now()) + content
+        accounts = transaction.local_accounts()
+        remote = transaction.remote_recipients()
+        outbound = None
+        if remote:
+            mail = transaction.mail
+            outbound = OutboundRequest(
+                sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
+                smtputf8=mail.smtputf8, auth_user=user.address if user else None,
+            )
+        try:
+            report = await self.delivery.deliver(message, accounts, return_path=transaction.sender, outbound=outbound)
+        except StoreError as exc:
+            log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
+            MESSAGES.inc(result="tempfail")
+            return replies.TEMP_FAILURE
+        failed = [r for r in report.accounts if r.error is not None]
+        if failed and len(failed) == len(report.accounts) and report.queue_id is None:
+            MESSAGES.inc(result="refused")
+            quota = all(isinstance(r.error, QuotaExceeded) for r in failed)
+            return replies.QUOTA_EXCEEDED if quota else replies.TEMP_FAILURE
+        for result in failed:
+            # the others are stored and the client will hear 250: this copy needs a bounce (DSN)
+            log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
+                      recipient=result.account.address, error=str(result.error))
+        MESSAGES.inc(result="accepted")
+        return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)

@@ -1,0 +1,99 @@
+"""The SMTP transaction's envelope rules: who may send, who may receive (MX vs submission).
+
+MX (port 25) accepts mail only for our domains and relays nothing: a recipient in a foreign domain
+is refused 5.7.1, whatever tricks the address uses: RFC 5321 4.1.1.3 says source routes are to be
+ignored (the route is dropped by the grammar, the final address decides), and the "%-hack"
+(``user%other@us``) and bang paths (``host!user@us``) are refused outright rather than risk a
+forwarding interpretation somewhere downstream. Submission (587/465) requires authentication and
+accepts any recipient, but the sender must be an address the authenticated user owns.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from pillarbox.address import AddressError, split_address
+from pillarbox.auth.directory import Directory
+from pillarbox.errors import ProtocolError
+from pillarbox.smtp import replies
+from pillarbox.smtp.grammar import MailFrom, RcptTo
+from pillarbox.store.records import Account, OutboundRecipient
+
+
+class Role(enum.Enum):
+    MX = "smtp"
+    SUBMISSION = "submission"
+    SUBMISSIONS = "submissions"
+
+    @property
+    def is_submission(self) -> bool:
+        return self is not Role.MX
+
+
+@dataclass
+class Recipient:
+    address: str
+    rcpt: RcptTo
+    accounts: list[Account]
+    remote: list[str]
+
+
+@dataclass
+class Transaction:
+    mail: MailFrom
+    recipients: list[Recipient] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    chunk_octets: int = 0
+    chunk_failure: replies.Reply | None = None
+
+    @property
+    def sender(self) -> str:
+        return self.mail.address or ""
+
+    def local_accounts(self) -> list[Account]:
+        unique: dict[int, Account] = {}
+        for recipient in self.recipients:
+            for account in recipient.accounts:
+                unique.setdefault(account.id, account)
+        return list(unique.values())
+
+    def remote_recipients(self) -> tuple[OutboundRecipient, ...]:
+        found: dict[str, OutboundRecipient] = {}
+        for recipient in self.recipients:
+            orcpt = recipient.rcpt.orcpt
+            for address in recipient.remote:
+                found.setdefault(address, OutboundRecipient(
+                    address,
+                    orcpt=f"{orcpt[0]};{orcpt[1]}" if orcpt else f"rfc822;{recipient.address}",
+                    notify=tuple(sorted(recipient.rcpt.notify or ())),
+                ))
+        return tuple(found.values())
+
+
+async def check_sender(directory: Directory, role: Role, mail: MailFrom, user: Account | None) -> None:
+    """Raise ProtocolError with the reply if this MAIL FROM is not allowed."""
+    if role.is_submission:
+        if user is None:
+            raise ProtocolError(replies.AUTH_REQUIRED)
+        if mail.address is None or not await directory.owns(user, mail.address):
+            raise ProtocolError(replies.SENDER_NOT_OWNED)
+
+
+async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> Recipient:
+    """Where this RCPT TO goes, or ProtocolError with the refusal."""
+    try:
+        local, domain = split_address(rcpt.address)
+    except AddressError:
+        raise ProtocolError(replies.BAD_RECIPIENT_SYNTAX) from None
+    is_local = await directory.is_local_domain(domain)
+    if not is_local:
+        if not role.is_submission:
+            raise ProtocolError(replies.RELAY_DENIED)
+        return Recipient(rcpt.address, rcpt, [], [rcpt.address])
+    if "%" in local or "!" in local:
+        raise ProtocolError(replies.RELAY_DENIED)
+    resolution = await directory.resolve(rcpt.address)
+    if not resolution:
+        raise ProtocolError(replies.NO_SUCH_USER)
+    return Recipient(rcpt.address, rcpt, resolution.accounts, resolution.remote)

@@ -1,0 +1,353 @@
+"""One SMTP session: the core's events in, the rules of RFC 5321 and of our roles applied, replies out.
+
+The sans-IO core (``server_protocol``) frames bytes into events; this module decides. It runs in
+``net.shell.run_shell``: every chunk of input is fed to the core, every complete event handled in
+order, and the replies of one pipelined group written in one go (RFC 2920) before the next read.
+Handlers return the Reply to send or raise ``ProtocolError(reply)``; nothing else is written ad hoc,
+except the three points where the conversation must turn at once: the 220 before a TLS handshake,
+a 334 challenge, and the 221 before closing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pillarbox.auth import sasl
+from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
+from pillarbox.auth.directory import Directory
+from pillarbox.errors import ProtocolError
+from pillarbox.net.listener import Connection
+from pillarbox.net.tls import TLSContextHolder
+from pillarbox.obs import Counter, get_logger, log_event
+from pillarbox.smtp import replies
+from pillarbox.smtp import server_protocol as core
+from pillarbox.smtp.accept import MessageAcceptor
+from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_recipient
+from pillarbox.smtp.replies import Reply
+from pillarbox.store.records import Account
+
+log = get_logger("smtp")
+CONNECTIONS = Counter("pillarbox_smtp_connections_total", "SMTP connections accepted", ("role",))
+COMMAND_ERRORS = Counter("pillarbox_smtp_command_errors_total", "SMTP commands refused with 5xx/4xx", ("role",))
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    hostname: str
+    max_message_size: int
+    max_recipients: int
+    max_command_errors: int
+    timeout: float
+    line_limit: int
+
+
+@dataclass(frozen=True)
+class SMTPServices:
+    settings: SMTPSettings
+    directory: Directory
+    authenticator: Authenticator
+    acceptor: MessageAcceptor
+    tls: TLSContextHolder
+
+
+class SMTPSession:
+    def __init__(self, conn: Connection, services: SMTPServices, role: Role) -> None:
+        self.conn = conn
+        self.services = services
+        self.settings = services.settings
+        self.role = role
+        self.core = core.SMTPServerProtocol(
+            line_limit=self.settings.line_limit, max_message_size=self.settings.max_message_size
+        )
+        self.closed = False
+        self.idle_timeout = self.settings.timeout
+        self.session_id = secrets.token_hex(6)
+        self.helo: str | None = None
+        self.esmtp = False
+        self.user: Account | None = None
+        self.transaction: Transaction | None = None
+        self.sasl: SaslExchange | None = None
+        self.errors = 0
+        self._out: list[bytes] = []
+        self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
+            core.Ehlo: self._ehlo, core.Helo: self._helo, core.Mail: self._mail, core.Rcpt: self._rcpt,
+            core.Data: self._data, core.MessageComplete: self._message, core.MessageRejected: self._rejected,
+            core.BdatChunk: self._bdat, core.ChunkRejected: self._chunk_rejected, core.Rset: self._rset,
+            core.Noop: self._noop, core.Quit: self._quit, core.Vrfy: self._vrfy, core.Expn: self._expn,
+            core.Help: self._help, core.StartTls: self._starttls, core.Auth: self._auth,
+            core.AuthResponse: self._auth_response, core.AuthCancelled: self._auth_cancelled,
+            core.Invalid: self._invalid, core.ConnectionClosed: self._connection_closed,
+        }
+
+    # shell interface
+    async def greet(self) -> None:
+        CONNECTIONS.inc(role=self.role.value)
+        await self.conn.write(self.core.send(replies.SERVICE_READY.format(host=self.settings.hostname)))
+
+    async def on_data(self, data: bytes) -> None:
+        self.core.receive_data(data)
+        await self._run_events()
+
+    async def on_timeout(self) -> None:
+        await self.conn.write(self.core.send(replies.TIMEOUT))
+        self.closed = True
+
+    async def on_eof(self) -> None:
+        self.core.receive_data(b"")
+        await self._run_events()
+
+    async def _run_events(self) -> None:
+        while not self.closed:
+            event = self.core.next_event()
+            if isinstance(event, core.Sentinel):
+                break
+            try:
+                reply = await self._handlers[type(event)](event)
+            except ProtocolError as exc:
+                assert isinstance(exc.reply, Reply)
+                reply = exc.reply
+            if reply is not None:
+                self._queue(reply)
+        await self._flush()
+
+    def _queue(self, reply: Reply) -> None:
+        self._out.append(self.core.send(reply))
+        if reply.code >= 500 or reply.code in (452, 454):
+            self._count_error()
+
+    def _count_error(self) -> None:
+        self.errors += 1
+        COMMAND_ERRORS.inc(role=self.role.value)
+        if self.errors >= self.settings.max_command_errors and not self.closed:
+            self._out.append(self.core.send(replies.TOO_MANY_ERRORS))
+            self.core.close()
+            self.closed = True
+
+    async def _flush(self) -> None:
+        if self._out:
+            data, self._out = b"".join(self._out), []
+            await self.conn.write(data)
+
+    # greeting commands
+    async def _ehlo(self, event: core.Ehlo) -> Reply:
+        self._reset(event.domain, esmtp=True)
+        return replies.ehlo_reply(f"{self.settings.hostname} greets {event.domain}", self._extensions())
+
+    async def _helo(self, event: core.Helo) -> Reply:
+        self._reset(event.domain, esmtp=False)
+        return replies.HELO_OK.format(host=self.settings.hostname)
+
+    def _reset(self, helo: str, esmtp: bool) -> None:
+        self.helo, self.esmtp, self.transaction = helo, esmtp, None
+
+    def _extensions(self) -> list[str]:
+        keywords = ["PIPELINING", f"SIZE {self.settings.max_message_size}", "8BITMIME", "SMTPUTF8",
+                    "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN"]
+        if not self.conn.is_tls:
+            keywords.append("STARTTLS")
+        if self.role.is_submission and self.conn.is_tls and self.user is None:
+            keywords.append("AUTH " + " ".join(sasl.mechanisms_for(tls=True)))
+        keywords.append("HELP")
+        return keywords
+
+    # the transaction
+    async def _mail(self, event: core.Mail) -> Reply:
+        if self.helo is None or self.transaction is not None or self.sasl is not None:
+            raise ProtocolError(replies.BAD_SEQUENCE)
+        mail = event.args
+        if mail.size is not None and mail.size > self.settings.max_message_size:
+            raise ProtocolError(replies.SIZE_EXCEEDED)
+        await check_sender(self.services.directory, self.role, mail, self.user)
+        self.transaction = Transaction(mail)
+        return replies.SENDER_OK
+
+    async def _rcpt(self, event: core.Rcpt) -> Reply:
+        if self.transaction is None:
+            raise ProtocolError(replies.BAD_SEQUENCE)
+        if len(self.transaction.recipients) >= self.settings.max_recipients:
+            raise ProtocolError(replies.TOO_MANY_RECIPIENTS)
+        recipient = await resolve_recipient(self.services.directory, self.role, event.args)
+        await self.services.acceptor.check_quota(recipient.accounts, self.transaction.mail.size or 0)
+        self.transaction.recipients.append(recipient)
+        return replies.RECIPIENT_OK
+
+    async def _data(self, _event: core.Data) -> Reply:
+        transaction = self.transaction
+        if transaction is None or transaction.mail.body == "BINARYMIME" or transaction.chunks:
+            self.core.resume()
+            raise ProtocolError(replies.BAD_SEQUENCE)
+        if not transaction.recipients:
+            self.core.resume()
+            raise ProtocolError(replies.NO_VALID_RECIPIENTS)
+        self.core.start_data()
+        return replies.START_MAIL_INPUT
+
+    async def _message(self, event: core.MessageComplete) -> Reply:
+        return await self._accept(event.content)
+
+    async def _rejected(self, event: core.MessageRejected) -> Reply:
+        self._log_transaction(event.size, event.reply)
+        self.transaction = None
+        return event.reply
+
+    async def _bdat(self, event: core.BdatChunk) -> Reply:
+        transaction = self.transaction
+        if transaction is None or not transaction.recipients:
+            return replies.BAD_SEQUENCE if transaction is None else replies.NO_VALID_RECIPIENTS
+        transaction.chunks.append(event.data)
+        transaction.chunk_octets += len(event.data)
+        if not event.last:
+            return replies.CHUNK_OK.format(size=len(event.data))
+        return await self._accept(b"".join(transaction.chunks))
+
+    async def _chunk_rejected(self, event: core.ChunkRejected) -> Reply:
+        if self.transaction is not None:
+            self._log_transaction(event.size, event.reply)
+            self.transaction = None
+        return event.reply
+
+    async def _accept(self, content: bytes) -> Reply:
+        transaction = self.transaction
+        assert transaction is not None
+        self.transaction = None
+        queue_id = secrets.token_hex(6)
+        reply = await self.services.acceptor.accept(
+            content, transaction, self._trace_context(queue_id), queue_id, self.user
+        )
+        self._log_transaction(len(content), reply, transaction, queue_id)
+        return reply
+
+    def _trace_context(self, queue_id: str) -> dict[str, Any]:
+        return {"helo": self.helo or "", "client_ip": self.conn.peer[0], "tls": self.conn.tls_info,
+                "authenticated": self.user is not None, "esmtp": self.esmtp}
+
+    def _log_transaction(
+        self, size: int, reply: Reply, transaction: Transaction | None = None, queue_id: str | None = None
+    ) -> None:
+        transaction = transaction or self.transaction
+        log_event(
+            log, "info", "transaction", session=self.session_id, queue_id=queue_id, role=self.role.value,
+            client=self.conn.peer[0], helo=self.helo, tls=(self.conn.tls_info or {}).get("version"),
+            user=self.user.address if self.user else None,
+            sender=transaction.sender if transaction else None,
+            recipients=",".join(r.address for r in transaction.recipients) if transaction else None,
+            size=size, result=f"{reply.code} {reply.enhanced or ''}".strip(),
+        )
+
+    # simple commands
+    async def _rset(self, _event: core.Rset) -> Reply:
+        self.transaction = None
+        return replies.RESET_OK
+
+    async def _noop(self, _event: core.Noop) -> Reply:
+        return replies.OK
+
+    async def _quit(self, _event: core.Quit) -> None:
+        self._out.append(self.core.send(replies.CLOSING))
+        await self._flush()
+        self.closed = True
+
+    async def _vrfy(self, _event: core.Vrfy) -> Reply:
+        return replies.VRFY_DISABLED  # RFC 5321 3.5.3: answer 252 without disclosing users
+
+    async def _expn(self, _event: core.Expn) -> Reply:
+        return replies.NOT_IMPLEMENTED
+
+    async def _help(self, _event: core.Help) -> Reply:
+        return replies.HELP
+
+    async def _invalid(self, event: core.Invalid) -> Reply:
+        return event.reply
+
+    async def _connection_closed(self, _event: core.ConnectionClosed) -> None:
+        if self.transaction is not None:
+            log_event(log, "info", "connection lost mid-transaction", session=self.session_id,
+                      client=self.conn.peer[0])
+        self.closed = True
+
+    # STARTTLS (RFC 3207)
+    async def _starttls(self, _event: core.StartTls) -> Reply | None:
+        if self.conn.is_tls:
+            self.core.resume()
+            raise ProtocolError(replies.BAD_SEQUENCE)
+        self._out.append(self.core.send(replies.TLS_READY))
+        await self._flush()
+        discarded = self.core.start_tls()  # CVE-2011-0411: never run commands sent before the handshake
+        discarded += await self.conn.start_tls(self.services.tls.context)
+        if discarded:
+            log_event(log, "warning", "discarded commands pipelined after STARTTLS", session=self.session_id,
+                      client=self.conn.peer[0], octets=discarded)
+        self.core.reset_after_starttls()
+        # RFC 3207 4.2: forget everything learned before TLS, the client must EHLO again
+        self.helo, self.esmtp, self.transaction, self.user = None, False, None, None
+        return None
+
+    # AUTH (RFC 4954)
+    async def _auth(self, event: core.Auth) -> Reply | None:
+        reply = self._auth_precondition()
+        if reply is not None:
+            self.core.resume()
+            raise ProtocolError(reply)
+        exchange = self.services.authenticator.start_sasl("smtp", self.conn.peer[0], event.mechanism)
+        if exchange is None:
+            self.core.resume()
+            raise ProtocolError(replies.AUTH_MECH_UNKNOWN)
+        self.sasl = exchange
+        initial = event.initial_response
+        return await self._sasl_step(lambda: exchange.start(
+            sasl.decode_response(initial, initial=True) if initial is not None else None))
+
+    def _auth_precondition(self) -> Reply | None:
+        if not self.role.is_submission:
+            return replies.NOT_IMPLEMENTED
+        if not self.conn.is_tls:
+            return replies.ENCRYPTION_REQUIRED
+        if self.helo is None or not self.esmtp or self.user is not None or self.transaction is not None:
+            return replies.BAD_SEQUENCE
+        return None
+
+    async def _auth_response(self, event: core.AuthResponse) -> Reply | None:
+        exchange = self.sasl
+        assert exchange is not None
+        if self._final_data_sent:
+            return await self._sasl_step(lambda: self._pending_success())
+        return await self._sasl_step(lambda: exchange.step(sasl.decode_response(event.response)))
+
+    async def _auth_cancelled(self, event: core.AuthCancelled) -> Reply:
+        self.sasl = None
+        self._final_data_sent = False
+        return event.reply
+
+    _final_data_sent = False
+    _success: SaslSuccess | None = None
+
+    async def _pending_success(self) -> SaslSuccess:
+        assert self._success is not None
+        return self._success
+
+    async def _sasl_step(self, advance: Callable[[], Awaitable[SaslContinue | SaslSuccess]]) -> Reply | None:
+        try:
+            outcome = await advance()
+        except LoginRefused:
+            return self._end_sasl(replies.AUTH_FAILED)
+        except sasl.SASLError:
+            return self._end_sasl(replies.AUTH_CANCELLED.with_text("Invalid SASL data"))
+        if isinstance(outcome, SaslContinue):
+            self.core.expect_auth_response()
+            return replies.auth_challenge(sasl.encode_challenge(outcome.challenge))
+        if outcome.additional_data is not None and not self._final_data_sent:
+            # RFC 4954 4: server-final data travels in one more 334; its empty answer precedes 235
+            self._final_data_sent, self._success = True, outcome
+            self.core.expect_auth_response()
+            return replies.auth_challenge(sasl.encode_challenge(outcome.additional_data))
+        self.user = outcome.account
+        return self._end_sasl(replies.AUTH_SUCCEEDED)
+
+    def _end_sasl(self, reply: Reply) -> Reply:
+        self.sasl, self._final_data_sent, self._success = None, False, None
+        if self.core.state is core.State.AUTH_PENDING:
+            self.core.resume()
+        return reply

@@ -1,0 +1,105 @@
+"""Run the real ``pillarbox serve`` in a subprocess on ephemeral loopback ports, for wire tests.
+
+Listeners are configured on port 0; the addresses the server really bound are read from its
+``listening`` log lines. stderr is drained by a thread (so the pipe never fills) and kept for
+assertions about log lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SERVICES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+_LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
+_READY = re.compile(r'msg="?ready"?')
+
+
+def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", **top: str) -> Path:
+    listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
+    head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
+    path = directory / "pillarbox.toml"
+    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n')
+    return path
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PILLARBOX_CHEAP_HASHES"] = "1"
+    return env
+
+
+def pillarbox(config: Path, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "pillarbox", "--config", str(config), *args],
+        input=input, capture_output=True, env=cli_env(), timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"pillarbox {' '.join(args)} failed: {result.stderr.decode(errors='replace')}")
+    return result
+
+
+class ServerProcess:
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.lines: list[str] = []
+        self.addresses: dict[str, tuple[str, int]] = {}
+        self._ready = threading.Event()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pillarbox", "--config", str(config), "serve"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(),
+        )
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(30):
+            self.kill()
+            raise AssertionError("server did not become ready:\n" + self.log())
+
+    def _drain(self) -> None:
+        assert self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.lines.append(line)
+            found = _LISTENING.search(line)
+            if found:
+                host, _, port = found.group(2).rpartition(":")
+                self.addresses[found.group(1)] = (host.strip("[]"), int(port))
+            if _READY.search(line):
+                self._ready.set()
+        self._ready.set()
+
+    def port(self, service: str) -> int:
+        return self.addresses[service][1]
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_log(self, pattern: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if re.search(pattern, line):
+                    return line
+            time.sleep(0.02)
+        raise AssertionError(f"no log line matching {pattern!r}:\n{self.log()}")
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,91 @@
+"""A running Pillarbox with SMTP, submission and submissions listeners and a populated directory."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pillarbox.auth.passwords import make_credentials
+from pillarbox.store.sqlite.store import SQLiteStore
+from tests.server_process import ServerProcess, write_config
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class MailServer:
+    process: ServerProcess
+    data_dir: Path
+
+    @property
+    def smtp(self) -> int:
+        return self.process.port("smtp")
+
+    @property
+    def submission(self) -> int:
+        return self.process.port("submission")
+
+    @property
+    def submissions(self) -> int:
+        return self.process.port("submissions")
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.data_dir / "tls" / "cert.pem"))
+
+    def messages(self, address: str, folder: str = "INBOX") -> list[bytes]:
+        """The stored bytes of every message in a folder (read through the store, as IMAP would)."""
+
+        async def read() -> list[bytes]:
+            store = SQLiteStore.open(self.data_dir)
+            try:
+                account = await store.get_account(address)
+                mailbox = await store.get_mailbox(account.id, folder)
+                return [await store.read_message(e.message_id) for e in await store.list_messages(mailbox.id)]
+            finally:
+                await store.close()
+
+        return asyncio.run(read())
+
+    def queued(self) -> list[tuple[str, str]]:
+        import sqlite3
+
+        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
+            return conn.execute(
+                "SELECT q.sender, r.address FROM queue q JOIN queue_recipients r ON r.queue_id = q.id ORDER BY q.id"
+            ).fetchall()
+
+
+def populate(data_dir: Path) -> None:
+    async def fill() -> None:
+        store = SQLiteStore.open(data_dir)
+        try:
+            await store.add_domain("example.com")
+            await store.add_domain("example.org")
+            for user in ("bob@example.com", "carol@example.com", "full@example.com", "jörg@example.org"):
+                await store.add_account(user, *make_credentials(PASSWORD))
+            await store.set_quota("full@example.com", 10, None)
+            await store.add_alias("team@example.com", ["bob@example.com", "carol@example.com"])
+            await store.add_alias("fwd@example.com", ["someone@remote.test"])
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+
+
+def start_server(tmp: Path, extra: str = "") -> MailServer:
+    config = write_config(tmp, services=("smtp", "submission", "submissions", "http"), extra=extra)
+    populate(tmp / "data")
+    return MailServer(ServerProcess(config), tmp / "data")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
+    running = start_server(tmp_path_factory.mktemp("smtp"), extra="[limits]\nmax_recipients = 5\n")
+    yield running
+    assert running.process.stop() == 0
+    assert "Traceback" not in running.process.log()
