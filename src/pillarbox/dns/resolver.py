@@ -1,0 +1,127 @@
+"""DNS for every floor that needs it: one resolver object, one override point, failures as data.
+
+Mail decisions hang on DNS answers, and they must tell "does not exist" (a permanent answer: no MX,
+no SPF record) from "could not find out" (SERVFAIL, timeout: a temporary error that must never turn
+into a verdict). So lookups return records or an empty list for NXDOMAIN/NODATA, and raise
+``DNSTemporaryError`` for everything else. The resolver is injected (ARCHITECTURE habit 11): code
+takes a ``Resolver``; tests pass ``FakeResolver`` (``dns/fake.py``) or point a real one at a DNS
+server on loopback with ``[dns] nameservers``.
+
+DNSSEC: we do not validate signatures ourselves. For DANE (RFC 7672) we trust the AD bit of the
+configured resolver, which must then be a validating resolver on a trusted path (loopback).
+``tlsa`` returns whether the answer was authenticated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.name
+import dns.rdatatype
+import dns.resolver
+import dns.reversename
+
+
+class DNSTemporaryError(Exception):
+    """SERVFAIL, timeout, refused: the answer is unknown, try again later."""
+
+
+@dataclass(frozen=True)
+class MXRecord:
+    preference: int
+    host: str
+    """Lowercase, without the trailing dot; "" for a null MX (RFC 7505 "." target)."""
+
+
+@dataclass(frozen=True)
+class TLSARecord:
+    usage: int
+    selector: int
+    mtype: int
+    data: bytes
+
+
+class Resolver(Protocol):
+    async def mx(self, domain: str) -> list[MXRecord]: ...
+    async def addresses(self, host: str) -> list[str]: ...
+    async def a(self, host: str) -> list[str]: ...
+    async def aaaa(self, host: str) -> list[str]: ...
+    async def txt(self, name: str) -> list[bytes]: ...
+    async def ptr(self, ip: str) -> list[str]: ...
+    async def tlsa(self, name: str) -> tuple[list[TLSARecord], bool]: ...
+
+
+class DNSResolver:
+    """dnspython's async resolver with our error rules, a timeout per lookup and its LRU cache."""
+
+    def __init__(self, nameservers: Sequence[tuple[str, int]] = (), timeout: float = 5.0) -> None:
+        if nameservers:
+            self._resolver = dns.asyncresolver.Resolver(configure=False)
+            self._resolver.nameservers = [host for host, _ in nameservers]
+            self._resolver.nameserver_ports = {host: port for host, port in nameservers}
+        else:
+            self._resolver = dns.asyncresolver.Resolver()
+        self._resolver.lifetime = timeout
+        self._resolver.timeout = timeout
+        self._resolver.cache = dns.resolver.LRUCache(10_000)
+        self._resolver.use_edns(0, dns.flags.DO, 1232)
+
+    async def _query(self, name: str, rdtype: str) -> dns.resolver.Answer | None:
+        try:
+            return await self._resolver.resolve(name, rdtype, search=False)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return None
+        except dns.resolver.NoNameservers as exc:  # every server answered SERVFAIL/REFUSED
+            raise DNSTemporaryError(f"{rdtype} {name}: {exc}") from exc
+        except (dns.exception.Timeout, dns.resolver.LifetimeTimeout) as exc:
+            raise DNSTemporaryError(f"{rdtype} {name}: timeout") from exc
+        except dns.exception.DNSException as exc:
+            raise DNSTemporaryError(f"{rdtype} {name}: {exc}") from exc
+
+    async def mx(self, domain: str) -> list[MXRecord]:
+        answer = await self._query(domain, "MX")
+        if answer is None:
+            return []
+        return [MXRecord(r.preference, _host(r.exchange)) for r in answer]
+
+    async def a(self, host: str) -> list[str]:
+        answer = await self._query(host, "A")
+        return [r.address for r in answer] if answer is not None else []
+
+    async def aaaa(self, host: str) -> list[str]:
+        answer = await self._query(host, "AAAA")
+        return [r.address for r in answer] if answer is not None else []
+
+    async def addresses(self, host: str) -> list[str]:
+        """IPv6 first, then IPv4 (RFC 6724 default preference), for connecting to a host."""
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        return await self.aaaa(host) + await self.a(host)
+
+    async def txt(self, name: str) -> list[bytes]:
+        answer = await self._query(name, "TXT")
+        return [b"".join(r.strings) for r in answer] if answer is not None else []
+
+    async def ptr(self, ip: str) -> list[str]:
+        answer = await self._query(dns.reversename.from_address(ip).to_text(), "PTR")
+        return [_host(r.target) for r in answer] if answer is not None else []
+
+    async def tlsa(self, name: str) -> tuple[list[TLSARecord], bool]:
+        answer = await self._query(name, "TLSA")
+        if answer is None:
+            return [], False
+        authenticated = bool(answer.response.flags & dns.flags.AD)
+        return [TLSARecord(r.usage, r.selector, r.mtype, r.cert) for r in answer], authenticated
+
+
+def _host(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True).lower() if name != dns.name.root else ""
