@@ -1,0 +1,241 @@
+"""The ``pillarbox`` command: argument parsing and dispatch, and the one place errors become one line.
+
+Global options come before the subcommand: ``--config PATH`` (else $PILLARBOX_CONFIG, else
+./pillarbox.toml, else built-in defaults) and ``--log-level``. The commands themselves live in
+``pillarbox.admin``; each gets an open store and returns the exit status. ``serve`` imports the
+server lazily, so administration works without it.
+
+Every failure is one line on stderr, ``pillarbox: error: <message>``, never a traceback: exit 2 for a
+usage error (as argparse does), 1 for a refusal, and the sysexits.h codes 67 and 75 where
+``message add`` serves as another MTA's delivery agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import NoReturn
+
+from pillarbox.admin import domains_users as du
+from pillarbox.admin import importer, mailbox_message
+from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
+from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
+from pillarbox.errors import PillarboxError
+
+Command = Callable[..., Awaitable[int]]
+_FLAG_ATOM_SPECIALS = set('(){ %*"\\]')
+_SYSTEM_FLAGS = {"\\seen": "\\Seen", "\\answered": "\\Answered", "\\flagged": "\\Flagged",
+                 "\\deleted": "\\Deleted", "\\draft": "\\Draft"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"pillarbox: error: {message} (see: {self.prog} --help)", file=sys.stderr)
+        sys.exit(EX_USAGE)
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+def quota_size(text: str) -> int | None:
+    if text.strip().lower() in ("none", "unlimited"):
+        return None
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500K, 2M, 10G, or none)") from None
+
+
+def imap_flag(text: str) -> str:
+    """A system flag (any case) or a keyword atom (RFC 9051 flag-keyword)."""
+    if text.lower() in _SYSTEM_FLAGS:
+        return _SYSTEM_FLAGS[text.lower()]
+    if not text or text.startswith("\\") or any(c in _FLAG_ATOM_SPECIALS or ord(c) < 0x21 or ord(c) > 0x7e
+                                                 for c in text):
+        raise argparse.ArgumentTypeError(
+            f"not a flag: {text!r} (\\Seen \\Answered \\Flagged \\Deleted \\Draft, or a keyword such as $Label1)")
+    return text
+
+
+def uid(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 2**32:
+        raise argparse.ArgumentTypeError(f"not a UID: {text!r}")
+    return int(text)
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="pillarbox", description="Pillarbox mail server and its administration.")
+    parser.add_argument("--config", metavar="PATH",
+                        help="configuration file (default: $PILLARBOX_CONFIG, else ./pillarbox.toml)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="log level (default: from the configuration)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve = commands.add_parser("serve", help="run the mail server")
+    serve.set_defaults(func=None)
+    _domain_commands(commands)
+    _user_commands(commands)
+    _alias_commands(commands)
+    _mailbox_commands(commands)
+    _message_commands(commands)
+    imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
+    imp.add_argument("address", metavar="ADDRESS")
+    imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
+    imp.add_argument("--folder", help="target folder (default INBOX; created when missing)")
+    imp.set_defaults(func=importer.import_command)
+    return parser
+
+
+def _group(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    parser = commands.add_parser(name, help=help)
+    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _listing(actions: argparse._SubParsersAction, help: str, func: Command) -> argparse.ArgumentParser:
+    parser = actions.add_parser("list", help=help)
+    parser.add_argument("--json", action="store_true", help="print a JSON array")
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _domain_commands(commands: argparse._SubParsersAction) -> None:
+    actions = _group(commands, "domain", "mail domains served here")
+    actions.add_parser("add", help="serve a domain").set_defaults(func=du.domain_add)
+    _listing(actions, "list the domains", du.domain_list)
+    actions.add_parser("delete", help="stop serving a domain (it must have no users)").set_defaults(
+        func=du.domain_delete)
+    for action in ("add", "delete"):
+        actions.choices[action].add_argument("domain", metavar="DOMAIN")
+
+
+def _user_commands(commands: argparse._SubParsersAction) -> None:
+    actions = _group(commands, "user", "mail accounts")
+    for name, help, func in (("add", "create an account", du.user_add),
+                             ("passwd", "set an account's password", du.user_passwd)):
+        parser = actions.add_parser(name, help=help)
+        parser.add_argument("address", metavar="ADDRESS")
+        parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+        parser.set_defaults(func=func)
+    _listing(actions, "list accounts with quota and usage", du.user_list)
+    delete = actions.add_parser("delete", help="delete an account and all of its mail")
+    delete.add_argument("address", metavar="ADDRESS")
+    delete.set_defaults(func=du.user_delete)
+    quota = actions.add_parser("quota", help="set an account's storage quota")
+    quota.add_argument("address", metavar="ADDRESS")
+    quota.add_argument("size", metavar="SIZE", type=quota_size, help="e.g. 500M, 10G, or none")
+    quota.set_defaults(func=du.user_quota)
+
+
+def _alias_commands(commands: argparse._SubParsersAction) -> None:
+    actions = _group(commands, "alias", "addresses that forward to others")
+    add = actions.add_parser("add", help="create an alias (@domain is a catch-all)")
+    add.add_argument("alias", metavar="ALIAS")
+    add.add_argument("targets", nargs="+", metavar="TARGET", help="local or remote addresses")
+    add.set_defaults(func=du.alias_add)
+    _listing(actions, "list aliases", du.alias_list)
+    delete = actions.add_parser("delete", help="delete an alias")
+    delete.add_argument("alias", metavar="ALIAS")
+    delete.set_defaults(func=du.alias_delete)
+
+
+def _mailbox_commands(commands: argparse._SubParsersAction) -> None:
+    actions = _group(commands, "mailbox", "an account's folders")
+    listing = _listing(actions, "list folders with counts and sizes", mailbox_message.mailbox_list)
+    listing.add_argument("address", metavar="ADDRESS")
+
+
+def _message_commands(commands: argparse._SubParsersAction) -> None:
+    actions = _group(commands, "message", "messages in a folder")
+    listing = _listing(actions, "list the messages of a folder", mailbox_message.message_list)
+    get = actions.add_parser("get", help="write one message's stored bytes to stdout")
+    get.set_defaults(func=mailbox_message.message_get)
+    add = actions.add_parser("add", help="store one message from stdin (usable as an MDA)")
+    add.set_defaults(func=mailbox_message.message_add, mda=True)
+    add.add_argument("--flag", dest="flags", action="append", default=[], type=imap_flag, metavar="FLAG",
+                     help="flag to set, e.g. \\Seen (repeatable)")
+    for parser in (listing, get, add):
+        parser.add_argument("address", metavar="ADDRESS")
+    get.add_argument("uid", metavar="UID", type=uid)
+    for parser in (listing, get):
+        parser.add_argument("--folder", default="INBOX", help="folder (default INBOX)")
+    add.add_argument("--folder", help="folder of ADDRESS (default: INBOX of every account ADDRESS reaches)")
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+
+async def _run(config: Config, args: argparse.Namespace) -> int:
+    from pillarbox.store.sqlite.store import SQLiteStore
+
+    store = SQLiteStore.open(config.data_dir)
+    try:
+        return int(await args.func(store, args))
+    finally:
+        await store.close()
+
+
+def _serve(config: Config) -> int:
+    from pillarbox.app import serve
+
+    return serve(config)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.log_level:
+        config = replace(config, log=replace(config.log, level=args.log_level))
+    if args.command == "serve":
+        return _serve(config)
+    from pillarbox.obs import setup_logging
+
+    setup_logging(args.log_level or "warning", config.log.format)
+    args.max_message_size = config.limits.max_message_size
+    return asyncio.run(_run(config, args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    tempfail = getattr(args, "mda", False)  # message add: the calling MTA retries on 75
+    try:
+        return _dispatch(args)
+    except CommandFailed as exc:
+        return _fail(str(exc), exc.exit_code)
+    except PillarboxError as exc:
+        return _fail(str(exc), EX_FAIL)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            return _quiet_broken_pipe()
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}", EX_TEMPFAIL if tempfail else EX_FAIL)
+    except sqlite3.Error as exc:
+        return _fail(f"store failure: {exc}", EX_TEMPFAIL if tempfail else EX_FAIL)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:  # a bug: still one line (the traceback goes to the debug log)
+        logging.getLogger("pillarbox.cli").debug("unexpected error", exc_info=True)
+        return _fail(f"unexpected {type(exc).__name__}: {exc}", EX_TEMPFAIL if tempfail else EX_FAIL)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"pillarbox: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _quiet_broken_pipe() -> int:
+    # the reader went away (e.g. `| head`): not an error worth a line; keep Python from printing one
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EX_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
