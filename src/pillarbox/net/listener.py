@@ -51,6 +51,8 @@ class Connection:
         self.id = f"{next(_ids):x}"
         self.peer: tuple[str, int] = _addr(writer.get_extra_info("peername"))
         self.local: tuple[str, int] = _addr(writer.get_extra_info("sockname"))
+        self.stopping = asyncio.Event()
+        """Set by the listener at shutdown: a session waiting for its peer should say goodbye."""
         self._closed = False
 
     @property
@@ -231,6 +233,7 @@ class Listener:
         self._sockets: list[socket.socket] = []
         self._accept_tasks: list[asyncio.Task[None]] = []
         self._clients: set[asyncio.Task[None]] = set()
+        self._connections: set[Connection] = set()
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -259,6 +262,8 @@ class Listener:
         await asyncio.gather(*self._accept_tasks, return_exceptions=True)
         self._accept_tasks.clear()
         self._close_sockets()
+        for conn in self._connections:
+            conn.stopping.set()
         if self._clients:
             _done, pending = await asyncio.wait(set(self._clients), timeout=timeout)
             for task in pending:
@@ -307,6 +312,7 @@ class Listener:
                 raise  # cancelled by stop()
             log.debug("%s: connection from %s failed before start: %s", self.name, ip, exc)
             return
+        self._connections.add(conn)
         try:
             await self.handler(conn)
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
@@ -315,6 +321,7 @@ class Listener:
         except Exception:
             log.exception("%s: handler failed for %r", self.name, conn)
         finally:
+            self._connections.discard(conn)
             self.limiter.release(ip)
             await conn.close()
 
