@@ -18,9 +18,12 @@ from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
 from pillarbox.config import Config, Endpoint
 from pillarbox.errors import ConfigError
+from pillarbox.imap.server import make_handler as imap_handler
+from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 from pillarbox.obs import get_logger, log_event, render_metrics, setup_logging
+from pillarbox.pop3 import server as pop3
 from pillarbox.smtp import replies
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
@@ -94,6 +97,19 @@ def _smtp(role: Role) -> Callable[[Services], Handler]:
     return lambda services: smtp_handler(_smtp_services(services), role)
 
 
+def _imap(implicit_tls: bool) -> Callable[[Services], Handler]:
+    def make(services: Services) -> Handler:
+        limits = services.config.limits
+        settings = IMAPSettings(
+            hostname=services.config.hostname, timeout=limits.imap_timeout, max_literal=limits.imap_max_literal,
+            max_command_errors=limits.max_command_errors,
+        )
+        imap_services = IMAPServices(settings, services.store, services.authenticator, services.tls)
+        return imap_handler(imap_services, implicit_tls)
+
+    return make
+
+
 def service_specs() -> dict[str, ServiceSpec]:
     """Every listener kind Pillarbox serves; a protocol joins this table when it is implemented."""
     smtp_refusal = replies.TOO_MANY_CONNECTIONS.to_bytes()
@@ -102,6 +118,10 @@ def service_specs() -> dict[str, ServiceSpec]:
         "smtp": ServiceSpec(_smtp(Role.MX), refusal=smtp_refusal),
         "submission": ServiceSpec(_smtp(Role.SUBMISSION), refusal=smtp_refusal),
         "submissions": ServiceSpec(_smtp(Role.SUBMISSIONS), implicit_tls=True),
+        "imap": ServiceSpec(_imap(False), refusal=b"* BYE Too many connections, try again later\r\n"),
+        "imaps": ServiceSpec(_imap(True), implicit_tls=True),
+        "pop3": ServiceSpec(pop3.make_app_handler, refusal=pop3.TOO_MANY_CONNECTIONS),
+        "pop3s": ServiceSpec(pop3.make_app_handler, implicit_tls=True),
     }
 
 

@@ -66,7 +66,8 @@ def populate(data_dir: Path) -> None:
         try:
             await store.add_domain("example.com")
             await store.add_domain("example.org")
-            for user in ("bob@example.com", "carol@example.com", "full@example.com", "jörg@example.org"):
+            for user in ("bob@example.com", "carol@example.com", "dave@example.com", "full@example.com",
+                         "jörg@example.org"):
                 await store.add_account(user, *make_credentials(PASSWORD))
             await store.set_quota("full@example.com", 10, None)
             await store.add_alias("team@example.com", ["bob@example.com", "carol@example.com"])

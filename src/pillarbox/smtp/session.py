@@ -95,6 +95,10 @@ class SMTPSession:
         await self.conn.write(self.core.send(replies.TIMEOUT))
         self.closed = True
 
+    async def on_shutdown(self) -> None:
+        await self.conn.write(self.core.send(replies.SHUTTING_DOWN))
+        self.closed = True
+
     async def on_eof(self) -> None:
         self.core.receive_data(b"")
         await self._run_events()

@@ -1,0 +1,188 @@
+"""Mailbox commands (RFC 9051 6.3): SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST,
+LSUB, STATUS; with SPECIAL-USE (RFC 6154), LIST-EXTENDED (5258), LIST-STATUS (5819), STATUS=SIZE.
+
+Names: hierarchy delimiter "/", INBOX case-insensitive, names already decoded from modified UTF-7
+by the parser. LIST patterns: "*" matches anything, "%" anything but the delimiter (6.3.9).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pillarbox.errors import AlreadyExists, NotFound, StoreError
+from pillarbox.imap import response as r
+from pillarbox.imap.parser.commands import Create, ListCommand, MailboxCommand, Rename, Select, Status
+from pillarbox.imap.selected import SelectedMailbox
+from pillarbox.store.records import Mailbox
+
+if TYPE_CHECKING:
+    from pillarbox.imap.session import IMAPSession
+
+DELIMITER = "/"
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+MAX_NAME = 512
+_SPECIAL_USE = {"\\ARCHIVE", "\\DRAFTS", "\\JUNK", "\\SENT", "\\TRASH", "\\ALL", "\\FLAGGED"}
+
+
+def valid_name(name: str) -> bool:
+    parts = name.split(DELIMITER)
+    return 0 < len(name) <= MAX_NAME and all(parts) and not any(c in name for c in "*%\r\n\0") and name.isprintable()
+
+
+async def folder(session: IMAPSession, name: str) -> Mailbox | None:
+    assert session.user is not None
+    return await session.store.get_mailbox(session.user.id, name)
+
+
+async def select(session: IMAPSession, command: Select) -> r.TaggedReply:
+    session.select(None)  # RFC 9051 6.3.2: a failed SELECT leaves no mailbox selected
+    mailbox = await folder(session, command.mailbox)
+    if mailbox is None:
+        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    entries = await session.store.list_messages(mailbox.id)
+    view = SelectedMailbox(mailbox, entries, read_only=command.readonly)
+    session.select(view)
+    session.send(r.flags_data(SYSTEM_FLAGS))
+    permanent = () if command.readonly else (*SYSTEM_FLAGS, "\\*")
+    session.send(r.UntaggedReply("OK", "Flags permitted", r.code_permanentflags(permanent)).to_bytes())
+    session.send(r.exists_data(view.exists))
+    if not session.rev2:
+        session.send(r.recent_data(0))
+        first_unseen = next((n for n, e in enumerate(entries, 1) if "\\Seen" not in e.flags), None)
+        if first_unseen is not None:
+            session.send(r.UntaggedReply("OK", "First unseen", r.code_unseen(first_unseen)).to_bytes())
+    session.send(r.UntaggedReply("OK", "UIDs valid", r.code_uidvalidity(mailbox.uidvalidity)).to_bytes())
+    session.send(r.UntaggedReply("OK", "Predicted next UID", r.code_uidnext(mailbox.uidnext)).to_bytes())
+    if session.rev2:
+        session.send(r.list_data(mailbox.name, _attributes(mailbox, set()), utf8=session.utf8))
+    code = r.READ_ONLY if command.readonly else r.READ_WRITE
+    return r.ok(command.tag, f"{command.name} completed", code)
+
+
+async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
+    name = command.mailbox.rstrip(DELIMITER)  # RFC 9051 6.3.4: a trailing delimiter is ignored
+    if not valid_name(name):
+        return r.no(command.tag, r.CANNOT, "Invalid mailbox name")
+    uses = [u for u in command.special_use]
+    if any(u.upper() not in _SPECIAL_USE for u in uses) or len(uses) > 1:
+        return r.no(command.tag, r.USEATTR, "Unsupported special-use attribute")
+    assert session.user is not None
+    parts = name.split(DELIMITER)
+    for depth in range(1, len(parts)):  # superior names are created as needed (6.3.4)
+        parent = DELIMITER.join(parts[:depth])
+        if await folder(session, parent) is None:
+            await session.store.create_mailbox(session.user.id, parent)
+    try:
+        await session.store.create_mailbox(session.user.id, name, uses[0] if uses else None)
+    except AlreadyExists:
+        return r.no(command.tag, r.ALREADYEXISTS, "Mailbox already exists")
+    except StoreError as exc:
+        return r.no(command.tag, r.CANNOT, str(exc))
+    return r.ok(command.tag, "CREATE completed")
+
+
+async def delete(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply:
+    assert session.user is not None
+    mailbox = await folder(session, command.mailbox)
+    if mailbox is None:
+        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    if mailbox.name == "INBOX":
+        return r.no(command.tag, r.CANNOT, "INBOX cannot be deleted")
+    if session.selected is not None and session.selected.id == mailbox.id:
+        session.select(None)
+    try:
+        await session.store.delete_mailbox(session.user.id, mailbox.name)
+    except StoreError as exc:
+        return r.no(command.tag, r.CANNOT, str(exc))
+    return r.ok(command.tag, "DELETE completed")
+
+
+async def rename(session: IMAPSession, command: Rename) -> r.TaggedReply:
+    assert session.user is not None
+    new = command.new_name.rstrip(DELIMITER)
+    if not valid_name(new):
+        return r.no(command.tag, r.CANNOT, "Invalid mailbox name")
+    try:
+        await session.store.rename_mailbox(session.user.id, command.mailbox, new)
+    except NotFound:
+        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    except AlreadyExists:
+        return r.no(command.tag, r.ALREADYEXISTS, "Target mailbox already exists")
+    except StoreError as exc:
+        return r.no(command.tag, r.CANNOT, str(exc))
+    return r.ok(command.tag, "RENAME completed")
+
+
+async def subscribe(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply:
+    assert session.user is not None
+    try:
+        await session.store.set_subscribed(session.user.id, command.mailbox, command.name == "SUBSCRIBE")
+    except NotFound:
+        if command.name == "SUBSCRIBE":
+            return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    return r.ok(command.tag, f"{command.name} completed")
+
+
+def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
+    full = pattern if pattern.startswith(DELIMITER) or not reference else reference + pattern
+    if full[:5].upper() == "INBOX" and full[5:6] in ("", DELIMITER, "*", "%"):
+        full = "INBOX" + full[5:]  # stored names spell INBOX canonically
+    text = "".join(".*" if c == "*" else f"[^{DELIMITER}]*" if c == "%" else re.escape(c) for c in full)
+    return re.compile(text + r"\Z", re.DOTALL)
+
+
+def _attributes(mailbox: Mailbox, children: set[str], extra: tuple[str, ...] = ()) -> list[str]:
+    attributes = ["\\HasChildren" if mailbox.name in children else "\\HasNoChildren"]
+    if mailbox.special_use:
+        attributes.append(mailbox.special_use)
+    return attributes + list(extra)
+
+
+async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.TaggedReply:
+    assert session.user is not None
+    if command.patterns == ("",) and not command.extended:
+        session.send(r.list_data("", ["\\Noselect"], command=command.name))  # RFC 9051 6.3.9: the delimiter
+        return r.ok(command.tag, f"{command.name} completed")
+    mailboxes = await session.store.list_mailboxes(session.user.id)
+    parents = {m.name.rsplit(DELIMITER, 1)[0] for m in mailboxes if DELIMITER in m.name}
+    regexes = [pattern_regex(command.reference, pattern) for pattern in command.patterns]
+    subscribed_only = command.name == "LSUB" or "SUBSCRIBED" in command.selection
+    special_only = "SPECIAL-USE" in command.selection
+    for mailbox in mailboxes:
+        if not any(regex.match(mailbox.name) for regex in regexes):
+            continue
+        if (subscribed_only and not mailbox.subscribed) or (special_only and not mailbox.special_use):
+            continue
+        extra = ("\\Subscribed",) if mailbox.subscribed and (subscribed_only or "SUBSCRIBED" in command.returns) else ()
+        session.send(
+            r.list_data(mailbox.name, _attributes(mailbox, parents, extra), utf8=session.utf8, command=command.name)
+        )
+        if command.status_items:
+            session.send(
+                r.status_data(mailbox.name, status_items(mailbox, command.status_items, session), session.utf8)
+            )
+    return r.ok(command.tag, f"{command.name} completed")
+
+
+def status_items(mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession) -> list[tuple[str, int | str]]:
+    values: dict[str, int] = {
+        "MESSAGES": mailbox.messages,
+        "UIDNEXT": mailbox.uidnext,
+        "UIDVALIDITY": mailbox.uidvalidity,
+        "UNSEEN": mailbox.unseen,
+        "DELETED": mailbox.deleted,
+        "SIZE": mailbox.size,
+        "RECENT": 0,
+        "HIGHESTMODSEQ": mailbox.highestmodseq,
+        "APPENDLIMIT": session.settings.max_literal,
+    }
+    return [(item, values[item]) for item in items if item in values]
+
+
+async def status(session: IMAPSession, command: Status) -> r.TaggedReply:
+    mailbox = await folder(session, command.mailbox)
+    if mailbox is None:
+        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    session.send(r.status_data(mailbox.name, status_items(mailbox, command.items, session), session.utf8))
+    return r.ok(command.tag, "STATUS completed")

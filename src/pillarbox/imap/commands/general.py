@@ -1,0 +1,64 @@
+"""Commands of any state (RFC 9051 6.1, 6.2) and the light authenticated ones: CAPABILITY, NOOP,
+LOGOUT, ID, ENABLE, LOGIN, NAMESPACE."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pillarbox import __version__
+from pillarbox.auth.authenticator import LoginRefused
+from pillarbox.imap import response as r
+from pillarbox.imap.parser.commands import Command, Enable, Id, Login
+
+if TYPE_CHECKING:
+    from pillarbox.imap.session import IMAPSession
+
+ENABLEABLE = frozenset({"IMAP4REV2"})
+
+
+async def capability(session: IMAPSession, command: Command) -> r.TaggedReply:
+    session.send(r.capability_data(session.capabilities()))
+    return r.ok(command.tag, "CAPABILITY completed")
+
+
+async def noop(session: IMAPSession, command: Command) -> r.TaggedReply:
+    return r.ok(command.tag, f"{command.name} completed")
+
+
+async def logout(session: IMAPSession, command: Command) -> r.TaggedReply:
+    session.send(r.bye("Logging out").to_bytes())
+    session.closed = True
+    return r.ok(command.tag, "LOGOUT completed")
+
+
+async def id_command(session: IMAPSession, command: Id) -> r.TaggedReply:
+    session.send(r.id_data([("name", "Pillarbox"), ("version", __version__)]))
+    return r.ok(command.tag, "ID completed")
+
+
+async def enable(session: IMAPSession, command: Enable) -> r.TaggedReply:
+    """RFC 5161: only what we implement is enabled, and ENABLED lists just those newly enabled."""
+    newly = [name for name in command.capabilities if name in ENABLEABLE and name not in session.enabled]
+    session.enabled.update(newly)
+    session.send(r.enabled_data(newly))
+    return r.ok(command.tag, "ENABLE completed")
+
+
+async def login(session: IMAPSession, command: Login) -> r.TaggedReply:
+    if not session.conn.is_tls:
+        # RFC 9051 6.2.3 and LOGINDISABLED: never a clear-text password, loopback included
+        return r.no(command.tag, r.PRIVACYREQUIRED, "LOGIN is disabled before STARTTLS")
+    try:
+        account = await session.services.authenticator.login(
+            "imap", session.conn.peer[0], command.userid, command.password
+        )
+    except LoginRefused as refused:
+        code = r.UNAVAILABLE if refused.locked else r.AUTHENTICATIONFAILED
+        return r.no(command.tag, code, "Authentication failed")
+    session.login(account)
+    return r.ok(command.tag, "Logged in", r.code_capability(session.capabilities()))
+
+
+async def namespace(session: IMAPSession, command: Command) -> r.TaggedReply:
+    session.send(r.namespace_data([("", "/")], None, None))
+    return r.ok(command.tag, "NAMESPACE completed")

@@ -1,0 +1,150 @@
+"""Commands on the selected mailbox: SEARCH, FETCH, STORE, COPY, MOVE, UID EXPUNGE, SORT, THREAD.
+
+Each ``parse_*`` starts after ``tag SP command-name`` (after ``"UID" SP name`` for UID forms).
+"""
+
+from __future__ import annotations
+
+from pillarbox.imap.parser.commands import Copy, Expunge, Fetch, Search, SearchReturn, Sort, Store, Thread
+from pillarbox.imap.parser.fetch_att import FetchModifiers, parse_fetch_items, parse_fetch_modifiers
+from pillarbox.imap.parser.flags import parse_flag, parse_flag_list
+from pillarbox.imap.parser.primitives import MAX_NUMBER64, ParseError, Reader
+from pillarbox.imap.parser.search_key import SearchParser, check_charset
+from pillarbox.imap.parser.sequence_set import parse_sequence_set
+
+SEARCH_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
+THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+
+
+def parse_search(reader: Reader, tag: str, name: str, uid: bool) -> Search:
+    """``search = "SEARCH" [search-return-opts] SP search-program``; ``search-program = ["CHARSET" SP
+    charset SP] search-key *(SP search-key)``."""
+    reader.sp()
+    returns = _search_return(reader)
+    charset = None
+    if reader.take(b"CHARSET "):
+        charset = _charset(reader)
+        reader.sp()
+    criteria = SearchParser(reader, check_charset(charset or "utf-8")).program()
+    return Search(tag, name, uid, criteria, charset, returns)
+
+
+def _charset(reader: Reader) -> str:
+    """``charset = atom / quoted``."""
+    return (reader.quoted() if reader.peek() == b'"' else reader.atom().encode()).decode("ascii", "replace")
+
+
+def _search_return(reader: Reader) -> SearchReturn | None:
+    """``search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"``."""
+    if not reader.take(b"RETURN ("):
+        return None
+    options: list[str] = []
+    while not reader.take(b")"):
+        if options:
+            reader.sp()
+        option = reader.keyword()
+        if option not in SEARCH_RETURN_OPTS:
+            raise ParseError(f"Unknown SEARCH return option {option}")
+        options.append(option)
+    reader.sp()
+    return SearchReturn(tuple(dict.fromkeys(options)))
+
+
+def parse_fetch(reader: Reader, tag: str, name: str, uid: bool) -> Fetch:
+    """``fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att
+    *(SP fetch-att) ")") [fetch-modifiers]``."""
+    reader.sp()
+    sequence_set = parse_sequence_set(reader)
+    reader.sp()
+    items = parse_fetch_items(reader)
+    modifiers = parse_fetch_modifiers(reader) if reader.take(b" ") else FetchModifiers()
+    reader.end()
+    if modifiers.vanished and not uid:
+        raise ParseError("VANISHED is only allowed with UID FETCH")
+    return Fetch(tag, name, uid, sequence_set, items, modifiers)
+
+
+def parse_store(reader: Reader, tag: str, name: str, uid: bool) -> Store:
+    """``store = "STORE" SP sequence-set [store-modifiers] SP store-att-flags``; ``store-att-flags =
+    (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))``."""
+    reader.sp()
+    sequence_set = parse_sequence_set(reader)
+    reader.sp()
+    unchangedsince = None
+    if reader.take(b"(UNCHANGEDSINCE "):  # RFC 7162 3.1.3 store-modifier
+        unchangedsince = reader.number(MAX_NUMBER64)
+        reader.expect(b") ")
+    mode = "+" if reader.take(b"+") else "-" if reader.take(b"-") else ""
+    reader.expect(b"FLAGS", "FLAGS")
+    silent = reader.take(b".SILENT")
+    reader.sp()
+    if reader.peek() == b"(":
+        flags = parse_flag_list(reader)
+    else:
+        found = [parse_flag(reader)]
+        while reader.take(b" "):
+            found.append(parse_flag(reader))
+        flags = tuple(dict.fromkeys(found))
+    reader.end()
+    return Store(tag, name, uid, sequence_set, mode, silent, flags, unchangedsince)
+
+
+def parse_copy(reader: Reader, tag: str, name: str, uid: bool) -> Copy:
+    """``copy = "COPY" SP sequence-set SP mailbox``; ``move = "MOVE" SP sequence-set SP mailbox``."""
+    reader.sp()
+    sequence_set = parse_sequence_set(reader)
+    reader.sp()
+    mailbox = reader.mailbox()
+    reader.end()
+    return Copy(tag, name, uid, sequence_set, mailbox)
+
+
+def parse_expunge(reader: Reader, tag: str, name: str, uid: bool) -> Expunge:
+    """``expunge = "EXPUNGE"``; ``uid-expunge = "EXPUNGE" SP sequence-set`` (RFC 4315 2.1)."""
+    if not uid:
+        reader.end()
+        return Expunge(tag, name)
+    reader.sp()
+    uids = parse_sequence_set(reader)
+    reader.end()
+    return Expunge(tag, name, True, uids)
+
+
+def parse_sort(reader: Reader, tag: str, name: str, uid: bool) -> Sort:
+    """``sort = ["UID" SP] "SORT" [sort-return-opts] SP sort-criteria SP search-criteria`` (RFC 5256,
+    RFC 5267 return options); ``sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"``."""
+    reader.sp()
+    returns = _search_return(reader)
+    reader.expect(b"(")
+    criteria = [_sort_criterion(reader)]
+    while reader.take(b" "):
+        criteria.append(_sort_criterion(reader))
+    reader.expect(b")")
+    reader.sp()
+    charset = _charset(reader)
+    reader.sp()
+    search = SearchParser(reader, check_charset(charset)).program()
+    return Sort(tag, name, uid, tuple(criteria), charset, search, returns)
+
+
+def _sort_criterion(reader: Reader) -> tuple[str, bool]:
+    """``sort-criterion = ["REVERSE" SP] sort-key``."""
+    reverse = reader.take(b"REVERSE ")
+    key = reader.keyword()
+    if key not in SORT_KEYS:
+        raise ParseError(f"Unknown sort key {key}")
+    return key, reverse
+
+
+def parse_thread(reader: Reader, tag: str, name: str, uid: bool) -> Thread:
+    """``thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria``."""
+    reader.sp()
+    algorithm = reader.keyword()
+    if algorithm not in THREAD_ALGORITHMS:
+        raise ParseError(f"Unknown thread algorithm {algorithm}")
+    reader.sp()
+    charset = _charset(reader)
+    reader.sp()
+    search = SearchParser(reader, check_charset(charset)).program()
+    return Thread(tag, name, uid, algorithm, charset, search)
