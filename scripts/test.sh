@@ -21,7 +21,7 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q '.[test]'
 
 .venv/bin/ruff check src tests
 set +e
