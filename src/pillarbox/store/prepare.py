@@ -19,6 +19,7 @@ def prepare_message(raw: bytes) -> PreparedMessage:
         date=int(parsed.date.timestamp()) if parsed.date is not None else None,
         header_message_id=parsed.message_id,
         structure_json=parsed.to_json(),
-        headers_text=headers_text,
-        body_text=body_text,
+        # casefolded once here, so SEARCH is one case-insensitive LIKE on the trigram index
+        headers_text=headers_text.casefold(),
+        body_text=body_text.casefold(),
     )

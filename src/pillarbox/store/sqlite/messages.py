@@ -264,6 +264,22 @@ def summaries(conn: sqlite3.Connection, message_ids: Sequence[int]) -> dict[int,
     return found
 
 
+def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, ...], needle: str) -> set[int]:
+    """UIDs whose indexed text contains ``needle`` (any case) in one of ``columns``.
+
+    The text was casefolded at delivery; LIKE on a trigram FTS5 table uses the index for needles of
+    three characters or more and scans otherwise; both give IMAP's substring semantics.
+    """
+    pattern = "%" + needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matches = " OR ".join(f"t.{column} LIKE ? ESCAPE '\\'" for column in columns)
+    rows = conn.execute(
+        f"SELECT mm.uid FROM message_text t JOIN mailbox_messages mm ON mm.message_id = t.rowid"
+        f" WHERE mm.mailbox_id = ? AND ({matches})",
+        (mailbox_id, *([pattern] * len(columns))),
+    )
+    return {row[0] for row in rows}
+
+
 def blob_of(conn: sqlite3.Connection, message_id: int) -> str:
     row = conn.execute("SELECT blob FROM messages WHERE id = ?", (message_id,)).fetchone()
     if row is None:

@@ -330,6 +330,11 @@ class SQLiteStore:
     async def changes_since(self, mailbox_id: int, modseq: int) -> Changes:
         return await self._read(lambda c: messages.changes_since(c, mailbox_id, modseq))
 
+    async def search_text(self, mailbox_id: int, needle: str, fields: tuple[str, ...]) -> set[int]:
+        """UIDs of the mailbox whose headers and/or body text contain ``needle``, any case."""
+        columns = tuple(f for f in fields if f in ("headers", "body"))
+        return await self._read(lambda c: messages.search_text(c, mailbox_id, columns, needle))
+
 
 def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:
     internal = int(target.internal_date.timestamp()) if target.internal_date else now
