@@ -240,3 +240,15 @@ def test_local_copies_and_queue_entry_in_one_step(with_store):
         assert len([p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]) == 2  # queued copies stay
 
     with_store(body)
+
+
+def test_concurrent_deliveries_get_uids_in_call_order(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        sizes = [50_000 if n % 3 == 0 else 10 for n in range(30)]  # big ones parse slower
+        results = await asyncio.gather(*(
+            store.deliver(message(f"m{n}", body="x" * size), [DeliveryTarget(inbox.id)])
+            for n, size in enumerate(sizes)))
+        assert [r[0].uid for r in results] == list(range(1, 31))
+
+    with_store(body)

@@ -74,6 +74,7 @@ class SQLiteStore:
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since)
         self._writer = GroupCommitWriter(lambda: connect(self.db_path), self.blobs, self.changes.poke)
+        self._last_turn: asyncio.Future[None] | None = None
 
     @classmethod
     def open(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> SQLiteStore:
@@ -275,11 +276,18 @@ class SQLiteStore:
         ``outbound_raw`` is the queued copy's bytes when they differ from the local copies'
         (local copies carry Return-Path:, a relayed message must not).
         """
-        prepared = await asyncio.to_thread(prepare_message, raw) if targets else None
-        queued = None
-        if outbound is not None:
-            queued = prepared if outbound_raw is None and prepared else await asyncio.to_thread(
-                prepare_message, outbound_raw if outbound_raw is not None else raw)
+        previous, mine = self._take_turn()
+        try:
+            prepared = await asyncio.to_thread(prepare_message, raw) if targets else None
+            queued = None
+            if outbound is not None:
+                queued = prepared if outbound_raw is None and prepared else await asyncio.to_thread(
+                    prepare_message, outbound_raw if outbound_raw is not None else raw)
+            if previous is not None:
+                await previous
+        except BaseException:
+            mine.set_result(None)
+            raise
         now = self._seconds()
 
         def deliver(txn: Txn) -> DeliveryOutcome:
@@ -295,7 +303,19 @@ class SQLiteStore:
             return DeliveryOutcome(results, queue_id)
 
         blobs = {p.blob: data for p, data in ((prepared, raw), (queued, outbound_raw or raw)) if p is not None}
-        return await self._write(deliver, blobs)
+        committed = self._writer.enqueue(deliver, blobs)
+        mine.set_result(None)
+        return await committed
+
+    def _take_turn(self) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+        """Deliveries parse in parallel threads but reach the writer in call order, so UIDs follow
+        arrival (an mbox import keeps its order; two SMTP messages keep theirs)."""
+        loop = asyncio.get_running_loop()
+        last = self._last_turn
+        previous = last if last is not None and last.get_loop() is loop and not last.done() else None
+        mine: asyncio.Future[None] = loop.create_future()
+        self._last_turn = mine
+        return previous, mine
 
     async def list_messages(self, mailbox_id: int, uid_min: int = 1, uid_max: int | None = None) -> list[MessageEntry]:
         return await self._read(lambda c: messages.list_entries(c, mailbox_id, uid_min, uid_max))

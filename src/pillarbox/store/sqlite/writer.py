@@ -66,10 +66,14 @@ class GroupCommitWriter:
     async def submit(
         self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None
     ) -> T:
+        return await self.enqueue(fn, blobs)
+
+    def enqueue(self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None) -> asyncio.Future[T]:
+        """Queue a job now (jobs run in the order they are queued); the future settles after COMMIT."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put(_Job(fn, blobs or {}, future, loop))
-        return await future
+        return future
 
     def close(self) -> None:
         self._jobs.put(None)
