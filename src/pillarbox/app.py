@@ -17,13 +17,18 @@ from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
 from pillarbox.config import Config, Endpoint
+from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 from pillarbox.obs import get_logger, log_event, render_metrics, setup_logging
+from pillarbox.policy.inbound import InboundPolicy, PolicySettings
+from pillarbox.policy.publish import add_mta_sts_route
+from pillarbox.policy.reports import StoreDMARCRecorder
 from pillarbox.pop3 import server as pop3
+from pillarbox.queue.setup import build_runner
 from pillarbox.smtp import replies
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
@@ -79,7 +84,11 @@ def build_services(config: Config) -> Services:
 
 
 def _http_handler(services: Services) -> Handler:
-    return make_http_app(services.store.healthy, render_metrics).handle
+    app = make_http_app(services.store.healthy, render_metrics)
+    config = services.config
+    add_mta_sts_route(app, services.store.has_domain, config.policy.mta_sts_mode, config.hostname,
+                      config.policy.mta_sts_max_age)
+    return app.handle
 
 
 def _smtp_services(services: Services) -> SMTPServices:
@@ -89,7 +98,18 @@ def _smtp_services(services: Services) -> SMTPServices:
         max_command_errors=limits.max_command_errors, timeout=limits.smtp_timeout,
         line_limit=limits.max_line_length,
     )
-    acceptor = MessageAcceptor(services.store, config.hostname)
+    policy = None
+    if config.policy.check:
+        resolver = DNSResolver([(e.host, e.port) for e in config.dns.nameservers], config.dns.timeout)
+        knobs = config.policy
+        settings_ = PolicySettings(
+            spf_temperror=knobs.spf_temperror, dmarc_temperror=knobs.dmarc_temperror,
+            dmarc_reject=knobs.dmarc_reject, dmarc_quarantine=knobs.dmarc_quarantine,
+            spf_fail_without_dmarc=knobs.spf_fail_without_dmarc,
+            spf_softfail_without_dmarc=knobs.spf_softfail_without_dmarc,
+        )
+        policy = InboundPolicy(resolver, config.hostname, settings_, StoreDMARCRecorder(services.store))
+    acceptor = MessageAcceptor(services.store, config.hostname, policy)
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
 
 
@@ -153,8 +173,11 @@ def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
 
 async def run(config: Config) -> None:
     services = build_services(config)
+    runner = None
     try:
         await start_listeners(services)
+        runner = build_runner(config, services.store)  # the outbound queue runner
+        await runner.start()
         stop = asyncio.Event()
         _install_signal_handlers(services, stop)
         log_event(log, "info", "ready", hostname=config.hostname, data_dir=str(config.data_dir))
@@ -162,6 +185,8 @@ async def run(config: Config) -> None:
         log_event(log, "info", "stopping", grace_seconds=STOP_GRACE)
     finally:
         await asyncio.gather(*(listener.stop(STOP_GRACE) for listener in services.listeners))
+        if runner is not None:
+            await runner.stop(STOP_GRACE)
         await services.store.close()
     log_event(log, "info", "stopped")
 

@@ -20,10 +20,10 @@ import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message
+from pillarbox.admin import importer, mailbox_message, queue_dkim_dns
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import PillarboxError
@@ -87,12 +87,22 @@ def build_parser() -> Parser:
     _alias_commands(commands)
     _mailbox_commands(commands)
     _message_commands(commands)
+    queue_dkim_dns.register(commands)  # queue, dkim, dns
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
     imp.add_argument("--folder", help="target folder (default INBOX; created when missing)")
     imp.set_defaults(func=importer.import_command)
+    check = commands.add_parser("check", help="check what a domain publishes in DNS (MX, SPF, DKIM, DMARC, ...)")
+    check.add_argument("domain", metavar="DOMAIN")
+    check.set_defaults(func=_check_command)
     return parser
+
+
+async def _check_command(store: Any, args: argparse.Namespace) -> int:
+    from pillarbox.admin.check import check_command  # DNS and mailauth load only for this command
+
+    return await check_command(store, args)
 
 
 def _group(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:

@@ -349,6 +349,103 @@ class LogConfig:
     format: str = _setting("kv", _choice(LOG_FORMATS))
 
 
+def _flag(value: Any, base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise _expected("true or false", value)
+    return value
+
+
+def _text(value: Any, base: Path) -> str:
+    if not isinstance(value, str):
+        raise _expected("a string", value)
+    return value
+
+
+def _relay(value: Any, base: Path) -> Endpoint | None:
+    if value == "":
+        return None
+    if not isinstance(value, str):
+        raise _expected('a host with optional port, such as "smtp.example.net:587"', value)
+    try:
+        return Endpoint.parse(value, default_port=25)
+    except ValueError as exc:
+        raise _Bad(f"expected a host with optional port, got {_show(value)} ({exc})") from None
+
+
+def _routes(value: Any, base: Path) -> tuple[tuple[str, Endpoint], ...]:
+    """A table of destination domain = "relay host[:port]"."""
+    if not isinstance(value, dict):
+        raise _expected('a table such as { "example.net" = "relay.example.net:587" }', value)
+    routes = []
+    for domain, target in value.items():
+        relay = _relay(target, base)
+        if relay is not None:
+            routes.append((domain.lower().rstrip("."), relay))
+    return tuple(routes)
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """The outbound queue: retry schedule (seconds), delay notice, expiry, concurrency."""
+
+    retry_first: int = 300
+    retry_max: int = 4 * 3600
+    backoff: float = 2.0
+    delay_notice: int = 4 * 3600
+    max_age: int = 5 * 86400
+    workers: int = 20
+    per_domain: int = 4
+    lease: int = 3600
+    poll_interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    """How the queue reaches other servers: port, trust store, smarthosts, TLS policies."""
+
+    smtp_port: int = 25
+    ca_file: Path | None = field(default=None, metadata={"convert": _existing_file})
+    relay: Endpoint | None = field(default=None, metadata={"convert": _relay})
+    relay_username: str = _setting("", _text)
+    relay_password: str = _setting("", _text)
+    relay_tls: str = _setting("starttls", _choice(("starttls", "implicit", "none")))
+    routes: tuple[tuple[str, Endpoint], ...] = _setting((), _routes)
+    connect_timeout: float = 30.0
+    mta_sts_port: int = 443
+    mta_sts: bool = _setting(True, _flag)
+    dane: bool = _setting(True, _flag)
+
+
+def _optional_ip(value: Any, base: Path) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not _is_ip(value):
+        raise _expected("an IP address", value)
+    return str(ipaddress.ip_address(value))
+
+
+_ACTIONS = ("accept", "junk", "reject")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Inbound sender authentication on the MX (SPF, DKIM, DMARC, ARC) and what we publish (MTA-STS).
+
+    Each ``*_reject``/``*_quarantine``/``*_without_dmarc`` knob says what to do with such a message:
+    "accept" (deliver to INBOX), "junk" (deliver to Junk) or "reject" (550 5.7.1)."""
+
+    check: bool = _setting(True, _flag)
+    spf_temperror: str = _setting("tempfail", _choice(("tempfail", "accept")))
+    dmarc_temperror: str = _setting("tempfail", _choice(("tempfail", "accept")))
+    dmarc_reject: str = _setting("reject", _choice(_ACTIONS))
+    dmarc_quarantine: str = _setting("junk", _choice(_ACTIONS))
+    spf_fail_without_dmarc: str = _setting("junk", _choice(_ACTIONS))
+    spf_softfail_without_dmarc: str = _setting("accept", _choice(_ACTIONS))
+    mta_sts_mode: str = _setting("testing", _choice(("testing", "enforce", "none")))
+    mta_sts_max_age: int = 604800
+    public_ip: str = _setting("", _optional_ip)
+
+
 def _default_hostname() -> str:
     try:
         return parse_hostname(socket.getfqdn())
@@ -365,6 +462,9 @@ class Config:
     dns: DNSConfig = field(default_factory=DNSConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    outbound: OutboundConfig = field(default_factory=OutboundConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
 

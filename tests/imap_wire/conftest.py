@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.server_process import ServerProcess, write_config
-from tests.smtp.conftest import PASSWORD, MailServer, populate
+from tests.smtp.conftest import NO_POLICY, PASSWORD, MailServer, populate
 
 
 class IMAPServer(MailServer):
@@ -30,7 +30,7 @@ class IMAPServer(MailServer):
 
 
 def start_imap_server(tmp: Path, extra: str = "") -> IMAPServer:
-    config = write_config(tmp, services=("smtp", "imap", "imaps", "http"), extra=extra)
+    config = write_config(tmp, services=("smtp", "imap", "imaps", "http"), extra=NO_POLICY + extra)
     populate(tmp / "data")
     return IMAPServer(ServerProcess(config), tmp / "data")
 

@@ -78,7 +78,14 @@ def populate(data_dir: Path) -> None:
     asyncio.run(fill())
 
 
-def start_server(tmp: Path, extra: str = "") -> MailServer:
+NO_POLICY = "[policy]\ncheck = false\n"
+"""SPF/DKIM/DMARC checks off: these tests are about SMTP itself and must not depend on any DNS;
+tests/mailauth runs the checks against its own loopback DNS server."""
+
+
+def start_server(tmp: Path, extra: str = "", mail_auth: bool = False) -> MailServer:
+    """``mail_auth``: keep SPF/DKIM/DMARC checks on (``extra`` then points ``[dns]`` somewhere local)."""
+    extra = extra if mail_auth else NO_POLICY + extra
     config = write_config(tmp, services=("smtp", "submission", "submissions", "http"), extra=extra)
     populate(tmp / "data")
     return MailServer(ServerProcess(config), tmp / "data")

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pillarbox.delivery.local import LocalDelivery
-from pillarbox.errors import ProtocolError, QuotaExceeded, StoreError
+from pillarbox.delivery.local import DeliveryReport, LocalDelivery
+from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StoreError
+from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.obs import Counter, get_logger, log_event
+from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
 from pillarbox.smtp import replies
 from pillarbox.smtp.envelope import Transaction
 from pillarbox.smtp.received import TraceInfo, received_header
@@ -29,10 +31,11 @@ MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full, try again later")
 
 
 class MessageAcceptor:
-    def __init__(self, store: Store, hostname: str) -> None:
+    def __init__(self, store: Store, hostname: str, policy: InboundPolicy | None = None) -> None:
         self.store = store
         self.hostname = hostname
         self.delivery = LocalDelivery(store)
+        self.policy = policy
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -46,8 +49,24 @@ class MessageAcceptor:
                 raise ProtocolError(MAILBOX_FULL)
 
     async def accept(
-        self, content: bytes, transaction: Transaction, trace: dict[str, Any], queue_id: str, user: Account | None
+        self, content: bytes, transaction: Transaction, trace: dict[str, Any], queue_id: str, user: Account | None,
+        sender: SenderCheck | None = None,
     ) -> Reply:
+        """``sender`` (MX role only): the MAIL FROM-time SPF check; then DKIM/DMARC decide here."""
+        folder = "INBOX"
+        if sender is not None and self.policy is not None:
+            content, removed = remove_ours(content, self.hostname)
+            if removed:
+                log_event(log, "info", "removed forged Authentication-Results", queue_id=queue_id, count=removed)
+            evaluation = await self.policy.evaluate(content, sender)
+            refusal = _refusal(evaluation.decision)
+            log_event(log, "info", "sender authentication", queue_id=queue_id, action=evaluation.decision.action.value,
+                      reason=evaluation.decision.reason or None)
+            if refusal is not None:
+                MESSAGES.inc(result=evaluation.decision.action.value)
+                return refusal
+            content = evaluation.header + content
+            folder = "Junk" if evaluation.decision.action is Action.JUNK else "INBOX"
         info = TraceInfo(
             hostname=self.hostname, queue_id=queue_id, smtputf8=transaction.mail.smtputf8,
             recipients=tuple(r.address for r in transaction.recipients), **trace,
@@ -63,7 +82,11 @@ class MessageAcceptor:
                 smtputf8=mail.smtputf8, auth_user=user.address if user else None,
             )
         try:
-            report = await self.delivery.deliver(message, accounts, return_path=transaction.sender, outbound=outbound)
+            report = await self.delivery.deliver(
+                message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder
+            )
+            if folder != "INBOX":
+                report = await self._inbox_fallback(message, report, transaction.sender)
         except StoreError as exc:
             log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
             MESSAGES.inc(result="tempfail")
@@ -79,3 +102,23 @@ class MessageAcceptor:
                       recipient=result.account.address, error=str(result.error))
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
+
+    async def _inbox_fallback(self, message: bytes, report: DeliveryReport, sender: str) -> DeliveryReport:
+        """An account without a Junk folder (deleted by its user) gets the message in its INBOX."""
+        missing = [r.account for r in report.accounts if isinstance(r.error, NotFound)]
+        if not missing:
+            return report
+        extra = await self.delivery.deliver(message, missing, return_path=sender)
+        ids = {a.id for a in missing}
+        kept = tuple(r for r in report.accounts if r.account.id not in ids)
+        return DeliveryReport(kept + extra.accounts, report.queue_id)
+
+
+def _refusal(decision: Decision) -> Reply | None:
+    """The reply for a message the inbound policy refuses (None: deliver it)."""
+    if decision.action is Action.TEMPFAIL:
+        return replies.DMARC_TEMP_FAILURE.format(domain=decision.domain)
+    if decision.action is Action.REJECT:
+        template = replies.DMARC_REJECTED if decision.method == "dmarc" else replies.SPF_REJECTED
+        return template.format(domain=decision.domain)
+    return None

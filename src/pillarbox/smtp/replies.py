@@ -129,6 +129,8 @@ INSUFFICIENT_STORAGE = Reply(452, "4.3.1", "Insufficient system storage")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 TLS_NOT_AVAILABLE = Reply(454, "4.7.0", "TLS not available due to temporary reason")
 AUTH_TEMP_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
+SPF_TEMP_FAILURE = Reply(451, "4.7.24", "Temporary DNS error checking SPF for {domain}, try again later")
+DMARC_TEMP_FAILURE = Reply(451, "4.7.26", "Temporary DNS error checking DMARC for {domain}, try again later")
 
 # -- 5xx: syntax and sequence -----------------------------------------------------------------------
 SYNTAX_ERROR = Reply(500, "5.5.2", "Syntax error, command unrecognized")
@@ -154,6 +156,8 @@ ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for requested au
 NO_SUCH_USER = Reply(550, "5.1.1", "No such user here")
 MAILBOX_DISABLED = Reply(550, "5.2.1", "Mailbox disabled, not accepting messages")
 RELAY_DENIED = Reply(554, "5.7.1", "Relay access denied")
+DMARC_REJECTED = Reply(550, "5.7.1", "Message rejected: it fails the DMARC policy of {domain}")
+SPF_REJECTED = Reply(550, "5.7.23", "Message rejected: {domain} does not allow this host to send its mail (SPF)")
 SOURCE_ROUTE_REFUSED = Reply(550, "5.7.1", "Source routes are not accepted for relaying")
 SENDER_NOT_OWNED = Reply(553, "5.7.1", "Sender address not owned by authenticated user")
 BAD_MAILBOX_NAME = Reply(553, "5.1.3", "Mailbox name not allowed")

@@ -22,6 +22,7 @@ from pillarbox.errors import ProtocolError
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
+from pillarbox.policy.inbound import Action, SenderCheck
 from pillarbox.smtp import replies
 from pillarbox.smtp import server_protocol as core
 from pillarbox.smtp.accept import MessageAcceptor
@@ -69,6 +70,7 @@ class SMTPSession:
         self.esmtp = False
         self.user: Account | None = None
         self.transaction: Transaction | None = None
+        self.sender_check: SenderCheck | None = None
         self.sasl: SaslExchange | None = None
         self.errors = 0
         self._out: list[bytes] = []
@@ -165,8 +167,19 @@ class SMTPSession:
         if mail.size is not None and mail.size > self.settings.max_message_size:
             raise ProtocolError(replies.SIZE_EXCEEDED)
         await check_sender(self.services.directory, self.role, mail, self.user)
+        self.sender_check = await self._check_spf(mail.address)
         self.transaction = Transaction(mail)
         return replies.SENDER_OK
+
+    async def _check_spf(self, address: str | None) -> SenderCheck | None:
+        """MX role only: SPF at MAIL FROM (RFC 7208 2.4); a DNS temporary error is answered 451 now."""
+        policy = self.services.acceptor.policy
+        if self.role.is_submission or policy is None:
+            return None
+        check = await policy.check_sender(self.conn.peer[0], self.helo or "", address)
+        if check.decision.action is Action.TEMPFAIL:
+            raise ProtocolError(replies.SPF_TEMP_FAILURE.format(domain=check.spf.domain))
+        return check
 
     async def _rcpt(self, event: core.Rcpt) -> Reply:
         if self.transaction is None:
@@ -219,7 +232,7 @@ class SMTPSession:
         self.transaction = None
         queue_id = secrets.token_hex(6)
         reply = await self.services.acceptor.accept(
-            content, transaction, self._trace_context(queue_id), queue_id, self.user
+            content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
         )
         self._log_transaction(len(content), reply, transaction, queue_id)
         return reply

@@ -6,6 +6,7 @@ from pillarbox.mime.search_text import search_text
 from pillarbox.mime.structure import parse_message
 from pillarbox.store.blobs import blob_name
 from pillarbox.store.sqlite.messages import PreparedMessage
+from pillarbox.store.textfold import fold
 
 
 def prepare_message(raw: bytes) -> PreparedMessage:
@@ -19,7 +20,7 @@ def prepare_message(raw: bytes) -> PreparedMessage:
         date=int(parsed.date.timestamp()) if parsed.date is not None else None,
         header_message_id=parsed.message_id,
         structure_json=parsed.to_json(),
-        # casefolded once here, so SEARCH is one case-insensitive LIKE on the trigram index
-        headers_text=headers_text.casefold(),
-        body_text=body_text.casefold(),
+        # folded once here (case and accents, see textfold), so SEARCH is one LIKE on the trigram index
+        headers_text=fold(headers_text),
+        body_text=fold(body_text),
     )

@@ -178,3 +178,90 @@ class OutboundRequest:
 class DeliveryOutcome:
     results: tuple[Appended | Refused, ...]
     queue_id: int | None = None
+
+
+# -------------------------------------------------------------------------------------- outbound queue
+# Times in these records are Unix seconds (the queue's schedule is arithmetic on them).
+
+RecipientState = str
+"""``pending`` (to try, or to try again), ``sent`` (a 250 from a peer that speaks DSN: reporting is its
+job now), ``relayed`` (a 250 from a peer without DSN), ``delivered`` (stored in a local mailbox),
+``failed`` (permanent failure or expiry)."""
+FINAL_STATES = ("sent", "relayed", "delivered", "failed")
+
+
+@dataclass(frozen=True)
+class QueuedRecipient:
+    position: int
+    address: str
+    orcpt: str | None
+    notify: tuple[str, ...]
+    state: RecipientState
+    attempts: int
+    next_attempt: int
+    last_error: str | None = None
+    """The last diagnostic, e.g. ``smtp; 550 5.1.1 no such user`` (RFC 3464 Diagnostic-Code form)."""
+    status: str | None = None
+    """The enhanced status code (RFC 3463) of the last outcome."""
+    remote_mta: str | None = None
+    reported: tuple[str, ...] = ()
+    """DSN actions already sent for this recipient (``delayed``, ``failed``, ``delivered``, ``relayed``)."""
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    message_id: int
+    sender: str
+    envid: str | None
+    ret: str | None
+    body: str | None
+    smtputf8: bool
+    auth_user: str | None
+    held: bool
+    created: int
+    recipients: tuple[QueuedRecipient, ...]
+    lease_owner: str | None = None
+    lease_until: int = 0
+
+
+@dataclass(frozen=True)
+class RecipientUpdate:
+    """The outcome of one delivery attempt for one recipient; ``counts`` adds one to its attempts."""
+
+    position: int
+    state: RecipientState
+    next_attempt: int
+    last_error: str | None = None
+    status: str | None = None
+    remote_mta: str | None = None
+    counts: bool = True
+
+
+@dataclass(frozen=True)
+class DKIMKey:
+    domain: str
+    selector: str
+    algorithm: str
+    """``rsa-sha256`` or ``ed25519-sha256`` (RFC 8463)."""
+    private_key: str
+    """PEM (PKCS#8) for RSA; base64 of the 32-byte seed for Ed25519 (the form dkimpy signs with)."""
+    public_key: str
+    """The base64 ``p=`` value of the DNS record."""
+    active: bool
+    created: int
+
+
+@dataclass(frozen=True)
+class CachedPolicy:
+    """An MTA-STS policy as fetched (RFC 8461 3.2), cached by the ``id`` of its TXT record."""
+
+    domain: str
+    policy_id: str
+    policy: str
+    fetched: int
+    expires: int

@@ -19,6 +19,7 @@ from pillarbox.store.sqlite.counters import next_modseq
 from pillarbox.store.sqlite.directory import to_datetime
 from pillarbox.store.sqlite.mailboxes import adjust_counts, get_mailbox_by_id
 from pillarbox.store.sqlite.writer import Txn
+from pillarbox.store.textfold import needles
 
 _ENTRY_COLUMNS = (
     "mm.mailbox_id, mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq,"
@@ -265,19 +266,24 @@ def summaries(conn: sqlite3.Connection, message_ids: Sequence[int]) -> dict[int,
 
 
 def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, ...], needle: str) -> set[int]:
-    """UIDs whose indexed text contains ``needle`` (any case) in one of ``columns``.
+    """UIDs whose indexed text contains ``needle`` (any case, any accents) in one of ``columns``.
 
-    The text was casefolded at delivery; LIKE on a trigram FTS5 table uses the index for needles of
-    three characters or more and scans otherwise; both give IMAP's substring semantics.
+    The text was folded at delivery (``textfold``); LIKE on a trigram FTS5 table uses the index for
+    needles of three characters or more and scans otherwise; both give IMAP's substring semantics.
+    The FTS query runs first, alone, and the mailbox filter joins its (usually few) rowids.
     """
-    pattern = "%" + needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    matches = " OR ".join(f"t.{column} LIKE ? ESCAPE '\\'" for column in columns)
+    patterns = [_like_pattern(variant) for variant in needles(needle)]
+    matches = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in columns for _ in patterns)
     rows = conn.execute(
-        f"SELECT mm.uid FROM message_text t JOIN mailbox_messages mm ON mm.message_id = t.rowid"
-        f" WHERE mm.mailbox_id = ? AND ({matches})",
-        (mailbox_id, *([pattern] * len(columns))),
+        f"SELECT mm.uid FROM mailbox_messages mm WHERE mm.mailbox_id = ? AND mm.message_id IN"
+        f" (SELECT rowid FROM message_text WHERE {matches})",
+        (mailbox_id, *[p for _ in columns for p in patterns]),
     )
     return {row[0] for row in rows}
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def blob_of(conn: sqlite3.Connection, message_id: int) -> str:

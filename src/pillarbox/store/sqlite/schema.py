@@ -122,6 +122,64 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt);
     """,
+    # 3: outbound delivery. A lease on each queue entry (who works on it, until when); per recipient the
+    # remote MTA, enhanced status and which DSN actions were already reported; DKIM keys per domain;
+    # the MTA-STS policy cache and TLS-RPT result counters.
+    """
+    ALTER TABLE queue ADD COLUMN lease_owner TEXT;
+    ALTER TABLE queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE queue_recipients ADD COLUMN remote_mta TEXT;
+    ALTER TABLE queue_recipients ADD COLUMN status TEXT;
+    ALTER TABLE queue_recipients ADD COLUMN reported TEXT NOT NULL DEFAULT '';
+    ALTER TABLE queue_recipients ADD COLUMN updated INTEGER;
+    CREATE TABLE dkim_keys (
+        domain TEXT NOT NULL,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (domain, selector)
+    ) WITHOUT ROWID;
+    CREATE TABLE mtasts_policies (
+        domain TEXT PRIMARY KEY,
+        policy_id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        fetched INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE tls_results (
+        policy_domain TEXT NOT NULL,
+        day TEXT NOT NULL,
+        policy_type TEXT NOT NULL,
+        mx_host TEXT NOT NULL,
+        result TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (policy_domain, day, policy_type, mx_host, result)
+    ) WITHOUT ROWID;
+    """,
+    # (policy) DMARC aggregate-report data: counted observations per policy domain, day, source and outcome.
+    """
+    CREATE TABLE dmarc_observations (
+        policy_domain TEXT NOT NULL,
+        day TEXT NOT NULL,
+        source_ip TEXT NOT NULL,
+        header_from TEXT NOT NULL,
+        envelope_from TEXT NOT NULL,
+        spf_domain TEXT NOT NULL,
+        spf_result TEXT NOT NULL,
+        dkim TEXT NOT NULL,
+        dmarc_result TEXT NOT NULL,
+        spf_aligned INTEGER NOT NULL,
+        dkim_aligned INTEGER NOT NULL,
+        disposition TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (policy_domain, day, source_ip, header_from, envelope_from, spf_domain, spf_result, dkim,
+                     dmarc_result, spf_aligned, dkim_aligned, disposition, policy)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

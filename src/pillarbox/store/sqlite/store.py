@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,19 +27,23 @@ from pillarbox.store.records import (
     Account,
     Alias,
     Appended,
+    CachedPolicy,
     Changes,
     Credentials,
     DeliveryOutcome,
     DeliveryTarget,
+    DKIMKey,
     Domain,
     Mailbox,
     MessageEntry,
     MessageSummary,
     OutboundRequest,
+    QueuedMessage,
+    RecipientUpdate,
     Refused,
     StoreFlagsResult,
 )
-from pillarbox.store.sqlite import directory, integrity, mailboxes, messages, queue
+from pillarbox.store.sqlite import directory, dmarc, integrity, mailboxes, messages, queue
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.schema import migrate
@@ -354,6 +358,93 @@ class SQLiteStore:
         """UIDs of the mailbox whose headers and/or body text contain ``needle``, any case."""
         columns = tuple(f for f in fields if f in ("headers", "body"))
         return await self._read(lambda c: messages.search_text(c, mailbox_id, columns, needle))
+
+
+    # outbound queue
+    async def lease_queue(self, owner: str, lease_seconds: int, limit: int) -> list[QueuedMessage]:
+        """Lease due entries for ``owner`` (a node's runner) until now + ``lease_seconds``."""
+        now = self._seconds()
+        return await self._write(lambda t: queue.lease_due(t, owner, now, now + lease_seconds, limit))
+
+    async def next_queue_due(self) -> int | None:
+        return await self._read(queue.next_due)
+
+    async def reclaim_queue_leases(self, owner: str) -> int:
+        return await self._write(lambda t: queue.reclaim_leases(t, owner))
+
+    async def release_queue_lease(self, queue_id: int, owner: str) -> None:
+        await self._write(lambda t: queue.release_lease(t, queue_id, owner))
+
+    async def update_queue_recipients(self, queue_id: int, updates: Sequence[RecipientUpdate]) -> None:
+        """Record attempt outcomes; durable on return (a 250 is written before anything else happens)."""
+        now = self._seconds()
+        await self._write(lambda t: queue.update_recipients(t, queue_id, updates, now))
+
+    async def mark_queue_reported(self, queue_id: int, positions: Sequence[int], action: str) -> None:
+        await self._write(lambda t: queue.mark_reported(t, queue_id, positions, action))
+
+    async def delete_queue_entry(self, queue_id: int) -> bool:
+        return await self._write(lambda t: queue.delete_entry(t, queue_id))
+
+    async def get_queue_entry(self, queue_id: int) -> QueuedMessage | None:
+        return await self._read(lambda c: queue.get_entry(c, queue_id))
+
+    async def list_queue(self) -> list[QueuedMessage]:
+        return await self._read(queue.list_entries)
+
+    async def retry_queue(self, queue_ids: Sequence[int] | None = None) -> int:
+        now = self._seconds()
+        return await self._write(lambda t: queue.retry_now(t, queue_ids, now))
+
+    async def hold_queue_entry(self, queue_id: int, held: bool) -> bool:
+        return await self._write(lambda t: queue.set_held(t, queue_id, held))
+
+    async def add_dkim_key(self, key: DKIMKey) -> None:
+        await self._write(lambda t: queue.add_dkim_key(t, key))
+
+    async def retire_dkim_keys(self, domain: str) -> int:
+        return await self._write(lambda t: queue.retire_dkim_keys(t, normalize_domain(domain)))
+
+    async def dkim_keys(self, domain: str, active_only: bool = True) -> list[DKIMKey]:
+        return await self._read(lambda c: queue.dkim_keys(c, normalize_domain(domain), active_only))
+
+    async def put_mtasts_policy(self, policy: CachedPolicy) -> None:
+        await self._write(lambda t: queue.put_policy(t, policy))
+
+    async def get_mtasts_policy(self, domain: str) -> CachedPolicy | None:
+        return await self._read(lambda c: queue.get_policy(c, domain))
+
+    async def count_tls_result(self, policy_domain: str, policy_type: str, mx_host: str, result: str) -> None:
+        day = self.now().strftime("%Y-%m-%d")
+        await self._write(lambda t: queue.count_tls_result(t, policy_domain, day, policy_type, mx_host, result))
+
+    async def tls_results(self, day: str | None = None) -> list[tuple[str, str, str, str, str, int]]:
+        return await self._read(lambda c: queue.tls_results(c, day))
+    async def record_dmarc(self, row: Mapping[str, object]) -> None:
+        """Count one DMARC observation for today (see ``sqlite/dmarc.py`` for the columns)."""
+        day = self.now().strftime("%Y-%m-%d")
+        await self._write(lambda t: dmarc.count_observation(t, day, row))
+
+    async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]:
+        return await self._read(lambda c: dmarc.observations(c, day))
+
+    # -- IMAP extensions (MULTIAPPEND) ------------------------------------------------------------------
+    async def append_messages(
+        self, mailbox_id: int, batch: Sequence[tuple[bytes, DeliveryTarget]]
+    ) -> list[Appended]:
+        """Append several messages to one mailbox in one writer job: all are stored or none
+        (RFC 3502 MULTIAPPEND); raises QuotaExceeded/NotFound and then nothing was stored."""
+        prepared = [await asyncio.to_thread(prepare_message, raw) for raw, _ in batch]
+        now = self._seconds()
+
+        def append_all(txn: Txn) -> list[Appended]:
+            done = []
+            for (raw, target), one in zip(batch, prepared, strict=True):
+                message_id = messages.insert_message(txn, one, now)
+                internal = int(target.internal_date.timestamp()) if target.internal_date else now
+                done.append(messages.append_entry(txn, mailbox_id, message_id, len(raw), target.flags, internal, now))
+            return done
+        return await self._write(append_all, {p.blob: raw for p, (raw, _) in zip(prepared, batch, strict=True)})
 
 
 def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:

@@ -1,0 +1,234 @@
+"""DMARC (RFC 7489): does the visible From domain stand behind this message, and what does it ask?
+
+The problem. SPF authenticates the envelope sender and DKIM a signing domain, but the reader sees
+neither: they see From. DMARC ties them together: a message passes when SPF or DKIM passes for a
+domain *aligned* with the From domain, and the From domain's owner publishes, at
+``_dmarc.<domain>``, what to do with a message that does not (``p=none|quarantine|reject``).
+
+The procedure (6.6):
+1. Take the RFC5322.From domain. One From field with one address is the normal case; a message with
+   several From domains is evaluated against each and the strictest outcome wins (6.6.1 allows
+   rejecting it; evaluating each avoids letting the laxest domain decide).
+2. Policy discovery (6.6.3): TXT at ``_dmarc.<from domain>``; if there is no DMARC record there,
+   TXT at ``_dmarc.<organizational domain>`` (3.2, from the Public Suffix List, see ``psl``). Only
+   records beginning ``v=DMARC1`` count; more than one means no policy. A DNS failure is a
+   temporary error, never "no policy".
+3. Alignment (3.1): relaxed (the default) compares organizational domains, strict the exact
+   domains. SPF aligns through the domain SPF checked (MAIL FROM, or HELO for the null sender);
+   DKIM through the ``d=`` of any signature that passed (a partial ``l=`` signature never counts).
+4. The requested policy is ``p``, or ``sp`` when the record was found at the organizational domain
+   for a subdomain. ``pct`` (6.6.4): that share of failing mail gets the policy, the rest gets the
+   next milder one (reject → quarantine → none). The random draw is injected for tests.
+
+Vague points: a record with an invalid ``p`` is treated as ``p=none`` when it has a usable ``rua``
+and ignored otherwise (6.6.3). When DMARC fails only because a DKIM key lookup failed temporarily,
+the result is ``temperror`` (the signature might have aligned and passed): the caller defers.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pillarbox.dns.resolver import DNSTemporaryError, Resolver
+from pillarbox.mailauth.dkim_verify import DKIMResult
+from pillarbox.mailauth.psl import organizational_domain
+from pillarbox.mailauth.spf import SPFResult, SPFVerdict
+from pillarbox.mime.addresses import parse_address_list
+from pillarbox.mime.headers import find_body_start, parse_fields
+
+
+class Policy(enum.Enum):
+    NONE = "none"
+    QUARANTINE = "quarantine"
+    REJECT = "reject"
+
+    def milder(self) -> Policy:
+        return {Policy.REJECT: Policy.QUARANTINE}.get(self, Policy.NONE)
+
+
+_SEVERITY = {Policy.NONE: 0, Policy.QUARANTINE: 1, Policy.REJECT: 2}
+
+
+@dataclass(frozen=True)
+class DMARCRecord:
+    policy: Policy
+    subdomain_policy: Policy | None = None
+    pct: int = 100
+    adkim: str = "r"
+    aspf: str = "r"
+    rua: tuple[str, ...] = ()
+    ruf: tuple[str, ...] = ()
+    fo: str = "0"
+
+
+def _tags(text: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for part in text.split(";"):
+        name, eq, value = part.partition("=")
+        if eq:
+            tags.setdefault(name.strip().lower(), value.strip())
+    return tags
+
+
+def _uris(value: str) -> tuple[str, ...]:
+    return tuple(u.strip() for u in value.split(",") if u.strip().lower().startswith(("mailto:", "https:")))
+
+
+def parse_record(text: str) -> DMARCRecord | None:
+    """The record, or None when it is not a usable DMARC record (6.3, 6.6.3)."""
+    if not text.replace(" ", "").lower().startswith("v=dmarc1"):
+        return None
+    tags = _tags(text)
+    if tags.get("v") != "DMARC1":
+        return None
+    rua = _uris(tags.get("rua", ""))
+    policy = _policy(tags.get("p"))
+    subdomain = _policy(tags.get("sp")) if "sp" in tags else None
+    if policy is None or ("sp" in tags and subdomain is None):
+        if not rua:
+            return None
+        policy, subdomain = Policy.NONE, None
+    try:
+        pct = int(tags.get("pct", "100"))
+    except ValueError:
+        pct = 100
+    return DMARCRecord(
+        policy=policy, subdomain_policy=subdomain, pct=min(max(pct, 0), 100),
+        adkim="s" if tags.get("adkim", "r").lower() == "s" else "r",
+        aspf="s" if tags.get("aspf", "r").lower() == "s" else "r",
+        rua=rua, ruf=_uris(tags.get("ruf", "")), fo=tags.get("fo", "0"),
+    )
+
+
+def _policy(value: str | None) -> Policy | None:
+    try:
+        return Policy(value.lower()) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Discovered:
+    record: DMARCRecord
+    domain: str
+    """Where the record was found (the From domain or its organizational domain)."""
+
+
+async def _lookup(resolver: Resolver, domain: str) -> DMARCRecord | None:
+    texts = [t.decode("utf-8", "replace") for t in await resolver.txt(f"_dmarc.{domain}")]
+    candidates = [t for t in texts if t.replace(" ", "").lower().startswith("v=dmarc1")]
+    if len(candidates) != 1:
+        return None
+    return parse_record(candidates[0])
+
+
+async def discover(resolver: Resolver, from_domain: str) -> Discovered | None:
+    """6.6.3 policy discovery; raises DNSTemporaryError when DNS could not answer."""
+    from_domain = from_domain.rstrip(".").lower()
+    record = await _lookup(resolver, from_domain)
+    if record is not None:
+        return Discovered(record, from_domain)
+    org = organizational_domain(from_domain)
+    if org != from_domain:
+        record = await _lookup(resolver, org)
+        if record is not None:
+            return Discovered(record, org)
+    return None
+
+
+def aligned(domain: str, from_domain: str, mode: str) -> bool:
+    domain, from_domain = domain.rstrip(".").lower(), from_domain.rstrip(".").lower()
+    if not domain or not from_domain:
+        return False
+    if mode == "s":
+        return domain == from_domain
+    return organizational_domain(domain) == organizational_domain(from_domain)
+
+
+@dataclass(frozen=True)
+class DMARCVerdict:
+    result: str
+    """pass, fail, none (no policy published or no usable From), temperror, permerror."""
+    from_domain: str
+    policy: Policy | None = None
+    """What the domain asks for failing mail (p, or sp for a subdomain)."""
+    disposition: Policy = Policy.NONE
+    """What to apply to this message: the policy after pct sampling; NONE unless result is fail."""
+    record_domain: str = ""
+    spf_aligned: bool = False
+    dkim_aligned: bool = False
+    reason: str = ""
+    rua: tuple[str, ...] = field(default=())
+
+
+def from_domains(message: bytes) -> list[str]:
+    """The distinct domains of the RFC5322.From addresses (6.6.1), lower-cased, in order."""
+    end = find_body_start(message, 0, len(message))
+    domains: list[str] = []
+    for name, value in parse_fields(message, 0, end):
+        if name != "from":
+            continue
+        for address in parse_address_list(value):
+            if address.host and address.mailbox and not address.host.startswith("."):
+                domain = address.host.rstrip(".").lower()
+                if domain not in domains:
+                    domains.append(domain)
+    return domains
+
+
+async def check(
+    resolver: Resolver,
+    from_domain: str,
+    spf: SPFVerdict | None,
+    dkim: Sequence[DKIMResult],
+    sample: Callable[[], float] = random.random,
+) -> DMARCVerdict:
+    """Evaluate DMARC for one From domain; DNS trouble gives result "temperror"."""
+    try:
+        found = await discover(resolver, from_domain)
+    except DNSTemporaryError as exc:
+        return DMARCVerdict("temperror", from_domain, reason=f"DMARC record lookup failed: {exc}")
+    if found is None:
+        return DMARCVerdict("none", from_domain, reason="no DMARC record")
+    record = found.record
+    spf_ok = spf is not None and spf.result is SPFResult.PASS and aligned(spf.domain, from_domain, record.aspf)
+    dkim_ok = any(r.counts_for_dmarc and aligned(r.domain, from_domain, record.adkim) for r in dkim)
+    policy = record.policy
+    if found.domain != from_domain and record.subdomain_policy is not None:
+        policy = record.subdomain_policy
+    common = {"policy": policy, "record_domain": found.domain, "spf_aligned": spf_ok, "dkim_aligned": dkim_ok,
+              "rua": record.rua}
+    if spf_ok or dkim_ok:
+        return DMARCVerdict("pass", from_domain, **common)
+    if any(r.result == "temperror" and aligned(r.domain, from_domain, record.adkim) for r in dkim) or (
+        spf is not None and spf.result is SPFResult.TEMPERROR
+    ):
+        return DMARCVerdict("temperror", from_domain, reason="an aligned identifier could not be checked", **common)
+    disposition = policy if record.pct >= 100 or sample() * 100 < record.pct else policy.milder()
+    reason = "" if disposition is policy else f"pct={record.pct}: policy {policy.value} sampled out"
+    return DMARCVerdict("fail", from_domain, disposition=disposition, reason=reason, **common)
+
+
+async def check_message(
+    resolver: Resolver,
+    message: bytes,
+    spf: SPFVerdict | None,
+    dkim: Sequence[DKIMResult],
+    sample: Callable[[], float] = random.random,
+) -> list[DMARCVerdict]:
+    """One verdict per From domain ([] when there is no usable From: DMARC cannot apply)."""
+    return [await check(resolver, domain, spf, dkim, sample) for domain in from_domains(message)]
+
+
+def strictest(verdicts: Sequence[DMARCVerdict]) -> DMARCVerdict | None:
+    """The verdict that decides: temperror first, then the harshest disposition, then a failure."""
+    if not verdicts:
+        return None
+
+    def rank(v: DMARCVerdict) -> tuple[int, int, int]:
+        return (v.result == "temperror", _SEVERITY[v.disposition], v.result == "fail")
+
+    return max(verdicts, key=rank)

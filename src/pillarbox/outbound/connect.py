@@ -1,0 +1,134 @@
+"""Reach one destination: try its hosts and their addresses in order, with the TLS each needs.
+
+RFC 5321 5.1: try the MX hosts in order; a connection that fails, or a greeting that is not 220,
+moves on to the next address and then the next host. Addresses: IPv6 first, then IPv4 (the
+resolver's order). STARTTLS is used whenever offered. When TLS is mandatory for a host (DANE, MTA-STS
+enforce) and cannot be had, or the certificate does not pass, the host is skipped and the failure
+recorded; when TLS was merely opportunistic and the handshake fails, we reconnect once without it
+(RFC 7435: some TLS is better than no mail, and no mail is worse than plaintext).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pillarbox.dns.resolver import DNSTemporaryError, Resolver
+from pillarbox.outbound.tlspolicy import HostPolicy, check_dane, context_for
+from pillarbox.smtp.client import SMTPClient, SMTPClientError, Timeouts
+
+TLSReport = Callable[[HostPolicy, str, str], Awaitable[None]]
+"""(policy, mx host, result) -> record a TLS-RPT result (``success`` or a failure type)."""
+
+
+class TLSFailure(SMTPClientError):
+    """TLS was required and could not be had (RFC 8460 result types in ``result``)."""
+
+    def __init__(self, message: str, result: str) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class Session:
+    client: SMTPClient
+    host: str
+    policy: HostPolicy
+
+
+@dataclass(frozen=True)
+class ConnectSettings:
+    helo: str
+    port: int
+    timeouts: Timeouts
+    ca_file: Path | None = None
+    implicit_tls: bool = False
+    username: str = ""
+    password: str = ""
+
+
+async def open_session(host: str, policy: HostPolicy, resolver: Resolver, settings: ConnectSettings,
+                       report: TLSReport) -> Session:
+    """A greeted, EHLO'd (and TLS'd if possible) session with ``host``; SMTPClientError if none."""
+    try:
+        addresses = await resolver.addresses(host)
+    except DNSTemporaryError as exc:
+        raise SMTPClientError(f"{host}: {exc}") from exc
+    if not addresses:
+        raise SMTPClientError(f"{host}: no address")
+    errors = []
+    for address in addresses:
+        try:
+            return await _session_at(address, host, policy, settings, report)
+        except SMTPClientError as exc:
+            if isinstance(exc, TLSFailure):
+                raise
+            errors.append(str(exc))
+    raise SMTPClientError("; ".join(errors))
+
+
+async def _session_at(address: str, host: str, policy: HostPolicy, settings: ConnectSettings,
+                      report: TLSReport) -> Session:
+    try:
+        return await _handshake(address, host, policy, settings, use_tls=True, report=report)
+    except TLSFailure as failure:
+        await report(policy, host, failure.result)
+        if policy.required or policy.kind == "relay":
+            raise
+        return await _handshake(address, host, policy, settings, use_tls=False, report=report)
+
+
+async def _handshake(address: str, host: str, policy: HostPolicy, settings: ConnectSettings, *, use_tls: bool,
+                     report: TLSReport) -> Session:
+    implicit = settings.implicit_tls and use_tls
+    context = context_for(policy, settings.ca_file) if use_tls else None
+    client = await SMTPClient.connect(address, settings.port, settings.timeouts,
+                                      ssl_context=context if implicit else None, server_hostname=host)
+    try:
+        greeting = await client.greet()
+        if greeting.code != 220:
+            raise SMTPClientError(f"{host}: greeting {greeting.code} {greeting.text}")
+        await _ehlo(client, settings.helo, host)
+        if use_tls and not implicit:
+            await _starttls(client, host, policy, context)  # type: ignore[arg-type]
+            await _ehlo(client, settings.helo, host)
+        if use_tls and not check_dane(policy, client.peer_certificate()):
+            raise TLSFailure(f"{host}: certificate matches no TLSA record", "tlsa-invalid")
+        if use_tls and client.tls is not None:
+            await report(policy, host, "success")
+        if settings.username:
+            await _auth(client, host, settings)
+    except BaseException:
+        await client.close()
+        raise
+    return Session(client, host, policy)
+
+
+async def _ehlo(client: SMTPClient, helo: str, host: str) -> None:
+    reply = await client.ehlo(helo)
+    if reply.code != 250:
+        raise SMTPClientError(f"{host}: EHLO/HELO refused: {reply.code} {reply.text}")
+
+
+async def _starttls(client: SMTPClient, host: str, policy: HostPolicy, context: ssl.SSLContext) -> None:
+    if "STARTTLS" not in client.extensions:
+        if policy.required or policy.verifies_name or policy.kind == "relay":
+            raise TLSFailure(f"{host}: STARTTLS not offered", "starttls-not-supported")
+        return
+    try:
+        reply = await client.starttls(context, host)
+    except SMTPClientError as exc:
+        result = "certificate-host-mismatch" if "hostname" in str(exc).lower() else "validation-failure"
+        raise TLSFailure(str(exc), result) from exc
+    if reply.code != 220:
+        raise TLSFailure(f"{host}: STARTTLS refused: {reply.code} {reply.text}", "starttls-not-supported")
+
+
+async def _auth(client: SMTPClient, host: str, settings: ConnectSettings) -> None:
+    if client.tls is None:
+        raise SMTPClientError(f"{host}: will not send the relay password without TLS")
+    reply = await client.auth_plain(settings.username, settings.password)
+    if reply.code != 235:
+        raise SMTPClientError(f"{host}: AUTH refused: {reply.code} {reply.text}")

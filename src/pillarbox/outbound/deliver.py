@@ -1,0 +1,274 @@
+"""Deliver one queued message to the recipients of one destination domain.
+
+Route (MX or smarthost) → per-host TLS policy → a session (reused when one to that host is idle)
+→ checks that the peer can take this message at all (SMTPUTF8 for UTF-8 mail, 8BITMIME for an
+8-bit body, SIZE) → MAIL/RCPT/DATA with DSN parameters passed on when the peer speaks DSN
+(RFC 3461 5.2: otherwise we become responsible for a success report, action "relayed"). A
+connection failure or a 4xx to MAIL moves on to the next MX (RFC 5321 5.1); a 5xx is final. The
+250 to the final "." is handed to ``record`` (which makes it durable) before anything else happens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from pillarbox.dns.resolver import DNSTemporaryError, Resolver
+from pillarbox.obs import get_logger, log_event
+from pillarbox.outbound import dane
+from pillarbox.outbound.connect import ConnectSettings, Session, TLSReport, open_session
+from pillarbox.outbound.mtasts import MTASTS, STSPolicy
+from pillarbox.outbound.mx import NoRoute, NullMX, Route, find_route
+from pillarbox.outbound.tlspolicy import HostPolicy
+from pillarbox.smtp.client import SMTPClientError
+from pillarbox.smtp.client_protocol import Envelope, Extensions, MailTransaction, ServerReply, dsn_rcpt_params
+from pillarbox.smtp.grammar import encode_xtext
+
+log = get_logger("outbound")
+IDLE_REUSE = 5.0
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    queue_id: int
+    sender: str
+    raw: bytes
+    envid: str | None = None
+    ret: str | None = None
+    body: str | None = None
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    position: int
+    address: str
+    notify: tuple[str, ...] = ()
+    orcpt: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    position: int
+    kind: str
+    """``sent`` (a DSN-aware peer took it), ``relayed`` (a peer without DSN took it), ``temporary``,
+    ``permanent``."""
+    status: str
+    diagnostic: str
+    remote_mta: str | None = None
+
+
+Record = Callable[[list[Outcome]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Routing:
+    port: int
+    relay: object = None
+    routes: tuple = ()  # type: ignore[type-arg]
+    mta_sts: bool = True
+    dane: bool = True
+    relay_tls: str = "starttls"
+
+
+class SessionPool:
+    """Idle sessions by (host, port), reused for the next message to the same host for a few seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._idle: dict[tuple[str, int], list[tuple[Session, float]]] = {}
+        self._clock = clock
+
+    def take(self, host: str, port: int) -> Session | None:
+        sessions = self._idle.get((host, port), [])
+        while sessions:
+            session, since = sessions.pop()
+            if self._clock() - since < IDLE_REUSE and not session.client.is_closing:
+                return session
+        return None
+
+    def give(self, session: Session, port: int) -> None:
+        self._idle.setdefault((session.host, port), []).append((session, self._clock()))
+
+    async def close_idle(self, everything: bool = False) -> None:
+        now = self._clock()
+        for key, sessions in list(self._idle.items()):
+            keep = [(s, t) for s, t in sessions if not everything and now - t < IDLE_REUSE]
+            for session, since in sessions:
+                if (session, since) not in keep:
+                    await session.client.quit()
+            self._idle[key] = keep
+
+
+def _all(targets: Sequence[Target], kind: str, status: str, text: str, mta: str | None = None) -> list[Outcome]:
+    return [Outcome(t.position, kind, status, text, mta) for t in targets]
+
+
+class Deliverer:
+    def __init__(self, resolver: Resolver, settings: ConnectSettings, routing: Routing, mtasts: MTASTS | None,
+                 tls_report: TLSReport) -> None:
+        self.resolver = resolver
+        self.settings = settings
+        self.routing = routing
+        self.mtasts = mtasts
+        self.tls_report = tls_report
+        self.pool = SessionPool()
+
+    async def deliver(self, message: OutboundMessage, domain: str, targets: Sequence[Target],
+                      record: Record) -> list[Outcome]:
+        try:
+            route = await find_route(domain, self.resolver, self.routing.port, self.routing.routes,
+                                     self.routing.relay)  # type: ignore[arg-type]
+        except NullMX:
+            return _all(targets, "permanent", "5.1.10", f"x-pillarbox; {domain} accepts no mail (null MX)")
+        except NoRoute as exc:
+            return _all(targets, "permanent", "5.1.2", f"x-pillarbox; {exc}")
+        except DNSTemporaryError as exc:
+            return _all(targets, "temporary", "4.4.3", f"x-pillarbox; DNS lookup failed: {exc}")
+        sts = await self._sts(domain, route)
+        return await self._try_hosts(message, domain, route, sts, targets, record)
+
+    async def _sts(self, domain: str, route: Route) -> STSPolicy | None:
+        if route.relay or self.mtasts is None or not self.routing.mta_sts:
+            return None
+        policy = await self.mtasts.policy(domain)
+        return policy if policy is not None and policy.mode != "none" else None
+
+    async def _host_policy(self, domain: str, host: str, route: Route, sts: STSPolicy | None) -> HostPolicy | None:
+        if route.relay:
+            return HostPolicy("relay" if self.routing.relay_tls != "none" else "opportunistic", domain)
+        if self.routing.dane:
+            try:
+                records, secure = await self.resolver.tlsa(dane.tlsa_name(host, route.port))
+            except DNSTemporaryError:
+                records, secure = [], False
+            if secure and dane.usable(records):
+                return HostPolicy("dane", domain, tuple(records))
+        if sts is not None:
+            if not sts.allows(host):
+                return None if sts.mode == "enforce" else HostPolicy("sts-testing", domain)
+            return HostPolicy("sts" if sts.mode == "enforce" else "sts-testing", domain)
+        return HostPolicy("opportunistic", domain)
+
+    async def _try_hosts(self, message: OutboundMessage, domain: str, route: Route, sts: STSPolicy | None,
+                         targets: Sequence[Target], record: Record) -> list[Outcome]:
+        outcomes = _all(targets, "temporary", "4.4.1", f"x-pillarbox; no MX host of {domain} could be reached")
+        errors: list[str] = []
+        for host in route.hosts:
+            policy = await self._host_policy(domain, host, route, sts)
+            if policy is None:
+                errors.append(f"{host}: not listed in the MTA-STS policy")
+                await self.tls_report(HostPolicy("sts", domain), host, "mx-not-listed")
+                continue
+            session = self.pool.take(host, route.port)
+            if session is None:
+                try:
+                    session = await open_session(host, policy, self.resolver, self._settings(route), self.tls_report)
+                except SMTPClientError as exc:
+                    errors.append(str(exc))
+                    continue
+            result = await self._transact(session, message, targets, record, route)
+            if result is not None:
+                return result
+            errors.append(f"{host}: connection lost or 4xx to MAIL")
+        if errors:
+            text = "x-pillarbox; " + "; ".join(errors)[-900:]
+            outcomes = [replace(o, diagnostic=text) for o in outcomes]
+        self._log(message, targets, outcomes, "-", None, "-")
+        return outcomes
+
+    def _settings(self, route: Route) -> ConnectSettings:
+        if not route.relay:
+            return replace(self.settings, port=route.port, username="", password="", implicit_tls=False)
+        return replace(self.settings, port=route.port, implicit_tls=self.routing.relay_tls == "implicit")
+
+    async def _transact(self, session: Session, message: OutboundMessage, targets: Sequence[Target],
+                        record: Record, route: Route) -> list[Outcome] | None:
+        """Outcomes, or None to try the next host (connection failure, 4xx to MAIL)."""
+        ext = session.client.extensions
+        refusal = _cannot_take(message, targets, ext)
+        if refusal is not None:
+            self.pool.give(session, route.port)
+            return _all(targets, "permanent", refusal.status(), refusal.diagnostic(), session.host)
+        transaction = MailTransaction(_envelope(message, targets, ext), message.raw, "PIPELINING" in ext)
+        try:
+            await session.client.run(transaction)
+        except SMTPClientError:
+            await session.client.close()
+            if transaction.sending_body and transaction.final_reply is None and transaction.data_reply:
+                return _all(targets, "temporary", "4.4.2", "x-pillarbox; connection lost after the message was sent",
+                            session.host)
+            return None
+        if transaction.mail_reply is not None and transaction.mail_reply.is_transient:
+            await session.client.quit()
+            return None
+        outcomes = self._outcomes(transaction, targets, session, "DSN" in ext)
+        await record([o for o in outcomes if o.kind in ("sent", "relayed")])
+        self._log(message, targets, outcomes, session.host, session.client.tls, session.policy.describe())
+        await self._reuse(session, transaction, route.port)
+        return outcomes
+
+    async def _reuse(self, session: Session, transaction: MailTransaction, port: int) -> None:
+        try:
+            if transaction.final_reply is None or not transaction.final_reply.is_positive:
+                await session.client.rset()
+        except SMTPClientError:
+            await session.client.close()
+            return
+        self.pool.give(session, port)
+
+    def _outcomes(self, transaction: MailTransaction, targets: Sequence[Target], session: Session,
+                  dsn: bool) -> list[Outcome]:
+        outcomes = []
+        for target, reply in zip(targets, transaction.verdicts(), strict=True):
+            if reply.is_positive:
+                kind = "sent" if dsn else "relayed"
+            else:
+                kind = "temporary" if reply.is_transient else "permanent"
+            outcomes.append(Outcome(target.position, kind, reply.status(), reply.diagnostic(), session.host))
+        return outcomes
+
+    def _log(self, message: OutboundMessage, targets: Sequence[Target], outcomes: Sequence[Outcome], mx: str,
+             tls: dict | None, policy: str) -> None:  # type: ignore[type-arg]
+        for target, outcome in zip(targets, outcomes, strict=True):
+            log_event(log, "info", "delivery attempt", queue_id=message.queue_id, recipient=target.address, mx=mx,
+                      tls=tls["version"] if tls else "none", policy=policy, result=outcome.kind,
+                      reply=outcome.diagnostic)
+
+
+def _needs_utf8(message: OutboundMessage, targets: Sequence[Target]) -> bool:
+    return message.smtputf8 or not message.sender.isascii() or any(not t.address.isascii() for t in targets)
+
+
+def _cannot_take(message: OutboundMessage, targets: Sequence[Target], ext: Extensions) -> ServerReply | None:
+    """RFC 6531 3.4 / RFC 6152 / RFC 1870: refuse ourselves what the peer cannot take (a permanent bounce)."""
+    if _needs_utf8(message, targets) and "SMTPUTF8" not in ext:
+        return ServerReply(553, ("5.6.7 the receiving server does not support SMTPUTF8 (UTF-8 addresses)",))
+    if _is_8bit(message) and "8BITMIME" not in ext and "SMTPUTF8" not in ext:
+        return ServerReply(554, ("5.6.3 the receiving server does not accept 8-bit message bodies",))
+    limit = ext.size_limit
+    if limit is not None and len(message.raw) > limit:
+        return ServerReply(552, (f"5.3.4 message size {len(message.raw)} exceeds the server's limit {limit}",))
+    return None
+
+
+def _is_8bit(message: OutboundMessage) -> bool:
+    return (message.body or "").upper() == "8BITMIME" or not message.raw.isascii()
+
+
+def _envelope(message: OutboundMessage, targets: Sequence[Target], ext: Extensions) -> Envelope:
+    params = []
+    if "SIZE" in ext:
+        params.append(f"SIZE={len(message.raw)}")
+    if _is_8bit(message) and "8BITMIME" in ext:
+        params.append("BODY=8BITMIME")
+    if _needs_utf8(message, targets):
+        params.append("SMTPUTF8")
+    rcpt: tuple[tuple[str, ...], ...] = tuple(() for _ in targets)
+    if "DSN" in ext:
+        if message.ret:
+            params.append(f"RET={message.ret}")
+        if message.envid:
+            params.append(f"ENVID={encode_xtext(message.envid)}")
+        rcpt = tuple(dsn_rcpt_params(t.notify, t.orcpt) for t in targets)
+    return Envelope(message.sender, tuple(t.address for t in targets), tuple(params), rcpt)

@@ -1,0 +1,62 @@
+"""Which TLS a connection to one MX host must have: DANE, MTA-STS, or opportunistic.
+
+Precedence (RFC 8461 2): a host with a usable DNSSEC-authenticated TLSA RRset is DANE's (TLS
+mandatory, certificate must match a TLSA record); otherwise the domain's MTA-STS policy in enforce
+mode (TLS mandatory, certificate valid for the MX name under our trust store, MX must be listed);
+in testing mode the same checks but a failure only goes to the TLS-RPT counters; otherwise
+opportunistic TLS (RFC 7435): STARTTLS whenever offered, certificate not checked, plaintext if the
+server offers nothing. A smarthost gets verified TLS when ``relay_tls`` asks for it.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pillarbox.dns.resolver import TLSARecord
+from pillarbox.outbound import dane
+from pillarbox.outbound.mtasts import client_context
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    kind: str
+    """``dane``, ``sts`` (enforce), ``sts-testing``, ``relay``, ``opportunistic``."""
+    policy_domain: str
+    tlsa: tuple[TLSARecord, ...] = field(default=())
+
+    @property
+    def required(self) -> bool:
+        return self.kind in ("dane", "sts")
+
+    @property
+    def verifies_name(self) -> bool:
+        return self.kind in ("sts", "sts-testing")
+
+    @property
+    def report_type(self) -> str:
+        """TLS-RPT policy-type (RFC 8460 4.3)."""
+        return {"dane": "tlsa", "sts": "sts", "sts-testing": "sts"}.get(self.kind, "no-policy-found")
+
+    def describe(self) -> str:
+        return self.kind
+
+
+def opportunistic_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def context_for(policy: HostPolicy, ca_file: Path | None) -> ssl.SSLContext:
+    """DANE checks the certificate itself after the handshake; STS and relays verify it in OpenSSL."""
+    if policy.verifies_name or policy.kind == "relay":
+        return client_context(ca_file)
+    return opportunistic_context()
+
+
+def check_dane(policy: HostPolicy, cert_der: bytes | None) -> bool:
+    return policy.kind != "dane" or dane.matches(cert_der, policy.tlsa)

@@ -1,0 +1,100 @@
+"""Which delivery status notifications a queue entry owes its sender, and sending them.
+
+RFC 3461 4.1: NOTIFY=NEVER means no DSN at all; otherwise a list of SUCCESS, FAILURE, DELAY. With no
+NOTIFY the default is "FAILURE or FAILURE,DELAY" at the MTA's choice; we take FAILURE,DELAY. A
+recipient handed to a peer that speaks DSN (state ``sent``) is the peer's to report (RFC 3461 5.2.2);
+one relayed to a peer without DSN gets a "relayed" report when SUCCESS was asked; one stored here
+gets "delivered". Each action is reported once per recipient (``reported`` in the store). Bounces
+for local senders go straight into their mailbox; for remote senders they are queued with the null
+reverse-path, and a message from the null sender never gets a DSN (no bounce loops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pillarbox.auth.directory import Directory
+from pillarbox.delivery.local import LocalDelivery
+from pillarbox.queue.dsn import RecipientReport, Report, build_dsn
+from pillarbox.queue.schedule import RetryPolicy
+from pillarbox.store.records import OutboundRecipient, OutboundRequest, QueuedMessage, QueuedRecipient
+
+STATE_ACTION = {"failed": ("failed", "FAILURE"), "relayed": ("relayed", "SUCCESS"),
+                "delivered": ("delivered", "SUCCESS"), "pending": ("delayed", "DELAY")}
+
+
+def wants(recipient: QueuedRecipient, kind: str) -> bool:
+    notify = {n.upper() for n in recipient.notify}
+    if "NEVER" in notify:
+        return False
+    if not notify:
+        return kind in ("FAILURE", "DELAY")
+    return kind in notify
+
+
+def due_actions(entry: QueuedMessage, policy: RetryPolicy, now: int) -> dict[int, str]:
+    """position -> action to report now."""
+    due = {}
+    for r in entry.recipients:
+        if r.state not in STATE_ACTION:
+            continue
+        action, kind = STATE_ACTION[r.state]
+        if action in r.reported or not wants(r, kind):
+            continue
+        if r.state == "pending" and not policy.delay_due(entry.created, now):
+            continue
+        due[r.position] = action
+    return due
+
+
+def recipient_report(entry: QueuedMessage, r: QueuedRecipient, action: str, policy: RetryPolicy) -> RecipientReport:
+    status = r.status or {"failed": "5.0.0", "delayed": "4.0.0"}.get(action, "2.0.0")
+    if action == "failed" and status.startswith("4"):
+        status = "5" + status[1:]
+    if action in ("delivered", "relayed") and not status.startswith("2"):
+        status = "2.0.0"
+    return RecipientReport(
+        address=r.address, action=action, status=status, original=r.orcpt, remote_mta=r.remote_mta,
+        diagnostic=r.last_error, last_attempt=None,
+        will_retry_until=entry.created + policy.max_age if action == "delayed" else None,
+    )
+
+
+class Reporter:
+    def __init__(self, store: object, directory: Directory, hostname: str, policy: RetryPolicy,
+                 poke: Callable[[], None]) -> None:
+        self.store = store
+        self.directory = directory
+        self.local = LocalDelivery(store)  # type: ignore[arg-type]
+        self.hostname = hostname
+        self.policy = policy
+        self.poke = poke
+
+    async def report(self, entry: QueuedMessage, now: int) -> None:
+        due = due_actions(entry, self.policy, now)
+        if not due:
+            return
+        if entry.sender:
+            by_position = {r.position: r for r in entry.recipients}
+            reports = tuple(recipient_report(entry, by_position[p], a, self.policy) for p, a in due.items())
+            original = await self.store.read_message(entry.message_id)  # type: ignore[attr-defined]
+            dsn = build_dsn(Report(self.hostname, entry.sender, reports, original, entry.created, entry.envid,
+                                   entry.ret), now)
+            await self.send(entry.sender, dsn)
+        for action in set(due.values()):
+            positions = [p for p, a in due.items() if a == action]
+            await self.store.mark_queue_reported(entry.id, positions, action)  # type: ignore[attr-defined]
+
+    async def send(self, to: str, dsn: bytes) -> None:
+        domain = to.rpartition("@")[2]
+        if await self.directory.is_local_domain(domain):
+            resolution = await self.directory.resolve(to)
+            if resolution.accounts:
+                await self.local.deliver(dsn, resolution.accounts, return_path="")
+            targets = resolution.remote
+        else:
+            targets = [to]
+        if targets:
+            request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets))
+            await self.store.deliver_and_queue(b"", [], request, dsn)  # type: ignore[attr-defined]
+            self.poke()

@@ -1,0 +1,203 @@
+"""The queue runner: lease due entries, deliver them, record every outcome, send the DSNs owed.
+
+Durability rules (ARCHITECTURE principle 7, and the issue's "never deliver twice"): an entry is
+worked on under a lease in the store, so two runners (or a runner and its restarted self) never
+work on it at once; a crashed node's leases are reclaimed when it starts again. A remote 250 is
+written to the store before the runner sends another command, so a crash after it cannot send that
+recipient the message again; a crash before it may (at-least-once, as RFC 5321 6.1 accepts).
+
+Recipients of one entry are grouped by destination domain and the groups are delivered in parallel,
+each domain limited to ``per_domain`` concurrent deliveries and the runner to ``workers`` entries at
+once. Recipients in our own domains are delivered locally: mail for a local domain never leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from pillarbox.auth.directory import Directory
+from pillarbox.config import Config
+from pillarbox.delivery.local import LocalDelivery
+from pillarbox.errors import StoreError
+from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.obs import get_logger, log_event
+from pillarbox.outbound.deliver import Deliverer, OutboundMessage, Outcome, Target
+from pillarbox.queue.reports import Reporter
+from pillarbox.queue.schedule import RetryPolicy
+from pillarbox.store.records import FINAL_STATES, QueuedMessage, QueuedRecipient, RecipientUpdate
+
+log = get_logger("queue")
+STATE_OF = {"sent": "sent", "relayed": "relayed", "delivered": "delivered", "permanent": "failed"}
+
+
+class QueueRunner:
+    def __init__(self, store: object, directory: Directory, deliverer: Deliverer, config: Config,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.directory = directory
+        self.deliverer = deliverer
+        self.owner = config.hostname
+        self.settings = config.queue
+        self.policy = RetryPolicy.from_config(config.queue)
+        self.clock = clock
+        self.local = LocalDelivery(store)  # type: ignore[arg-type]
+        self.signer = DKIMSigner(store)
+        self.reporter = Reporter(store, directory, config.hostname, self.policy, self.poke)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._domains: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self.settings.per_domain))
+        self._main: asyncio.Task[None] | None = None
+
+    # --------------------------------------------------------------------------------- lifetime
+
+    async def start(self) -> None:
+        reclaimed = await self.store.reclaim_queue_leases(self.owner)  # type: ignore[attr-defined]
+        if reclaimed:
+            log_event(log, "info", "reclaimed queue leases of a previous run", count=reclaimed)
+        self._main = asyncio.create_task(self._loop(), name="queue-runner")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._main is not None:
+            self._main.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._main
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.deliverer.pool.close_idle(everything=True)
+
+    def poke(self) -> None:
+        """New mail was queued or a retry was asked for: look at the queue now."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                leased = await self._lease()
+            except (StoreError, OSError) as exc:
+                log_event(log, "error", "queue lease failed", error=str(exc))
+                leased = 0
+            if not leased:
+                await self._sleep()
+
+    async def _lease(self) -> int:
+        free = self.settings.workers - len(self._tasks)
+        if free <= 0:
+            return 0
+        entries = await self.store.lease_queue(self.owner, self.settings.lease, free)  # type: ignore[attr-defined]
+        for entry in entries:
+            task = asyncio.create_task(self.process(entry))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return len(entries)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _sleep(self) -> None:
+        timeout = self.settings.poll_interval
+        due = await self.store.next_queue_due()  # type: ignore[attr-defined]
+        if due is not None:
+            timeout = max(0.05, min(timeout, due - self.clock()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+        await self.deliverer.pool.close_idle()
+
+    # --------------------------------------------------------------------------------- one entry
+
+    async def process(self, entry: QueuedMessage) -> None:
+        try:
+            await self.attempt(entry)
+            await self.finish(entry.id)
+        except Exception as exc:  # one bad entry must not stop the runner
+            log_event(log, "error", "queue entry failed", queue_id=entry.id, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            with contextlib.suppress(Exception):
+                await self.store.release_queue_lease(entry.id, self.owner)  # type: ignore[attr-defined]
+
+    async def attempt(self, entry: QueuedMessage) -> None:
+        now = int(self.clock())
+        due = [r for r in entry.recipients if r.state == "pending" and r.next_attempt <= now]
+        if not due:
+            return
+        if self.policy.expired(entry.created, now):
+            await self._expire(entry, due, now)
+            return
+        raw = await self.store.read_message(entry.message_id)  # type: ignore[attr-defined]
+        if entry.auth_user and entry.sender:  # submitted mail not signed at submission: sign it now
+            raw = await self.signer.sign(raw, entry.sender)
+        message = OutboundMessage(entry.id, entry.sender, raw, entry.envid, entry.ret, entry.body, entry.smtputf8)
+        groups: defaultdict[str, list[QueuedRecipient]] = defaultdict(list)
+        for r in due:
+            groups[r.domain].append(r)
+        await asyncio.gather(*(self._domain(entry, message, domain, rs) for domain, rs in groups.items()))
+
+    async def _domain(self, entry: QueuedMessage, message: OutboundMessage, domain: str,
+                      recipients: list[QueuedRecipient]) -> None:
+        by_position = {r.position: r for r in recipients}
+        recorded: set[int] = set()
+
+        async def record(outcomes: list[Outcome]) -> None:
+            await self._write(entry, [self._update(by_position[o.position], o) for o in outcomes])
+            recorded.update(o.position for o in outcomes)
+
+        async with self._domains[domain]:
+            if await self.directory.is_local_domain(domain):
+                outcomes = [await self._local(message, r) for r in recipients]
+            else:
+                targets = [Target(r.position, r.address, r.notify, r.orcpt) for r in recipients]
+                outcomes = await self.deliverer.deliver(message, domain, targets, record)
+        rest = [self._update(by_position[o.position], o) for o in outcomes if o.position not in recorded]
+        await self._write(entry, rest)
+
+    async def _write(self, entry: QueuedMessage, updates: list[RecipientUpdate]) -> None:
+        if updates:
+            await self.store.update_queue_recipients(entry.id, updates)  # type: ignore[attr-defined]
+
+    def _update(self, recipient: QueuedRecipient, outcome: Outcome) -> RecipientUpdate:
+        now = int(self.clock())
+        state = STATE_OF.get(outcome.kind, "pending")
+        next_attempt = now
+        if state == "pending":
+            next_attempt = self.policy.next_attempt(now, recipient.attempts + 1)
+        return RecipientUpdate(recipient.position, state, next_attempt, outcome.diagnostic, outcome.status,
+                               outcome.remote_mta)
+
+    async def _local(self, message: OutboundMessage, recipient: QueuedRecipient) -> Outcome:
+        resolution = await self.directory.resolve(recipient.address)
+        if not resolution.accounts:
+            return Outcome(recipient.position, "permanent", "5.1.1", "x-pillarbox; no such local user")
+        report = await self.local.deliver(message.raw, resolution.accounts, return_path=message.sender)
+        errors = [r.error for r in report.accounts if r.error is not None]
+        if errors and len(errors) == len(report.accounts):
+            return Outcome(recipient.position, "temporary", "4.2.2", f"x-pillarbox; {errors[0]}")
+        log_event(log, "info", "delivery attempt", queue_id=message.queue_id, recipient=recipient.address,
+                  mx="local", tls="none", policy="local", result="delivered", reply="stored")
+        return Outcome(recipient.position, "delivered", "2.0.0", "x-pillarbox; delivered to mailbox")
+
+    async def _expire(self, entry: QueuedMessage, due: list[QueuedRecipient], now: int) -> None:
+        updates = [RecipientUpdate(r.position, "failed", now, r.last_error or "x-pillarbox; delivery time expired",
+                                   "5.4.7", r.remote_mta, counts=False) for r in due]
+        for r in due:
+            log_event(log, "info", "delivery expired", queue_id=entry.id, recipient=r.address, attempts=r.attempts)
+        await self._write(entry, updates)
+
+    async def finish(self, queue_id: int) -> None:
+        """Send the DSNs owed; drop the entry once every recipient is final and reported."""
+        entry = await self.store.get_queue_entry(queue_id)  # type: ignore[attr-defined]
+        if entry is None:
+            return
+        now = int(self.clock())
+        await self.reporter.report(entry, now)
+        if all(r.state in FINAL_STATES for r in entry.recipients):
+            await self.store.delete_queue_entry(queue_id)  # type: ignore[attr-defined]
+            log_event(log, "info", "queue entry done", queue_id=queue_id)

@@ -1,0 +1,118 @@
+"""A tiny authoritative DNS server on loopback for tests (UDP and TCP, one port), in a thread.
+
+Zones are a dict ``{(name, type): [rdata text, ...]}``, e.g. ``{("b.test", "MX"): ["10 mx.b.test."],
+("mx.b.test", "A"): ["127.0.0.3"]}``. A name absent from every key is NXDOMAIN; a known name
+without the asked type is NODATA. Names in ``servfail`` answer SERVFAIL; names in ``secure`` get the
+AD bit (what a validating resolver says of DNSSEC-signed data, which DANE trusts). Records may be
+changed while it runs (``server.records[...] = [...]``).
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Iterable
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+TTL = 60
+
+
+class DNSServer:
+    def __init__(self, records: dict[tuple[str, str], list[str]] | None = None, host: str = "127.0.0.1",
+                 servfail: Iterable[str] = (), secure: Iterable[str] = ()) -> None:
+        self.records = {(_norm(n), t.upper()): list(v) for (n, t), v in (records or {}).items()}
+        self.servfail = {_norm(n) for n in servfail}
+        self.secure = {_norm(n) for n in secure}
+        self.queries: list[tuple[str, str]] = []
+        self._udp = _UDP((host, 0), _udp_handler(self))
+        port = self._udp.server_address[1]
+        self._tcp = _TCP((host, port), _tcp_handler(self))
+        self.address = (host, port)
+        self._threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+                         for s in (self._udp, self._tcp)]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def nameserver(self) -> str:
+        """The ``[dns] nameservers`` entry that points at this server."""
+        return f"{self.address[0]}:{self.address[1]}"
+
+    def set(self, name: str, rdtype: str, values: list[str]) -> None:
+        self.records[(_norm(name), rdtype.upper())] = values
+
+    def answer(self, wire: bytes) -> bytes:
+        query = dns.message.from_wire(wire)
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        question = query.question[0]
+        name = _norm(question.name.to_text())
+        rdtype = dns.rdatatype.to_text(question.rdtype)
+        self.queries.append((name, rdtype))
+        if name in self.servfail:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response.to_wire()
+        values = self.records.get((name, rdtype))
+        if values:
+            response.answer.append(dns.rrset.from_text(question.name, TTL, "IN", rdtype, *values))
+        elif not any(n == name for n, _ in self.records):
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        if name in self.secure:
+            response.flags |= dns.flags.AD
+        return response.to_wire()
+
+    def close(self) -> None:
+        for server in (self._udp, self._tcp):
+            server.shutdown()
+            server.server_close()
+
+
+def _norm(name: str) -> str:
+    return name.lower().rstrip(".")
+
+
+class _UDP(socketserver.ThreadingUDPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+class _TCP(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+def _udp_handler(server: DNSServer) -> type[socketserver.BaseRequestHandler]:
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            data, sock = self.request
+            reply = server.answer(data)
+            sock.sendto(reply, self.client_address)
+
+    return Handler
+
+
+def _tcp_handler(server: DNSServer) -> type[socketserver.BaseRequestHandler]:
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            conn: socket.socket = self.request
+            head = conn.recv(2)
+            if len(head) < 2:
+                return
+            (length,) = struct.unpack("!H", head)
+            data = b""
+            while len(data) < length:
+                chunk = conn.recv(length - len(data))
+                if not chunk:
+                    return
+                data += chunk
+            reply = server.answer(data)
+            conn.sendall(struct.pack("!H", len(reply)) + reply)
+
+    return Handler

@@ -1,0 +1,140 @@
+"""Two (or more) real Pillarbox servers for two domains on loopback addresses, and a DNS server.
+
+Each server's MX listener is on its own 127.x.y.z address and one shared port (``[outbound]
+smtp_port``), so the port need not be 25 and tests can run in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import smtplib
+import socket
+import sqlite3
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pillarbox.auth.passwords import make_credentials
+from pillarbox.store.sqlite.store import SQLiteStore
+from tests.dnsserver import DNSServer
+from tests.server_process import ServerProcess, pillarbox
+
+PASSWORD = "correct horse battery"
+
+
+def loopback_net() -> str:
+    """A random 127.a.b prefix; hosts are ``prefix + ".2"`` etc."""
+    return f"127.{random.randint(1, 250)}.{random.randint(1, 250)}"
+
+
+def free_port(*hosts: str) -> int:
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((hosts[0], 0))
+            port = probe.getsockname()[1]
+        try:
+            for host in hosts:
+                with socket.socket() as other:
+                    other.bind((host, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+@dataclass
+class Node:
+    name: str
+    ip: str
+    directory: Path
+    config: Path
+    process: ServerProcess | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
+    def start(self) -> Node:
+        self.process = ServerProcess(self.config)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+
+    def cli(self, *args: str) -> str:
+        return pillarbox(self.config, *args).stdout.decode()
+
+    def messages(self, address: str, folder: str = "INBOX") -> list[bytes]:
+        async def read() -> list[bytes]:
+            store = SQLiteStore.open(self.data_dir)
+            try:
+                account = await store.get_account(address)
+                mailbox = await store.get_mailbox(account.id, folder)
+                return [await store.read_message(e.message_id) for e in await store.list_messages(mailbox.id)]
+            finally:
+                await store.close()
+
+        return asyncio.run(read())
+
+    def wait_for_messages(self, address: str, count: int = 1, timeout: float = 20) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.messages(address)
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"{address} has {len(self.messages(address))} messages, wanted {count}:\n"
+                             + (self.process.log() if self.process else ""))
+
+    def queue_rows(self) -> list[tuple[int, str, str]]:
+        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
+            return conn.execute("SELECT queue_id, address, state FROM queue_recipients ORDER BY queue_id").fetchall()
+
+    def submit(self, sender: str, recipients: list[str], message: bytes, **options: list[str]) -> None:
+        assert self.process is not None
+        context = ssl.create_default_context(cafile=str(self.data_dir / "tls" / "cert.pem"))
+        context.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", self.process.port("submission"), timeout=10) as client:
+            client.starttls(context=context)
+            client.login(sender, PASSWORD)
+            client.sendmail(sender, recipients, message, mail_options=options.get("mail", []),
+                            rcpt_options=options.get("rcpt", []))
+
+
+def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains: list[str], users: list[str],
+              queue: dict[str, object] | None = None, outbound: str = "") -> Node:
+    directory = root / name
+    directory.mkdir()
+    config = directory / "pillarbox.toml"
+    settings: dict[str, object] = {"retry_first": 1, "retry_max": 2, "poll_interval": 0.2, **(queue or {})}
+    queue_table = "\n".join(f"{key} = {value}" for key, value in settings.items())
+    config.write_text(
+        f'hostname = "mx.{domains[0]}"\ndata_dir = "data"\n\n'
+        f'[listen]\nsmtp = ["{ip}:{port}"]\nsubmission = ["127.0.0.1:0"]\n\n'
+        f'[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n\n'
+        f"[queue]\n{queue_table}\n\n"
+        f"[outbound]\nsmtp_port = {port}\nconnect_timeout = 3\n{outbound}\n"
+    )
+    populate(directory / "data", domains, users)
+    return Node(name, ip, directory, config)
+
+
+def populate(data_dir: Path, domains: list[str], users: list[str]) -> None:
+    async def fill() -> None:
+        store = SQLiteStore.open(data_dir)
+        try:
+            for domain in domains:
+                await store.add_domain(domain)
+            for user in users:
+                await store.add_account(user, *make_credentials(PASSWORD))
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
