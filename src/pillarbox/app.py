@@ -21,6 +21,7 @@ from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
+from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 from pillarbox.obs import get_logger, log_event, render_metrics, setup_logging
@@ -28,7 +29,8 @@ from pillarbox.policy.inbound import InboundPolicy, PolicySettings
 from pillarbox.policy.publish import add_mta_sts_route
 from pillarbox.policy.reports import StoreDMARCRecorder
 from pillarbox.pop3 import server as pop3
-from pillarbox.queue.setup import build_runner
+from pillarbox.queue.runner import QueueRunner
+from pillarbox.queue.setup import build_runner, make_resolver
 from pillarbox.smtp import replies
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
@@ -53,6 +55,8 @@ class Services:
     tls: TLSContextHolder
     authenticator: Authenticator
     limiter: ConnectionLimiter
+    resolver: DNSResolver
+    queue_runner: QueueRunner
     listeners: list[Listener] = field(default_factory=list)
 
 
@@ -73,6 +77,7 @@ def build_services(config: Config) -> Services:
     else:
         cert, key = ensure_certificate(config.data_dir, config.hostname)
     limits = config.limits
+    resolver = make_resolver(config)  # one cache for SPF/DKIM/DMARC and outbound routing
     return Services(
         config=config,
         store=store,
@@ -80,6 +85,8 @@ def build_services(config: Config) -> Services:
         tls=TLSContextHolder(cert, key),
         authenticator=Authenticator(store, LoginThrottle(max_failures=limits.auth_failures_per_ip)),
         limiter=ConnectionLimiter(max_total=limits.max_connections, max_per_ip=limits.max_connections_per_ip),
+        resolver=resolver,
+        queue_runner=build_runner(config, store, resolver),
     )
 
 
@@ -100,7 +107,6 @@ def _smtp_services(services: Services) -> SMTPServices:
     )
     policy = None
     if config.policy.check:
-        resolver = DNSResolver([(e.host, e.port) for e in config.dns.nameservers], config.dns.timeout)
         knobs = config.policy
         settings_ = PolicySettings(
             spf_temperror=knobs.spf_temperror, dmarc_temperror=knobs.dmarc_temperror,
@@ -108,8 +114,9 @@ def _smtp_services(services: Services) -> SMTPServices:
             spf_fail_without_dmarc=knobs.spf_fail_without_dmarc,
             spf_softfail_without_dmarc=knobs.spf_softfail_without_dmarc,
         )
-        policy = InboundPolicy(resolver, config.hostname, settings_, StoreDMARCRecorder(services.store))
-    acceptor = MessageAcceptor(services.store, config.hostname, policy)
+        policy = InboundPolicy(services.resolver, config.hostname, settings_, StoreDMARCRecorder(services.store))
+    acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
+                               on_queued=services.queue_runner.poke)
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
 
 
@@ -173,10 +180,9 @@ def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
 
 async def run(config: Config) -> None:
     services = build_services(config)
-    runner = None
+    runner = services.queue_runner
     try:
         await start_listeners(services)
-        runner = build_runner(config, services.store)  # the outbound queue runner
         await runner.start()
         stop = asyncio.Event()
         _install_signal_handlers(services, stop)
@@ -185,8 +191,7 @@ async def run(config: Config) -> None:
         log_event(log, "info", "stopping", grace_seconds=STOP_GRACE)
     finally:
         await asyncio.gather(*(listener.stop(STOP_GRACE) for listener in services.listeners))
-        if runner is not None:
-            await runner.stop(STOP_GRACE)
+        await runner.stop(STOP_GRACE)
         await services.store.close()
     log_event(log, "info", "stopped")
 

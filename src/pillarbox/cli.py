@@ -54,6 +54,26 @@ def quota_size(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500K, 2M, 10G, or none)") from None
 
 
+def message_count(text: str) -> int | None:
+    if text.strip().lower() in ("none", "unlimited"):
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a message count: {text!r} (a positive number, or none)")
+    return int(text)
+
+
+def pop3_policy(text: str) -> int | None:
+    """keep → None (never deleted by POP3), delete → 0 (at download), N → kept N days (RFC 2449 EXPIRE)."""
+    word = text.strip().lower()
+    if word == "keep":
+        return None
+    if word == "delete":
+        return 0
+    if word.isdigit() and int(word) > 0:
+        return int(word)
+    raise argparse.ArgumentTypeError(f"not a POP3 policy: {text!r} (keep, delete, or a number of days)")
+
+
 def imap_flag(text: str) -> str:
     """A system flag (any case) or a keyword atom (RFC 9051 flag-keyword)."""
     if text.lower() in _SYSTEM_FLAGS:
@@ -139,10 +159,17 @@ def _user_commands(commands: argparse._SubParsersAction) -> None:
     delete = actions.add_parser("delete", help="delete an account and all of its mail")
     delete.add_argument("address", metavar="ADDRESS")
     delete.set_defaults(func=du.user_delete)
-    quota = actions.add_parser("quota", help="set an account's storage quota")
+    quota = actions.add_parser("quota", help="set an account's storage (and message-count) quota")
     quota.add_argument("address", metavar="ADDRESS")
     quota.add_argument("size", metavar="SIZE", type=quota_size, help="e.g. 500M, 10G, or none")
+    quota.add_argument("--messages", metavar="N", type=message_count, default=argparse.SUPPRESS,
+                       help="also limit the number of messages (a number, or none)")
     quota.set_defaults(func=du.user_quota)
+    policy = actions.add_parser("pop3-policy", help="what POP3 downloads do to the server copy")
+    policy.add_argument("address", metavar="ADDRESS")
+    policy.add_argument("policy", metavar="keep|delete|DAYS", type=pop3_policy,
+                        help="keep (default), delete after download, or leave on the server DAYS days")
+    policy.set_defaults(func=du.user_pop3_policy)
 
 
 def _alias_commands(commands: argparse._SubParsersAction) -> None:

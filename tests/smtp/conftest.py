@@ -51,6 +51,18 @@ class MailServer:
 
         return asyncio.run(read())
 
+    def last_queued_bytes(self) -> bytes:
+        """The stored copy of the newest outbound queue entry (what the runner will send)."""
+        import sqlite3
+
+        from pillarbox.store.blobs import BlobStore
+
+        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
+            [blob] = conn.execute(
+                "SELECT m.blob FROM queue q JOIN messages m ON m.id = q.message_id ORDER BY q.id DESC LIMIT 1"
+            ).fetchone()
+        return BlobStore(self.data_dir / "blobs").read(blob)
+
     def queued(self) -> list[tuple[str, str]]:
         import sqlite3
 

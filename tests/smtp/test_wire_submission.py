@@ -45,6 +45,10 @@ def test_starttls_auth_plain_and_send_local_and_remote(server: MailServer):
     stored = server.messages("carol@example.com")[-1]
     assert b"with ESMTPSA id" in stored and b"using TLSv1.3 with cipher" in stored
     assert ("bob@example.com", "x@remote.test") in server.queued()
+    relayed = server.last_queued_bytes()
+    # the copy that leaves is DKIM-signed twice (Ed25519 and RSA, RFC 8463) and has no Return-Path
+    assert relayed.count(b"DKIM-Signature: ") == 2 and b"a=ed25519-sha256" in relayed
+    assert b"Return-Path:" not in relayed and stored.startswith(b"Return-Path: <bob@example.com>")
 
 
 def test_auth_login_mechanism(server: MailServer):

@@ -10,6 +10,7 @@ from pillarbox.address import normalize_address, split_address
 from pillarbox.admin.common import EX_OK, CommandFailed, human_size, iso, listing, require_account, warn
 from pillarbox.auth.passwords import make_credentials_async
 from pillarbox.errors import AlreadyExists, NotFound
+from pillarbox.mailauth import dkim_sign
 from pillarbox.store.sqlite.store import SQLiteStore
 
 # ---------------------------------------------------------------------------------------------- domain
@@ -17,7 +18,8 @@ from pillarbox.store.sqlite.store import SQLiteStore
 
 async def domain_add(store: SQLiteStore, args: argparse.Namespace) -> int:
     domain = await store.add_domain(args.domain)
-    print(f"added domain {domain.name}")
+    await dkim_sign.ensure_keys(store, domain.name)  # Ed25519 + RSA-2048 pair, for `pillarbox dns`
+    print(f"added domain {domain.name} (publish its records: pillarbox dns {domain.name})")
     return EX_OK
 
 
@@ -105,10 +107,22 @@ async def user_delete(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 async def user_quota(store: SQLiteStore, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
-    # only the storage quota changes; the message-count quota stays as it is
-    await store.set_quota(account.address, args.size, account.quota_messages)
+    # the message-count quota changes only when --messages is given
+    messages = args.messages if hasattr(args, "messages") else account.quota_messages
+    await store.set_quota(account.address, args.size, messages)
     shown = "no storage quota" if args.size is None else f"a storage quota of {human_size(args.size)}"
+    if messages is not None:
+        shown += f" and at most {messages} messages"
     print(f"{account.address} now has {shown}")
+    return EX_OK
+
+
+async def user_pop3_policy(store: SQLiteStore, args: argparse.Namespace) -> int:
+    account = await require_account(store, args.address)
+    await store.set_pop3_policy(account.address, args.policy)
+    shown = {None: "keeps downloaded mail", 0: "deletes mail once POP3 downloaded it"}.get(
+        args.policy, f"keeps downloaded mail {args.policy} days")
+    print(f"{account.address} now {shown}")
     return EX_OK
 
 

@@ -17,6 +17,7 @@ from pillarbox.admin.common import EX_OK, iso, listing, print_json
 from pillarbox.config import load_config
 from pillarbox.errors import NotFound
 from pillarbox.mailauth import dkim_sign
+from pillarbox.policy.publish import mta_sts_policy
 from pillarbox.store.records import QueuedMessage
 from pillarbox.store.sqlite.store import SQLiteStore
 
@@ -138,13 +139,11 @@ def _txt(name: str, value: str) -> str:
     return f"{name} {TTL} IN TXT {chunks}"
 
 
-def sts_policy(hostname: str, mode: str = "testing", max_age: int = 604800) -> str:
-    return f"version: STSv1\r\nmode: {mode}\r\nmx: {hostname}\r\nmax_age: {max_age}\r\n"
-
-
-def dns_records(domain: str, hostname: str, keys: list[Any], policy: str = "") -> list[str]:
+def dns_records(domain: str, hostname: str, keys: list[Any], policy: str) -> list[str]:
+    """Zone-file lines; ``policy`` is the served MTA-STS file, whose hash is the record's id (so the
+    id changes exactly when the policy does, RFC 8461 3.1)."""
     d, mx = f"{domain}.", f"{hostname}."
-    policy_id = hashlib.sha256((policy or sts_policy(hostname)).encode()).hexdigest()[:20]
+    policy_id = hashlib.sha256(policy.encode()).hexdigest()[:20]
     lines = [f"{d} {TTL} IN MX 10 {mx}", _txt(d, "v=spf1 mx -all")]
     lines += [_txt(f"{k.selector}._domainkey.{d}", dkim_sign.dns_value(k)) for k in keys]
     lines += [
@@ -170,9 +169,7 @@ async def dns_command(store: SQLiteStore, args: argparse.Namespace) -> int:
         raise NotFound(f"no domain {args.domain}; add it first with: pillarbox domain add {args.domain}")
     config = load_config(args.config)
     hostname = config.hostname
-    served = getattr(config, "policy", None)  # [policy] mta_sts_mode / mta_sts_max_age, when present
-    policy = sts_policy(hostname, getattr(served, "mta_sts_mode", "testing"),
-                        getattr(served, "mta_sts_max_age", 604800))
+    policy = mta_sts_policy(config.policy.mta_sts_mode, hostname, config.policy.mta_sts_max_age)
     keys = await dkim_sign.ensure_keys(store, args.domain.lower())
     print(f"; records for {args.domain.lower()} (the MX host {hostname} needs its own A/AAAA records)")
     for line in dns_records(args.domain.lower(), hostname, keys, policy):

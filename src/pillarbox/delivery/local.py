@@ -49,8 +49,12 @@ class LocalDelivery:
         folder: str = INBOX,
         flags: frozenset[str] = frozenset(),
         outbound: OutboundRequest | None = None,
+        outbound_raw: bytes | None = None,
     ) -> DeliveryReport:
-        """Durable when it returns; one stored copy for all local accounts."""
+        """Durable when it returns; one stored copy for all local accounts.
+
+        ``outbound_raw``: the queued copy's bytes when they differ from ``raw`` (DKIM-signed).
+        """
         mailbox_of: dict[int, int] = {}
         for account in accounts:
             mailbox_id = await self._mailbox_id(account, folder)
@@ -59,7 +63,7 @@ class LocalDelivery:
         targets = [DeliveryTarget(mailbox_id, flags) for mailbox_id in dict.fromkeys(mailbox_of.values())]
         local_raw = return_path_header(return_path) + raw if return_path is not None else raw
         outcome = await self.store.deliver_and_queue(
-            local_raw, targets, outbound, raw if outbound is not None else None
+            local_raw, targets, outbound, (outbound_raw or raw) if outbound is not None else None
         )
         by_mailbox = {t.mailbox_id: result for t, result in zip(targets, outcome.results, strict=True)}
         results = []

@@ -10,12 +10,13 @@ race.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pillarbox.delivery.local import DeliveryReport, LocalDelivery
 from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StoreError
 from pillarbox.mailauth.authresults import remove_ours
+from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
 from pillarbox.smtp import replies
@@ -31,11 +32,16 @@ MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full, try again later")
 
 
 class MessageAcceptor:
-    def __init__(self, store: Store, hostname: str, policy: InboundPolicy | None = None) -> None:
+    def __init__(
+        self, store: Store, hostname: str, policy: InboundPolicy | None = None,
+        signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.hostname = hostname
         self.delivery = LocalDelivery(store)
         self.policy = policy
+        self.signer = signer
+        self.on_queued = on_queued
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -74,16 +80,20 @@ class MessageAcceptor:
         message = received_header(info, self.store.now()) + content
         accounts = transaction.local_accounts()
         remote = transaction.remote_recipients()
-        outbound = None
+        outbound, relayed = None, None
         if remote:
             mail = transaction.mail
             outbound = OutboundRequest(
                 sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
                 smtputf8=mail.smtputf8, auth_user=user.address if user else None,
             )
+            if user is not None and self.signer is not None:
+                # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
+                relayed = await self.signer.sign(message, transaction.sender)
         try:
             report = await self.delivery.deliver(
-                message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder
+                message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder,
+                outbound_raw=relayed,
             )
             if folder != "INBOX":
                 report = await self._inbox_fallback(message, report, transaction.sender)
@@ -100,6 +110,8 @@ class MessageAcceptor:
             # the others are stored and the client will hear 250: this copy needs a bounce (DSN)
             log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
                       recipient=result.account.address, error=str(result.error))
+        if report.queue_id is not None and self.on_queued is not None:
+            self.on_queued()
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
 
