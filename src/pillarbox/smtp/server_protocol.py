@@ -55,7 +55,6 @@ DEFAULT_LINE_LIMIT = 4096
 DEFAULT_AUTH_LINE_LIMIT = 12288  # RFC 4954 4
 DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
 _PARTIAL_FLUSH = 8192  # DATA: flush a line without LF once this much of it is buffered
-_BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -593,7 +592,7 @@ class SMTPServerProtocol:
         """Check for bare CR/LF, unstuff (4.5.2) and keep ``content`` unless the message is too big."""
         if not content:
             return
-        if _BARE_CR_OR_LF.search(content):
+        if _has_bare_cr_or_lf(content):
             self._bare_line_ending = True
         unstuffed = content[1:] if self._line_start and content.startswith(b".") else content
         unstuffed = unstuffed.replace(b"\r\n.", b"\r\n")
@@ -683,3 +682,9 @@ _COMMANDS = {
     "STARTTLS": SMTPServerProtocol._cmd_starttls,
     "AUTH": SMTPServerProtocol._cmd_auth,
 }
+
+
+def _has_bare_cr_or_lf(data: bytes) -> bool:
+    """A CR or LF that is not part of a CRLF pair. Three memchr-speed counts instead of a regex
+    over every byte of every message: equivalent to ``\r(?!\n)|(?<!\r)\n``."""
+    return data.count(b"\r") + data.count(b"\n") != 2 * data.count(b"\r\n")

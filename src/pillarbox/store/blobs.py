@@ -33,6 +33,7 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._made: set[Path] = set()  # fan-out folders known to exist (a mkdir per blob was measurable)
 
     def path(self, name: str) -> Path:
         return self.root / name[:2] / name[2:4] / name
@@ -43,7 +44,9 @@ class BlobStore:
     def write(self, name: str, data: bytes) -> Path:
         """Write without flushing; ``sync`` must follow before any row names the blob."""
         final = self.path(name)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.parent not in self._made:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(final.parent)
         tmp = final.with_name(f"{name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             f.write(data)

@@ -44,6 +44,7 @@ from pillarbox.store.records import (
     StoreFlagsResult,
 )
 from pillarbox.store.sqlite import directory, dmarc, integrity, mailboxes, messages, queue
+from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.schema import migrate
@@ -77,16 +78,23 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since)
-        self._writer = GroupCommitWriter(lambda: connect(self.db_path), self.blobs, self.changes.poke)
+        self._writer = GroupCommitWriter(self._writer_connection, self.blobs, self.changes.poke)
+        self._checkpointer = Checkpointer(lambda: connect(self.db_path))
         self._last_turn: asyncio.Future[None] | None = None
 
     @classmethod
     def open(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> SQLiteStore:
         return cls(Path(data_dir), clock)
 
+    def _writer_connection(self) -> sqlite3.Connection:
+        conn = connect(self.db_path)
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer does it, off the commit path
+        return conn
+
     async def close(self) -> None:
         await self.changes.close()
         await asyncio.to_thread(self._writer.close)
+        await asyncio.to_thread(self._checkpointer.close)
         self._pool.shutdown(wait=True)
         for conn in self._connections:
             conn.close()
