@@ -116,7 +116,8 @@ def _smtp_services(services: Services) -> SMTPServices:
         )
         policy = InboundPolicy(services.resolver, config.hostname, settings_, StoreDMARCRecorder(services.store))
     acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
-                               on_queued=services.queue_runner.poke)
+                               on_queued=services.queue_runner.poke,
+                               reporter=services.queue_runner.reporter.report_local)
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
 
 

@@ -84,15 +84,17 @@ def populate(data_dir: Path) -> None:
             await store.set_quota("full@example.com", 10, None)
             await store.add_alias("team@example.com", ["bob@example.com", "carol@example.com"])
             await store.add_alias("fwd@example.com", ["someone@remote.test"])
+            await store.add_alias("duo@example.com", ["bob@example.com", "full@example.com"])
         finally:
             await store.close()
 
     asyncio.run(fill())
 
 
-NO_POLICY = "[policy]\ncheck = false\n"
-"""SPF/DKIM/DMARC checks off: these tests are about SMTP itself and must not depend on any DNS;
-tests/mailauth runs the checks against its own loopback DNS server."""
+NO_POLICY = '[policy]\ncheck = false\n[outbound]\nrelay = "127.0.0.1:9"\n'
+"""SPF/DKIM/DMARC checks off and outbound mail parked (its only route refuses connections, so
+entries stay queued for inspection): these tests are about SMTP itself and must not depend on DNS.
+tests/mailauth and tests/e2e run checks and delivery against their own loopback DNS server."""
 
 
 def start_server(tmp: Path, extra: str = "", mail_auth: bool = False) -> MailServer:

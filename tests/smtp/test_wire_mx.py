@@ -160,3 +160,20 @@ def test_bdat_chunks_make_one_message(server: MailServer):
     replies = raw_session(server.smtp, script)
     assert replies.count(b"250 2.0.0") >= 2 and b"Message accepted" in replies
     assert server.messages("carol@example.com")[-1].endswith(part1 + part2)
+
+
+def test_copy_refused_after_data_is_bounced_to_the_sender(server: MailServer):
+    """duo@ reaches bob and full@ (over quota): the client hears 250 for the message, so full@'s
+    refusal must come back as a DSN (queued to the remote sender, from the null reverse-path)."""
+    before = len(server.messages("bob@example.com"))
+    with smtplib.SMTP("127.0.0.1", server.smtp) as client:
+        client.ehlo()
+        client.mail("alice@remote.test")  # no SIZE: the quota cannot be judged at RCPT time
+        assert client.rcpt("duo@example.com")[0] == 250
+        assert client.data(MESSAGE)[0] == 250
+    assert len(server.messages("bob@example.com")) == before + 1
+    assert ("", "alice@remote.test") in server.queued()
+    bounce = server.last_queued_bytes()
+    assert b"report-type=delivery-status" in bounce
+    assert b"Final-Recipient: rfc822; full@example.com" in bounce and b"Action: failed" in bounce
+    assert b"Status: 5.2.2" in bounce

@@ -135,3 +135,16 @@ def test_swaks_starttls_auth_send(server: MailServer):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert b"Subject: via swaks" in server.messages("carol@example.com")[-1]
+
+
+def test_notify_success_for_a_local_recipient(server: MailServer):
+    before = len(server.messages("carol@example.com"))
+    with submit(server) as client:
+        client.login("carol@example.com", PASSWORD)
+        client.mail("carol@example.com", ["RET=HDRS", "ENVID=track-1"])
+        assert client.rcpt("bob@example.com", ["NOTIFY=SUCCESS", "ORCPT=rfc822;bob@example.com"])[0] == 250
+        assert client.data(b"From: carol@example.com\r\nSubject: please confirm\r\n\r\nhi\r\n")[0] == 250
+    [report] = server.messages("carol@example.com")[before:]
+    assert report.startswith(b"Return-Path: <>")
+    assert b"Action: delivered" in report and b"Original-Envelope-Id: track-1" in report
+    assert b"Original-Recipient: rfc822; bob@example.com" in report

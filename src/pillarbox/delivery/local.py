@@ -31,6 +31,30 @@ class DeliveryReport:
     queue_id: int | None
 
 
+@dataclass(frozen=True)
+class RecipientOutcome:
+    """What happened to one local recipient, for a delivery status notification (RFC 3464 2.3)."""
+
+    address: str
+    original: str | None
+    """ORCPT, ``addr-type;address``."""
+    action: str
+    """``failed`` or ``delivered``."""
+    status: str
+    diagnostic: str | None = None
+
+
+@dataclass(frozen=True)
+class LocalReport:
+    """A DSN owed for mail stored (or refused) at SMTP time; the queue floor formats and sends it."""
+
+    sender: str
+    envid: str | None
+    ret: str | None
+    message: bytes
+    recipients: tuple[RecipientOutcome, ...]
+
+
 def return_path_header(sender: str) -> bytes:
     return f"Return-Path: <{sender}>\r\n".encode()
 

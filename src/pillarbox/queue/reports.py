@@ -11,10 +11,11 @@ reverse-path, and a message from the null sender never gets a DSN (no bounce loo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from pillarbox.auth.directory import Directory
-from pillarbox.delivery.local import LocalDelivery
+from pillarbox.delivery.local import LocalDelivery, LocalReport
 from pillarbox.queue.dsn import RecipientReport, Report, build_dsn
 from pillarbox.queue.schedule import RetryPolicy
 from pillarbox.store.records import OutboundRecipient, OutboundRequest, QueuedMessage, QueuedRecipient
@@ -84,6 +85,17 @@ class Reporter:
         for action in set(due.values()):
             positions = [p for p, a in due.items() if a == action]
             await self.store.mark_queue_reported(entry.id, positions, action)  # type: ignore[attr-defined]
+
+    async def report_local(self, local: LocalReport) -> None:
+        """The DSN for mail handled at SMTP time (see smtp/accept.py); same format, same sending."""
+        now = int(time.time())
+        reports = tuple(
+            RecipientReport(address=o.address, action=o.action, status=o.status, original=o.original,
+                            remote_mta=None, diagnostic=o.diagnostic)
+            for o in local.recipients
+        )
+        await self.send(local.sender, build_dsn(
+            Report(self.hostname, local.sender, reports, local.message, now, local.envid, local.ret), now))
 
     async def send(self, to: str, dsn: bytes) -> None:
         domain = to.rpartition("@")[2]

@@ -10,10 +10,10 @@ race.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pillarbox.delivery.local import DeliveryReport, LocalDelivery
+from pillarbox.delivery.local import DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
 from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StoreError
 from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
@@ -35,6 +35,7 @@ class MessageAcceptor:
     def __init__(
         self, store: Store, hostname: str, policy: InboundPolicy | None = None,
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
+        reporter: Callable[[LocalReport], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
@@ -42,6 +43,7 @@ class MessageAcceptor:
         self.policy = policy
         self.signer = signer
         self.on_queued = on_queued
+        self.reporter = reporter
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -107,13 +109,39 @@ class MessageAcceptor:
             quota = all(isinstance(r.error, QuotaExceeded) for r in failed)
             return replies.QUOTA_EXCEEDED if quota else replies.TEMP_FAILURE
         for result in failed:
-            # the others are stored and the client will hear 250: this copy needs a bounce (DSN)
+            # the others are stored and the client will hear 250: this copy gets a bounce (DSN)
             log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
                       recipient=result.account.address, error=str(result.error))
+        await self._report(transaction, report, content)
         if report.queue_id is not None and self.on_queued is not None:
             self.on_queued()
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
+
+    async def _report(self, transaction: Transaction, report: DeliveryReport, content: bytes) -> None:
+        """DSNs owed at once: local copies refused after DATA (RFC 5321 6.1: once we said 250 we
+        must report a failure), and NOTIFY=SUCCESS for copies stored here (RFC 3461 5.2.3)."""
+        if self.reporter is None or not transaction.sender:  # a null sender never gets a DSN
+            return
+        outcome_of = {r.account.id: r for r in report.accounts}
+        outcomes = []
+        for recipient in transaction.recipients:
+            notify = {n.upper() for n in recipient.rcpt.notify or ()}
+            orcpt = recipient.rcpt.orcpt
+            original = f"{orcpt[0]};{orcpt[1]}" if orcpt else f"rfc822;{recipient.address}"
+            for account in recipient.accounts:
+                result = outcome_of.get(account.id)
+                if result is None:
+                    continue
+                if result.error is not None and "NEVER" not in notify and (not notify or "FAILURE" in notify):
+                    status = "5.2.2" if isinstance(result.error, QuotaExceeded) else "5.3.0"
+                    outcomes.append(RecipientOutcome(account.address, original, "failed", status,
+                                                     f"smtp; 552 {status} {result.error}"))
+                elif result.error is None and "SUCCESS" in notify:
+                    outcomes.append(RecipientOutcome(account.address, original, "delivered", "2.0.0"))
+        if outcomes:
+            mail = transaction.mail
+            await self.reporter(LocalReport(transaction.sender, mail.envid, mail.ret, content, tuple(outcomes)))
 
     async def _inbox_fallback(self, message: bytes, report: DeliveryReport, sender: str) -> DeliveryReport:
         """An account without a Junk folder (deleted by its user) gets the message in its INBOX."""
