@@ -12,6 +12,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
@@ -25,6 +26,7 @@ from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 from pillarbox.obs import get_logger, log_event, render_metrics, setup_logging
+from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
 from pillarbox.policy.publish import add_mta_sts_route
 from pillarbox.policy.reports import StoreDMARCRecorder
@@ -179,12 +181,31 @@ def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
     return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
+class BackgroundTask(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self, grace: float = 10.0) -> None: ...
+
+
+def background_tasks(services: Services) -> list[BackgroundTask]:
+    """Long-running jobs beside the listeners: the outbound queue, then the daily reports."""
+    config = services.config
+    runner = services.queue_runner
+    tasks: list[BackgroundTask] = [runner]
+    if config.policy.check and config.policy.dmarc_reports:
+        reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
+        tasks.append(DMARCReportTask(reporter))
+    return tasks
+
+
 async def run(config: Config) -> None:
     services = build_services(config)
-    runner = services.queue_runner
+    tasks = background_tasks(services)
+    started: list[BackgroundTask] = []
     try:
         await start_listeners(services)
-        await runner.start()
+        for task in tasks:
+            await task.start()
+            started.append(task)
         stop = asyncio.Event()
         _install_signal_handlers(services, stop)
         log_event(log, "info", "ready", hostname=config.hostname, data_dir=str(config.data_dir))
@@ -192,7 +213,8 @@ async def run(config: Config) -> None:
         log_event(log, "info", "stopping", grace_seconds=STOP_GRACE)
     finally:
         await asyncio.gather(*(listener.stop(STOP_GRACE) for listener in services.listeners))
-        await runner.stop(STOP_GRACE)
+        for task in reversed(started):
+            await task.stop(STOP_GRACE)
         await services.store.close()
     log_event(log, "info", "stopped")
 

@@ -444,6 +444,7 @@ class PolicyConfig:
     mta_sts_mode: str = _setting("testing", _choice(("testing", "enforce", "none")))
     mta_sts_max_age: int = 604800
     public_ip: str = _setting("", _optional_ip)
+    dmarc_reports: bool = _setting(True, _flag)
 
 
 def _default_hostname() -> str:

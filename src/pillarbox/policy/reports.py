@@ -1,7 +1,7 @@
 """The DMARC aggregate-report recorder backed by the store (``InboundPolicy``'s ``recorder``).
 
-Sending the daily RFC 7489 7.2 aggregate reports from these rows is not implemented yet: the data
-is recorded so that a report sender can be added without losing history.
+The daily RFC 7489 7.2 aggregate reports are built from these rows and sent by
+``policy/dmarc_reports.py``.
 """
 
 from __future__ import annotations

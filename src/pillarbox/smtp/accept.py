@@ -6,6 +6,10 @@ before the 250 (principle 7). With DATA a client hears a single reply for all it
 local copy refused after DATA (the mailbox filled up in the meantime) cannot be reported per
 recipient; quotas are therefore checked at RCPT time too (452 4.2.2), which leaves only that narrow
 race.
+
+Mail that arrived on the MX and goes back out through an alias is ARC-sealed (RFC 8617) by the
+forwarding domain, so that the next receiver can see what we saw even if SPF no longer aligns; only
+the queued copy carries the seal, local copies are stored as received.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from pillarbox.delivery.local import DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
 from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StoreError
+from pillarbox.mailauth.arc import seal_message
 from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
@@ -92,6 +97,8 @@ class MessageAcceptor:
             if user is not None and self.signer is not None:
                 # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
                 relayed = await self.signer.sign(message, transaction.sender)
+            elif sender is not None and self.policy is not None:
+                relayed = await self._seal(message, transaction, queue_id)
         try:
             report = await self.delivery.deliver(
                 message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder,
@@ -117,6 +124,18 @@ class MessageAcceptor:
             self.on_queued()
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
+
+    async def _seal(self, message: bytes, transaction: Transaction, queue_id: str) -> bytes | None:
+        """The forwarded copy with an ARC set by the (first) alias domain that sends it on, or None."""
+        domain = next((r.address.rpartition("@")[2].lower() for r in transaction.recipients if r.remote), "")
+        if self.signer is None or not domain:
+            return None
+        try:
+            sealed = await seal_message(message, await self.signer.keys(domain), self.hostname)
+        except Exception as exc:  # a seal is a courtesy: never lose the message over it
+            log_event(log, "error", "ARC sealing failed", queue_id=queue_id, domain=domain, error=str(exc))
+            return None
+        return sealed if sealed is not message else None
 
     async def _report(self, transaction: Transaction, report: DeliveryReport, content: bytes) -> None:
         """DSNs owed at once: local copies refused after DATA (RFC 5321 6.1: once we said 250 we
