@@ -33,6 +33,7 @@ from pillarbox.policy.reports import StoreDMARCRecorder
 from pillarbox.pop3 import server as pop3
 from pillarbox.queue.runner import QueueRunner
 from pillarbox.queue.setup import build_runner, make_resolver
+from pillarbox.queue.tlsrpt import TLSReportSender, TLSReportTask
 from pillarbox.smtp import replies
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
@@ -194,6 +195,10 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
         tasks.append(DMARCReportTask(reporter))
+    if config.queue.tls_reports:
+        tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
+                              smtp_port=config.outbound.smtp_port)
+        tasks.append(TLSReportTask(tls))
     return tasks
 
 

@@ -397,6 +397,7 @@ class QueueConfig:
     per_domain: int = 4
     lease: int = 3600
     poll_interval: float = 5.0
+    tls_reports: bool = _setting(True, _flag)
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,34 @@ async def _session_at(address: str, host: str, policy: HostPolicy, settings: Con
         await report(policy, host, failure.result)
         if policy.required or policy.kind == "relay":
             raise
-        return await _handshake(address, host, policy, settings, use_tls=False, report=report)
+    if policy.verifies_name:
+        # MTA-STS testing mode (RFC 8461 5): the failure is reported, the mail goes as if there were no
+        # policy — opportunistic TLS, and plaintext only if even unverified TLS cannot be had.
+        try:
+            return await _handshake(address, host, _unverified(policy), settings, use_tls=True, report=_ignore)
+        except TLSFailure:
+            pass
+    return await _handshake(address, host, policy, settings, use_tls=False, report=report)
+
+
+def _unverified(policy: HostPolicy) -> HostPolicy:
+    return HostPolicy("opportunistic", policy.policy_domain)
+
+
+async def _ignore(policy: HostPolicy, host: str, result: str) -> None:
+    return None
+
+
+def failure_type(error: str) -> str:
+    """RFC 8460 4.3.2.1 result type of a failed verifying handshake, from OpenSSL's message."""
+    text = error.lower()
+    if "hostname" in text or "ip address mismatch" in text:
+        return "certificate-host-mismatch"
+    if "expired" in text:
+        return "certificate-expired"
+    if "issuer" in text or "self-signed" in text or "self signed" in text or "untrusted" in text:
+        return "certificate-not-trusted"
+    return "validation-failure"
 
 
 async def _handshake(address: str, host: str, policy: HostPolicy, settings: ConnectSettings, *, use_tls: bool,
@@ -120,8 +147,7 @@ async def _starttls(client: SMTPClient, host: str, policy: HostPolicy, context: 
     try:
         reply = await client.starttls(context, host)
     except SMTPClientError as exc:
-        result = "certificate-host-mismatch" if "hostname" in str(exc).lower() else "validation-failure"
-        raise TLSFailure(str(exc), result) from exc
+        raise TLSFailure(str(exc), failure_type(str(exc))) from exc
     if reply.code != 220:
         raise TLSFailure(f"{host}: STARTTLS refused: {reply.code} {reply.text}", "starttls-not-supported")
 

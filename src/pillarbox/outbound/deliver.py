@@ -79,10 +79,15 @@ class SessionPool:
         self._idle: dict[tuple[str, int], list[tuple[Session, float]]] = {}
         self._clock = clock
 
-    def take(self, host: str, port: int) -> Session | None:
+    def take(self, host: str, port: int, policy: HostPolicy | None = None) -> Session | None:
+        """An idle session to ``host`` opened under the same TLS requirements as ``policy`` (a session
+        opened with unverified TLS must not carry mail for a domain whose policy demands verification)."""
         sessions = self._idle.get((host, port), [])
-        while sessions:
-            session, since = sessions.pop()
+        for index in range(len(sessions) - 1, -1, -1):
+            session, since = sessions[index]
+            if policy is not None and (session.policy.kind, session.policy.tlsa) != (policy.kind, policy.tlsa):
+                continue
+            del sessions[index]
             if self._clock() - since < IDLE_REUSE and not session.client.is_closing:
                 return session
         return None
@@ -98,6 +103,10 @@ class SessionPool:
                 if (session, since) not in keep:
                     await session.client.quit()
             self._idle[key] = keep
+
+
+async def _not_counted(policy: HostPolicy, host: str, result: str) -> None:
+    return None
 
 
 def _all(targets: Sequence[Target], kind: str, status: str, text: str, mta: str | None = None) -> list[Outcome]:
@@ -134,7 +143,7 @@ class Deliverer:
         policy = await self.mtasts.policy(domain)
         return policy if policy is not None and policy.mode != "none" else None
 
-    async def _host_policy(self, domain: str, host: str, route: Route, sts: STSPolicy | None) -> HostPolicy | None:
+    async def _host_policy(self, domain: str, host: str, route: Route, sts: STSPolicy | None) -> HostPolicy:
         if route.relay:
             return HostPolicy("relay" if self.routing.relay_tls != "none" else "opportunistic", domain)
         if self.routing.dane:
@@ -145,25 +154,34 @@ class Deliverer:
             if secure and dane.usable(records):
                 return HostPolicy("dane", domain, tuple(records))
         if sts is not None:
-            if not sts.allows(host):
-                return None if sts.mode == "enforce" else HostPolicy("sts-testing", domain)
             return HostPolicy("sts" if sts.mode == "enforce" else "sts-testing", domain)
         return HostPolicy("opportunistic", domain)
+
+    async def _listed(self, policy: HostPolicy, host: str,
+                      sts: STSPolicy | None) -> tuple[HostPolicy, TLSReport] | None:
+        """RFC 8461 4.1: an MX host the policy does not list is not used in enforce mode; in testing mode
+        the failure is reported and the host gets what it would get without a policy (opportunistic TLS)."""
+        if sts is None or policy.kind not in ("sts", "sts-testing") or sts.allows(host):
+            return policy, self.tls_report
+        await self.tls_report(policy, host, "mx-not-listed")
+        if policy.required:
+            return None
+        return HostPolicy("opportunistic", policy.policy_domain), _not_counted
 
     async def _try_hosts(self, message: OutboundMessage, domain: str, route: Route, sts: STSPolicy | None,
                          targets: Sequence[Target], record: Record) -> list[Outcome]:
         outcomes = _all(targets, "temporary", "4.4.1", f"x-pillarbox; no MX host of {domain} could be reached")
         errors: list[str] = []
         for host in route.hosts:
-            policy = await self._host_policy(domain, host, route, sts)
-            if policy is None:
-                errors.append(f"{host}: not listed in the MTA-STS policy")
-                await self.tls_report(HostPolicy("sts", domain), host, "mx-not-listed")
+            checked = await self._listed(await self._host_policy(domain, host, route, sts), host, sts)
+            if checked is None:
+                errors.append(f"{host}: not listed in the MTA-STS policy of {domain}")
                 continue
-            session = self.pool.take(host, route.port)
+            policy, report = checked
+            session = self.pool.take(host, route.port, policy)
             if session is None:
                 try:
-                    session = await open_session(host, policy, self.resolver, self._settings(route), self.tls_report)
+                    session = await open_session(host, policy, self.resolver, self._settings(route), report)
                 except SMTPClientError as exc:
                     errors.append(str(exc))
                     continue

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,23 @@ FETCH_TIMEOUT = 60.0
 
 class PolicyError(ValueError):
     pass
+
+
+class PolicyFetchError(PolicyError):
+    """The policy host answered, but not with a policy (status other than 200: 3.3)."""
+
+
+FailureReport = Callable[[str, str], Awaitable[None]]
+"""(policy domain, RFC 8460 result type) -> count a policy failure for TLS-RPT."""
+
+
+def fetch_failure_type(exc: BaseException) -> str:
+    """RFC 8460 4.3.2.2: which policy failure a failed fetch is."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "sts-webpki-invalid"
+    if isinstance(exc, PolicyError | UnicodeDecodeError) and not isinstance(exc, PolicyFetchError):
+        return "sts-policy-invalid"
+    return "sts-policy-fetch-error"
 
 
 @dataclass(frozen=True)
@@ -101,8 +118,9 @@ def client_context(ca_file: Path | None) -> ssl.SSLContext:
 
 class MTASTS:
     def __init__(self, store: object, resolver: Resolver, ca_file: Path | None = None, port: int = 443,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, on_failure: FailureReport | None = None) -> None:
         self.store = store
+        self.on_failure = on_failure
         self.resolver = resolver
         self.ca_file = ca_file
         self.port = port
@@ -121,7 +139,9 @@ class MTASTS:
         try:
             text = await self.fetch(domain)
             policy = parse_policy(text, policy_id)
-        except (OSError, PolicyError, ssl.SSLError, TimeoutError, UnicodeDecodeError, DNSTemporaryError):
+        except (OSError, PolicyError, ssl.SSLError, TimeoutError, UnicodeDecodeError, DNSTemporaryError) as exc:
+            if self.on_failure is not None:
+                await self.on_failure(domain, fetch_failure_type(exc))
             return _from_cache(valid)
         await self.store.put_mtasts_policy(  # type: ignore[attr-defined]
             CachedPolicy(domain, policy_id, text, now, now + policy.max_age))
@@ -151,7 +171,7 @@ class MTASTS:
         head, _, body = raw.partition(b"\r\n\r\n")
         status = head.split(b"\r\n", 1)[0].split()
         if len(status) < 2 or status[1] != b"200":
-            raise PolicyError(f"HTTP status {status[1:2]!r} (redirects are not followed)")
+            raise PolicyFetchError(f"HTTP status {status[1:2]!r} (redirects are not followed)")
         if b"transfer-encoding: chunked" in head.lower():
             body = _unchunk(body)
         return body.decode("utf-8")

@@ -25,10 +25,14 @@ def build_deliverer(config: Config, store: object, resolver: Resolver) -> Delive
         ca_file=out.ca_file, username=out.relay_username, password=out.relay_password,
     )
     routing = Routing(out.smtp_port, out.relay, out.routes, out.mta_sts, out.dane, out.relay_tls)
-    mtasts = MTASTS(store, resolver, out.ca_file, out.mta_sts_port) if out.mta_sts else None
 
     async def tls_report(policy: HostPolicy, host: str, result: str) -> None:
         await store.count_tls_result(policy.policy_domain, policy.report_type, host, result)  # type: ignore[attr-defined]
+
+    async def policy_failure(domain: str, result: str) -> None:
+        await store.count_tls_result(domain, "sts", "", result)  # type: ignore[attr-defined]
+
+    mtasts = MTASTS(store, resolver, out.ca_file, out.mta_sts_port, on_failure=policy_failure) if out.mta_sts else None
 
     return Deliverer(resolver, settings, routing, mtasts, tls_report)
 

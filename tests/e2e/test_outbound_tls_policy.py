@@ -1,0 +1,267 @@
+"""MTA-STS and DANE enforced both ways, end to end: A delivers to B only when B's TLS passes the policy.
+
+A test CA issues B's SMTP certificate (for mx.b.test only) and the certificate of an HTTPS server on
+loopback that serves every ``mta-sts.<domain>`` policy; A trusts that CA (``[outbound] ca_file``) and
+fetches policies from ``[outbound] mta_sts_port``. Each case has its own destination domain (A
+caches policies per domain), all hosted by B:
+
+- good.test: enforce, MX mx.b.test listed, certificate valid → delivered;
+- badname.test: enforce, MX mx2.b.test (B's address, but not a name on B's certificate) → deferred;
+- unlisted.test: enforce, MX mx.b.test but the policy lists only mx.elsewhere.test → deferred;
+- testing.test: testing mode with the badname mismatch → delivered (failure only counted);
+- dane.test / danebad.test: a DNSSEC-authenticated (AD bit) TLSA 3 1 1 of B's key, right and wrong.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import sqlite3
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from pillarbox.outbound import dane
+from tests.dnsserver import DNSServer
+from tests.e2e.outbound_env import Node, free_port, loopback_net, make_node
+
+pytestmark = pytest.mark.slow
+
+DOMAINS = ["good.test", "badname.test", "unlisted.test", "testing.test", "dane.test", "danebad.test"]
+POLICIES = {
+    "good.test": "enforce\nmx: mx.b.test",
+    "badname.test": "enforce\nmx: mx2.b.test",
+    "unlisted.test": "enforce\nmx: mx.elsewhere.test",
+    "testing.test": "testing\nmx: mx2.b.test",
+}
+
+
+class CertAuthority:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pillarbox Test CA")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.ca_file = directory / "ca.pem"
+        self.ca_file.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, label: str, names: list[str]) -> tuple[Path, Path, bytes]:
+        """(cert.pem, key.pem, DER) for ``names``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        cert_path, key_path = self.directory / f"{label}.crt", self.directory / f"{label}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
+
+
+class PolicyServer:
+    """HTTPS on loopback serving ``/.well-known/mta-sts.txt`` for every ``mta-sts.<domain>`` Host."""
+
+    def __init__(self, host: str, port: int, cert: Path, key: Path, policies: dict[str, str]) -> None:
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                domain = self.headers.get("Host", "").removeprefix("mta-sts.")
+                server.requests.append(domain)
+                mode = policies.get(domain)
+                if self.path != "/.well-known/mta-sts.txt" or mode is None:
+                    self.send_error(404)
+                    return
+                body = f"version: STSv1\nmode: {mode}\nmax_age: 86400\n".encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.httpd = http.server.ThreadingHTTPServer((host, port), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@dataclass
+class World:
+    a: Node
+    b: Node
+    dns: DNSServer
+    https: PolicyServer
+
+
+def zones(net: str, port: int, b_der: bytes) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
+    records: dict[tuple[str, str], list[str]] = {
+        ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [f"{net}.2"],
+        ("mx.b.test", "A"): [f"{net}.3"], ("mx2.b.test", "A"): [f"{net}.3"],
+        ("mx-dane.b.test", "A"): [f"{net}.3"], ("mx-danebad.b.test", "A"): [f"{net}.3"],
+        ("good.test", "MX"): ["10 mx.b.test."], ("badname.test", "MX"): ["10 mx2.b.test."],
+        ("unlisted.test", "MX"): ["10 mx.b.test."], ("testing.test", "MX"): ["10 mx2.b.test."],
+        ("dane.test", "MX"): ["10 mx-dane.b.test."], ("danebad.test", "MX"): ["10 mx-danebad.b.test."],
+    }
+    for domain in POLICIES:
+        records[(f"_mta-sts.{domain}", "TXT")] = ['"v=STSv1; id=20260101"']
+        records[(f"mta-sts.{domain}", "A")] = [f"{net}.5"]
+    good = dane.record_for(b_der)
+    records[(dane.tlsa_name("mx-dane.b.test", port), "TLSA")] = [f"3 1 1 {good.data.hex()}"]
+    records[(dane.tlsa_name("mx-danebad.b.test", port), "TLSA")] = [f"3 1 1 {'ab' * 32}"]
+    secure = [dane.tlsa_name(h, port) for h in ("mx-dane.b.test", "mx-danebad.b.test")]
+    return records, secure
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("tlspolicy")
+    ca = CertAuthority(root)
+    net = loopback_net()
+    port = free_port(f"{net}.2", f"{net}.3")
+    https_port = free_port(f"{net}.5")
+    b_cert, b_key, b_der = ca.issue("mx.b.test", ["mx.b.test"])
+    web_cert, web_key, _ = ca.issue("mta-sts", [f"mta-sts.{d}" for d in POLICIES])
+    records, secure = zones(net, port, b_der)
+    dns = DNSServer(records, secure=secure)
+    https = PolicyServer(f"{net}.5", https_port, web_cert, web_key, POLICIES)
+    b = make_node(root, "b", f"{net}.3", port, dns, DOMAINS, [f"bob@{d}" for d in DOMAINS])
+    with b.config.open("a") as config:
+        config.write(f'\n[tls]\ncert = "{b_cert}"\nkey = "{b_key}"\n')
+    b.start()
+    a = make_node(root, "a", f"{net}.2", port, dns, ["a.test"], ["alice@a.test"],
+                  outbound=f'ca_file = "{ca.ca_file}"\nmta_sts_port = {https_port}')
+    a.start()
+    yield World(a, b, dns, https)
+    a.stop()
+    b.stop()
+    https.close()
+    dns.close()
+    for node in (a, b):
+        assert "Traceback" not in node.process.log()
+
+
+def message(to: str) -> bytes:
+    return (f"From: alice@a.test\r\nTo: {to}\r\nSubject: to {to}\r\nMessage-ID: <{to}.tls@a.test>\r\n\r\n"
+            f"Hello over verified TLS.\r\n").encode()
+
+
+def delivered(world: World, to: str, timeout: float = 20) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = world.b.messages(to)
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"nothing for {to}:\n{world.a.process.log()}")
+
+
+def recipient_row(node: Node, address: str) -> tuple[str, int, str]:
+    with sqlite3.connect(node.data_dir / "pillarbox.sqlite3") as conn:
+        row = conn.execute("SELECT state, attempts, COALESCE(last_error, '') FROM queue_recipients WHERE address = ?",
+                           (address,)).fetchone()
+    return row if row else ("", 0, "")
+
+
+def deferred(world: World, to: str, timeout: float = 20) -> str:
+    """Wait for two failed attempts; the recipient must still be pending and B must have nothing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state, attempts, error = recipient_row(world.a, to)
+        if state == "pending" and attempts >= 2:
+            assert world.b.messages(to) == []
+            return error
+        assert state in ("", "pending"), (state, error)
+        time.sleep(0.1)
+    raise AssertionError(f"{to}: {recipient_row(world.a, to)}:\n{world.a.process.log()}")
+
+
+def tls_results(node: Node, domain: str) -> dict[tuple[str, str, str], int]:
+    with sqlite3.connect(node.data_dir / "pillarbox.sqlite3") as conn:
+        rows = conn.execute("SELECT policy_type, mx_host, result, count FROM tls_results WHERE policy_domain = ?",
+                            (domain,)).fetchall()
+    return {(t, mx, r): c for t, mx, r, c in rows}
+
+
+def test_enforce_with_a_valid_certificate_delivers(world: World):
+    world.a.submit("alice@a.test", ["bob@good.test"], message("bob@good.test"))
+    assert b"Hello over verified TLS." in delivered(world, "bob@good.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@good.test")
+    assert "policy=sts" in line and "result=sent" in line and "tls=TLSv1" in line
+    assert "good.test" in world.https.requests
+    assert tls_results(world.a, "good.test").get(("sts", "mx.b.test", "success"), 0) >= 1
+
+
+def test_enforce_with_a_certificate_name_mismatch_defers(world: World):
+    world.a.submit("alice@a.test", ["bob@badname.test"], message("bob@badname.test"))
+    error = deferred(world, "bob@badname.test")
+    assert "mx2.b.test" in error and ("hostname" in error.lower() or "certificate" in error.lower())
+    assert tls_results(world.a, "badname.test").get(("sts", "mx2.b.test", "certificate-host-mismatch"), 0) >= 1
+
+
+def test_enforce_with_an_mx_not_in_the_policy_defers(world: World):
+    world.a.submit("alice@a.test", ["bob@unlisted.test"], message("bob@unlisted.test"))
+    error = deferred(world, "bob@unlisted.test")
+    assert "not listed in the MTA-STS policy" in error
+    assert tls_results(world.a, "unlisted.test").get(("sts", "mx.b.test", "mx-not-listed"), 0) >= 1
+
+
+def test_testing_mode_delivers_and_only_reports(world: World):
+    world.a.submit("alice@a.test", ["bob@testing.test"], message("bob@testing.test"))
+    raw = delivered(world, "bob@testing.test")
+    assert b"with ESMTPS" in raw  # still TLS (unverified), not plaintext
+    assert tls_results(world.a, "testing.test").get(("sts", "mx2.b.test", "certificate-host-mismatch"), 0) >= 1
+
+
+def test_dane_ee_match_delivers(world: World):
+    world.a.submit("alice@a.test", ["bob@dane.test"], message("bob@dane.test"))
+    delivered(world, "bob@dane.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@dane.test")
+    assert "policy=dane" in line and "result=sent" in line
+    assert tls_results(world.a, "dane.test").get(("tlsa", "mx-dane.b.test", "success"), 0) >= 1
+
+
+def test_dane_ee_mismatch_defers(world: World):
+    world.a.submit("alice@a.test", ["bob@danebad.test"], message("bob@danebad.test"))
+    error = deferred(world, "bob@danebad.test")
+    assert "TLSA" in error
+    assert tls_results(world.a, "danebad.test").get(("tlsa", "mx-danebad.b.test", "tlsa-invalid"), 0) >= 1
