@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pillarbox.errors import ProtocolError
+from pillarbox.imap import objectid
 from pillarbox.imap import response as r
 from pillarbox.imap.bodystructure import body_structure, envelope
 from pillarbox.imap.parser.fetch_att import FetchAtt
@@ -26,8 +27,8 @@ from pillarbox.mime import KNOWN_ENCODINGS, ParsedMessage
 from pillarbox.store.api import Store
 from pillarbox.store.records import MessageEntry
 
-_NEEDS_BYTES = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "BINARY", "BINARY.SIZE"})
-_NEEDS_PARSED = frozenset({"ENVELOPE", "BODYSTRUCTURE"})
+_NEEDS_BYTES = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "BINARY", "BINARY.SIZE", "PREVIEW"})
+_NEEDS_PARSED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "EMAILID", "THREADID"})
 _SETS_SEEN = frozenset({"RFC822", "RFC822.TEXT"})
 _PARSED_CACHE_SIZE = 2048
 
@@ -44,20 +45,27 @@ class StructureCache:
 
     def __init__(self, size: int = _PARSED_CACHE_SIZE) -> None:
         self._items: OrderedDict[int, ParsedMessage] = OrderedDict()
+        self._blobs: dict[int, str] = {}
         self._size = size
+
+    def blob(self, mid: int) -> str:
+        """The blob name of a message loaded by ``get_many`` (its EMAILID comes from it)."""
+        return self._blobs.get(mid, "")
 
     async def get_many(self, store: Store, message_ids: Sequence[int]) -> dict[int, ParsedMessage]:
         found = {mid: self._items[mid] for mid in message_ids if mid in self._items}
         missing = [mid for mid in message_ids if mid not in found]
         if missing:
             for mid, summary in (await store.get_summaries(missing)).items():
+                self._blobs[mid] = summary.blob
                 found[mid] = self._put(mid, ParsedMessage.from_json(summary.structure_json))
         return found
 
     def _put(self, mid: int, parsed: ParsedMessage) -> ParsedMessage:
         self._items[mid] = parsed
         if len(self._items) > self._size:
-            self._items.popitem(last=False)
+            evicted, _ = self._items.popitem(last=False)
+            self._blobs.pop(evicted, None)
         return parsed
 
 
@@ -93,7 +101,9 @@ async def fetch_responses(
         if seq is None:
             continue
         raw = await store.read_message(entry.message_id) if _needs_bytes(wanted) else b""
-        attributes = [_item(item, entry, parsed.get(entry.message_id), raw, options) for item in wanted]
+        message = parsed.get(entry.message_id)
+        blob = cache.blob(entry.message_id)
+        attributes = [_item(item, entry, message, raw, blob, options) for item in wanted]
         if entry.uid in changed_flags and not any(item.name == "FLAGS" for item in wanted):
             attributes.append(("FLAGS", r.flag_list(sorted(entry.flags))))
         out.append(r.fetch_data(seq, attributes))
@@ -105,7 +115,7 @@ def _needs_bytes(items: Sequence[FetchAtt]) -> bool:
 
 
 def _item(
-    item: FetchAtt, entry: MessageEntry, parsed: ParsedMessage | None, raw: bytes, options: FetchOptions
+    item: FetchAtt, entry: MessageEntry, parsed: ParsedMessage | None, raw: bytes, blob: str, options: FetchOptions
 ) -> tuple[str, bytes]:
     name = item.name
     if name == "UID":
@@ -124,6 +134,12 @@ def _item(
         raise ProtocolError(r.no("*", r.SERVERBUG, "Message structure unavailable"))
     if name == "ENVELOPE":
         return name, envelope(parsed.envelope, options.utf8)
+    if name == "EMAILID":
+        return name, b"(%s)" % objectid.email_id(blob).encode()  # RFC 8474 5.1
+    if name == "THREADID":
+        return name, b"(%s)" % objectid.thread_id(parsed, blob).encode()
+    if name == "PREVIEW":
+        return name, r.nstring(objectid.preview(raw, parsed), options.utf8)  # RFC 8970 3
     if name in ("BODYSTRUCTURE", "BODY") and item.section is None:
         return name, body_structure(parsed.root, extensible=name == "BODYSTRUCTURE", utf8=options.utf8)
     return _content_item(item, parsed, raw)

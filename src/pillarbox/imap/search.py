@@ -6,9 +6,10 @@ full-text index once per key (one query, not one per message); only HEADER <fiel
 header bytes. So the evaluator first asks the store for every BODY/TEXT key's matching UIDs, loads
 envelopes only when the program has a header key, then walks messages with cheap checks.
 
-Matching is case-insensitive substring on decoded text (RFC 9051 6.4.4: "case-insensitive ... the
-server MAY"), after RFC 2047 decoding of header values; dates ignore time and zone, internal dates
-taken in UTC. \\Recent is not kept (IMAP4rev2 dropped it), so RECENT and NEW match nothing, OLD all.
+Matching is case- and accent-insensitive substring on decoded text (RFC 9051 6.4.4; the folding is
+``store.textfold.fold``, the same the index was built with), after RFC 2047 decoding of headers;
+dates ignore time and zone, internal dates taken in UTC. \\Recent is not kept (IMAP4rev2 dropped
+it), so RECENT and NEW match nothing, OLD all.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
+from pillarbox.imap import objectid
 from pillarbox.imap.parser.search_key import (
     And,
     DateKey,
@@ -37,7 +39,8 @@ from pillarbox.imap.sections import filter_header
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.mime import Address, ParsedMessage, decode_header_value
 from pillarbox.store.api import Store
-from pillarbox.store.records import MessageEntry
+from pillarbox.store.records import MessageEntry, MessageSummary
+from pillarbox.store.textfold import fold
 
 _FLAG_OF = {
     "ANSWERED": "\\Answered",
@@ -46,14 +49,24 @@ _FLAG_OF = {
     "FLAGGED": "\\Flagged",
     "SEEN": "\\Seen",
 }
-_ENVELOPE_KEYS = frozenset({"FROM", "TO", "CC", "BCC", "SUBJECT", "SENTBEFORE", "SENTON", "SENTSINCE"})
 
 
 @dataclass
 class _Prepared:
     text_hits: dict[StringKey, set[int]] = field(default_factory=dict)
-    parsed: dict[int, ParsedMessage] = field(default_factory=dict)
+    summaries: dict[int, MessageSummary] = field(default_factory=dict)
+    subjects: dict[int, tuple[int | None, str]] = field(default_factory=dict)
+    _parsed: dict[int, ParsedMessage] = field(default_factory=dict)
     headers: dict[int, bytes] = field(default_factory=dict)
+    objectids: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def parsed(self, uid: int) -> ParsedMessage | None:
+        """The stored structure, decoded only for keys the summary cannot answer (TO, CC, BCC)."""
+        found = self._parsed.get(uid)
+        summary = self.summaries.get(uid)
+        if found is None and summary is not None and summary.structure_json:
+            found = self._parsed[uid] = ParsedMessage.from_json(summary.structure_json)
+        return found
 
 
 async def search(
@@ -63,48 +76,87 @@ async def search(
     uids = view.live_uids()
     prepared = _Prepared()
     await _prepare(store, view, program, uids, prepared)
+    # the index already answered the top-level BODY/TEXT keys: only their hits need the other keys
+    rest = []
+    for key in program.keys:
+        if key == FlagKey("ALL"):
+            continue  # the most common program of SORT and THREAD: nothing to evaluate per message
+        if isinstance(key, StringKey) and key in prepared.text_hits:
+            hits = prepared.text_hits[key]
+            uids = [uid for uid in uids if uid in hits]
+        elif isinstance(key, StringKey) and key.name == "SUBJECT":  # a top-level SUBJECT: one tight loop
+            needle, subjects = fold(key.value), prepared.subjects
+            uids = [uid for uid in uids if uid in subjects and needle in fold(subjects[uid][1])]
+        else:
+            rest.append(key)
+    if not rest:
+        return uids
     evaluator = _Evaluator(view, prepared, saved or [], time.time() if now is None else now)
-    return [uid for uid in uids if evaluator.matches(program, view.entry(uid))]
+    remaining = And(tuple(rest))
+    return [uid for uid in uids if evaluator.matches(remaining, view.entry(uid))]
 
 
 async def _prepare(store: Store, view: SelectedMailbox, program: And, uids: list[int], prepared: _Prepared) -> None:
-    keys = list(_walk(program))
+    keys = list(walk(program))
     for key in keys:
         if isinstance(key, StringKey) and key.name in ("BODY", "TEXT") and key not in prepared.text_hits:
             fields = ("body",) if key.name == "BODY" else ("headers", "body")
             prepared.text_hits[key] = await store.search_text(view.id, key.value, fields)
-    if any(_needs_envelope(key) for key in keys):
-        entries = [view.entry(uid) for uid in uids]
+    sent_days = [key.date for key in keys if isinstance(key, DateKey) and key.name.startswith("SENT")]
+    if sent_days or any(isinstance(key, StringKey) and key.name == "SUBJECT" for key in keys):
+        prepared.subjects = await store.dates_and_subjects(view.id)  # one query, decoded at delivery
+    wants_ids = any(isinstance(key, StringKey) and key.name in ("EMAILID", "THREADID") for key in keys)
+    needed = uids if wants_ids or any(_needs_structure(key) for key in keys) else _near(prepared, uids, sent_days)
+    if needed:
+        entries = [view.entry(uid) for uid in needed]
         summaries = await store.get_summaries([e.message_id for e in entries])
         for entry in entries:
             summary = summaries.get(entry.message_id)
             if summary is not None:
-                prepared.parsed[entry.uid] = ParsedMessage.from_json(summary.structure_json)
+                prepared.summaries[entry.uid] = summary
+                parsed = prepared.parsed(entry.uid) if wants_ids else None
+                if parsed is not None:  # RFC 8474 6: SEARCH EMAILID / THREADID
+                    prepared.objectids[entry.uid] = {
+                        "EMAILID": objectid.email_id(summary.blob),
+                        "THREADID": objectid.thread_id(parsed, summary.blob),
+                    }
     if any(isinstance(key, HeaderKey) for key in keys):
         for uid in uids:
             entry = view.entry(uid)
             raw = await store.read_message(entry.message_id)
-            parsed = prepared.parsed.get(uid)
-            end = parsed.root.header_end if parsed else raw.find(b"\r\n\r\n") + 4
+            blank = raw.find(b"\r\n\r\n")
+            end = blank + 4 if blank >= 0 else len(raw)
             prepared.headers[uid] = raw[:end]
 
 
-def _needs_envelope(key: SearchKey) -> bool:
-    return (isinstance(key, StringKey) and key.name in _ENVELOPE_KEYS) or (
-        isinstance(key, DateKey) and key.name in _ENVELOPE_KEYS
-    )
+def _needs_structure(key: SearchKey) -> bool:
+    """FROM, TO, CC and BCC read the stored envelope; SUBJECT only the decoded subject column."""
+    return isinstance(key, StringKey) and key.name in ("FROM", "TO", "CC", "BCC")
 
 
-def _walk(key: SearchKey) -> Iterator[SearchKey]:
+def _near(prepared: _Prepared, uids: list[int], days: list[date]) -> list[int]:
+    """Messages whose Date, in UTC, is within a day of a SENT* key's date: only for those can the
+    date as written (in the sender's zone, at most 14 hours away) fall on the other side."""
+    near = []
+    for uid in uids:
+        seconds = prepared.subjects.get(uid, (None, ""))[0]
+        if seconds is not None:
+            utc_day = datetime.fromtimestamp(seconds, UTC).date()
+            if any(abs((utc_day - day).days) <= 1 for day in days):
+                near.append(uid)
+    return near
+
+
+def walk(key: SearchKey) -> Iterator[SearchKey]:
     yield key
     if isinstance(key, And):
         for child in key.keys:
-            yield from _walk(child)
+            yield from walk(child)
     elif isinstance(key, Not):
-        yield from _walk(key.key)
+        yield from walk(key.key)
     elif isinstance(key, Or):
-        yield from _walk(key.left)
-        yield from _walk(key.right)
+        yield from walk(key.left)
+        yield from walk(key.right)
 
 
 class _Evaluator:
@@ -143,7 +195,7 @@ class _Evaluator:
                 if not value:
                     return header.strip() != b""
                 text = header.decode("utf-8", "replace").split(":", 1)[-1]
-                return value.casefold() in decode_header_value(text).casefold()
+                return fold(value) in fold(decode_header_value(text))
         return False
 
     def _number(self, name: str, value: int, entry: MessageEntry) -> bool:
@@ -156,16 +208,24 @@ class _Evaluator:
 
     def _date(self, name: str, day: date, entry: MessageEntry) -> bool:
         if name.startswith("SENT"):
-            parsed = self.prepared.parsed.get(entry.uid)
-            if parsed is None or parsed.date is None:
+            actual_day = self._sent_day(entry.uid)
+            if actual_day is None:
                 return False
-            actual = parsed.date.date()
+            actual = actual_day
             name = name[4:]
         elif name.startswith("SAVED"):
             actual, name = entry.save_date.astimezone(UTC).date(), name[5:]
         else:
             actual = entry.internal_date.astimezone(UTC).date()
         return {"BEFORE": actual < day, "ON": actual == day, "SINCE": actual >= day}[name]
+
+    def _sent_day(self, uid: int) -> date | None:
+        """RFC 9051 6.4.4: the Date header's date as written, disregarding time and timezone."""
+        parsed = self.prepared.parsed(uid)
+        if parsed is not None and parsed.date is not None:
+            return parsed.date.date()
+        seconds = self.prepared.subjects.get(uid, (None, ""))[0]
+        return None if seconds is None else datetime.fromtimestamp(seconds, UTC).date()  # far from the key's day
 
     def _in_set(self, uid: bool, numbers: SequenceSet, entry: MessageEntry) -> bool:
         if numbers.saved:
@@ -179,16 +239,16 @@ class _Evaluator:
         if name in ("BODY", "TEXT"):
             return entry.uid in self.prepared.text_hits.get(StringKey(name, value), set())
         if name in ("EMAILID", "THREADID"):
-            return False
-        parsed = self.prepared.parsed.get(entry.uid)
+            return self.prepared.objectids.get(entry.uid, {}).get(name) == value
+        needle = fold(value)
+        if name == "SUBJECT":  # decoded at delivery
+            return needle in fold(self.prepared.subjects.get(entry.uid, (None, ""))[1])
+        parsed = self.prepared.parsed(entry.uid)
         if parsed is None:
             return False
-        needle = value.casefold()
         envelope = parsed.envelope
-        if name == "SUBJECT":
-            return needle in decode_header_value(envelope.subject or "").casefold()
         addresses = {"FROM": envelope.from_, "TO": envelope.to, "CC": envelope.cc, "BCC": envelope.bcc}[name]
-        return needle in _address_text(addresses).casefold()
+        return needle in fold(_address_text(addresses))
 
 
 def _flag_matches(name: str, flags: frozenset[str]) -> bool:

@@ -28,6 +28,8 @@ class Update:
 
     expunged: list[int] = field(default_factory=list)
     """Sequence numbers to announce with EXPUNGE, in the order to send them."""
+    expunged_uids: list[int] = field(default_factory=list)
+    """The same messages by UID, for VANISHED once QRESYNC is enabled (RFC 7162 3.2.10)."""
     exists: int | None = None
     flags: list[MessageEntry] = field(default_factory=list)
 
@@ -79,10 +81,11 @@ class SelectedMailbox:
             if previous is None and entry.uid > last_uid:
                 self.uids.append(entry.uid)
                 appended = True
-            elif previous is not None and previous.flags != entry.flags:
+            elif previous is not None and (previous.flags, previous.modseq) != (entry.flags, entry.modseq):
                 update.flags.append(entry)
             self.entries[entry.uid] = entry
         if allow_expunge:
+            update.expunged_uids = sorted(u for u in self.pending_expunges if u in self.entries)
             update.expunged = self.announce_expunges()
         if appended:
             update.exists = len(self.uids)

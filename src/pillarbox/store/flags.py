@@ -7,6 +7,7 @@ as given first (later case variants match the stored spelling).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = 1, 2, 4, 8, 16
@@ -27,7 +28,9 @@ def encode(flags: Iterable[str]) -> tuple[int, str]:
     return bits, " ".join(sorted(keywords.values(), key=str.lower))
 
 
+@functools.lru_cache(maxsize=4096)
 def decode(bits: int, keywords: str) -> frozenset[str]:
+    # cached: a mailbox has few distinct flag combinations, and listing 100,000 messages decodes each
     names = [name for bit, name in _NAMES.items() if bits & bit]
     if keywords:
         names.extend(keywords.split(" "))

@@ -23,4 +23,5 @@ def prepare_message(raw: bytes) -> PreparedMessage:
         # folded once here (case and accents, see textfold), so SEARCH is one LIKE on the trigram index
         headers_text=fold(headers_text),
         body_text=fold(body_text),
+        thread_refs=" ".join(parsed.references) or parsed.in_reply_to or "",
     )

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pillarbox.imap.commands import folders, general, messages
+from pillarbox.imap import turnaround
+from pillarbox.imap.commands import appending, folders, general, messages, quota, selecting, sorting
 from pillarbox.imap.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, IMAPSession, State
 
 
-async def _starttls(session: IMAPSession, command):  # type: ignore[no-untyped-def]
-    return await session.starttls(command)
-
-
-async def _authenticate(session: IMAPSession, command):  # type: ignore[no-untyped-def]
-    return await session.authenticate(command)
-
-
 async def _idle(session: IMAPSession, command):  # type: ignore[no-untyped-def]
-    await session.idle(command)
+    await turnaround.idle(session, command)
 
 
 TABLE: dict[str, tuple[frozenset[State], Handler]] = {
@@ -23,13 +16,17 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "NOOP": (ANY, general.noop),
     "LOGOUT": (ANY, general.logout),
     "ID": (ANY, general.id_command),
-    "STARTTLS": (NOT_AUTH, _starttls),
-    "AUTHENTICATE": (NOT_AUTH, _authenticate),
+    "STARTTLS": (NOT_AUTH, turnaround.starttls),
+    "AUTHENTICATE": (NOT_AUTH, turnaround.authenticate),
     "LOGIN": (NOT_AUTH, general.login),
     "ENABLE": (AUTH, general.enable),
     "NAMESPACE": (AUTH, general.namespace),
-    "SELECT": (AUTH, folders.select),
-    "EXAMINE": (AUTH, folders.select),
+    "COMPRESS": (AUTH, turnaround.compress),
+    "GETQUOTA": (AUTH, quota.getquota),
+    "GETQUOTAROOT": (AUTH, quota.getquotaroot),
+    "SETQUOTA": (AUTH, quota.setquota),
+    "SELECT": (AUTH, selecting.select),
+    "EXAMINE": (AUTH, selecting.select),
     "CREATE": (AUTH, folders.create),
     "DELETE": (AUTH, folders.delete),
     "RENAME": (AUTH, folders.rename),
@@ -38,13 +35,15 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "LIST": (AUTH, folders.list_mailboxes),
     "LSUB": (AUTH, folders.list_mailboxes),
     "STATUS": (AUTH, folders.status),
-    "APPEND": (AUTH, messages.append),
+    "APPEND": (AUTH, appending.append),
     "IDLE": (AUTH, _idle),
     "CHECK": (SELECTED, general.noop),
     "CLOSE": (SELECTED, messages.close),
     "UNSELECT": (SELECTED, messages.close),
     "EXPUNGE": (SELECTED, messages.expunge),
     "SEARCH": (SELECTED, messages.search),
+    "SORT": (SELECTED, sorting.sort),
+    "THREAD": (SELECTED, sorting.thread),
     "FETCH": (SELECTED, messages.fetch),
     "STORE": (SELECTED, messages.store),
     "COPY": (SELECTED, messages.copy),

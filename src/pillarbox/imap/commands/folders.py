@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 from pillarbox.errors import AlreadyExists, NotFound, StoreError
 from pillarbox.imap import response as r
-from pillarbox.imap.parser.commands import Create, ListCommand, MailboxCommand, Rename, Select, Status
-from pillarbox.imap.selected import SelectedMailbox
+from pillarbox.imap.parser.commands import Create, ListCommand, MailboxCommand, Rename, Status
 from pillarbox.store.records import Mailbox
 
 if TYPE_CHECKING:
@@ -35,31 +34,6 @@ async def folder(session: IMAPSession, name: str) -> Mailbox | None:
     return await session.store.get_mailbox(session.user.id, name)
 
 
-async def select(session: IMAPSession, command: Select) -> r.TaggedReply:
-    session.select(None)  # RFC 9051 6.3.2: a failed SELECT leaves no mailbox selected
-    mailbox = await folder(session, command.mailbox)
-    if mailbox is None:
-        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    entries = await session.store.list_messages(mailbox.id)
-    view = SelectedMailbox(mailbox, entries, read_only=command.readonly)
-    session.select(view)
-    session.send(r.flags_data(SYSTEM_FLAGS))
-    permanent = () if command.readonly else (*SYSTEM_FLAGS, "\\*")
-    session.send(r.UntaggedReply("OK", "Flags permitted", r.code_permanentflags(permanent)).to_bytes())
-    session.send(r.exists_data(view.exists))
-    if not session.rev2:
-        session.send(r.recent_data(0))
-        first_unseen = next((n for n, e in enumerate(entries, 1) if "\\Seen" not in e.flags), None)
-        if first_unseen is not None:
-            session.send(r.UntaggedReply("OK", "First unseen", r.code_unseen(first_unseen)).to_bytes())
-    session.send(r.UntaggedReply("OK", "UIDs valid", r.code_uidvalidity(mailbox.uidvalidity)).to_bytes())
-    session.send(r.UntaggedReply("OK", "Predicted next UID", r.code_uidnext(mailbox.uidnext)).to_bytes())
-    if session.rev2:
-        session.send(r.list_data(mailbox.name, _attributes(mailbox, set()), utf8=session.utf8))
-    code = r.READ_ONLY if command.readonly else r.READ_WRITE
-    return r.ok(command.tag, f"{command.name} completed", code)
-
-
 async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
     name = command.mailbox.rstrip(DELIMITER)  # RFC 9051 6.3.4: a trailing delimiter is ignored
     if not valid_name(name):
@@ -74,12 +48,12 @@ async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
         if await folder(session, parent) is None:
             await session.store.create_mailbox(session.user.id, parent)
     try:
-        await session.store.create_mailbox(session.user.id, name, uses[0] if uses else None)
+        created = await session.store.create_mailbox(session.user.id, name, uses[0] if uses else None)
     except AlreadyExists:
         return r.no(command.tag, r.ALREADYEXISTS, "Mailbox already exists")
     except StoreError as exc:
         return r.no(command.tag, r.CANNOT, str(exc))
-    return r.ok(command.tag, "CREATE completed")
+    return r.ok(command.tag, "CREATE completed", r.code_mailboxid(mailbox_id(created)))  # RFC 8474 4.1
 
 
 async def delete(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply:
@@ -132,7 +106,7 @@ def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
     return re.compile(text + r"\Z", re.DOTALL)
 
 
-def _attributes(mailbox: Mailbox, children: set[str], extra: tuple[str, ...] = ()) -> list[str]:
+def attributes(mailbox: Mailbox, children: set[str], extra: tuple[str, ...] = ()) -> list[str]:
     attributes = ["\\HasChildren" if mailbox.name in children else "\\HasNoChildren"]
     if mailbox.special_use:
         attributes.append(mailbox.special_use)
@@ -156,7 +130,7 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
             continue
         extra = ("\\Subscribed",) if mailbox.subscribed and (subscribed_only or "SUBSCRIBED" in command.returns) else ()
         session.send(
-            r.list_data(mailbox.name, _attributes(mailbox, parents, extra), utf8=session.utf8, command=command.name)
+            r.list_data(mailbox.name, attributes(mailbox, parents, extra), utf8=session.utf8, command=command.name)
         )
         if command.status_items:
             session.send(
@@ -165,8 +139,17 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
     return r.ok(command.tag, f"{command.name} completed")
 
 
+def mailbox_id(mailbox: Mailbox) -> str:
+    """RFC 8474 MAILBOXID: unique and never reused, kept across RENAME. UIDVALIDITY values come from
+    one server-wide counter and a mailbox keeps its own when renamed, so they make the id."""
+    return f"F{mailbox.uidvalidity}"
+
+
 def status_items(mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession) -> list[tuple[str, int | str]]:
-    values: dict[str, int] = {
+    if "HIGHESTMODSEQ" in items:
+        session.enabled.add("CONDSTORE")  # RFC 7162 3.1: a CONDSTORE-enabling command
+    values: dict[str, int | str] = {
+        "MAILBOXID": mailbox_id(mailbox),
         "MESSAGES": mailbox.messages,
         "UIDNEXT": mailbox.uidnext,
         "UIDVALIDITY": mailbox.uidvalidity,

@@ -13,7 +13,7 @@ from pillarbox.imap.parser.commands import Command, Enable, Id, Login
 if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
-ENABLEABLE = frozenset({"IMAP4REV2"})
+ENABLEABLE = frozenset({"IMAP4REV2", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
 
 
 async def capability(session: IMAPSession, command: Command) -> r.TaggedReply:
@@ -40,6 +40,8 @@ async def enable(session: IMAPSession, command: Enable) -> r.TaggedReply:
     """RFC 5161: only what we implement is enabled, and ENABLED lists just those newly enabled."""
     newly = [name for name in command.capabilities if name in ENABLEABLE and name not in session.enabled]
     session.enabled.update(newly)
+    if "QRESYNC" in newly:
+        session.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
     session.send(r.enabled_data(newly))
     return r.ok(command.tag, "ENABLE completed")
 

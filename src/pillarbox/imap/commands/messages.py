@@ -1,5 +1,7 @@
 """Selected-state commands (RFC 9051 6.4): FETCH, STORE, SEARCH, COPY, MOVE (6851), EXPUNGE,
-UID EXPUNGE (4315), CLOSE, UNSELECT (3691), CHECK; and APPEND (6.3.12, authenticated state).
+UID EXPUNGE (4315), CLOSE, UNSELECT (3691), CHECK; with CONDSTORE/QRESYNC (RFC 7162): FETCH
+CHANGEDSINCE and VANISHED, STORE UNCHANGEDSINCE and [MODIFIED], SEARCH MODSEQ; and "$" (RFC 5182)
+wherever a sequence set is allowed.
 
 Sequence sets resolve against the session's view (message numbers as this client knows them);
 UID sets against its UIDs, where "*" is the highest UID in the view (6.4.8). A sequence number past
@@ -12,15 +14,16 @@ import bisect
 import dataclasses
 from typing import TYPE_CHECKING
 
-from pillarbox.errors import ProtocolError, QuotaExceeded, StoreError
+from pillarbox.errors import ProtocolError, QuotaExceeded
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.folders import folder
 from pillarbox.imap.fetch import FetchOptions, fetch_responses, sets_seen
-from pillarbox.imap.parser.commands import Append, Command, Copy, Expunge, Fetch, Search, Store
+from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, Store
+from pillarbox.imap.parser.search_key import ModSeqKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
 from pillarbox.imap.search import search as run_search
+from pillarbox.imap.search import walk
 from pillarbox.imap.selected import SelectedMailbox
-from pillarbox.store.records import DeliveryTarget, Refused
 
 if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
@@ -36,9 +39,10 @@ def view_of(session: IMAPSession) -> SelectedMailbox:
 def resolve(session: IMAPSession, tag: str, numbers: SequenceSet, uid: bool) -> list[int]:
     """The UIDs (ascending) a sequence set names in the session's view."""
     view = view_of(session)
-    if numbers.saved:
+    if numbers.saved:  # RFC 5182 2.1: "$" is the saved result (kept as UIDs), maybe among ranges
         saved = set(session.saved_search)
-        return [u for u in view.uids if u in saved]
+        rest = resolve(session, tag, SequenceSet(numbers.ranges), uid) if numbers.ranges else []
+        return sorted(saved.intersection(view.uids).union(rest))
     if uid:
         largest = view.uids[-1] if view.uids else 0
         found: list[int] = []
@@ -55,6 +59,17 @@ def resolve(session: IMAPSession, tag: str, numbers: SequenceSet, uid: bool) -> 
 async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
     view = view_of(session)
     uids = resolve(session, command.tag, command.sequence_set, command.uid)
+    since = command.modifiers.changedsince
+    if command.modifiers.vanished and not session.qresync:
+        return r.bad(command.tag, "VANISHED needs ENABLE QRESYNC")  # RFC 7162 3.2.6
+    if command.modifiers.vanished and since is None:
+        return r.bad(command.tag, "VANISHED needs CHANGEDSINCE")
+    if since is not None or any(item.name == "MODSEQ" for item in command.items):
+        session.enabled.add("CONDSTORE")  # RFC 7162 3.1: CONDSTORE-enabling
+    if since is not None:
+        if command.modifiers.vanished:
+            await _send_vanished(session, command.sequence_set, since)
+        uids = [u for u in uids if view.entry(u).modseq > since]  # RFC 7162 3.1.4.1
     changed: set[int] = set()
     if sets_seen(command.items) and not view.read_only:
         unseen = [u for u in uids if u not in view.pending_expunges and "\\Seen" not in view.entry(u).flags]
@@ -63,10 +78,23 @@ async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
             for change in result.changed:
                 view.remember(dataclasses.replace(view.entry(change.uid), flags=change.flags, modseq=change.modseq))
                 changed.add(change.uid)
-    options = FetchOptions(uid=command.uid, utf8=session.utf8, condstore=False)
+    # RFC 7162 3.2.4: FETCH responses that set \Seen carry UID and MODSEQ once CONDSTORE is on
+    implicit = bool(changed) and session.condstore
+    options = FetchOptions(uid=command.uid or implicit, utf8=session.utf8, condstore=since is not None or implicit)
     for line in await fetch_responses(session.store, view, uids, command.items, options, session.structures, changed):
         session.send(line)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}FETCH completed")
+
+
+async def _send_vanished(session: IMAPSession, uids: SequenceSet, since: int) -> None:
+    """RFC 7162 3.2.6: VANISHED (EARLIER) with the UIDs of ``uids`` expunged after ``since``."""
+    view = view_of(session)
+    changes = await session.store.changes_since(view.id, since)
+    largest = view.mailbox.uidnext - 1
+    spans = uids.with_saved(session.saved_search).resolve(largest) if uids.saved else uids.resolve(largest)
+    gone = [u for u in changes.expunged if any(low <= u <= high for low, high in spans)]
+    if gone:
+        session.send(r.vanished_data(gone, earlier=True))
 
 
 async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
@@ -76,20 +104,25 @@ async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
     uids = [
         u for u in resolve(session, command.tag, command.sequence_set, command.uid) if u not in view.pending_expunges
     ]
+    if command.unchangedsince is not None:
+        session.enabled.add("CONDSTORE")
     result = await session.store.store_flags(view.id, uids, _MODES[command.mode], command.flags, command.unchangedsince)
     changed = {change.uid for change in result.changed}
     for change in result.changed:
         view.remember(dataclasses.replace(view.entry(change.uid), flags=change.flags, modseq=change.modseq))
-    report = uids if not command.silent else []
-    for uid in report:
+    for uid in uids:
         seq = view.seq_of(uid)
         if seq is None or uid in result.modified:
             continue
-        items = [("FLAGS", r.flag_list(sorted(view.entry(uid).flags)))]
-        if command.uid:
+        if command.silent and not (session.condstore and uid in changed):
+            continue  # RFC 7162 3.1.3: with CONDSTORE a changed message is reported even when SILENT
+        entry = view.entry(uid)
+        items = [] if command.silent else [("FLAGS", r.flag_list(sorted(entry.flags)))]
+        if command.uid or session.condstore:
             items.append(("UID", b"%d" % uid))
-        if uid in changed or not command.silent:
-            session.send(r.fetch_data(seq, items))
+        if session.condstore:
+            items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.2.4
+        session.send(r.fetch_data(seq, items))
     code = r.code_modified(sorted(result.modified)) if result.modified else None
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}STORE completed", code)
 
@@ -143,28 +176,41 @@ async def close(session: IMAPSession, command: Command) -> r.TaggedReply:
     return r.ok(command.tag, f"{command.name} completed")
 
 
+def charset_ok(charset: str | None) -> bool:
+    return charset is None or charset.lower().replace("_", "-") in ("utf-8", "us-ascii", "ascii", "utf8")
+
+
 async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
     view = view_of(session)
-    if command.charset is not None and command.charset.lower().replace("_", "-") not in (
-        "utf-8",
-        "us-ascii",
-        "ascii",
-        "utf8",
-    ):
+    if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.criteria, session.saved_search)
     numbers = uids if command.uid else [view.seq_of(u) or 0 for u in uids]
+    modseq = None
+    if any(isinstance(key, ModSeqKey) for key in walk(command.criteria)):
+        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what matched
+        modseq = max((view.entry(u).modseq for u in uids), default=None)
     returns = command.returns
     if returns is not None and "SAVE" in returns.options:
-        session.saved_search = list(uids)
+        session.saved_search = _to_save(returns.options, uids)
     if returns is None and not session.rev2:
-        session.send(r.search_data(numbers))
+        session.send(r.search_data(numbers, modseq))
     else:
         options = returns.options if returns is not None and returns.options else ("ALL",)
         results = _esearch_results(options, numbers)
+        if results and modseq is not None:
+            results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
         if results or returns is None or returns.options != ("SAVE",):
             session.send(r.esearch_data(command.tag, command.uid, results))
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
+
+
+def _to_save(options: tuple[str, ...], uids: list[int]) -> list[int]:
+    """RFC 5182 2.4: with MIN and/or MAX but neither ALL nor COUNT, only those messages are saved."""
+    if uids and ("MIN" in options or "MAX" in options) and not ("ALL" in options or "COUNT" in options):
+        chosen = {uids[0]} if "MIN" in options else set()
+        return sorted(chosen | ({uids[-1]} if "MAX" in options else set()))
+    return list(uids)
 
 
 def _esearch_results(options: tuple[str, ...], numbers: list[int]) -> list[tuple[str, object]]:
@@ -178,24 +224,3 @@ def _esearch_results(options: tuple[str, ...], numbers: list[int]) -> list[tuple
     if "COUNT" in options:
         results.append(("COUNT", len(numbers)))
     return results
-
-
-async def append(session: IMAPSession, command: Append) -> r.TaggedReply:
-    target = await folder(session, command.mailbox)
-    if target is None:
-        return r.no(command.tag, r.TRYCREATE, "No such mailbox")
-    uids = []
-    for message in command.messages:
-        if not message.data:
-            return r.no(command.tag, None, "Empty message")
-        flags = frozenset(f for f in message.flags if f.lower() != "\\recent")
-        try:
-            target_copy = DeliveryTarget(target.id, flags, message.internal_date)
-            [result] = await session.store.deliver(message.data, [target_copy])
-        except StoreError as exc:
-            return r.no(command.tag, r.SERVERBUG, str(exc))
-        if isinstance(result, Refused):
-            code = r.OVERQUOTA if isinstance(result.error, QuotaExceeded) else r.CANNOT
-            return r.no(command.tag, code, str(result.error))
-        uids.append(result.uid)
-    return r.ok(command.tag, "APPEND completed", r.code_appenduid(target.uidvalidity, uids))

@@ -180,6 +180,11 @@ MIGRATIONS: tuple[str, ...] = (
                      dmarc_result, spf_aligned, dkim_aligned, disposition, policy)
     ) WITHOUT ROWID;
     """,
+    # (imap) THREAD=REFERENCES without decoding each stored structure: the message's References (or its
+    # In-Reply-To when it has none), space-separated, as parsed at delivery; NULL for older rows.
+    """
+    ALTER TABLE messages ADD COLUMN thread_refs TEXT;
+    """,
 )
 
 

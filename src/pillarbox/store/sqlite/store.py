@@ -332,8 +332,8 @@ class SQLiteStore:
     async def list_messages(self, mailbox_id: int, uid_min: int = 1, uid_max: int | None = None) -> list[MessageEntry]:
         return await self._read(lambda c: messages.list_entries(c, mailbox_id, uid_min, uid_max))
 
-    async def get_summaries(self, message_ids: Sequence[int]) -> dict[int, MessageSummary]:
-        return await self._read(lambda c: messages.summaries(c, message_ids))
+    async def get_summaries(self, message_ids: Sequence[int], structure: bool = True) -> dict[int, MessageSummary]:
+        return await self._read(lambda c: messages.summaries(c, message_ids, structure))
 
     async def read_message(self, message_id: int) -> bytes:
         def read(conn: sqlite3.Connection) -> bytes:
@@ -436,7 +436,15 @@ class SQLiteStore:
     async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]:
         return await self._read(lambda c: dmarc.observations(c, day))
 
-    # -- IMAP extensions (MULTIAPPEND) ------------------------------------------------------------------
+    # -- IMAP extensions (MULTIAPPEND, SORT) -------------------------------------------------------------
+    async def dates_and_subjects(self, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
+        """UID → (Date header as Unix seconds or None, decoded Subject) of every message of a mailbox."""
+        return await self._read(lambda c: messages.dates_and_subjects(c, mailbox_id))
+
+    async def thread_fields(self, mailbox_id: int) -> dict[int, tuple[int | None, str, str | None, str | None]]:
+        """UID → (Date as Unix seconds, Subject, Message-ID, References or None if not recorded)."""
+        return await self._read(lambda c: messages.thread_fields(c, mailbox_id))
+
     async def append_messages(
         self, mailbox_id: int, batch: Sequence[tuple[bytes, DeliveryTarget]]
     ) -> list[Appended]:

@@ -1,0 +1,98 @@
+"""SELECT and EXAMINE (RFC 9051 6.3.2, 6.3.3) with CONDSTORE and QRESYNC (RFC 7162 3.1.8, 3.2.5).
+
+Quick resynchronisation: a client that was offline sends the UIDVALIDITY and HIGHESTMODSEQ it last
+saw (and optionally the UIDs it knows). The store's change log answers it directly: rows of
+``mailbox_messages`` with a MODSEQ above the client's are the flag changes and new messages;
+tombstones in ``expunged`` above it are the VANISHED (EARLIER) set. The difference is sent once,
+right after the usual SELECT responses, so the client never re-fetches the whole mailbox.
+
+The horizon: tombstones are kept forever (one small row per expunged UID), so any MODSEQ a client
+ever saw can be answered exactly and ``seq-match-data`` (3.2.5.2, a hint for servers that forget)
+is accepted and ignored. Should pruning ever be added, a client whose MODSEQ predates the horizon
+must get every UID of its known-uids that no longer exists, not just the remembered tombstones.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING
+
+from pillarbox.imap import response as r
+from pillarbox.imap.commands.folders import SYSTEM_FLAGS, attributes, folder, mailbox_id
+from pillarbox.imap.parser.commands import QResync, Select
+from pillarbox.imap.selected import SelectedMailbox
+
+if TYPE_CHECKING:
+    from pillarbox.imap.session import IMAPSession
+
+
+async def select(session: IMAPSession, command: Select) -> r.TaggedReply:
+    if command.qresync is not None and not session.qresync:
+        return r.bad(command.tag, "QRESYNC is not enabled")  # RFC 7162 3.2.5
+    if session.selected is not None:
+        session.send(r.UntaggedReply("OK", "Previous mailbox closed", r.CLOSED).to_bytes())  # RFC 9051 7.1
+    session.select(None)  # RFC 9051 6.3.2: a failed SELECT leaves no mailbox selected
+    if command.condstore:
+        session.enabled.add("CONDSTORE")
+    mailbox = await folder(session, command.mailbox)
+    if mailbox is None:
+        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    entries = await session.store.list_messages(mailbox.id)
+    view = SelectedMailbox(mailbox, entries, read_only=command.readonly)
+    session.select(view)
+    _send_opening(session, view)
+    if command.qresync is not None and command.qresync.uidvalidity == mailbox.uidvalidity:
+        await _resync(session, view, command.qresync)
+    code = r.READ_ONLY if command.readonly else r.READ_WRITE
+    return r.ok(command.tag, f"{command.name} completed", code)
+
+
+def _send_opening(session: IMAPSession, view: SelectedMailbox) -> None:
+    mailbox = view.mailbox
+    untagged = r.UntaggedReply
+    session.send(r.flags_data(SYSTEM_FLAGS))
+    permanent = () if view.read_only else (*SYSTEM_FLAGS, "\\*")
+    session.send(untagged("OK", "Flags permitted", r.code_permanentflags(permanent)).to_bytes())
+    session.send(r.exists_data(view.exists))
+    if not session.rev2:
+        session.send(r.recent_data(0))
+        first_unseen = next((n for n, uid in enumerate(view.uids, 1) if "\\Seen" not in view.entry(uid).flags), None)
+        if first_unseen is not None:
+            session.send(untagged("OK", "First unseen", r.code_unseen(first_unseen)).to_bytes())
+    session.send(untagged("OK", "UIDs valid", r.code_uidvalidity(mailbox.uidvalidity)).to_bytes())
+    session.send(untagged("OK", "Predicted next UID", r.code_uidnext(mailbox.uidnext)).to_bytes())
+    # RFC 7162 3.1.2.1: a server with persistent MODSEQs sends HIGHESTMODSEQ on every SELECT
+    session.send(untagged("OK", "Highest", r.code_highestmodseq(view.known_modseq)).to_bytes())
+    session.send(untagged("OK", "Ok", r.code_mailboxid(mailbox_id(mailbox))).to_bytes())  # RFC 8474 4.2
+    if session.rev2:
+        session.send(r.list_data(mailbox.name, attributes(mailbox, set()), utf8=session.utf8))
+
+
+async def _resync(session: IMAPSession, view: SelectedMailbox, qresync: QResync) -> None:
+    """RFC 7162 3.2.5.1: what is semantically ``UID FETCH known-uids (FLAGS) (CHANGEDSINCE m VANISHED)``."""
+    spans = qresync.known_uids.resolve(view.mailbox.uidnext - 1) if qresync.known_uids else None
+
+    def wanted(uid: int) -> bool:
+        return spans is None or in_spans(spans, uid)
+
+    changes = await session.store.changes_since(view.id, qresync.modseq)
+    vanished = [uid for uid in changes.expunged if wanted(uid) and view.seq_of(uid) is None]
+    if vanished:
+        session.send(r.vanished_data(vanished, earlier=True))
+    for entry in changes.changed:
+        seq = view.seq_of(entry.uid)
+        if seq is None or not wanted(entry.uid):
+            continue
+        current = view.entry(entry.uid)
+        items = [
+            ("UID", b"%d" % current.uid),
+            ("FLAGS", r.flag_list(sorted(current.flags))),
+            ("MODSEQ", b"(%d)" % current.modseq),
+        ]
+        session.send(r.fetch_data(seq, items))
+
+
+def in_spans(spans: list[tuple[int, int]], number: int) -> bool:
+    """``number`` in sorted, disjoint (low, high) spans, by bisection (a resync may test 100,000 UIDs)."""
+    index = bisect.bisect_right(spans, (number, 2**63)) - 1
+    return index >= 0 and spans[index][0] <= number <= spans[index][1]

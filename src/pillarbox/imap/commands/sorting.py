@@ -1,0 +1,71 @@
+"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY): search, then order or thread.
+
+The search program runs as for SEARCH; the matching messages' summaries (subject, Date and the
+stored structure, all computed at delivery) are read in one store call, so neither command reads
+a message body.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pillarbox.imap import response as r
+from pillarbox.imap.commands.messages import charset_ok, view_of
+from pillarbox.imap.parser.commands import Sort, Thread
+from pillarbox.imap.search import search as run_search
+from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_entries
+from pillarbox.imap.thread import ALGORITHMS, ThreadMessage
+
+if TYPE_CHECKING:
+    from pillarbox.imap.session import IMAPSession
+
+
+async def _facts(session: IMAPSession, uids: list[int], envelope: bool) -> dict[int, Facts]:
+    """UID → Facts: one query over the mailbox for Date and Subject, the summaries for the rest."""
+    view = view_of(session)
+    if not envelope:
+        rows = await session.store.dates_and_subjects(view.id)
+        return {uid: Facts(*rows.get(uid, (None, ""))) for uid in uids}
+    summaries = await session.store.get_summaries([view.entry(uid).message_id for uid in uids])
+    return {uid: Facts.of(summaries.get(view.entry(uid).message_id)) for uid in uids}
+
+
+async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
+    view = view_of(session)
+    if not charset_ok(command.charset):
+        return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
+    if command.returns is not None:
+        return r.bad(command.tag, "SORT RETURN (ESORT) is not supported")
+    uids = await run_search(session.store, view, command.search, session.saved_search)
+    facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in command.criteria))
+    ordered = sort_entries([view.entry(uid) for uid in uids], facts, command.criteria)
+    numbers = [e.uid if command.uid else view.seq_of(e.uid) or 0 for e in ordered]
+    session.send(r.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers)))  # RFC 5256 4
+    return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
+
+
+async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
+    view = view_of(session)
+    if not charset_ok(command.charset):
+        return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
+    uids = await run_search(session.store, view, command.search, session.saved_search)
+    fields = await session.store.thread_fields(view.id)
+    older = [uid for uid in uids if fields.get(uid, (None, "", None, None))[3] is None]
+    facts = await _facts(session, older, envelope=True) if older else {}  # stored before thread_refs
+    messages = []
+    for uid in uids:
+        entry = view.entry(uid)
+        seconds, subject, message_id, refs = fields.get(uid, (None, "", None, None))
+        sent = datetime.fromtimestamp(seconds, UTC) if seconds is not None else entry.internal_date
+        references = tuple(refs.split()) if refs else ()
+        parsed = facts[uid].parsed if uid in facts else None
+        if parsed is not None:
+            references = parsed.references or ((parsed.in_reply_to,) if parsed.in_reply_to else ())
+            message_id = parsed.message_id
+        seq = view.seq_of(uid) or 0
+        # RFC 5256 2.2: the sent date; References, else the first In-Reply-To (recorded at delivery)
+        messages.append(ThreadMessage(uid if command.uid else seq, seq, sent, subject, message_id, references))
+    text = ALGORITHMS[command.algorithm](messages)
+    session.send(r.untagged(b"THREAD" + (b" " + text.encode() if text else b"")))  # RFC 5256 4
+    return r.ok(command.tag, f"{'UID ' if command.uid else ''}THREAD completed")

@@ -1,0 +1,199 @@
+"""The commands that turn the conversation around: STARTTLS, AUTHENTICATE, IDLE and COMPRESS.
+
+After each of them what the client sends next is not a command (a TLS handshake, a SASL response,
+"DONE", a deflate stream), so the framer pauses and the session decides how to go on:
+
+- STARTTLS: the plaintext pipelined behind the command is dropped (CVE-2011-0411 class);
+- AUTHENTICATE: SASL challenges until the exchange is done, then framing resumes;
+- IDLE: a task woken by the change feed pushes updates until the client sends DONE;
+- COMPRESS=DEFLATE (RFC 4978): after the tagged OK, both directions are raw deflate streams
+  (zlib wbits -15). Bytes that arrived behind the command are already compressed: they are taken
+  from the framer and inflated. Outgoing data is flushed with Z_SYNC_FLUSH at every write so the
+  client can decode each response as soon as it arrives (RFC 4978 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from pillarbox.auth import sasl
+from pillarbox.auth.authenticator import LoginRefused, SaslContinue
+from pillarbox.imap import response as r
+from pillarbox.imap.parser.commands import Authenticate, Command, Compress
+from pillarbox.obs import get_logger, log_event
+
+if TYPE_CHECKING:
+    from pillarbox.imap.session import IMAPSession
+
+log = get_logger("imap")
+MAX_INFLATE_CHUNK = 1 << 20  # inflate at most this much per call: a deflate bomb cannot blow up memory
+
+
+class InflateLimit(Exception):
+    """One read inflated to more than the session allows: a deflate bomb, not IMAP."""
+
+
+class Deflate:
+    """Both directions of a COMPRESS=DEFLATE connection (RFC 4978 4: raw deflate, no zlib header)."""
+
+    def __init__(self, limit: int) -> None:
+        self._out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self._in = zlib.decompressobj(-15)
+        self._limit = limit
+
+    def compress(self, data: bytes) -> bytes:
+        return self._out.compress(data) + self._out.flush(zlib.Z_SYNC_FLUSH)
+
+    def decompress(self, data: bytes) -> bytes:
+        """Inflate ``data`` in bounded steps; more than ``limit`` octets from one read is refused."""
+        out = [self._in.decompress(data, MAX_INFLATE_CHUNK)]
+        total = len(out[0])
+        while self._in.unconsumed_tail:
+            out.append(self._in.decompress(self._in.unconsumed_tail, MAX_INFLATE_CHUNK))
+            total += len(out[-1])
+            if total > self._limit:
+                raise InflateLimit(f"more than {self._limit} octets inflated from one read")
+        return b"".join(out)
+
+
+async def starttls(session: IMAPSession, command: Command) -> r.TaggedReply | None:
+    if session.conn.is_tls:
+        session.resume_framing()
+        return r.bad(command.tag, "TLS is already active")
+    session.send(r.ok(command.tag, "Begin TLS negotiation now").to_bytes())
+    await session.flush()
+    discarded = len(session.framer.take_buffered())
+    discarded += await session.conn.start_tls(session.services.tls.context)
+    if discarded:
+        log_event(
+            log, "warning", "discarded commands pipelined after STARTTLS",
+            session=session.session_id, client=session.conn.peer[0], octets=discarded,
+        )
+    session.framer.resume()
+    return None
+
+
+async def compress(session: IMAPSession, command: Compress) -> r.TaggedReply | None:
+    """RFC 4978 3: only DEFLATE, only once; the OK goes out uncompressed, everything after deflated."""
+    if command.mechanism != "DEFLATE":
+        session.resume_framing()
+        return r.bad(command.tag, "Unknown compression mechanism")
+    if session.deflate is not None:
+        session.resume_framing()
+        return r.bad(command.tag, "Compression is already active")
+    session.send(r.ok(command.tag, "DEFLATE active").to_bytes())
+    await session.flush()
+    session.deflate = Deflate(limit=2 * session.settings.max_literal + MAX_INFLATE_CHUNK)
+    pending = session.framer.take_buffered()
+    session.framer.resume()
+    if pending:
+        await session.on_data(pending)  # compressed already: inflated (or refused) like any later read
+    return None
+
+
+# -- AUTHENTICATE -------------------------------------------------------------------------------------
+
+
+async def authenticate(session: IMAPSession, command: Authenticate) -> r.TaggedReply | None:
+    exchange = session.services.authenticator.start_sasl("imap", session.conn.peer[0], command.mechanism)
+    if exchange is None:
+        session.resume_framing()
+        return r.no(command.tag, None, f"Unsupported mechanism {command.mechanism}")
+    session.sasl = (command.tag, exchange)
+    initial = command.initial_response
+    try:
+        decoded = sasl.decode_response(initial, initial=True) if initial is not None else None
+    except sasl.SASLError:
+        return end_sasl(session, r.bad(command.tag, "Invalid base64"))
+    return await _sasl_step(session, exchange.start(decoded))
+
+
+async def raw_line(session: IMAPSession, line: bytes) -> None:
+    """A line read while the framer was told to expect one: "DONE" after IDLE or a SASL response."""
+    if session.idle_task is not None:
+        await end_idle(session, line)
+        return
+    if session.sasl is None:
+        session.resume_framing()
+        return
+    tag, exchange = session.sasl
+    if line.strip() == b"*":
+        session.reply(end_sasl(session, r.bad(tag, "Authentication cancelled")))
+        return
+    try:
+        decoded = sasl.decode_response(line)
+    except sasl.SASLError:
+        session.reply(end_sasl(session, r.bad(tag, "Invalid base64")))
+        return
+    reply = await _sasl_step(session, exchange.step(decoded))
+    if reply is not None:
+        session.reply(reply)
+
+
+async def _sasl_step(session: IMAPSession, advance: Awaitable[Any]) -> r.TaggedReply | None:
+    assert session.sasl is not None
+    tag = session.sasl[0]
+    try:
+        outcome = await advance
+    except LoginRefused as refused:
+        code = r.UNAVAILABLE if refused.locked else r.AUTHENTICATIONFAILED
+        return end_sasl(session, r.no(tag, code, "Authentication failed"))
+    except sasl.SASLError:
+        return end_sasl(session, r.bad(tag, "Invalid SASL exchange"))
+    if isinstance(outcome, SaslContinue):
+        session.send(b"+ " + sasl.encode_challenge(outcome.challenge).encode() + b"\r\n")
+        session.framer.expect_line()
+        return None
+    session.login(outcome.account)
+    return end_sasl(session, r.ok(tag, "Logged in", r.code_capability(session.capabilities())))
+
+
+def end_sasl(session: IMAPSession, reply: r.TaggedReply) -> r.TaggedReply:
+    session.sasl = None
+    session.resume_framing()
+    return reply
+
+
+# -- IDLE (RFC 2177, RFC 9051 6.3.13) -------------------------------------------------------------------
+
+
+async def idle(session: IMAPSession, command: Command) -> None:
+    session.send(r.continuation("idling"))
+    await session.flush()
+    session.idle_task = (command.tag, asyncio.create_task(_push_updates(session)))
+    session.framer.expect_line()
+
+
+async def _push_updates(session: IMAPSession) -> None:
+    view = session.selected
+    while view is not None:
+        await session.store.changes.wait({view.id: view.known_modseq}, timeout=None)
+        await session.report_changes(allow_expunge=True)
+        await session.flush()
+
+
+async def end_idle(session: IMAPSession, line: bytes) -> None:
+    assert session.idle_task is not None
+    tag = session.idle_task[0]
+    await stop_idle(session)
+    session.resume_framing()
+    if line.strip().upper() != b"DONE":
+        session.reply(r.bad(tag, "Expected DONE"))
+        return
+    if session.selected is not None:
+        await session.report_changes(allow_expunge=True)
+    session.reply(r.ok(tag, "IDLE terminated"))
+
+
+async def stop_idle(session: IMAPSession) -> None:
+    if session.idle_task is None:
+        return
+    _, task = session.idle_task
+    session.idle_task = None
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
