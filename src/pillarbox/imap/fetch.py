@@ -13,7 +13,7 @@ then carries the new FLAGS too.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pillarbox.errors import ProtocolError
@@ -31,6 +31,7 @@ _NEEDS_BYTES = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "BIN
 _NEEDS_PARSED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "EMAILID", "THREADID"})
 _SETS_SEEN = frozenset({"RFC822", "RFC822.TEXT"})
 _PARSED_CACHE_SIZE = 2048
+_SHARED_CACHE_SIZE = 20_000  # a few KiB each: tens of MiB for the busiest mailboxes of a server
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,18 @@ class FetchOptions:
 
 
 class StructureCache:
-    """ParsedMessage by stored message id; shared by a session's FETCH and SEARCH commands."""
+    """ParsedMessage (and its rendered ENVELOPE/BODYSTRUCTURE) by stored message id, least recently
+    used first out.
+
+    Stored messages never change, so one cache serves every session of the process (``SHARED``): a
+    mailbox listed by ten clients is decoded and rendered once, not ten times. Rebuilding the tree
+    from JSON and rendering it was most of a FETCH 1:* (bench/README.md, IMAP).
+    """
 
     def __init__(self, size: int = _PARSED_CACHE_SIZE) -> None:
         self._items: OrderedDict[int, ParsedMessage] = OrderedDict()
         self._blobs: dict[int, str] = {}
+        self._rendered: dict[tuple[int, str, bool], bytes] = {}
         self._size = size
 
     def blob(self, mid: int) -> str:
@@ -53,7 +61,12 @@ class StructureCache:
         return self._blobs.get(mid, "")
 
     async def get_many(self, store: Store, message_ids: Sequence[int]) -> dict[int, ParsedMessage]:
-        found = {mid: self._items[mid] for mid in message_ids if mid in self._items}
+        found = {}
+        for mid in message_ids:
+            parsed = self._items.get(mid)
+            if parsed is not None:
+                self._items.move_to_end(mid)
+                found[mid] = parsed
         missing = [mid for mid in message_ids if mid not in found]
         if missing:
             for mid, summary in (await store.get_summaries(missing)).items():
@@ -61,12 +74,25 @@ class StructureCache:
                 found[mid] = self._put(mid, ParsedMessage.from_json(summary.structure_json))
         return found
 
+    def rendered(self, mid: int, name: str, utf8: bool, render: Callable[[], bytes]) -> bytes:
+        key = (mid, name, utf8)
+        data = self._rendered.get(key)
+        if data is None:
+            data = self._rendered[key] = render()
+        return data
+
     def _put(self, mid: int, parsed: ParsedMessage) -> ParsedMessage:
         self._items[mid] = parsed
         if len(self._items) > self._size:
             evicted, _ = self._items.popitem(last=False)
             self._blobs.pop(evicted, None)
+            for name in ("ENVELOPE", "BODYSTRUCTURE", "BODY"):
+                for utf8 in (False, True):
+                    self._rendered.pop((evicted, name, utf8), None)
         return parsed
+
+
+SHARED = StructureCache(_SHARED_CACHE_SIZE)
 
 
 def sets_seen(items: Sequence[FetchAtt]) -> bool:
@@ -103,7 +129,7 @@ async def fetch_responses(
         raw = await store.read_message(entry.message_id) if _needs_bytes(wanted) else b""
         message = parsed.get(entry.message_id)
         blob = cache.blob(entry.message_id)
-        attributes = [_item(item, entry, message, raw, blob, options) for item in wanted]
+        attributes = [_item(item, entry, message, raw, blob, options, cache) for item in wanted]
         if entry.uid in changed_flags and not any(item.name == "FLAGS" for item in wanted):
             attributes.append(("FLAGS", r.flag_list(sorted(entry.flags))))
         out.append(r.fetch_data(seq, attributes))
@@ -115,7 +141,8 @@ def _needs_bytes(items: Sequence[FetchAtt]) -> bool:
 
 
 def _item(
-    item: FetchAtt, entry: MessageEntry, parsed: ParsedMessage | None, raw: bytes, blob: str, options: FetchOptions
+    item: FetchAtt, entry: MessageEntry, parsed: ParsedMessage | None, raw: bytes, blob: str, options: FetchOptions,
+    cache: StructureCache,
 ) -> tuple[str, bytes]:
     name = item.name
     if name == "UID":
@@ -133,7 +160,8 @@ def _item(
     if parsed is None:
         raise ProtocolError(r.no("*", r.SERVERBUG, "Message structure unavailable"))
     if name == "ENVELOPE":
-        return name, envelope(parsed.envelope, options.utf8)
+        return name, cache.rendered(entry.message_id, name, options.utf8,
+                                    lambda: envelope(parsed.envelope, options.utf8))
     if name == "EMAILID":
         return name, b"(%s)" % objectid.email_id(blob).encode()  # RFC 8474 5.1
     if name == "THREADID":
@@ -141,7 +169,8 @@ def _item(
     if name == "PREVIEW":
         return name, r.nstring(objectid.preview(raw, parsed), options.utf8)  # RFC 8970 3
     if name in ("BODYSTRUCTURE", "BODY") and item.section is None:
-        return name, body_structure(parsed.root, extensible=name == "BODYSTRUCTURE", utf8=options.utf8)
+        return name, cache.rendered(entry.message_id, name, options.utf8, lambda: body_structure(
+            parsed.root, extensible=name == "BODYSTRUCTURE", utf8=options.utf8))
     return _content_item(item, parsed, raw)
 
 

@@ -24,9 +24,8 @@ from typing import Any
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
 from pillarbox.errors import ProtocolError
-from pillarbox.imap import framing, turnaround
+from pillarbox.imap import fetch, framing, turnaround
 from pillarbox.imap import response as r
-from pillarbox.imap.fetch import StructureCache
 from pillarbox.imap.parser import parse_command
 from pillarbox.imap.parser.commands import Command
 from pillarbox.imap.selected import SelectedMailbox
@@ -112,7 +111,7 @@ class IMAPSession:
         self.selected: SelectedMailbox | None = None
         self.enabled: set[str] = set()
         self.saved_search: list[int] = []
-        self.structures = StructureCache()
+        self.structures = fetch.SHARED  # stored messages never change: one cache for all sessions
         self.errors = 0
         self._out: list[bytes] = []
         self._write_lock = asyncio.Lock()
