@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from pillarbox.daily import seconds_until_next_run
 from pillarbox.dns.fake import TEMPFAIL, FakeResolver
 from pillarbox.policy.dmarc_reports import (
     Destination,
@@ -18,7 +19,6 @@ from pillarbox.policy.dmarc_reports import (
     DMARCReportTask,
     destinations,
     parse_mailto,
-    seconds_until_next_run,
 )
 from pillarbox.policy.inbound import DMARCObservation
 from pillarbox.policy.reports import StoreDMARCRecorder

@@ -9,6 +9,7 @@ import gzip
 import json
 from datetime import UTC, datetime
 
+from pillarbox.daily import seconds_until_next_run
 from pillarbox.dns.fake import TEMPFAIL, FakeResolver
 from pillarbox.queue.tlsrpt import (
     ReportMeta,
@@ -16,7 +17,6 @@ from pillarbox.queue.tlsrpt import (
     TLSReportTask,
     mailto_addresses,
     parse_tlsrpt,
-    seconds_until,
 )
 from pillarbox.store.records import CachedPolicy
 
@@ -183,7 +183,7 @@ def test_daily_task_runs_yesterday():
     asyncio.run(main())
     assert sleeps[0] == 300  # 00:10 → 00:15
     assert days == ["2026-03-04"]
-    assert seconds_until(datetime(2026, 3, 5, 0, 20, tzinfo=UTC).timestamp(), 900) == 86400 - 300
+    assert seconds_until_next_run(datetime(2026, 3, 5, 0, 20, tzinfo=UTC).timestamp(), 900) == 86400 - 300
 
 
 def test_policy_fetch_failure_has_no_mx_hostname(with_store):

@@ -34,18 +34,18 @@ recorded, so ``scope`` is reported as ``mfrom``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from xml.etree import ElementTree as ET
 
+from pillarbox.daily import DailyTask
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
 from pillarbox.mailauth.dmarc import DMARCRecord, discover, parse_record
 from pillarbox.mailauth.psl import organizational_domain
@@ -291,47 +291,12 @@ class DMARCReporter:
         return sent
 
 
-def seconds_until_next_run(now: float, delay: float) -> float:
-    """Seconds from ``now`` to the next UTC midnight plus ``delay``."""
-    today = datetime.fromtimestamp(now, UTC).date()
-    due = datetime.combine(today, datetime.min.time(), UTC).timestamp() + delay
-    if due <= now:
-        due = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC).timestamp() + delay
-    return due - now
-
-
-class DMARCReportTask:
+class DMARCReportTask(DailyTask):
     """Runs ``DMARCReporter.report_day(yesterday)`` once a day, ``delay`` seconds after midnight UTC."""
 
     def __init__(self, reporter: DMARCReporter, delay: float = 600.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.reporter = reporter
-        self.delay = delay
-        self.sleep = sleep
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="dmarc-reports")
-
-    async def stop(self, grace: float = 10.0) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._task, grace)
-        self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await self.sleep(seconds_until_next_run(self.reporter.clock(), self.delay))
-            await self.run_once()
-
-    async def run_once(self) -> None:
-        yesterday = (datetime.fromtimestamp(self.reporter.clock(), UTC).date() - timedelta(days=1))
-        try:
-            await self.reporter.report_day(_iso(yesterday))
-        except Exception as exc:  # the loop must survive a bad day
-            log_event(log, "error", "DMARC reports failed", day=_iso(yesterday), error=str(exc))
+        super().__init__("dmarc-reports", reporter.report_day, reporter.clock, delay, sleep)
 
 
 def _iso(day: date) -> str:

@@ -26,7 +26,6 @@ The report-id is deterministic (day, domain, submitter), so a report sent twice 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import json
 import time
@@ -34,11 +33,12 @@ import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
+from pillarbox.daily import DailyTask
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
 from pillarbox.obs import get_logger, log_event
 from pillarbox.outbound import dane
@@ -240,42 +240,9 @@ class TLSReportSender:
         return PolicyGroup("no-policy-found", [])
 
 
-def seconds_until(now: float, delay: float) -> float:
-    """Seconds from ``now`` to the next UTC midnight plus ``delay``."""
-    midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    due = midnight.timestamp() + delay
-    return due - now if due > now else due + 86400 - now
-
-
-class TLSReportTask:
+class TLSReportTask(DailyTask):
     """Runs ``TLSReportSender.send_for_day(yesterday)`` once a day, ``delay`` seconds after midnight UTC."""
 
     def __init__(self, sender: TLSReportSender, delay: float = 900.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.sender = sender
-        self.delay = delay
-        self.sleep = sleep
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="tls-reports")
-
-    async def stop(self, grace: float = 10.0) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._task, grace)
-        self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await self.sleep(seconds_until(self.sender.clock(), self.delay))
-            await self.run_once()
-
-    async def run_once(self) -> None:
-        day = (datetime.fromtimestamp(self.sender.clock(), UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
-        try:
-            await self.sender.send_for_day(day)
-        except Exception as exc:  # the loop must survive a bad day
-            log_event(log, "error", "TLS reports failed", day=day, error=str(exc))
+        super().__init__("tls-reports", sender.send_for_day, sender.clock, delay, sleep)

@@ -1,0 +1,61 @@
+"""Jobs run once a day shortly after midnight UTC (the DMARC and TLS-RPT reports for the day before).
+
+One loop for all of them: sleep until the next midnight plus a delay, run the job for yesterday's
+date, log and carry on if it fails (a bad day must not stop the next ones), stop on request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from pillarbox.obs import get_logger, log_event
+
+log = get_logger("daily")
+
+
+def seconds_until_next_run(now: float, delay: float) -> float:
+    """Seconds from ``now`` to the next UTC midnight plus ``delay``."""
+    midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    due = midnight.timestamp() + delay
+    return due - now if due > now else due + 86400 - now
+
+
+class DailyTask:
+    """Runs ``job("YYYY-MM-DD" of yesterday)`` every day ``delay`` seconds after midnight UTC."""
+
+    def __init__(
+        self, name: str, job: Callable[[str], Awaitable[object]], clock: Callable[[], float], delay: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.job = job
+        self.clock = clock
+        self.delay = delay
+        self.sleep = sleep
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+            await asyncio.wait_for(self._task, grace)
+        self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await self.sleep(seconds_until_next_run(self.clock(), self.delay))
+            await self.run_once()
+
+    async def run_once(self) -> None:
+        day = (datetime.fromtimestamp(self.clock(), UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+        try:
+            await self.job(day)
+        except Exception as exc:  # the loop must survive a bad day
+            log_event(log, "error", "daily job failed", job=self.name, day=day, error=str(exc))
