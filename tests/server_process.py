@@ -45,6 +45,24 @@ def pillarbox(config: Path, *args: str, input: bytes | None = None, check: bool 
     return result
 
 
+def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list[bytes]:
+    """The stored bytes of every message in a folder, read through the store as IMAP would."""
+    import asyncio
+
+    from pillarbox.store.sqlite.store import SQLiteStore
+
+    async def read() -> list[bytes]:
+        store = SQLiteStore.open(data_dir)
+        try:
+            account = await store.get_account(address)
+            mailbox = await store.get_mailbox(account.id, folder)
+            return [await store.read_message(e.message_id) for e in await store.list_messages(mailbox.id)]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
 class ServerProcess:
     def __init__(self, config: Path) -> None:
         self.config = config

@@ -19,7 +19,7 @@ from pathlib import Path
 from pillarbox.auth.passwords import make_credentials
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.dnsserver import DNSServer
-from tests.server_process import ServerProcess, pillarbox
+from tests.server_process import ServerProcess, pillarbox, stored_messages
 
 PASSWORD = "correct horse battery"
 
@@ -72,16 +72,7 @@ class Node:
         return pillarbox(self.config, *args).stdout.decode()
 
     def messages(self, address: str, folder: str = "INBOX") -> list[bytes]:
-        async def read() -> list[bytes]:
-            store = SQLiteStore.open(self.data_dir)
-            try:
-                account = await store.get_account(address)
-                mailbox = await store.get_mailbox(account.id, folder)
-                return [await store.read_message(e.message_id) for e in await store.list_messages(mailbox.id)]
-            finally:
-                await store.close()
-
-        return asyncio.run(read())
+        return stored_messages(self.data_dir, address, folder)
 
     def wait_for_messages(self, address: str, count: int = 1, timeout: float = 20) -> list[bytes]:
         deadline = time.monotonic() + timeout

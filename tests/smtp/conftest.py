@@ -12,7 +12,7 @@ import pytest
 
 from pillarbox.auth.passwords import make_credentials
 from pillarbox.store.sqlite.store import SQLiteStore
-from tests.server_process import ServerProcess, write_config
+from tests.server_process import ServerProcess, stored_messages, write_config
 
 PASSWORD = "correct horse battery"
 
@@ -38,18 +38,7 @@ class MailServer:
         return ssl.create_default_context(cafile=str(self.data_dir / "tls" / "cert.pem"))
 
     def messages(self, address: str, folder: str = "INBOX") -> list[bytes]:
-        """The stored bytes of every message in a folder (read through the store, as IMAP would)."""
-
-        async def read() -> list[bytes]:
-            store = SQLiteStore.open(self.data_dir)
-            try:
-                account = await store.get_account(address)
-                mailbox = await store.get_mailbox(account.id, folder)
-                return [await store.read_message(e.message_id) for e in await store.list_messages(mailbox.id)]
-            finally:
-                await store.close()
-
-        return asyncio.run(read())
+        return stored_messages(self.data_dir, address, folder)
 
     def last_queued_bytes(self) -> bytes:
         """The stored copy of the newest outbound queue entry (what the runner will send)."""

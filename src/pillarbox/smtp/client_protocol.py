@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pillarbox.smtp.grammar import encode_xtext
+from pillarbox.smtp.replies import ReplyClass
 
 MAX_REPLY_LINE = 4096
 MAX_REPLY_LINES = 100
@@ -35,7 +36,7 @@ class ClientProtocolError(Exception):
 
 
 @dataclass(frozen=True)
-class ServerReply:
+class ServerReply(ReplyClass):
     code: int
     lines: tuple[str, ...]
 
@@ -47,18 +48,6 @@ class ServerReply:
     @property
     def text(self) -> str:
         return " ".join(self.lines)
-
-    @property
-    def is_positive(self) -> bool:
-        return self.code < 400
-
-    @property
-    def is_transient(self) -> bool:
-        return 400 <= self.code < 500
-
-    @property
-    def is_permanent(self) -> bool:
-        return self.code >= 500
 
     def status(self) -> str:
         """The RFC 3463 status for a DSN: the enhanced code, else one derived from the basic code."""

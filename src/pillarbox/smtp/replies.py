@@ -21,8 +21,27 @@ from dataclasses import dataclass, replace
 _ENHANCED = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 
 
+class ReplyClass:
+    """What a reply code says about the outcome (RFC 5321 4.2.1); shared by our replies and the
+    replies our SMTP client reads from peers."""
+
+    code: int
+
+    @property
+    def is_positive(self) -> bool:
+        return self.code < 400
+
+    @property
+    def is_transient(self) -> bool:
+        return 400 <= self.code < 500
+
+    @property
+    def is_permanent(self) -> bool:
+        return self.code >= 500
+
+
 @dataclass(frozen=True)
-class Reply:
+class Reply(ReplyClass):
     """One SMTP reply; ``text`` lines are separated by "\\n" (each becomes one reply line)."""
 
     code: int
@@ -41,18 +60,6 @@ class Reply:
     def lines(self) -> list[str]:
         """The text lines (at least one, possibly empty)."""
         return self.text.split("\n")
-
-    @property
-    def is_positive(self) -> bool:
-        return self.code < 400
-
-    @property
-    def is_transient(self) -> bool:
-        return 400 <= self.code < 500
-
-    @property
-    def is_permanent(self) -> bool:
-        return self.code >= 500
 
     def with_text(self, text: str) -> Reply:
         """The same codes with another text (for messages naming the address, size...)."""
