@@ -243,8 +243,10 @@ class IMAPSession:
     # -- commands -------------------------------------------------------------------------------------
 
     async def _command(self, framed: framing.FramedCommand) -> None:
+        name = "other"  # metric label: only names we know, a client must not mint metric series
         try:
             command = parse_command(framed, utf8=self.utf8)
+            name = command.name
             reply = await self._run(command)
         except ProtocolError as exc:
             reply = exc.reply
@@ -253,6 +255,7 @@ class IMAPSession:
             if self.sasl is None and self.idle_task is None:
                 self.resume_framing()
         if reply is not None:
+            COMMANDS.inc(command=name if name in self.table else "other", status=reply.status)
             self.reply(reply)
 
     async def _run(self, command: Command) -> r.TaggedReply | None:
@@ -273,10 +276,8 @@ class IMAPSession:
             self.framer.resume()
 
     def reply(self, reply: r.TaggedReply | r.UntaggedReply) -> None:
-        if isinstance(reply, r.TaggedReply):
-            COMMANDS.inc(command="?", status=reply.status)
-            if reply.status == "BAD":
-                self.errors += 1
+        if isinstance(reply, r.TaggedReply) and reply.status == "BAD":
+            self.errors += 1
         self.send(reply.to_bytes())
         if self.errors >= self.settings.max_command_errors:
             self.send(r.bye("Too many invalid commands").to_bytes())
