@@ -23,7 +23,10 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from pillarbox.obs import get_logger, log_event
 from pillarbox.store.records import DKIMKey
+
+log = get_logger("dkim")
 
 RSA = "rsa-sha256"
 ED25519 = "ed25519-sha256"
@@ -114,7 +117,13 @@ class DKIMSigner:
         keys = await self.keys(domain)
         if not keys:
             return message
-        return await asyncio.to_thread(sign, message, keys)
+        try:
+            return await asyncio.to_thread(sign, message, keys)
+        except dkim.DKIMException as exc:
+            # e.g. no From: header (RFC 6376 5.4 requires signing it): the message still goes out,
+            # unsigned, rather than failing the submission or sticking in the queue for ever
+            log_event(log, "warning", "DKIM signing failed; sending unsigned", domain=domain, error=str(exc))
+            return message
 
 
 async def ensure_keys(store: object, domain: str) -> list[DKIMKey]:
