@@ -254,6 +254,11 @@ class IMAPSession:
                 reply = r.TaggedReply(framed.tag or "*", reply.status, reply.text, reply.code)
             if self.sasl is None and self.idle_task is None:
                 self.resume_framing()
+        except Exception:  # a bug costs the client one command, not the connection
+            log.exception("imap: internal error in %s", name, extra={"fields": {"session": self.session_id}})
+            reply = r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed")
+            if self.sasl is None and self.idle_task is None:
+                self.resume_framing()
         if reply is not None:
             COMMANDS.inc(command=name if name in self.table else "other", status=reply.status)
             self.reply(reply)

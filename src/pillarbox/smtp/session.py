@@ -115,9 +115,20 @@ class SMTPSession:
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
                 reply = exc.reply
+            except Exception:
+                reply = self._internal_error(event)
             if reply is not None:
                 self._queue(reply)
         await self._flush()
+
+    def _internal_error(self, event: object) -> Reply:
+        """A bug must cost the client one transaction (451, retry later), not the connection."""
+        log.exception("smtp: internal error handling %s", type(event).__name__,
+                      extra={"fields": {"session": self.session_id, "client": self.conn.peer[0]}})
+        if self.core.state in (core.State.DATA_PENDING, core.State.AUTH_PENDING, core.State.TLS_PENDING):
+            self.core.resume()
+        self.transaction, self.sasl = None, None
+        return replies.TEMP_FAILURE
 
     def _queue(self, reply: Reply) -> None:
         self._out.append(self.core.send(reply))
