@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import secrets
+import ssl
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -254,6 +255,8 @@ class IMAPSession:
                 reply = r.TaggedReply(framed.tag or "*", reply.status, reply.text, reply.code)
             if self.sasl is None and self.idle_task is None:
                 self.resume_framing()
+        except (OSError, ssl.SSLError):
+            raise  # the peer went away or broke TLS: the listener ends the connection quietly
         except Exception:  # a bug costs the client one command, not the connection
             log.exception("imap: internal error in %s", name, extra={"fields": {"session": self.session_id}})
             reply = r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed")

@@ -11,6 +11,7 @@ a 334 challenge, and the 221 before closing.
 from __future__ import annotations
 
 import secrets
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,8 @@ class SMTPSession:
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
                 reply = exc.reply
+            except (OSError, ssl.SSLError):
+                raise  # the peer went away or broke TLS: the listener ends the connection quietly
             except Exception:
                 reply = self._internal_error(event)
             if reply is not None:
