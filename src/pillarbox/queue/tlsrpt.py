@@ -29,7 +29,6 @@ import asyncio
 import gzip
 import json
 import time
-import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from pillarbox.dns.resolver import DNSTemporaryError, Resolver
 from pillarbox.obs import get_logger, log_event
 from pillarbox.outbound import dane
 from pillarbox.outbound.mtasts import PolicyError, parse_policy
+from pillarbox.policy.dmarc_reports import parse_mailto
 
 log = get_logger("queue")
 Send = Callable[[str, bytes], Awaitable[None]]
@@ -64,7 +64,8 @@ def parse_tlsrpt(records: Sequence[bytes]) -> list[str]:
 
 
 def mailto_addresses(uris: Sequence[str]) -> list[str]:
-    return [urllib.parse.unquote(u[7:].split("?")[0]) for u in uris if u.lower().startswith("mailto:") and "@" in u]
+    """The addresses of the ``mailto:`` URIs (parsed as DMARC's rua URIs are: same URI rules)."""
+    return [found.address for found in map(parse_mailto, uris) if found is not None]
 
 
 @dataclass(frozen=True)
