@@ -3,7 +3,9 @@
 Zones are a dict ``{(name, type): [rdata text, ...]}``, e.g. ``{("b.test", "MX"): ["10 mx.b.test."],
 ("mx.b.test", "A"): ["127.0.0.3"]}``. A name absent from every key is NXDOMAIN; a known name
 without the asked type is NODATA. Names in ``servfail`` answer SERVFAIL; names in ``secure`` get the
-AD bit (what a validating resolver says of DNSSEC-signed data, which DANE trusts). Records may be
+AD bit (what a validating resolver says of DNSSEC-signed data, which DANE trusts). With
+``negative_ttl`` set, NXDOMAIN and NODATA answers carry an SOA whose MINIMUM is that value (RFC 2308
+negative caching); without it they carry none, and resolvers must not cache them. Records may be
 changed while it runs (``server.records[...] = [...]``).
 """
 
@@ -26,10 +28,11 @@ TTL = 60
 
 class DNSServer:
     def __init__(self, records: dict[tuple[str, str], list[str]] | None = None, host: str = "127.0.0.1",
-                 servfail: Iterable[str] = (), secure: Iterable[str] = ()) -> None:
+                 servfail: Iterable[str] = (), secure: Iterable[str] = (), negative_ttl: int | None = None) -> None:
         self.records = {(_norm(n), t.upper()): list(v) for (n, t), v in (records or {}).items()}
         self.servfail = {_norm(n) for n in servfail}
         self.secure = {_norm(n) for n in secure}
+        self.negative_ttl = negative_ttl
         self.queries: list[tuple[str, str]] = []
         self._udp = _UDP((host, 0), _udp_handler(self))
         port = self._udp.server_address[1]
@@ -62,8 +65,12 @@ class DNSServer:
         values = self.records.get((name, rdtype))
         if values:
             response.answer.append(dns.rrset.from_text(question.name, TTL, "IN", rdtype, *values))
-        elif not any(n == name for n, _ in self.records):
-            response.set_rcode(dns.rcode.NXDOMAIN)
+        else:
+            if not any(n == name for n, _ in self.records):
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            if self.negative_ttl is not None:
+                response.authority.append(dns.rrset.from_text(
+                    "test.", TTL, "IN", "SOA", f"ns.test. admin.test. 1 3600 600 86400 {self.negative_ttl}"))
         if name in self.secure:
             response.flags |= dns.flags.AD
         return response.to_wire()

@@ -47,10 +47,10 @@ class MailServer:
         from pillarbox.store.blobs import BlobStore
 
         with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
-            [blob] = conn.execute(
-                "SELECT m.blob FROM queue q JOIN messages m ON m.id = q.message_id ORDER BY q.id DESC LIMIT 1"
+            body, blob = conn.execute(
+                "SELECT m.body, m.blob FROM queue q JOIN messages m ON m.id = q.message_id ORDER BY q.id DESC LIMIT 1"
             ).fetchone()
-        return BlobStore(self.data_dir / "blobs").read(blob)
+        return body if body is not None else BlobStore(self.data_dir / "blobs").read(blob)
 
     def queued(self) -> list[tuple[str, str]]:
         import sqlite3

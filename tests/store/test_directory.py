@@ -100,3 +100,28 @@ def test_alias_and_user_names_do_not_collide(with_store):
         assert await store.list_aliases() == []
 
     with_store(body)
+
+
+def test_resolver_memory_follows_changes_made_by_another_process(with_store, tmp_path):
+    """Answers are remembered, but a change by any writer (here a second store on the same files, as
+    the CLI is) is seen by the very next lookup: the directory version moves with every change."""
+    async def body(store: SQLiteStore) -> None:
+        await store.add_domain("example.com")
+        directory = Directory(store)
+        assert not await directory.resolve("dave@example.com")
+        other = SQLiteStore.open(store.data_dir)
+        try:
+            dave = await other.add_account("dave@example.com", "hash", None)
+            assert [a.id for a in (await directory.resolve("dave@example.com")).accounts] == [dave.id]
+            await other.add_alias("info@example.com", ["dave@example.com"])
+            assert [a.id for a in (await directory.resolve("info@example.com")).accounts] == [dave.id]
+            await other.delete_alias("info@example.com")
+            await other.delete_account("dave@example.com")
+            assert not await directory.resolve("dave@example.com")
+            assert not await directory.resolve("info@example.com")
+            await other.delete_domain("example.com")
+            assert not await directory.is_local_domain("example.com")
+        finally:
+            await other.close()
+
+    with_store(body)

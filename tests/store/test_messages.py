@@ -12,6 +12,12 @@ from pillarbox.store.records import Appended, DeliveryTarget, Refused
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
 
+LARGE_BODY = ("y" * 76 + "\r\n") * 2000  # 156 KB: above INLINE_BODY_LIMIT, so it lives in a blob file
+
+
+def _blob_files(store: SQLiteStore) -> list[Path]:
+    return [p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]
+
 
 async def _account(store: SQLiteStore, address: str = "bob@example.com"):
     if not await store.has_domain(address.split("@")[1]):
@@ -22,18 +28,20 @@ async def _account(store: SQLiteStore, address: str = "bob@example.com"):
     return account, inbox
 
 
-def test_one_stored_copy_many_mailboxes(with_store):
+@pytest.mark.parametrize(("text", "files"), [("Hi there.\r\n", 0), (LARGE_BODY, 1)], ids=["in-row", "in-file"])
+def test_one_stored_copy_many_mailboxes(with_store, text: str, files: int):
     async def body(store: SQLiteStore) -> None:
         _, bob_inbox = await _account(store, "bob@example.com")
         _, carol_inbox = await _account(store, "carol@example.com")
-        raw = message()
+        raw = message(body=text)
         results = await store.deliver(raw, [DeliveryTarget(bob_inbox.id), DeliveryTarget(carol_inbox.id)])
         assert all(isinstance(r, Appended) and r.uid == 1 for r in results)
         bob_entries = await store.list_messages(bob_inbox.id)
         carol_entries = await store.list_messages(carol_inbox.id)
         assert bob_entries[0].message_id == carol_entries[0].message_id
         assert await store.read_message(bob_entries[0].message_id) == raw
-        assert len(list((store.data_dir / "blobs").rglob("*"))) == 3  # two fan-out dirs + one blob
+        assert len(_blob_files(store)) == files  # small bodies live in their row, large ones in one file
+        assert await store.find_problems() == []
         summary = (await store.get_summaries([bob_entries[0].message_id]))[bob_entries[0].message_id]
         assert summary.subject == "hello" and summary.size == len(raw)
 
@@ -131,9 +139,9 @@ def test_a_message_nobody_takes_leaves_nothing_behind(with_store):
     async def body(store: SQLiteStore) -> None:
         _, inbox = await _account(store)
         await store.set_quota("bob@example.com", 10, None)
-        [result] = await store.deliver(message(), [DeliveryTarget(inbox.id)])
+        [result] = await store.deliver(message(body=LARGE_BODY), [DeliveryTarget(inbox.id)])
         assert isinstance(result, Refused)
-        assert not [p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]
+        assert not _blob_files(store)
 
     with_store(body)
 
@@ -145,12 +153,13 @@ def test_folders_create_rename_with_children_and_delete(with_store):
         await store.create_mailbox(account.id, "Work/2026")
         with pytest.raises(AlreadyExists):
             await store.create_mailbox(account.id, "Work")
-        await store.deliver(message(), [DeliveryTarget(work.id)])
+        await store.deliver(message(body=LARGE_BODY), [DeliveryTarget(work.id)])
+        assert len(_blob_files(store)) == 1
         await store.rename_mailbox(account.id, "Work", "Jobs")
         names = {m.name for m in await store.list_mailboxes(account.id)}
         assert {"Jobs", "Jobs/2026"} <= names and "Work" not in names
         await store.delete_mailbox(account.id, "Jobs")
-        assert not [p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]
+        assert not _blob_files(store)
         with pytest.raises(StoreError):
             await store.delete_mailbox(account.id, "INBOX")
         recreated = await store.create_mailbox(account.id, "Jobs")
@@ -229,15 +238,16 @@ def test_local_copies_and_queue_entry_in_one_step(with_store):
 
         _, inbox = await _account(store)
         request = OutboundRequest("bob@example.com", (OutboundRecipient("x@remote.test", notify=("FAILURE",)),))
-        local, relayed = b"Return-Path: <bob@example.com>\r\n" + message(), message()
+        local = b"Return-Path: <bob@example.com>\r\n" + message(body=LARGE_BODY)
+        relayed = message(body=LARGE_BODY)
         outcome = await store.deliver_and_queue(local, [DeliveryTarget(inbox.id)], request, relayed)
         assert isinstance(outcome.results[0], Appended) and outcome.queue_id is not None
-        only_queued = await store.deliver_and_queue(message("q"), [], request)
+        only_queued = await store.deliver_and_queue(message("q", body=LARGE_BODY), [], request)
         assert only_queued.results == () and only_queued.queue_id == outcome.queue_id + 1
         assert await store.find_problems() == []
         await store.expunge(inbox.id, [1])
         assert await store.find_problems() == []
-        assert len([p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]) == 2  # queued copies stay
+        assert len(_blob_files(store)) == 2  # queued copies stay
 
     with_store(body)
 

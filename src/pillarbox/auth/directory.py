@@ -9,18 +9,27 @@ Resolution order for ``local@domain`` (domain must be one we serve):
    account, then to the first account of the server.
 Aliases nest up to ``MAX_ALIAS_DEPTH``; a loop or an over-deep chain is a configuration error that
 resolves to nothing rather than hanging.
+
+Lookups are remembered in memory until the store's directory version moves (any change to domains,
+accounts or aliases, from any process, moves it), so an RCPT costs no trip to a store thread while
+the directory stands still, and an admin's change counts from the next command on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pillarbox.address import AddressError, normalize_address, split_address
 from pillarbox.store.api import Store
-from pillarbox.store.records import Account
+from pillarbox.store.records import Account, Alias
 
 MAX_ALIAS_DEPTH = 10
 SUBADDRESS_SEPARATOR = "+"
+MEMO_LIMIT = 50_000  # remembered answers (many are "no such user" from address probing); then start over
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,10 +46,32 @@ class Resolution:
 class Directory:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._memo: dict[tuple[str, str], object] = {}
+        self._version: int | None = None
+
+    async def _remembered(self, kind: str, key: str, lookup: Callable[[str], Awaitable[T]]) -> T:
+        version = self.store.directory_version()
+        if version != self._version or len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()
+            self._version = version
+        try:
+            return self._memo[kind, key]  # type: ignore[return-value]
+        except KeyError:
+            answer = self._memo[kind, key] = await lookup(key)
+            return answer
+
+    async def _has_domain(self, domain: str) -> bool:
+        return await self._remembered("domain", domain, self.store.has_domain)
+
+    async def _account(self, address: str) -> Account | None:
+        return await self._remembered("account", address, self.store.get_account)
+
+    async def _alias(self, address: str) -> Alias | None:
+        return await self._remembered("alias", address, self.store.get_alias)
 
     async def is_local_domain(self, domain: str) -> bool:
         try:
-            return await self.store.has_domain(domain)
+            return await self._has_domain(domain)
         except AddressError:
             return False
 
@@ -61,7 +92,7 @@ class Directory:
         if account.address in (normalized, base):
             return True
         for candidate in dict.fromkeys((normalized, base)):
-            if await self.store.get_alias(candidate) is not None:
+            if await self._alias(candidate) is not None:
                 reached = Resolution()
                 await self._resolve_exact(candidate, reached, depth=0, seen=set())
                 return any(found.id == account.id for found in reached.accounts)
@@ -72,7 +103,7 @@ class Directory:
             return
         seen.add(address)
         local, domain = split_address(address)
-        if not await self.store.has_domain(domain):
+        if not await self._has_domain(domain):
             if depth > 0:  # an alias may forward off the server
                 _add_unique(result.remote, address)
             return
@@ -85,11 +116,11 @@ class Directory:
                 _add_account(result, fallback)
 
     async def _resolve_exact(self, address: str, result: Resolution, depth: int, seen: set[str]) -> bool:
-        account = await self.store.get_account(address) if not address.startswith("@") else None
+        account = await self._account(address) if not address.startswith("@") else None
         if account is not None:
             _add_account(result, account)
             return True
-        alias = await self.store.get_alias(address)
+        alias = await self._alias(address)
         if alias is None:
             return False
         for target in alias.targets:

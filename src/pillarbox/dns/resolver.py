@@ -15,6 +15,7 @@ configured resolver, which must then be a validating resolver on a trusted path 
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,10 +23,15 @@ from typing import Protocol
 import dns.asyncresolver
 import dns.exception
 import dns.flags
+import dns.message
 import dns.name
 import dns.rdatatype
 import dns.resolver
 import dns.reversename
+
+CACHE_SIZE = 10_000
+SOALESS_NEGATIVE_TTL = 60.0
+MAX_NEGATIVE_TTL = 3 * 3600.0  # RFC 2308 5: at most one to three hours
 
 
 class DNSTemporaryError(Exception):
@@ -58,7 +64,13 @@ class Resolver(Protocol):
 
 
 class DNSResolver:
-    """dnspython's async resolver with our error rules, a timeout per lookup and its LRU cache."""
+    """dnspython's async resolver with our error rules, a timeout per lookup and an answer cache.
+
+    The cache keeps answers, and "no such name/data" (RFC 2308), until their TTL runs out. It replaces
+    dnspython's own cache, every hit of which still runs its whole resolution machinery, while one
+    message asks for the same few names several times (SPF, DMARC, the organizational domain).
+    Temporary errors are never cached: the next lookup asks again.
+    """
 
     def __init__(self, nameservers: Sequence[tuple[str, int]] = (), timeout: float = 5.0) -> None:
         if nameservers:
@@ -69,13 +81,22 @@ class DNSResolver:
             self._resolver = dns.asyncresolver.Resolver()
         self._resolver.lifetime = timeout
         self._resolver.timeout = timeout
-        self._resolver.cache = dns.resolver.LRUCache(10_000)
         self._resolver.use_edns(0, dns.flags.DO, 1232)
+        self._answers: dict[tuple[str, str], tuple[float, dns.resolver.Answer | None]] = {}
 
     async def _query(self, name: str, rdtype: str) -> dns.resolver.Answer | None:
+        key = (name.lower(), rdtype)
+        cached = self._answers.get(key)
+        if cached is not None and cached[0] > time.time():
+            return cached[1]
         try:
-            return await self._resolver.resolve(name, rdtype, search=False)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            answer = await self._resolver.resolve(name, rdtype, search=False)
+        except dns.resolver.NXDOMAIN as exc:
+            responses = exc.kwargs.get("responses") or {}
+            self._remember(key, None, _negative_ttl(next(iter(responses.values()), None)))
+            return None
+        except dns.resolver.NoAnswer as exc:
+            self._remember(key, None, _negative_ttl(exc.kwargs.get("response")))
             return None
         except dns.resolver.NoNameservers as exc:  # every server answered SERVFAIL/REFUSED
             raise DNSTemporaryError(f"{rdtype} {name}: {exc}") from exc
@@ -83,6 +104,15 @@ class DNSResolver:
             raise DNSTemporaryError(f"{rdtype} {name}: timeout") from exc
         except dns.exception.DNSException as exc:
             raise DNSTemporaryError(f"{rdtype} {name}: {exc}") from exc
+        self._remember(key, answer, answer.expiration - time.time())
+        return answer
+
+    def _remember(self, key: tuple[str, str], answer: dns.resolver.Answer | None, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        if len(self._answers) >= CACHE_SIZE:
+            del self._answers[next(iter(self._answers))]  # the oldest entry
+        self._answers[key] = (time.time() + ttl, answer)
 
     async def mx(self, domain: str) -> list[MXRecord]:
         answer = await self._query(domain, "MX")
@@ -121,6 +151,18 @@ class DNSResolver:
             return [], False
         authenticated = bool(answer.response.flags & dns.flags.AD)
         return [TLSARecord(r.usage, r.selector, r.mtype, r.cert) for r in answer], authenticated
+
+
+def _negative_ttl(response: dns.message.Message | None) -> float:
+    """RFC 2308 5: a negative answer lives min(SOA TTL, SOA MINIMUM) of the authority section's SOA.
+
+    One without an SOA "SHOULD NOT be cached", but resolvers in the wild send exactly that (so does
+    the one this was measured behind), and asking again for every message turned a flaky upstream
+    into temporary SPF failures under load; like dnspython, we keep such an answer briefly."""
+    for rrset in response.authority if response is not None else ():
+        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            return float(min(rrset.ttl, rrset[0].minimum, MAX_NEGATIVE_TTL))
+    return SOALESS_NEGATIVE_TTL
 
 
 def _host(name: dns.name.Name) -> str:

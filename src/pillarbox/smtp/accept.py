@@ -73,8 +73,7 @@ class MessageAcceptor:
                 log_event(log, "info", "removed forged Authentication-Results", queue_id=queue_id, count=removed)
             evaluation = await self.policy.evaluate(content, sender)
             refusal = _refusal(evaluation.decision)
-            log_event(log, "info", "sender authentication", queue_id=queue_id, action=evaluation.decision.action.value,
-                      reason=evaluation.decision.reason or None)
+            transaction.verdict = (evaluation.decision.action.value, evaluation.decision.reason or None)
             if refusal is not None:
                 MESSAGES.inc(result=evaluation.decision.action.value)
                 return refusal

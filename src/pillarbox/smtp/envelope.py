@@ -46,6 +46,8 @@ class Transaction:
     chunks: list[bytes] = field(default_factory=list)
     chunk_octets: int = 0
     chunk_failure: replies.Reply | None = None
+    verdict: tuple[str, str | None] | None = None
+    """MX role: the sender-authentication decision (action, reason), for the transaction's log line."""
 
     @property
     def sender(self) -> str:

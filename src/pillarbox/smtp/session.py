@@ -266,6 +266,7 @@ class SMTPSession:
             sender=transaction.sender if transaction else None,
             recipients=",".join(r.address for r in transaction.recipients) if transaction else None,
             size=size, result=f"{reply.code} {reply.enhanced or ''}".strip(),
+            **_verdict_fields(transaction),
         )
 
     # simple commands
@@ -382,3 +383,10 @@ class SMTPSession:
         if self.core.state is core.State.AUTH_PENDING:
             self.core.resume()
         return reply
+
+
+def _verdict_fields(transaction: Transaction | None) -> dict[str, str | None]:
+    if transaction is None or transaction.verdict is None:
+        return {}
+    action, reason = transaction.verdict
+    return {"auth": action, "auth_reason": reason}

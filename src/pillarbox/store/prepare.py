@@ -8,6 +8,11 @@ from pillarbox.store.blobs import blob_name
 from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.textfold import fold
 
+INLINE_BODY_LIMIT = 128 * 1024
+"""Bodies up to this size are stored in their database row, larger ones in a blob file. SQLite reads
+and writes blobs below roughly 100 KB faster than the filesystem does (sqlite.org/intern-v-extern-blob),
+and a row needs no syncfs of its own: the commit that makes the row durable makes the body durable."""
+
 
 def prepare_message(raw: bytes) -> PreparedMessage:
     parsed = parse_message(raw)
@@ -24,4 +29,5 @@ def prepare_message(raw: bytes) -> PreparedMessage:
         headers_text=fold(headers_text),
         body_text=fold(body_text),
         thread_refs=" ".join(parsed.references) or parsed.in_reply_to or "",
+        body=raw if len(raw) <= INLINE_BODY_LIMIT else None,
     )

@@ -14,9 +14,9 @@ from pillarbox.store.blobs import BlobStore
 
 def find_problems(conn: sqlite3.Connection, blobs: BlobStore) -> list[str]:
     problems = [f"sqlite: {row[0]}" for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
-    for message_id, blob, size in conn.execute("SELECT id, blob, size FROM messages"):
+    for message_id, blob, size, body in conn.execute("SELECT id, blob, size, body FROM messages"):
         try:
-            data = blobs.read(blob)
+            data = body if body is not None else blobs.read(blob)
         except FileNotFoundError:
             problems.append(f"message {message_id}: blob {blob} is missing")
             continue

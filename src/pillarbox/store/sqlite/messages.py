@@ -44,14 +44,21 @@ class PreparedMessage:
     body_text: str
     thread_refs: str | None = None
     """References (else In-Reply-To) msg-ids, space-separated: what THREAD=REFERENCES links by."""
+    body: bytes | None = None
+    """The bytes themselves when small enough to live in the row; None: they go to the blob file."""
+
+
+def blob_files(pairs: Iterable[tuple[PreparedMessage | None, bytes]]) -> dict[str, bytes]:
+    """Of (prepared, bytes) pairs, the bodies that must be written to blob files before the commit."""
+    return {p.blob: raw for p, raw in pairs if p is not None and p.body is None}
 
 
 def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0) -> int:
     cur = txn.conn.execute(
         "INSERT INTO messages (blob, size, subject, from_, date, header_message_id, structure, refs, created,"
-        " thread_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " thread_refs, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (prepared.blob, prepared.size, prepared.subject, prepared.from_, prepared.date,
-         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs),
+         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs, prepared.body),
     )
     message_id = cur.lastrowid
     assert message_id is not None
@@ -64,12 +71,13 @@ def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0)
 
 def release_message(txn: Txn, message_id: int, count: int = 1) -> None:
     row = txn.conn.execute(
-        "UPDATE messages SET refs = refs - ? WHERE id = ? RETURNING refs, blob", (count, message_id)
+        "UPDATE messages SET refs = refs - ? WHERE id = ? RETURNING refs, blob, body IS NULL", (count, message_id)
     ).fetchone()
     if row is not None and row[0] <= 0:
         txn.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         txn.conn.execute("DELETE FROM message_text WHERE rowid = ?", (message_id,))
-        txn.forget_blob(row[1])
+        if row[2]:
+            txn.forget_blob(row[1])
 
 
 def check_quota(conn: sqlite3.Connection, mailbox_id: int, extra_bytes: int, extra_messages: int) -> None:
@@ -344,8 +352,9 @@ def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def blob_of(conn: sqlite3.Connection, message_id: int) -> str:
-    row = conn.execute("SELECT blob FROM messages WHERE id = ?", (message_id,)).fetchone()
+def body_or_blob(conn: sqlite3.Connection, message_id: int) -> tuple[bytes | None, str]:
+    """The message's bytes if they live in its row (else None), and its blob name."""
+    row = conn.execute("SELECT body, blob FROM messages WHERE id = ?", (message_id,)).fetchone()
     if row is None:
         raise NotFound(f"no message {message_id}")
-    return str(row[0])
+    return row[0], str(row[1])

@@ -185,6 +185,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE messages ADD COLUMN thread_refs TEXT;
     """,
+    # (store) Small bodies live in their row (NULL: in the blob file named by ``blob``), so a batch of
+    # small messages is made durable by the WAL commit alone, one flush instead of syncfs + commit.
+    """
+    ALTER TABLE messages ADD COLUMN body BLOB;
+    """,
+    # (auth) A version number of the directory (domains, accounts, aliases), raised by a trigger on every
+    # change from any process, so a resolver can keep answers in memory and drop them the moment it moves.
+    "INSERT INTO counters VALUES ('directory', 0);" + "".join(
+        f"CREATE TRIGGER {table}_{event.lower()}_directory AFTER {event} ON {table}"
+        " BEGIN UPDATE counters SET value = value + 1 WHERE name = 'directory'; END;"
+        for table in ("domains", "accounts", "alias_targets") for event in ("INSERT", "UPDATE", "DELETE")
+    ),
 )
 
 
@@ -213,4 +225,12 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """Split a script at the semicolons that end statements (not those inside a trigger's body)."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements

@@ -48,6 +48,7 @@ from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.schema import migrate
+from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 
 T = TypeVar("T")
@@ -81,6 +82,7 @@ class SQLiteStore:
         self._writer = GroupCommitWriter(self._writer_connection, self.blobs, self.changes.poke)
         self._checkpointer = Checkpointer(lambda: connect(self.db_path))
         self._last_turn: asyncio.Future[None] | None = None
+        self._version_conn: sqlite3.Connection | None = None
 
     @classmethod
     def open(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> SQLiteStore:
@@ -156,6 +158,18 @@ class SQLiteStore:
     async def delete_domain(self, name: str) -> None:
         name = normalize_domain(name)
         await self._write(lambda t: directory.delete_domain(t, name))
+
+    def directory_version(self) -> int:
+        """Raised by every change to domains, accounts and aliases, by any process (schema triggers).
+
+        Synchronous on purpose, for the event loop: one indexed read of a page SQLite has cached, and
+        in WAL mode a reader never waits for a writer. It saves the thread hop per lookup it guards.
+        """
+        if self._version_conn is None:
+            self._version_conn = connect(self.db_path)
+            self._connections.append(self._version_conn)
+        row = self._version_conn.execute("SELECT value FROM counters WHERE name = 'directory'").fetchone()
+        return int(row[0])
 
     async def has_domain(self, name: str) -> bool:
         name = normalize_domain(name)
@@ -290,11 +304,11 @@ class SQLiteStore:
         """
         previous, mine = self._take_turn()
         try:
-            prepared = await asyncio.to_thread(prepare_message, raw) if targets else None
+            prepared = await _prepare(raw) if targets else None
             queued = None
             if outbound is not None:
-                queued = prepared if outbound_raw is None and prepared else await asyncio.to_thread(
-                    prepare_message, outbound_raw if outbound_raw is not None else raw)
+                queued = prepared if outbound_raw is None and prepared else await _prepare(
+                    outbound_raw if outbound_raw is not None else raw)
             if previous is not None:
                 await previous
         except BaseException:
@@ -314,7 +328,7 @@ class SQLiteStore:
                 messages.release_message(txn, message_id, count=0)  # no taker: drop it again
             return DeliveryOutcome(results, queue_id)
 
-        blobs = {p.blob: data for p, data in ((prepared, raw), (queued, outbound_raw or raw)) if p is not None}
+        blobs = messages.blob_files(((prepared, raw), (queued, outbound_raw or raw)))
         committed = self._writer.enqueue(deliver, blobs)
         mine.set_result(None)
         return await committed
@@ -337,7 +351,8 @@ class SQLiteStore:
 
     async def read_message(self, message_id: int) -> bytes:
         def read(conn: sqlite3.Connection) -> bytes:
-            return self.blobs.read(messages.blob_of(conn, message_id))
+            body, blob = messages.body_or_blob(conn, message_id)
+            return body if body is not None else self.blobs.read(blob)
         return await self._read(read)
 
     async def store_flags(
@@ -450,7 +465,7 @@ class SQLiteStore:
     ) -> list[Appended]:
         """Append several messages to one mailbox in one writer job: all are stored or none
         (RFC 3502 MULTIAPPEND); raises QuotaExceeded/NotFound and then nothing was stored."""
-        prepared = [await asyncio.to_thread(prepare_message, raw) for raw, _ in batch]
+        prepared = [await _prepare(raw) for raw, _ in batch]
         now = self._seconds()
 
         def append_all(txn: Txn) -> list[Appended]:
@@ -460,7 +475,18 @@ class SQLiteStore:
                 internal = int(target.internal_date.timestamp()) if target.internal_date else now
                 done.append(messages.append_entry(txn, mailbox_id, message_id, len(raw), target.flags, internal, now))
             return done
-        return await self._write(append_all, {p.blob: raw for p, (raw, _) in zip(prepared, batch, strict=True)})
+        return await self._write(append_all, messages.blob_files(zip(prepared, (raw for raw, _ in batch), strict=True)))
+
+
+INLINE_PARSE_LIMIT = 32 * 1024
+
+
+async def _prepare(raw: bytes) -> PreparedMessage:
+    """Parse a small message right here, a large one in a thread. Parsing is Python, so a thread buys
+    no parallelism (the GIL), only a responsive loop; for a few KB the hop costs more than the parse."""
+    if len(raw) <= INLINE_PARSE_LIMIT:
+        return prepare_message(raw)
+    return await asyncio.to_thread(prepare_message, raw)
 
 
 def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:

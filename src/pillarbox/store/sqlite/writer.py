@@ -132,7 +132,7 @@ class GroupCommitWriter:
         # checked after the commit, in this thread: a job of the same batch may have stored
         # the very same bytes again, and then the file stays
         for name in names:
-            if conn.execute("SELECT 1 FROM messages WHERE blob = ?", (name,)).fetchone() is None:
+            if conn.execute("SELECT 1 FROM messages WHERE blob = ? AND body IS NULL", (name,)).fetchone() is None:
                 self._blobs.unlink(name)
 
     def _write_blobs(self, batch: list[_Job]) -> None:
