@@ -1,7 +1,10 @@
 """Two (or more) real Pillarbox servers for two domains on loopback addresses, and a DNS server.
 
-Each server's MX listener is on its own 127.x.y.z address and one shared port (``[outbound]
-smtp_port``), so the port need not be 25 and tests can run in parallel.
+Each server's MX listener is on its own ``127.a.b.n`` address, all on one port: port 25, as on the
+Internet, whenever the tests may bind it (the ``mx_net`` fixture in ``conftest.py`` decides), so the
+senders deliver to the default port with no ``[outbound] smtp_port`` override. Only where port 25
+cannot be bound (no root, no CAP_NET_BIND_SERVICE, or taken) do they share an ephemeral port instead,
+and the senders are pointed at it. A random ``127.a.b`` prefix per test module keeps modules apart.
 """
 
 from __future__ import annotations
@@ -22,11 +25,40 @@ from tests.dnsserver import DNSServer
 from tests.server_process import ServerProcess, pillarbox, stored_messages
 
 PASSWORD = "correct horse battery"
+SMTP_PORT = 25
+MX_HOSTS = range(2, 10)
+"""The last octets of the addresses an e2e test may put an MX listener on."""
+
+
+@dataclass(frozen=True)
+class MXNet:
+    """Where the MX listeners of one test module live: ``prefix.n`` for n in MX_HOSTS, all on ``port``."""
+
+    prefix: str
+    port: int
+
+    def ip(self, host: int) -> str:
+        return f"{self.prefix}.{host}"
+
+    def addresses(self) -> list[str]:
+        return [self.ip(n) for n in MX_HOSTS]
 
 
 def loopback_net() -> str:
     """A random 127.a.b prefix; hosts are ``prefix + ".2"`` etc."""
     return f"127.{random.randint(1, 250)}.{random.randint(1, 250)}"
+
+
+def bindable(port: int, *hosts: str) -> bool:
+    """Could a server listen on ``port`` of every one of ``hosts`` now (privilege and nobody there)?"""
+    for host in hosts:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's listeners do
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return False
+    return True
 
 
 def free_port(*hosts: str) -> int:
@@ -106,12 +138,13 @@ def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains
     config = directory / "pillarbox.toml"
     settings: dict[str, object] = {"retry_first": 1, "retry_max": 2, "poll_interval": 0.2, **(queue or {})}
     queue_table = "\n".join(f"{key} = {value}" for key, value in settings.items())
+    remote_port = "" if port == SMTP_PORT else f"smtp_port = {port}\n"  # the other MXs listen where this one does
     config.write_text(
         f'hostname = "mx.{domains[0]}"\ndata_dir = "data"\n\n'
         f'[listen]\nsmtp = ["{ip}:{port}"]\nsubmission = ["127.0.0.1:0"]\n\n'
         f'[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n\n'
         f"[queue]\n{queue_table}\n\n"
-        f"[outbound]\nsmtp_port = {port}\nconnect_timeout = 3\n{outbound}\n"
+        f"[outbound]\n{remote_port}connect_timeout = 3\n{outbound}\n"
     )
     populate(directory / "data", domains, users)
     return Node(name, ip, directory, config)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.dnsserver import DNSServer
-from tests.e2e.outbound_env import Node, free_port, loopback_net, make_node
+from tests.e2e.outbound_env import SMTP_PORT, MXNet, Node, make_node
 from tests.outbound.smtpsink import SMTPSink
 
 pytestmark = pytest.mark.slow
@@ -29,34 +29,32 @@ class World:
     b: Node
     dns: DNSServer
     sink: SMTPSink
-    net: str
+    mx: MXNet
 
 
-def zones(net: str) -> dict[tuple[str, str], list[str]]:
+def zones(mx: MXNet) -> dict[tuple[str, str], list[str]]:
     return {
-        ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [f"{net}.2"],
-        ("b.test", "MX"): ["10 mx.b.test."], ("mx.b.test", "A"): [f"{net}.3"],
+        ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [mx.ip(2)],
+        ("b.test", "MX"): ["10 mx.b.test."], ("mx.b.test", "A"): [mx.ip(3)],
         ("c.test", "MX"): ["10 mx.b.test."],
         ("fallback.test", "MX"): ["10 dead.fallback.test.", "20 mx.b.test."],
-        ("dead.fallback.test", "A"): [f"{net}.9"],
+        ("dead.fallback.test", "A"): [mx.ip(9)],
         ("nullmx.test", "MX"): ["0 ."],
         ("gone.test", "MX"): ["10 dead.fallback.test."],
-        ("nodsn.test", "MX"): ["10 mx.nodsn.test."], ("mx.nodsn.test", "A"): [f"{net}.6"],
+        ("nodsn.test", "MX"): ["10 mx.nodsn.test."], ("mx.nodsn.test", "A"): [mx.ip(6)],
     }
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[World]:
     root = tmp_path_factory.mktemp("outbound")
-    net = loopback_net()
-    port = free_port(f"{net}.2", f"{net}.3", f"{net}.6")
-    dns = DNSServer(zones(net))
-    sink = SMTPSink(host=f"{net}.6", port=port)
-    b = make_node(root, "b", f"{net}.3", port, dns, ["b.test", "c.test", "fallback.test"],
+    dns = DNSServer(zones(mx_net))
+    sink = SMTPSink(host=mx_net.ip(6), port=mx_net.port)
+    b = make_node(root, "b", mx_net.ip(3), mx_net.port, dns, ["b.test", "c.test", "fallback.test"],
                   ["bob@b.test", "carol@c.test", "fred@fallback.test"]).start()
-    a = make_node(root, "a", f"{net}.2", port, dns, ["a.test"], ["alice@a.test"],
+    a = make_node(root, "a", mx_net.ip(2), mx_net.port, dns, ["a.test"], ["alice@a.test"],
                   queue={"delay_notice": 2, "max_age": 6}).start()
-    yield World(a, b, dns, sink, net)
+    yield World(a, b, dns, sink, mx_net)
     a.stop()
     b.stop()
     sink.close()
@@ -113,6 +111,15 @@ def test_submission_reaches_remote_inbox_over_starttls(world: World):
     assert "mx=mx.b.test" in line and "tls=TLSv1" in line and "result=sent" in line
     assert world.a.queue_rows() == [] or all(r[2] != "pending" for r in world.a.queue_rows())
 
+
+
+def test_nodes_use_port_25_of_their_own_address(world: World):
+    """As on the Internet: each MX on port 25 of its address, the sender on the default port (no override)."""
+    if world.mx.port != SMTP_PORT:
+        pytest.skip("port 25 cannot be bound here (see the mx_net fixture); the nodes share an ephemeral port")
+    assert world.b.process.addresses["smtp"] == (world.mx.ip(3), SMTP_PORT)
+    assert world.a.process.addresses["smtp"] == (world.mx.ip(2), SMTP_PORT)
+    assert "smtp_port" not in world.a.config.read_text()
 
 def test_multi_domain_recipients(world: World):
     world.a.submit("alice@a.test", ["bob@b.test", "carol@c.test"], message("multi"))
@@ -175,9 +182,8 @@ def test_queue_list_json(world: World):
 
 def test_queue_survives_sigkill_then_retry_all(tmp_path: Path, world: World):
     world.dns.set("later.test", "MX", ["10 mx.later.test."])
-    world.dns.set("mx.later.test", "A", [f"{world.net}.9"])  # nobody there yet
-    port = world.b.process.addresses["smtp"][1]
-    node = make_node(tmp_path, "a2", f"{world.net}.4", port, world.dns, ["a2.test"], ["ann@a2.test"],
+    world.dns.set("mx.later.test", "A", [world.mx.ip(9)])  # nobody there yet
+    node = make_node(tmp_path, "a2", world.mx.ip(4), world.mx.port, world.dns, ["a2.test"], ["ann@a2.test"],
                      queue={"retry_first": 3600, "retry_max": 3600}).start()
     node.submit("ann@a2.test", ["bob@b.test", "zed@later.test"], message("later"))
     node.process.wait_for_log(r"delivery attempt.*recipient=zed@later.test")
@@ -187,7 +193,7 @@ def test_queue_survives_sigkill_then_retry_all(tmp_path: Path, world: World):
     assert rows == {"bob@b.test": "sent", "zed@later.test": "pending"} or rows == {"zed@later.test": "pending"}
     listed = json.loads(node.cli("queue", "list", "--json"))
     assert listed[0]["recipients"][-1]["address"] == "zed@later.test"
-    world.dns.set("mx.later.test", "A", [f"{world.net}.6"])  # the sink takes later.test now
+    world.dns.set("mx.later.test", "A", [world.mx.ip(6)])  # the sink takes later.test now
     node.start()
     node.cli("queue", "retry", "--all")
     deadline = time.monotonic() + 20

@@ -9,12 +9,14 @@ caches policies per domain), all hosted by B:
 - badname.test: enforce, MX mx2.b.test (B's address, but not a name on B's certificate) → deferred;
 - unlisted.test: enforce, MX mx.b.test but the policy lists only mx.elsewhere.test → deferred;
 - testing.test: testing mode with the badname mismatch → delivered (failure only counted);
-- dane.test / danebad.test: a DNSSEC-authenticated (AD bit) TLSA 3 1 1 of B's key, right and wrong.
+- dane.test / danebad.test: a DNSSEC-authenticated (AD bit) TLSA 3 1 1 of B's key, right and wrong;
+- ta.test / tabadname.test: DANE-TA, a TLSA 2 0 1 / 2 1 1 of the test CA, which B sends after its own
+  certificate; the CA is in A's trust store too, but DANE-TA does not need that. ta.test's MX is a
+  name on B's certificate (delivered), tabadname.test's is not (deferred: for DANE-TA names count).
 """
 
 from __future__ import annotations
 
-import datetime
 import http.server
 import sqlite3
 import ssl
@@ -25,67 +27,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from pillarbox.dns.resolver import TLSARecord
 from pillarbox.outbound import dane
+from tests.certs import CertAuthority, der, pem
 from tests.dnsserver import DNSServer
-from tests.e2e.outbound_env import Node, free_port, loopback_net, make_node
+from tests.e2e.outbound_env import MXNet, Node, free_port, make_node
 
 pytestmark = pytest.mark.slow
 
-DOMAINS = ["good.test", "badname.test", "unlisted.test", "testing.test", "dane.test", "danebad.test"]
+DOMAINS = ["good.test", "badname.test", "unlisted.test", "testing.test", "dane.test", "danebad.test", "ta.test",
+           "tabadname.test"]
+B_NAMES = ["mx.b.test", "mx-ta.b.test"]
+"""The names on B's certificate."""
 POLICIES = {
     "good.test": "enforce\nmx: mx.b.test",
     "badname.test": "enforce\nmx: mx2.b.test",
     "unlisted.test": "enforce\nmx: mx.elsewhere.test",
     "testing.test": "testing\nmx: mx2.b.test",
 }
-
-
-class CertAuthority:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pillarbox Test CA")])
-        now = datetime.datetime.now(datetime.UTC)
-        self.cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        self.ca_file = directory / "ca.pem"
-        self.ca_file.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
-
-    def issue(self, label: str, names: list[str]) -> tuple[Path, Path, bytes]:
-        """(cert.pem, key.pem, DER) for ``names``."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(self.cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        cert_path, key_path = self.directory / f"{label}.crt", self.directory / f"{label}.key"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-        return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
 
 
 class PolicyServer:
@@ -133,43 +93,49 @@ class World:
     https: PolicyServer
 
 
-def zones(net: str, port: int, b_der: bytes) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
+def zones(mx: MXNet, b_der: bytes, ca_der: bytes) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
+    b_hosts = ["mx.b.test", "mx2.b.test", "mx-dane.b.test", "mx-danebad.b.test", "mx-ta.b.test", "mx-tabad.b.test"]
     records: dict[tuple[str, str], list[str]] = {
-        ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [f"{net}.2"],
-        ("mx.b.test", "A"): [f"{net}.3"], ("mx2.b.test", "A"): [f"{net}.3"],
-        ("mx-dane.b.test", "A"): [f"{net}.3"], ("mx-danebad.b.test", "A"): [f"{net}.3"],
+        ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [mx.ip(2)],
+        **{(host, "A"): [mx.ip(3)] for host in b_hosts},
         ("good.test", "MX"): ["10 mx.b.test."], ("badname.test", "MX"): ["10 mx2.b.test."],
         ("unlisted.test", "MX"): ["10 mx.b.test."], ("testing.test", "MX"): ["10 mx2.b.test."],
         ("dane.test", "MX"): ["10 mx-dane.b.test."], ("danebad.test", "MX"): ["10 mx-danebad.b.test."],
+        ("ta.test", "MX"): ["10 mx-ta.b.test."], ("tabadname.test", "MX"): ["10 mx-tabad.b.test."],
     }
     for domain in POLICIES:
         records[(f"_mta-sts.{domain}", "TXT")] = ['"v=STSv1; id=20260101"']
-        records[(f"mta-sts.{domain}", "A")] = [f"{net}.5"]
-    good = dane.record_for(b_der)
-    records[(dane.tlsa_name("mx-dane.b.test", port), "TLSA")] = [f"3 1 1 {good.data.hex()}"]
-    records[(dane.tlsa_name("mx-danebad.b.test", port), "TLSA")] = [f"3 1 1 {'ab' * 32}"]
-    secure = [dane.tlsa_name(h, port) for h in ("mx-dane.b.test", "mx-danebad.b.test")]
-    return records, secure
+        records[(f"mta-sts.{domain}", "A")] = [mx.ip(5)]
+    tlsa = {
+        "mx-dane.b.test": dane.record_for(b_der),
+        "mx-danebad.b.test": TLSARecord(dane.DANE_EE, 1, 1, b"\xab" * 32),
+        "mx-ta.b.test": dane.record_for(ca_der, selector=0, usage=dane.DANE_TA),
+        "mx-tabad.b.test": dane.record_for(ca_der, selector=1, usage=dane.DANE_TA),
+    }
+    for host, r in tlsa.items():
+        records[(dane.tlsa_name(host, mx.port), "TLSA")] = [f"{r.usage} {r.selector} {r.mtype} {r.data.hex()}"]
+    return records, [dane.tlsa_name(host, mx.port) for host in tlsa]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[World]:
     root = tmp_path_factory.mktemp("tlspolicy")
-    ca = CertAuthority(root)
-    net = loopback_net()
-    port = free_port(f"{net}.2", f"{net}.3")
-    https_port = free_port(f"{net}.5")
-    b_cert, b_key, b_der = ca.issue("mx.b.test", ["mx.b.test"])
-    web_cert, web_key, _ = ca.issue("mta-sts", [f"mta-sts.{d}" for d in POLICIES])
-    records, secure = zones(net, port, b_der)
+    ca = CertAuthority()
+    ca_file = root / "ca.pem"
+    ca_file.write_bytes(pem(ca.cert))
+    https_port = free_port(mx_net.ip(5))
+    b_issued = ca.issue(B_NAMES)
+    b_cert, b_key = b_issued.write(root, "mx.b.test", chain=[ca.cert])  # the TA is sent, as DANE-TA requires
+    web_cert, web_key = ca.issue([f"mta-sts.{d}" for d in POLICIES]).write(root, "mta-sts")
+    records, secure = zones(mx_net, b_issued.der, der(ca.cert))
     dns = DNSServer(records, secure=secure)
-    https = PolicyServer(f"{net}.5", https_port, web_cert, web_key, POLICIES)
-    b = make_node(root, "b", f"{net}.3", port, dns, DOMAINS, [f"bob@{d}" for d in DOMAINS])
+    https = PolicyServer(mx_net.ip(5), https_port, web_cert, web_key, POLICIES)
+    b = make_node(root, "b", mx_net.ip(3), mx_net.port, dns, DOMAINS, [f"bob@{d}" for d in DOMAINS])
     with b.config.open("a") as config:
         config.write(f'\n[tls]\ncert = "{b_cert}"\nkey = "{b_key}"\n')
     b.start()
-    a = make_node(root, "a", f"{net}.2", port, dns, ["a.test"], ["alice@a.test"],
-                  outbound=f'ca_file = "{ca.ca_file}"\nmta_sts_port = {https_port}')
+    a = make_node(root, "a", mx_net.ip(2), mx_net.port, dns, ["a.test"], ["alice@a.test"],
+                  outbound=f'ca_file = "{ca_file}"\nmta_sts_port = {https_port}')
     a.start()
     yield World(a, b, dns, https)
     a.stop()
@@ -265,3 +231,19 @@ def test_dane_ee_mismatch_defers(world: World):
     error = deferred(world, "bob@danebad.test")
     assert "TLSA" in error
     assert tls_results(world.a, "danebad.test").get(("tlsa", "mx-danebad.b.test", "tlsa-invalid"), 0) >= 1
+
+
+def test_dane_ta_chain_to_the_published_anchor_delivers(world: World):
+    world.a.submit("alice@a.test", ["bob@ta.test"], message("bob@ta.test"))
+    delivered(world, "bob@ta.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@ta.test")
+    assert "policy=dane" in line and "result=sent" in line
+    assert tls_results(world.a, "ta.test").get(("tlsa", "mx-ta.b.test", "success"), 0) >= 1
+
+
+def test_dane_ta_with_an_mx_name_not_on_the_certificate_defers(world: World):
+    world.a.submit("alice@a.test", ["bob@tabadname.test"], message("bob@tabadname.test"))
+    error = deferred(world, "bob@tabadname.test")
+    assert "mx-tabad.b.test" in error and "DANE-TA" in error
+    results = tls_results(world.a, "tabadname.test")
+    assert results.get(("tlsa", "mx-tabad.b.test", "certificate-host-mismatch"), 0) >= 1

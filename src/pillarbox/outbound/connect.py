@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
-from pillarbox.outbound.tlspolicy import HostPolicy, check_dane, context_for
+from pillarbox.outbound import dane
+from pillarbox.outbound.tlspolicy import HostPolicy, context_for
 from pillarbox.smtp.client import SMTPClient, SMTPClientError, Timeouts
 
 TLSReport = Callable[[HostPolicy, str, str], Awaitable[None]]
@@ -121,8 +122,8 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
         if use_tls and not implicit:
             await _starttls(client, host, policy, context)  # type: ignore[arg-type]
             await _ehlo(client, settings.helo, host)
-        if use_tls and not check_dane(policy, client.peer_certificate()):
-            raise TLSFailure(f"{host}: certificate matches no TLSA record", "tlsa-invalid")
+        if use_tls and policy.kind == "dane":
+            _check_dane(client, host, policy)
         if use_tls and client.tls is not None:
             await report(policy, host, "success")
         if settings.username:
@@ -131,6 +132,14 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
         await client.close()
         raise
     return Session(client, host, policy)
+
+
+def _check_dane(client: SMTPClient, host: str, policy: HostPolicy) -> None:
+    """RFC 7672 3.1: DANE checks the certificates itself, after a handshake that verified nothing."""
+    try:
+        dane.authenticate(client.peer_chain(), policy.tlsa, host)
+    except dane.DANEFailure as failure:
+        raise TLSFailure(f"{host}: {failure}", failure.result) from failure
 
 
 async def _ehlo(client: SMTPClient, helo: str, host: str) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pillarbox.dns.resolver import TLSARecord
-from pillarbox.outbound import dane
 from pillarbox.outbound.mtasts import client_context
 
 
@@ -57,6 +56,3 @@ def context_for(policy: HostPolicy, ca_file: Path | None) -> ssl.SSLContext:
         return client_context(ca_file)
     return opportunistic_context()
 
-
-def check_dane(policy: HostPolicy, cert_der: bytes | None) -> bool:
-    return policy.kind != "dane" or dane.matches(cert_der, policy.tlsa)

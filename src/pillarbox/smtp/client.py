@@ -7,6 +7,7 @@ each data block 3, the final "." 10), so a slow but working server is never cut 
 
 from __future__ import annotations
 
+import _ssl
 import asyncio
 import base64
 import contextlib
@@ -135,9 +136,14 @@ class SMTPClient:
             name, _proto, bits = obj.cipher() or ("", "", 0)
             self.tls = {"version": obj.version(), "cipher": name, "bits": bits}
 
-    def peer_certificate(self) -> bytes | None:
+    def peer_chain(self) -> list[bytes]:
+        """The certificates the server sent (DER, leaf first, unverified); DANE-TA needs more than the leaf."""
         obj = self._writer.get_extra_info("ssl_object")
-        return obj.getpeercert(binary_form=True) if obj is not None else None
+        if obj is None:
+            return []
+        # SSLObject.get_unverified_chain() is public only from Python 3.13; before, it lives on the C object.
+        chain = obj._sslobj.get_unverified_chain() or []
+        return [cert.public_bytes(_ssl.ENCODING_DER) for cert in chain]
 
     async def auth_plain(self, username: str, password: str) -> ServerReply:
         token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()

@@ -1,0 +1,182 @@
+"""DANE-EE and DANE-TA (RFC 7672 3.1) against real certificate chains from a test CA.
+
+The server presents ``leaf, intermediate, root`` unless a case says otherwise; ``record`` builds the
+TLSA record for one certificate of that chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from pillarbox.dns.resolver import TLSARecord
+from pillarbox.outbound import dane
+from pillarbox.outbound.connect import ConnectSettings, TLSFailure, open_session
+from pillarbox.outbound.tlspolicy import HostPolicy
+from pillarbox.smtp.client import Timeouts
+from tests.certs import CertAuthority, Issued, der
+
+HOST = "mx.b.test"
+ROOT = CertAuthority()
+INTERMEDIATE = ROOT.intermediate()
+LEAF = INTERMEDIATE.issue([HOST])
+CHAIN = [LEAF.der, der(INTERMEDIATE.cert), der(ROOT.cert)]
+
+
+def record(usage: int, cert: x509.Certificate, selector: int = 0, mtype: int = 1) -> TLSARecord:
+    """Computed here from the RFC 6698 2.1 definitions, not with the code under test."""
+    selected = der(cert) if selector == 0 else cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    digest = {0: lambda b: b, 1: lambda b: hashlib.sha256(b).digest(), 2: lambda b: hashlib.sha512(b).digest()}
+    return TLSARecord(usage, selector, mtype, digest[mtype](selected))
+
+
+def failure(chain: list[bytes], records: list[TLSARecord], host: str = HOST) -> str:
+    with pytest.raises(dane.DANEFailure) as caught:
+        dane.authenticate(chain, records, host)
+    return caught.value.result
+
+
+@pytest.mark.parametrize("selector", [0, 1])
+@pytest.mark.parametrize("mtype", [0, 1, 2])
+@pytest.mark.parametrize("anchor", [ROOT.cert, INTERMEDIATE.cert], ids=["root", "intermediate"])
+def test_dane_ta_in_the_presented_chain_accepts(anchor: x509.Certificate, selector: int, mtype: int):
+    dane.authenticate(CHAIN, [record(dane.DANE_TA, anchor, selector, mtype)], HOST)
+
+
+@pytest.mark.parametrize("selector", [0, 1])
+@pytest.mark.parametrize("mtype", [0, 1, 2])
+def test_dane_ee_matches_the_leaf(selector: int, mtype: int):
+    dane.authenticate(CHAIN[:1], [record(dane.DANE_EE, LEAF.cert, selector, mtype)], HOST)
+
+
+def test_dane_ee_ignores_names_and_dates():
+    expired = INTERMEDIATE.issue(["elsewhere.test"], valid=(-10, -5))
+    dane.authenticate([expired.der], [record(dane.DANE_EE, expired.cert)], HOST)
+
+
+def test_trust_anchor_not_presented_fails():
+    """RFC 7672 3.1.2: the server must send the TA, even for a key-only 2 1 x record."""
+    assert failure(CHAIN[:2], [record(dane.DANE_TA, ROOT.cert, selector=1)]) == "tlsa-invalid"
+
+
+def test_name_mismatch_under_dane_ta_fails():
+    assert failure(CHAIN, [record(dane.DANE_TA, ROOT.cert)], host="mx2.b.test") == "certificate-host-mismatch"
+
+
+
+def test_host_name_no_certificate_can_carry_fails():
+    assert failure(CHAIN, [record(dane.DANE_TA, ROOT.cert)], host="mx_1.b.test") == "certificate-host-mismatch"
+
+def test_wildcard_name_under_dane_ta_accepts():
+    leaf = INTERMEDIATE.issue(["*.b.test"])
+    dane.authenticate([leaf.der, *CHAIN[1:]], [record(dane.DANE_TA, ROOT.cert)], HOST)
+
+
+def test_expired_leaf_under_dane_ta_fails():
+    expired = INTERMEDIATE.issue([HOST], valid=(-10, -5))
+    assert failure([expired.der, *CHAIN[1:]], [record(dane.DANE_TA, ROOT.cert)]) == "certificate-expired"
+
+
+def test_leaf_not_signed_by_the_presented_chain_fails():
+    stranger = CertAuthority("Someone Else").issue([HOST])
+    assert failure([stranger.der, *CHAIN[1:]], [record(dane.DANE_TA, ROOT.cert)]) == "certificate-not-trusted"
+
+
+def test_dane_ta_record_matching_the_leaf_does_not_count():
+    assert failure(CHAIN, [record(dane.DANE_TA, LEAF.cert)]) == "tlsa-invalid"
+
+
+def test_wrong_records_fail():
+    assert failure(CHAIN, [TLSARecord(dane.DANE_EE, 1, 1, b"\xab" * 32),
+                           TLSARecord(dane.DANE_TA, 0, 1, b"\xab" * 32)]) == "tlsa-invalid"
+
+
+def test_no_or_unreadable_certificates_fail():
+    records = [record(dane.DANE_EE, LEAF.cert)]
+    assert failure([], records) == "tlsa-invalid"
+    assert failure([b"not a certificate"], records) == "validation-failure"
+
+
+def test_only_dane_usages_and_known_parameters_are_usable():
+    good = [record(dane.DANE_TA, ROOT.cert), record(dane.DANE_EE, LEAF.cert, 1, 2)]
+    pkix = [record(0, ROOT.cert), record(1, LEAF.cert)]
+    unknown = [TLSARecord(3, 2, 1, b"x"), TLSARecord(3, 1, 3, b"x"), TLSARecord(4, 0, 0, b"x")]
+    assert dane.usable(good + pkix + unknown) == good
+
+
+def test_record_for_matches_the_independent_computation():
+    for usage, selector, mtype in [(3, 1, 1), (2, 0, 1), (2, 1, 2), (3, 0, 0)]:
+        expected = record(usage, LEAF.cert, selector, mtype)
+        assert dane.record_for(LEAF.der, selector, mtype, usage) == expected
+
+
+# ----------------------------------------------------------------------------- through a real TLS session
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+async def _smtp_over_tls(context: ssl.SSLContext) -> asyncio.Server:
+    """Just enough of an implicit-TLS SMTP server for a session to reach its DANE check."""
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mx.b.test ESMTP\r\n")
+        while line := await reader.readline():
+            writer.write(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 mx.b.test\r\n")
+        writer.close()
+
+    return await asyncio.start_server(session, "127.0.0.1", 0, ssl=context)
+
+
+class OneAddress:
+    async def addresses(self, host: str) -> list[str]:
+        return ["127.0.0.1"]
+
+
+def _server_context(tmp_path: Path, leaf: Issued, chain: list[x509.Certificate]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*leaf.write(tmp_path, "server", chain))
+    return context
+
+
+async def _session_results(context: ssl.SSLContext, records: list[TLSARecord]) -> tuple[list[str], str]:
+    """(TLS-RPT results reported, error) for one DANE session attempt."""
+    server = await _smtp_over_tls(context)
+    port = server.sockets[0].getsockname()[1]
+    settings = ConnectSettings("a.test", port, Timeouts(connect=5, greeting=5, ehlo=5), implicit_tls=True)
+    reported: list[str] = []
+
+    async def report(policy: HostPolicy, host: str, result: str) -> None:
+        reported.append(result)
+
+    error = ""
+    try:
+        session = await open_session(HOST, HostPolicy("dane", "b.test", tuple(records)), OneAddress(),  # type: ignore[arg-type]
+                                     settings, report)
+        await session.client.quit()
+    except TLSFailure as exc:
+        error = str(exc)
+    finally:
+        server.close()
+    return reported, error
+
+
+def test_session_sees_the_whole_presented_chain(run: Runner, tmp_path: Path):
+    context = _server_context(tmp_path, LEAF, [INTERMEDIATE.cert, ROOT.cert])
+    reported, error = run(_session_results(context, [record(dane.DANE_TA, ROOT.cert, 1, 1)]))
+    assert (reported, error) == (["success"], "")
+
+
+def test_session_failing_dane_ta_is_reported_and_refused(run: Runner, tmp_path: Path):
+    context = _server_context(tmp_path, LEAF, [INTERMEDIATE.cert])  # the root (the TA) is not sent
+    reported, error = run(_session_results(context, [record(dane.DANE_TA, ROOT.cert, 1, 1)]))
+    assert reported == ["tlsa-invalid"]
+    assert error == "mx.b.test: certificate matches no TLSA record"
