@@ -39,11 +39,12 @@ def env() -> dict[str, str]:
     return {**os.environ, "PILLARBOX_CHEAP_HASHES": "1"}
 
 
-def prepare(workdir: Path, port: int) -> Path:
+def prepare(workdir: Path, port: int, workers: int) -> Path:
     config = workdir / "pillarbox.toml"
     config.write_text(
         'hostname = "mx.bench.test"\n'
-        f'data_dir = "{workdir / "data"}"\n\n'
+        f'data_dir = "{workdir / "data"}"\n'
+        f"workers = {workers}\n\n"
         f'[listen]\nsmtp = ["127.0.0.1:{port}"]\n\n'
         "[limits]\nmax_connections_per_ip = 200\n"
     )
@@ -96,7 +97,7 @@ def listed(config: Path) -> int:
 def one_pass(name: str, args: argparse.Namespace, root: Path) -> list[dict]:
     workdir = root / name
     workdir.mkdir()
-    config = prepare(workdir, args.port)
+    config = prepare(workdir, args.port, args.workers)
     strace_log = workdir / "strace.log" if name == "strace" else None
     process = start(config, workdir / "server.log", strace_log)
     out = workdir / "points.jsonl"
@@ -134,6 +135,7 @@ def one_pass(name: str, args: argparse.Namespace, root: Path) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=2525)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (the config's workers)")
     parser.add_argument("--passes", default="clean,strace")
     parser.add_argument("--connections", default="1,10,50")
     parser.add_argument("--sizes", default="4096,102400")

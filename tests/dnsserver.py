@@ -34,14 +34,22 @@ class DNSServer:
         self.secure = {_norm(n) for n in secure}
         self.negative_ttl = negative_ttl
         self.queries: list[tuple[str, str]] = []
-        self._udp = _UDP((host, 0), _udp_handler(self))
-        port = self._udp.server_address[1]
-        self._tcp = _TCP((host, port), _tcp_handler(self))
-        self.address = (host, port)
+        self._udp, self._tcp = self._bind_both(host)
+        self.address = (host, self._udp.server_address[1])
         self._threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
                          for s in (self._udp, self._tcp)]
         for thread in self._threads:
             thread.start()
+
+    def _bind_both(self, host: str, attempts: int = 20) -> tuple[_UDP, _TCP]:
+        """UDP and TCP on one port number: the free UDP port the kernel picks may be taken for TCP."""
+        for _ in range(attempts):
+            udp = _UDP((host, 0), _udp_handler(self))
+            try:
+                return udp, _TCP((host, udp.server_address[1]), _tcp_handler(self))
+            except OSError:
+                udp.server_close()
+        raise OSError(f"no port free for both UDP and TCP on {host}")
 
     @property
     def nameserver(self) -> str:

@@ -3,14 +3,16 @@
 This is the only owner of long-lived mutable objects (store, TLS contexts, listeners, throttles).
 ``serve`` binds every configured listener whose protocol is available, runs until SIGTERM/SIGINT,
 then stops accepting, lets sessions in flight finish within ``STOP_GRACE`` seconds, closes the store
-(which waits for the last group commit) and returns 0. SIGHUP reloads the TLS certificate.
+(which waits for the last group commit) and returns 0. SIGHUP reloads the TLS certificate. With
+``workers`` above 1 the same ``run`` also serves in each worker process (``workers.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,7 +27,7 @@ from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
-from pillarbox.obs import get_logger, log_event, render_metrics, setup_logging
+from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
 from pillarbox.policy.publish import add_mta_sts_route
@@ -41,6 +43,7 @@ from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.http import make_http_app
+from pillarbox.workers import QUEUE_POKE, WorkerPool, WorkerSetup, worker_count
 
 STOP_GRACE = 10.0
 log = get_logger("app")
@@ -156,24 +159,34 @@ def service_specs() -> dict[str, ServiceSpec]:
     }
 
 
-async def start_listeners(services: Services) -> None:
+async def start_listeners(
+    services: Services, inherited: Mapping[str, Sequence[socket.socket]] | None = None
+) -> None:
+    """Bind and serve every configured listener; a worker serves the ``inherited`` sockets instead."""
     specs = service_specs()
     for name, endpoints in _configured(services.config).items():
         spec = specs.get(name)
         if spec is None:
             log_event(log, "warning", "listener not started: protocol not implemented yet", service=name)
             continue
+        if inherited is not None and name not in inherited:
+            continue
         listener = Listener(
             endpoints, spec.make_handler(services), tls=services.tls if spec.implicit_tls else None,
             limiter=services.limiter, refusal=spec.refusal, name=name,
         )
         try:
-            await listener.start()
+            await listener.start(inherited[name] if inherited is not None else None)
         except OSError as exc:
             raise ConfigError(f"listen.{name}: cannot listen on {', '.join(map(str, endpoints))}: {exc}") from exc
         services.listeners.append(listener)
-        for host, port in listener.addresses:
+        for host, port in listener.addresses if inherited is None else ():
             log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
+
+
+def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
+    """What workers inherit: every protocol listener; HTTP (health, metrics) stays with the primary."""
+    return {listener.name: listener.sockets for listener in services.listeners if listener.name != "http"}
 
 
 def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
@@ -202,33 +215,53 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
     return tasks
 
 
-async def run(config: Config) -> None:
+async def run(config: Config, worker: WorkerSetup | None = None) -> None:
+    """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
     services = build_services(config)
-    tasks = background_tasks(services)
+    tasks = background_tasks(services) if worker is None else []  # the primary's alone: nothing twice
+    if worker is not None:
+        services.queue_runner.on_poke = worker.poke_primary_queue
     started: list[BackgroundTask] = []
+    pool: WorkerPool | None = None
     try:
-        await start_listeners(services)
+        await start_listeners(services, worker.sockets if worker is not None else None)
+        workers = worker_count(config) if worker is None else 1
+        if workers > 1:
+            pool = WorkerPool(config, _shared_sockets(services), workers)
+            await pool.start()
         for task in tasks:
             await task.start()
             started.append(task)
         stop = asyncio.Event()
-        _install_signal_handlers(services, stop)
-        log_event(log, "info", "ready", hostname=config.hostname, data_dir=str(config.data_dir))
+        _install_signal_handlers(services, stop, pool)
+        if worker is not None:
+            worker.watch_parent(stop.set)
+            log_event(log, "info", "worker ready", worker=worker.index)
+        else:
+            log_event(log, "info", "ready", hostname=config.hostname, data_dir=str(config.data_dir), workers=workers)
         await stop.wait()
         log_event(log, "info", "stopping", grace_seconds=STOP_GRACE)
     finally:
-        await asyncio.gather(*(listener.stop(STOP_GRACE) for listener in services.listeners))
+        await asyncio.gather(*(listener.stop(STOP_GRACE) for listener in services.listeners),
+                             *([pool.stop(STOP_GRACE)] if pool is not None else []))
         for task in reversed(started):
             await task.stop(STOP_GRACE)
         await services.store.close()
     log_event(log, "info", "stopped")
 
 
-def _install_signal_handlers(services: Services, stop: asyncio.Event) -> None:
+def _install_signal_handlers(services: Services, stop: asyncio.Event, pool: WorkerPool | None) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_tls(services))
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(services, pool))
+    loop.add_signal_handler(QUEUE_POKE, services.queue_runner.poke)
+
+
+def _reload(services: Services, pool: WorkerPool | None) -> None:
+    _reload_tls(services)
+    if pool is not None:
+        pool.signal(signal.SIGHUP)
 
 
 def _reload_tls(services: Services) -> None:
@@ -240,8 +273,12 @@ def _reload_tls(services: Services) -> None:
     log_event(log, "info", "TLS certificate reloaded", cert=str(services.tls.cert_path))
 
 
-def serve(config: Config) -> int:
+def serve(config: Config, worker: WorkerSetup | None = None) -> int:
     """Run the server until a stop signal; the exit status for the CLI."""
     setup_logging(config.log.level, config.log.format)
-    asyncio.run(run(config))
+    if worker is not None:
+        set_process_label(str(worker.index))
+    elif worker_count(config) > 1:
+        set_process_label("0")
+    asyncio.run(run(config, worker))
     return 0

@@ -102,6 +102,10 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="run the mail server")
     serve.set_defaults(func=None)
+    # how the primary starts a worker process (pillarbox.workers), not for people
+    serve.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
+    serve.add_argument("--inherit", default="", help=argparse.SUPPRESS)
+    serve.add_argument("--parent-fd", type=int, default=-1, help=argparse.SUPPRESS)
     _domain_commands(commands)
     _user_commands(commands)
     _alias_commands(commands)
@@ -220,10 +224,12 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
         await store.close()
 
 
-def _serve(config: Config) -> int:
+def _serve(config: Config, args: argparse.Namespace) -> int:
     from pillarbox.app import serve
+    from pillarbox.workers import WorkerSetup
 
-    return serve(config)
+    worker = WorkerSetup.from_args(args.worker, args.inherit, args.parent_fd) if args.worker else None
+    return serve(config, worker)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -231,7 +237,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.log_level:
         config = replace(config, log=replace(config.log, level=args.log_level))
     if args.command == "serve":
-        return _serve(config)
+        return _serve(config, args)
     from pillarbox.obs import setup_logging
 
     setup_logging(args.log_level or "warning", config.log.format)

@@ -31,7 +31,7 @@ ROOT_LOGGER = "pillarbox"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
                 logging.ERROR: "error", logging.CRITICAL: "critical"}
-_RESERVED = ("ts", "level", "logger", "msg", "exc")
+_RESERVED = ("ts", "level", "logger", "proc", "msg", "exc")
 
 # --------------------------------------------------------------------------------------------------
 # Logging.
@@ -60,10 +60,22 @@ def _timestamp(record: logging.LogRecord) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z"
 
 
+_process_label: str | None = None
+
+
+def set_process_label(label: str | None) -> None:
+    """With several server processes (``workers``), every line says which one wrote it (``proc=``)."""
+    global _process_label
+    _process_label = label
+
+
 def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
     """Everything a line carries, in order: the fixed keys first, then the caller's fields."""
     out: dict[str, Any] = {"ts": _timestamp(record), "level": _LEVEL_NAMES.get(record.levelno, "info"),
-                           "logger": _short_name(record.name), "msg": record.getMessage()}
+                           "logger": _short_name(record.name)}
+    if _process_label is not None:
+        out["proc"] = _process_label
+    out["msg"] = record.getMessage()
     extra = getattr(record, "fields", None)
     for key, value in (extra.items() if isinstance(extra, Mapping) else ()):
         name = _safe_key(str(key))

@@ -21,7 +21,7 @@ import itertools
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pillarbox.net.tls import TLSContextHolder, describe_tls
@@ -252,11 +252,19 @@ class Listener:
     def active(self) -> int:
         return len(self._clients)
 
-    async def start(self) -> None:
-        """Bind every endpoint (all or nothing) and start accepting."""
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The listening sockets, for worker processes to inherit (``workers.py``)."""
+        return list(self._sockets)
+
+    async def start(self, inherited: Sequence[socket.socket] | None = None) -> None:
+        """Bind every endpoint (all or nothing), or take sockets bound by another process; accept."""
         try:
-            for endpoint in self.endpoints:
-                self._sockets.extend(bind_sockets(endpoint))
+            if inherited is not None:
+                self._sockets.extend(inherited)
+            else:
+                for endpoint in self.endpoints:
+                    self._sockets.extend(bind_sockets(endpoint))
         except BaseException:
             self._close_sockets()
             raise

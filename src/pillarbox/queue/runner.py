@@ -52,6 +52,9 @@ class QueueRunner:
         self._domains: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.settings.per_domain))
         self._main: asyncio.Task[None] | None = None
+        self.on_poke: Callable[[], None] | None = None
+        """Also called by ``poke``: in a worker process, where this runner does not run, it tells the
+        primary's runner instead (``workers.py``)."""
 
     # --------------------------------------------------------------------------------- lifetime
 
@@ -76,6 +79,8 @@ class QueueRunner:
     def poke(self) -> None:
         """New mail was queued or a retry was asked for: look at the queue now."""
         self._wake.set()
+        if self.on_poke is not None:
+            self.on_poke()
 
     async def _loop(self) -> None:
         while True:

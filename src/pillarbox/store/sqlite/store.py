@@ -79,7 +79,7 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since)
-        self._writer = GroupCommitWriter(self._writer_connection, self.blobs, self.changes.poke)
+        self._writer = GroupCommitWriter(self._writer_connection, self.blobs, self.changes.poke, data_dir / "write.lock")
         self._checkpointer = Checkpointer(lambda: connect(self.db_path))
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None

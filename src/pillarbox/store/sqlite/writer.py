@@ -8,17 +8,25 @@ Only then are the callers' futures resolved: nothing is acknowledged before it i
 
 Under load the batch grows by itself: while one commit flushes, the next jobs queue up, and they all
 ride the next flush. With a single caller there is no added wait.
+
+Several processes (server workers, the CLI) write the same database. SQLite lets one commit at a
+time and makes the others poll with sleeps of 1, 2, 5, 10... ms; writers therefore queue on an
+exclusive flock(2) of ``write.lock`` around the transaction instead, which wakes the next writer the
+moment the lock is free.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pillarbox.store.blobs import BlobStore
@@ -53,10 +61,12 @@ class GroupCommitWriter:
         connect: Callable[[], sqlite3.Connection],
         blobs: BlobStore,
         on_commit: Callable[[], None],
+        lock_path: Path,
     ) -> None:
         self._connect = connect
         self._blobs = blobs
         self._on_commit = on_commit
+        self._lock_path = lock_path
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pillarbox-store-writer", daemon=True)
         self._thread.start()
@@ -81,13 +91,15 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         conn = self._connect()
+        lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             while True:
                 batch = self._next_batch()
                 if batch is None:
                     return
-                self._execute(conn, batch)
+                self._execute(conn, lock, batch)
         finally:
+            os.close(lock)
             conn.close()
 
     def _next_batch(self) -> list[_Job] | None:
@@ -106,18 +118,24 @@ class GroupCommitWriter:
             batch.append(job)
         return batch
 
-    def _execute(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _execute(self, conn: sqlite3.Connection, lock: int, batch: list[_Job]) -> None:
         results: list[tuple[_Job, Any, BaseException | None]] = []
         txn = Txn(conn)
         try:
             self._write_blobs(batch)
-            conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                results.append(self._run_job(txn, job))
-            conn.execute("COMMIT")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for job in batch:
+                    results.append(self._run_job(txn, job))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         except BaseException as exc:  # the whole batch failed: nothing of it is durable
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             for job in batch:
                 _resolve(job, None, exc)
             return

@@ -1,0 +1,142 @@
+"""More processes on the same listening sockets: how one Pillarbox uses more than one CPU.
+
+Python runs one thread of Python at a time per process, so a single server process tops out at about
+one core whatever the load. With ``workers = N`` the process started by ``pillarbox serve`` (the
+primary) binds every listener as usual, then starts N - 1 worker processes that inherit the protocol
+sockets (not the HTTP one) and accept on them too; the kernel hands each new connection to whichever
+process is waiting. Everything shared lives in the store, which several processes already share (the
+CLI does): SQLite serialises their commits, and every process's change feed notices the others'
+commits within its poll interval (IMAP IDLE, NOTIFY, POP3 locks).
+
+What stays with the primary: the outbound queue runner and the daily report tasks (one of each, so
+nothing is sent twice), the HTTP listener (health and metrics), and supervision: a worker that dies
+is started again, SIGHUP is passed on (certificate reload), SIGTERM stops the workers first. A worker
+that queues mail tells the primary's runner with SIGUSR1, so submission stays immediate. A worker
+whose primary vanishes (even by SIGKILL) sees its end of a pipe close and stops.
+
+Per-process by nature, and so per worker: connection limits per client IP and the login throttle
+(each process enforces its own share), and the counters behind ``/metrics`` (the primary's only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pillarbox.config import Config
+from pillarbox.obs import get_logger, log_event
+
+log = get_logger("app")
+RESTART_PAUSE = 1.0
+QUEUE_POKE = signal.SIGUSR1
+
+
+def worker_count(config: Config) -> int:
+    """``workers = 0`` means one process per CPU this process may run on."""
+    if config.workers:
+        return config.workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker process is handed on its command line: its number, the inherited listening
+    sockets by ``[listen]`` key, and the read end of the pipe whose closing means the primary is gone."""
+
+    index: int
+    sockets: Mapping[str, Sequence[socket.socket]]
+    parent_fd: int
+    parent_pid: int
+
+    @classmethod
+    def from_args(cls, index: int, inherit: str, parent_fd: int) -> WorkerSetup:
+        sockets: dict[str, list[socket.socket]] = {}
+        for item in filter(None, inherit.split(";")):
+            name, _, fds = item.partition("=")
+            sockets[name] = [_adopt(int(fd)) for fd in fds.split(",")]
+        return cls(index, sockets, parent_fd, os.getppid())
+
+    def poke_primary_queue(self) -> None:
+        """Mail was queued here: the primary's queue runner should look now, not at its next poll."""
+        if os.getppid() == self.parent_pid:  # never signal whoever adopted us after the primary died
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.parent_pid, QUEUE_POKE)
+
+    def watch_parent(self, on_gone: Callable[[], None]) -> None:
+        os.set_blocking(self.parent_fd, False)
+        asyncio.get_running_loop().add_reader(self.parent_fd, on_gone)  # EOF: the write end closed
+
+
+def _adopt(fd: int) -> socket.socket:
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    return sock
+
+
+class WorkerPool:
+    """The primary's side: start the workers, restart the ones that die, signal and stop them."""
+
+    def __init__(self, config: Config, sockets: Mapping[str, Sequence[socket.socket]], count: int) -> None:
+        self.config = config
+        self.sockets = sockets
+        self.count = count
+        self._processes: dict[int, asyncio.subprocess.Process] = {}
+        self._supervisors: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._parent_read, self._parent_write = os.pipe()
+
+    async def start(self) -> None:
+        for index in range(1, self.count):
+            await self._spawn(index)
+            self._supervisors.append(asyncio.create_task(self._supervise(index), name=f"worker-{index}"))
+
+    async def _spawn(self, index: int) -> None:
+        fds = [sock.fileno() for socks in self.sockets.values() for sock in socks]
+        inherit = ";".join(f"{name}={','.join(str(s.fileno()) for s in socks)}" for name, socks in self.sockets.items())
+        command = [sys.executable, "-m", "pillarbox", "--log-level", self.config.log.level]
+        if self.config.source is not None:
+            command += ["--config", str(self.config.source)]
+        command += ["serve", "--worker", str(index), "--inherit", inherit, "--parent-fd", str(self._parent_read)]
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, pass_fds=[*fds, self._parent_read])
+        self._processes[index] = process
+        log_event(log, "info", "worker started", worker=index, pid=process.pid)
+
+    async def _supervise(self, index: int) -> None:
+        while True:
+            status = await self._processes[index].wait()
+            if self._stopping:
+                return
+            log_event(log, "error", "worker exited; starting it again", worker=index, status=status)
+            await asyncio.sleep(RESTART_PAUSE)
+            if self._stopping:
+                return
+            await self._spawn(index)
+
+    def signal(self, signum: int) -> None:
+        for process in self._processes.values():
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signum)
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM every worker (each then stops like a server does) and wait; SIGKILL after ``grace``."""
+        self._stopping = True
+        self.signal(signal.SIGTERM)
+        waits = [process.wait() for process in self._processes.values()]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), grace + 2)
+        except TimeoutError:
+            self.signal(signal.SIGKILL)
+            await asyncio.gather(*(process.wait() for process in self._processes.values()))
+        for task in self._supervisors:
+            task.cancel()
+        await asyncio.gather(*self._supervisors, return_exceptions=True)
+        os.close(self._parent_read)
+        os.close(self._parent_write)

@@ -1,0 +1,134 @@
+"""``workers = 2``: two server processes on the same sockets, one store, one queue runner.
+
+The kernel gives each connection to whichever process accepts it first, so these tests make enough
+connections at once that both processes serve some, then check what a user sees: every message
+stored once, IMAP IDLE told of deliveries made by the other process, mail submitted to any process
+relayed at once (the worker wakes the primary's queue runner), a dead worker replaced, and SIGTERM
+stopping them all.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import re
+import signal
+import smtplib
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.outbound.smtpsink import SMTPSink
+from tests.server_process import ServerProcess, pillarbox, stored_messages, write_config
+
+PASSWORD = "worker-password"
+CONNECTIONS = 16  # below max_connections_per_ip (20) even if one process took them all
+
+
+def _message(n: int) -> bytes:
+    return f"From: a@remote.test\r\nTo: bob@example.com\r\nSubject: m{n}\r\n\r\nbody {n}\r\n".encode()
+
+
+def _send(port: int, n: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.sendmail("a@remote.test", ["bob@example.com"], _message(n))
+
+
+def _serving_processes(server: ServerProcess) -> set[str]:
+    return set(re.findall(r'proc=(\d+) msg="?transaction', server.log()))
+
+
+def _worker_pid(server: ServerProcess) -> int:
+    line = server.wait_for_log(r'msg="worker started" worker=1 pid=\d+')
+    return int(line.rpartition("pid=")[2])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+@pytest.fixture
+def sink():
+    relay = SMTPSink()
+    yield relay
+    relay.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, sink: SMTPSink):
+    config = write_config(tmp_path, ("smtp", "submission", "imap", "http"),
+                          extra=f'[policy]\ncheck = false\n\n[outbound]\nrelay = "127.0.0.1:{sink.port}"\nrelay_tls = "none"\n\n'
+                                "[queue]\npoll_interval = 600\n")
+    config.write_text("workers = 2\n" + config.read_text())
+    pillarbox(config, "domain", "add", "example.com")
+    pillarbox(config, "user", "add", "bob@example.com", "--password-stdin", input=PASSWORD.encode() + b"\n")
+    process = ServerProcess(config)
+    process.wait_for_log(r'proc=1 msg="worker ready"')
+    yield process
+    process.kill()
+
+
+def test_both_processes_serve_and_every_message_is_stored_once(server: ServerProcess, tmp_path: Path):
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        list(pool.map(lambda n: _send(server.port("smtp"), n), range(CONNECTIONS * 2)))
+    stored = stored_messages(tmp_path / "data", "bob@example.com")
+    subjects = sorted(int(m.split(b"Subject: m")[1].split(b"\r\n")[0]) for m in stored)
+    assert subjects == list(range(CONNECTIONS * 2))
+    assert _serving_processes(server) == {"0", "1"}
+
+
+def test_idle_hears_of_deliveries_made_by_either_process(server: ServerProcess):
+    imap = imaplib.IMAP4("127.0.0.1", server.port("imap"))
+    imap.starttls(ssl_context=ssl._create_unverified_context())
+    imap.login("bob@example.com", PASSWORD)
+    imap.select("INBOX")
+    tag = imap._new_tag().decode()
+    imap.send(f"{tag} IDLE\r\n".encode())
+    assert imap.readline().startswith(b"+")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: _send(server.port("smtp"), n), range(16)))
+    assert _serving_processes(server) == {"0", "1"}
+    highest = 0
+    imap.sock.settimeout(30)
+    while highest < 16:
+        found = re.match(rb"\* (\d+) EXISTS", imap.readline())
+        if found:
+            highest = int(found.group(1))
+    imap.send(b"DONE\r\n")
+    imap.logout()
+
+
+def test_mail_submitted_to_any_process_is_relayed_without_waiting_for_a_poll(server: ServerProcess, sink: SMTPSink):
+    def submit(n: int) -> None:
+        with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=30) as client:
+            client.starttls(context=ssl._create_unverified_context())
+            client.login("bob@example.com", PASSWORD)
+            client.sendmail("bob@example.com", [f"x{n}@remote.test"], _message(n))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(submit, range(16)))
+    # the queue polls every 600 s here: only the pokes (SIGUSR1 from the worker) explain a prompt relay
+    deadline = time.monotonic() + 60
+    while len(sink.messages) < 16 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(r for m in sink.messages for r in m.recipients) == sorted(f"x{n}@remote.test" for n in range(16))
+
+
+def test_a_dead_worker_is_replaced_and_sigterm_stops_every_process(server: ServerProcess, tmp_path: Path):
+    first = _worker_pid(server)
+    os.kill(first, signal.SIGKILL)
+    server.wait_for_log(r'msg="worker exited; starting it again" worker=1')
+    line = server.wait_for_log(rf'msg="worker started" worker=1 pid=(?!{first}\b)\d+')
+    second = int(line.rpartition("pid=")[2])
+    server.wait_for_log(r'proc=1 msg="worker ready"')
+    _send(server.port("smtp"), 1)
+    assert server.stop() == 0
+    assert not _alive(second)
+    assert len(stored_messages(tmp_path / "data", "bob@example.com")) == 1
