@@ -80,15 +80,23 @@ def release_message(txn: Txn, message_id: int, count: int = 1) -> None:
             txn.forget_blob(row[1])
 
 
+_TARGET_QUERY = (
+    "SELECT b.uidnext, b.uidvalidity, a.quota_bytes, a.quota_messages, a.id"
+    " FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE b.id = ?"
+)
+
+
 def check_quota(conn: sqlite3.Connection, mailbox_id: int, extra_bytes: int, extra_messages: int) -> None:
-    row = conn.execute(
-        "SELECT a.quota_bytes, a.quota_messages, a.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id"
-        " WHERE b.id = ?",
-        (mailbox_id,),
-    ).fetchone()
+    row = conn.execute(_TARGET_QUERY, (mailbox_id,)).fetchone()
     if row is None:
         raise NotFound(f"no mailbox {mailbox_id}")
-    quota_bytes, quota_messages, account_id = row
+    _check_room(conn, *row[2:], extra_bytes, extra_messages)
+
+
+def _check_room(
+    conn: sqlite3.Connection, quota_bytes: int | None, quota_messages: int | None, account_id: int,
+    extra_bytes: int, extra_messages: int,
+) -> None:
     if quota_bytes is None and quota_messages is None:
         return
     used_bytes, used_messages = conn.execute(
@@ -106,12 +114,13 @@ def append_entry(
     quota: bool = True,
 ) -> Appended:
     """Put a stored message into a mailbox under the next UID (``quota``: refuse if it would not fit)."""
-    if quota:
-        check_quota(txn.conn, mailbox_id, size, 1)
-    row = txn.conn.execute("SELECT uidnext, uidvalidity FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+    # one query for the UID and the quota: every statement of a job may wait for the GIL on its way back
+    row = txn.conn.execute(_TARGET_QUERY, (mailbox_id,)).fetchone()
     if row is None:
         raise NotFound(f"no mailbox {mailbox_id}")
-    uid, uidvalidity = row
+    uid, uidvalidity, *room = row
+    if quota:
+        _check_room(txn.conn, *room, size, 1)
     bits, keywords = flagcodec.encode(flags)
     modseq = next_modseq(txn.conn)
     txn.conn.execute(

@@ -324,7 +324,7 @@ class SQLiteStore:
                 queued_id = message_id if queued is prepared else messages.insert_message(txn, queued, now)
                 assert queued_id is not None
                 queue_id = queue.enqueue(txn, queued_id, outbound, now)
-            if message_id is not None:
+            if message_id is not None and queue_id is None and not any(isinstance(r, Appended) for r in results):
                 messages.release_message(txn, message_id, count=0)  # no taker: drop it again
             return DeliveryOutcome(results, queue_id)
 
