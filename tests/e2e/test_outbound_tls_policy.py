@@ -13,6 +13,9 @@ caches policies per domain), all hosted by B:
 - ta.test / tabadname.test: DANE-TA, a TLSA 2 0 1 / 2 1 1 of the test CA, which B sends after its own
   certificate; the CA is in A's trust store too, but DANE-TA does not need that. ta.test's MX is a
   name on B's certificate (delivered), tabadname.test's is not (deferred: for DANE-TA names count).
+- tlsafail.test / tlsafail-unsigned.test: the TLSA lookup of the MX fails (SERVFAIL); the first MX's
+  address records are DNSSEC-signed (a failure may hide a DANE policy: deferred), the second's are not
+  (a failure means no TLSA: delivered with opportunistic TLS).
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from tests.e2e.outbound_env import MXNet, Node, free_port, make_node
 pytestmark = pytest.mark.slow
 
 DOMAINS = ["good.test", "badname.test", "unlisted.test", "testing.test", "dane.test", "danebad.test", "ta.test",
-           "tabadname.test"]
+           "tabadname.test", "tlsafail.test", "tlsafail-unsigned.test"]
+TLSA_FAILING = {"mx-tlsafail.b.test": True, "mx-tlsafail-unsigned.b.test": False}
+"""MX hosts whose TLSA lookup fails: are their address records DNSSEC-signed?"""
 B_NAMES = ["mx.b.test", "mx-ta.b.test"]
 """The names on B's certificate."""
 POLICIES = {
@@ -94,7 +99,8 @@ class World:
 
 
 def zones(mx: MXNet, b_der: bytes, ca_der: bytes) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
-    b_hosts = ["mx.b.test", "mx2.b.test", "mx-dane.b.test", "mx-danebad.b.test", "mx-ta.b.test", "mx-tabad.b.test"]
+    b_hosts = ["mx.b.test", "mx2.b.test", "mx-dane.b.test", "mx-danebad.b.test", "mx-ta.b.test", "mx-tabad.b.test",
+               *TLSA_FAILING]
     records: dict[tuple[str, str], list[str]] = {
         ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [mx.ip(2)],
         **{(host, "A"): [mx.ip(3)] for host in b_hosts},
@@ -102,6 +108,8 @@ def zones(mx: MXNet, b_der: bytes, ca_der: bytes) -> tuple[dict[tuple[str, str],
         ("unlisted.test", "MX"): ["10 mx.b.test."], ("testing.test", "MX"): ["10 mx2.b.test."],
         ("dane.test", "MX"): ["10 mx-dane.b.test."], ("danebad.test", "MX"): ["10 mx-danebad.b.test."],
         ("ta.test", "MX"): ["10 mx-ta.b.test."], ("tabadname.test", "MX"): ["10 mx-tabad.b.test."],
+        ("tlsafail.test", "MX"): ["10 mx-tlsafail.b.test."],
+        ("tlsafail-unsigned.test", "MX"): ["10 mx-tlsafail-unsigned.b.test."],
     }
     for domain in POLICIES:
         records[(f"_mta-sts.{domain}", "TXT")] = ['"v=STSv1; id=20260101"']
@@ -128,7 +136,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[W
     b_cert, b_key = b_issued.write(root, "mx.b.test", chain=[ca.cert])  # the TA is sent, as DANE-TA requires
     web_cert, web_key = ca.issue([f"mta-sts.{d}" for d in POLICIES]).write(root, "mta-sts")
     records, secure = zones(mx_net, b_issued.der, der(ca.cert))
-    dns = DNSServer(records, secure=secure)
+    signed = [host for host, is_signed in TLSA_FAILING.items() if is_signed]
+    dns = DNSServer(records, secure=[*secure, *signed],
+                    servfail=[dane.tlsa_name(host, mx_net.port) for host in TLSA_FAILING])
     https = PolicyServer(mx_net.ip(5), https_port, web_cert, web_key, POLICIES)
     b = make_node(root, "b", mx_net.ip(3), mx_net.port, dns, DOMAINS, [f"bob@{d}" for d in DOMAINS])
     with b.config.open("a") as config:
@@ -247,3 +257,16 @@ def test_dane_ta_with_an_mx_name_not_on_the_certificate_defers(world: World):
     assert "mx-tabad.b.test" in error and "DANE-TA" in error
     results = tls_results(world.a, "tabadname.test")
     assert results.get(("tlsa", "mx-tabad.b.test", "certificate-host-mismatch"), 0) >= 1
+
+
+def test_a_failed_tlsa_lookup_for_a_dnssec_signed_mx_defers(world: World):
+    world.a.submit("alice@a.test", ["bob@tlsafail.test"], message("bob@tlsafail.test"))
+    error = deferred(world, "bob@tlsafail.test")
+    assert "mx-tlsafail.b.test" in error and "TLSA lookup failed" in error
+
+
+def test_a_failed_tlsa_lookup_for_an_unsigned_mx_means_no_dane(world: World):
+    world.a.submit("alice@a.test", ["bob@tlsafail-unsigned.test"], message("bob@tlsafail-unsigned.test"))
+    delivered(world, "bob@tlsafail-unsigned.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@tlsafail-unsigned.test")
+    assert "policy=opportunistic" in line and "result=sent" in line

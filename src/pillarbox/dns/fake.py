@@ -44,3 +44,6 @@ class FakeResolver:
 
     async def tlsa(self, name: str) -> tuple[list[TLSARecord], bool]:
         return [TLSARecord(*r) for r in self._get(name, "TLSA")], name.lower() in self.authenticated
+
+    async def addresses_authenticated(self, host: str) -> bool:
+        return host.lower() in self.authenticated

@@ -61,6 +61,7 @@ class Resolver(Protocol):
     async def txt(self, name: str) -> list[bytes]: ...
     async def ptr(self, ip: str) -> list[str]: ...
     async def tlsa(self, name: str) -> tuple[list[TLSARecord], bool]: ...
+    async def addresses_authenticated(self, host: str) -> bool: ...
 
 
 class DNSResolver:
@@ -149,8 +150,18 @@ class DNSResolver:
         answer = await self._query(name, "TLSA")
         if answer is None:
             return [], False
-        authenticated = bool(answer.response.flags & dns.flags.AD)
-        return [TLSARecord(r.usage, r.selector, r.mtype, r.cert) for r in answer], authenticated
+        return [TLSARecord(r.usage, r.selector, r.mtype, r.cert) for r in answer], _authenticated(answer)
+
+    async def addresses_authenticated(self, host: str) -> bool:
+        """Were the host's address records DNSSEC-validated (AD bit)? RFC 7672 2.2 asks it of a host whose
+        TLSA lookup failed: such a host must not be used. Answers come from the cache when we just connected."""
+        answers = [await self._query(host, rdtype) for rdtype in ("A", "AAAA")]
+        found = [answer for answer in answers if answer is not None]
+        return bool(found) and all(_authenticated(answer) for answer in found)
+
+
+def _authenticated(answer: dns.resolver.Answer | None) -> bool:
+    return answer is not None and bool(answer.response.flags & dns.flags.AD)
 
 
 def _negative_ttl(response: dns.message.Message | None) -> float:

@@ -29,6 +29,10 @@ log = get_logger("outbound")
 IDLE_REUSE = 5.0
 
 
+class UnusableHost(Exception):
+    """This MX host must not be tried now (the next one may be)."""
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     queue_id: int
@@ -149,13 +153,23 @@ class Deliverer:
         if self.routing.dane:
             try:
                 records, secure = await self.resolver.tlsa(dane.tlsa_name(host, route.port))
-            except DNSTemporaryError:
+            except DNSTemporaryError as exc:
+                # RFC 7672 2.2: for a host with DNSSEC-signed addresses a failed TLSA lookup may hide
+                # a DANE policy (a downgrade): that host is not used; elsewhere it means "no TLSA"
+                if await self._addresses_authenticated(host):
+                    raise UnusableHost(f"TLSA lookup failed for a DNSSEC-signed host: {exc}") from exc
                 records, secure = [], False
             if secure and dane.usable(records):
                 return HostPolicy("dane", domain, tuple(records))
         if sts is not None:
             return HostPolicy("sts" if sts.mode == "enforce" else "sts-testing", domain)
         return HostPolicy("opportunistic", domain)
+
+    async def _addresses_authenticated(self, host: str) -> bool:
+        try:
+            return await self.resolver.addresses_authenticated(host)
+        except DNSTemporaryError:
+            return False  # the connection would fail on the same lookup anyway
 
     async def _listed(self, policy: HostPolicy, host: str,
                       sts: STSPolicy | None) -> tuple[HostPolicy, TLSReport] | None:
@@ -173,7 +187,11 @@ class Deliverer:
         outcomes = _all(targets, "temporary", "4.4.1", f"x-pillarbox; no MX host of {domain} could be reached")
         errors: list[str] = []
         for host in route.hosts:
-            checked = await self._listed(await self._host_policy(domain, host, route, sts), host, sts)
+            try:
+                checked = await self._listed(await self._host_policy(domain, host, route, sts), host, sts)
+            except UnusableHost as exc:
+                errors.append(f"{host}: {exc}")
+                continue
             if checked is None:
                 errors.append(f"{host}: not listed in the MTA-STS policy of {domain}")
                 continue

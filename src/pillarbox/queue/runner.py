@@ -124,10 +124,13 @@ class QueueRunner:
             await self.attempt(entry)
             await self.finish(entry.id)
         except Exception as exc:  # one bad entry must not stop the runner
-            log_event(log, "error", "queue entry failed", queue_id=entry.id, error=f"{type(exc).__name__}: {exc}")
-        finally:
-            with contextlib.suppress(Exception):
-                await self.store.release_queue_lease(entry.id, self.owner)  # type: ignore[attr-defined]
+            # ...nor spin it: released, the entry would be due again at once and fail again, in a loop.
+            # It keeps its lease, so it is tried again when the lease runs out (or the server restarts).
+            log_event(log, "error", "queue entry failed; retried when its lease ends", queue_id=entry.id,
+                      lease_seconds=self.settings.lease, error=f"{type(exc).__name__}: {exc}")
+            return
+        with contextlib.suppress(Exception):
+            await self.store.release_queue_lease(entry.id, self.owner)  # type: ignore[attr-defined]
 
     async def attempt(self, entry: QueuedMessage) -> None:
         now = int(self.clock())

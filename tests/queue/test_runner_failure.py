@@ -1,0 +1,35 @@
+"""A queue entry whose attempt hits a bug is logged and set aside, not retried in a tight loop."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pillarbox.config import Config
+from pillarbox.dns.fake import FakeResolver
+from pillarbox.queue.setup import build_runner
+from pillarbox.store.records import OutboundRecipient, OutboundRequest, QueuedMessage
+from pillarbox.store.sqlite.store import SQLiteStore
+from tests.store.conftest import message
+
+
+def test_an_entry_that_hits_a_bug_keeps_its_lease_instead_of_coming_back_at_once(tmp_path: Path):
+    async def run() -> None:
+        store = SQLiteStore.open(tmp_path)
+        try:
+            request = OutboundRequest("bob@example.com", (OutboundRecipient("x@remote.test"),))
+            await store.deliver_and_queue(message(), [], request)
+            runner = build_runner(Config(hostname="mx.test", data_dir=tmp_path), store, FakeResolver())
+
+            async def broken(entry: QueuedMessage) -> None:
+                raise RuntimeError("a bug")
+
+            runner.attempt = broken  # type: ignore[method-assign]
+            [entry] = await store.lease_queue(runner.owner, 60, 10)
+            await runner.process(entry)
+            assert await store.lease_queue(runner.owner, 60, 10) == []
+            assert await store.next_queue_due() >= entry.recipients[0].next_attempt + 59
+        finally:
+            await store.close()
+
+    asyncio.run(run())
