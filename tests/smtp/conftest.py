@@ -48,7 +48,8 @@ class MailServer:
 
         with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
             body, blob = conn.execute(
-                "SELECT m.body, m.blob FROM queue q JOIN messages m ON m.id = q.message_id ORDER BY q.id DESC LIMIT 1"
+                "SELECT b.body, m.blob FROM queue q JOIN messages m ON m.id = q.message_id"
+                " LEFT JOIN message_bodies b ON b.message_id = m.id ORDER BY q.id DESC LIMIT 1"
             ).fetchone()
         return body if body is not None else BlobStore(self.data_dir / "blobs").read(blob)
 

@@ -24,6 +24,7 @@ from pillarbox.store.records import (
     DKIMKey,
     Domain,
     Mailbox,
+    MessageColumns,
     MessageEntry,
     MessageSummary,
     OutboundRequest,
@@ -34,6 +35,9 @@ from pillarbox.store.records import (
 )
 
 FlagMode = Literal["add", "remove", "replace"]
+SummaryField = Literal["subject", "from"]
+"""Decoded header values stored at delivery that SEARCH matches as text: Subject, and From in display
+form ('Alice <a@x>, b@y', ``mime.envelope.display_addresses``)."""
 
 
 class ChangeFeed(Protocol):
@@ -92,8 +96,12 @@ class Store(Protocol):
     async def list_messages(
         self, mailbox_id: int, uid_min: int = 1, uid_max: int | None = None
     ) -> list[MessageEntry]: ...
+    async def list_columns(self, mailbox_id: int) -> MessageColumns: ...
     async def get_summaries(self, message_ids: Sequence[int], structure: bool = True) -> dict[int, MessageSummary]: ...
     async def read_message(self, message_id: int) -> bytes: ...
+    async def read_by_uids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        """The bytes of each of ``uids`` the mailbox still holds (expunged ones are left out), in one trip."""
+        ...
     async def store_flags(
         self,
         mailbox_id: int,
@@ -107,6 +115,7 @@ class Store(Protocol):
     async def move(self, src_mailbox_id: int, uids: Sequence[int], dst_mailbox_id: int) -> list[tuple[int, int]]: ...
     async def changes_since(self, mailbox_id: int, modseq: int) -> Changes: ...
     async def search_text(self, mailbox_id: int, needle: str, fields: tuple[str, ...]) -> set[int]: ...
+    async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]: ...
     async def dates_and_subjects(self, mailbox_id: int) -> dict[int, tuple[int | None, str]]: ...
     async def thread_fields(
         self, mailbox_id: int

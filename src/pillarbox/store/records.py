@@ -6,6 +6,7 @@ IMAP flag names ("\\Seen", "$Forwarded"...) whatever their storage form.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,6 +86,26 @@ class MessageEntry:
     internal_date: datetime
     size: int
     save_date: datetime
+
+
+@dataclass(frozen=True)
+class MessageColumns:
+    """Every message of one mailbox at one MODSEQ as parallel arrays, position i holding the i-th UID
+    in ascending order: a whole mailbox without an object per message (a 100,000-message SELECT).
+
+    A mailbox has few distinct flag combinations, so ``flag_ids[i]`` indexes ``flag_sets``. Dates are
+    Unix seconds. ``mailbox`` was read in the same snapshot: its HIGHESTMODSEQ is the columns' MODSEQ.
+    """
+
+    mailbox: Mailbox
+    uids: array[int]
+    message_ids: array[int]
+    flag_ids: array[int]
+    flag_sets: tuple[frozenset[str], ...]
+    modseqs: array[int]
+    sizes: array[int]
+    internal_dates: array[int]
+    save_dates: array[int]
 
 
 @dataclass(frozen=True)

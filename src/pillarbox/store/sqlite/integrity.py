@@ -14,7 +14,9 @@ from pillarbox.store.blobs import BlobStore
 
 def find_problems(conn: sqlite3.Connection, blobs: BlobStore) -> list[str]:
     problems = [f"sqlite: {row[0]}" for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
-    for message_id, blob, size, body in conn.execute("SELECT id, blob, size, body FROM messages"):
+    for message_id, blob, size, body in conn.execute(
+        "SELECT m.id, m.blob, m.size, b.body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id"
+    ):
         try:
             data = body if body is not None else blobs.read(blob)
         except FileNotFoundError:
@@ -22,6 +24,10 @@ def find_problems(conn: sqlite3.Connection, blobs: BlobStore) -> list[str]:
             continue
         if len(data) != size or hashlib.sha256(data).hexdigest() != blob:
             problems.append(f"message {message_id}: blob {blob} is damaged")
+    stray = conn.execute(
+        "SELECT count(*) FROM message_bodies WHERE message_id NOT IN (SELECT id FROM messages)").fetchone()[0]
+    if stray:
+        problems.append(f"{stray} stored bod(ies) of messages that no longer exist")
     problems.extend(_counter_problems(conn))
     return problems
 

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pillarbox.errors import NotFound, QuotaExceeded
 from pillarbox.store import flags as flagcodec
-from pillarbox.store.records import Appended, Changes, FlagChange, MessageEntry, MessageSummary, StoreFlagsResult
+from pillarbox.store.records import (
+    Appended,
+    Changes,
+    FlagChange,
+    MessageColumns,
+    MessageEntry,
+    MessageSummary,
+    StoreFlagsResult,
+)
 from pillarbox.store.sqlite.counters import next_modseq
 from pillarbox.store.sqlite.directory import to_datetime
 from pillarbox.store.sqlite.mailboxes import adjust_counts, get_mailbox_by_id
 from pillarbox.store.sqlite.writer import Txn
-from pillarbox.store.textfold import needles
+from pillarbox.store.textfold import fold, needles
 
 _ENTRY_COLUMNS = (
     "mm.mailbox_id, mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq,"
@@ -45,7 +54,7 @@ class PreparedMessage:
     thread_refs: str | None = None
     """References (else In-Reply-To) msg-ids, space-separated: what THREAD=REFERENCES links by."""
     body: bytes | None = None
-    """The bytes themselves when small enough to live in the row; None: they go to the blob file."""
+    """The bytes themselves when small enough to live in the database; None: they go to the blob file."""
 
 
 def blob_files(pairs: Iterable[tuple[PreparedMessage | None, bytes]]) -> dict[str, bytes]:
@@ -56,12 +65,14 @@ def blob_files(pairs: Iterable[tuple[PreparedMessage | None, bytes]]) -> dict[st
 def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0) -> int:
     cur = txn.conn.execute(
         "INSERT INTO messages (blob, size, subject, from_, date, header_message_id, structure, refs, created,"
-        " thread_refs, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " thread_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (prepared.blob, prepared.size, prepared.subject, prepared.from_, prepared.date,
-         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs, prepared.body),
+         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs),
     )
     message_id = cur.lastrowid
     assert message_id is not None
+    if prepared.body is not None:
+        txn.conn.execute("INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", (message_id, prepared.body))
     txn.conn.execute(
         "INSERT INTO message_text (rowid, headers, body) VALUES (?, ?, ?)",
         (message_id, prepared.headers_text, prepared.body_text),
@@ -71,12 +82,12 @@ def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0)
 
 def release_message(txn: Txn, message_id: int, count: int = 1) -> None:
     row = txn.conn.execute(
-        "UPDATE messages SET refs = refs - ? WHERE id = ? RETURNING refs, blob, body IS NULL", (count, message_id)
+        "UPDATE messages SET refs = refs - ? WHERE id = ? RETURNING refs, blob", (count, message_id)
     ).fetchone()
     if row is not None and row[0] <= 0:
         txn.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         txn.conn.execute("DELETE FROM message_text WHERE rowid = ?", (message_id,))
-        if row[2]:
+        if txn.conn.execute("DELETE FROM message_bodies WHERE message_id = ?", (message_id,)).rowcount == 0:
             txn.forget_blob(row[1])
 
 
@@ -160,6 +171,27 @@ def list_entries(
         (mailbox_id, uid_min, uid_max if uid_max is not None else 2**63 - 1),
     )
     return [_entry(row) for row in rows]
+
+
+def list_columns(conn: sqlite3.Connection, mailbox_id: int) -> MessageColumns:
+    """The whole mailbox as arrays: the rows go column by column into C arrays, no object per message."""
+    mailbox = get_mailbox_by_id(conn, mailbox_id)
+    if mailbox is None:
+        raise NotFound(f"no mailbox {mailbox_id}")
+    rows = conn.execute(
+        "SELECT mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq, m.size, mm.internal_date,"
+        " mm.save_date FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+        " WHERE mm.mailbox_id = ? ORDER BY mm.uid", (mailbox_id,),
+    ).fetchall()
+    uids, message_ids, bits, keywords, modseqs, sizes, internal, saved = zip(*rows, strict=True) if rows else ((),) * 8
+    combinations: dict[tuple[int, str], int] = {}
+    pairs = zip(bits, keywords, strict=True)
+    flag_ids = array("I", [combinations.setdefault(pair, len(combinations)) for pair in pairs])
+    return MessageColumns(
+        mailbox, array("I", uids), array("q", message_ids), flag_ids,
+        tuple(flagcodec.decode(*pair) for pair in combinations), array("q", modseqs), array("q", sizes),
+        array("q", internal), array("q", saved),
+    )
 
 
 def _entries_for(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]) -> list[MessageEntry]:
@@ -357,13 +389,52 @@ def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, .
     return {row[0] for row in found}
 
 
+_SUMMARY_COLUMNS = {"subject": "m.subject", "from": "m.from_"}
+_NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: any character outside ASCII
+
+
+def search_summary(conn: sqlite3.Connection, mailbox_id: int, field: str, needle: str) -> set[int]:
+    """UIDs whose decoded ``field`` (Subject, or From in display form) contains ``needle``, compared
+    folded (``textfold``: any case, any accents) as RFC 9051 6.4.4 asks.
+
+    SQL does the scan: for an ASCII needle LIKE (ASCII-case-insensitive) is already the exact test on
+    ASCII values, so only its hits and the non-ASCII values come back to be folded and checked here.
+    """
+    column, folded = _SUMMARY_COLUMNS[field], fold(needle)
+    query = (f"SELECT mm.uid, {column} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+             " WHERE mm.mailbox_id = ?")
+    if folded.isascii():
+        query += f" AND ({column} LIKE ? ESCAPE '\\' OR {column} GLOB ?)"
+        rows = conn.execute(query, (mailbox_id, _like_pattern(folded), _NON_ASCII))
+    else:
+        rows = conn.execute(query, (mailbox_id,))
+    return {uid for uid, text in rows if folded in fold(text)}
+
+
 def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def body_or_blob(conn: sqlite3.Connection, message_id: int) -> tuple[bytes | None, str]:
-    """The message's bytes if they live in its row (else None), and its blob name."""
-    row = conn.execute("SELECT body, blob FROM messages WHERE id = ?", (message_id,)).fetchone()
+    """The message's bytes if they live in the database (else None), and its blob name."""
+    row = conn.execute(
+        "SELECT b.body, m.blob FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.id = ?",
+        (message_id,),
+    ).fetchone()
     if row is None:
         raise NotFound(f"no message {message_id}")
     return row[0], str(row[1])
+
+
+def bodies_or_blobs_of_uids(
+    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]
+) -> list[tuple[int, bytes | None, str]]:
+    """``body_or_blob`` of each of ``uids`` the mailbox still holds, as (UID, body, blob); one statement,
+    so a batch costs its worker thread few GIL hand-overs (each SQLite call releases the GIL)."""
+    rows = conn.execute(
+        "SELECT mm.uid, b.body, m.blob FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+        " LEFT JOIN message_bodies b ON b.message_id = m.id"
+        " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))",
+        (mailbox_id, json.dumps(list(uids))),
+    )
+    return [(int(uid), body, str(blob)) for uid, body, blob in rows]

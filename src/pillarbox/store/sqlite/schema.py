@@ -185,10 +185,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE messages ADD COLUMN thread_refs TEXT;
     """,
-    # (store) Small bodies live in their row (NULL: in the blob file named by ``blob``), so a batch of
-    # small messages is made durable by the WAL commit alone, one flush instead of syncfs + commit.
+    # (store) Small bodies live in the database (a message without a row here is in the blob file named
+    # by messages.blob), so a batch of small messages is made durable by the WAL commit alone, one flush
+    # instead of syncfs + commit. A table of their own keeps messages rows small for the scans over them.
     """
-    ALTER TABLE messages ADD COLUMN body BLOB;
+    CREATE TABLE message_bodies (message_id INTEGER PRIMARY KEY, body BLOB NOT NULL);
     """,
     # (auth) A version number of the directory (domains, accounts, aliases), raised by a trigger on every
     # change from any process, so a resolver can keep answers in memory and drop them the moment it moves.

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from pillarbox.address import normalize_address, normalize_domain
 from pillarbox.errors import NotFound, StoreError
-from pillarbox.store.api import FlagMode
+from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.blobs import BlobStore
 from pillarbox.store.prepare import prepare_message
 from pillarbox.store.records import (
@@ -35,6 +35,7 @@ from pillarbox.store.records import (
     DKIMKey,
     Domain,
     Mailbox,
+    MessageColumns,
     MessageEntry,
     MessageSummary,
     OutboundRequest,
@@ -47,8 +48,8 @@ from pillarbox.store.sqlite import directory, dmarc, integrity, mailboxes, messa
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
-from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.messages import PreparedMessage
+from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 
 T = TypeVar("T")
@@ -79,7 +80,8 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since)
-        self._writer = GroupCommitWriter(self._writer_connection, self.blobs, self.changes.poke, data_dir / "write.lock")
+        self._writer = GroupCommitWriter(
+            self._writer_connection, self.blobs, self.changes.poke, data_dir / "write.lock")
         self._checkpointer = Checkpointer(lambda: connect(self.db_path))
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
@@ -346,14 +348,28 @@ class SQLiteStore:
     async def list_messages(self, mailbox_id: int, uid_min: int = 1, uid_max: int | None = None) -> list[MessageEntry]:
         return await self._read(lambda c: messages.list_entries(c, mailbox_id, uid_min, uid_max))
 
+    async def list_columns(self, mailbox_id: int) -> MessageColumns:
+        return await self._read(lambda c: messages.list_columns(c, mailbox_id))
+
     async def get_summaries(self, message_ids: Sequence[int], structure: bool = True) -> dict[int, MessageSummary]:
         return await self._read(lambda c: messages.summaries(c, message_ids, structure))
 
     async def read_message(self, message_id: int) -> bytes:
-        def read(conn: sqlite3.Connection) -> bytes:
-            body, blob = messages.body_or_blob(conn, message_id)
-            return body if body is not None else self.blobs.read(blob)
+        return await self._read(lambda c: self._bytes_of(*messages.body_or_blob(c, message_id)))
+
+    async def read_by_uids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, bytes]:
+        def read(conn: sqlite3.Connection) -> dict[int, bytes]:
+            found = {}
+            for uid, body, blob in messages.bodies_or_blobs_of_uids(conn, mailbox_id, uids):
+                try:
+                    found[uid] = self._bytes_of(body, blob)
+                except FileNotFoundError:  # expunged by a commit after this read began: the file is gone
+                    continue
+            return found
         return await self._read(read)
+
+    def _bytes_of(self, body: bytes | None, blob: str) -> bytes:
+        return body if body is not None else self.blobs.read(blob)
 
     async def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: FlagMode, flags: Iterable[str],
@@ -381,6 +397,10 @@ class SQLiteStore:
         """UIDs of the mailbox whose headers and/or body text contain ``needle``, any case."""
         columns = tuple(f for f in fields if f in ("headers", "body"))
         return await self._read(lambda c: messages.search_text(c, mailbox_id, columns, needle))
+
+    async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]:
+        """UIDs of the mailbox whose decoded Subject or From contains ``needle``, any case or accents."""
+        return await self._read(lambda c: messages.search_summary(c, mailbox_id, field, needle))
 
 
     # outbound queue

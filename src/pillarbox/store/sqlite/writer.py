@@ -150,7 +150,8 @@ class GroupCommitWriter:
         # checked after the commit, in this thread: a job of the same batch may have stored
         # the very same bytes again, and then the file stays
         for name in names:
-            if conn.execute("SELECT 1 FROM messages WHERE blob = ? AND body IS NULL", (name,)).fetchone() is None:
+            if conn.execute("SELECT 1 FROM messages m WHERE m.blob = ? AND NOT EXISTS"
+                            " (SELECT 1 FROM message_bodies b WHERE b.message_id = m.id)", (name,)).fetchone() is None:
                 self._blobs.unlink(name)
 
     def _write_blobs(self, batch: list[_Job]) -> None:
