@@ -82,8 +82,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory):
             inbox = await store.get_mailbox(account.id, "INBOX")
             assert inbox is not None
             await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in messages])
-            mailbox = await store.get_mailbox(account.id, "INBOX")
-            view = SelectedMailbox(mailbox, await store.list_messages(inbox.id), read_only=True)
+            view = SelectedMailbox(await store.list_columns(inbox.id), read_only=True)
             return [await search(store, view, program, None) for program in programs]
         finally:
             await store.close()

@@ -6,12 +6,18 @@ BODYSTRUCTURE, section offsets: one small row per message, cached), and the stor
 BINARY[...], RFC822*: a blob read). A client listing a mailbox (FLAGS UID RFC822.SIZE ENVELOPE
 BODYSTRUCTURE) never touches a blob.
 
+Everything about a stored message but its flags and MODSEQ is fixed, so the server-wide
+``StructureCache`` keeps each message's fixed items as rendered the first time, a run of them (UID
+RFC822.SIZE ENVELOPE BODYSTRUCTURE) as one piece of bytes: listing a mailbox listed before is then
+the flags and the sequence number written around cached bytes.
+
 Non-PEEK body items set \\Seen (RFC 9051 6.4.5) unless the mailbox is read-only; the FETCH response
 then carries the new FLAGS too.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,15 +29,18 @@ from pillarbox.imap.bodystructure import body_structure, envelope
 from pillarbox.imap.parser.fetch_att import FetchAtt
 from pillarbox.imap.sections import binary_bytes, binary_part, section_bytes
 from pillarbox.imap.selected import SelectedMailbox
+from pillarbox.imap.snapshot import ViewEntry
 from pillarbox.mime import KNOWN_ENCODINGS, ParsedMessage
 from pillarbox.store.api import Store
-from pillarbox.store.records import MessageEntry
 
 _NEEDS_BYTES = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "BINARY", "BINARY.SIZE", "PREVIEW"})
 _NEEDS_PARSED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "EMAILID", "THREADID"})
 _SETS_SEEN = frozenset({"RFC822", "RFC822.TEXT"})
-_PARSED_CACHE_SIZE = 2048
-_SHARED_CACHE_SIZE = 20_000  # a few KiB each: tens of MiB for the busiest mailboxes of a server
+_CACHE_SIZE = 20_000  # about 1 KiB each: 20 MiB for the busiest mailboxes of a server
+_TREES = 2_048  # decoded trees kept (a listing of BODY[HEADER.FIELDS (...)] needs one per message)
+MessageKey = tuple[int, int]
+"""(UIDVALIDITY, UID): names one stored message for ever. A message id does not: SQLite gives the id
+of the newest message again once that message is deleted."""
 
 
 @dataclass(frozen=True)
@@ -41,58 +50,88 @@ class FetchOptions:
     condstore: bool
 
 
-class StructureCache:
-    """ParsedMessage (and its rendered ENVELOPE/BODYSTRUCTURE) by stored message id, least recently
-    used first out.
+class CachedMessage:
+    """What FETCH reuses of one stored message: its blob name, its structure as saved at delivery, and
+    each run of its fixed items (UID, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE...) as rendered, by (names,
+    utf8).
 
-    Stored messages never change, so one cache serves every session of the process (``SHARED``): a
-    mailbox listed by ten clients is decoded and rendered once, not ten times. Rebuilding the tree
-    from JSON and rendering it was most of a FETCH 1:* (bench/README.md, IMAP).
+    The structure is kept as its JSON text and decoded only when an item needs the tree: a str is one
+    object, the tree dozens, and the garbage collector walks every long-lived object at each full
+    collection (20,000 cached trees made those most of a loaded server's collection time).
     """
 
-    def __init__(self, size: int = _PARSED_CACHE_SIZE) -> None:
-        self._items: OrderedDict[int, ParsedMessage] = OrderedDict()
-        self._blobs: dict[int, str] = {}
-        self._rendered: dict[tuple[int, str, bool], bytes] = {}
+    __slots__ = ("_cache", "blob", "key", "rendered", "structure", "tree")
+
+    def __init__(self, cache: StructureCache, key: MessageKey, structure: str, blob: str) -> None:
+        self._cache = cache
+        self.key = key
+        self.structure = structure
+        self.blob = blob
+        self.tree: ParsedMessage | None = None
+        self.rendered: dict[tuple[tuple[str, ...], bool], bytes] = {}
+
+    @property
+    def parsed(self) -> ParsedMessage:
+        tree = self.tree
+        if tree is None:
+            tree = self.tree = ParsedMessage.from_json(self.structure)
+        self._cache.decoded(self)
+        return tree
+
+
+class StructureCache:
+    """Stored messages' structures and rendered items by ``MessageKey``, least recently used first out.
+
+    Stored messages never change, so one cache serves every session of the server
+    (``IMAPServices.structures``): a mailbox listed by ten clients is decoded and rendered once, not
+    ten times. Rebuilding the tree from JSON and rendering it was most of a FETCH 1:* (bench/README.md,
+    IMAP). Decoded trees are kept for the ``trees`` most recently used messages only.
+    """
+
+    def __init__(self, size: int = _CACHE_SIZE, trees: int = _TREES) -> None:
+        self._items: OrderedDict[MessageKey, CachedMessage] = OrderedDict()
         self._size = size
+        self._trees: OrderedDict[MessageKey, CachedMessage] = OrderedDict()
+        self._max_trees = trees
 
-    def blob(self, mid: int) -> str:
-        """The blob name of a message loaded by ``get_many`` (its EMAILID comes from it)."""
-        return self._blobs.get(mid, "")
-
-    async def get_many(self, store: Store, message_ids: Sequence[int]) -> dict[int, ParsedMessage]:
+    async def get_many(self, store: Store, view: SelectedMailbox, uids: Sequence[int]) -> dict[int, CachedMessage]:
+        """The messages ``uids`` of ``view`` that are still stored, by UID; the missing ones are read."""
+        uidvalidity = view.mailbox.uidvalidity
         found = {}
-        for mid in message_ids:
-            parsed = self._items.get(mid)
-            if parsed is not None:
-                self._items.move_to_end(mid)
-                found[mid] = parsed
-        missing = [mid for mid in message_ids if mid not in found]
+        missing = []
+        for uid in uids:
+            key = (uidvalidity, uid)
+            cached = self._items.get(key)
+            if cached is None:
+                missing.append(uid)
+            else:
+                self._items.move_to_end(key)
+                found[uid] = cached
         if missing:
-            for mid, summary in (await store.get_summaries(missing)).items():
-                self._blobs[mid] = summary.blob
-                found[mid] = self._put(mid, ParsedMessage.from_json(summary.structure_json))
+            message_ids = {uid: view.entry(uid).message_id for uid in missing}
+            summaries = await store.get_summaries(list(message_ids.values()))
+            for uid, message_id in message_ids.items():
+                summary = summaries.get(message_id)
+                if summary is not None:
+                    found[uid] = self._put(CachedMessage(self, (uidvalidity, uid), summary.structure_json,
+                                                         summary.blob))
         return found
 
-    def rendered(self, mid: int, name: str, utf8: bool, render: Callable[[], bytes]) -> bytes:
-        key = (mid, name, utf8)
-        data = self._rendered.get(key)
-        if data is None:
-            data = self._rendered[key] = render()
-        return data
+    def decoded(self, message: CachedMessage) -> None:
+        """``message`` has its tree decoded: keep it among the recent ones, forget the oldest one's."""
+        self._trees[message.key] = message
+        self._trees.move_to_end(message.key)
+        if len(self._trees) > self._max_trees:
+            _, oldest = self._trees.popitem(last=False)
+            oldest.tree = None
 
-    def _put(self, mid: int, parsed: ParsedMessage) -> ParsedMessage:
-        self._items[mid] = parsed
+    def _put(self, cached: CachedMessage) -> CachedMessage:
+        self._items[cached.key] = cached
         if len(self._items) > self._size:
-            evicted, _ = self._items.popitem(last=False)
-            self._blobs.pop(evicted, None)
-            for name in ("ENVELOPE", "BODYSTRUCTURE", "BODY"):
-                for utf8 in (False, True):
-                    self._rendered.pop((evicted, name, utf8), None)
-        return parsed
-
-
-SHARED = StructureCache(_SHARED_CACHE_SIZE)
+            _, evicted = self._items.popitem(last=False)
+            evicted.tree = None
+            self._trees.pop(evicted.key, None)
+        return cached
 
 
 def sets_seen(items: Sequence[FetchAtt]) -> bool:
@@ -100,6 +139,21 @@ def sets_seen(items: Sequence[FetchAtt]) -> bool:
         (item.name in ("BODY", "BINARY") and item.section is not None and not item.peek) or item.name in _SETS_SEEN
         for item in items
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def flag_list(flags: frozenset[str]) -> bytes:
+    """``flag-list`` of a flag set, sorted; a mailbox has few distinct sets, each rendered once."""
+    return r.flag_list(sorted(flags))
+
+
+Segment = Callable[[ViewEntry, "CachedMessage | None", bytes], bytes]
+"""Renders part of one message's ``msg-att`` from its entry, cached structure and (if needed) bytes."""
+_CHANGING: dict[str, Segment] = {
+    "FLAGS": lambda entry, cached, raw: b"FLAGS " + flag_list(entry.flags),
+    "MODSEQ": lambda entry, cached, raw: b"MODSEQ (%d)" % entry.modseq,
+}
+"""The items whose value changes while the message stays: everything else about it is fixed."""
 
 
 async def fetch_responses(
@@ -117,84 +171,110 @@ async def fetch_responses(
         wanted.insert(0, FetchAtt("UID"))
     if options.condstore and not any(item.name == "MODSEQ" for item in wanted):
         wanted.append(FetchAtt("MODSEQ"))  # RFC 7162 3.1.4.1 once CONDSTORE is enabled
-    entries = [view.entry(uid) for uid in uids]
-    parsed: dict[int, ParsedMessage] = {}
+    add_flags = bool(changed_flags) and not any(item.name == "FLAGS" for item in wanted)
+    segments = _segments(wanted, options)
+    structures: dict[int, CachedMessage] = {}
     if any(item.name in _NEEDS_PARSED or item.name in _NEEDS_BYTES for item in wanted):
-        parsed = await cache.get_many(store, [e.message_id for e in entries])
+        structures = await cache.get_many(store, view, uids)
+    needs_bytes = _needs_bytes(wanted)
     out = []
-    for entry in entries:
-        seq = view.seq_of(entry.uid)
-        if seq is None:
-            continue
-        raw = await store.read_message(entry.message_id) if _needs_bytes(wanted) else b""
-        message = parsed.get(entry.message_id)
-        blob = cache.blob(entry.message_id)
-        attributes = [_item(item, entry, message, raw, blob, options, cache) for item in wanted]
-        if entry.uid in changed_flags and not any(item.name == "FLAGS" for item in wanted):
-            attributes.append(("FLAGS", r.flag_list(sorted(entry.flags))))
-        out.append(r.fetch_data(seq, attributes))
+    # entries one at a time: each is garbage as soon as its line is written, never a survivor the
+    # collector would promote and walk again in its full collections
+    for seq, entry in view.numbered_entries(uids):
+        raw = await store.read_message(entry.message_id) if needs_bytes else b""
+        cached = structures.get(entry.uid)
+        attributes = [segment(entry, cached, raw) for segment in segments]
+        if add_flags and entry.uid in changed_flags:
+            attributes.append(b"FLAGS " + flag_list(entry.flags))
+        out.append(r.fetch_att_data(seq, attributes))
     return out
+
+
+def _segments(wanted: Sequence[FetchAtt], options: FetchOptions) -> list[Segment]:
+    """One message's response as segments: a changing or content item alone, each run of fixed items
+    as one piece, rendered the first time and then taken from the cache."""
+    segments: list[Segment] = []
+    run: list[FetchAtt] = []
+    for item in wanted:
+        if item.name not in _CHANGING and not _needs_bytes([item]):
+            run.append(item)
+            continue
+        if run:
+            segments.append(_run_segment(tuple(run), options))
+            run = []
+        segments.append(_CHANGING.get(item.name) or _run_segment((item,), options, keep=False))
+    if run:
+        segments.append(_run_segment(tuple(run), options))
+    return segments
+
+
+def _run_segment(run: tuple[FetchAtt, ...], options: FetchOptions, keep: bool = True) -> Segment:
+    """The segment of ``run``; ``keep``: remember it in the message's cache entry (not for bodies)."""
+    key = (tuple(item.response_name for item in run), options.utf8)
+    prefixes = [item.response_name.encode() + b" " for item in run]
+
+    def render(entry: ViewEntry, cached: CachedMessage | None, raw: bytes) -> bytes:
+        found = cached.rendered.get(key) if keep and cached is not None else None
+        if found is None:
+            found = b" ".join(prefix + _value(item, entry, cached, raw, options)
+                              for item, prefix in zip(run, prefixes, strict=True))
+            if keep and cached is not None:
+                cached.rendered[key] = found
+        return found
+
+    return render
 
 
 def _needs_bytes(items: Sequence[FetchAtt]) -> bool:
     return any(item.name in _NEEDS_BYTES and (item.name != "BODY" or item.section is not None) for item in items)
 
 
-def _item(
-    item: FetchAtt, entry: MessageEntry, parsed: ParsedMessage | None, raw: bytes, blob: str, options: FetchOptions,
-    cache: StructureCache,
-) -> tuple[str, bytes]:
+def _value(item: FetchAtt, entry: ViewEntry, cached: CachedMessage | None, raw: bytes, options: FetchOptions) -> bytes:
     name = item.name
     if name == "UID":
-        return name, b"%d" % entry.uid
-    if name == "FLAGS":
-        return name, r.flag_list(sorted(entry.flags))
+        return b"%d" % entry.uid
     if name == "INTERNALDATE":
-        return name, r.date_time(entry.internal_date)
+        return r.date_time(entry.internal_date)
     if name == "RFC822.SIZE":
-        return name, b"%d" % entry.size
-    if name == "MODSEQ":
-        return name, b"(%d)" % entry.modseq
+        return b"%d" % entry.size
     if name == "SAVEDATE":
-        return name, r.date_time(entry.save_date)
-    if parsed is None:
+        return r.date_time(entry.save_date)
+    if cached is None:
         raise ProtocolError(r.no("*", r.SERVERBUG, "Message structure unavailable"))
-    if name == "ENVELOPE":
-        return name, cache.rendered(entry.message_id, name, options.utf8,
-                                    lambda: envelope(parsed.envelope, options.utf8))
     if name == "EMAILID":
-        return name, b"(%s)" % objectid.email_id(blob).encode()  # RFC 8474 5.1
-    if name == "THREADID":
-        return name, b"(%s)" % objectid.thread_id(parsed, blob).encode()
-    if name == "PREVIEW":
-        return name, r.nstring(objectid.preview(raw, parsed), options.utf8)  # RFC 8970 3
+        return b"(%s)" % objectid.email_id(cached.blob).encode()  # RFC 8474 5.1
+    parsed = cached.parsed
+    if name == "ENVELOPE":
+        return envelope(parsed.envelope, options.utf8)
     if name in ("BODYSTRUCTURE", "BODY") and item.section is None:
-        return name, cache.rendered(entry.message_id, name, options.utf8, lambda: body_structure(
-            parsed.root, extensible=name == "BODYSTRUCTURE", utf8=options.utf8))
+        return body_structure(parsed.root, extensible=name == "BODYSTRUCTURE", utf8=options.utf8)
+    if name == "THREADID":
+        return b"(%s)" % objectid.thread_id(parsed, cached.blob).encode()
+    if name == "PREVIEW":
+        return r.nstring(objectid.preview(raw, parsed), options.utf8)  # RFC 8970 3
     return _content_item(item, parsed, raw)
 
 
-def _content_item(item: FetchAtt, parsed: ParsedMessage, raw: bytes) -> tuple[str, bytes]:
+def _content_item(item: FetchAtt, parsed: ParsedMessage, raw: bytes) -> bytes:
     name = item.name
     if name == "RFC822":
-        return name, r.literal(raw)
+        return r.literal(raw)
     if name == "RFC822.HEADER":
-        return name, r.literal(raw[: parsed.root.header_end])
+        return r.literal(raw[: parsed.root.header_end])
     if name == "RFC822.TEXT":
-        return name, r.literal(raw[parsed.root.body_start : parsed.root.body_end])
+        return r.literal(raw[parsed.root.body_start : parsed.root.body_end])
     assert item.section is not None
     if name == "BODY":
-        data = section_bytes(raw, parsed, item.section)
-        return item.response_name, r.literal(_partial(data, item.partial))
+        return r.literal(_partial(section_bytes(raw, parsed, item.section), item.partial))
     part = binary_part(parsed, item.section)
     if part is not None and item.section.part and part.encoding.upper() not in KNOWN_ENCODINGS:
         raise ProtocolError(r.no("*", r.UNKNOWN_CTE, "Unknown Content-Transfer-Encoding"))
     decoded = binary_bytes(raw, parsed, item.section)
     if name == "BINARY.SIZE":
-        return item.response_name, b"%d" % len(decoded or b"")
+        return b"%d" % len(decoded or b"")
     if decoded is None:
-        return item.response_name, b"NIL"
-    return item.response_name, r.literal(_partial(decoded, item.partial))
+        return b"NIL"
+    return r.literal(_partial(decoded, item.partial))
 
 
 def _partial(data: bytes, partial: tuple[int, int] | None) -> bytes:

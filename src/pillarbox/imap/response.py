@@ -365,8 +365,12 @@ def esearch_data(
 
 def fetch_data(sequence: int, items: Sequence[tuple[str, bytes]]) -> bytes:
     """``message-data = nz-number SP "FETCH" SP msg-att``; items are (name, serialized value)."""
-    body = b" ".join(name.encode() + b" " + value for name, value in items)
-    return untagged(b"%d FETCH (" % sequence + body + b")")
+    return fetch_att_data(sequence, [name.encode() + b" " + value for name, value in items])
+
+
+def fetch_att_data(sequence: int, attributes: Sequence[bytes]) -> bytes:
+    """``fetch_data`` of items already written as ``name SP value``."""
+    return b"* %d FETCH (%s)\r\n" % (sequence, b" ".join(attributes))
 
 
 def namespace_data(

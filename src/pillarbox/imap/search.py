@@ -1,15 +1,17 @@
 """SEARCH evaluation (RFC 9051 6.4.4): a search program against the session's view of a mailbox.
 
 Keys cost very different amounts. Flags, sizes, dates, UIDs and MODSEQs are in the view already;
-header keys need the envelope computed at delivery (no blob read); BODY and TEXT go to the store's
-full-text index once per key (one query, not one per message); only HEADER <field> reads stored
-header bytes. So the evaluator first asks the store for every BODY/TEXT key's matching UIDs, loads
-envelopes only when the program has a header key, then walks messages with cheap checks.
+BODY and TEXT go to the store's full-text index, SUBJECT and FROM to the decoded Subject and From
+stored at delivery, once per key (one query, not one per message); TO, CC and BCC need the envelope
+computed at delivery (no blob read); only HEADER <field> reads stored header bytes. So the evaluator
+first asks the store for every BODY/TEXT/SUBJECT/FROM key's matching UIDs, loads envelopes only when
+the program has a TO/CC/BCC key, then walks messages with cheap checks.
 
 Matching is case- and accent-insensitive substring on decoded text (RFC 9051 6.4.4; the folding is
-``store.textfold.fold``, the same the index was built with), after RFC 2047 decoding of headers;
-dates ignore time and zone, internal dates taken in UTC. \\Recent is not kept (IMAP4rev2 dropped
-it), so RECENT and NEW match nothing, OLD all.
+``store.textfold.fold``, the same the index was built with), after RFC 2047 decoding of headers.
+Address keys match the field in display form, ``Alice <a@x>, b@y`` (``display_addresses``, what
+delivery stored for From). Dates ignore time and zone, internal dates taken in UTC. \\Recent is not
+kept (IMAP4rev2 dropped it), so RECENT and NEW match nothing, OLD all.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from pillarbox.imap.parser.search_key import (
 from pillarbox.imap.parser.sequence_set import SequenceSet
 from pillarbox.imap.sections import filter_header
 from pillarbox.imap.selected import SelectedMailbox
-from pillarbox.mime import Address, ParsedMessage, decode_header_value
-from pillarbox.store.api import Store
-from pillarbox.store.records import MessageEntry, MessageSummary
+from pillarbox.imap.snapshot import ViewEntry
+from pillarbox.mime import ParsedMessage, decode_header_value
+from pillarbox.mime.envelope import display_addresses
+from pillarbox.store.api import Store, SummaryField
+from pillarbox.store.records import MessageSummary
 from pillarbox.store.textfold import fold
 
 _FLAG_OF = {
@@ -49,6 +53,10 @@ _FLAG_OF = {
     "FLAGGED": "\\Flagged",
     "SEEN": "\\Seen",
 }
+_INDEXED: dict[str, tuple[str, ...]] = {"BODY": ("body",), "TEXT": ("headers", "body")}
+"""String keys the full-text index answers, with the index columns they search."""
+_STORED: dict[str, SummaryField] = {"SUBJECT": "subject", "FROM": "from"}
+"""String keys answered from the decoded header values stored at delivery."""
 
 
 @dataclass
@@ -76,7 +84,7 @@ async def search(
     uids = view.live_uids()
     prepared = _Prepared()
     await _prepare(store, view, program, uids, prepared)
-    # the index already answered the top-level BODY/TEXT keys: only their hits need the other keys
+    # the store already answered the top-level BODY/TEXT/SUBJECT/FROM keys: only their hits need the others
     rest = []
     for key in program.keys:
         if key == FlagKey("ALL"):
@@ -84,9 +92,8 @@ async def search(
         if isinstance(key, StringKey) and key in prepared.text_hits:
             hits = prepared.text_hits[key]
             uids = [uid for uid in uids if uid in hits]
-        elif isinstance(key, StringKey) and key.name == "SUBJECT":  # a top-level SUBJECT: one tight loop
-            needle, subjects = fold(key.value), prepared.subjects
-            uids = [uid for uid in uids if uid in subjects and needle in fold(subjects[uid][1])]
+        elif isinstance(key, FlagKey):  # a top-level flag key (UNSEEN...): one tight loop, no entries
+            uids = [uid for uid, flags in zip(uids, view.flags_of(uids), strict=True) if _flag_matches(key.name, flags)]
         else:
             rest.append(key)
     if not rest:
@@ -99,11 +106,14 @@ async def search(
 async def _prepare(store: Store, view: SelectedMailbox, program: And, uids: list[int], prepared: _Prepared) -> None:
     keys = list(walk(program))
     for key in keys:
-        if isinstance(key, StringKey) and key.name in ("BODY", "TEXT") and key not in prepared.text_hits:
-            fields = ("body",) if key.name == "BODY" else ("headers", "body")
-            prepared.text_hits[key] = await store.search_text(view.id, key.value, fields)
+        if not isinstance(key, StringKey) or key in prepared.text_hits:
+            continue
+        if key.name in _INDEXED:
+            prepared.text_hits[key] = await store.search_text(view.id, key.value, _INDEXED[key.name])
+        elif key.name in _STORED:
+            prepared.text_hits[key] = await store.search_summary(view.id, _STORED[key.name], key.value)
     sent_days = [key.date for key in keys if isinstance(key, DateKey) and key.name.startswith("SENT")]
-    if sent_days or any(isinstance(key, StringKey) and key.name == "SUBJECT" for key in keys):
+    if sent_days:
         prepared.subjects = await store.dates_and_subjects(view.id)  # one query, decoded at delivery
     wants_ids = any(isinstance(key, StringKey) and key.name in ("EMAILID", "THREADID") for key in keys)
     needed = uids if wants_ids or any(_needs_structure(key) for key in keys) else _near(prepared, uids, sent_days)
@@ -130,8 +140,8 @@ async def _prepare(store: Store, view: SelectedMailbox, program: And, uids: list
 
 
 def _needs_structure(key: SearchKey) -> bool:
-    """FROM, TO, CC and BCC read the stored envelope; SUBJECT only the decoded subject column."""
-    return isinstance(key, StringKey) and key.name in ("FROM", "TO", "CC", "BCC")
+    """TO, CC and BCC read the stored envelope (FROM and SUBJECT have columns of their own)."""
+    return isinstance(key, StringKey) and key.name in ("TO", "CC", "BCC")
 
 
 def _near(prepared: _Prepared, uids: list[int], days: list[date]) -> list[int]:
@@ -167,7 +177,7 @@ class _Evaluator:
         self.now = now
         self.largest_uid = view.uids[-1] if view.uids else 0
 
-    def matches(self, key: SearchKey, entry: MessageEntry) -> bool:
+    def matches(self, key: SearchKey, entry: ViewEntry) -> bool:
         match key:
             case And(keys):
                 return all(self.matches(k, entry) for k in keys)
@@ -198,15 +208,15 @@ class _Evaluator:
                 return fold(value) in fold(decode_header_value(text))
         return False
 
-    def _number(self, name: str, value: int, entry: MessageEntry) -> bool:
+    def _number(self, name: str, value: int, entry: ViewEntry) -> bool:
         if name == "LARGER":
             return entry.size > value
         if name == "SMALLER":
             return entry.size < value
-        age = self.now - entry.internal_date.timestamp()
+        age = self.now - entry.internal_seconds
         return age >= value if name == "OLDER" else age <= value  # RFC 5032
 
-    def _date(self, name: str, day: date, entry: MessageEntry) -> bool:
+    def _date(self, name: str, day: date, entry: ViewEntry) -> bool:
         if name.startswith("SENT"):
             actual_day = self._sent_day(entry.uid)
             if actual_day is None:
@@ -227,7 +237,7 @@ class _Evaluator:
         seconds = self.prepared.subjects.get(uid, (None, ""))[0]
         return None if seconds is None else datetime.fromtimestamp(seconds, UTC).date()  # far from the key's day
 
-    def _in_set(self, uid: bool, numbers: SequenceSet, entry: MessageEntry) -> bool:
+    def _in_set(self, uid: bool, numbers: SequenceSet, entry: ViewEntry) -> bool:
         if numbers.saved:
             return entry.uid in self.saved
         if uid:
@@ -235,20 +245,17 @@ class _Evaluator:
         seq = self.view.seq_of(entry.uid)
         return seq is not None and numbers.contains(seq, self.view.exists)
 
-    def _string(self, name: str, value: str, entry: MessageEntry) -> bool:
-        if name in ("BODY", "TEXT"):
+    def _string(self, name: str, value: str, entry: ViewEntry) -> bool:
+        if name in _INDEXED or name in _STORED:
             return entry.uid in self.prepared.text_hits.get(StringKey(name, value), set())
         if name in ("EMAILID", "THREADID"):
             return self.prepared.objectids.get(entry.uid, {}).get(name) == value
-        needle = fold(value)
-        if name == "SUBJECT":  # decoded at delivery
-            return needle in fold(self.prepared.subjects.get(entry.uid, (None, ""))[1])
         parsed = self.prepared.parsed(entry.uid)
         if parsed is None:
             return False
         envelope = parsed.envelope
-        addresses = {"FROM": envelope.from_, "TO": envelope.to, "CC": envelope.cc, "BCC": envelope.bcc}[name]
-        return needle in fold(_address_text(addresses))
+        addresses = {"TO": envelope.to, "CC": envelope.cc, "BCC": envelope.bcc}[name]
+        return fold(value) in fold(display_addresses(addresses))
 
 
 def _flag_matches(name: str, flags: frozenset[str]) -> bool:
@@ -259,13 +266,3 @@ def _flag_matches(name: str, flags: frozenset[str]) -> bool:
     negate = name.startswith("UN")
     present = _FLAG_OF[name[2:] if negate else name] in flags
     return present != negate
-
-
-def _address_text(addresses: tuple[Address, ...]) -> str:
-    parts = []
-    for address in addresses:
-        if address.name:
-            parts.append(decode_header_value(address.name))
-        if address.addr_spec:
-            parts.append(f"<{address.addr_spec}>")
-    return " ".join(parts)

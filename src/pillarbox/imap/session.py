@@ -19,7 +19,7 @@ import secrets
 import ssl
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pillarbox.auth import sasl
@@ -30,6 +30,7 @@ from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
 from pillarbox.imap.parser.commands import Command
 from pillarbox.imap.selected import SelectedMailbox
+from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger
@@ -93,6 +94,10 @@ class IMAPServices:
     store: Store
     authenticator: Authenticator
     tls: TLSContextHolder
+    structures: fetch.StructureCache = field(default_factory=fetch.StructureCache)
+    """Stored messages never change: one cache of decoded structures for every session of the server."""
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
+    """The newest snapshot of recently selected mailboxes, shared by the sessions that select them."""
 
 
 class IMAPSession:
@@ -112,7 +117,6 @@ class IMAPSession:
         self.selected: SelectedMailbox | None = None
         self.enabled: set[str] = set()
         self.saved_search: list[int] = []
-        self.structures = fetch.SHARED  # stored messages never change: one cache for all sessions
         self.errors = 0
         self._out: list[bytes] = []
         self._write_lock = asyncio.Lock()

@@ -26,9 +26,10 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pillarbox.imap.snapshot import ViewEntry
 from pillarbox.mime import ParsedMessage, decode_header_value
 from pillarbox.mime.addresses import Address
-from pillarbox.store.records import MessageEntry, MessageSummary
+from pillarbox.store.records import MessageSummary
 
 _TRAILER = re.compile(r"(?:\s|\(fwd\))+$", re.IGNORECASE)  # subj-trailer = "(fwd)" / WSP
 _BLOB = r"\[[^\[\]]*\]\s*"  # subj-blob = "[" *BLOBCHAR "]" *WSP
@@ -129,10 +130,10 @@ class Facts:
         return getattr(parsed.envelope, field) if parsed is not None else ()
 
 
-KeyFunction = Callable[[MessageEntry, Facts], Any]
+KeyFunction = Callable[[ViewEntry, Facts], Any]
 KEYS: dict[str, KeyFunction] = {
-    "ARRIVAL": lambda e, f: e.internal_date,
-    "DATE": lambda e, f: f.seconds if f.seconds is not None else e.internal_date.timestamp(),  # else INTERNALDATE
+    "ARRIVAL": lambda e, f: e.internal_seconds,
+    "DATE": lambda e, f: f.seconds if f.seconds is not None else e.internal_seconds,  # else INTERNALDATE
     "SIZE": lambda e, f: e.size,
     "SUBJECT": lambda e, f: base_subject(f.subject)[0],
     "FROM": lambda e, f: _mailbox(f.addresses("from_")),
@@ -147,8 +148,8 @@ NEEDS_ENVELOPE = frozenset({"FROM", "TO", "CC", "DISPLAYFROM", "DISPLAYTO"})
 
 
 def sort_entries(
-    entries: Sequence[MessageEntry], facts: dict[int, Facts], criteria: Sequence[tuple[str, bool]]
-) -> list[MessageEntry]:
+    entries: Sequence[ViewEntry], facts: dict[int, Facts], criteria: Sequence[tuple[str, bool]]
+) -> list[ViewEntry]:
     """``entries`` (in sequence order) ordered by ``criteria`` of (key, reverse) (RFC 5256 3);
     ``facts`` by UID."""
     ordered = list(entries)

@@ -11,7 +11,6 @@ the view is a client error (BAD); a UID that does not exist is silently skipped.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import ProtocolError, QuotaExceeded
@@ -72,16 +71,17 @@ async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
         uids = [u for u in uids if view.entry(u).modseq > since]  # RFC 7162 3.1.4.1
     changed: set[int] = set()
     if sets_seen(command.items) and not view.read_only:
-        unseen = [u for u in uids if u not in view.pending_expunges and "\\Seen" not in view.entry(u).flags]
+        unseen = view.having((u for u in uids if u not in view.pending_expunges), "\\Seen", present=False)
         if unseen:
             result = await session.store.store_flags(view.id, unseen, "add", ["\\Seen"])
             for change in result.changed:
-                view.remember(dataclasses.replace(view.entry(change.uid), flags=change.flags, modseq=change.modseq))
+                view.remember(change.uid, change.flags, change.modseq)
                 changed.add(change.uid)
     # RFC 7162 3.2.4: FETCH responses that set \Seen carry UID and MODSEQ once CONDSTORE is on
     implicit = bool(changed) and session.condstore
     options = FetchOptions(uid=command.uid or implicit, utf8=session.utf8, condstore=since is not None or implicit)
-    for line in await fetch_responses(session.store, view, uids, command.items, options, session.structures, changed):
+    structures = session.services.structures
+    for line in await fetch_responses(session.store, view, uids, command.items, options, structures, changed):
         session.send(line)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}FETCH completed")
 
@@ -109,7 +109,7 @@ async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
     result = await session.store.store_flags(view.id, uids, _MODES[command.mode], command.flags, command.unchangedsince)
     changed = {change.uid for change in result.changed}
     for change in result.changed:
-        view.remember(dataclasses.replace(view.entry(change.uid), flags=change.flags, modseq=change.modseq))
+        view.remember(change.uid, change.flags, change.modseq)
     for uid in uids:
         seq = view.seq_of(uid)
         if seq is None or uid in result.modified:
@@ -163,7 +163,7 @@ async def expunge(session: IMAPSession, command: Expunge) -> r.TaggedReply:
 async def _expunge_deleted(session: IMAPSession, only: SequenceSet | None, tag: str) -> None:
     view = view_of(session)
     candidates = resolve(session, tag, only, uid=True) if only is not None else view.live_uids()
-    deleted = [u for u in candidates if "\\Deleted" in view.entry(u).flags]
+    deleted = view.having(candidates, "\\Deleted")
     if deleted:
         await session.store.expunge(view.id, deleted)
 
@@ -171,7 +171,7 @@ async def _expunge_deleted(session: IMAPSession, only: SequenceSet | None, tag: 
 async def close(session: IMAPSession, command: Command) -> r.TaggedReply:
     view = view_of(session)
     if not view.read_only and command.name == "CLOSE":
-        await session.store.expunge(view.id, [u for u in view.uids if "\\Deleted" in view.entry(u).flags])
+        await session.store.expunge(view.id, view.having(view.uids, "\\Deleted"))
     session.select(None)  # no untagged EXPUNGE: RFC 9051 6.4.1
     return r.ok(command.tag, f"{command.name} completed")
 
@@ -185,7 +185,7 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.criteria, session.saved_search)
-    numbers = uids if command.uid else [view.seq_of(u) or 0 for u in uids]
+    numbers = uids if command.uid else [seq for seq, _ in view.numbered(uids)]
     modseq = None
     if any(isinstance(key, ModSeqKey) for key in walk(command.criteria)):
         session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what matched

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING
 
+from pillarbox.errors import NotFound
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.folders import SYSTEM_FLAGS, attributes, folder, mailbox_id
 from pillarbox.imap.parser.commands import QResync, Select
@@ -37,11 +38,14 @@ async def select(session: IMAPSession, command: Select) -> r.TaggedReply:
     mailbox = await folder(session, command.mailbox)
     if mailbox is None:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    entries = await session.store.list_messages(mailbox.id)
-    view = SelectedMailbox(mailbox, entries, read_only=command.readonly)
+    try:
+        columns = await session.services.snapshots.current(session.store, mailbox.id)
+    except NotFound:  # deleted since it was looked up
+        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    view = SelectedMailbox(columns, read_only=command.readonly)
     session.select(view)
     _send_opening(session, view)
-    if command.qresync is not None and command.qresync.uidvalidity == mailbox.uidvalidity:
+    if command.qresync is not None and command.qresync.uidvalidity == view.mailbox.uidvalidity:
         await _resync(session, view, command.qresync)
     code = r.READ_ONLY if command.readonly else r.READ_WRITE
     return r.ok(command.tag, f"{command.name} completed", code)
@@ -56,9 +60,9 @@ def _send_opening(session: IMAPSession, view: SelectedMailbox) -> None:
     session.send(r.exists_data(view.exists))
     if not session.rev2:
         session.send(r.recent_data(0))
-        first_unseen = next((n for n, uid in enumerate(view.uids, 1) if "\\Seen" not in view.entry(uid).flags), None)
-        if first_unseen is not None:
-            session.send(untagged("OK", "First unseen", r.code_unseen(first_unseen)).to_bytes())
+        unseen = view.having(view.uids, "\\Seen", present=False)
+        if unseen:
+            session.send(untagged("OK", "First unseen", r.code_unseen(view.seq_of(unseen[0]) or 0)).to_bytes())
     session.send(untagged("OK", "UIDs valid", r.code_uidvalidity(mailbox.uidvalidity)).to_bytes())
     session.send(untagged("OK", "Predicted next UID", r.code_uidnext(mailbox.uidnext)).to_bytes())
     # RFC 7162 3.1.2.1: a server with persistent MODSEQs sends HIGHESTMODSEQ on every SELECT

@@ -27,8 +27,9 @@ async def _facts(session: IMAPSession, uids: list[int], envelope: bool) -> dict[
     if not envelope:
         rows = await session.store.dates_and_subjects(view.id)
         return {uid: Facts(*rows.get(uid, (None, ""))) for uid in uids}
-    summaries = await session.store.get_summaries([view.entry(uid).message_id for uid in uids])
-    return {uid: Facts.of(summaries.get(view.entry(uid).message_id)) for uid in uids}
+    message_ids = {entry.uid: entry.message_id for _, entry in view.numbered_entries(uids)}
+    summaries = await session.store.get_summaries(list(message_ids.values()))
+    return {uid: Facts.of(summaries.get(message_id)) for uid, message_id in message_ids.items()}
 
 
 async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
@@ -39,8 +40,10 @@ async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
         return r.bad(command.tag, "SORT RETURN (ESORT) is not supported")
     uids = await run_search(session.store, view, command.search, session.saved_search)
     facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in command.criteria))
-    ordered = sort_entries([view.entry(uid) for uid in uids], facts, command.criteria)
-    numbers = [e.uid if command.uid else view.seq_of(e.uid) or 0 for e in ordered]
+    numbered = list(view.numbered_entries(uids))
+    ordered = sort_entries([entry for _, entry in numbered], facts, command.criteria)
+    seqs = {entry.uid: seq for seq, entry in numbered}
+    numbers = [e.uid if command.uid else seqs[e.uid] for e in ordered]
     session.send(r.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers)))  # RFC 5256 4
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
 
@@ -54,16 +57,14 @@ async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
     older = [uid for uid in uids if fields.get(uid, (None, "", None, None))[3] is None]
     facts = await _facts(session, older, envelope=True) if older else {}  # stored before thread_refs
     messages = []
-    for uid in uids:
-        entry = view.entry(uid)
+    for seq, uid in view.numbered(uids):
         seconds, subject, message_id, refs = fields.get(uid, (None, "", None, None))
-        sent = datetime.fromtimestamp(seconds, UTC) if seconds is not None else entry.internal_date
+        sent = datetime.fromtimestamp(seconds, UTC) if seconds is not None else view.entry(uid).internal_date
         references = tuple(refs.split()) if refs else ()
         parsed = facts[uid].parsed if uid in facts else None
         if parsed is not None:
             references = parsed.references or ((parsed.in_reply_to,) if parsed.in_reply_to else ())
             message_id = parsed.message_id
-        seq = view.seq_of(uid) or 0
         # RFC 5256 2.2: the sent date; References, else the first In-Reply-To (recorded at delivery)
         messages.append(ThreadMessage(uid if command.uid else seq, seq, sent, subject, message_id, references))
     text = ALGORITHMS[command.algorithm](messages)
