@@ -110,11 +110,13 @@ async def run(args: argparse.Namespace) -> Totals:
     return totals
 
 
-def report(totals: Totals, elapsed: float) -> None:
+def report(totals: Totals, elapsed: float, client_cpu: float) -> None:
     megabytes = totals.octets / 1e6
     print(f"sessions   {totals.sessions} ok, {len(totals.failures)} failed in {elapsed:.2f} s")
     print(f"messages   {totals.messages} ({totals.messages / elapsed:.0f} messages/s)")
     print(f"volume     {megabytes:.1f} MB ({megabytes / elapsed:.1f} MB/s)")
+    # this client shares the machine with the server: its CPU bounds messages/s as much as the server's
+    print(f"client CPU {client_cpu:.2f} s ({client_cpu * 1000 / max(totals.messages, 1):.3f} ms per message)")
     if totals.durations:
         ordered = sorted(totals.durations)
         p95 = ordered[int(0.95 * (len(ordered) - 1))]
@@ -175,9 +177,9 @@ def main() -> None:
     if args.command == "populate":
         asyncio.run(populate(args))
         return
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     totals = asyncio.run(run(args))
-    report(totals, time.perf_counter() - started)
+    report(totals, time.perf_counter() - started, time.process_time() - cpu)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,43 @@ def test_eof(run) -> None:
         return sessions[0].events
 
     assert run(scenario()) == ["line:a", "eof"]
+
+
+class FarewellSession(LineSession):
+    async def on_shutdown(self) -> None:
+        self.events.append("shutdown")
+        await self.conn.write(b"BYE stopping\n")
+
+
+class SlowSession(FarewellSession):
+    async def on_data(self, data: bytes) -> None:
+        await asyncio.sleep(0.2)
+        await super().on_data(data)
+
+
+def test_stop_ends_a_session_waiting_for_its_peer_with_its_goodbye(run) -> None:
+    async def scenario() -> list[str]:
+        listener, sessions = await _serve(FarewellSession)
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        writer.write(b"a\n")
+        assert await reader.readline() == b"A\n"
+        await listener.stop(timeout=5.0)
+        assert await reader.read() == b"BYE stopping\n"
+        writer.close()
+        return sessions[0].events
+
+    assert run(scenario()) == ["line:a", "shutdown"]
+
+
+def test_stop_lets_a_command_in_progress_finish_first(run) -> None:
+    async def scenario() -> list[str]:
+        listener, sessions = await _serve(SlowSession)
+        reader, writer = await asyncio.open_connection(*listener.addresses[0])
+        writer.write(b"a\n")
+        await asyncio.sleep(0.05)  # the session is inside on_data
+        await listener.stop(timeout=5.0)
+        assert await reader.read() == b"A\nBYE stopping\n"
+        writer.close()
+        return sessions[0].events
+
+    assert run(scenario()) == ["line:a", "shutdown"]

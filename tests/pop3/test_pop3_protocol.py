@@ -244,3 +244,14 @@ def test_top_of_a_message_without_body_or_header():
     assert top_of(b"Subject: x\r\n", 5) == b"Subject: x\r\n"
     assert top_of(b"\r\nbody\r\nmore\r\n", 1) == b"\r\nbody\r\n"
     assert top_of(b"A: b\n\nbody\n", 0) == b"A: b\n\n"
+
+
+def test_the_status_line_rides_in_the_first_chunk_and_a_small_message_is_one_write():
+    assert list(stuff_message(b"a\r\n.b\r\n", head=b"+OK 7 octets\r\n")) == [b"+OK 7 octets\r\na\r\n..b\r\n.\r\n"]
+    chunks = list(stuff_message(b".x\r\ny\r\n", chunk_size=2, head=b"+OK\r\n"))
+    assert chunks == [b"+OK\r\n..x\r\n", b"y\r\n.\r\n"]
+
+
+def test_format_keeps_every_field_but_the_text():
+    reply = replies.Reply(False, "x {n}", "SYS/TEMP", fault=True)
+    assert reply.format(n=1) == replies.Reply(False, "x 1", "SYS/TEMP", fault=True)

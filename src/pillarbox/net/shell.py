@@ -77,7 +77,7 @@ async def run_shell(
             timeout = getattr(session, "idle_timeout", None) or idle_timeout
             try:
                 async with asyncio.timeout(timeout):
-                    data = await _read_unless_stopping(conn, read_size)
+                    data = await conn.read_unless_stopping(read_size)
             except TimeoutError:
                 await _quietly(session.on_timeout())
                 return
@@ -92,27 +92,6 @@ async def run_shell(
             await session.on_data(data)
     finally:
         await conn.close()
-
-
-async def _read_unless_stopping(conn: Connection, read_size: int) -> bytes | None:
-    """The next bytes, or None when the server is stopping while we wait for the peer.
-
-    Shutdown lets a command in progress finish (it is not waiting here), but a session idling
-    between commands is ended at once with the protocol's goodbye instead of holding the stop.
-    """
-    if conn.stopping.is_set():
-        return None
-    read = asyncio.ensure_future(conn.read(read_size))
-    stopping = asyncio.ensure_future(conn.stopping.wait())
-    try:
-        await asyncio.wait({read, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:  # also on timeout or cancellation: never leave a read running behind us
-        stopping.cancel()
-        if not read.done():
-            read.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await read
-    return read.result() if not read.cancelled() else None
 
 
 async def _shutdown(session: Session) -> None:

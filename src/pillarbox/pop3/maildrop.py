@@ -39,11 +39,10 @@ SEEN = "\\Seen"
 
 @dataclass(frozen=True)
 class Drop:
-    """One message of the snapshot: its session number and where it lives in the store."""
+    """One message of the snapshot: its session number and its UID in the store's INBOX."""
 
     number: int
     uid: int
-    message_id: int
     size: int
     internal_date: datetime
     seen: bool
@@ -70,7 +69,7 @@ class Maildrop:
     @classmethod
     def snapshot(cls, mailbox: Mailbox, entries: list[MessageEntry]) -> Maildrop:
         drops = [
-            Drop(n, e.uid, e.message_id, e.size, e.internal_date, SEEN in e.flags)
+            Drop(n, e.uid, e.size, e.internal_date, SEEN in e.flags)
             for n, e in enumerate(sorted(entries, key=lambda e: e.uid), start=1)
         ]
         return cls(mailbox, drops)

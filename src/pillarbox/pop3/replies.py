@@ -10,7 +10,7 @@ those and closes after ``max_command_errors`` (a missing message is not the clie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Reply:
         return (" ".join(parts) + "\r\n").encode("utf-8")
 
     def format(self, **values: object) -> Reply:
-        return replace(self, text=self.text.format(**values))
+        # not dataclasses.replace, which costs twice as much: RETR formats one reply per message
+        return Reply(self.ok, self.text.format(**values), self.code, self.fault)
 
     def __str__(self) -> str:
         return self.to_bytes().decode("utf-8", "replace").rstrip("\r\n")
