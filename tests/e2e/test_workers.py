@@ -51,7 +51,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def sink():
 
 @pytest.fixture
 def server(tmp_path: Path, sink: SMTPSink):
+    relay = f'[outbound]\nrelay = "127.0.0.1:{sink.port}"\nrelay_tls = "none"\n\n'
     config = write_config(tmp_path, ("smtp", "submission", "imap", "http"),
-                          extra=f'[policy]\ncheck = false\n\n[outbound]\nrelay = "127.0.0.1:{sink.port}"\nrelay_tls = "none"\n\n'
-                                "[queue]\npoll_interval = 600\n")
+                          extra=f"[policy]\ncheck = false\n\n{relay}[queue]\npoll_interval = 600\n")
     config.write_text("workers = 2\n" + config.read_text())
     pillarbox(config, "domain", "add", "example.com")
     pillarbox(config, "user", "add", "bob@example.com", "--password-stdin", input=PASSWORD.encode() + b"\n")

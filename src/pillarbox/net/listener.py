@@ -29,9 +29,10 @@ from pillarbox.net.tls import TLSContextHolder, describe_tls
 log = logging.getLogger("pillarbox.net")
 
 # asyncio's TLS layer gives every connection a zero-filled 256 KiB read buffer (sslproto.SSLProtocol
-# .max_size): with thousands of idle IMAP IDLE sessions that buffer is most of their memory. A TLS
-# record carries at most 16 KiB of plaintext, so 32 KiB loses nothing (bench/README.md, IMAP memory).
-TLS_READ_BUFFER = 32 * 1024
+# .max_size) for the bytes off the socket: with thousands of idle IMAP IDLE sessions that buffer is most
+# of their memory. 16 KiB still holds nearly a whole TLS record (16 KiB of plaintext plus framing; a
+# full one arrives in two reads), and clients mostly send short commands (bench/README.md, IMAP memory).
+TLS_READ_BUFFER = 16 * 1024
 if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > TLS_READ_BUFFER:
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
