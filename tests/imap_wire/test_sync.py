@@ -79,11 +79,13 @@ def test_idle_sees_cli_delivery_from_another_process(server: IMAPServer):
 
 
 def test_flag_change_by_another_session_reaches_idle(server: IMAPServer):
+    deliver(server, "to be flagged")  # its own message: the module's server may be fresh (xdist)
     watcher, actor = client_for(server), client_for(server)
     watcher.select_folder("INBOX")
     actor.select_folder("INBOX")
+    [uid] = actor.search(["SUBJECT", "to be flagged"])
     watcher.idle()
-    actor.add_flags([1], [b"$Important"])
+    actor.add_flags([uid], [b"$Important"])
     responses = watcher.idle_check(timeout=5)
     watcher.idle_done()
     assert any(item[1] == b"FETCH" for item in responses if len(item) > 1)
