@@ -15,6 +15,7 @@
 #
 #   bench/run_imap_pop3.sh [all|setup|imap|pop3|idle]     BASE=/tmp/imap-pop3-bench KEEP=1 to reuse/keep
 #   IMAP_CLIENTS="10 50" IMAP_DURATION=60 IDLE_SESSIONS=10000 PB_BIG_IDLE=2000 DC_BIG_IDLE=10000
+#   PB_WORKERS=2 (Pillarbox's `workers`, default 1)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +30,7 @@ IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 PB_BIG_IDLE=${PB_BIG_IDLE:-2000}     # Pillarbox with the 2,000-message INBOX (memory grows with it)
 DC_BIG_IDLE=${DC_BIG_IDLE:-10000}
 PB_CONF=$BASE/pillarbox/pillarbox.toml
+PB_WORKERS=${PB_WORKERS:-1}
 PB_PORT_IMAPS=11993 PB_PORT_POP3=11110 PB_PORT_POP3S=11995
 DC_PORT_IMAPS=10993 DC_PORT_POP3=10110 DC_PORT_POP3S=10995
 export PILLARBOX_CHEAP_HASHES=1
@@ -71,10 +73,13 @@ EOF
 }
 
 pb_start() {
+    sed -i '/^workers = /d; s|^data_dir = .*|&\nworkers = '"$PB_WORKERS"'|' "$PB_CONF"
     "$PILLARBOX" --config "$PB_CONF" serve >"$BASE/pillarbox/serve.log" 2>&1 &
     PB_PID=$!
+    local ready='msg="ready"'
+    [ "$PB_WORKERS" -gt 1 ] && ready="msg=\"worker ready\" worker=$((PB_WORKERS - 1))"
     for _ in $(seq 300); do
-        grep -q 'msg="ready"' "$BASE/pillarbox/serve.log" && return
+        grep -q "$ready" "$BASE/pillarbox/serve.log" && return
         sleep 0.1
     done
     echo "pillarbox did not start" >&2; exit 1
