@@ -43,7 +43,10 @@ def section_bytes(raw: bytes, parsed: ParsedMessage, section: Section) -> bytes:
 def filter_header(header: bytes, fields: tuple[str, ...], exclude: bool) -> bytes:
     wanted = {f.lower().encode() for f in fields}
     kept = [field for field in split_fields(header) if (_name(field) in wanted) != exclude]
-    return b"".join(kept) + b"\r\n"
+    # RFC 9051 6.4.5: the blank line ending the header is part of it, unless the message has none
+    # (no body and no blank line): then there is none to return either
+    ends_blank = header.endswith((b"\r\n\r\n", b"\n\n")) or header in (b"\r\n", b"\n")
+    return b"".join(kept) + (b"\r\n" if ends_blank else b"")
 
 
 def split_fields(header: bytes) -> list[bytes]:

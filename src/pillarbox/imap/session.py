@@ -136,6 +136,11 @@ class IMAPSession:
         return "UTF8=ACCEPT" in self.enabled
 
     @property
+    def utf8_names(self) -> bool:
+        """UTF-8 mailbox names and quoted strings: with UTF8=ACCEPT, and always in IMAP4rev2 (RFC 9051 5.1)."""
+        return self.utf8 or self.rev2
+
+    @property
     def rev2(self) -> bool:
         return "IMAP4REV2" in self.enabled
 
@@ -250,7 +255,7 @@ class IMAPSession:
     async def _command(self, framed: framing.FramedCommand) -> None:
         name = "other"  # metric label: only names we know, a client must not mint metric series
         try:
-            command = parse_command(framed, utf8=self.utf8)
+            command = parse_command(framed, utf8=self.utf8_names)
             name = command.name
             reply = await self._run(command)
         except ProtocolError as exc:

@@ -129,12 +129,11 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
         if (subscribed_only and not mailbox.subscribed) or (special_only and not mailbox.special_use):
             continue
         extra = ("\\Subscribed",) if mailbox.subscribed and (subscribed_only or "SUBSCRIBED" in command.returns) else ()
-        session.send(
-            r.list_data(mailbox.name, attributes(mailbox, parents, extra), utf8=session.utf8, command=command.name)
-        )
+        names = attributes(mailbox, parents, extra)
+        session.send(r.list_data(mailbox.name, names, utf8=session.utf8_names, command=command.name))
         if command.status_items:
             session.send(
-                r.status_data(mailbox.name, status_items(mailbox, command.status_items, session), session.utf8)
+                r.status_data(mailbox.name, status_items(mailbox, command.status_items, session), session.utf8_names)
             )
     return r.ok(command.tag, f"{command.name} completed")
 
@@ -167,5 +166,5 @@ async def status(session: IMAPSession, command: Status) -> r.TaggedReply:
     mailbox = await folder(session, command.mailbox)
     if mailbox is None:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    session.send(r.status_data(mailbox.name, status_items(mailbox, command.items, session), session.utf8))
+    session.send(r.status_data(mailbox.name, status_items(mailbox, command.items, session), session.utf8_names))
     return r.ok(command.tag, "STATUS completed")

@@ -46,7 +46,7 @@ async def getquotaroot(session: IMAPSession, command: MailboxCommand) -> r.Tagge
     if mailbox is None:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
     resources = await _resources(session)
-    session.send(r.quotaroot_data(mailbox.name, [ROOT] if resources else [], session.utf8))
+    session.send(r.quotaroot_data(mailbox.name, [ROOT] if resources else [], session.utf8_names))
     if resources:
         session.send(r.quota_data(ROOT, resources))
     return r.ok(command.tag, "GETQUOTAROOT completed")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pillarbox.errors import NotFound
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.folders import SYSTEM_FLAGS, attributes, folder, mailbox_id
+from pillarbox.imap.commands.folders import DELIMITER, SYSTEM_FLAGS, attributes, folder, mailbox_id
 from pillarbox.imap.parser.commands import QResync, Select
 from pillarbox.imap.selected import SelectedMailbox
 
@@ -44,14 +44,19 @@ async def select(session: IMAPSession, command: Select) -> r.TaggedReply:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
     view = SelectedMailbox(columns, read_only=command.readonly)
     session.select(view)
-    _send_opening(session, view)
+    _send_opening(session, view, await _has_children(session, mailbox.name) if session.rev2 else False)
     if command.qresync is not None and command.qresync.uidvalidity == view.mailbox.uidvalidity:
         await _resync(session, view, command.qresync)
     code = r.READ_ONLY if command.readonly else r.READ_WRITE
     return r.ok(command.tag, f"{command.name} completed", code)
 
 
-def _send_opening(session: IMAPSession, view: SelectedMailbox) -> None:
+async def _has_children(session: IMAPSession, name: str) -> bool:
+    assert session.user is not None
+    return any(m.name.startswith(name + DELIMITER) for m in await session.store.list_mailboxes(session.user.id))
+
+
+def _send_opening(session: IMAPSession, view: SelectedMailbox, has_children: bool) -> None:
     mailbox = view.mailbox
     untagged = r.UntaggedReply
     session.send(r.flags_data(SYSTEM_FLAGS))
@@ -69,7 +74,9 @@ def _send_opening(session: IMAPSession, view: SelectedMailbox) -> None:
     session.send(untagged("OK", "Highest", r.code_highestmodseq(view.known_modseq)).to_bytes())
     session.send(untagged("OK", "Ok", r.code_mailboxid(mailbox_id(mailbox))).to_bytes())  # RFC 8474 4.2
     if session.rev2:
-        session.send(r.list_data(mailbox.name, attributes(mailbox, set()), utf8=session.utf8))
+        # RFC 9051 6.3.2: the LIST response's attributes "MUST be accurate"
+        children = {mailbox.name} if has_children else set()
+        session.send(r.list_data(mailbox.name, attributes(mailbox, children), utf8=session.utf8_names))
 
 
 async def _resync(session: IMAPSession, view: SelectedMailbox, qresync: QResync) -> None:

@@ -191,12 +191,13 @@ def _return_options(reader: Reader) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if options:
             reader.sp()
         option = reader.keyword()
-        if option not in RETURN_OPTIONS or option in options:
+        if option not in RETURN_OPTIONS:
             raise ParseError(f"Invalid return option {option}")
         if option == "STATUS":  # RFC 5819: "STATUS" SP "(" status-att *(SP status-att) ")"
             reader.sp()
-            status = _status_atts(reader)
-        options.append(option)
+            status = tuple(dict.fromkeys(status + _status_atts(reader)))
+        if option not in options:  # RFC 9051 6.3.9: an option given twice acts as if given once
+            options.append(option)
     return tuple(options), status
 
 
