@@ -7,6 +7,7 @@ by the parser. LIST patterns: "*" matches anything, "%" anything but the delimit
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING
 
@@ -41,12 +42,7 @@ async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
     uses = [u for u in command.special_use]
     if any(u.upper() not in _SPECIAL_USE for u in uses) or len(uses) > 1:
         return r.no(command.tag, r.USEATTR, "Unsupported special-use attribute")
-    assert session.user is not None
-    parts = name.split(DELIMITER)
-    for depth in range(1, len(parts)):  # superior names are created as needed (6.3.4)
-        parent = DELIMITER.join(parts[:depth])
-        if await folder(session, parent) is None:
-            await session.store.create_mailbox(session.user.id, parent)
+    await _create_superiors(session, name)  # RFC 9051 6.3.4
     try:
         created = await session.store.create_mailbox(session.user.id, name, uses[0] if uses else None)
     except AlreadyExists:
@@ -56,6 +52,17 @@ async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
     return r.ok(command.tag, "CREATE completed", r.code_mailboxid(mailbox_id(created)))  # RFC 8474 4.1
 
 
+async def _create_superiors(session: IMAPSession, name: str) -> None:
+    """The superior hierarchical names of ``name`` that do not exist yet (CREATE 6.3.4, RENAME 6.3.6)."""
+    assert session.user is not None
+    parts = name.split(DELIMITER)
+    for depth in range(1, len(parts)):
+        parent = DELIMITER.join(parts[:depth])
+        if await folder(session, parent) is None:
+            with contextlib.suppress(AlreadyExists):  # another session made it meanwhile
+                await session.store.create_mailbox(session.user.id, parent)
+
+
 async def delete(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply:
     assert session.user is not None
     mailbox = await folder(session, command.mailbox)
@@ -63,12 +70,14 @@ async def delete(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
     if mailbox.name == "INBOX":
         return r.no(command.tag, r.CANNOT, "INBOX cannot be deleted")
-    if session.selected is not None and session.selected.id == mailbox.id:
-        session.select(None)
     try:
         await session.store.delete_mailbox(session.user.id, mailbox.name)
     except StoreError as exc:
         return r.no(command.tag, r.CANNOT, str(exc))
+    if session.selected is not None and session.selected.id == mailbox.id:
+        # the selected mailbox is gone: back to the authenticated state, and say so (RFC 9051 7.1 CLOSED)
+        session.select(None)
+        session.send(r.UntaggedReply("OK", "Selected mailbox deleted", r.CLOSED).to_bytes())
     return r.ok(command.tag, "DELETE completed")
 
 
@@ -77,6 +86,8 @@ async def rename(session: IMAPSession, command: Rename) -> r.TaggedReply:
     new = command.new_name.rstrip(DELIMITER)
     if not valid_name(new):
         return r.no(command.tag, r.CANNOT, "Invalid mailbox name")
+    if await folder(session, command.mailbox) is not None and await folder(session, new) is None:
+        await _create_superiors(session, new)  # RFC 9051 6.3.6: SHOULD, as for CREATE
     try:
         await session.store.rename_mailbox(session.user.id, command.mailbox, new)
     except NotFound:
