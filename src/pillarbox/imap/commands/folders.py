@@ -134,14 +134,31 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
     regexes = [pattern_regex(command.reference, pattern) for pattern in command.patterns]
     subscribed_only = command.name == "LSUB" or "SUBSCRIBED" in command.selection
     special_only = "SPECIAL-USE" in command.selection
+
+    def selected(mailbox: Mailbox) -> bool:
+        return not ((subscribed_only and not mailbox.subscribed) or (special_only and not mailbox.special_use))
+
+    def listed(mailbox: Mailbox) -> bool:
+        return any(regex.match(mailbox.name) for regex in regexes)
+
+    recursive = "RECURSIVEMATCH" in command.selection
+    criteria = tuple(o for o in command.selection if o not in ("RECURSIVEMATCH", "REMOTE"))
     for mailbox in mailboxes:
-        if not any(regex.match(mailbox.name) for regex in regexes):
+        if not listed(mailbox):
             continue
-        if (subscribed_only and not mailbox.subscribed) or (special_only and not mailbox.special_use):
+        childinfo: tuple[str, ...] = ()
+        if recursive:
+            # RFC 9051 6.3.9.1/6.3.9.6: a parent is returned, with CHILDINFO, when a descendant meets the
+            # criteria; a parent that does not meet them itself only when such a child is not listed too
+            below = [m for m in mailboxes if m.name.startswith(mailbox.name + DELIMITER) and selected(m)]
+            if below and (selected(mailbox) or any(not listed(m) for m in below)):
+                childinfo = criteria
+        if not selected(mailbox) and not childinfo:
             continue
         extra = ("\\Subscribed",) if mailbox.subscribed and (subscribed_only or "SUBSCRIBED" in command.returns) else ()
         names = attributes(mailbox, parents, extra)
-        session.send(r.list_data(mailbox.name, names, utf8=session.utf8_names, command=command.name))
+        session.send(r.list_data(mailbox.name, names, utf8=session.utf8_names, childinfo=childinfo,
+                                 command=command.name))
         if command.status_items:
             session.send(
                 r.status_data(mailbox.name, status_items(mailbox, command.status_items, session), session.utf8_names)
