@@ -138,20 +138,23 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
     def selected(mailbox: Mailbox) -> bool:
         return not ((subscribed_only and not mailbox.subscribed) or (special_only and not mailbox.special_use))
 
-    def listed(mailbox: Mailbox) -> bool:
-        return any(regex.match(mailbox.name) for regex in regexes)
+    def listed(name: str) -> bool:
+        return any(regex.match(name) for regex in regexes)
 
+    # RFC 9051 6.3.9.1: a subscription outlives its mailbox and is then listed as \NonExistent
+    gone = await session.store.subscribed_without_mailbox(session.user.id) if subscribed_only else []
     recursive = "RECURSIVEMATCH" in command.selection
     criteria = tuple(o for o in command.selection if o not in ("RECURSIVEMATCH", "REMOTE"))
+    meeting = [m.name for m in mailboxes if selected(m)] + ([] if special_only else gone)
     for mailbox in mailboxes:
-        if not listed(mailbox):
+        if not listed(mailbox.name):
             continue
         childinfo: tuple[str, ...] = ()
         if recursive:
             # RFC 9051 6.3.9.1/6.3.9.6: a parent is returned, with CHILDINFO, when a descendant meets the
             # criteria; a parent that does not meet them itself only when such a child is not listed too
-            below = [m for m in mailboxes if m.name.startswith(mailbox.name + DELIMITER) and selected(m)]
-            if below and (selected(mailbox) or any(not listed(m) for m in below)):
+            below = [name for name in meeting if name.startswith(mailbox.name + DELIMITER)]
+            if below and (selected(mailbox) or any(not listed(name) for name in below)):
                 childinfo = criteria
         if not selected(mailbox) and not childinfo:
             continue
@@ -163,6 +166,10 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
             session.send(
                 r.status_data(mailbox.name, status_items(mailbox, command.status_items, session), session.utf8_names)
             )
+    flags = ["\\Noselect"] if command.name == "LSUB" else ["\\Subscribed", "\\NonExistent"]
+    for name in gone if not special_only else ():
+        if listed(name):
+            session.send(r.list_data(name, flags, utf8=session.utf8_names, command=command.name))
     return r.ok(command.tag, f"{command.name} completed")
 
 

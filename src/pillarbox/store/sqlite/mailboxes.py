@@ -11,7 +11,8 @@ from pillarbox.store.sqlite.writer import Txn
 
 HIERARCHY_DELIMITER = "/"
 _COLUMNS = (
-    "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed,"
+    "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use,"
+    " EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),"
     " message_count, unseen_count, total_size, deleted_count"
 )
 
@@ -34,6 +35,8 @@ def insert_mailbox(txn: Txn, account_id: int, name: str, special_use: str | None
     except sqlite3.IntegrityError:
         raise AlreadyExists(f"folder {name} exists already") from None
     assert cur.lastrowid is not None
+    # a new folder starts subscribed, so clients that show subscribed folders only see it
+    txn.conn.execute("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", (account_id, name))
     return cur.lastrowid
 
 
@@ -100,6 +103,9 @@ def rename_mailbox(txn: Txn, account_id: int, old: str, new: str) -> None:
             "UPDATE mailboxes SET name = ?, highestmodseq = ? WHERE id = ?",
             (target, next_modseq(txn.conn), mailbox_id),
         )
+        # the subscription follows the folder, as users expect (RFC 9051 6.3.6 leaves it to the client)
+        txn.conn.execute("UPDATE OR REPLACE subscriptions SET name = ? WHERE account_id = ? AND name = ?",
+                         (target, account_id, name))
 
 
 def remove_mailbox_row(txn: Txn, mailbox_id: int) -> None:
@@ -109,8 +115,26 @@ def remove_mailbox_row(txn: Txn, mailbox_id: int) -> None:
 
 
 def set_subscribed(txn: Txn, account_id: int, name: str, subscribed: bool) -> None:
-    mailbox = require_mailbox(txn.conn, account_id, name)
-    txn.conn.execute("UPDATE mailboxes SET subscribed = ? WHERE id = ?", (int(subscribed), mailbox.id))
+    """SUBSCRIBE needs an existing mailbox (RFC 9051 6.3.7 allows the check); UNSUBSCRIBE does not,
+    since a subscription outlives its mailbox."""
+    name = canonical_name(name)
+    if subscribed:
+        require_mailbox(txn.conn, account_id, name)
+        txn.conn.execute("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", (account_id, name))
+    else:
+        deleted = txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ? AND name = ?", (account_id, name))
+        if deleted.rowcount == 0:
+            require_mailbox(txn.conn, account_id, name)
+
+
+def subscribed_without_mailbox(conn: sqlite3.Connection, account_id: int) -> list[str]:
+    """Subscribed names whose mailbox does not exist (any more): LIST shows them \\NonExistent."""
+    rows = conn.execute(
+        "SELECT s.name FROM subscriptions s WHERE s.account_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM mailboxes m WHERE m.account_id = s.account_id AND m.name = s.name) ORDER BY s.name",
+        (account_id,),
+    )
+    return [row[0] for row in rows]
 
 
 def adjust_counts(

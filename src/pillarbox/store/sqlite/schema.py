@@ -198,6 +198,17 @@ MIGRATIONS: tuple[str, ...] = (
         " BEGIN UPDATE counters SET value = value + 1 WHERE name = 'directory'; END;"
         for table in ("domains", "accounts", "alias_targets") for event in ("INSERT", "UPDATE", "DELETE")
     ),
+    # (imap) Subscriptions are names, not a property of a mailbox (RFC 9051 6.3.7): deleting a mailbox
+    # keeps its subscription, and LIST (SUBSCRIBED) shows such a name as \NonExistent.
+    """
+    CREATE TABLE subscriptions (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
+    ALTER TABLE mailboxes DROP COLUMN subscribed;
+    """,
 )
 
 

@@ -201,6 +201,7 @@ class SQLiteStore:
             for mailbox in mailboxes.list_mailboxes(txn.conn, account_id):
                 messages.drop_mailbox_messages(txn, mailbox.id)
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
+            txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
 
@@ -279,6 +280,9 @@ class SQLiteStore:
             uids = [e.uid for e in messages.list_entries(txn.conn, inbox.id)]
             messages.move_messages(txn, inbox.id, uids, target.id, now)
         await self._write(rename)
+
+    async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
+        return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
 
     async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None:
         await self._write(lambda t: mailboxes.set_subscribed(t, account_id, name, subscribed))
