@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import AlreadyExists, NotFound, StoreError
@@ -130,7 +131,8 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
         session.send(r.list_data("", ["\\Noselect"], command=command.name))  # RFC 9051 6.3.9: the delimiter
         return r.ok(command.tag, f"{command.name} completed")
     mailboxes = await session.store.list_mailboxes(session.user.id)
-    parents = {m.name.rsplit(DELIMITER, 1)[0] for m in mailboxes if DELIMITER in m.name}
+    # every level above a mailbox has children, also above a level that is no mailbox itself
+    parents = {m.name[:i] for m in mailboxes for i, c in enumerate(m.name) if c == DELIMITER}
     regexes = [pattern_regex(command.reference, pattern) for pattern in command.patterns]
     subscribed_only = command.name == "LSUB" or "SUBSCRIBED" in command.selection
     special_only = "SPECIAL-USE" in command.selection
@@ -170,7 +172,28 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
     for name in gone if not special_only else ():
         if listed(name):
             session.send(r.list_data(name, flags, utf8=session.utf8_names, command=command.name))
+    if not (subscribed_only or special_only):
+        _list_gaps(session, command, [m.name for m in mailboxes], listed)
     return r.ok(command.tag, f"{command.name} completed")
+
+
+def _list_gaps(session: IMAPSession, command: ListCommand, names: list[str], listed: Callable[[str], bool]) -> None:
+    """Hierarchy levels that are no mailbox (a parent deleted before its children): a pattern like "%"
+    that stops at such a level must still show it, or the client never finds the children below
+    (RFC 9051 6.3.9, example 10: ``\\NonExistent \\HasChildren``; \\Noselect before IMAP4rev2).
+    A level is shown only when some mailbox below it is not listed by this command itself."""
+    existing = set(names)
+    gaps: dict[str, list[str]] = {}
+    for name in names:
+        parts = name.split(DELIMITER)
+        for depth in range(1, len(parts)):
+            level = DELIMITER.join(parts[:depth])
+            if level not in existing:
+                gaps.setdefault(level, []).append(name)
+    flags = ["\\NonExistent", "\\HasChildren"] if command.extended or session.rev2 else ["\\Noselect", "\\HasChildren"]
+    for level in sorted(gaps):
+        if listed(level) and any(not listed(below) for below in gaps[level]):
+            session.send(r.list_data(level, flags, utf8=session.utf8_names, command=command.name))
 
 
 def mailbox_id(mailbox: Mailbox) -> str:
