@@ -218,3 +218,30 @@ def test_retr_sends_the_stored_bytes_dot_stuffed(with_store):
         await driver.close()
 
     with_store(body)
+
+
+def test_a_message_with_utf8_header_fields_needs_utf8_mode(with_store):
+    """RFC 6856 2.1 and 5: outside UTF-8 mode RETR and TOP of such a message answer -ERR [UTF8]; the
+    client may retry after UTF8. Messages with ASCII headers (an 8-bit body is fine) are unaffected."""
+    international = "From: jörg@example.org\r\nSubject: Grüße\r\n\r\nHallo\r\n".encode()
+    eight_bit_body = "From: a@example.org\r\nSubject: plain\r\n\r\nGrüße im Text\r\n".encode()
+
+    async def body(store) -> None:
+        await populate_store(store, [international, eight_bit_body])
+        driver = Driver(make_services(store), tls=True)
+        await driver.start()
+        await driver.login()
+        refusal = b"-ERR [UTF8] this message has UTF-8 header fields; issue UTF8 first\r\n"
+        assert await driver.send(b"RETR 1\r\n") == refusal
+        assert await driver.send(b"TOP 1 0\r\n") == refusal
+        assert (await driver.send(b"RETR 2\r\n")).endswith(eight_bit_body + b".\r\n")
+        await driver.close()
+
+        driver = Driver(make_services(store), tls=True)
+        await driver.start()
+        assert await driver.send(b"UTF8\r\n") == b"+OK UTF8 enabled\r\n"
+        await driver.login()
+        assert (await driver.send(b"RETR 1\r\n")).endswith(international + b".\r\n")
+        await driver.close()
+
+    with_store(body)

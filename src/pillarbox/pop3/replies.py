@@ -92,6 +92,8 @@ TOO_MANY_ERRORS = _err("too many errors; closing connection")
 
 # refusals that are not the client's fault
 NO_SUCH_MESSAGE = _err("no such message")
+# RFC 6856 2.1/5: a message with UTF-8 header fields is not sent outside UTF-8 mode
+UTF8_REQUIRED = _err("this message has UTF-8 header fields; issue UTF8 first", "UTF8")
 ALREADY_DELETED = _err("message {number} already deleted")
 DELETED_ELSEWHERE = _err("message was deleted by another session")
 IN_USE = _err("maildrop already locked by another session", "IN-USE")  # RFC 2449 8.1.2

@@ -257,7 +257,7 @@ class POP3Session:
     async def _retr(self, cmd: core.Command) -> None:
         maildrop = self._drop()
         drop = maildrop.get(_number(cmd))
-        data = await self.bodies.take(maildrop, drop)
+        data = self._deliverable(await self.bodies.take(maildrop, drop))
         await self._send_body(replies.RETR.format(size=drop.size), data)
         maildrop.retrieved.add(drop.number)
         self.retr_count += 1
@@ -267,8 +267,15 @@ class POP3Session:
         number, lines = cmd.args
         assert isinstance(number, int) and isinstance(lines, int)
         maildrop = self._drop()
-        data = await self.bodies.take(maildrop, maildrop.get(number))
+        data = self._deliverable(await self.bodies.take(maildrop, maildrop.get(number)))
         await self._send_body(replies.TOP, core.top_of(data, lines))
+
+    def _deliverable(self, data: bytes) -> bytes:
+        """RFC 6856 2.1: outside UTF-8 mode a message with UTF-8 header fields MUST NOT be sent as it is;
+        we answer -ERR [UTF8] (the client MAY retry after UTF8) rather than build a surrogate."""
+        if not self.utf8 and not core.header_block(data).isascii():
+            raise ProtocolError(replies.UTF8_REQUIRED)
+        return data
 
     async def _send_body(self, first: Reply, data: bytes) -> None:
         """The replies still queued, ``first`` and the body, in order and in as few writes as possible."""
