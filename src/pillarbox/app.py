@@ -41,6 +41,7 @@ from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
 from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
+from pillarbox.store.indexer import BackgroundIndexer
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.http import make_http_app
 from pillarbox.workers import QUEUE_POKE, WorkerPool, WorkerSetup, worker_count
@@ -201,10 +202,11 @@ class BackgroundTask(Protocol):
 
 
 def background_tasks(services: Services) -> list[BackgroundTask]:
-    """Long-running jobs beside the listeners: the outbound queue, then the daily reports."""
+    """Long-running jobs beside the listeners: the outbound queue, the search indexer, the daily reports."""
     config = services.config
     runner = services.queue_runner
-    tasks: list[BackgroundTask] = [runner]
+    store = services.store
+    tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending)]
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
         tasks.append(DMARCReportTask(reporter))

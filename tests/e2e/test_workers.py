@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import smtplib
+import sqlite3
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -132,3 +133,15 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_every_process(server: Serve
     assert server.stop() == 0
     assert not _alive(second)
     assert len(stored_messages(tmp_path / "data", "bob@example.com")) == 1
+
+
+def test_the_primary_indexes_what_every_process_delivered_once_mail_pauses(server: ServerProcess, tmp_path: Path):
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        list(pool.map(lambda n: _send(server.port("smtp"), n), range(CONNECTIONS * 2)))
+    assert _serving_processes(server) == {"0", "1"}
+    # no SEARCH asks for it: the background indexer fills the index about half a second after the burst
+    server.wait_for_log(r'msg="full-text index caught up" indexed=\d+', timeout=30)
+    with sqlite3.connect(tmp_path / "data" / "pillarbox.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM unindexed").fetchone() == (0,)
+        hits = db.execute("SELECT count(*) FROM message_text WHERE body MATCH '\"body 1\"'").fetchone()[0]
+    assert hits == 11  # "body 1", "body 10" ... "body 19"

@@ -23,6 +23,7 @@ from pillarbox.store.records import (
     DeliveryTarget,
     DKIMKey,
     Domain,
+    IndexBacklog,
     Mailbox,
     MessageColumns,
     MessageEntry,
@@ -117,6 +118,11 @@ class Store(Protocol):
     async def changes_since(self, mailbox_id: int, modseq: int) -> Changes: ...
     async def search_text(self, mailbox_id: int, needle: str, fields: tuple[str, ...]) -> set[int]: ...
     async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]: ...
+    async def index_backlog(self) -> IndexBacklog: ...
+    async def index_pending(self, mailbox_id: int | None = None) -> int:
+        """Put one batch of stored messages into the full-text index (``search_text`` indexes the
+        mailbox's backlog itself first); returns how many, 0 when none waits."""
+        ...
     async def dates_and_subjects(self, mailbox_id: int) -> dict[int, tuple[int | None, str]]: ...
     async def thread_fields(
         self, mailbox_id: int

@@ -1,4 +1,5 @@
-"""Parse once, at delivery (principle 3): everything later reads is computed here, off the event loop."""
+"""Parse once, at delivery (principle 3): everything later reads is computed here, off the event loop;
+the text for the search index once, when the indexer reaches the message."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ and a row needs no syncfs of its own: the commit that makes the row durable make
 
 def prepare_message(raw: bytes) -> PreparedMessage:
     parsed = parse_message(raw)
-    headers_text, body_text = search_text(raw, parsed)
     return PreparedMessage(
         blob=blob_name(raw),
         size=len(raw),
@@ -25,9 +25,13 @@ def prepare_message(raw: bytes) -> PreparedMessage:
         date=int(parsed.date.timestamp()) if parsed.date is not None else None,
         header_message_id=parsed.message_id,
         structure_json=parsed.to_json(),
-        # folded once here (case and accents, see textfold), so SEARCH is one LIKE on the trigram index
-        headers_text=fold(headers_text),
-        body_text=fold(body_text),
         thread_refs=" ".join(parsed.references) or parsed.in_reply_to or "",
         body=raw if len(raw) <= INLINE_BODY_LIMIT else None,
     )
+
+
+def index_text(raw: bytes) -> tuple[str, str]:
+    """(header text, body text) for the full-text index, folded once here (case and accents, see
+    textfold), so SEARCH is one phrase query on the trigram index."""
+    headers_text, body_text = search_text(raw, parse_message(raw))
+    return fold(headers_text), fold(body_text)

@@ -286,3 +286,13 @@ class CachedPolicy:
     policy: str
     fetched: int
     expires: int
+
+
+@dataclass(frozen=True)
+class IndexBacklog:
+    """The stored messages not yet in the full-text index: how many, the newest one's id (it changes
+    while deliveries arrive), and when the oldest one was stored (Unix seconds)."""
+
+    count: int
+    newest_id: int | None
+    oldest_stored: int | None

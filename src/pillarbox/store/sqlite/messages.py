@@ -25,11 +25,13 @@ from pillarbox.store.records import (
     MessageSummary,
     StoreFlagsResult,
 )
+from pillarbox.store.sqlite import fulltext
 from pillarbox.store.sqlite.counters import next_modseq
 from pillarbox.store.sqlite.directory import to_datetime
+from pillarbox.store.sqlite.fulltext import like_pattern
 from pillarbox.store.sqlite.mailboxes import adjust_counts, get_mailbox_by_id
 from pillarbox.store.sqlite.writer import Txn
-from pillarbox.store.textfold import fold, needles
+from pillarbox.store.textfold import fold
 
 _ENTRY_COLUMNS = (
     "mm.mailbox_id, mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq,"
@@ -49,8 +51,6 @@ class PreparedMessage:
     date: int | None
     header_message_id: str | None
     structure_json: str
-    headers_text: str
-    body_text: str
     thread_refs: str | None = None
     """References (else In-Reply-To) msg-ids, space-separated: what THREAD=REFERENCES links by."""
     body: bytes | None = None
@@ -73,10 +73,8 @@ def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0)
     assert message_id is not None
     if prepared.body is not None:
         txn.conn.execute("INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", (message_id, prepared.body))
-    txn.conn.execute(
-        "INSERT INTO message_text (rowid, headers, body) VALUES (?, ?, ?)",
-        (message_id, prepared.headers_text, prepared.body_text),
-    )
+    # indexed for SEARCH later (store/indexer.py): a trigram index of 100 KB costs 5 ms in the commit
+    txn.conn.execute("INSERT INTO unindexed (message_id) VALUES (?)", (message_id,))
     return message_id
 
 
@@ -86,7 +84,7 @@ def release_message(txn: Txn, message_id: int, count: int = 1) -> None:
     ).fetchone()
     if row is not None and row[0] <= 0:
         txn.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-        txn.conn.execute("DELETE FROM message_text WHERE rowid = ?", (message_id,))
+        fulltext.forget(txn, message_id)
         if txn.conn.execute("DELETE FROM message_bodies WHERE message_id = ?", (message_id,)).rowcount == 0:
             txn.forget_blob(row[1])
 
@@ -358,37 +356,6 @@ def thread_fields(
     return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
 
-_FEW_HITS = 5000  # below this, map hits to UIDs by index lookups; above, one pass over the mailbox
-
-
-def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, ...], needle: str) -> set[int]:
-    """UIDs whose indexed text contains ``needle`` (any case, any accents) in one of ``columns``.
-
-    The text was folded at delivery (``textfold``). With the trigram tokenizer a quoted phrase is a
-    run of consecutive trigrams, so ``MATCH '"needle"'`` is exactly a substring test answered from
-    the index alone; needles under three characters have no trigram and fall back to LIKE (a scan).
-    The matching rowids are then turned into UIDs of this mailbox: by index lookups when they are
-    few, by one pass over the mailbox when they are many.
-    """
-    variants = needles(needle)
-    if all(len(v) >= 3 for v in variants):
-        query = " OR ".join(f'{c} : "{v.replace(chr(34), chr(34) * 2)}"' for c in columns for v in variants)
-        rows = conn.execute("SELECT rowid FROM message_text WHERE message_text MATCH ?", (query,))
-    else:
-        patterns = [_like_pattern(v) for v in variants]
-        matches = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns for _ in patterns)
-        rows = conn.execute(f"SELECT rowid FROM message_text WHERE {matches}", [p for _ in columns for p in patterns])
-    hits = {row[0] for row in rows}
-    if len(hits) > _FEW_HITS:
-        pairs = conn.execute("SELECT uid, message_id FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
-        return {uid for uid, message_id in pairs if message_id in hits}
-    found = conn.execute(
-        "SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND message_id IN (SELECT value FROM json_each(?))",
-        (mailbox_id, json.dumps(sorted(hits))),
-    )
-    return {row[0] for row in found}
-
-
 _SUMMARY_COLUMNS = {"subject": "m.subject", "from": "m.from_"}
 _NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: any character outside ASCII
 
@@ -405,14 +372,10 @@ def search_summary(conn: sqlite3.Connection, mailbox_id: int, field: str, needle
              " WHERE mm.mailbox_id = ?")
     if folded.isascii():
         query += f" AND ({column} LIKE ? ESCAPE '\\' OR {column} GLOB ?)"
-        rows = conn.execute(query, (mailbox_id, _like_pattern(folded), _NON_ASCII))
+        rows = conn.execute(query, (mailbox_id, like_pattern(folded), _NON_ASCII))
     else:
         rows = conn.execute(query, (mailbox_id,))
     return {uid for uid, text in rows if folded in fold(text)}
-
-
-def _like_pattern(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def body_or_blob(conn: sqlite3.Connection, message_id: int) -> tuple[bytes | None, str]:

@@ -209,6 +209,11 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
     ALTER TABLE mailboxes DROP COLUMN subscribed;
     """,
+    # (store) Full-text indexing happens after delivery, off the commit path (store/indexer.py): the
+    # stored messages whose text is not in message_text yet. Every message stored before this is indexed.
+    """
+    CREATE TABLE unindexed (message_id INTEGER PRIMARY KEY);
+    """,
 )
 
 

@@ -20,9 +20,10 @@ from typing import TypeVar
 
 from pillarbox.address import normalize_address, normalize_domain
 from pillarbox.errors import NotFound, StoreError
+from pillarbox.obs import get_logger, log_event
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.blobs import BlobStore
-from pillarbox.store.prepare import prepare_message
+from pillarbox.store.prepare import index_text, prepare_message
 from pillarbox.store.records import (
     Account,
     Alias,
@@ -34,6 +35,7 @@ from pillarbox.store.records import (
     DeliveryTarget,
     DKIMKey,
     Domain,
+    IndexBacklog,
     Mailbox,
     MessageColumns,
     MessageEntry,
@@ -44,7 +46,7 @@ from pillarbox.store.records import (
     Refused,
     StoreFlagsResult,
 )
-from pillarbox.store.sqlite import directory, dmarc, integrity, mailboxes, messages, queue
+from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, mailboxes, messages, queue
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -53,7 +55,10 @@ from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 
 T = TypeVar("T")
+log = get_logger("store")
 BUSY_TIMEOUT_MS = 30_000
+INDEX_BATCH = 64
+INDEX_BATCH_BYTES = 512 * 1024  # about 25 ms of trigram indexing: what a delivery may wait behind
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -400,7 +405,36 @@ class SQLiteStore:
     async def search_text(self, mailbox_id: int, needle: str, fields: tuple[str, ...]) -> set[int]:
         """UIDs of the mailbox whose headers and/or body text contain ``needle``, any case."""
         columns = tuple(f for f in fields if f in ("headers", "body"))
-        return await self._read(lambda c: messages.search_text(c, mailbox_id, columns, needle))
+        while await self.index_pending(mailbox_id):  # what the background indexer has not reached yet
+            pass
+        return await self._read(lambda c: fulltext.search_text(c, mailbox_id, columns, needle))
+
+    async def index_backlog(self) -> IndexBacklog:
+        """The stored messages not yet in the full-text index (``store/indexer.py`` works it off)."""
+        return await self._read(fulltext.backlog)
+
+    async def index_pending(self, mailbox_id: int | None = None) -> int:
+        """Index one batch of messages waiting for the full-text index (only ``mailbox_id``'s if given);
+        returns how many were indexed, 0 when none waits."""
+        batch = await self._read(lambda c: fulltext.pending(c, INDEX_BATCH, INDEX_BATCH_BYTES, mailbox_id))
+        if not batch:
+            return 0
+        texts = await asyncio.to_thread(self._index_texts, batch)
+        return await self._write(lambda t: fulltext.record(t, texts))
+
+    def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
+        texts = []
+        for message_id, body, blob in batch:
+            try:
+                raw = self._bytes_of(body, blob)
+            except FileNotFoundError:  # deleted since the batch was read: nothing to index
+                continue
+            try:
+                texts.append((message_id, *index_text(raw)))
+            except Exception as exc:  # one message must not stall the backlog behind it
+                log_event(log, "error", "message text not indexable", message_id=message_id, error=repr(exc))
+                texts.append((message_id, "", ""))
+        return texts
 
     async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]:
         """UIDs of the mailbox whose decoded Subject or From contains ``needle``, any case or accents."""

@@ -1,0 +1,111 @@
+"""The full-text index is filled after delivery: the backlog, batches, SEARCH catching up, deletion."""
+
+from __future__ import annotations
+
+import pytest
+
+from pillarbox.store import prepare
+from pillarbox.store.records import DeliveryTarget
+from pillarbox.store.sqlite import store as sqlite_store
+from pillarbox.store.sqlite.store import SQLiteStore
+from tests.store.conftest import message
+from tests.store.test_messages import LARGE_BODY, _account
+
+
+def _indexed_rows(store: SQLiteStore) -> int:
+    with sqlite_store.connect(store.db_path) as conn:
+        return conn.execute("SELECT count(*) FROM message_text").fetchone()[0]
+
+
+def test_delivery_leaves_indexing_for_later_and_search_catches_up(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        await store.deliver(message("first", body="The zebra crossing.\r\n"), [DeliveryTarget(inbox.id)])
+        await store.deliver(message("second", body=LARGE_BODY + "Zebra at the end.\r\n"), [DeliveryTarget(inbox.id)])
+        backlog = await store.index_backlog()
+        assert backlog.count == 2 and backlog.oldest_stored is not None and backlog.newest_id is not None
+        assert _indexed_rows(store) == 0
+        assert await store.search_text(inbox.id, "ZEBRA", ("body",)) == {1, 2}  # indexed on demand
+        assert (await store.index_backlog()).count == 0
+        assert _indexed_rows(store) == 2
+        assert await store.search_text(inbox.id, "crossing", ("body",)) == {1}
+        assert await store.search_text(inbox.id, "second", ("headers",)) == {2}
+
+    with_store(body)
+
+
+def test_search_indexes_only_its_own_mailbox(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, bob = await _account(store, "bob@example.com")
+        _, carol = await _account(store, "carol@example.com")
+        await store.deliver(message("to bob", body="walrus\r\n"), [DeliveryTarget(bob.id)])
+        await store.deliver(message("to carol", body="walrus\r\n"), [DeliveryTarget(carol.id)])
+        assert await store.search_text(bob.id, "walrus", ("body",)) == {1}
+        assert (await store.index_backlog()).count == 1  # carol's message still waits
+        assert await store.search_text(carol.id, "walrus", ("body",)) == {1}
+        assert (await store.index_backlog()).count == 0
+
+    with_store(body)
+
+
+def test_index_pending_works_in_batches(with_store, monkeypatch):
+    monkeypatch.setattr(sqlite_store, "INDEX_BATCH", 3)
+
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        for n in range(7):
+            await store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)])
+        assert [await store.index_pending() for _ in range(4)] == [3, 3, 1, 0]
+        assert _indexed_rows(store) == 7
+
+    with_store(body)
+
+
+def test_expunged_messages_leave_the_backlog_and_the_index(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        for n in range(3):
+            await store.deliver(message(f"m{n}", body="penguin\r\n"), [DeliveryTarget(inbox.id)])
+        await store.expunge(inbox.id, [1])  # never indexed
+        assert (await store.index_backlog()).count == 2
+        assert await store.search_text(inbox.id, "penguin", ("body",)) == {2, 3}
+        await store.expunge(inbox.id, [2])  # indexed
+        assert await store.search_text(inbox.id, "penguin", ("body",)) == {3}
+        assert _indexed_rows(store) == 1
+        assert await store.find_problems() == []
+
+    with_store(body)
+
+
+def test_a_message_whose_text_cannot_be_extracted_does_not_stall_the_rest(with_store, monkeypatch):
+    real = prepare.index_text
+
+    def failing(raw: bytes) -> tuple[str, str]:
+        if b"poison" in raw:
+            raise ValueError("cannot decode")
+        return real(raw)
+
+    monkeypatch.setattr(sqlite_store, "index_text", failing)
+
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        await store.deliver(message("poison", body="otter\r\n"), [DeliveryTarget(inbox.id)])
+        await store.deliver(message("fine", body="otter\r\n"), [DeliveryTarget(inbox.id)])
+        assert await store.search_text(inbox.id, "otter", ("body",)) == {2}
+        assert (await store.index_backlog()).count == 0
+
+    with_store(body)
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_batches_are_bounded_by_bytes_but_never_empty(with_store, monkeypatch, size):
+    monkeypatch.setattr(sqlite_store, "INDEX_BATCH_BYTES", size)
+
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        for n in range(4):
+            await store.deliver(message(f"m{n}", body="x" * 300 + "\r\n"), [DeliveryTarget(inbox.id)])
+        first = await store.index_pending()
+        assert first == (1 if size == 10 else 2)  # each message is about 480 octets
+
+    with_store(body)
