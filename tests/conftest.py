@@ -19,7 +19,7 @@ StoreTest = Callable[[SQLiteStore], Awaitable[None]]
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """PILLARBOX_TEST_LOOP=uvloop runs the same tests on uvloop (an optional speed-up, ``.[fast]``)."""
+    """PILLARBOX_TEST_LOOP=uvloop runs the in-process servers of the tests on uvloop too (what `serve` runs on)."""
     if os.environ.get("PILLARBOX_TEST_LOOP") == "uvloop":
         uvloop = pytest.importorskip("uvloop")
         return uvloop.new_event_loop

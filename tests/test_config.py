@@ -265,6 +265,7 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ("hostname = 5", "hostname: expected a host name, got 5"),
     ("data_dir = 5", "data_dir: expected a path, got 5"),
     ('data_dir = ""', 'data_dir: expected a path, got ""'),
+    ('event_loop = "trio"', 'event_loop: expected one of "auto", "uvloop", "asyncio", got "trio"'),
 ])
 def test_bad_values(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in refusal(tmp_path, text)

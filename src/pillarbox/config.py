@@ -460,6 +460,7 @@ class Config:
     hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
     data_dir: Path = field(default_factory=lambda: Path.cwd() / "pillarbox-data")
     workers: int = field(default=1, metadata={"minimum": 0})
+    event_loop: str = _setting("auto", _choice(("auto", "uvloop", "asyncio")))
     listen: ListenConfig = field(default_factory=ListenConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
     dns: DNSConfig = field(default_factory=DNSConfig)

@@ -47,7 +47,8 @@ def log_event(logger: logging.Logger | str, level: str | int, event: str, **fiel
     log = get_logger(logger) if isinstance(logger, str) else logger
     levelno = LEVELS[level] if isinstance(level, str) else level
     if log.isEnabledFor(levelno):  # skip building the record for filtered-out debug lines
-        log.log(levelno, event, extra={"fields": fields}, stacklevel=2)
+        # straight to the handlers: Logger.log would walk the stack for a source line no format shows
+        log.handle(log.makeRecord(log.name, levelno, "", 0, event, (), None, extra={"fields": fields}))
 
 
 def _short_name(name: str) -> str:
@@ -118,6 +119,12 @@ def kv_value(value: Any) -> str:
     text = _text(value)
     if text and not _NEEDS_QUOTES.search(text) and text.isprintable():
         return text
+    return _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    if text.isprintable() and "\\" not in text and '"' not in text:  # the common case: nothing to escape
+        return '"' + text + '"'
     return '"' + "".join(_escape_char(c) for c in text) + '"'
 
 
@@ -127,8 +134,7 @@ class KVFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = []
         for key, value in _record_fields(record).items():
-            shown = '"' + "".join(_escape_char(c) for c in _text(value)) + '"' if key == "msg" else \
-                kv_value(value)
+            shown = _quoted(_text(value)) if key == "msg" else kv_value(value)
             parts.append(f"{key}={shown}")
         return " ".join(parts)
 

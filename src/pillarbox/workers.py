@@ -2,9 +2,12 @@
 
 Python runs one thread of Python at a time per process, so a single server process tops out at about
 one core whatever the load. With ``workers = N`` the process started by ``pillarbox serve`` (the
-primary) binds every listener as usual, then starts N - 1 worker processes that inherit the protocol
-sockets (not the HTTP one) and accept on them too; the kernel hands each new connection to whichever
-process is waiting. Everything shared lives in the store, which several processes already share (the
+primary) binds every listener as usual, then starts N - 1 worker processes. Each worker inherits
+listening sockets of its own on the same addresses (not on the HTTP one), bound with SO_REUSEPORT, so
+the kernel spreads new connections evenly over the processes (with one shared socket, whichever
+process is least busy accepted nearly all of a burst: 3,824 against 1,176 transactions in a benchmark).
+The primary keeps every worker's sockets open, so connections waiting in a dead worker's queue are
+served by its replacement. Everything shared lives in the store, which several processes already share (the
 CLI does): SQLite serialises their commits, and every process's change feed notices the others'
 commits within its poll interval (IMAP IDLE, NOTIFY, POP3 locks).
 
@@ -82,7 +85,9 @@ def _adopt(fd: int) -> socket.socket:
 class WorkerPool:
     """The primary's side: start the workers, restart the ones that die, signal and stop them."""
 
-    def __init__(self, config: Config, sockets: Mapping[str, Sequence[socket.socket]], count: int) -> None:
+    def __init__(
+        self, config: Config, sockets: Mapping[int, Mapping[str, Sequence[socket.socket]]], count: int
+    ) -> None:
         self.config = config
         self.sockets = sockets
         self.count = count
@@ -97,8 +102,9 @@ class WorkerPool:
             self._supervisors.append(asyncio.create_task(self._supervise(index), name=f"worker-{index}"))
 
     async def _spawn(self, index: int) -> None:
-        fds = [sock.fileno() for socks in self.sockets.values() for sock in socks]
-        inherit = ";".join(f"{name}={','.join(str(s.fileno()) for s in socks)}" for name, socks in self.sockets.items())
+        mine = self.sockets[index]  # kept open here: a restarted worker takes over its predecessor's queue
+        fds = [sock.fileno() for socks in mine.values() for sock in socks]
+        inherit = ";".join(f"{name}={','.join(str(s.fileno()) for s in socks)}" for name, socks in mine.items())
         command = [sys.executable, "-m", "pillarbox", "--log-level", self.config.log.level]
         if self.config.source is not None:
             command += ["--config", str(self.config.source)]

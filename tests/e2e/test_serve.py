@@ -5,9 +5,14 @@ from __future__ import annotations
 import signal
 import socket
 import ssl
+import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from pillarbox.app import loop_factory
+from pillarbox.errors import ConfigError
 from tests.server_process import ServerProcess, write_config
 
 
@@ -77,3 +82,21 @@ def test_a_busy_port_is_one_clear_line(tmp_path: Path):
     assert result.returncode != 0
     err = result.stderr.decode()
     assert "listen.http" in err and "Traceback" not in err
+
+
+def test_event_loop_choice(monkeypatch: pytest.MonkeyPatch):
+    assert loop_factory("asyncio") is None
+    uvloop = pytest.importorskip("uvloop")
+    assert loop_factory("auto") is uvloop.new_event_loop
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
+    assert loop_factory("auto") is None
+    with pytest.raises(ConfigError, match="uvloop is not installed"):
+        loop_factory("uvloop")
+
+
+def test_serve_runs_on_uvloop_by_default(tmp_path: Path):
+    server = ServerProcess(write_config(tmp_path, services=("http",)))
+    try:
+        assert "event_loop=uvloop" in server.wait_for_log('msg="ready"')
+    finally:
+        assert server.stop() == 0

@@ -340,3 +340,31 @@ def test_bind_failure_releases_everything(run) -> None:
         await first.stop()
 
     run(scenario())
+
+
+def test_sibling_sockets_share_the_port_and_the_kernel_spreads_connections(run) -> None:
+    """What a worker process inherits: a socket of its own on the same address (SO_REUSEPORT)."""
+    served: dict[str, int] = {"first": 0, "second": 0}
+
+    def counting(name: str):
+        async def handler(conn: Connection) -> None:
+            served[name] += 1
+            await conn.write(name.encode() + b"\r\n")
+        return handler
+
+    async def scenario() -> None:
+        first = Listener([("127.0.0.1", 0)], counting("first"), reuse_port=True)
+        await first.start()
+        second = Listener([], counting("second"))
+        await second.start(first.sibling_sockets())
+        assert second.addresses == first.addresses
+        host, port = first.addresses[0]
+        for _ in range(40):
+            reader, writer = await asyncio.open_connection(host, port)
+            assert await reader.readline() in (b"first\r\n", b"second\r\n")
+            writer.close()
+        await asyncio.gather(first.stop(), second.stop())
+
+    run(scenario())
+    # spread by a hash of the client's address and port: 40 connections all to one side would be 2 ** -39
+    assert served["first"] + served["second"] == 40 and min(served.values()) > 0

@@ -38,6 +38,7 @@ if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > TLS_READ_BUFFER:
 
 DEFAULT_READ_SIZE = 64 * 1024
 DEFAULT_HANDSHAKE_TIMEOUT = 30.0
+DEFAULT_BACKLOG = 128
 ACCEPT_ERROR_PAUSE = 0.1  # seconds to back off when accept() fails (EMFILE...), instead of spinning
 
 
@@ -201,8 +202,9 @@ def endpoint_host_port(endpoint: Endpoint) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def bind_sockets(endpoint: Endpoint, backlog: int = 128) -> list[socket.socket]:
-    """Bind listening sockets for every address ``host`` resolves to (``""`` means all of them)."""
+def bind_sockets(endpoint: Endpoint, backlog: int = DEFAULT_BACKLOG, reuse_port: bool = False) -> list[socket.socket]:
+    """Bind listening sockets for every address ``host`` resolves to (``""`` means all of them);
+    ``reuse_port``: open to more sockets on the same address (``Listener.sibling_sockets``)."""
     host, port = endpoint_host_port(endpoint)
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     sockets: list[socket.socket] = []
@@ -212,7 +214,7 @@ def bind_sockets(endpoint: Endpoint, backlog: int = 128) -> list[socket.socket]:
             if (family, sockaddr) in seen:
                 continue
             seen.add((family, sockaddr))
-            sockets.append(_bind_one(family, type_, proto, sockaddr, backlog))
+            sockets.append(_bind_one(family, type_, proto, sockaddr, backlog, reuse_port))
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -220,10 +222,12 @@ def bind_sockets(endpoint: Endpoint, backlog: int = 128) -> list[socket.socket]:
     return sockets
 
 
-def _bind_one(family: int, type_: int, proto: int, sockaddr: Any, backlog: int) -> socket.socket:
+def _bind_one(family: int, type_: int, proto: int, sockaddr: Any, backlog: int, reuse_port: bool) -> socket.socket:
     sock = socket.socket(family, type_, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             # Without this, [::]:25 would also take IPv4 and a 0.0.0.0:25 endpoint would fail to bind.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -259,8 +263,10 @@ class Listener:
         name: str = "",
         read_limit: int = DEFAULT_READ_SIZE,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        reuse_port: bool = False,
     ) -> None:
         self.endpoints = list(endpoints)
+        self.reuse_port = reuse_port
         self.handler = handler
         self.tls = tls
         self.limiter = limiter or ConnectionLimiter()
@@ -282,10 +288,13 @@ class Listener:
     def active(self) -> int:
         return len(self._clients)
 
-    @property
-    def sockets(self) -> list[socket.socket]:
-        """The listening sockets, for worker processes to inherit (``workers.py``)."""
-        return list(self._sockets)
+    def sibling_sockets(self) -> list[socket.socket]:
+        """Another listening socket on each of this listener's addresses, for a worker process
+        (``workers.py``). With SO_REUSEPORT (``reuse_port``) the kernel spreads new connections
+        evenly over all of them; one shared socket would go to whichever process accepts first, and
+        the least busy process accepts nearly all of a burst."""
+        return [_bind_one(sock.family, sock.type, sock.proto, sock.getsockname(), DEFAULT_BACKLOG, True)
+                for sock in self._sockets]
 
     async def start(self, inherited: Sequence[socket.socket] | None = None) -> None:
         """Bind every endpoint (all or nothing), or take sockets bound by another process; accept."""
@@ -294,7 +303,7 @@ class Listener:
                 self._sockets.extend(inherited)
             else:
                 for endpoint in self.endpoints:
-                    self._sockets.extend(bind_sockets(endpoint))
+                    self._sockets.extend(bind_sockets(endpoint, DEFAULT_BACKLOG, self.reuse_port))
         except BaseException:
             self._close_sockets()
             raise
