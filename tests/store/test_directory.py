@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from pillarbox.address import AddressError
-from pillarbox.auth.directory import Directory
+from pillarbox.auth.directory import VERSION_RECHECK, Directory
 from pillarbox.errors import AlreadyExists, NotFound, StoreError
 from pillarbox.store.sqlite.store import SQLiteStore
 
@@ -65,7 +67,7 @@ def test_alias_resolution_subaddress_catch_all_and_postmaster(with_store):
         await store.add_alias("team@example.com", ["bob@example.com", "carol@example.com", "x@remote.test"])
         await store.add_alias("loop1@example.com", ["loop2@example.com"])
         await store.add_alias("loop2@example.com", ["loop1@example.com", "bob@example.com"])
-        directory = Directory(store)
+        directory = Directory(store, clock=itertools.count().__next__)  # a second between lookups
 
         team = await directory.resolve("Team@Example.com")
         assert [a.address for a in team.accounts] == [bob.address, carol.address]
@@ -104,22 +106,33 @@ def test_alias_and_user_names_do_not_collide(with_store):
 
 def test_resolver_memory_follows_changes_made_by_another_process(with_store, tmp_path):
     """Answers are remembered, but a change by any writer (here a second store on the same files, as
-    the CLI is) is seen by the very next lookup: the directory version moves with every change."""
+    the CLI is) is seen by the first lookup VERSION_RECHECK seconds later: the directory version
+    moves with every change."""
+    now = [0.0]
+
+    def later() -> None:
+        now[0] += VERSION_RECHECK + 0.001
+
     async def body(store: SQLiteStore) -> None:
         await store.add_domain("example.com")
-        directory = Directory(store)
+        directory = Directory(store, clock=lambda: now[0])
         assert not await directory.resolve("dave@example.com")
         other = SQLiteStore.open(store.data_dir)
         try:
             dave = await other.add_account("dave@example.com", "hash", None)
+            assert not await directory.resolve("dave@example.com")  # within the window: remembered
+            later()
             assert [a.id for a in (await directory.resolve("dave@example.com")).accounts] == [dave.id]
             await other.add_alias("info@example.com", ["dave@example.com"])
+            later()
             assert [a.id for a in (await directory.resolve("info@example.com")).accounts] == [dave.id]
             await other.delete_alias("info@example.com")
             await other.delete_account("dave@example.com")
+            later()
             assert not await directory.resolve("dave@example.com")
             assert not await directory.resolve("info@example.com")
             await other.delete_domain("example.com")
+            later()
             assert not await directory.is_local_domain("example.com")
         finally:
             await other.close()

@@ -12,11 +12,13 @@ resolves to nothing rather than hanging.
 
 Lookups are remembered in memory until the store's directory version moves (any change to domains,
 accounts or aliases, from any process, moves it), so an RCPT costs no trip to a store thread while
-the directory stands still, and an admin's change counts from the next command on.
+the directory stands still, and an admin's change counts from the next command on (the version is
+read at most every ``VERSION_RECHECK`` seconds).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -28,6 +30,10 @@ from pillarbox.store.records import Account, Alias
 MAX_ALIAS_DEPTH = 10
 SUBADDRESS_SEPARATOR = "+"
 MEMO_LIMIT = 50_000  # remembered answers (many are "no such user" from address probing); then start over
+VERSION_RECHECK = 0.01
+"""Seconds between two reads of the directory version: the lookups of one SMTP transaction, and of
+the transactions around it, share one read (each was a database read that also had to win the GIL
+back from the writer thread), and a change counts for every lookup that starts 10 ms after it."""
 
 T = TypeVar("T")
 
@@ -44,16 +50,23 @@ class Resolution:
 
 
 class Directory:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._clock = clock
         self._memo: dict[tuple[str, str], object] = {}
         self._version: int | None = None
+        self._version_read_at = -VERSION_RECHECK
 
     async def _remembered(self, kind: str, key: str, lookup: Callable[[str], Awaitable[T]]) -> T:
-        version = self.store.directory_version()
-        if version != self._version or len(self._memo) >= MEMO_LIMIT:
+        now = self._clock()
+        if now - self._version_read_at >= VERSION_RECHECK:
+            self._version_read_at = now
+            version = self.store.directory_version()
+            if version != self._version:
+                self._memo.clear()
+                self._version = version
+        if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()
-            self._version = version
         try:
             return self._memo[kind, key]  # type: ignore[return-value]
         except KeyError:
