@@ -8,8 +8,11 @@ Two passes over the matrix (1/10/50 connections x 4 KB/100 KB), each on a fresh 
    (only those calls stop the process), to count fsync-family calls per message and per batch
    (the group-commit writer issues exactly one syncfs per batch, so syncfs calls = batches).
 
-At the end of each pass the stored messages are counted once more through ``pillarbox message list
---json`` and compared with the 250 replies. Run with the venv's Python:
+At the end of each pass the run waits for the background indexer to put everything delivered into
+the full-text index (delivery leaves that for when mail pauses) and records how long that took and
+the server's CPU per message meanwhile (``index_*`` in every point of the pass). Then the stored
+messages are counted once more through ``pillarbox message list --json`` and compared with the 250
+replies. Run with the venv's Python:
 
     /work/venv/bin/python bench/run_pillarbox.py [--port 2525] [--passes clean,strace] [--out results.jsonl]
 """
@@ -21,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,6 +32,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import proctree  # noqa: E402
+
 DOMAIN, USER = "bench.test", "bench@bench.test"
 
 
@@ -94,6 +101,21 @@ def listed(config: Path) -> int:
     return len(json.loads(out))
 
 
+def index_catch_up(db: Path, pid: int) -> dict[str, float]:
+    """Delivery leaves full-text indexing to the background indexer, which starts once mail pauses:
+    wait until it has indexed everything the pass delivered; its time and the server's CPU meanwhile."""
+    cpu_before, started = proctree.tree_cpu_seconds([pid]), time.monotonic()
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        waiting = conn.execute("SELECT count(*) FROM unindexed").fetchone()[0]
+        indexed = waiting
+        while waiting and time.monotonic() - started < 600:
+            time.sleep(0.2)
+            waiting = conn.execute("SELECT count(*) FROM unindexed").fetchone()[0]
+    seconds, cpu = time.monotonic() - started, proctree.tree_cpu_seconds([pid]) - cpu_before
+    return {"index_backlog": indexed, "index_catch_up_seconds": round(seconds, 2),
+            "index_cpu_ms_per_message": round(cpu * 1000 / max(1, indexed), 2)}
+
+
 def one_pass(name: str, args: argparse.Namespace, root: Path) -> list[dict]:
     workdir = root / name
     workdir.mkdir()
@@ -114,11 +136,15 @@ def one_pass(name: str, args: argparse.Namespace, root: Path) -> list[dict]:
             command.append("--bdat")
         subprocess.run(command, check=True, timeout=3600)
         points = [json.loads(line) for line in out.read_text().splitlines()]
+        catch_up = index_catch_up(workdir / "data" / "pillarbox.sqlite3", server_pid(process, strace_log is not None))
+        print(f"# {name}: search index caught up {catch_up['index_catch_up_seconds']} s after the last point, "
+              f"{catch_up['index_cpu_ms_per_message']} ms CPU per message", flush=True)
         in_list, acked = listed(config), sum(p["delivered"] for p in points)
         print(f"# {name}: {acked} messages acknowledged with 250, {in_list} listed by "
               f"`pillarbox message list --json`", flush=True)
         for p in points:
             p["listed_total"], p["acked_total"] = in_list, acked
+            p.update(catch_up)
     finally:
         # under strace, SIGTERM must reach the server itself: strace would only detach
         os.kill(server_pid(process, strace_log is not None), signal.SIGTERM)
