@@ -62,7 +62,8 @@ def prepare(workdir: Path, port: int, workers: int) -> Path:
     return config
 
 
-def start(config: Path, log: Path, strace_log: Path | None) -> subprocess.Popen:
+def start(config: Path, log: Path, strace_log: Path | None, workers: int) -> subprocess.Popen:
+    """Start the server and wait until every process accepts (the first point would else run on fewer)."""
     command = [*pillarbox_cmd(), "--config", str(config), "serve"]
     if strace_log is not None:
         command = ["strace", "-f", "--seccomp-bpf", "-qq", "-o", str(strace_log),
@@ -71,7 +72,8 @@ def start(config: Path, log: Path, strace_log: Path | None) -> subprocess.Popen:
                                stderr=open(log, "wb"), env=env())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if b"ready" in log.read_bytes():
+        text = log.read_bytes()
+        if b'msg="ready"' in text and text.count(b'msg="worker ready"') >= workers - 1:
             return process
         if process.poll() is not None:
             break
@@ -121,7 +123,7 @@ def one_pass(name: str, args: argparse.Namespace, root: Path) -> list[dict]:
     workdir.mkdir()
     config = prepare(workdir, args.port, args.workers)
     strace_log = workdir / "strace.log" if name == "strace" else None
-    process = start(config, workdir / "server.log", strace_log)
+    process = start(config, workdir / "server.log", strace_log, args.workers)
     out = workdir / "points.jsonl"
     try:
         command = [sys.executable, str(HERE / "matrix.py"), "--label", f"pillarbox-{name}",

@@ -25,6 +25,7 @@ from pillarbox.errors import ConfigError
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.net.balance import LoadBoard
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
@@ -44,7 +45,7 @@ from pillarbox.smtp.session import SMTPServices, SMTPSettings
 from pillarbox.store.indexer import BackgroundIndexer
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.http import make_http_app
-from pillarbox.workers import QUEUE_POKE, WorkerPool, WorkerSetup, worker_count
+from pillarbox.workers import LOAD_BOARD, QUEUE_POKE, WorkerPool, WorkerSetup, worker_count
 
 STOP_GRACE = 10.0
 log = get_logger("app")
@@ -65,6 +66,8 @@ class Services:
     resolver: DNSResolver
     queue_runner: QueueRunner
     listeners: list[Listener] = field(default_factory=list)
+    balance: LoadBoard | None = None
+    """With ``workers`` > 1: the open connections of every process, so the least busy one accepts."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,6 @@ async def start_listeners(
 ) -> None:
     """Bind and serve every configured listener; a worker serves the ``inherited`` sockets instead."""
     specs = service_specs()
-    spread = inherited is None and worker_count(services.config) > 1  # workers get sockets of their own
     for name, endpoints in _configured(services.config).items():
         spec = specs.get(name)
         if spec is None:
@@ -175,7 +177,8 @@ async def start_listeners(
             continue
         listener = Listener(
             endpoints, spec.make_handler(services), tls=services.tls if spec.implicit_tls else None,
-            limiter=services.limiter, refusal=spec.refusal, name=name, reuse_port=spread and name != "http",
+            limiter=services.limiter, refusal=spec.refusal, name=name,
+            balance=services.balance if name != "http" else None,
         )
         try:
             await listener.start(inherited[name] if inherited is not None else None)
@@ -186,11 +189,9 @@ async def start_listeners(
             log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
 
 
-def _worker_sockets(services: Services, workers: int) -> dict[int, dict[str, list[socket.socket]]]:
-    """What each worker inherits: sockets of its own on every protocol listener's addresses (HTTP,
-    for health and metrics, stays with the primary)."""
-    return {index: {listener.name: listener.sibling_sockets() for listener in services.listeners
-                    if listener.name != "http"} for index in range(1, workers)}
+def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
+    """What workers inherit: every protocol listener; HTTP (health, metrics) stays with the primary."""
+    return {listener.name: listener.sockets for listener in services.listeners if listener.name != "http"}
 
 
 def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
@@ -223,6 +224,9 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
     services = build_services(config)
+    if worker_count(config) > 1:
+        services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),
+                                     worker.index if worker is not None else 0)
     tasks = background_tasks(services) if worker is None else []  # the primary's alone: nothing twice
     if worker is not None:
         services.queue_runner.on_poke = worker.poke_primary_queue
@@ -232,7 +236,7 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
         await start_listeners(services, worker.sockets if worker is not None else None)
         workers = worker_count(config) if worker is None else 1
         if workers > 1:
-            pool = WorkerPool(config, _worker_sockets(services, workers), workers)
+            pool = WorkerPool(config, _shared_sockets(services), workers, services.balance)
             await pool.start()
         for task in tasks:
             await task.start()

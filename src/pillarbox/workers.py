@@ -2,14 +2,11 @@
 
 Python runs one thread of Python at a time per process, so a single server process tops out at about
 one core whatever the load. With ``workers = N`` the process started by ``pillarbox serve`` (the
-primary) binds every listener as usual, then starts N - 1 worker processes. Each worker inherits
-listening sockets of its own on the same addresses (not on the HTTP one), bound with SO_REUSEPORT, so
-the kernel spreads new connections evenly over the processes (with one shared socket, whichever
-process is least busy accepted nearly all of a burst: 3,824 against 1,176 transactions in a benchmark).
-The primary keeps every worker's sockets open, so connections waiting in a dead worker's queue are
-served by its replacement. Everything shared lives in the store, which several processes already share (the
-CLI does): SQLite serialises their commits, and every process's change feed notices the others'
-commits within its poll interval (IMAP IDLE, NOTIFY, POP3 locks).
+primary) binds every listener as usual, then starts N - 1 worker processes that inherit the protocol
+sockets (not the HTTP one) and accept on them too. The process with the fewest open connections
+takes the next one (``net/balance.py``). Everything shared lives in the store, which several
+processes already share (the CLI does): SQLite serialises their commits, and every process's change
+feed notices the others' commits within its poll interval (IMAP IDLE, NOTIFY, POP3 locks).
 
 What stays with the primary: the outbound queue runner and the daily report tasks (one of each, so
 nothing is sent twice), the HTTP listener (health and metrics), and supervision: a worker that dies
@@ -33,11 +30,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pillarbox.config import Config
+from pillarbox.net.balance import LoadBoard
 from pillarbox.obs import get_logger, log_event
 
 log = get_logger("app")
 RESTART_PAUSE = 1.0
 QUEUE_POKE = signal.SIGUSR1
+LOAD_BOARD = "workers.load"  # in data_dir: open connections per process (net/balance.py)
 
 
 def worker_count(config: Config) -> int:
@@ -86,11 +85,12 @@ class WorkerPool:
     """The primary's side: start the workers, restart the ones that die, signal and stop them."""
 
     def __init__(
-        self, config: Config, sockets: Mapping[int, Mapping[str, Sequence[socket.socket]]], count: int
+        self, config: Config, sockets: Mapping[str, Sequence[socket.socket]], count: int, board: LoadBoard | None,
     ) -> None:
         self.config = config
         self.sockets = sockets
         self.count = count
+        self.board = board
         self._processes: dict[int, asyncio.subprocess.Process] = {}
         self._supervisors: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -102,9 +102,8 @@ class WorkerPool:
             self._supervisors.append(asyncio.create_task(self._supervise(index), name=f"worker-{index}"))
 
     async def _spawn(self, index: int) -> None:
-        mine = self.sockets[index]  # kept open here: a restarted worker takes over its predecessor's queue
-        fds = [sock.fileno() for socks in mine.values() for sock in socks]
-        inherit = ";".join(f"{name}={','.join(str(s.fileno()) for s in socks)}" for name, socks in mine.items())
+        fds = [sock.fileno() for socks in self.sockets.values() for sock in socks]
+        inherit = ";".join(f"{name}={','.join(str(s.fileno()) for s in socks)}" for name, socks in self.sockets.items())
         command = [sys.executable, "-m", "pillarbox", "--log-level", self.config.log.level]
         if self.config.source is not None:
             command += ["--config", str(self.config.source)]
@@ -120,6 +119,8 @@ class WorkerPool:
             if self._stopping:
                 return
             log_event(log, "error", "worker exited; starting it again", worker=index, status=status)
+            if self.board is not None:
+                self.board.mark_absent(index)  # until the new one starts, nobody leaves connections to it
             await asyncio.sleep(RESTART_PAUSE)
             if self._stopping:
                 return

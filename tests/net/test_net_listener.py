@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from pillarbox.net.balance import ABSENT, LoadBoard
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 
 REFUSAL = b"421 4.7.0 Too many connections\r\n"
@@ -342,29 +343,43 @@ def test_bind_failure_releases_everything(run) -> None:
     run(scenario())
 
 
-def test_sibling_sockets_share_the_port_and_the_kernel_spreads_connections(run) -> None:
-    """What a worker process inherits: a socket of its own on the same address (SO_REUSEPORT)."""
-    served: dict[str, int] = {"first": 0, "second": 0}
+def test_the_process_with_fewer_connections_accepts_the_next_one(run, tmp_path) -> None:
+    """Two "processes" (listeners with boards on one file) accepting on the same socket: connections
+    that stay open end up split evenly, where either alone would have taken them all."""
+    served: dict[str, list[Connection]] = {"primary": [], "worker": []}
+    done = asyncio.Event()
 
-    def counting(name: str):
+    def holding(name: str):
         async def handler(conn: Connection) -> None:
-            served[name] += 1
+            served[name].append(conn)
             await conn.write(name.encode() + b"\r\n")
+            await done.wait()
         return handler
 
     async def scenario() -> None:
-        first = Listener([("127.0.0.1", 0)], counting("first"), reuse_port=True)
-        await first.start()
-        second = Listener([], counting("second"))
-        await second.start(first.sibling_sockets())
-        assert second.addresses == first.addresses
-        host, port = first.addresses[0]
-        for _ in range(40):
+        primary_board = LoadBoard(tmp_path / "load", 2, 0)
+        assert primary_board.counts() == [0, ABSENT]  # the worker has not started: nobody waits for it
+        primary = Listener([("127.0.0.1", 0)], holding("primary"), balance=primary_board)
+        await primary.start()
+        worker_board = LoadBoard(tmp_path / "load", 2, 1)
+        worker = Listener([], holding("worker"), balance=worker_board)
+        await worker.start([primary.sockets[0].dup()])  # as a worker process inherits it
+        host, port = primary.addresses[0]
+        clients = []
+        for _ in range(10):
             reader, writer = await asyncio.open_connection(host, port)
-            assert await reader.readline() in (b"first\r\n", b"second\r\n")
+            await reader.readline()
+            clients.append(writer)
+        assert primary_board.counts() == [5, 5]
+        done.set()
+        for writer in clients:
             writer.close()
-        await asyncio.gather(first.stop(), second.stop())
+        await asyncio.gather(primary.stop(), worker.stop())
+        assert primary_board.counts() == [0, 0]
+        primary_board.opened()
+        assert primary_board.busier_than_another()
+        primary_board.mark_absent(1)  # the worker died: the primary takes everything without waiting
+        assert not primary_board.busier_than_another()
 
     run(scenario())
-    # spread by a hash of the client's address and port: 40 connections all to one side would be 2 ** -39
-    assert served["first"] + served["second"] == 40 and min(served.values()) > 0
+    assert [len(conns) for conns in served.values()] == [5, 5]

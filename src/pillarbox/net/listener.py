@@ -24,6 +24,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from pillarbox.net.balance import BALANCE_DEFER, LoadBoard
 from pillarbox.net.tls import TLSContextHolder, describe_tls
 
 log = logging.getLogger("pillarbox.net")
@@ -203,9 +204,8 @@ def endpoint_host_port(endpoint: Endpoint) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def bind_sockets(endpoint: Endpoint, backlog: int = DEFAULT_BACKLOG, reuse_port: bool = False) -> list[socket.socket]:
-    """Bind listening sockets for every address ``host`` resolves to (``""`` means all of them);
-    ``reuse_port``: open to more sockets on the same address (``Listener.sibling_sockets``)."""
+def bind_sockets(endpoint: Endpoint, backlog: int = DEFAULT_BACKLOG) -> list[socket.socket]:
+    """Bind listening sockets for every address ``host`` resolves to (``""`` means all of them)."""
     host, port = endpoint_host_port(endpoint)
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     sockets: list[socket.socket] = []
@@ -215,7 +215,7 @@ def bind_sockets(endpoint: Endpoint, backlog: int = DEFAULT_BACKLOG, reuse_port:
             if (family, sockaddr) in seen:
                 continue
             seen.add((family, sockaddr))
-            sockets.append(_bind_one(family, type_, proto, sockaddr, backlog, reuse_port))
+            sockets.append(_bind_one(family, type_, proto, sockaddr, backlog))
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -223,12 +223,10 @@ def bind_sockets(endpoint: Endpoint, backlog: int = DEFAULT_BACKLOG, reuse_port:
     return sockets
 
 
-def _bind_one(family: int, type_: int, proto: int, sockaddr: Any, backlog: int, reuse_port: bool) -> socket.socket:
+def _bind_one(family: int, type_: int, proto: int, sockaddr: Any, backlog: int) -> socket.socket:
     sock = socket.socket(family, type_, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             # Without this, [::]:25 would also take IPv4 and a 0.0.0.0:25 endpoint would fail to bind.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -264,10 +262,10 @@ class Listener:
         name: str = "",
         read_limit: int = DEFAULT_READ_SIZE,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-        reuse_port: bool = False,
+        balance: LoadBoard | None = None,
     ) -> None:
         self.endpoints = list(endpoints)
-        self.reuse_port = reuse_port
+        self.balance = balance
         self.handler = handler
         self.tls = tls
         self.limiter = limiter or ConnectionLimiter()
@@ -289,13 +287,10 @@ class Listener:
     def active(self) -> int:
         return len(self._clients)
 
-    def sibling_sockets(self) -> list[socket.socket]:
-        """Another listening socket on each of this listener's addresses, for a worker process
-        (``workers.py``). With SO_REUSEPORT (``reuse_port``) the kernel spreads new connections
-        evenly over all of them; one shared socket would go to whichever process accepts first, and
-        the least busy process accepts nearly all of a burst."""
-        return [_bind_one(sock.family, sock.type, sock.proto, sock.getsockname(), DEFAULT_BACKLOG, True)
-                for sock in self._sockets]
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The listening sockets, for worker processes to inherit (``workers.py``)."""
+        return list(self._sockets)
 
     async def start(self, inherited: Sequence[socket.socket] | None = None) -> None:
         """Bind every endpoint (all or nothing), or take sockets bound by another process; accept."""
@@ -304,7 +299,7 @@ class Listener:
                 self._sockets.extend(inherited)
             else:
                 for endpoint in self.endpoints:
-                    self._sockets.extend(bind_sockets(endpoint, DEFAULT_BACKLOG, self.reuse_port))
+                    self._sockets.extend(bind_sockets(endpoint))
         except BaseException:
             self._close_sockets()
             raise
@@ -335,12 +330,29 @@ class Listener:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                client, addr = await loop.sock_accept(sock)
+                if self.balance is None:
+                    client, addr = await loop.sock_accept(sock)
+                else:
+                    client, addr = await self._accept_balanced(loop, sock, self.balance)
             except OSError as exc:
                 log.warning("%s: accept failed on %s: %s", self.name, sock.getsockname(), exc)
                 await asyncio.sleep(ACCEPT_ERROR_PAUSE)
                 continue
             self._admit(client, _addr(addr)[0])
+
+    @staticmethod
+    async def _accept_balanced(
+        loop: asyncio.AbstractEventLoop, sock: socket.socket, board: LoadBoard
+    ) -> tuple[socket.socket, Any]:
+        """The next connection, left first for a less busy process (``net/balance.py``)."""
+        while True:
+            await _readable(loop, sock)
+            if board.busier_than_another():
+                await asyncio.sleep(BALANCE_DEFER)
+            try:
+                return sock.accept()
+            except BlockingIOError:
+                continue  # another process took it
 
     def _admit(self, client: socket.socket, ip: str) -> None:
         if not self.limiter.try_acquire(ip):
@@ -350,6 +362,9 @@ class Listener:
         task = asyncio.create_task(self._serve(client, ip))
         self._clients.add(task)
         task.add_done_callback(self._clients.discard)
+        if self.balance is not None:
+            self.balance.opened()
+            task.add_done_callback(lambda _task, board=self.balance: board.closed())
 
     def _refuse(self, client: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -398,3 +413,13 @@ class Listener:
             lambda: protocol, client, ssl=ctx, ssl_handshake_timeout=self.handshake_timeout if ctx else None
         )
         return Connection(reader, await made)
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    """Wait until ``sock`` has something to accept (without accepting it)."""
+    ready: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(sock.fileno())
