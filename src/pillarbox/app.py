@@ -80,8 +80,9 @@ class ServiceSpec:
     refusal: bytes = b""
 
 
-def build_services(config: Config) -> Services:
-    store = SQLiteStore.open(config.data_dir)
+def build_services(config: Config, primary: bool = True) -> Services:
+    """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
+    store = SQLiteStore.open(config.data_dir, checkpoints=primary)
     if config.tls.cert is not None and config.tls.key is not None:
         cert, key = config.tls.cert, config.tls.key
     else:
@@ -223,7 +224,7 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
 
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
-    services = build_services(config)
+    services = build_services(config, primary=worker is None)
     if worker_count(config) > 1:
         services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),
                                      worker.index if worker is not None else 0)

@@ -109,3 +109,23 @@ def test_batches_are_bounded_by_bytes_but_never_empty(with_store, monkeypatch, s
         assert first == (1 if size == 10 else 2)  # each message is about 480 octets
 
     with_store(body)
+
+
+def test_the_consistency_check_finds_an_unsearchable_message(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        await store.deliver(message("a"), [DeliveryTarget(inbox.id)])
+        await store.deliver(message("b"), [DeliveryTarget(inbox.id)])
+        await store.index_pending()
+        await store.deliver(message("c"), [DeliveryTarget(inbox.id)])
+        assert await store.find_problems() == []  # two indexed, one waiting
+        with sqlite_store.connect(store.db_path) as conn:
+            conn.execute("DELETE FROM message_text WHERE rowid = 1")
+            conn.execute("INSERT INTO unindexed VALUES (2), (99)")
+        assert sorted(await store.find_problems()) == [
+            "1 index entr(ies) of messages that no longer exist",
+            "1 message(s) indexed and still waiting to be indexed",
+            "1 message(s) neither indexed for SEARCH nor waiting for it",
+        ]
+
+    with_store(body)

@@ -1,7 +1,8 @@
 """Consistency checks of a data_dir: what a crash must never leave behind.
 
 Used by the crash tests and by ``pillarbox check-store``-style diagnostics: SQLite's own check,
-every stored message's blob present and intact, and every mailbox counter equal to its rows.
+every stored message's blob present and intact, every mailbox counter equal to its rows, and every
+message either in the full-text index or in its backlog.
 """
 
 from __future__ import annotations
@@ -29,7 +30,26 @@ def find_problems(conn: sqlite3.Connection, blobs: BlobStore) -> list[str]:
     if stray:
         problems.append(f"{stray} stored bod(ies) of messages that no longer exist")
     problems.extend(_counter_problems(conn))
+    problems.extend(_index_problems(conn))
     return problems
+
+
+def _index_problems(conn: sqlite3.Connection) -> list[str]:
+    """Every stored message is either in the full-text index or waiting for it, never both, never
+    neither (it would be unsearchable for good), and nothing is indexed for a message that is gone."""
+    unsearchable, both = conn.execute(
+        "SELECT coalesce(sum(t.rowid IS NULL AND u.message_id IS NULL), 0),"
+        " coalesce(sum(t.rowid IS NOT NULL AND u.message_id IS NOT NULL), 0) FROM messages m"
+        " LEFT JOIN message_text t ON t.rowid = m.id LEFT JOIN unindexed u ON u.message_id = m.id"
+    ).fetchone()
+    stray = conn.execute(
+        "SELECT (SELECT count(*) FROM unindexed WHERE message_id NOT IN (SELECT id FROM messages))"
+        " + (SELECT count(*) FROM message_text WHERE rowid NOT IN (SELECT id FROM messages))"
+    ).fetchone()[0]
+    found = [(unsearchable, "message(s) neither indexed for SEARCH nor waiting for it"),
+             (both, "message(s) indexed and still waiting to be indexed"),
+             (stray, "index entr(ies) of messages that no longer exist")]
+    return [f"{count} {what}" for count, what in found if count]
 
 
 def _counter_problems(conn: sqlite3.Connection) -> list[str]:

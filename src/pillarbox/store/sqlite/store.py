@@ -73,7 +73,11 @@ def connect(path: Path) -> sqlite3.Connection:
 class SQLiteStore:
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
-    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time, readers: int = 4) -> None:
+    def __init__(
+        self, data_dir: Path, clock: Callable[[], float] = time.time, readers: int = 4, checkpoints: bool = True,
+    ) -> None:
+        """``checkpoints``: run the WAL checkpointer here; with several server processes only the
+        primary does (the WAL is shared, and a second one only adds flushes of the database file)."""
         self.data_dir = data_dir
         self._clock = clock
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -87,13 +91,13 @@ class SQLiteStore:
         self.changes = PollingChangeFeed(self._mailboxes_changed_since)
         self._writer = GroupCommitWriter(
             self._writer_connection, self.blobs, self.changes.poke, data_dir / "write.lock")
-        self._checkpointer = Checkpointer(lambda: connect(self.db_path))
+        self._checkpointer = Checkpointer(lambda: connect(self.db_path)) if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
 
     @classmethod
-    def open(cls, data_dir: Path, clock: Callable[[], float] = time.time) -> SQLiteStore:
-        return cls(Path(data_dir), clock)
+    def open(cls, data_dir: Path, clock: Callable[[], float] = time.time, checkpoints: bool = True) -> SQLiteStore:
+        return cls(Path(data_dir), clock, checkpoints=checkpoints)
 
     def _writer_connection(self) -> sqlite3.Connection:
         conn = connect(self.db_path)
@@ -103,7 +107,8 @@ class SQLiteStore:
     async def close(self) -> None:
         await self.changes.close()
         await asyncio.to_thread(self._writer.close)
-        await asyncio.to_thread(self._checkpointer.close)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)
         self._pool.shutdown(wait=True)
         for conn in self._connections:
             conn.close()
