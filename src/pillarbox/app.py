@@ -94,7 +94,7 @@ def build_services(config: Config, primary: bool = True) -> Services:
         store=store,
         directory=Directory(store),
         tls=TLSContextHolder(cert, key),
-        authenticator=Authenticator(store, LoginThrottle(max_failures=limits.auth_failures_per_ip)),
+        authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
         limiter=ConnectionLimiter(max_total=limits.max_connections, max_per_ip=limits.max_connections_per_ip),
         resolver=resolver,
         queue_runner=build_runner(config, store, resolver),

@@ -9,13 +9,15 @@ processes already share (the CLI does): SQLite serialises their commits, and eve
 feed notices the others' commits within its poll interval (IMAP IDLE, NOTIFY, POP3 locks).
 
 What stays with the primary: the outbound queue runner and the daily report tasks (one of each, so
-nothing is sent twice), the HTTP listener (health and metrics), and supervision: a worker that dies
+nothing is sent twice), the search indexer and the WAL checkpoints (once is enough), the HTTP
+listener (health and metrics), and supervision: a worker that dies
 is started again, SIGHUP is passed on (certificate reload), SIGTERM stops the workers first. A worker
 that queues mail tells the primary's runner with SIGUSR1, so submission stays immediate. A worker
 whose primary vanishes (even by SIGKILL) sees its end of a pipe close and stops.
 
-Per-process by nature, and so per worker: connection limits per client IP and the login throttle
-(each process enforces its own share), and the counters behind ``/metrics`` (the primary's only).
+Per-process by nature, and so per worker: connection limits per client IP (each process enforces
+its own share) and the counters behind ``/metrics`` (the primary's only). The login throttle keeps
+its failures in the store, so all processes count them together.
 """
 
 from __future__ import annotations

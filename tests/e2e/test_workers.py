@@ -145,3 +145,35 @@ def test_the_primary_indexes_what_every_process_delivered_once_mail_pauses(serve
         assert db.execute("SELECT count(*) FROM unindexed").fetchone() == (0,)
         hits = db.execute("SELECT count(*) FROM message_text WHERE body MATCH '\"body 1\"'").fetchone()[0]
     assert hits == 11  # "body 1", "body 10" ... "body 19"
+
+
+def test_login_failures_count_across_processes(tmp_path: Path):
+    """Two server processes on one data_dir (as workers are, but each on a port of its own, so the test
+    chooses which one a client reaches): wrong passwords tried on either add up, and the third
+    locks the IP out on both."""
+    limits = "[policy]\ncheck = false\n\n[limits]\nauth_failures_per_ip = 3\n"
+    first = write_config(tmp_path, ("submission",), extra=limits)
+    second = tmp_path / "second.toml"
+    second.write_text(first.read_text())  # same data_dir, another ephemeral port
+    pillarbox(first, "domain", "add", "example.com")
+    pillarbox(first, "user", "add", "bob@example.com", "--password-stdin", input=PASSWORD.encode() + b"\n")
+    servers = [ServerProcess(first), ServerProcess(second)]
+
+    def refused(server: ServerProcess, password: str) -> None:
+        with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=30) as client:
+            client.starttls(context=ssl._create_unverified_context())
+            client.ehlo()
+            client.user, client.password = "bob@example.com", password
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                client.auth("PLAIN", client.auth_plain)  # one attempt (login() would try each mechanism)
+
+    try:
+        for server in (servers[0], servers[1], servers[0]):
+            refused(server, "wrong")
+        for server in servers:
+            refused(server, PASSWORD)  # the right password, but the IP is locked out
+        assert [len(re.findall(r'msg="login failed"', s.log())) for s in servers] == [2, 1]
+        assert [len(re.findall(r'msg="login refused: too many failures"', s.log())) for s in servers] == [1, 1]
+    finally:
+        for server in servers:
+            server.kill()

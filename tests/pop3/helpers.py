@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.auth.throttle import LoginThrottle
+from pillarbox.auth.throttle import LoginThrottle, Standing
 from pillarbox.pop3.maildrop import MaildropLocks
 from pillarbox.pop3.session import POP3Services, POP3Session, POP3Settings
 from pillarbox.store.records import DeliveryTarget
@@ -82,7 +82,7 @@ class FakeConnection:
 class FastThrottle(LoginThrottle):
     """Failures still counted and locked out, but answered at once (the delay is for attackers)."""
 
-    def failure_delay(self, ip: str) -> float:
+    def failure_delay(self, standing: Standing) -> float:
         return 0.0
 
 
@@ -92,7 +92,7 @@ class FakeTLS:
 
 def make_services(store: SQLiteStore, **settings: object) -> POP3Services:
     pop3_settings = POP3Settings(hostname="mx.test", **settings)  # type: ignore[arg-type]
-    authenticator = Authenticator(store, FastThrottle(max_failures=1000))
+    authenticator = Authenticator(store, FastThrottle(store, max_failures=1000))
     return POP3Services(pop3_settings, store, authenticator, FakeTLS(), MaildropLocks())  # type: ignore[arg-type]
 
 

@@ -50,14 +50,14 @@ class Authenticator:
 
     async def login(self, protocol: str, ip: str, username: str, password: str) -> Account:
         """Check a user name and password; raises LoginRefused (after the failure delay)."""
-        self.check_not_locked(protocol, ip, username)
+        await self.check_not_locked(protocol, ip, username)
         account = await self.lookup(username)
         credentials = await self.store.get_credentials(account.address) if account else None
         if account is None or credentials is None:
             raise await self.refuse(protocol, ip, username, "unknown user")
         if not await verify_password_async(credentials.password_hash, password):
             raise await self.refuse(protocol, ip, username, "bad password")
-        return self.succeed(protocol, ip, account)
+        return await self.succeed(protocol, ip, account)
 
     def start_sasl(self, protocol: str, ip: str, mechanism: str) -> SaslExchange | None:
         mech = sasl.create(mechanism)
@@ -69,23 +69,23 @@ class Authenticator:
         except AddressError:
             return None
 
-    def check_not_locked(self, protocol: str, ip: str, username: str | None) -> None:
-        if self.throttle.is_locked(ip, username):
+    async def check_not_locked(self, protocol: str, ip: str, username: str | None) -> None:
+        if self.throttle.is_locked(await self.throttle.standing(ip, username)):
             LOGINS.inc(protocol=protocol, result="locked")
             log_event(log, "warning", "login refused: too many failures", protocol=protocol, ip=ip, user=username)
             raise LoginRefused("too many failures", locked=True)
 
     async def refuse(self, protocol: str, ip: str, username: str | None, reason: str) -> LoginRefused:
         """Count and log a failure, wait the failure delay, and return the error to raise."""
-        delay = self.throttle.failure_delay(ip)
-        self.throttle.record_failure(ip, username)
+        delay = self.throttle.failure_delay(await self.throttle.standing(ip, None))
+        await self.throttle.record_failure(ip, username)
         LOGINS.inc(protocol=protocol, result="failure")
         log_event(log, "info", "login failed", protocol=protocol, ip=ip, user=username, reason=reason)
         await asyncio.sleep(delay)
         return LoginRefused(reason)
 
-    def succeed(self, protocol: str, ip: str, account: Account) -> Account:
-        self.throttle.record_success(account.address)
+    async def succeed(self, protocol: str, ip: str, account: Account) -> Account:
+        await self.throttle.record_success(account.address)
         LOGINS.inc(protocol=protocol, result="success")
         log_event(log, "info", "login", protocol=protocol, ip=ip, user=account.address)
         return account
@@ -107,7 +107,7 @@ class SaslExchange:
 
     async def start(self, initial_response: bytes | None) -> SaslContinue | SaslSuccess:
         """``initial_response`` is already base64-decoded. Raises sasl.SASLError or LoginRefused."""
-        self._auth.check_not_locked(self._protocol, self._ip, None)
+        await self._auth.check_not_locked(self._protocol, self._ip, None)
         return await self._advance(lambda: self._mechanism.start(initial_response))
 
     async def step(self, response: bytes) -> SaslContinue | SaslSuccess:
@@ -127,7 +127,7 @@ class SaslExchange:
         return await self._finish(step)
 
     async def _supply(self, username: str) -> sasl.Step:
-        self._auth.check_not_locked(self._protocol, self._ip, username)
+        await self._auth.check_not_locked(self._protocol, self._ip, username)
         account = await self._auth.lookup(username)
         credentials = await self._auth.store.get_credentials(account.address) if account else None
         assert isinstance(self._mechanism, sasl.ScramSha256)
@@ -138,7 +138,7 @@ class SaslExchange:
             account = await self._auth.lookup(done.authcid)
             if account is None:
                 raise await self._auth.refuse(self._protocol, self._ip, done.authcid, "unknown user")
-            return SaslSuccess(self._auth.succeed(self._protocol, self._ip, account), done.additional_data)
+            return SaslSuccess(await self._auth.succeed(self._protocol, self._ip, account), done.additional_data)
         assert done.password is not None
         account = await self._auth.login(self._protocol, self._ip, done.authcid, done.password)
         return SaslSuccess(account, None)

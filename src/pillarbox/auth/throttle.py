@@ -1,58 +1,68 @@
 """Login throttling: failures slow down the next attempt, and too many lock a source out for a while.
 
-Counted per client IP and per account name, over a sliding window, in memory (a restart forgives).
+Counted per client IP and per account name over a sliding window, in the store, so that every
+server process (``workers``) counts the failures of all of them and a restart forgives nothing.
 Each failure answers late (``failure_delay``), so a guessing client gets a handful of tries a minute
-per connection; past ``max_failures`` in the window the IP (or the account name) is refused outright
-until old failures age out. A success clears the account's count but not the IP's (one right
-password must not launder an IP's guesses at other accounts).
+per connection; past ``max_failures`` in the window the IP is refused outright until old failures
+age out, and an account name past three times that (many IPs guessing one account). A success
+clears the account's count but not the IP's (one right password must not launder an IP's guesses
+at other accounts).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 WINDOW_SECONDS = 15 * 60
 
 
+class FailureLog(Protocol):
+    """Where failures are kept: the store (``SQLiteStore``)."""
+
+    async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]: ...
+    async def add_login_failure(self, ip: str, account: str | None, at: float, forget_before: float) -> None: ...
+    async def clear_login_failures(self, account: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Failures in the window: from the client's IP, and against the account name tried."""
+
+    ip_failures: int
+    account_failures: int
+
+
 class LoginThrottle:
     def __init__(
-        self, max_failures: int = 10, window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic
+        self, log: FailureLog, max_failures: int = 10, window: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.log = log
         self.max_failures = max_failures
         self.window = window
         self._clock = clock
-        self._by_ip: dict[str, deque[float]] = {}
-        self._by_account: dict[str, deque[float]] = {}
 
-    def is_locked(self, ip: str, account: str | None = None) -> bool:
-        if self._count(self._by_ip, ip) >= self.max_failures:
-            return True
+    async def standing(self, ip: str, account: str | None) -> Standing:
+        ip_failures, account_failures = await self.log.login_failures(
+            ip, account.lower() if account else None, self._clock() - self.window)
+        return Standing(ip_failures, account_failures)
+
+    def is_locked(self, standing: Standing) -> bool:
         # an account is locked a little later than an IP: many IPs guessing one account
-        return account is not None and self._count(self._by_account, account.lower()) >= self.max_failures * 3
+        return standing.ip_failures >= self.max_failures or standing.account_failures >= self.max_failures * 3
 
-    def failure_delay(self, ip: str) -> float:
+    def failure_delay(self, standing: Standing) -> float:
         """Seconds to wait before answering a failed attempt: 1 s, growing with the IP's failures."""
-        return min(1.0 + self._count(self._by_ip, ip) * 0.5, 5.0)
+        return min(1.0 + standing.ip_failures * 0.5, 5.0)
 
-    def record_failure(self, ip: str, account: str | None) -> None:
+    async def record_failure(self, ip: str, account: str | None) -> None:
         now = self._clock()
-        self._by_ip.setdefault(ip, deque()).append(now)
-        if account:
-            self._by_account.setdefault(account.lower(), deque()).append(now)
+        await self.log.add_login_failure(ip, account.lower() if account else None, now, now - self.window)
 
-    def record_success(self, account: str) -> None:
-        self._by_account.pop(account.lower(), None)
-
-    def _count(self, table: dict[str, deque[float]], key: str) -> int:
-        times = table.get(key)
-        if not times:
-            return 0
-        horizon = self._clock() - self.window
-        while times and times[0] < horizon:
-            times.popleft()
-        if not times:
-            del table[key]
-            return 0
-        return len(times)
+    async def record_success(self, account: str) -> None:
+        # a read first: most logins have no failures to clear, and a write costs a flush
+        if (await self.log.login_failures(None, account.lower(), self._clock() - self.window))[1]:
+            await self.log.clear_login_failures(account.lower())

@@ -214,6 +214,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE unindexed (message_id INTEGER PRIMARY KEY);
     """,
+    # (auth) Failed logins, so the login throttle counts those of every server process (workers), and
+    # a restart forgives nothing (store/sqlite/logins.py).
+    """
+    CREATE TABLE login_failures (kind TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX login_failures_key ON login_failures(kind, key, at);
+    CREATE INDEX login_failures_at ON login_failures(at);
+    """,
 )
 
 

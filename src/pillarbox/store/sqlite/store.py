@@ -46,7 +46,7 @@ from pillarbox.store.records import (
     Refused,
     StoreFlagsResult,
 )
-from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, mailboxes, messages, queue
+from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -413,6 +413,18 @@ class SQLiteStore:
         while await self.index_pending(mailbox_id):  # what the background indexer has not reached yet
             pass
         return await self._read(lambda c: fulltext.search_text(c, mailbox_id, columns, needle))
+
+    # login throttle
+    async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
+        """Failed logins since ``since`` (Unix seconds) from ``ip`` and against ``account``."""
+        return await self._read(lambda c: logins.count(c, ip, account, since))
+
+    async def add_login_failure(self, ip: str, account: str | None, at: float, forget_before: float) -> None:
+        """Record a failed login (and forget every one older than ``forget_before``)."""
+        await self._write(lambda t: logins.add(t, ip, account, at, forget_before))
+
+    async def clear_login_failures(self, account: str) -> None:
+        await self._write(lambda t: logins.clear_account(t, account))
 
     async def index_backlog(self) -> IndexBacklog:
         """The stored messages not yet in the full-text index (``store/indexer.py`` works it off)."""
