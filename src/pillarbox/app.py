@@ -228,6 +228,7 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     if worker_count(config) > 1:
         services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),
                                      worker.index if worker is not None else 0)
+        services.limiter.board = services.balance  # the limits hold for all processes together
     tasks = background_tasks(services) if worker is None else []  # the primary's alone: nothing twice
     if worker is not None:
         services.queue_runner.on_poke = worker.poke_primary_queue

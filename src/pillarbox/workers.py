@@ -15,9 +15,9 @@ is started again, SIGHUP is passed on (certificate reload), SIGTERM stops the wo
 that queues mail tells the primary's runner with SIGUSR1, so submission stays immediate. A worker
 whose primary vanishes (even by SIGKILL) sees its end of a pipe close and stops.
 
-Per-process by nature, and so per worker: connection limits per client IP (each process enforces
-its own share) and the counters behind ``/metrics`` (the primary's only). The login throttle keeps
-its failures in the store, so all processes count them together.
+Shared by all processes: the connection limits (through the same mapped file, ``net/balance.py``)
+and the login throttle (its failures are in the store). Per process: the counters behind
+``/metrics`` (the primary's only).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import sqlite3
 import ssl
 import time
@@ -177,3 +178,23 @@ def test_login_failures_count_across_processes(tmp_path: Path):
     finally:
         for server in servers:
             server.kill()
+
+
+def test_the_connection_limit_per_ip_holds_for_all_processes_together(tmp_path: Path):
+    limits = "[policy]\ncheck = false\n\n[limits]\nmax_connections_per_ip = 4\n"
+    config = write_config(tmp_path, ("smtp",), extra=limits)
+    config.write_text("workers = 2\n" + config.read_text())
+    process = ServerProcess(config)
+    held: list[socket.socket] = []
+    try:
+        process.wait_for_log(r'proc=1 msg="worker ready"')
+        for _ in range(4):
+            held.append(socket.create_connection(("127.0.0.1", process.port("smtp")), timeout=30))
+            assert held[-1].recv(1024).startswith(b"220 ")
+        extra = socket.create_connection(("127.0.0.1", process.port("smtp")), timeout=30)
+        held.append(extra)
+        assert extra.recv(1024).startswith(b"421 4.7.0")
+    finally:
+        for sock in held:
+            sock.close()
+        process.kill()

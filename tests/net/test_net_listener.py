@@ -358,11 +358,12 @@ def test_the_process_with_fewer_connections_accepts_the_next_one(run, tmp_path) 
 
     async def scenario() -> None:
         primary_board = LoadBoard(tmp_path / "load", 2, 0)
-        assert primary_board.counts() == [0, ABSENT]  # the worker has not started: nobody waits for it
-        primary = Listener([("127.0.0.1", 0)], holding("primary"), balance=primary_board)
+        assert primary_board.totals() == [0, ABSENT]  # the worker has not started: nobody waits for it
+        primary = Listener([("127.0.0.1", 0)], holding("primary"), balance=primary_board,
+                           limiter=ConnectionLimiter(board=primary_board))
         await primary.start()
         worker_board = LoadBoard(tmp_path / "load", 2, 1)
-        worker = Listener([], holding("worker"), balance=worker_board)
+        worker = Listener([], holding("worker"), balance=worker_board, limiter=ConnectionLimiter(board=worker_board))
         await worker.start([primary.sockets[0].dup()])  # as a worker process inherits it
         host, port = primary.addresses[0]
         clients = []
@@ -370,16 +371,32 @@ def test_the_process_with_fewer_connections_accepts_the_next_one(run, tmp_path) 
             reader, writer = await asyncio.open_connection(host, port)
             await reader.readline()
             clients.append(writer)
-        assert primary_board.counts() == [5, 5]
+        assert primary_board.totals() == [5, 5]
         done.set()
         for writer in clients:
             writer.close()
         await asyncio.gather(primary.stop(), worker.stop())
-        assert primary_board.counts() == [0, 0]
-        primary_board.opened()
+        assert primary_board.totals() == [0, 0]
+        primary_board.opened("127.0.0.1")
         assert primary_board.busier_than_another()
         primary_board.mark_absent(1)  # the worker died: the primary takes everything without waiting
         assert not primary_board.busier_than_another()
 
     run(scenario())
     assert [len(conns) for conns in served.values()] == [5, 5]
+
+
+def test_connection_limits_hold_across_processes(tmp_path) -> None:
+    """Two processes' limiters on one board: per client IP and in all, the other's connections count."""
+    first = ConnectionLimiter(max_total=5, max_per_ip=3, board=LoadBoard(tmp_path / "load", 2, 0))
+    second = ConnectionLimiter(max_total=5, max_per_ip=3, board=LoadBoard(tmp_path / "load", 2, 1))
+    assert first.try_acquire("192.0.2.1") and first.try_acquire("192.0.2.1")
+    assert second.try_acquire("192.0.2.1")
+    assert not second.try_acquire("192.0.2.1") and not first.try_acquire("192.0.2.1")  # 3 from it already
+    assert second.try_acquire("2001:db8::1") and second.try_acquire("2001:db8::2")  # one /64: one client
+    assert not first.try_acquire("198.51.100.7")  # 5 in all
+    first.release("192.0.2.1")
+    assert second.try_acquire("192.0.2.1")
+    assert not first.try_acquire("192.0.2.9")  # 5 in all again: 1 here, 4 there
+    first.board.mark_absent(1)  # the second process died: its connections went with it
+    assert first.try_acquire("192.0.2.9") and first.try_acquire("192.0.2.1")

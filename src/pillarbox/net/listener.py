@@ -154,15 +154,20 @@ def _addr(addr: Any) -> tuple[str, int]:
 
 
 class ConnectionLimiter:
-    """Counts open connections, globally and per client; may be shared by several listeners.
+    """Counts open connections, globally and per client; may be shared by several listeners, and
+    with a ``board`` holds across server processes.
 
     IPv6 clients are counted per /64 by default, since one host usually owns a whole /64.
     """
 
-    def __init__(self, max_total: int = 1000, max_per_ip: int = 20, ipv6_prefix: int = 64) -> None:
+    def __init__(
+        self, max_total: int = 1000, max_per_ip: int = 20, ipv6_prefix: int = 64, board: LoadBoard | None = None,
+    ) -> None:
         self.max_total = max_total
         self.max_per_ip = max_per_ip
         self.ipv6_prefix = ipv6_prefix
+        self.board = board
+        """With several server processes: their connections count too (``net/balance.py``)."""
         self.total = 0
         self._per_ip: dict[str, int] = {}
 
@@ -179,15 +184,23 @@ class ConnectionLimiter:
 
     def try_acquire(self, ip: str) -> bool:
         key = self.key(ip)
-        if self.total >= self.max_total or self._per_ip.get(key, 0) >= self.max_per_ip:
+        total, from_ip = self.total, self._per_ip.get(key, 0)
+        if self.board is not None:
+            elsewhere, from_ip_elsewhere = self.board.others(key)
+            total, from_ip = total + elsewhere, from_ip + from_ip_elsewhere
+        if total >= self.max_total or from_ip >= self.max_per_ip:
             return False
         self.total += 1
         self._per_ip[key] = self._per_ip.get(key, 0) + 1
+        if self.board is not None:
+            self.board.opened(key)
         return True
 
     def release(self, ip: str) -> None:
         key = self.key(ip)
         self.total -= 1
+        if self.board is not None:
+            self.board.closed(key)
         left = self._per_ip.get(key, 1) - 1
         if left > 0:
             self._per_ip[key] = left
@@ -362,9 +375,6 @@ class Listener:
         task = asyncio.create_task(self._serve(client, ip))
         self._clients.add(task)
         task.add_done_callback(self._clients.discard)
-        if self.balance is not None:
-            self.balance.opened()
-            task.add_done_callback(lambda _task, board=self.balance: board.closed())
 
     def _refuse(self, client: socket.socket) -> None:
         with contextlib.suppress(OSError):
