@@ -25,6 +25,7 @@ from pillarbox.obs import (
     JSONFormatter,
     KVFormatter,
     Registry,
+    export_metrics,
     get_logger,
     kv_value,
     log_event,
@@ -376,3 +377,27 @@ def test_module_registry_and_content_type() -> None:
     assert isinstance(REGISTRY, Registry)
     assert CONTENT_TYPE == "text/plain; version=0.0.4; charset=utf-8"
     assert render_metrics(Registry()) == ""
+
+
+def test_other_processes_samples_are_added_in() -> None:
+    """With workers, the primary's /metrics adds what each worker exported (as JSON, via a file)."""
+    def registry_with(messages: int, open_now: int, seconds: float | None, label: str = "ok") -> Registry:
+        registry = Registry()
+        Counter("m_total", "Messages.", ["result"], registry=registry).inc(messages, result=label)
+        Gauge("open", "Open.", registry=registry).set(open_now)
+        timing = Histogram("t_seconds", "Time.", buckets=(1.0,), registry=registry)
+        if seconds is not None:
+            timing.observe(seconds)
+        return registry
+
+    primary = registry_with(3, 2, 0.5)
+    worker = json.loads(json.dumps(export_metrics(registry_with(4, 5, 2.0, label="refused"))))
+    other = json.loads(json.dumps(export_metrics(registry_with(1, 1, None))))
+    assert render_metrics(primary, others=[worker, other]) == (
+        "# HELP m_total Messages.\n# TYPE m_total counter\n"
+        'm_total{result="ok"} 4\nm_total{result="refused"} 4\n'
+        "# HELP open Open.\n# TYPE open gauge\nopen 8\n"
+        "# HELP t_seconds Time.\n# TYPE t_seconds histogram\n"
+        't_seconds_bucket{le="1.0"} 1\nt_seconds_bucket{le="+Inf"} 2\nt_seconds_sum 2.5\nt_seconds_count 2\n'
+    )
+    assert 'm_total{result="ok"} 3\n' in render_metrics(primary)  # its own samples are left as they were

@@ -45,7 +45,15 @@ from pillarbox.smtp.session import SMTPServices, SMTPSettings
 from pillarbox.store.indexer import BackgroundIndexer
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.http import make_http_app
-from pillarbox.workers import LOAD_BOARD, QUEUE_POKE, WorkerPool, WorkerSetup, worker_count
+from pillarbox.workers import (
+    LOAD_BOARD,
+    QUEUE_POKE,
+    MetricsExport,
+    WorkerPool,
+    WorkerSetup,
+    worker_count,
+    worker_metrics,
+)
 
 STOP_GRACE = 10.0
 log = get_logger("app")
@@ -102,8 +110,10 @@ def build_services(config: Config, primary: bool = True) -> Services:
 
 
 def _http_handler(services: Services) -> Handler:
-    app = make_http_app(services.store.healthy, render_metrics)
     config = services.config
+    workers = worker_count(config)
+    app = make_http_app(services.store.healthy,
+                        lambda: render_metrics(others=worker_metrics(config.data_dir, workers)))
     add_mta_sts_route(app, services.store.has_domain, config.policy.mta_sts_mode, config.hostname,
                       config.policy.mta_sts_max_age)
     return app.handle
@@ -229,7 +239,8 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
         services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),
                                      worker.index if worker is not None else 0)
         services.limiter.board = services.balance  # the limits hold for all processes together
-    tasks = background_tasks(services) if worker is None else []  # the primary's alone: nothing twice
+    # the primary's alone: nothing twice; a worker only reports its counters for /metrics
+    tasks = background_tasks(services) if worker is None else [MetricsExport(config.data_dir, worker.index)]
     if worker is not None:
         services.queue_runner.on_poke = worker.poke_primary_queue
     started: list[BackgroundTask] = []

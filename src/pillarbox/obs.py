@@ -279,11 +279,30 @@ class Metric:
     def _copy(self, sample: Any) -> Any:
         return sample
 
-    def render(self) -> list[str]:
+    def render(self, others: Sequence[list[Any]] = ()) -> list[str]:
+        """The exposition lines; ``others``: ``export()`` results of other processes, added in."""
+        samples = dict(self._snapshot())
+        for exported in others:
+            for key, value in exported:
+                key = tuple(key)
+                samples[key] = self._combine(samples[key], value) if key in samples else self._restore(value)
         lines = [f"# HELP {self.name} {_escape_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
-        for key, sample in self._snapshot():
+        for key, sample in sorted(samples.items(), key=lambda item: item[0]):
             lines.extend(self._sample_lines(list(zip(self.labelnames, key, strict=True)), sample))
         return lines
+
+    def export(self) -> list[list[Any]]:
+        """The samples as JSON-able data, for the primary process to add to its own (``workers``)."""
+        return [[list(key), self._plain(sample)] for key, sample in self._snapshot()]
+
+    def _plain(self, sample: Any) -> Any:
+        return sample
+
+    def _restore(self, value: Any) -> Any:
+        return value
+
+    def _combine(self, sample: Any, value: Any) -> Any:
+        return sample + value
 
     def _sample_lines(self, pairs: list[tuple[str, str]], sample: Any) -> list[str]:
         return [f"{self.name}{_labels_text(pairs)} {format_number(sample)}"]
@@ -367,6 +386,19 @@ class Histogram(Metric):
         copy.counts, copy.sum, copy.count = list(sample.counts), sample.sum, sample.count
         return copy
 
+    def _plain(self, sample: Any) -> Any:
+        return [sample.counts, sample.sum, sample.count]
+
+    def _restore(self, value: Any) -> Any:
+        return self._combine(self._zero(), value)
+
+    def _combine(self, sample: Any, value: Any) -> Any:
+        counts, total, count = value
+        sample.counts = [mine + theirs for mine, theirs in zip(sample.counts, counts, strict=True)]
+        sample.sum += total
+        sample.count += count
+        return sample
+
     def _sample_lines(self, pairs: list[tuple[str, str]], sample: Any) -> list[str]:
         lines, running = [], 0
         for bound, count in zip(self.buckets, sample.counts, strict=True):
@@ -378,7 +410,16 @@ class Histogram(Metric):
         return lines
 
 
-def render_metrics(registry: Registry = REGISTRY) -> str:
-    """Every metric of ``registry`` in the text exposition format 0.0.4 (ends with a newline)."""
-    lines = [line for metric in registry.metrics() for line in metric.render()]
+def render_metrics(registry: Registry = REGISTRY, others: Sequence[Mapping[str, list[Any]]] = ()) -> str:
+    """Every metric of ``registry`` in the text exposition format 0.0.4 (ends with a newline).
+
+    ``others``: ``export_metrics`` of other server processes (``workers``): their counters, gauges and
+    histograms are added to this process's, so one scrape sees the whole server."""
+    lines = [line for metric in registry.metrics()
+             for line in metric.render([other[metric.name] for other in others if metric.name in other])]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def export_metrics(registry: Registry = REGISTRY) -> dict[str, list[Any]]:
+    """Every metric's samples as JSON-able data, by name (for ``render_metrics(others=...)``)."""
+    return {metric.name: metric.export() for metric in registry.metrics()}

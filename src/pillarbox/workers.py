@@ -15,25 +15,28 @@ is started again, SIGHUP is passed on (certificate reload), SIGTERM stops the wo
 that queues mail tells the primary's runner with SIGUSR1, so submission stays immediate. A worker
 whose primary vanishes (even by SIGKILL) sees its end of a pipe close and stops.
 
-Shared by all processes: the connection limits (through the same mapped file, ``net/balance.py``)
-and the login throttle (its failures are in the store). Per process: the counters behind
-``/metrics`` (the primary's only).
+Shared by all processes: the connection limits (through the same mapped file, ``net/balance.py``),
+the login throttle (its failures are in the store) and ``/metrics`` (each worker writes its counters
+to a file every second, ``MetricsExport``, and the primary adds them to its own when scraped).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from pillarbox.config import Config
 from pillarbox.net.balance import LoadBoard
-from pillarbox.obs import get_logger, log_event
+from pillarbox.obs import export_metrics, get_logger, log_event
 
 log = get_logger("app")
 RESTART_PAUSE = 1.0
@@ -75,6 +78,52 @@ class WorkerSetup:
     def watch_parent(self, on_gone: Callable[[], None]) -> None:
         os.set_blocking(self.parent_fd, False)
         asyncio.get_running_loop().add_reader(self.parent_fd, on_gone)  # EOF: the write end closed
+
+
+METRICS_DIR = "metrics"  # in data_dir: each worker's counters, for the primary's /metrics
+METRICS_INTERVAL = 1.0
+
+
+class MetricsExport:
+    """A worker's side of ``/metrics``: its samples, written to a file of its own every second (and
+    at stop), which the primary adds to its own when scraped (``worker_metrics``)."""
+
+    def __init__(self, data_dir: Path, index: int, interval: float = METRICS_INTERVAL) -> None:
+        self._path = data_dir / METRICS_DIR / f"{index}.json"
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._path.parent.mkdir(exist_ok=True)
+        self.write()
+        self._task = asyncio.create_task(self._loop(), name="metrics-export")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self.write()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            self.write()
+
+    def write(self) -> None:
+        temporary = self._path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(export_metrics()))
+        temporary.replace(self._path)  # a scrape reads the old file or the new one, never half
+
+
+def worker_metrics(data_dir: Path, count: int) -> list[dict[str, list[Any]]]:
+    """What workers 1 .. count-1 last exported (a worker that has not written yet counts nothing)."""
+    found = []
+    for index in range(1, count):
+        try:
+            found.append(json.loads((data_dir / METRICS_DIR / f"{index}.json").read_text()))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def _adopt(fd: int) -> socket.socket:

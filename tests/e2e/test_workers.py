@@ -18,6 +18,7 @@ import socket
 import sqlite3
 import ssl
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -84,6 +85,22 @@ def test_both_processes_serve_and_every_message_is_stored_once(server: ServerPro
     subjects = sorted(int(m.split(b"Subject: m")[1].split(b"\r\n")[0]) for m in stored)
     assert subjects == list(range(CONNECTIONS * 2))
     assert _serving_processes(server) == {"0", "1"}
+
+
+def test_metrics_count_what_every_process_did(server: ServerProcess):
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        list(pool.map(lambda n: _send(server.port("smtp"), n), range(CONNECTIONS * 2)))
+    assert _serving_processes(server) == {"0", "1"}
+    pattern = re.compile(r'^pillarbox_smtp_messages_total\{result="accepted"\} (\d+)$', re.MULTILINE)
+    deadline, counted = time.monotonic() + 30, None
+    while time.monotonic() < deadline:  # a worker writes its counters once a second
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port('http')}/metrics", timeout=10) as response:
+            found = pattern.search(response.read().decode())
+        counted = int(found.group(1)) if found else None
+        if counted == CONNECTIONS * 2:
+            break
+        time.sleep(0.2)
+    assert counted == CONNECTIONS * 2
 
 
 def test_idle_hears_of_deliveries_made_by_either_process(server: ServerProcess):
