@@ -5,8 +5,8 @@ one core whatever the load. With ``workers = N`` the process started by ``pillar
 primary) binds every listener as usual, then starts N - 1 worker processes that inherit the protocol
 sockets (not the HTTP one) and accept on them too. The process with the fewest open connections
 takes the next one (``net/balance.py``). Everything shared lives in the store, which several
-processes already share (the CLI does): SQLite serialises their commits, and every process's change
-feed notices the others' commits within its poll interval (IMAP IDLE, NOTIFY, POP3 locks).
+processes already share (the CLI does): SQLite serialises their commits, and a process that commits
+wakes the others' change feeds at once (``store/sqlite/wakeup.py``: IMAP IDLE, NOTIFY, POP3 locks).
 
 What stays with the primary: the outbound queue runner and the daily report tasks (one of each, so
 nothing is sent twice), the search indexer and the WAL checkpoints (once is enough), the HTTP

@@ -2,9 +2,10 @@
 
 Every change raises a mailbox's HIGHESTMODSEQ, and MODSEQs come from one global counter, so "what
 changed since I last looked" is one indexed query: ``highestmodseq > last``. The feed runs that query
-right after each local commit (the writer pokes it) and on a short timer for commits made by other
-processes (the CLI, another Pillarbox), then wakes the waiters of the mailboxes it found. Waiters
-then read the change log themselves (principle 5: woken by notifications, read from the store).
+right after each local commit (the writer pokes it), when another process (a worker, the CLI) says
+it committed (``wakeup.py``), and on a short timer as a safety net, then wakes the waiters of the
+mailboxes it found. Waiters then read the change log themselves (principle 5: woken by
+notifications, read from the store).
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 
+from pillarbox.store.sqlite.wakeup import CommitWakeup
+
 POLL_INTERVAL = 0.25
 
 
 class PollingChangeFeed:
-    def __init__(self, changed_since: Callable[[int], Awaitable[tuple[int, list[tuple[int, int]]]]]) -> None:
+    def __init__(
+        self, changed_since: Callable[[int], Awaitable[tuple[int, list[tuple[int, int]]]]],
+        wakeup: CommitWakeup | None = None,
+    ) -> None:
         self._changed_since = changed_since
+        self._wakeup = wakeup
         self._waiters: dict[int, set[asyncio.Future[None]]] = {}
         self._highest: dict[int, int] = {}
         self._last = -1
@@ -68,6 +75,8 @@ class PollingChangeFeed:
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
             self._poked = asyncio.Event()
+            if self._wakeup is not None:
+                self._wakeup.listen(self._loop, self._poked.set)  # other processes' commits
             self._task = self._loop.create_task(self._run(), name="pillarbox-change-feed")
 
     async def _run(self) -> None:

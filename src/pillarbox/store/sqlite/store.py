@@ -52,6 +52,7 @@ from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.sqlite.schema import migrate
+from pillarbox.store.sqlite.wakeup import CommitWakeup
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 
 T = TypeVar("T")
@@ -88,9 +89,10 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
-        self.changes = PollingChangeFeed(self._mailboxes_changed_since)
+        self._wakeup = CommitWakeup(data_dir / "wake")
+        self.changes = PollingChangeFeed(self._mailboxes_changed_since, self._wakeup)
         self._writer = GroupCommitWriter(
-            self._writer_connection, self.blobs, self.changes.poke, data_dir / "write.lock")
+            self._writer_connection, self.blobs, self._committed, data_dir / "write.lock")
         self._checkpointer = Checkpointer(lambda: connect(self.db_path)) if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
@@ -98,6 +100,11 @@ class SQLiteStore:
     @classmethod
     def open(cls, data_dir: Path, clock: Callable[[], float] = time.time, checkpoints: bool = True) -> SQLiteStore:
         return cls(Path(data_dir), clock, checkpoints=checkpoints)
+
+    def _committed(self) -> None:
+        """After every commit, in the writer thread: this process's feed, and the others'."""
+        self.changes.poke()
+        self._wakeup.notify_others()
 
     def _writer_connection(self) -> sqlite3.Connection:
         conn = connect(self.db_path)
@@ -107,6 +114,7 @@ class SQLiteStore:
     async def close(self) -> None:
         await self.changes.close()
         await asyncio.to_thread(self._writer.close)
+        self._wakeup.close()
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.close)
         self._pool.shutdown(wait=True)
