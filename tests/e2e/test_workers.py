@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import imaplib
 import os
+import poplib
 import re
 import signal
 import smtplib
@@ -215,3 +216,32 @@ def test_the_connection_limit_per_ip_holds_for_all_processes_together(tmp_path: 
         for sock in held:
             sock.close()
         process.kill()
+
+
+def test_pop3_maildrop_lock_holds_across_processes(tmp_path: Path):
+    """RFC 1939 4: one POP3 session per maildrop, also when the second lands on another process."""
+    first = write_config(tmp_path, ("pop3",))
+    second = tmp_path / "second.toml"
+    second.write_text(first.read_text())  # same data_dir, another ephemeral port
+    pillarbox(first, "domain", "add", "example.com")
+    pillarbox(first, "user", "add", "bob@example.com", "--password-stdin", input=PASSWORD.encode() + b"\n")
+    servers = [ServerProcess(first), ServerProcess(second)]
+    sessions = []
+    try:
+        for server in servers:
+            client = poplib.POP3("127.0.0.1", server.port("pop3"), timeout=30)
+            client.stls(context=ssl._create_unverified_context())
+            client.user("bob@example.com")
+            sessions.append(client)
+        assert sessions[0].pass_(PASSWORD).startswith(b"+OK")
+        with pytest.raises(poplib.error_proto, match="IN-USE"):
+            sessions[1].pass_(PASSWORD)
+        sessions[0].quit()  # releases the maildrop
+        again = poplib.POP3("127.0.0.1", servers[1].port("pop3"), timeout=30)
+        again.stls(context=ssl._create_unverified_context())
+        again.user("bob@example.com")
+        assert again.pass_(PASSWORD).startswith(b"+OK")
+        again.quit()
+    finally:
+        for server in servers:
+            server.kill()

@@ -93,7 +93,7 @@ class FakeTLS:
 def make_services(store: SQLiteStore, **settings: object) -> POP3Services:
     pop3_settings = POP3Settings(hostname="mx.test", **settings)  # type: ignore[arg-type]
     authenticator = Authenticator(store, FastThrottle(store, max_failures=1000))
-    return POP3Services(pop3_settings, store, authenticator, FakeTLS(), MaildropLocks())  # type: ignore[arg-type]
+    return POP3Services(pop3_settings, store, authenticator, FakeTLS(), MaildropLocks(store.data_dir / "pop3"))  # type: ignore[arg-type]
 
 
 class Driver:
