@@ -7,10 +7,10 @@ date, log and carry on if it fails (a bad day must not stop the next ones), stop
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from pillarbox.background import LoopingTask
 from pillarbox.obs import get_logger, log_event
 
 log = get_logger("daily")
@@ -23,7 +23,7 @@ def seconds_until_next_run(now: float, delay: float) -> float:
     return due - now if due > now else due + 86400 - now
 
 
-class DailyTask:
+class DailyTask(LoopingTask):
     """Runs ``job("YYYY-MM-DD" of yesterday)`` every day ``delay`` seconds after midnight UTC."""
 
     def __init__(
@@ -35,18 +35,6 @@ class DailyTask:
         self.clock = clock
         self.delay = delay
         self.sleep = sleep
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name=self.name)
-
-    async def stop(self, grace: float = 10.0) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._task, grace)
-        self._task = None
 
     async def _loop(self) -> None:
         while True:

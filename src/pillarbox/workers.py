@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pillarbox.background import LoopingTask
 from pillarbox.config import Config
 from pillarbox.net.balance import LoadBoard
 from pillarbox.obs import export_metrics, get_logger, log_event
@@ -84,24 +85,23 @@ METRICS_DIR = "metrics"  # in data_dir: each worker's counters, for the primary'
 METRICS_INTERVAL = 1.0
 
 
-class MetricsExport:
+class MetricsExport(LoopingTask):
     """A worker's side of ``/metrics``: its samples, written to a file of its own every second (and
     at stop), which the primary adds to its own when scraped (``worker_metrics``)."""
+
+    name = "metrics-export"
 
     def __init__(self, data_dir: Path, index: int, interval: float = METRICS_INTERVAL) -> None:
         self._path = data_dir / METRICS_DIR / f"{index}.json"
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._path.parent.mkdir(exist_ok=True)
         self.write()
-        self._task = asyncio.create_task(self._loop(), name="metrics-export")
+        await super().start()
 
     async def stop(self, grace: float = 10.0) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await super().stop(grace)
         self.write()
 
     async def _loop(self) -> None:

@@ -15,17 +15,19 @@ A SEARCH never waits for this task: ``Store.search_text`` indexes its mailbox's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
+from pillarbox.background import LoopingTask
 from pillarbox.obs import get_logger, log_event
 from pillarbox.store.records import IndexBacklog
 
 log = get_logger("indexer")
 
 
-class BackgroundIndexer:
+class BackgroundIndexer(LoopingTask):
+    name = "indexer"
+
     def __init__(
         self,
         backlog: Callable[[], Awaitable[IndexBacklog]],
@@ -45,18 +47,6 @@ class BackgroundIndexer:
         self._sleep = sleep
         self._newest_seen: int | None = None
         self._indexed_since_idle = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="indexer")
-
-    async def stop(self, grace: float = 10.0) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._task, grace)
-        self._task = None
 
     async def _loop(self) -> None:
         while True:
