@@ -111,7 +111,10 @@ class DKIMSigner:
 
     async def sign(self, message: bytes, sender: str) -> bytes:
         """``message`` signed for the sender's domain if it is ours and not signed by it yet."""
-        domain = sender.rpartition("@")[2].lower()
+        return await self.sign_for_domain(message, sender.rpartition("@")[2].lower())
+
+    async def sign_for_domain(self, message: bytes, domain: str) -> bytes:
+        """``message`` signed with ``domain``'s keys if it is ours and has not signed it yet."""
         if not domain or signed_by(message, domain):
             return message
         keys = await self.keys(domain)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from pillarbox.auth.directory import Directory
 from pillarbox.delivery.local import LocalDelivery, LocalReport
+from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.queue.dsn import RecipientReport, Report, build_dsn
 from pillarbox.queue.schedule import RetryPolicy
 from pillarbox.store.records import OutboundRecipient, OutboundRequest, QueuedMessage, QueuedRecipient
@@ -62,14 +63,18 @@ def recipient_report(entry: QueuedMessage, r: QueuedRecipient, action: str, poli
 
 
 class Reporter:
+    """Sends what the server itself writes (DSNs, and through ``send`` the DMARC and TLS reports),
+    from ``MAILER-DAEMON@hostname`` with a null reverse-path, DKIM-signed when ``signer`` is given."""
+
     def __init__(self, store: object, directory: Directory, hostname: str, policy: RetryPolicy,
-                 poke: Callable[[], None]) -> None:
+                 poke: Callable[[], None], signer: DKIMSigner | None = None) -> None:
         self.store = store
         self.directory = directory
         self.local = LocalDelivery(store)  # type: ignore[arg-type]
         self.hostname = hostname
         self.policy = policy
         self.poke = poke
+        self.signer = signer
 
     async def report(self, entry: QueuedMessage, now: int) -> None:
         due = due_actions(entry, self.policy, now)
@@ -98,6 +103,7 @@ class Reporter:
             Report(self.hostname, local.sender, reports, local.message, now, local.envid, local.ret), now))
 
     async def send(self, to: str, dsn: bytes) -> None:
+        dsn = await self._signed(dsn)
         domain = to.rpartition("@")[2]
         if await self.directory.is_local_domain(domain):
             resolution = await self.directory.resolve(to)
@@ -110,3 +116,16 @@ class Reporter:
             request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets))
             await self.store.deliver_and_queue(b"", [], request, dsn)  # type: ignore[attr-defined]
             self.poke()
+
+    async def _signed(self, message: bytes) -> bytes:
+        """Signed by the served domain that is the host name or its closest parent (mx.example.com:
+        example.com), which DMARC's relaxed alignment accepts for From: MAILER-DAEMON@mx.example.com
+        (RFC 7489 3.1.1); unsigned if the host name is under none of our domains."""
+        if self.signer is None:
+            return message
+        labels = self.hostname.split(".")
+        for start in range(len(labels) - 1):
+            domain = ".".join(labels[start:])
+            if await self.directory.is_local_domain(domain):
+                return await self.signer.sign_for_domain(message, domain)
+        return message

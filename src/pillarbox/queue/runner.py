@@ -46,7 +46,7 @@ class QueueRunner:
         self.clock = clock
         self.local = LocalDelivery(store)  # type: ignore[arg-type]
         self.signer = DKIMSigner(store)
-        self.reporter = Reporter(store, directory, config.hostname, self.policy, self.poke)
+        self.reporter = Reporter(store, directory, config.hostname, self.policy, self.poke, self.signer)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._domains: defaultdict[str, asyncio.Semaphore] = defaultdict(
