@@ -129,3 +129,43 @@ def test_the_consistency_check_finds_an_unsearchable_message(with_store):
         ]
 
     with_store(body)
+
+
+def test_search_catches_up_also_when_another_indexer_got_there_first(with_store, monkeypatch):
+    """Two processes may take the same oldest batch; the one that finds it done must go on."""
+    monkeypatch.setattr(sqlite_store, "INDEX_BATCH", 2)
+
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        for n in range(5):
+            await store.deliver(message(f"m{n}", body="heron\r\n"), [DeliveryTarget(inbox.id)])
+        other = SQLiteStore.open(store.data_dir, checkpoints=False)
+        try:
+            assert await other.index_pending() == 2  # the oldest two, by "another process"
+        finally:
+            await other.close()
+        real_pending, calls = sqlite_store.fulltext.pending, []
+
+        def stale_first(conn, limit, size, mailbox_id=None):
+            calls.append(mailbox_id)  # the first batch was read just before the other indexed it
+            return [(1, b"x", "x"), (2, b"x", "x")] if len(calls) == 1 else real_pending(conn, limit, size, mailbox_id)
+
+        monkeypatch.setattr(sqlite_store.fulltext, "pending", stale_first)
+        assert await store.search_text(inbox.id, "heron", ("body",)) == {1, 2, 3, 4, 5}
+        assert (await store.index_backlog()).count == 0
+
+    with_store(body)
+
+
+def test_a_message_whose_file_is_lost_leaves_the_backlog(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        await store.deliver(message("big", body=LARGE_BODY), [DeliveryTarget(inbox.id)])
+        await store.deliver(message("small", body="egret\r\n"), [DeliveryTarget(inbox.id)])
+        for path in (store.data_dir / "blobs").rglob("*"):
+            if path.is_file():
+                path.unlink()
+        assert await store.search_text(inbox.id, "egret", ("body",)) == {2}  # no endless catching up
+        assert (await store.index_backlog()).count == 0
+
+    with_store(body)

@@ -440,19 +440,24 @@ class SQLiteStore:
 
     async def index_pending(self, mailbox_id: int | None = None) -> int:
         """Index one batch of messages waiting for the full-text index (only ``mailbox_id``'s if given);
-        returns how many were indexed, 0 when none waits."""
+        returns how many left the backlog, 0 when none waits. A message another process indexed
+        meanwhile counts too: what matters to the caller is whether to go on."""
         batch = await self._read(lambda c: fulltext.pending(c, INDEX_BATCH, INDEX_BATCH_BYTES, mailbox_id))
         if not batch:
             return 0
         texts = await asyncio.to_thread(self._index_texts, batch)
-        return await self._write(lambda t: fulltext.record(t, texts))
+        await self._write(lambda t: fulltext.record(t, texts))
+        return len(batch)
 
     def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
         texts = []
         for message_id, body, blob in batch:
             try:
                 raw = self._bytes_of(body, blob)
-            except FileNotFoundError:  # deleted since the batch was read: nothing to index
+            except FileNotFoundError:
+                # deleted since the batch was read (then ``record`` finds nothing to do), or its file
+                # is lost (find_problems reports it): either way it must leave the backlog
+                texts.append((message_id, "", ""))
                 continue
             try:
                 texts.append((message_id, *index_text(raw)))
