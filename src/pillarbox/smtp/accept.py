@@ -91,7 +91,7 @@ class MessageAcceptor:
             mail = transaction.mail
             outbound = OutboundRequest(
                 sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
-                smtputf8=mail.smtputf8, auth_user=user.address if user else None,
+                smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
             )
             if user is not None and self.signer is not None:
                 # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
@@ -118,7 +118,7 @@ class MessageAcceptor:
             # the others are stored and the client will hear 250: this copy gets a bounce (DSN)
             log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
                       recipient=result.account.address, error=str(result.error))
-        await self._report(transaction, report, content)
+        await self._report(transaction, report, content, queue_id)
         if report.queue_id is not None and self.on_queued is not None:
             self.on_queued()
         MESSAGES.inc(result="accepted")
@@ -136,7 +136,7 @@ class MessageAcceptor:
             return None
         return sealed if sealed is not message else None
 
-    async def _report(self, transaction: Transaction, report: DeliveryReport, content: bytes) -> None:
+    async def _report(self, transaction: Transaction, report: DeliveryReport, content: bytes, queue_id: str) -> None:
         """DSNs owed at once: local copies refused after DATA (RFC 5321 6.1: once we said 250 we
         must report a failure), and NOTIFY=SUCCESS for copies stored here (RFC 3461 5.2.3)."""
         if self.reporter is None or not transaction.sender:  # a null sender never gets a DSN
@@ -159,7 +159,8 @@ class MessageAcceptor:
                     outcomes.append(RecipientOutcome(account.address, original, "delivered", "2.0.0"))
         if outcomes:
             mail = transaction.mail
-            await self.reporter(LocalReport(transaction.sender, mail.envid, mail.ret, content, tuple(outcomes)))
+            await self.reporter(LocalReport(transaction.sender, mail.envid, mail.ret, content, tuple(outcomes),
+                                            queue_id))
 
     async def _inbox_fallback(self, message: bytes, report: DeliveryReport, sender: str) -> DeliveryReport:
         """An account without a Junk folder (deleted by its user) gets the message in its INBOX."""

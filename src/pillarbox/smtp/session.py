@@ -29,7 +29,7 @@ from pillarbox.smtp import server_protocol as core
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_recipient
 from pillarbox.smtp.replies import Reply
-from pillarbox.store.records import Account
+from pillarbox.store.records import Account, new_queue_id
 
 log = get_logger("smtp")
 CONNECTIONS = Counter("pillarbox_smtp_connections_total", "SMTP connections accepted", ("role",))
@@ -244,7 +244,7 @@ class SMTPSession:
         transaction = self.transaction
         assert transaction is not None
         self.transaction = None
-        queue_id = secrets.token_hex(6)
+        queue_id = new_queue_id()
         reply = await self.services.acceptor.accept(
             content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
         )

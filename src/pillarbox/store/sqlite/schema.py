@@ -221,6 +221,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_failures_key ON login_failures(kind, key, at);
     CREATE INDEX login_failures_at ON login_failures(at);
     """,
+    # (queue) One id per message from the SMTP reply to the last log line (records.new_queue_id); the
+    # rowid stays the key the recipients point at. Entries queued before get a random 12-hex-digit id.
+    """
+    ALTER TABLE queue ADD COLUMN public_id TEXT;
+    UPDATE queue SET public_id = lower(hex(randomblob(6)));
+    CREATE UNIQUE INDEX queue_public_id ON queue(public_id);
+    """,
 )
 
 

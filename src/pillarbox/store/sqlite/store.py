@@ -483,31 +483,31 @@ class SQLiteStore:
     async def reclaim_queue_leases(self, owner: str) -> int:
         return await self._write(lambda t: queue.reclaim_leases(t, owner))
 
-    async def release_queue_lease(self, queue_id: int, owner: str) -> None:
+    async def release_queue_lease(self, queue_id: str, owner: str) -> None:
         await self._write(lambda t: queue.release_lease(t, queue_id, owner))
 
-    async def update_queue_recipients(self, queue_id: int, updates: Sequence[RecipientUpdate]) -> None:
+    async def update_queue_recipients(self, queue_id: str, updates: Sequence[RecipientUpdate]) -> None:
         """Record attempt outcomes; durable on return (a 250 is written before anything else happens)."""
         now = self._seconds()
         await self._write(lambda t: queue.update_recipients(t, queue_id, updates, now))
 
-    async def mark_queue_reported(self, queue_id: int, positions: Sequence[int], action: str) -> None:
+    async def mark_queue_reported(self, queue_id: str, positions: Sequence[int], action: str) -> None:
         await self._write(lambda t: queue.mark_reported(t, queue_id, positions, action))
 
-    async def delete_queue_entry(self, queue_id: int) -> bool:
+    async def delete_queue_entry(self, queue_id: str) -> bool:
         return await self._write(lambda t: queue.delete_entry(t, queue_id))
 
-    async def get_queue_entry(self, queue_id: int) -> QueuedMessage | None:
+    async def get_queue_entry(self, queue_id: str) -> QueuedMessage | None:
         return await self._read(lambda c: queue.get_entry(c, queue_id))
 
     async def list_queue(self) -> list[QueuedMessage]:
         return await self._read(queue.list_entries)
 
-    async def retry_queue(self, queue_ids: Sequence[int] | None = None) -> int:
+    async def retry_queue(self, queue_ids: Sequence[str] | None = None) -> int:
         now = self._seconds()
         return await self._write(lambda t: queue.retry_now(t, queue_ids, now))
 
-    async def hold_queue_entry(self, queue_id: int, held: bool) -> bool:
+    async def hold_queue_entry(self, queue_id: str, held: bool) -> bool:
         return await self._write(lambda t: queue.set_held(t, queue_id, held))
 
     async def add_dkim_key(self, key: DKIMKey) -> None:
