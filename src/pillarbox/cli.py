@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns
+from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import PillarboxError
@@ -174,6 +174,7 @@ def _user_commands(commands: argparse._SubParsersAction) -> None:
     policy.add_argument("policy", metavar="keep|delete|DAYS", type=pop3_policy,
                         help="keep (default), delete after download, or leave on the server DAYS days")
     policy.set_defaults(func=du.user_pop3_policy)
+    senders.register(actions)
 
 
 def _alias_commands(commands: argparse._SubParsersAction) -> None:

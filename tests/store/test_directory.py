@@ -79,10 +79,39 @@ def test_alias_resolution_subaddress_catch_all_and_postmaster(with_store):
 
         await store.add_alias("@example.com", ["carol@example.com"])
         assert [a.id for a in (await directory.resolve("nobody@example.com")).accounts] == [carol.id]
-        assert await directory.owns(bob, "bob+tag@example.com")
-        assert await directory.owns(bob, "team@example.com")
-        assert not await directory.owns(bob, "carol@example.com")
-        assert not await directory.owns(carol, "nobody@example.com")  # catch-all grants no sending right
+        assert await directory.may_use(bob, "bob+tag@example.com")
+        assert await directory.may_use(bob, "team@example.com")
+        assert not await directory.may_use(bob, "carol@example.com")
+        assert not await directory.may_use(carol, "nobody@example.com")  # catch-all grants no sending right
+
+    with_store(body)
+
+
+def test_sender_grants_extend_what_a_user_may_use(with_store):
+    async def body(store: SQLiteStore) -> None:
+        await store.add_domain("example.com")
+        bob = await store.add_account("bob@example.com", "hash", None)
+        await store.add_account("carol@example.com", "hash", None)
+        directory = Directory(store, clock=itertools.count().__next__)
+        assert not await directory.may_use(bob, "carol@example.com")
+        version = store.directory_version()
+        await store.add_sender_grant("Bob@example.com", "Carol@Example.com")
+        await store.add_sender_grant("bob@example.com", "@Partner.Example")
+        assert store.directory_version() > version
+        assert await directory.may_use(bob, "carol@example.com") and await directory.may_use(bob, "carol+x@example.com")
+        assert await directory.may_use(bob, "anyone@partner.example")
+        assert not await directory.may_use(bob, "anyone@sub.partner.example")
+        assert await store.sender_grants("bob@example.com") == ("@partner.example", "carol@example.com")
+        with pytest.raises(AlreadyExists):
+            await store.add_sender_grant("bob@example.com", "carol@example.com")
+        with pytest.raises(NotFound):
+            await store.add_sender_grant("nobody@example.com", "carol@example.com")
+        await store.delete_sender_grant("bob@example.com", "carol@example.com")
+        assert not await directory.may_use(bob, "carol@example.com")
+        with pytest.raises(NotFound):
+            await store.delete_sender_grant("bob@example.com", "carol@example.com")
+        await store.delete_account("bob@example.com")  # its grants go with it
+        assert await store.list_sender_grants() == []
 
     with_store(body)
 

@@ -94,15 +94,20 @@ class Directory:
         await self._resolve_into(normalize_address(address), result, depth=0, seen=set())
         return result
 
-    async def owns(self, account: Account, address: str) -> bool:
-        """May this account send as ``address``? Its own address (with any +tag), or an alias
-        (not a catch-all: owning every address of a domain is too broad a right) that reaches it."""
+    async def may_use(self, account: Account, address: str) -> bool:
+        """May this account send as ``address`` (MAIL FROM, and the From:/Sender: fields)? Its own
+        address (with any +tag); an alias that reaches it (not a catch-all: owning every address of
+        a domain is too broad a right to get by accident); or an address, or a whole ``@domain``,
+        an administrator granted it (``pillarbox user grant``)."""
         try:
             normalized = normalize_address(address)
         except AddressError:
             return False
         base = _strip_subaddress(normalized)
         if account.address in (normalized, base):
+            return True
+        granted = await self._remembered("grants", account.address, self.store.sender_grants)
+        if {normalized, base, "@" + normalized.rpartition("@")[2]} & set(granted):
             return True
         for candidate in dict.fromkeys((normalized, base)):
             if await self._alias(candidate) is not None:

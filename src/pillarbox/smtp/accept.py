@@ -24,6 +24,7 @@ from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
+from pillarbox.policy.senders import Problem, SenderRules
 from pillarbox.smtp import replies
 from pillarbox.smtp.envelope import Transaction
 from pillarbox.smtp.received import TraceInfo, received_header
@@ -40,7 +41,7 @@ class MessageAcceptor:
     def __init__(
         self, store: Store, hostname: str, policy: InboundPolicy | None = None,
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
-        reporter: Callable[[LocalReport], Awaitable[None]] | None = None,
+        reporter: Callable[[LocalReport], Awaitable[None]] | None = None, senders: SenderRules | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
@@ -49,6 +50,7 @@ class MessageAcceptor:
         self.signer = signer
         self.on_queued = on_queued
         self.reporter = reporter
+        self.senders = senders
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -65,7 +67,10 @@ class MessageAcceptor:
         self, content: bytes, transaction: Transaction, trace: dict[str, Any], queue_id: str, user: Account | None,
         sender: SenderCheck | None = None,
     ) -> Reply:
-        """``sender`` (MX role only): the MAIL FROM-time SPF check; then DKIM/DMARC decide here."""
+        """``sender`` (MX role only): the MAIL FROM-time SPF check; then DKIM/DMARC decide here.
+        ``user`` (submission): the From:/Sender: rule; raises ProtocolError with the reason."""
+        if user is not None:
+            await self._check_authors(user, content)
         folder = "INBOX"
         if sender is not None and self.policy is not None:
             content, removed = remove_ours(content, self.hostname)
@@ -123,6 +128,13 @@ class MessageAcceptor:
             self.on_queued()
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
+
+    async def _check_authors(self, user: Account, content: bytes) -> None:
+        refusal = await self.senders.check(user, content) if self.senders is not None else None
+        if refusal is not None:
+            MESSAGES.inc(result="refused")
+            reply = replies.AUTHOR_NOT_OWNED if refusal.problem is Problem.NOT_OWNED else replies.AUTHOR_FIELDS_INVALID
+            raise ProtocolError(reply, refusal.reason)
 
     async def _seal(self, message: bytes, transaction: Transaction, queue_id: str) -> bytes | None:
         """The forwarded copy with an ARC set by the (first) alias domain that sends it on, or None."""

@@ -78,8 +78,8 @@ async def check_sender(directory: Directory, role: Role, mail: MailFrom, user: A
     if role.is_submission:
         if user is None:
             raise ProtocolError(replies.AUTH_REQUIRED)
-        if mail.address is None or not await directory.owns(user, mail.address):
-            raise ProtocolError(replies.SENDER_NOT_OWNED)
+        if mail.address is None or not await directory.may_use(user, mail.address):
+            raise ProtocolError(replies.SENDER_NOT_OWNED, f"{user.address} may not use {mail.address or '<>'}")
 
 
 async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> Recipient:

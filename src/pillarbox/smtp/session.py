@@ -245,9 +245,13 @@ class SMTPSession:
         assert transaction is not None
         self.transaction = None
         queue_id = new_queue_id()
-        reply = await self.services.acceptor.accept(
-            content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
-        )
+        try:
+            reply = await self.services.acceptor.accept(
+                content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
+            )
+        except ProtocolError as refused:  # e.g. the From: rule: still one line for the transaction
+            self._log_transaction(len(content), refused.reply, transaction)  # type: ignore[arg-type]
+            raise
         self._log_transaction(len(content), reply, transaction, queue_id)
         return reply
 

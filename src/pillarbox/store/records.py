@@ -59,6 +59,14 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class SenderGrant:
+    """``user`` (an account) may send as ``address``: one address, or ``@domain`` for all of a domain."""
+
+    user: str
+    address: str
+
+
+@dataclass(frozen=True)
 class Mailbox:
     id: int
     account_id: int

@@ -228,6 +228,19 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE queue SET public_id = lower(hex(randomblob(6)));
     CREATE UNIQUE INDEX queue_public_id ON queue(public_id);
     """,
+    # (senders) Addresses an account may send as beyond its own and its aliases' (``pillarbox user grant``):
+    # an address, or "@domain" for all of a domain. Part of the directory, so changes move its version.
+    """
+    CREATE TABLE sender_grants (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        address TEXT NOT NULL,
+        PRIMARY KEY (account_id, address)
+    ) WITHOUT ROWID;
+    """ + "".join(
+        f"CREATE TRIGGER sender_grants_{event.lower()}_directory AFTER {event} ON sender_grants"
+        " BEGIN UPDATE counters SET value = value + 1 WHERE name = 'directory'; END;"
+        for event in ("INSERT", "DELETE")
+    ),
 )
 
 

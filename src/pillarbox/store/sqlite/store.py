@@ -44,9 +44,10 @@ from pillarbox.store.records import (
     QueuedMessage,
     RecipientUpdate,
     Refused,
+    SenderGrant,
     StoreFlagsResult,
 )
-from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -220,6 +221,7 @@ class SQLiteStore:
                 messages.drop_mailbox_messages(txn, mailbox.id)
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
+            grants.delete_account_grants(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
 
@@ -261,6 +263,22 @@ class SQLiteStore:
     async def delete_alias(self, address: str) -> None:
         address = _normalize_alias(address)
         await self._write(lambda t: directory.delete_alias(t, address))
+
+    # sender grants
+    async def add_sender_grant(self, user: str, address: str) -> SenderGrant:
+        user, address = normalize_address(user), _normalize_alias(address)
+        return await self._write(lambda t: grants.add(t, user, address))
+
+    async def delete_sender_grant(self, user: str, address: str) -> None:
+        user, address = normalize_address(user), _normalize_alias(address)
+        await self._write(lambda t: grants.delete(t, user, address))
+
+    async def sender_grants(self, user: str) -> tuple[str, ...]:
+        user = normalize_address(user)
+        return await self._read(lambda c: grants.of_account(c, user))
+
+    async def list_sender_grants(self) -> list[SenderGrant]:
+        return await self._read(grants.list_all)
 
     # mailboxes
     async def list_mailboxes(self, account_id: int) -> list[Mailbox]:
