@@ -101,7 +101,7 @@ def build_services(config: Config, primary: bool = True) -> Services:
     return Services(
         config=config,
         store=store,
-        directory=Directory(store),
+        directory=Directory(store, hostname=config.hostname, postmaster=config.postmaster),
         tls=TLSContextHolder(cert, key),
         authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
         limiter=ConnectionLimiter(max_total=limits.max_connections, max_per_ip=limits.max_connections_per_ip),

@@ -74,7 +74,7 @@ def test_alias_resolution_subaddress_catch_all_and_postmaster(with_store):
         assert team.remote == ["x@remote.test"]
         assert [a.address for a in (await directory.resolve("bob+news@example.com")).accounts] == [bob.address]
         assert not await directory.resolve("nobody@example.com")
-        assert [a.id for a in (await directory.resolve("postmaster@example.com")).accounts] == [bob.id]
+        assert not await directory.resolve("postmaster@example.com")  # no hidden fallback: an alias says who
         assert [a.id for a in (await directory.resolve("loop1@example.com")).accounts] == [bob.id]
 
         await store.add_alias("@example.com", ["carol@example.com"])
@@ -165,5 +165,22 @@ def test_resolver_memory_follows_changes_made_by_another_process(with_store, tmp
             assert not await directory.is_local_domain("example.com")
         finally:
             await other.close()
+
+    with_store(body)
+
+
+def test_who_the_bare_postmaster_is(with_store):
+    """RCPT TO:<Postmaster> (RFC 5321 4.1.1.3): the configured address, else postmaster@ the served
+    domain that is the host name or its closest parent, else of the oldest domain, else nobody."""
+    async def body(store: SQLiteStore) -> None:
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() is None
+        await store.add_domain("zzz.example")
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() == "postmaster@zzz.example"
+        await store.add_domain("example.com")
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() == "postmaster@example.com"
+        await store.add_domain("mx.example.com")
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() == "postmaster@mx.example.com"
+        configured = Directory(store, hostname="mx.example.com", postmaster="ops@elsewhere.example")
+        assert await configured.host_postmaster() == "ops@elsewhere.example"
 
     with_store(body)

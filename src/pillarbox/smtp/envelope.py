@@ -84,6 +84,8 @@ async def check_sender(directory: Directory, role: Role, mail: MailFrom, user: A
 
 async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> Recipient:
     """Where this RCPT TO goes, or ProtocolError with the refusal."""
+    if "@" not in rcpt.address:  # the grammar lets only <Postmaster> through without a domain
+        return await _host_postmaster(directory, rcpt)
     try:
         local, domain = split_address(rcpt.address)
     except AddressError:
@@ -99,3 +101,14 @@ async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> R
     if not resolution:
         raise ProtocolError(replies.NO_SUCH_USER)
     return Recipient(rcpt.address, rcpt, resolution.accounts, resolution.remote)
+
+
+async def _host_postmaster(directory: Directory, rcpt: RcptTo) -> Recipient:
+    """RFC 5321 4.5.1: a server MUST accept <Postmaster> (any case, 4.1.1.3) without a domain."""
+    address = await directory.host_postmaster()
+    if address is not None and not await directory.is_local_domain(address.rpartition("@")[2]):
+        return Recipient(address, rcpt, [], [address])  # the configured postmaster reads mail elsewhere
+    resolution = await directory.resolve(address) if address is not None else None
+    if address is None or not resolution:
+        raise ProtocolError(replies.NO_SUCH_USER, "no postmaster: no domain served, or it reaches nobody")
+    return Recipient(address, rcpt, resolution.accounts, resolution.remote)

@@ -241,6 +241,27 @@ MIGRATIONS: tuple[str, ...] = (
         " BEGIN UPDATE counters SET value = value + 1 WHERE name = 'directory'; END;"
         for event in ("INSERT", "DELETE")
     ),
+    # (postmaster) postmaster@ used to fall back, unseen, to the domain's first user (else the server's);
+    # the resolver has no such rule now (admin/postmaster.py), so write it down as aliases where an
+    # install relied on it: where postmaster@ had no account, alias or catch-all. abuse@ (RFC 2142),
+    # where nothing took it either, goes to postmaster@ from now on.
+    """
+    INSERT INTO alias_targets (alias, position, target)
+    SELECT 'postmaster@' || d.name, 0, coalesce(
+        (SELECT a.address FROM accounts a WHERE a.domain_id = d.id ORDER BY a.created, a.id LIMIT 1),
+        (SELECT a.address FROM accounts a ORDER BY a.created, a.id LIMIT 1))
+    FROM domains d
+    WHERE EXISTS (SELECT 1 FROM accounts)
+      AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'postmaster@' || d.name)
+      AND NOT EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias IN ('postmaster@' || d.name, '@' || d.name));
+    INSERT INTO alias_targets (alias, position, target)
+    SELECT 'abuse@' || d.name, 0, 'postmaster@' || d.name
+    FROM domains d
+    WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'abuse@' || d.name)
+      AND NOT EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias IN ('abuse@' || d.name, '@' || d.name))
+      AND (EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'postmaster@' || d.name)
+           OR EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias = 'postmaster@' || d.name));
+    """,
 )
 
 

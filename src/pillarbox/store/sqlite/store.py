@@ -245,12 +245,12 @@ class SQLiteStore:
         return await self._read(lambda c: directory.account_usage(c, account_id))
 
     # aliases
-    async def add_alias(self, address: str, targets: Sequence[str]) -> Alias:
+    async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
         address = _normalize_alias(address)
         normalized = [normalize_address(t) for t in targets]
         if not normalized:
             raise StoreError("an alias needs at least one target")
-        return await self._write(lambda t: directory.add_alias(t, address, normalized))
+        return await self._write(lambda t: directory.add_alias(t, address, normalized, replace))
 
     async def get_alias(self, address: str) -> Alias | None:
         address = _normalize_alias(address)
