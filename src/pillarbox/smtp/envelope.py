@@ -77,7 +77,7 @@ async def check_sender(directory: Directory, role: Role, mail: MailFrom, user: A
     """Raise ProtocolError with the reply if this MAIL FROM is not allowed."""
     if role.is_submission:
         if user is None:
-            raise ProtocolError(replies.AUTH_REQUIRED)
+            raise ProtocolError(replies.AUTH_REQUIRED, "submission without logging in")
         if mail.address is None or not await directory.may_use(user, mail.address):
             raise ProtocolError(replies.SENDER_NOT_OWNED, f"{user.address} may not use {mail.address or '<>'}")
 
@@ -93,10 +93,10 @@ async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> R
     is_local = await directory.is_local_domain(domain)
     if not is_local:
         if not role.is_submission:
-            raise ProtocolError(replies.RELAY_DENIED)
+            raise ProtocolError(replies.RELAY_DENIED, f"relay to {domain} refused: not a domain of ours")
         return Recipient(rcpt.address, rcpt, [], [rcpt.address])
     if "%" in local or "!" in local:
-        raise ProtocolError(replies.RELAY_DENIED)
+        raise ProtocolError(replies.RELAY_DENIED, "relay by %-hack or bang path refused")
     resolution = await directory.resolve(rcpt.address)
     if not resolution:
         raise ProtocolError(replies.NO_SUCH_USER)
