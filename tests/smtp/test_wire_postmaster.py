@@ -10,15 +10,12 @@ import pytest
 
 from pillarbox.smtp import replies
 from tests.server_process import pillarbox
-from tests.smtp.conftest import MailServer, start_server
+from tests.smtp.conftest import MailServer, serving, start_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
-    running = start_server(tmp_path_factory.mktemp("postmaster"))
-    yield running
-    assert running.process.stop() == 0
-    assert "Traceback" not in running.process.log()
+    yield from serving(start_server(tmp_path_factory.mktemp("postmaster")))
 
 
 def deliver(server: MailServer, recipient: str, subject: str) -> tuple[int, bytes]:

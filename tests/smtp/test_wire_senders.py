@@ -13,7 +13,7 @@ import pytest
 
 from pillarbox.smtp import replies
 from tests.server_process import pillarbox
-from tests.smtp.conftest import PASSWORD, MailServer, start_server
+from tests.smtp.conftest import PASSWORD, MailServer, serving, start_server
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
                            extra='[senders]\nfrom_header_by_domain = { "example.org" = "any" }\n')
     pillarbox(running.process.config, "user", "add", "ann@example.org", "--password-stdin",
               input=f"{PASSWORD}\n".encode())
-    yield running
-    assert running.process.stop() == 0
-    assert "Traceback" not in running.process.log()
+    yield from serving(running)
 
 
 def expected(reply: replies.Reply) -> tuple[int, bytes]:

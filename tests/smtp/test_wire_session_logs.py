@@ -12,19 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.server_process import ServerProcess, write_config
-from tests.smtp.conftest import NO_POLICY, PASSWORD, MailServer, populate
+from tests.smtp.conftest import PASSWORD, MailServer, serving, start_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
-    tmp = tmp_path_factory.mktemp("logs")
-    config = write_config(tmp, services=("smtp", "submission", "imap", "pop3s", "http"), extra=NO_POLICY)
-    populate(tmp / "data")
-    running = MailServer(ServerProcess(config), tmp / "data")
-    yield running
-    assert running.process.stop() == 0
-    assert "Traceback" not in running.process.log()
+    services = ("smtp", "submission", "imap", "pop3s", "http")
+    yield from serving(start_server(tmp_path_factory.mktemp("logs"), services=services))
 
 
 def fields(line: str) -> dict[str, str]:

@@ -255,7 +255,8 @@ class SMTPSession:
                 content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
             )
         except ProtocolError as refused:  # e.g. the From: rule: still one line for the transaction
-            self._log_transaction(len(content), refused.reply, transaction)  # type: ignore[arg-type]
+            assert isinstance(refused.reply, Reply)
+            self._log_transaction(len(content), refused.reply, transaction)
             raise
         self._log_transaction(len(content), reply, transaction, queue_id)
         return reply
