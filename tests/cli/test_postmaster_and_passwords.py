@@ -52,6 +52,9 @@ def test_a_user_named_postmaster_keeps_its_mailbox(pb: Pillarbox) -> None:
     out = pb.ok("domain", "postmaster", "example.com", "ops@example.net").out
     assert out == ("postmaster@example.com is a user: its own mailbox stays\n"
                    "abuse@example.com now reach ops@example.net\n")
+    pb.ok("domain", "add", "example.org", "--postmaster", "postmaster@example.org")  # never an alias to itself
+    assert aliases(pb)["abuse@example.org"] == ["postmaster@example.org"]
+    assert "postmaster@example.org" not in aliases(pb)
 
 
 def test_password_policy_on_add_and_passwd(pb: Pillarbox) -> None:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pillarbox.auth.directory import Directory
 from pillarbox.config import Config, QueueConfig
@@ -15,7 +17,14 @@ from pillarbox.dns.fake import FakeResolver
 from pillarbox.outbound.deliver import OutboundMessage, Outcome, Target
 from pillarbox.queue.runner import QueueRunner
 from pillarbox.queue.setup import build_deliverer
-from pillarbox.store.records import OutboundRecipient, OutboundRequest, is_queue_id
+from pillarbox.store.records import (
+    QUEUE_ID_ALPHABET,
+    QUEUE_ID_LENGTH,
+    OutboundRecipient,
+    OutboundRequest,
+    is_queue_id,
+    new_queue_id,
+)
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
 
@@ -104,6 +113,12 @@ def test_an_expired_entry_ends_expired(tmp_path: Path):
     assert done["queue_id"] == queue_id and done["result"] == "expired"
 
 
-@pytest.mark.parametrize("text", ["", "1", "0123456789ab0", "0123456789ai", "../etc/passw"])
+@pytest.mark.parametrize("text", ["", "1", "0123456789ab0", "0123456789ai", "../etc/passw", "0123456789AB"])
 def test_what_is_not_a_queue_id(text: str):
     assert not is_queue_id(text)
+
+
+@given(st.builds(lambda _: new_queue_id(), st.integers()), st.text(max_size=20))
+def test_new_ids_are_queue_ids_and_nothing_else_is(made: str, other: str):
+    assert is_queue_id(made) and len(made) == QUEUE_ID_LENGTH
+    assert is_queue_id(other) == (len(other) == QUEUE_ID_LENGTH and set(other) <= set(QUEUE_ID_ALPHABET))

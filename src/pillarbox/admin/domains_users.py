@@ -35,9 +35,9 @@ async def domain_postmaster(store: SQLiteStore, args: argparse.Namespace) -> int
         raise NotFound(f"no domain {domain}")
     roles = await assign_roles(store, domain, target, replace=True)
     await _warn_if_dangling(store, target)
-    for role in ROLES:
-        if f"{role}@{domain}" not in roles:
-            print(f"{role}@{domain} is a user: its own mailbox stays")
+    for address in (f"{role}@{domain}" for role in ROLES):
+        if address not in roles and address != target:
+            print(f"{address} is a user: its own mailbox stays")
     if roles:
         print(f"{' and '.join(roles)} now reach {target}")
     return EX_OK

@@ -20,12 +20,12 @@ ROLES = ("postmaster", "abuse")
 
 async def assign_roles(store: SQLiteStore, domain: str, target: str, *, replace: bool) -> list[str]:
     """Point postmaster@ and abuse@ of ``domain`` at ``target``; the role addresses that now do.
-    Without ``replace`` an existing alias stays as it is."""
+    Without ``replace`` an existing alias stays as it is. ``target`` must be normalised."""
     assigned = []
     for role in ROLES:
         address = f"{role}@{domain}"
-        if await store.get_account(address) is not None:
-            continue
+        if address == target or await store.get_account(address) is not None:
+            continue  # an alias to itself would be a loop; an account's mailbox is the answer already
         if not replace and await store.get_alias(address) is not None:
             continue
         await store.add_alias(address, [target], replace=replace)
