@@ -38,6 +38,14 @@ def zone() -> dict[tuple[str, str], list[str]]:
         ("_dmarc.signed.test", "TXT"): [_txt("v=DMARC1; p=reject")],
         ("s1._domainkey.signed.test", "TXT"): [_txt(key.txt)],
         (f"{relay_key().selector}._domainkey.relay.test", "TXT"): [_txt(dns_value(relay_key()))],
+        # an organization that rejects, with subdomains publishing DMARC records none of which is usable:
+        # their mail gets no DMARC policy at all (RFC 7489 6.6.3), not the organization's p=reject
+        ("_dmarc.orgreject.test", "TXT"): [_txt("v=DMARC1; p=reject")],
+        ("twice.orgreject.test", "TXT"): [_txt("v=spf1 ?all")],
+        ("_dmarc.twice.orgreject.test", "TXT"): [_txt("v=DMARC1; p=none"), _txt("v=DMARC1; p=quarantine")],
+        ("badp.orgreject.test", "TXT"): [_txt("v=spf1 ?all")],
+        ("_dmarc.badp.orgreject.test", "TXT"): [_txt("v=DMARC1; p=bogus")],
+        ("silent.orgreject.test", "TXT"): [_txt("v=spf1 ?all")],
         # a domain that publishes badly, for `pillarbox check`
         ("broken-pub.test", "MX"): ["10 mail.elsewhere.test."],
         ("broken-pub.test", "TXT"): [_txt("v=spf1 -all"), _txt("v=spf1 mx -all")],
@@ -188,3 +196,17 @@ def test_odd_header_lines_in_a_signed_and_sealed_message_are_delivered(mx: MailS
     [ours] = [v for n, v in parse_fields(stored, 0, len(stored)) if n == "authentication-results" and
               v.startswith("mx.test;")]
     assert "dkim=pass header.d=signed.test" in ours and "dmarc=pass" in ours and "arc=pass" in ours, ours
+
+
+@pytest.mark.parametrize("domain", ["twice.orgreject.test", "badp.orgreject.test"])
+def test_an_unusable_subdomain_record_does_not_inherit_the_org_reject(mx: MailServer, domain: str) -> None:
+    """Was 550 5.7.1: discovery fell back to the organizational domain's p=reject."""
+    code, text = send(mx, f"alice@{domain}", message(f"alice@{domain}", subject=f"from {domain}"))
+    assert code == 250, text
+    stored = stored_with_subject(mx, f"from {domain}".encode())
+    assert b"dmarc=none" in stored
+
+
+def test_a_subdomain_without_any_record_gets_the_org_reject(mx: MailServer) -> None:
+    code, text = send(mx, "alice@silent.orgreject.test", message("alice@silent.orgreject.test"))
+    assert (code, text[:5]) == (550, b"5.7.1") and b"orgreject.test" in text
