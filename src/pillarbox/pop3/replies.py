@@ -4,8 +4,9 @@
     resp-code = "[" resp-level *("/" resp-level) "]"
 
 Response codes used: IN-USE and LOGIN-DELAY (RFC 2449 8.1), SYS/TEMP, SYS/PERM and AUTH (RFC 3206).
-RFC 6856 5's UTF8 is not: outside UTF-8 mode a message with UTF-8 header fields is sent downgraded. ``fault`` marks refusals caused by a misbehaving client: the session counts
-those and closes after ``max_command_errors`` (a missing message is not the client's fault).
+RFC 6856 5's UTF8 is not: outside UTF-8 mode a message with UTF-8 header fields is sent downgraded.
+``fault`` marks refusals caused by a misbehaving client: the session counts those and closes after
+``max_command_errors`` (a missing message is not the client's fault).
 """
 
 from __future__ import annotations
