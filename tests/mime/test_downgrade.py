@@ -131,3 +131,33 @@ def test_address_fields_come_out_7bit_and_say_who_it_was(mailboxes: list[tuple[s
         assert addr.rpartition("@")[2].encode().decode("idna") == domain.lower()
         if display:
             assert decode_header_value(item.rpartition(" <")[0]) in (display, f'"{display}"')
+
+
+HOSTILE = {
+    "whitespace in an address": lambda n: "From: ü" + " " * n + "x <a@b.example>",
+    "whitespace in Received": lambda n: "Received: from ü" + " " * n + "x for <ü@x.example>",
+    "angle brackets": lambda n: "To: ü" + "<" * n,
+    "words to encode": lambda n: "Subject: " + "ü " * n,
+    "escaped quotes": lambda n: 'To: "ü' + '\\"' * n,
+    "open comments": lambda n: "To: ü" + "(" * n,
+    "for clauses": lambda n: "Received: ü" + " for x" * n,
+    "a long domain label": lambda n: "To: a@" + "ü" * n,
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_downgrade_cost_is_linear(name: str) -> None:
+    """8 times the input costs about 8 times the time (a quadratic step would cost 64 times, seconds here);
+    the 50 ms of slack keeps the steps that take a millisecond from failing on a noisy machine."""
+    import time
+
+    def cost(n: int) -> float:
+        raw = (HOSTILE[name](n) + "\r\n\r\nbody").encode()
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            assert downgrade(raw)[:find_body_start(raw, 0, len(raw))].isascii()
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    assert cost(160_000) < 30 * cost(20_000) + 0.05

@@ -46,7 +46,9 @@ ADDRESS_FIELDS = frozenset({
 RENAMED = {"message-id": "Downgraded-Message-Id", "in-reply-to": "Downgraded-In-Reply-To",
            "references": "Downgraded-References"}
 _FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
-_FOR_CLAUSE = re.compile(r"\s+for\s+<?[^\s;<>]*[^\x00-\x7f][^\s;<>]*>?", re.IGNORECASE)
+# RFC 5321 4.4 Received: ... [ "for" FWS ( "<" Path ">" / "<" Mailbox ">" ) ]. The lookbehind (rather than
+# a leading \s+) keeps the search linear in a long run of whitespace.
+_FOR_CLAUSE = re.compile(r"(?<=[ \t])for[ \t]+<?[^\s;<>]*>?", re.IGNORECASE)
 
 
 def downgrade(message: bytes) -> bytes:
@@ -87,12 +89,22 @@ def downgrade_field(name: str, value: str) -> str:
     if key in RENAMED:
         return fold(RENAMED[key], encode_text(value))
     if key == "received":
-        value = _FOR_CLAUSE.sub("", value)
+        value = _without_utf8_for_clause(value)
     elif key in ("content-type", "content-disposition"):
         rebuilt = _with_rfc2231_params(key, value)
         if rebuilt is not None and rebuilt.isascii():
             return fold(name, split_words(rebuilt))
     return fold(name, encode_text(value))
+
+
+def _without_utf8_for_clause(value: str) -> str:
+    kept, position = [], 0
+    for clause in _FOR_CLAUSE.finditer(value):
+        if not clause.group().isascii():
+            kept.append(value[position:clause.start()].rstrip(" \t"))
+            position = clause.end()
+    kept.append(value[position:])
+    return "".join(kept)
 
 
 # -- address lists ---------------------------------------------------------------------------------------
@@ -145,7 +157,7 @@ def _group(name: str, members: str) -> str:
     return f"{_phrase(name)}: {', '.join(kept)};" + "".join(f" {m}" for m in moved)
 
 
-_ANGLE = re.compile(r"(.*?)\s*<([^<>()\s\"]*)>", re.DOTALL)
+_ANGLE_ADDR = re.compile(r"[^<>()\s\"]*")
 _ADDR_SPEC = re.compile(r"[^\s<>()\",;:@]+@[^\s<>()\",;:@]+")
 
 
@@ -154,10 +166,11 @@ def _mailbox(item: str, in_group: bool) -> str:
     enough, else (a UTF-8 local part) the RFC 6857 empty group, or a comment inside a group."""
     if item.isascii():
         return item
-    angle = _ANGLE.fullmatch(item)
-    if angle is None and _ADDR_SPEC.fullmatch(item) is None:
+    opening = item.rfind("<")
+    angle = opening >= 0 and item.endswith(">") and _ANGLE_ADDR.fullmatch(item, opening + 1, len(item) - 1)
+    if not angle and _ADDR_SPEC.fullmatch(item) is None:
         return _unwritable(item, in_group)
-    display, addr = (angle.group(1), angle.group(2)) if angle else ("", item)
+    display, addr = (item[:opening].rstrip(), item[opening + 1:-1]) if angle else ("", item)
     ascii_addr = ascii_address(addr)
     if ascii_addr is None:
         return _unwritable(f"{_unquote(display)} <{addr}>".lstrip() if angle else item, in_group)
@@ -175,6 +188,8 @@ def ascii_address(addr: str) -> str | None:
     if not at or not local.isascii():
         return addr if addr.isascii() else None
     labels = unicodedata.normalize("NFC", domain.lower()).split(".")
+    if any(len(label) > 63 for label in labels):  # no such DNS label; and punycode is quadratic
+        return None
     try:
         return local + "@" + ".".join(
             label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii") for label in labels)
