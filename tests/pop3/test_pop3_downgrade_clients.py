@@ -18,10 +18,9 @@ import pytest
 from pillarbox.mime.downgrade import split_addresses
 from pillarbox.mime.headers import find_body_start, parse_fields
 from pillarbox.mime.rfc2047 import decode_header_value
-from tests.pop3.helpers import PASSWORD, message, populate
+from tests.pop3.helpers import PASSWORD, message
 from tests.pop3.test_pop3_clients import fetchmail, require
-from tests.pop3.test_pop3_wire import Server
-from tests.server_process import ServerProcess, write_config
+from tests.pop3.test_pop3_wire import Server, running_server
 
 INTERNATIONAL = (
     "Received: from mail.example.org by mx.test with ESMTPS\r\n"
@@ -36,16 +35,9 @@ USERS = ("mpop@example.com", "fetch-utf8@example.com")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("pop3downgrade")
-    config = write_config(tmp, services=("pop3", "pop3s"))
-    for user in USERS:
-        populate(tmp / "data", [message(1), INTERNATIONAL], address=user)
-    process = ServerProcess(config)
-    try:
-        yield Server(process, tmp / "data")
-    finally:
-        assert process.stop() == 0
-        assert "Traceback" not in process.log(), process.log()
+    mailboxes = {user: [message(1), INTERNATIONAL] for user in USERS}
+    with running_server(tmp_path_factory.mktemp("pop3downgrade"), mailboxes) as running:
+        yield running
 
 
 def check_surrogate(raw: bytes) -> None:
