@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pillarbox.dns.fake import FakeResolver
 from pillarbox.mailauth.arc import seal, verify_chain
 from pillarbox.mailauth.dkim_sign import RSA, dns_value, generate_keys
+from pillarbox.mailauth.dkim_sign import sign as sign_with
 from pillarbox.mailauth.dkim_verify import verify_message
 from pillarbox.mailauth.dkimpy_input import dkimpy_input
 from pillarbox.mime.headers import find_body_start, parse_fields
@@ -123,3 +124,16 @@ def _unchanged(make: Callable[[], bytes]) -> None:
 def test_a_well_formed_message_is_passed_as_is() -> None:
     _unchanged(sealed)
     _unchanged(message)
+
+
+def test_signing_a_message_with_odd_lines_gives_a_signature_that_verifies() -> None:
+    """dkimpy's signer raised MessageFormatError on these lines (the mail went out unsigned) and
+    IndexError on a leading continuation (which escaped the submission)."""
+    key = next(k for k in generate_keys("example.com", now=1_700_000_000) if k.algorithm == RSA)
+    raw = b"X-Obs : v\r\nno colon\r\n" + message()
+    signed = sign_with(raw, [key])
+    assert signed.endswith(raw) and signed.startswith(b"DKIM-Signature:")
+    found = FakeResolver({(f"{key.selector}._domainkey.example.com", "TXT"): [dns_value(key)]})
+    assert [r.result for r in asyncio.run(verify_message(found, signed))] == ["pass"]
+    # a leading continuation line continues whatever field is put above it: signing just must not raise
+    assert sign_with(b" stray continuation\r\n" + message(), [key]).startswith(b"DKIM-Signature:")
