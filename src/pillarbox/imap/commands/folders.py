@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
 DELIMITER = "/"
-SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 MAX_NAME = 512
 _SPECIAL_USE = {"\\ARCHIVE", "\\DRAFTS", "\\JUNK", "\\SENT", "\\TRASH", "\\ALL", "\\FLAGGED"}
 
@@ -166,7 +165,8 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
                                  command=command.name))
         if command.status_items:
             session.send(
-                r.status_data(mailbox.name, status_items(mailbox, command.status_items, session), session.utf8_names)
+                r.status_data(mailbox.name, await status_items(mailbox, command.status_items, session),
+                              session.utf8_names)
             )
     flags = ["\\Noselect"] if command.name == "LSUB" else ["\\Subscribed", "\\NonExistent"]
     for name in gone if not special_only else ():
@@ -202,7 +202,9 @@ def mailbox_id(mailbox: Mailbox) -> str:
     return f"F{mailbox.uidvalidity}"
 
 
-def status_items(mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession) -> list[tuple[str, int | str]]:
+async def status_items(
+    mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession
+) -> list[tuple[str, int | str]]:
     if "HIGHESTMODSEQ" in items:
         session.enabled.add("CONDSTORE")  # RFC 7162 3.1: a CONDSTORE-enabling command
     values: dict[str, int | str] = {
@@ -213,16 +215,22 @@ def status_items(mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession)
         "UNSEEN": mailbox.unseen,
         "DELETED": mailbox.deleted,
         "SIZE": mailbox.size,
-        "RECENT": 0,
+        "RECENT": await _unclaimed(session, mailbox) if "RECENT" in items else 0,
         "HIGHESTMODSEQ": mailbox.highestmodseq,
         "APPENDLIMIT": session.settings.max_literal,
     }
     return [(item, values[item]) for item in items if item in values]
 
 
+async def _unclaimed(session: IMAPSession, mailbox: Mailbox) -> int:
+    """STATUS RECENT (RFC 3501 6.3.10): the messages a session selecting the mailbox now would see
+    \\Recent, which STATUS does not take (2.3.2); few, and asked for by IMAP4rev1 clients only."""
+    return len(await session.store.list_messages(mailbox.id, mailbox.recent_uid + 1))
+
+
 async def status(session: IMAPSession, command: Status) -> r.TaggedReply:
     mailbox = await folder(session, command.mailbox)
     if mailbox is None:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    session.send(r.status_data(mailbox.name, status_items(mailbox, command.items, session), session.utf8_names))
+    session.send(r.status_data(mailbox.name, await status_items(mailbox, command.items, session), session.utf8_names))
     return r.ok(command.tag, "STATUS completed")
