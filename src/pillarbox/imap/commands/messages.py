@@ -228,17 +228,17 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.criteria, session.saved_search)
     numbers = uids if command.uid else [seq for seq, _ in view.numbered(uids)]
+    returns = command.returns
+    options = returns.options if returns is not None and returns.options else ("ALL",)
     modseq = None
     if any(isinstance(key, ModSeqKey) for key in walk(command.criteria)):
-        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what matched
-        modseq = max((view.entry(u).modseq for u in uids), default=None)
-    returns = command.returns
+        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what is returned
+        modseq = max((view.entry(u).modseq for u in _returned(options, uids)), default=None)
     if returns is not None and "SAVE" in returns.options:
-        session.saved_search = _to_save(returns.options, uids)
+        session.saved_search = _returned(returns.options, uids)
     if returns is None and not session.rev2:
         session.send(r.search_data(numbers, modseq))
     else:
-        options = returns.options if returns is not None and returns.options else ("ALL",)
         results = _esearch_results(options, numbers)
         if results and modseq is not None:
             results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
@@ -247,8 +247,9 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
 
 
-def _to_save(options: tuple[str, ...], uids: list[int]) -> list[int]:
-    """RFC 5182 2.4: with MIN and/or MAX but neither ALL nor COUNT, only those messages are saved."""
+def _returned(options: tuple[str, ...], uids: list[int]) -> list[int]:
+    """The messages a result reports: with MIN and/or MAX but neither ALL nor COUNT, only those. They
+    are what SAVE keeps (RFC 5182 2.4) and whose MODSEQ is the highest reported (RFC 4731 3.2)."""
     if uids and ("MIN" in options or "MAX" in options) and not ("ALL" in options or "COUNT" in options):
         chosen = {uids[0]} if "MIN" in options else set()
         return sorted(chosen | ({uids[-1]} if "MAX" in options else set()))
