@@ -131,6 +131,8 @@ def test_list_extended() -> None:
     assert parse(b'a LIST (SPECIAL-USE REMOTE) "" *').selection == ("SPECIAL-USE", "REMOTE")  # type: ignore[attr-defined]
     assert parse(b'a LIST "" % RETURN ()').extended  # type: ignore[attr-defined]
     assert refused(b'a LIST (RECURSIVEMATCH) "" %').status == "BAD"
+    assert refused(b'a LIST (REMOTE RECURSIVEMATCH) "" %').status == "BAD"  # RFC 5258 3.1: "or only with REMOTE"
+    assert parse(b'a LIST (SPECIAL-USE RECURSIVEMATCH) "" %').selection == ("SPECIAL-USE", "RECURSIVEMATCH")  # type: ignore[attr-defined]
     assert refused(b'a LIST (BOGUS) "" %').status == "BAD"
     assert refused(b'a LIST "" % RETURN (BOGUS)').status == "BAD"
     assert refused(b'a LSUB (SUBSCRIBED) "" %').status == "BAD"
