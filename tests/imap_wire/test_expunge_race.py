@@ -42,7 +42,8 @@ def _read(server: IMAPServer, replies: Counter[str]) -> None:
     client = _client(server)
     commands = ("r1 FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE BODY.PEEK[])", "r2 UID FETCH 1:* (BODY.PEEK[HEADER])",
                 "r3 STORE 1:* +FLAGS (\\Seen)", "r4 SEARCH HEADER Subject churn", "r5 COPY 1:* ChurnCopy",
-                "r6 FETCH 1:* BINARY.PEEK[1]", "r7 NOOP")
+                "r6 FETCH 1:* (BINARY.PEEK[1] PREVIEW)", "r7 UID SEARCH TO x", "r8 SORT (DATE FROM) UTF-8 ALL",
+                "r9 THREAD REFERENCES UTF-8 ALL", "r0 NOOP")
     try:
         client.command("r0 SELECT Churn")
         for _ in range(ROUNDS):
