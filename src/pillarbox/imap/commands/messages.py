@@ -140,11 +140,12 @@ async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
     for uid in uids:
         if uid not in result.modified and uid not in gone:
             _report_stored(session, command, uid, changed)
-    if gone and not command.uid:
-        if command.silent:
-            return r.ok(command.tag, EXPUNGED, r.EXPUNGEISSUED)
-        return r.no(command.tag, r.EXPUNGEISSUED, EXPUNGED)
-    code = r.code_modified(sorted(result.modified)) if result.modified else None
+    # RFC 7162 3.1.3: MODIFIED holds message numbers for STORE, UIDs for UID STORE
+    modified = sorted(result.modified) if command.uid else [seq for seq, _ in view.numbered(sorted(result.modified))]
+    code = r.code_modified(modified) if modified else None
+    if gone and not command.uid:  # [MODIFIED] stays the code to act on (RFC 7162 3.1.3 example 11)
+        code = code or r.EXPUNGEISSUED
+        return r.ok(command.tag, EXPUNGED, code) if command.silent else r.no(command.tag, code, EXPUNGED)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}STORE completed", code)
 
 
