@@ -7,6 +7,7 @@ by the parser.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from typing import TYPE_CHECKING
 
@@ -142,8 +143,13 @@ async def status_items(
 
 async def _unclaimed(session: IMAPSession, mailbox: Mailbox) -> int:
     """STATUS RECENT (RFC 3501 6.3.10): the messages a session selecting the mailbox now would see
-    \\Recent, which STATUS does not take (2.3.2); few, and asked for by IMAP4rev1 clients only."""
-    return len(await session.store.list_messages(mailbox.id, mailbox.recent_uid + 1))
+    \\Recent, which STATUS does not take (2.3.2): counted in the mailbox's shared snapshot, which a
+    SELECT would read anyway (however many no IMAP4rev1 session has claimed)."""
+    try:
+        columns = await session.services.snapshots.current(session.store, mailbox.id)
+    except NotFound:  # deleted since it was looked up
+        return 0
+    return len(columns.uids) - bisect.bisect_right(columns.uids, columns.mailbox.recent_uid)
 
 
 async def status(session: IMAPSession, command: Status) -> r.TaggedReply:
