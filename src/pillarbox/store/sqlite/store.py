@@ -317,6 +317,12 @@ class SQLiteStore:
             messages.move_messages(txn, inbox.id, uids, target.id, now)
         await self._write(rename)
 
+    async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
+        mailbox = await self.get_mailbox_by_id(mailbox_id)
+        if mailbox is not None and mailbox.recent_uid >= through_uid:
+            return mailbox.recent_uid  # nothing to claim: no write (every SELECT asks)
+        return await self._write(lambda t: mailboxes.claim_recent(t, mailbox_id, through_uid))
+
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
 
