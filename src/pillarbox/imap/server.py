@@ -12,7 +12,10 @@ from pillarbox.net.shell import run_shell
 def make_handler(services: IMAPServices, implicit_tls: bool) -> Callable[[Connection], Awaitable[None]]:
     async def handle(conn: Connection) -> None:
         session = IMAPSession(conn, services, implicit_tls)
-        await session.greet()
-        await run_shell(conn, session, idle_timeout=services.settings.timeout)
+        try:
+            await session.greet()
+            await run_shell(conn, session, services.settings.deadlines)
+        finally:
+            session.finish()
 
     return handle
