@@ -41,7 +41,10 @@ class LineSession:
         self.events.append("eof")
 
 
-async def _serve(session_factory, deadlines: Deadlines = Deadlines(5.0)) -> tuple[Listener, list[LineSession]]:
+FIVE_SECONDS = Deadlines(5.0)
+
+
+async def _serve(session_factory, deadlines: Deadlines = FIVE_SECONDS) -> tuple[Listener, list[LineSession]]:
     sessions: list[LineSession] = []
 
     async def handler(conn: Connection) -> None:
@@ -176,15 +179,19 @@ async def _trickle(deadlines: Deadlines, clock: FakeClock, pieces: list[tuple[fl
     """Send each piece ``seconds`` (on the fake clock) after the previous one was taken; stop at the end
     or when the server closes."""
     listener, sessions = await _serve(PhasedSession, deadlines)
-    reader, writer = await asyncio.open_connection(*listener.addresses[0])
+    _reader, writer = await asyncio.open_connection(*listener.addresses[0])
     await wait_for(lambda: sessions)
     session = sessions[0]
+
+    def progress() -> tuple[int, int, int]:
+        return len(session.events), len(session.buffer), session.content_left
+
     for seconds, piece in pieces:
         clock.now += seconds
-        taken = len(session.events), len(session.buffer), session.content_left
+        before = progress()
         writer.write(piece)
         await writer.drain()
-        await wait_for(lambda: (len(session.events), len(session.buffer), session.content_left) != taken)
+        await wait_for(lambda before=before: progress() != before)
         if "timeout" in session.events:
             break
     writer.close()

@@ -47,6 +47,7 @@ DEFAULT_READ_SIZE = 64 * 1024
 DEFAULT_HANDSHAKE_TIMEOUT = 30.0
 DEFAULT_BACKLOG = 128
 DEFAULT_SEND_TIMEOUT = 300.0
+WRITE_PIECE = 256 * 1024
 SHED_GRACE = 5.0  # seconds a connection let go for a newcomer has for its goodbye before it is cut
 ACCEPT_ERROR_PAUSE = 0.1  # seconds to back off when accept() fails (EMFILE...), instead of spinning
 
@@ -136,13 +137,32 @@ class Connection:
 
     async def write(self, data: bytes) -> None:
         """Write and wait for the buffer to drain, so a slow reader slows us instead of growing memory;
-        a reader too slow for ``send_timeout`` ends the connection (TimeoutError, an OSError)."""
-        self.writer.write(data)
-        if not self.writer.transport.get_write_buffer_size():
-            await self.writer.drain()  # nothing waits: no timer to arm (most writes)
+        a reader too slow for ``send_timeout`` ends the connection (TimeoutError, an OSError).
+
+        Large data goes in pieces: the TLS layer hands whatever it is given to the socket's buffer in
+        one go and only pauses the writer on the *next* write, so a 50 MB FETCH written at once would
+        sit in memory, encrypted, however slowly the peer reads."""
+        if len(data) <= WRITE_PIECE:
+            self.writer.write(data)
+            await self._drain()
             return
-        async with asyncio.timeout(self.send_timeout):
-            await self.writer.drain()
+        view = memoryview(data)
+        for start in range(0, len(data), WRITE_PIECE):
+            self.writer.write(view[start:start + WRITE_PIECE])
+            await self._drain()
+
+    async def _drain(self) -> None:
+        # StreamWriter has no public "would drain wait?"; its protocol's flag says it. Arming a timer
+        # for every write would cost several percent of an SMTP message's CPU for nothing.
+        if not getattr(self.writer._protocol, "_paused", True):  # type: ignore[attr-defined]
+            await self.writer.drain()  # returns at once (or raises if the peer is gone)
+            return
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await self.writer.drain()
+        except TimeoutError:
+            self.writer.transport.abort()  # close() would wait for the unread data to leave: forever
+            raise
 
     async def start_tls(
         self, ctx: ssl.SSLContext, handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT

@@ -111,6 +111,7 @@ class SpoolArea:
         """Make ``data_dir/spool`` (0700); ``sweep``: remove what a crashed process left (at start)."""
         directory = data_dir / SPOOL_DIR
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)  # also when an older one was made with other modes
         if sweep:
             for leftover in directory.iterdir():
                 with suppress(OSError):
