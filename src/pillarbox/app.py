@@ -272,10 +272,11 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
     services = build_services(config, primary=worker is None)
     if worker_count(config) > 1:
-        services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),
-                                     worker.index if worker is not None else 0, counters=2 * len(services.limiters))
-        for limiter in services.limiters.values():
-            limiter.board = services.balance  # the limits hold for all processes together
+        try:
+            _share_counts(services, worker.index if worker is not None else 0)
+        except BaseException:
+            await services.store.close()
+            raise
     # the primary's alone: nothing twice; a worker only reports its counters for /metrics
     tasks = background_tasks(services) if worker is None else [MetricsExport(config.data_dir, worker.index)]
     if worker is not None:
@@ -308,6 +309,15 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
             await task.stop(STOP_GRACE)
         await services.store.close()
     log_event(log, "info", "stopped")
+
+
+def _share_counts(services: Services, index: int) -> None:
+    """With workers: the load board, on which every limit counts all processes together."""
+    config = services.config
+    services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config), index,
+                                 counters=2 * len(services.limiters))
+    for limiter in services.limiters.values():
+        limiter.board = services.balance
 
 
 def _install_signal_handlers(services: Services, stop: asyncio.Event, pool: WorkerPool | None) -> None:
