@@ -32,8 +32,11 @@ from typing import Any, Protocol
 from pillarbox.net.balance import BALANCE_DEFER, LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, Lease, PoolLimits
 from pillarbox.net.tls import TLSContextHolder, describe_tls
+from pillarbox.obs import Counter
 
 log = logging.getLogger("pillarbox.net")
+REFUSED = Counter("pillarbox_connections_refused_total", "Connections refused by the limits", ("listener",))
+SHED = Counter("pillarbox_connections_shed_total", "Connections not logged in let go for a newcomer", ("listener",))
 
 # asyncio's TLS layer gives every connection a zero-filled 256 KiB read buffer (sslproto.SSLProtocol
 # .max_size) for the bytes off the socket: with thousands of idle IMAP IDLE sessions that buffer is most
@@ -366,11 +369,12 @@ class Listener:
     def _admit(self, client: socket.socket, ip: str) -> None:
         lease = self.limiter.admit(ip)
         if lease is None:
+            REFUSED.inc(listener=self.name)
             log.info("%s: refused %s: %s", self.name, ip, self.limiter.refusal_reason)
             self._refuse(client)
             return
         task = asyncio.create_task(self._serve(client, lease))
-        lease.on_shed = task.cancel  # let go before it started: it has said nothing yet
+        lease.on_shed = lambda: self._shed(ip, task.cancel)  # before it started: it has said nothing yet
         self._clients.add(task)
         task.add_done_callback(self._clients.discard)
 
@@ -392,7 +396,7 @@ class Listener:
             log.debug("%s: connection from %s failed before start: %s", self.name, lease.ip_key, exc)
             return
         conn.lease, conn.send_timeout = lease, self.send_timeout
-        lease.on_shed = lambda: self._shed(conn)
+        lease.on_shed = lambda: self._shed(conn.peer[0], conn.shed)
         self._connections.add(conn)
         try:
             await self.handler(conn)
@@ -406,9 +410,10 @@ class Listener:
             lease.release()
             await conn.close()
 
-    def _shed(self, conn: Connection) -> None:
-        log.info("%s: let %s go for a newcomer: full", self.name, conn.peer[0])
-        conn.shed()
+    def _shed(self, ip: str, end: Callable[[], object]) -> None:
+        SHED.inc(listener=self.name)
+        log.info("%s: let %s go for a newcomer: full", self.name, ip)
+        end()
 
     async def _open(self, client: socket.socket) -> Connection:
         """Wrap an accepted socket in streams; for implicit TLS, handshake with the current context."""
