@@ -8,13 +8,14 @@ finished is stored byte for byte, read back from the spool.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import imaplib
 import os
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -99,25 +100,30 @@ def test_the_spool_is_swept_at_start_and_nothing_in_it_has_a_name(server: IMAPSe
     assert stat.S_IMODE((server.data_dir / "spool").stat().st_mode) == 0o700
 
 
-def test_ten_half_sent_50_mb_messages_do_not_grow_the_server(server: IMAPServer):
+@contextlib.contextmanager
+def held_open(server: IMAPServer, open_one: Callable[[int], Callable[[], object]]) -> Iterator[Callable[[], int]]:
+    """``CLIENTS`` connections made by ``open_one`` (which returns how to close one), held open for the
+    block; it is given how much the server has grown since just before the first."""
     pid = server.process.process.pid
     before = rss(pid)
-    held = []
-    try:
+    with contextlib.ExitStack() as held:
         for n in range(CLIENTS):
-            command = b"DATA\r\n" if n % 2 else b"BDAT 52428800 LAST\r\n"
-            sock = smtp_transaction(server.smtp, command)
-            send_body(sock, SENT)
-            held.append(sock)
+            held.callback(open_one(n))
+        yield lambda: rss(pid) - before
+
+
+def test_ten_half_sent_50_mb_messages_do_not_grow_the_server(server: IMAPServer):
+    def half_sent(n: int) -> Callable[[], object]:
+        sock = smtp_transaction(server.smtp, b"DATA\r\n" if n % 2 else b"BDAT 52428800 LAST\r\n")
+        send_body(sock, SENT)
+        return sock.close
+
+    with held_open(server, half_sent) as grown:
         settle(server, CLIENTS)
-        grown = rss(pid) - before
-        files = spool_files(pid, server.data_dir / "spool")
-        assert grown < GROWTH_ALLOWED, f"RSS grew by {grown >> 20} MB"
+        assert grown() < GROWTH_ALLOWED, f"RSS grew by {grown() >> 20} MB"
+        files = spool_files(server.process.process.pid, server.data_dir / "spool")
         assert len(files) == CLIENTS and {stat.S_IMODE(f.st_mode) for f in files} == {0o600}
         assert list((server.data_dir / "spool").iterdir()) == []  # no names
-    finally:
-        for sock in held:
-            sock.close()
 
 
 def test_a_large_message_finished_is_stored_byte_for_byte(server: IMAPServer):
@@ -141,27 +147,22 @@ def imap_stranger(server: IMAPServer) -> tuple[socket.socket, object]:
 
 
 def test_before_login_a_50_mb_literal_is_refused_at_once(server: IMAPServer):
-    pid = server.process.process.pid
-    before = rss(pid)
-    held = []
-    try:
-        for _ in range(CLIENTS):
-            sock, reader = imap_stranger(server)
-            held.append(sock)
-            sock.sendall(b"X LOGIN {52428800+}\r\n")
-            assert reader.readline().startswith(b"X BAD [TOOBIG]")  # before the literal's octets
-            send_body(sock, SENT)  # read and dropped, never kept
-        time.sleep(1)
-        assert rss(pid) - before < GROWTH_ALLOWED
+    def announced(_n: int) -> Callable[[], object]:
         sock, reader = imap_stranger(server)
-        with sock:
-            sock.sendall(b"Y LOGIN {52428800}\r\n")
-            assert reader.readline().startswith(b"Y NO [TOOBIG]")  # synchronizing: no "+", nothing sent
-            sock.sendall(b"Z LOGIN {5}\r\n")
-            assert reader.readline().startswith(b"+")  # a small literal is fine
-    finally:
-        for sock in held:
-            sock.close()
+        sock.sendall(b"X LOGIN {52428800+}\r\n")
+        assert reader.readline().startswith(b"X BAD [TOOBIG]")  # before the literal's octets
+        send_body(sock, SENT)  # read and dropped, never kept
+        return sock.close
+
+    with held_open(server, announced) as grown:
+        time.sleep(1)
+        assert grown() < GROWTH_ALLOWED
+    sock, reader = imap_stranger(server)
+    with sock:
+        sock.sendall(b"Y LOGIN {52428800}\r\n")
+        assert reader.readline().startswith(b"Y NO [TOOBIG]")  # synchronizing: no "+", nothing sent
+        sock.sendall(b"Z LOGIN {5}\r\n")
+        assert reader.readline().startswith(b"+")  # a small literal is fine
 
 
 def login(server: IMAPServer) -> imaplib.IMAP4:
@@ -172,22 +173,17 @@ def login(server: IMAPServer) -> imaplib.IMAP4:
 
 
 def test_after_login_half_sent_appends_wait_on_disk_and_a_finished_one_is_stored(server: IMAPServer):
-    pid = server.process.process.pid
-    before = rss(pid)
-    clients = []
-    try:
-        for _ in range(CLIENTS):
-            client = login(server)
-            client.send(b"A1 APPEND INBOX {52428800}\r\n")
-            assert client.readline().startswith(b"+")
-            send_body(client.sock, SENT)
-            clients.append(client)
+    def half_sent(_n: int) -> Callable[[], object]:
+        client = login(server)
+        client.send(b"A1 APPEND INBOX {52428800}\r\n")
+        assert client.readline().startswith(b"+")
+        send_body(client.sock, SENT)
+        return client.shutdown
+
+    with held_open(server, half_sent) as grown:
         settle(server, CLIENTS)
-        assert rss(pid) - before < GROWTH_ALLOWED
-        assert len(spool_files(pid, server.data_dir / "spool")) == CLIENTS
-    finally:
-        for client in clients:
-            client.shutdown()
+        assert grown() < GROWTH_ALLOWED
+        assert len(spool_files(server.process.process.pid, server.data_dir / "spool")) == CLIENTS
     message = b"Subject: appended\r\n\r\n" + b"".join(PIECE + b"\r\n" for _ in range(40))
     client = login(server)
     status, data = client.append("INBOX", None, None, message)
