@@ -96,6 +96,9 @@ SERVERBUG, TOOBIG, TRYCREATE, UNAVAILABLE = "SERVERBUG", "TOOBIG", "TRYCREATE", 
 UNKNOWN_CTE, UIDNOTSTICKY, COMPRESSIONACTIVE = "UNKNOWN-CTE", "UIDNOTSTICKY", "COMPRESSIONACTIVE"
 USEATTR = "USEATTR"
 
+TOO_MANY_CONNECTIONS = bye("Too many connections, try again later", UNAVAILABLE)
+"""The goodbye of a connection refused or let go because its listener is full (``net/limits.py``)."""
+
 
 def code_capability(capabilities: Iterable[str]) -> str:
     return "CAPABILITY " + " ".join(capabilities)
