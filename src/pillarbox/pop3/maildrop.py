@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from pillarbox.errors import ProtocolError
 from pillarbox.pop3 import replies
+from pillarbox.store.files import make_private_dirs
 from pillarbox.store.records import Mailbox, MessageEntry
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class MaildropLocks:
     def acquire(self, account_id: int) -> bool:
         if account_id in self._held:
             return False
-        self._directory.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self._directory)
         fd = os.open(self._path(account_id), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -23,6 +23,7 @@ from pillarbox.errors import NotFound, StoreError
 from pillarbox.obs import get_logger, log_event
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.blobs import BlobStore
+from pillarbox.store.files import create_private_file, make_private_dirs
 from pillarbox.store.prepare import index_text, prepare_message
 from pillarbox.store.records import (
     Account,
@@ -81,8 +82,9 @@ class SQLiteStore:
         primary does (the WAL is shared, and a second one only adds flushes of the database file)."""
         self.data_dir = data_dir
         self._clock = clock
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(data_dir)
         self.db_path = data_dir / "pillarbox.sqlite3"
+        create_private_file(self.db_path)  # before SQLite does, with the umask's mode (its WAL copies the mode)
         with connect(self.db_path) as conn:
             migrate(conn)
         self.blobs = BlobStore(data_dir / "blobs")
