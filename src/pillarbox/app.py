@@ -92,7 +92,7 @@ class ServiceSpec:
 
 def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
-    store = SQLiteStore.open(config.data_dir, checkpoints=primary)
+    store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space)
     if config.tls.cert is not None and config.tls.key is not None:
         cert, key = config.tls.cert, config.tls.key
     else:

@@ -26,7 +26,7 @@ from pillarbox.admin import domains_users as du
 from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, store_check
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError
+from pillarbox.errors import PillarboxError, StorageFull
 from pillarbox.store.files import UMASK
 
 Command = Callable[..., Awaitable[int]]
@@ -219,7 +219,7 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 async def _run(config: Config, args: argparse.Namespace) -> int:
     from pillarbox.store.sqlite.store import SQLiteStore
 
-    store = SQLiteStore.open(config.data_dir)
+    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space)
     try:
         return int(await args.func(store, args))
     finally:
@@ -255,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except StorageFull as exc:  # the disk reserve: the same command works once there is room
+        return _fail(str(exc), EX_TEMPFAIL)
     except PillarboxError as exc:
         return _fail(str(exc), EX_FAIL)
     except OSError as exc:

@@ -37,17 +37,18 @@ def backlog(conn: sqlite3.Connection) -> IndexBacklog:
 
 
 def pending(
-    conn: sqlite3.Connection, limit: int, max_bytes: int, mailbox_id: int | None = None
+    conn: sqlite3.Connection, limit: int, max_bytes: int, mailbox_id: int | None = None, after: int = 0
 ) -> list[tuple[int, bytes | None, str]]:
-    """Up to ``limit`` messages to index, oldest first, about ``max_bytes`` at most (always one):
-    (message id, its bytes if they live in the database else None, its blob name). With
-    ``mailbox_id``, only messages that mailbox holds."""
-    where = ("WHERE EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = u.message_id"
+    """Up to ``limit`` messages to index, oldest first (from message id ``after`` on), about
+    ``max_bytes`` at most (always one): (message id, its bytes if they live in the database else None,
+    its blob name). With ``mailbox_id``, only messages that mailbox holds."""
+    where = ("AND EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = u.message_id"
              " AND mm.mailbox_id = ?)") if mailbox_id is not None else ""
     rows = conn.execute(
         "SELECT u.message_id, m.size, b.body, m.blob FROM unindexed u JOIN messages m ON m.id = u.message_id"
-        f" LEFT JOIN message_bodies b ON b.message_id = m.id {where} ORDER BY u.message_id LIMIT ?",
-        (mailbox_id, limit) if mailbox_id is not None else (limit,),
+        f" LEFT JOIN message_bodies b ON b.message_id = m.id WHERE u.message_id > ? {where}"
+        " ORDER BY u.message_id LIMIT ?",
+        (after, mailbox_id, limit) if mailbox_id is not None else (after, limit),
     )
     batch: list[tuple[int, bytes | None, str]] = []
     total = 0
@@ -118,7 +119,7 @@ def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, .
     hits = {row[0] for row in conn.execute("SELECT rowid FROM message_words WHERE message_words MATCH ?",
                                            (f"{scope} : ({query})",))}
     if needle_plan.exact:
-        return _uids(conn, mailbox_id, hits)
+        return uids_of(conn, mailbox_id, hits)
     return _check(conn, mailbox_id, columns, needle_plan, hits)
 
 
@@ -151,7 +152,7 @@ def _check(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, ...], 
 _FEW_HITS = 5000  # below this, map hits to UIDs by index lookups; above, one pass over the mailbox
 
 
-def _uids(conn: sqlite3.Connection, mailbox_id: int, hits: set[int]) -> set[int]:
+def uids_of(conn: sqlite3.Connection, mailbox_id: int, hits: set[int]) -> set[int]:
     """The UIDs this mailbox gives the messages ``hits``."""
     if len(hits) > _FEW_HITS:
         pairs = conn.execute("SELECT uid, message_id FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
