@@ -4,7 +4,7 @@ Three tables (schema migration 12): ``message_text``, each message's folded head
 zlib-compressed (to check candidates); ``message_words``, a contentless FTS5 index of its terms with
 their positions (``searchterms`` says what a term is and how a substring needle is found from them);
 ``search_terms``, every term ever indexed (a needle's fitting terms are found by a GLOB scan of it;
-terms of deleted messages stay, they only cost a row). Together they weigh about three quarters of the
+terms of deleted messages stay, they only cost a row). Together they weigh about 0.8 times the
 mail they index; the trigram index they replaced weighed three times the mail (bench/README.md).
 
 Delivery only notes a new message in ``unindexed``; the index is filled later, in batches, by the

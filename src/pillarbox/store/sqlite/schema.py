@@ -221,8 +221,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_failures_key ON login_failures(kind, key, at);
     CREATE INDEX login_failures_at ON login_failures(at);
     """,
-    # (store) The full-text index at a quarter of its size (store/sqlite/fulltext.py, store/searchterms.py):
-    # the trigram index weighed three times the mail. Every message goes back to the indexer's backlog.
+    # (store) The full-text index at a fifth of its size (store/sqlite/fulltext.py, store/searchterms.py):
+    # the trigram index weighed 3-4 times the mail. Every message goes back to the indexer's backlog.
     """
     DROP TABLE message_text;
     CREATE TABLE message_text (message_id INTEGER PRIMARY KEY, headers BLOB NOT NULL, body BLOB NOT NULL);
