@@ -17,6 +17,7 @@ from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.reserve import DiskReserve, is_disk_full
 from pillarbox.store.sqlite import checkpoint
 from pillarbox.store.sqlite.store import SQLiteStore
+from tests.conftest import run_against
 from tests.store.conftest import message
 from tests.store.test_messages import LARGE_BODY, _account
 
@@ -56,17 +57,9 @@ def disk() -> FakeDisk:
 
 @pytest.fixture
 def reserved_store(tmp_path: Path, disk: FakeDisk):
-    def run(body):
-        import asyncio
-
-        async def main() -> None:
-            store = SQLiteStore(tmp_path / "data", min_free_space=10 * MiB, free_space=disk)
-            try:
-                await body(store)
-            finally:
-                await store.close()
-        asyncio.run(main())
-    return run
+    """Like ``with_store``, with a reserve of 10 MiB on the ``disk`` the test sets free space on."""
+    return lambda body: run_against(lambda: SQLiteStore(tmp_path / "data", min_free_space=10 * MiB, free_space=disk),
+                                    body)
 
 
 def test_new_mail_is_refused_below_the_reserve_and_accepted_again_when_room_returns(reserved_store, disk):
