@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,6 +65,20 @@ def test_search_equals_a_brute_force_substring_search(case, columns):
     conn = _index(documents)
     for needle in needles:
         assert fulltext.search_text(conn, 1, columns, needle) == _brute_force(documents, columns, needle), needle
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpus_and_needles())
+def test_needles_found_in_many_terms_take_the_slower_paths_to_the_same_answer(case):
+    """Past MOST_TERMS fitting terms every text is read; past MOST_PHRASES the first piece is left out."""
+    documents, needles = case
+    conn = _index(documents)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fulltext, "MOST_TERMS", 1)
+        patch.setattr(fulltext, "MOST_PHRASES", 1)
+        for needle in needles:
+            expected = _brute_force(documents, ("headers", "body"), needle)
+            assert fulltext.search_text(conn, 1, ("headers", "body"), needle) == expected, needle
 
 
 @settings(max_examples=100, deadline=None)

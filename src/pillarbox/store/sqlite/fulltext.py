@@ -109,7 +109,7 @@ def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, .
     fitting = [_fitting_terms(conn, piece) for piece in needle_plan.pieces]
     if any(not found for found in fitting):
         return set()  # no message has a term that can hold this piece
-    if not fitting or len(fitting[0]) > MOST_TERMS:
+    if not fitting or (len(fitting) == 1 and len(fitting[0]) > MOST_TERMS):
         return _check(conn, mailbox_id, columns, needle_plan, None)
     if len(fitting) == 1:
         query = " OR ".join(quote(term) for term in sorted(fitting[0]))
@@ -124,11 +124,9 @@ def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, .
 
 
 def _fitting_terms(conn: sqlite3.Connection, piece: Piece) -> set[str]:
-    if piece.bounded_left and piece.bounded_right:
-        rows = conn.execute("SELECT term FROM search_terms WHERE term = ?", (piece.text,))
-    else:
-        rows = conn.execute("SELECT term FROM search_terms WHERE term GLOB ?", (piece.glob(),))
-    return {row[0] for row in rows}
+    """The known terms that can hold ``piece``: a scan of them all, unless the pattern starts with the
+    piece (then SQLite reads only the range of terms with that prefix)."""
+    return {row[0] for row in conn.execute("SELECT term FROM search_terms WHERE term GLOB ?", (piece.glob(),))}
 
 
 def _check(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, ...], needle_plan: Plan,
