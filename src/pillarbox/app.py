@@ -14,6 +14,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from pillarbox.auth.authenticator import Authenticator
@@ -46,6 +47,7 @@ from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
 from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
+from pillarbox.store.files import repair
 from pillarbox.store.indexer import BackgroundIndexer
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.http import make_http_app
@@ -123,7 +125,7 @@ def build_limiters(limits: LimitsConfig) -> dict[str, ConnectionLimiter]:
 
 def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
-    store = SQLiteStore.open(config.data_dir, checkpoints=primary)
+    store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space)
     if config.tls.cert is not None and config.tls.key is not None:
         cert, key = config.tls.cert, config.tls.key
     else:
@@ -272,6 +274,8 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
 
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
+    if worker is None:
+        _make_private(config.data_dir)
     services = build_services(config, primary=worker is None)
     if worker_count(config) > 1:
         try:
@@ -320,6 +324,18 @@ def _share_counts(services: Services, index: int) -> None:
                                  counters=2 * len(services.limiters))
     for limiter in services.limiters.values():
         limiter.board = services.balance
+
+
+def _make_private(data_dir: Path) -> None:
+    """An older install left the data_dir readable by every local user: close it (``store/files.py``)."""
+    try:
+        repaired = repair(data_dir)
+    except OSError as exc:  # e.g. a file of another owner: ``pillarbox store check`` names it
+        log_event(log, "error", "cannot make the data_dir private", data_dir=str(data_dir), error=str(exc))
+        return
+    if repaired:
+        log_event(log, "warning", "file modes repaired: the data_dir was open to other users",
+                  data_dir=str(data_dir), paths=len(repaired))
 
 
 def _install_signal_handlers(services: Services, stop: asyncio.Event, pool: WorkerPool | None) -> None:

@@ -35,6 +35,7 @@ ENV_VAR = "PILLARBOX_CONFIG"
 DEFAULT_FILE = "pillarbox.toml"
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
+DEFAULT_MIN_FREE_SPACE = 256 * MiB
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("kv", "json")
 
@@ -193,6 +194,13 @@ def _size(value: Any, base: Path) -> int:
     if size < 1:
         raise _expected("a size above zero", value)
     return size
+
+
+def _size_or_zero(value: Any, base: Path) -> int:
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise _expected('a size such as "256M", or 0', value) from None
 
 
 def _choice(choices: tuple[str, ...]) -> Convert:
@@ -378,6 +386,13 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """The embedded store: SQLite and blob files in ``data_dir`` (``store/reserve.py``)."""
+
+    min_free_space: int = _setting(DEFAULT_MIN_FREE_SPACE, _size_or_zero)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _setting("info", _choice(LOG_LEVELS))
     format: str = _setting("kv", _choice(LOG_FORMATS))
@@ -549,6 +564,7 @@ class Config:
     tls: TLSConfig = field(default_factory=TLSConfig)
     dns: DNSConfig = field(default_factory=DNSConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     log: LogConfig = field(default_factory=LogConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pillarbox.errors import StorageFull, StoreError
 from pillarbox.imap import utf7
 
 MAX_QUOTED = 1024  # longer strings go out as literals
@@ -64,6 +65,18 @@ def ok(tag: str, text: str = "Completed", code: str | None = None) -> TaggedRepl
 
 def no(tag: str, code: str | None, text: str) -> TaggedReply:
     return TaggedReply(tag, "NO", text, code)
+
+
+def storage_full(tag: str) -> TaggedReply:
+    """A full disk (or the store's free-space reserve). RFC 5530: UNAVAILABLE is a temporary failure of
+    a subsystem, the client may try again later; OVERQUOTA would tell the user that their own quota
+    is used up and send them deleting mail that is not the cause."""
+    return no(tag, UNAVAILABLE, "Insufficient storage on the server, try again later")
+
+
+def store_refused(tag: str, exc: StoreError) -> TaggedReply:
+    """NO for a store refusal without a more specific code."""
+    return storage_full(tag) if isinstance(exc, StorageFull) else no(tag, CANNOT, str(exc))
 
 
 def bad(tag: str, text: str, code: str | None = None) -> TaggedReply:

@@ -29,7 +29,7 @@ from typing import Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
-from pillarbox.errors import ProtocolError
+from pillarbox.errors import ProtocolError, StorageFull
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
@@ -44,6 +44,7 @@ from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
+from pillarbox.store.reserve import is_disk_full
 
 log = get_logger("imap")
 SESSIONS = Counter("pillarbox_imap_sessions_total", "IMAP sessions started", ("tls",))
@@ -345,16 +346,22 @@ class IMAPSession:
                 reply = r.TaggedReply(framed.tag or "*", reply.status, reply.text, reply.code)
             if self.sasl is None and self.idle_task is None:
                 self.resume_framing()
-        except (OSError, ssl.SSLError):
-            raise  # the peer went away or broke TLS: the listener ends the connection quietly
+        except (OSError, ssl.SSLError, StorageFull) as exc:
+            if not isinstance(exc, StorageFull) and not is_disk_full(exc):
+                raise  # the peer went away or broke TLS: the listener ends the connection quietly
+            reply = self._abandon(r.storage_full(framed.tag or "*"))
         except Exception:  # a bug costs the client one command, not the connection
             log.exception("imap: internal error in %s", name, extra={"fields": {"session": self.session_id}})
-            reply = r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed")
-            if self.sasl is None and self.idle_task is None:
-                self.resume_framing()
+            reply = self._abandon(r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed"))
         if reply is not None:
             COMMANDS.inc(command=name if name in self.table else "other", status=reply.status)
             self.reply(reply)
+
+    def _abandon(self, reply: r.TaggedReply) -> r.TaggedReply:
+        """A command that failed midway: its reply, and framing resumed unless a turn-around goes on."""
+        if self.sasl is None and self.idle_task is None:
+            self.resume_framing()
+        return reply
 
     async def _run(self, command: Command) -> r.TaggedReply | None:
         entry = self.table.get(command.name)

@@ -33,6 +33,7 @@ from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_rec
 from pillarbox.smtp.refusals import log_refusal
 from pillarbox.smtp.replies import Reply
 from pillarbox.store.records import Account, new_queue_id
+from pillarbox.store.reserve import is_disk_full
 
 log = get_logger("smtp")
 CONNECTIONS = Counter("pillarbox_smtp_connections_total", "SMTP connections accepted", ("role",))
@@ -140,10 +141,14 @@ class SMTPSession:
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
                 reply, detail = exc.reply, exc.detail
-            except (OSError, ssl.SSLError):
-                raise  # the peer went away or broke TLS: the listener ends the connection quietly
+            except (OSError, ssl.SSLError) as exc:
+                if not is_disk_full(exc):
+                    raise  # the peer went away or broke TLS: the listener ends the connection quietly
+                reply = self._abandon(replies.INSUFFICIENT_STORAGE)
             except Exception:
-                reply = self._internal_error(event)
+                log.exception("smtp: internal error handling %s", type(event).__name__,
+                              extra={"fields": {"session": self.session_id, "client": self.conn.peer[0]}})
+                reply = self._abandon(replies.TEMP_FAILURE)
             if reply is not None:
                 self._queue(reply)
                 if reply.code >= 400:
@@ -151,15 +156,13 @@ class SMTPSession:
                                 client=self.conn.peer[0], user=self.user.address if self.user else None)
         await self._flush()
 
-    def _internal_error(self, event: object) -> Reply:
-        """A bug must cost the client one transaction (451, retry later), not the connection."""
-        log.exception("smtp: internal error handling %s", type(event).__name__,
-                      extra={"fields": {"session": self.session_id, "client": self.conn.peer[0]}})
+    def _abandon(self, reply: Reply) -> Reply:
+        """A bug or a full disk must cost the client one transaction (4xx, retry later), not the connection."""
         if self.core.state in (core.State.DATA_PENDING, core.State.AUTH_PENDING, core.State.TLS_PENDING):
             self.core.resume()
         self._drop_transaction()
         self.sasl = None
-        return replies.TEMP_FAILURE
+        return reply
 
     def _queue(self, reply: Reply) -> None:
         self._out.append(self.core.send(reply))
@@ -214,6 +217,8 @@ class SMTPSession:
         mail = event.args
         if mail.size is not None and mail.size > self.settings.max_message_size:
             raise ProtocolError(replies.SIZE_EXCEEDED)
+        if not self.services.acceptor.store.has_room(mail.size or 0):
+            raise ProtocolError(replies.INSUFFICIENT_STORAGE)  # RFC 1870 6.1: 452 for a temporary lack of room
         await check_sender(self.services.directory, self.role, mail, self.user)
         self.sender_check = await self._check_spf(mail.address)
         self.transaction = Transaction(mail)
