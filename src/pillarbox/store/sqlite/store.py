@@ -51,7 +51,19 @@ from pillarbox.store.records import (
     StoreFlagsResult,
 )
 from pillarbox.store.reserve import DiskReserve, free_bytes
-from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.sqlite import (
+    directory,
+    dmarc,
+    fulltext,
+    grants,
+    integrity,
+    logins,
+    mailboxes,
+    messages,
+    queue,
+    spam,
+)
+from pillarbox.store.sqlite.antispam_methods import AntispamMethods
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -77,7 +89,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(AntispamMethods):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
@@ -241,6 +253,7 @@ class SQLiteStore:
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
             grants.delete_account_grants(txn, account_id)
+            spam.forget_account(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
 
