@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pillarbox.antispam.greylist import Greylist
+from pillarbox.antispam.screening import ConnectionScreen
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
@@ -177,7 +179,10 @@ def _smtp_services(services: Services) -> SMTPServices:
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
                                senders=SenderRules(services.directory, config.senders))
-    return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool)
+    antispam = config.antispam
+    return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool,
+                        screen=ConnectionScreen(antispam, services.resolver),
+                        greylist=Greylist(services.store, antispam) if antispam.greylist else None)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:

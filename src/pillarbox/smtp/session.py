@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pillarbox.antispam.greylist import Greylist
+from pillarbox.antispam.screening import ConnectionScreen, ScreenVerdict
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
@@ -64,6 +66,9 @@ class SMTPServices:
     acceptor: MessageAcceptor
     tls: TLSContextHolder
     spool: SpoolArea
+    screen: ConnectionScreen | None = None
+    """Port 25 only: pregreet and DNS lists before the greeting (``antispam/screening.py``)."""
+    greylist: Greylist | None = None
 
 
 class SMTPSession:
@@ -85,6 +90,9 @@ class SMTPSession:
         self.sender_check: SenderCheck | None = None
         self.sasl: SaslExchange | None = None
         self.errors = 0
+        self.screened: ScreenVerdict | None = None
+        self.refusal: Reply | None = None
+        """Set when the session was refused at the greeting: every command but QUIT gets 503 (RFC 5321 3.1)."""
         self._out: list[bytes] = []
         self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
             core.Ehlo: self._ehlo, core.Helo: self._helo, core.Mail: self._mail, core.Rcpt: self._rcpt,
@@ -100,7 +108,20 @@ class SMTPSession:
     # shell interface
     async def greet(self) -> None:
         CONNECTIONS.inc(role=self.role.value)
-        await self.conn.write(self.core.send(replies.SERVICE_READY.format(host=self.settings.hostname)))
+        screen = self.services.screen
+        if self.role.is_submission or screen is None:
+            await self.conn.write(self.core.send(replies.SERVICE_READY.format(host=self.settings.hostname)))
+            return
+        self.screened = verdict = await screen.screen(self.conn)
+        if not verdict.refused:
+            await self.conn.write(self.core.send(replies.SERVICE_READY.format(host=self.settings.hostname)))
+            return
+        ip = self.conn.peer[0]
+        refusal = replies.PREGREET if verdict.early else replies.CLIENT_BLOCKED
+        self.refusal = refusal.format(ip=ip, lists=", ".join(verdict.lists))
+        await self.conn.write(self.core.send(self.refusal))
+        if verdict.early:
+            await self.on_data(verdict.early)
 
     async def on_data(self, data: bytes) -> None:
         self.core.receive_data(data)
@@ -136,8 +157,9 @@ class SMTPSession:
             if isinstance(event, core.Sentinel):
                 break
             detail = ""
+            handler = self._handlers[type(event)] if self.refusal is None else self._refused
             try:
-                reply = await self._handlers[type(event)](event)
+                reply = await handler(event)
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
                 reply, detail = exc.reply, exc.detail
@@ -155,6 +177,14 @@ class SMTPSession:
                     log_refusal(event, reply, detail, session=self.session_id, role=self.role.value,
                                 client=self.conn.peer[0], user=self.user.address if self.user else None)
         await self._flush()
+
+    async def _refused(self, event: core.Event) -> Reply | None:
+        """A session refused at the greeting (RFC 5321 3.1): wait for QUIT, 503 to anything else."""
+        if isinstance(event, core.Quit | core.ConnectionClosed):
+            return await self._handlers[type(event)](event)
+        if self.core.state in (core.State.DATA_PENDING, core.State.AUTH_PENDING, core.State.TLS_PENDING):
+            self.core.resume()
+        return replies.BAD_SEQUENCE
 
     def _abandon(self, reply: Reply) -> Reply:
         """A bug or a full disk must cost the client one transaction (4xx, retry later), not the connection."""
@@ -241,8 +271,18 @@ class SMTPSession:
             raise ProtocolError(replies.TOO_MANY_RECIPIENTS)
         recipient = await resolve_recipient(self.services.directory, self.role, event.args)
         await self.services.acceptor.check_quota(recipient.accounts, self.transaction.mail.size or 0)
+        await self._greylist(recipient.address)
         self.transaction.recipients.append(recipient)
         return replies.RECIPIENT_OK
+
+    async def _greylist(self, recipient: str) -> None:
+        """MX role, clients not vouched for: RFC 6647 greylisting of (network, sender, recipient)."""
+        greylist, screened = self.services.greylist, self.screened
+        if self.role.is_submission or greylist is None or (screened is not None and screened.trusted):
+            return
+        assert self.transaction is not None
+        if await greylist.defer(self.conn.peer[0], self.transaction.sender, recipient):
+            raise ProtocolError(replies.GREYLISTED.format(seconds=greylist.settings.greylist_delay))
 
     async def _data(self, _event: core.Data) -> Reply:
         transaction = self.transaction
