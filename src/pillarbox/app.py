@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pillarbox.antispam.filter import ContentFilter
 from pillarbox.antispam.greylist import Greylist
+from pillarbox.antispam.rspamd import RspamdClient
 from pillarbox.antispam.screening import ConnectionScreen
+from pillarbox.antispam.sending import SendingLimits
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
-from pillarbox.config import Config, Endpoint, LimitsConfig
+from pillarbox.config import AntispamConfig, Config, Endpoint, LimitsConfig
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap import response as imap_response
@@ -178,11 +181,21 @@ def _smtp_services(services: Services) -> SMTPServices:
     acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
-                               senders=SenderRules(services.directory, config.senders))
+                               senders=SenderRules(services.directory, config.senders),
+                               spam=content_filter(config.antispam, services.store),
+                               sending=SendingLimits(services.store, config.antispam))
     antispam = config.antispam
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool,
                         screen=ConnectionScreen(antispam, services.resolver),
                         greylist=Greylist(services.store, antispam) if antispam.greylist else None)
+
+
+def content_filter(settings: AntispamConfig, store: SQLiteStore) -> ContentFilter:
+    rspamd = None
+    if settings.rspamd:
+        rspamd = RspamdClient(settings.rspamd, settings.rspamd_controller, settings.rspamd_password,
+                              settings.rspamd_timeout)
+    return ContentFilter(store, settings, rspamd)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:

@@ -92,13 +92,19 @@ def _fields(header: bytes) -> list[bytes]:
     return fields
 
 
+def split_header_fields(message: bytes) -> tuple[list[bytes], bytes]:
+    """The header section as whole fields (continuation lines and EOLs kept), and the rest of the message."""
+    end = _header_end(message)
+    return _fields(message[:end]), message[end:]
+
+
 def remove_ours(message: bytes, authserv_id: str) -> tuple[bytes, int]:
     """The message without Authentication-Results fields carrying our authserv-id; and how many went."""
-    end = _header_end(message)
+    header, rest = split_header_fields(message)
     ours = authserv_id.lower()
     kept: list[bytes] = []
     removed = 0
-    for item in _fields(message[:end]):
+    for item in header:
         name, colon, value = item.partition(b":")
         if colon and name.strip().lower() == b"authentication-results" and authserv_id_of(value) == ours:
             removed += 1
@@ -106,4 +112,4 @@ def remove_ours(message: bytes, authserv_id: str) -> tuple[bytes, int]:
         kept.append(item)
     if not removed:
         return message, 0
-    return b"".join(kept) + message[end:], removed
+    return b"".join(kept) + rest, removed

@@ -17,23 +17,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pillarbox.delivery.local import DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
+from pillarbox.antispam.filter import ContentFilter
+from pillarbox.antispam.sending import SendingLimits
+from pillarbox.delivery.local import AccountResult, DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
 from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StorageFull, StoreError
 from pillarbox.mailauth.arc import seal_message
-from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
-from pillarbox.obs import Counter, get_logger, log_event
-from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
+from pillarbox.obs import get_logger, log_event
+from pillarbox.policy.inbound import InboundPolicy, SenderCheck
 from pillarbox.policy.senders import Problem, SenderRules
 from pillarbox.smtp import replies
 from pillarbox.smtp.envelope import Transaction
+from pillarbox.smtp.inbound import INBOX, JUNK, MESSAGES, Filing, InboundSteps
 from pillarbox.smtp.received import TraceInfo, received_header
 from pillarbox.smtp.replies import Reply
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account, OutboundRequest
 
 log = get_logger("smtp")
-MESSAGES = Counter("pillarbox_smtp_messages_total", "Messages at end of data, by result", ("result",))
 MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full, try again later")
 
 
@@ -42,6 +43,7 @@ class MessageAcceptor:
         self, store: Store, hostname: str, policy: InboundPolicy | None = None,
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
         reporter: Callable[[LocalReport], Awaitable[None]] | None = None, senders: SenderRules | None = None,
+        spam: ContentFilter | None = None, sending: SendingLimits | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
@@ -51,6 +53,9 @@ class MessageAcceptor:
         self.on_queued = on_queued
         self.reporter = reporter
         self.senders = senders
+        self.spam = spam
+        self.sending = sending
+        self.inbound = InboundSteps(hostname, policy, spam)
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -67,49 +72,21 @@ class MessageAcceptor:
         self, content: bytes, transaction: Transaction, trace: dict[str, Any], queue_id: str, user: Account | None,
         sender: SenderCheck | None = None,
     ) -> Reply:
-        """``sender`` (MX role only): the MAIL FROM-time SPF check; then DKIM/DMARC decide here.
-        ``user`` (submission): the From:/Sender: rule; raises ProtocolError with the reason."""
+        """``user`` None: mail arriving on the MX (``sender``: its MAIL FROM-time SPF check), which the
+        inbound steps check and file; else submission: the From:/Sender: rule (ProtocolError with the reason)."""
+        filings = [Filing(INBOX, tuple(transaction.local_accounts()))]
         if user is not None:
             await self._check_authors(user, content)
-        folder = "INBOX"
-        if sender is not None and self.policy is not None:
-            content, removed = remove_ours(content, self.hostname)
-            if removed:
-                log_event(log, "info", "removed forged Authentication-Results", queue_id=queue_id, count=removed)
-            evaluation = await self.policy.evaluate(content, sender)
-            refusal = _refusal(evaluation.decision)
-            transaction.verdict = (evaluation.decision.action.value, evaluation.decision.reason or None)
-            if refusal is not None:
-                MESSAGES.inc(result=evaluation.decision.action.value)
-                return refusal
-            content = evaluation.header + content
-            folder = "Junk" if evaluation.decision.action is Action.JUNK else "INBOX"
+        else:
+            content, filings = await self.inbound.run(content, transaction, sender, trace, queue_id)
         info = TraceInfo(
             hostname=self.hostname, queue_id=queue_id, smtputf8=transaction.mail.smtputf8,
             recipients=tuple(r.address for r in transaction.recipients), **trace,
         )
-        message = received_header(info, self.store.now()) + content
-        accounts = transaction.local_accounts()
-        remote = transaction.remote_recipients()
-        outbound, relayed = None, None
-        if remote:
-            mail = transaction.mail
-            outbound = OutboundRequest(
-                sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
-                smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
-            )
-            if user is not None and self.signer is not None:
-                # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
-                relayed = await self.signer.sign(message, transaction.sender)
-            elif sender is not None and self.policy is not None:
-                relayed = await self._seal(message, transaction, queue_id)
+        received = received_header(info, self.store.now())
+        outbound, relayed = await self._outbound(received + content, transaction, queue_id, user, sender)
         try:
-            report = await self.delivery.deliver(
-                message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder,
-                outbound_raw=relayed,
-            )
-            if folder != "INBOX":
-                report = await self._inbox_fallback(message, report, transaction.sender)
+            report = await self._deliver(received, content, filings, transaction.sender, outbound, relayed)
         except StoreError as exc:
             log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
             MESSAGES.inc(result="tempfail")
@@ -127,8 +104,52 @@ class MessageAcceptor:
         await self._report(transaction, report, content, queue_id)
         if report.queue_id is not None and self.on_queued is not None:
             self.on_queued()
+        if user is not None and self.sending is not None:
+            await self.sending.sent(user, transaction.sender, [r.address for r in transaction.recipients])
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
+
+    async def _outbound(
+        self, message: bytes, transaction: Transaction, queue_id: str, user: Account | None,
+        sender: SenderCheck | None,
+    ) -> tuple[OutboundRequest | None, bytes | None]:
+        """The queue entry for the remote recipients, and the queued copy when it differs from ``message``."""
+        remote = transaction.remote_recipients()
+        if not remote:
+            return None, None
+        mail = transaction.mail
+        outbound = OutboundRequest(
+            sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
+            smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
+        )
+        if user is not None and self.signer is not None:
+            # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
+            return outbound, await self.signer.sign(message, transaction.sender)
+        if sender is not None and self.policy is not None:
+            return outbound, await self._seal(message, transaction, queue_id)
+        return outbound, None
+
+    async def _deliver(
+        self, received: bytes, content: bytes, filings: list[Filing], sender: str, outbound: OutboundRequest | None,
+        relayed: bytes | None,
+    ) -> DeliveryReport:
+        """Store each filing's copy (the first one with the queue entry, in the same durable step)."""
+        results: list[AccountResult] = []
+        queued = None
+        for filing in filings or [Filing(INBOX, ())]:
+            if not filing.accounts and outbound is None:
+                continue
+            message = received + filing.header + content
+            report = await self.delivery.deliver(message, filing.accounts, return_path=sender, outbound=outbound,
+                                                 folder=filing.folder, outbound_raw=relayed)
+            if filing.folder != INBOX:
+                report = await self._inbox_fallback(message, report, sender)
+            if filing.verdict is not None and filing.folder == JUNK and self.spam is not None:
+                await self.spam.mark_filed([(r.mailbox_id, r.uid) for r in report.accounts
+                                            if r.uid is not None and r.mailbox_id is not None])
+            results += report.accounts
+            queued, outbound = queued or report.queue_id, None
+        return DeliveryReport(tuple(results), queued)
 
     async def _check_authors(self, user: Account, content: bytes) -> None:
         refusal = await self.senders.check(user, content) if self.senders is not None else None
@@ -185,12 +206,3 @@ class MessageAcceptor:
         kept = tuple(r for r in report.accounts if r.account.id not in ids)
         return DeliveryReport(kept + extra.accounts, report.queue_id)
 
-
-def _refusal(decision: Decision) -> Reply | None:
-    """The reply for a message the inbound policy refuses (None: deliver it)."""
-    if decision.action is Action.TEMPFAIL:
-        return replies.DMARC_TEMP_FAILURE.format(domain=decision.domain)
-    if decision.action is Action.REJECT:
-        template = replies.DMARC_REJECTED if decision.method == "dmarc" else replies.SPF_REJECTED
-        return template.format(domain=decision.domain)
-    return None

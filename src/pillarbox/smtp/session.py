@@ -250,6 +250,7 @@ class SMTPSession:
         if not self.services.acceptor.store.has_room(mail.size or 0):
             raise ProtocolError(replies.INSUFFICIENT_STORAGE)  # RFC 1870 6.1: 452 for a temporary lack of room
         await check_sender(self.services.directory, self.role, mail, self.user)
+        await self._sending_limit(None)
         self.sender_check = await self._check_spf(mail.address)
         self.transaction = Transaction(mail)
         return replies.SENDER_OK
@@ -272,8 +273,24 @@ class SMTPSession:
         recipient = await resolve_recipient(self.services.directory, self.role, event.args)
         await self.services.acceptor.check_quota(recipient.accounts, self.transaction.mail.size or 0)
         await self._greylist(recipient.address)
+        await self._sending_limit(len(self.transaction.recipients))
         self.transaction.recipients.append(recipient)
         return replies.RECIPIENT_OK
+
+    async def _sending_limit(self, recipients: int | None) -> None:
+        """Submission: the account's hourly limits, checked for the message (``recipients`` None, at
+        MAIL FROM) or for one more recipient (``antispam/sending.py``)."""
+        limits, user = self.services.acceptor.sending, self.user
+        if limits is None or user is None:
+            return
+        if recipients is None:
+            reached = await limits.check_message(user)
+        else:
+            reached = await limits.check_recipient(user, recipients)
+        if reached is not None and reached.what == "held":
+            raise ProtocolError(replies.ACCOUNT_HELD, f"{user.address} is held")
+        if reached is not None:
+            raise ProtocolError(replies.SENDING_LIMIT.format(limit=reached.limit, what=reached.what))
 
     async def _greylist(self, recipient: str) -> None:
         """MX role, clients not vouched for: RFC 6647 greylisting of (network, sender, recipient)."""
@@ -494,7 +511,10 @@ class SMTPSession:
 
 
 def _verdict_fields(transaction: Transaction | None) -> dict[str, str | None]:
-    if transaction is None or transaction.verdict is None:
+    if transaction is None:
         return {}
-    action, reason = transaction.verdict
-    return {"auth": action, "auth_reason": reason}
+    fields = transaction.spam.log_fields() if transaction.spam is not None else {}
+    if transaction.verdict is not None:
+        action, reason = transaction.verdict
+        fields.update(auth=action, auth_reason=reason)
+    return fields
