@@ -19,6 +19,7 @@ from typing import Protocol
 
 from pillarbox.antispam.filter import ContentFilter
 from pillarbox.antispam.greylist import Greylist
+from pillarbox.antispam.learning import LearningJob
 from pillarbox.antispam.rspamd import RspamdClient
 from pillarbox.antispam.screening import ConnectionScreen
 from pillarbox.antispam.sending import SendingLimits
@@ -280,6 +281,9 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
     runner = services.queue_runner
     store = services.store
     tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending)]
+    antispam = config.antispam
+    tasks.append(LearningJob(store, antispam, content_filter(antispam, store).rspamd,
+                             Greylist(store, antispam) if antispam.greylist else None))
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
         tasks.append(DMARCReportTask(reporter))

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
+from pillarbox.admin import antispam as antispam_admin
 from pillarbox.admin import domains_users as du
 from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, store_check
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
@@ -114,6 +115,7 @@ def build_parser() -> Parser:
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
     store_check.register(commands)  # store check
+    antispam_admin.register(commands)  # antispam allow|block|unlist|list|limits|hold|release
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")

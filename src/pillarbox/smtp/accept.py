@@ -144,7 +144,7 @@ class MessageAcceptor:
                                                  folder=filing.folder, outbound_raw=relayed)
             if filing.folder != INBOX:
                 report = await self._inbox_fallback(message, report, sender)
-            if filing.verdict is not None and filing.folder == JUNK and self.spam is not None:
+            if filing.folder == JUNK and self.spam is not None:  # the filter's or the policy's doing, not a user's
                 await self.spam.mark_filed([(r.mailbox_id, r.uid) for r in report.accounts
                                             if r.uid is not None and r.mailbox_id is not None])
             results += report.accounts
