@@ -91,7 +91,13 @@ def _verdict(body: bytes) -> SpamVerdict:
         raise RspamdError(f"not an rspamd answer: {exc}") from None
     if action not in ACTIONS:
         raise RspamdError(f"unknown rspamd action {action!r}")
-    symbols = answer.get("symbols") if isinstance(answer.get("symbols"), dict) else {}
-    strongest = sorted(symbols.values(), key=lambda s: -abs(float(s.get("score", 0)) if isinstance(s, dict) else 0))
-    names = tuple(str(s.get("name")) for s in strongest[:MAX_SYMBOLS] if isinstance(s, dict) and s.get("name"))
-    return SpamVerdict(ACTIONS[action], score, required, "rspamd", names)
+    return SpamVerdict(ACTIONS[action], score, required, "rspamd", _strongest_symbols(answer.get("symbols")))
+
+
+def _strongest_symbols(symbols: object) -> tuple[str, ...]:
+    """The names of the symbols that weighed (a score other than 0), the heaviest first; GTUBE is
+    rspamd's one decisive symbol of weight 0."""
+    found = [s for s in symbols.values() if isinstance(s, dict)] if isinstance(symbols, dict) else []
+    weighed = [(abs(float(s.get("score") or 0)), str(s.get("name", ""))) for s in found]
+    ranked = sorted((w for w in weighed if w[1] and (w[0] or w[1] == "GTUBE")), reverse=True)
+    return tuple(name for _, name in ranked[:MAX_SYMBOLS])

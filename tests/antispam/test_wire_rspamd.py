@@ -1,0 +1,101 @@
+"""rspamd as the content filter, for real: GTUBE rejected, an ordinary message delivered, a message rspamd
+wants marked filed into Junk, rspamd down (fail open with a log line, or 451 when so configured),
+and the learning job teaching rspamd's controller what a user moved into Junk."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.antispam.rspamd_process import PASSWORD, Rspamd
+from tests.imap_wire.conftest import IMAPServer, start_imap_server
+
+GTUBE = (b"From: spammer@remote.test\r\nTo: bob@example.com\r\nSubject: test\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+         b"\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n")
+ORDINARY = (b"From: Alice <alice@remote.test>\r\nTo: bob@example.com\r\nSubject: lunch\r\n"
+            b"Date: Mon, 7 Dec 2026 10:00:00 +0000\r\nMessage-ID: <lunch@remote.test>\r\n\r\nLunch at noon?\r\n")
+UNDATED = b"From: Alice <alice@remote.test>\r\nTo: bob@example.com\r\nSubject: no date\r\n\r\nHello.\r\n"
+
+
+def settings(rspamd: Rspamd, failure: str = "accept") -> str:
+    return (f'pregreet_delay = 0\nlearn_interval = 0.1\nrspamd = "{rspamd.url}"\n'
+            f'rspamd_controller = "{rspamd.controller_url}"\nrspamd_password = "{PASSWORD}"\n'
+            f'rspamd_timeout = 5\nrspamd_failure = "{failure}"\n')
+
+
+@pytest.fixture(scope="module")
+def rspamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rspamd]:
+    running = Rspamd(tmp_path_factory.mktemp("rspamd"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, rspamd: Rspamd) -> Iterator[IMAPServer]:
+    running = start_imap_server(tmp_path_factory.mktemp("with-rspamd"), antispam=settings(rspamd))
+    yield running
+    assert running.process.stop() == 0
+    assert "Traceback" not in running.process.log()
+
+
+def send(server: IMAPServer, message: bytes, sender: str = "alice@remote.test") -> None:
+    with smtplib.SMTP("127.0.0.1", server.smtp) as client:
+        assert client.sendmail(sender, ["bob@example.com"], message) == {}
+
+
+def test_gtube_is_rejected(server: IMAPServer):
+    with smtplib.SMTP("127.0.0.1", server.smtp) as client, pytest.raises(smtplib.SMTPDataError) as refused:
+        client.sendmail("spammer@remote.test", ["bob@example.com"], GTUBE)
+    assert (refused.value.smtp_code, refused.value.smtp_error) == (550, b"5.7.1 Message rejected as spam")
+    server.process.wait_for_log(r"transaction.* result=\"550 5\.7\.1\" spam=reject spam_score=15\.00"
+                                r" spam_source=rspamd spam_reasons=GTUBE")
+
+
+def test_an_ordinary_message_is_delivered_with_rspamds_verdict(server: IMAPServer):
+    send(server, ORDINARY)
+    stored = server.messages("bob@example.com")[-1]
+    assert stored.endswith(ORDINARY)
+    assert re.search(rb"X-Spam-Flag: NO\r\nX-Spam-Status: No, score=0\.00 required=[0-9.]+ source=rspamd host=mx\.test"
+                     rb"\r\nX-Spam-Score: 0\.00\r\n", stored)
+
+
+def test_what_rspamd_would_mark_goes_to_junk(server: IMAPServer):
+    send(server, UNDATED)
+    filed = server.messages("bob@example.com", "Junk")[-1]
+    assert b"X-Spam-Flag: YES" in filed and b"tests=MISSING_DATE" in filed
+
+
+def test_a_message_moved_into_junk_is_learned_by_rspamds_controller(server: IMAPServer, rspamd: Rspamd):
+    send(server, ORDINARY.replace(b"lunch", b"dinner"))
+    client = server.login()
+    client.select("INBOX")
+    _, found = client.uid("SEARCH", 'SUBJECT "dinner"')
+    assert client.uid("MOVE", found[0].decode(), "Junk")[0] == "OK"
+    client.logout()
+    server.process.wait_for_log(r'rspamd learned" message_id=\d+ kind=spam')
+    assert "learned message as spam" in rspamd.log()
+
+
+def test_rspamd_down_fails_open_with_a_log_line_or_451_when_so_configured(tmp_path: Path):
+    own = Rspamd(tmp_path / "rspamd")
+    (tmp_path / "open").mkdir()
+    (tmp_path / "closed").mkdir()
+    opened = start_imap_server(tmp_path / "open", antispam=settings(own))
+    closed = start_imap_server(tmp_path / "closed", antispam=settings(own, failure="tempfail"))
+    try:
+        send(opened, ORDINARY)
+        own.stop()
+        send(opened, ORDINARY.replace(b"lunch", b"tea"))
+        assert opened.messages("bob@example.com")[-1].endswith(ORDINARY.replace(b"lunch", b"tea"))
+        opened.process.wait_for_log(r'rspamd scan failed" .*then="delivered unscanned"')
+        with smtplib.SMTP("127.0.0.1", closed.smtp) as client, pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail("alice@remote.test", ["bob@example.com"], ORDINARY)
+        assert refused.value.smtp_code == 451 and refused.value.smtp_error.startswith(b"4.3.0 ")
+    finally:
+        own.stop()
+        for server in (opened, closed):
+            assert server.process.stop() == 0
