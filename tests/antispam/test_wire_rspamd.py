@@ -14,8 +14,9 @@ import pytest
 from tests.antispam.rspamd_process import PASSWORD, Rspamd
 from tests.imap_wire.conftest import IMAPServer, start_imap_server
 
-GTUBE = (b"From: spammer@remote.test\r\nTo: bob@example.com\r\nSubject: test\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
-         b"\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n")
+GTUBE = (b"From: spammer@remote.test\r\nTo: bob@example.com\r\nSubject: test\r\n"
+         b"Date: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\n"
+         b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n")
 ORDINARY = (b"From: Alice <alice@remote.test>\r\nTo: bob@example.com\r\nSubject: lunch\r\n"
             b"Date: Mon, 7 Dec 2026 10:00:00 +0000\r\nMessage-ID: <lunch@remote.test>\r\n\r\nLunch at noon?\r\n")
 UNDATED = b"From: Alice <alice@remote.test>\r\nTo: bob@example.com\r\nSubject: no date\r\n\r\nHello.\r\n"
