@@ -25,6 +25,7 @@ from pillarbox.errors import ConfigError
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.mime.headers import HeaderLimits
 from pillarbox.net.balance import LoadBoard
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
@@ -125,6 +126,7 @@ def _smtp_services(services: Services) -> SMTPServices:
         hostname=config.hostname, max_message_size=limits.max_message_size, max_recipients=limits.max_recipients,
         max_command_errors=limits.max_command_errors, timeout=limits.smtp_timeout,
         line_limit=limits.max_line_length,
+        header_limits=HeaderLimits(max_bytes=limits.max_header_size, max_lines=limits.max_header_lines),
     )
     policy = None
     if config.policy.check:

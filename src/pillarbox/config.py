@@ -335,6 +335,8 @@ class LimitsConfig:
     pop3_timeout: int = 600  # RFC 1939 3: at least 10 minutes
     imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
     auth_failures_per_ip: int = 10
+    max_header_size: int = _setting(256 * 1024, _size)  # a message's header section, over SMTP
+    max_header_lines: int = 5000
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:

@@ -38,12 +38,14 @@ def test_removing_forged_authentication_results_is_linear() -> None:
 
 
 def test_fetching_header_fields_is_linear() -> None:
-    assert_linear(lambda header: filter_header(header, ("X-Big",), exclude=False), lambda n: header_of(folded(n)), 25_000)
+    fetch = lambda header: filter_header(header, ("X-Big",), exclude=False)  # noqa: E731
+    assert_linear(fetch, lambda n: header_of(folded(n)), 25_000)
 
 
 def test_folded_field_is_kept_byte_for_byte() -> None:
     raw = folded(4000)
-    assert filter_header(header_of(raw), ("x-big",), exclude=False) == header_of(raw)[: -len(b"Subject: s\r\n\r\n")] + b"\r\n"
+    big_field = header_of(raw)[: -len(b"Subject: s\r\n\r\n")]
+    assert filter_header(header_of(raw), ("x-big",), exclude=False) == big_field + b"\r\n"
     assert remove_ours(b"Authentication-Results: mx.test;\r\n spf=pass\r\n" + raw, "mx.test") == (raw, 1)
 
 
@@ -52,7 +54,7 @@ def in_part(content_type: bytes, body: bytes) -> bytes:
 
 
 PARSED_CASES: dict[str, Callable[[int], bytes]] = {
-    "unclosed comments in Content-Transfer-Encoding": lambda n: b"Content-Transfer-Encoding: " + b"(" * n + b"\r\n\r\nx",
+    "unclosed comments in Content-Transfer-Encoding": lambda n: b"Content-Transfer-Encoding: " + b"(" * n + b"\r\n\r\n",
     "unclosed comments in Content-Language": lambda n: b"Content-Language: en, " + b"(" * n + b"\r\n\r\nx",
     "scripts never closed": lambda n: in_part(b"text/html", b"<script>" * (n // 8)),
     "styles and comments never closed": lambda n: in_part(b"text/html", b"<style <!--" * (n // 11)),

@@ -13,13 +13,14 @@ from __future__ import annotations
 import secrets
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError
+from pillarbox.mime.headers import HeaderExcess, HeaderLimits, header_excess
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
@@ -32,6 +33,7 @@ from pillarbox.smtp.replies import Reply
 from pillarbox.store.records import Account
 
 log = get_logger("smtp")
+_HEADER_REFUSALS = {HeaderExcess.BYTES: replies.HEADER_TOO_BIG, HeaderExcess.LINES: replies.HEADER_TOO_MANY_LINES}
 CONNECTIONS = Counter("pillarbox_smtp_connections_total", "SMTP connections accepted", ("role",))
 COMMAND_ERRORS = Counter("pillarbox_smtp_command_errors_total", "SMTP commands refused with 5xx/4xx", ("role",))
 
@@ -44,6 +46,7 @@ class SMTPSettings:
     max_command_errors: int
     timeout: float
     line_limit: int
+    header_limits: HeaderLimits = field(default_factory=HeaderLimits)
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,11 @@ class SMTPSession:
         transaction = self.transaction
         assert transaction is not None
         self.transaction = None
+        excess = header_excess(content, self.settings.header_limits)
+        if excess is not None:  # refused before any reader (ours, DKIM's) goes through the header
+            reply = _HEADER_REFUSALS[excess]
+            self._log_transaction(len(content), reply, transaction)
+            return reply
         queue_id = secrets.token_hex(6)
         reply = await self.services.acceptor.accept(
             content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
