@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from hypothesis import strategies as st
 
 T = TypeVar("T")
 
@@ -55,3 +57,26 @@ def assert_linear(run: Callable[[T], object], make: Callable[[int], T], size: in
         if seen[-1] <= ALLOWED_GROWTH:
             return
     raise AssertionError(f"cost grew {min(seen):.0f}x for {SCALE}x the input (allowed {ALLOWED_GROWTH}x)")
+
+
+def repeated(prefixes: Sequence[bytes], units: Sequence[bytes], suffixes: Sequence[bytes]) -> st.SearchStrategy:
+    """Shapes of input for ``assert_linear``: a maker of ``n`` bytes, a prefix (a context, such as a
+    command's start) then a unit of 1 to 6 fragments repeated to fill ``n``, then a suffix."""
+
+    def maker(prefix: bytes, unit: bytes, suffix: bytes) -> Callable[[int], bytes]:
+        return lambda size: prefix + unit * max(1, size // len(unit)) + suffix
+
+    unit = st.lists(st.sampled_from(units), min_size=1, max_size=6).map(b"".join)
+    return st.builds(maker, st.sampled_from(prefixes), unit, st.sampled_from(suffixes))
+
+
+PIECES = [(None, 8000), (1460, 8000), (7, 2000), (1, 1000)]
+"""(bytes per packet, input size): how a fuzzer feeds a core. Many tiny packets cost a Python call
+each, so they get smaller inputs; whole inputs get large ones, where slow quadratic work shows."""
+
+
+def in_pieces(data: bytes, size: int | None) -> list[bytes]:
+    """``data`` as one piece (``size`` None) or cut every ``size`` bytes, as a peer's packets."""
+    if size is None:
+        return [data]
+    return [data[i : i + size] for i in range(0, len(data), size)]
