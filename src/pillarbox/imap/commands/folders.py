@@ -8,12 +8,12 @@ by the parser. LIST patterns: "*" matches anything, "%" anything but the delimit
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import AlreadyExists, NotFound, StoreError
 from pillarbox.imap import response as r
+from pillarbox.imap.list_pattern import ListPattern
 from pillarbox.imap.parser.commands import Create, ListCommand, MailboxCommand, Rename, Status
 from pillarbox.store.records import Mailbox
 
@@ -110,12 +110,11 @@ async def subscribe(session: IMAPSession, command: MailboxCommand) -> r.TaggedRe
     return r.ok(command.tag, f"{command.name} completed")
 
 
-def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
+def list_pattern(reference: str, pattern: str) -> ListPattern:
     full = pattern if pattern.startswith(DELIMITER) or not reference else reference + pattern
     if full[:5].upper() == "INBOX" and full[5:6] in ("", DELIMITER, "*", "%"):
         full = "INBOX" + full[5:]  # stored names spell INBOX canonically
-    text = "".join(".*" if c == "*" else f"[^{DELIMITER}]*" if c == "%" else re.escape(c) for c in full)
-    return re.compile(text + r"\Z", re.DOTALL)
+    return ListPattern(full, DELIMITER)  # not a regex: ".*a.*a.*b" backtracks exponentially
 
 
 def attributes(mailbox: Mailbox, children: set[str], extra: tuple[str, ...] = ()) -> list[str]:
@@ -133,7 +132,7 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
     mailboxes = await session.store.list_mailboxes(session.user.id)
     # every level above a mailbox has children, also above a level that is no mailbox itself
     parents = {m.name[:i] for m in mailboxes for i, c in enumerate(m.name) if c == DELIMITER}
-    regexes = [pattern_regex(command.reference, pattern) for pattern in command.patterns]
+    patterns = [list_pattern(command.reference, pattern) for pattern in command.patterns]
     subscribed_only = command.name == "LSUB" or "SUBSCRIBED" in command.selection
     special_only = "SPECIAL-USE" in command.selection
 
@@ -141,7 +140,7 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
         return not ((subscribed_only and not mailbox.subscribed) or (special_only and not mailbox.special_use))
 
     def listed(name: str) -> bool:
-        return any(regex.match(name) for regex in regexes)
+        return any(pattern.matches(name) for pattern in patterns)
 
     # RFC 9051 6.3.9.1: a subscription outlives its mailbox and is then listed as \NonExistent
     gone = await session.store.subscribed_without_mailbox(session.user.id) if subscribed_only else []
