@@ -70,7 +70,7 @@ def repeated(prefixes: Sequence[bytes], units: Sequence[bytes], suffixes: Sequen
     return st.builds(maker, st.sampled_from(prefixes), unit, st.sampled_from(suffixes))
 
 
-PIECES = [(None, 8000), (1460, 8000), (7, 2000), (1, 1000)]
+PIECES = [(None, 32_000), (1460, 16_000), (7, 2000), (1, 1000)]
 """(bytes per packet, input size): how a fuzzer feeds a core. Many tiny packets cost a Python call
 each, so they get smaller inputs; whole inputs get large ones, where slow quadratic work shows."""
 

@@ -40,7 +40,7 @@ def run(data: bytes, piece_size: int | None) -> None:
                 return
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(repeated(PREFIXES, UNITS, [b"\r\n", b""]), st.sampled_from(PIECES))
 def test_fuzzed_input_costs_linear_time(make: Callable[[int], bytes], pieces: tuple[int | None, int]) -> None:
     piece_size, size = pieces

@@ -31,7 +31,7 @@ def run(data: bytes, piece_size: int | None) -> None:
             decide(core, event, accept_data=True)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(repeated(PREFIXES, UNITS, [b"\r\n.\r\nQUIT\r\n", b""]), st.sampled_from(PIECES))
 def test_fuzzed_input_costs_linear_time(make: Callable[[int], bytes], pieces: tuple[int | None, int]) -> None:
     piece_size, size = pieces
