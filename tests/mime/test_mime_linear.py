@@ -21,6 +21,7 @@ from pillarbox.imap.sort import display_name
 from pillarbox.imap.subject import base_subject
 from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mime import ParsedMessage, parse_message, search_text
+from pillarbox.mime.downgrade import downgrade
 from tests.complexity import assert_linear
 
 
@@ -40,6 +41,11 @@ def test_removing_forged_authentication_results_is_linear() -> None:
 def test_fetching_header_fields_is_linear() -> None:
     fetch = lambda header: filter_header(header, ("X-Big",), exclude=False)  # noqa: E731
     assert_linear(fetch, lambda n: header_of(folded(n)), 25_000)
+
+
+def test_downgrading_for_a_legacy_pop3_client_is_linear() -> None:
+    """RFC 6857 surrogate of a message with UTF-8 in its header: built field by field at every RETR."""
+    assert_linear(downgrade, lambda n: b"Subject: caf\xc3\xa9\r\n" + folded(n), 32_000)
 
 
 def test_folded_field_is_kept_byte_for_byte() -> None:
@@ -126,6 +132,7 @@ def everything(raw: bytes) -> None:
     header = raw[: parsed.header_end]
     filter_header(header, ("subject", "x"), exclude=True)
     remove_ours(raw, "mx.test")
+    downgrade(raw)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
