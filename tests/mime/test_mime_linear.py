@@ -66,6 +66,8 @@ PARSED_CASES: dict[str, Callable[[int], bytes]] = {
     "styles and comments never closed": lambda n: in_part(b"text/html", b"<style <!--" * (n // 11)),
     "tags never closed": lambda n: in_part(b"text/html", b"<" * n),
     "many References": lambda n: b"References: " + b"<a@b> " * (n // 6) + b"\r\n\r\nx",
+    "quoted-printable blanks not at a line end": lambda n: b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    + b" " * n + b"x",
 }
 
 
@@ -109,6 +111,8 @@ CONTEXTS = [
     (b"Content-Type: multipart/mixed; boundary=", b"\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"),
     (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n", b"\r\n--b--\r\n"),
     (b"Content-Type: text/html\r\n\r\n", b""),
+    (b"Content-Transfer-Encoding: quoted-printable\r\n\r\n", b""),
+    (b"Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n", b""),
     (b"Content-Type: message/rfc822\r\n\r\n", b""),
     (b"", b""),
 ]
@@ -117,6 +121,7 @@ FRAGMENTS = [
     b"(fwd)", b"[fwd:", b"--b", b"\r\n", b"\r\n ", b"\n", b"\r", b" ", b"\t", b";", b"*0*=", b"*1=", b"'",
     b"%C3", b"@", b",", b":", b"a", b"<script>", b"<!--", b"-->", b"</style>", b"\xc3\xa9", b"\xff",
     b"Content-Type: multipart/mixed; boundary=b\r\n\r\n", b"Content-Type: message/rfc822\r\n\r\n",
+    b"=", b"=\r\n", b"=4", b"=3D", b"PGI+", b"==",
 ]  # fmt: skip
 
 
