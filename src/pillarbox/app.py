@@ -27,6 +27,7 @@ from pillarbox.imap import response as imap_response
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.mime.headers import HeaderLimits
 from pillarbox.net.balance import LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, PoolLimits
 from pillarbox.net.listener import Connection, Listener
@@ -162,6 +163,7 @@ def _smtp_services(services: Services) -> SMTPServices:
         max_command_errors=limits.max_command_errors, timeout=limits.smtp_timeout,
         line_limit=limits.max_line_length, transfer_timeout=limits.transfer_timeout,
         min_transfer_rate=limits.min_transfer_rate,
+        header_limits=HeaderLimits(max_bytes=limits.max_header_size, max_lines=limits.max_header_lines),
     )
     policy = None
     if config.policy.check:

@@ -372,6 +372,8 @@ class LimitsConfig:
     buffer_memory: int = _setting(256 * MiB, _size)
     imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
     auth_failures_per_ip: int = 10
+    max_header_size: int = _setting(256 * 1024, _size)  # a message's header section, over SMTP
+    max_header_lines: int = 5000
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
