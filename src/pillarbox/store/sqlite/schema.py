@@ -282,6 +282,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO unindexed (message_id) SELECT id FROM messages;
     """,
+    # (quickstart) An account may administer the server (the web admin pages); nobody could before.
+    """
+    ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
