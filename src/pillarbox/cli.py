@@ -26,7 +26,7 @@ from pillarbox.admin import domains_users as du
 from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, store_check
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError, StorageFull
+from pillarbox.errors import InvalidInput, PillarboxError, StorageFull
 from pillarbox.store.files import UMASK
 
 Command = Callable[..., Awaitable[int]]
@@ -268,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except InvalidInput as exc:  # a value the operation refused (a weak password: a usage error)
+        return _fail(str(exc), EX_USAGE if exc.field == "password" else EX_FAIL)
     except StorageFull as exc:  # the disk reserve: the same command works once there is room
         return _fail(str(exc), EX_TEMPFAIL)
     except PillarboxError as exc:
