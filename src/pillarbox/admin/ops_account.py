@@ -14,6 +14,7 @@ from typing import Any
 
 from pillarbox.admin.common import require_account
 from pillarbox.admin.ops_directory import address_field, hashed_password, user_object
+from pillarbox.auth.authenticator import WEB_ONLY_SETTING
 from pillarbox.auth.passwords import verify_password_async
 from pillarbox.auth.secrets import secret_hash
 from pillarbox.errors import InvalidInput, NotFound
@@ -21,7 +22,7 @@ from pillarbox.store.api import WebStore
 
 JSON = dict[str, Any]
 TOKEN_PREFIX = "pbt_"
-WEB_ONLY = "main_password_web_only"
+WEB_ONLY = WEB_ONLY_SETTING
 FORWARD = "forward"
 VACATION = "vacation"
 MAX_NAME = 64

@@ -27,8 +27,8 @@ def admin_routes(s: WebServices) -> list[Route]:
         queue = await s.run("queue.list")
         counts = await s.store.delivery_counts(now - DAY)
         disk = shutil.disk_usage(s.config.data_dir)
-        status = await s.status() if s.status else {}
-        return render(request, "dashboard.html", me, errors=errors, queue=queue, disk=disk, status=status,
+        server = await s.status() if s.status else {}
+        return render(request, "dashboard.html", me, errors=errors, queue=queue, disk=disk, server=server,
                       states=_states(queue), oldest=_oldest(queue, now),
                       totals={r: sum(c.count for c in counts if c.result == r) for r in charts.RESULTS},
                       chart=charts.hourly(counts, now), domains=await s.run("domain.list"))
