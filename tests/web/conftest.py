@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.server_process import SERVICES, ServerProcess, pillarbox, write_config
 
 ADMIN, ADMIN_PASSWORD = "admin@example.com", "admin-secret-1"

@@ -7,7 +7,6 @@ import json
 
 import httpx
 import pytest
-
 from tests.web.conftest import ADMIN, ADMIN_PASSWORD, USER, USER_PASSWORD, WebServer
 
 
@@ -33,7 +32,8 @@ def test_directory_operations(web: WebServer, admin: httpx.Client) -> None:
     created = admin.post("/api/v1/users", json={"address": "carol@api.test", "password": "carol-pass-1"})
     assert created.status_code == 201 and created.json()["roles"] == ["postmaster@api.test", "abuse@api.test"]
     assert "carol@api.test" in web.cli("user", "list")  # one store, one operation: the CLI sees it
-    assert admin.put("/api/v1/users/carol@api.test/quota", json={"quota_bytes": 1048576}).json()["quota_bytes"] == 1048576
+    quota = admin.put("/api/v1/users/carol@api.test/quota", json={"quota_bytes": 1048576})
+    assert quota.json()["quota_bytes"] == 1048576
     assert admin.put("/api/v1/users/carol@api.test/pop3-policy", json={"delete_after_days": 7}).status_code == 200
     assert admin.put("/api/v1/users/carol@api.test/password", json={"password": "carol-pass-2"}).status_code == 200
     assert admin.put("/api/v1/users/carol@api.test/admin", json={"admin": False}).json()["admin"] is False

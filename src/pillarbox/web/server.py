@@ -88,7 +88,7 @@ class HttpServer:
             event = await _next_event(conn, h11conn)
             if isinstance(event, h11.Request):
                 request = event
-                _check_length(event, self.limits.max_body)
+                _check_head(event, self.limits)
             elif isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > self.limits.max_body:
@@ -118,11 +118,19 @@ async def _next_event(conn: Connection, h11conn: h11.Connection) -> Any:
         h11conn.receive_data(data)
 
 
-def _check_length(request: h11.Request, max_body: int) -> None:
+def _check_head(request: h11.Request, limits: HttpLimits) -> None:
+    """Refusals h11 leaves to us: a head past the limit even when it arrived whole (431), a body past
+    the limit (413), no Host in HTTP/1.1 (RFC 9112 3.2), and Content-Length beside Transfer-Encoding,
+    which RFC 9112 6.1 lets a server refuse: the classic request-smuggling shape (400)."""
+    names = [name for name, _ in request.headers]
+    if len(request.target) + sum(len(k) + len(v) + 4 for k, v in request.headers) > limits.max_head:
+        raise Refusal(431, "request header fields too large")
+    if b"content-length" in names and b"transfer-encoding" in names:
+        raise Refusal(400, "Content-Length with Transfer-Encoding")
     for name, value in request.headers:
-        if name == b"content-length" and int(value) > max_body:
+        if name == b"content-length" and int(value) > limits.max_body:
             raise Refusal(413, "request body too large")
-    if not any(name == b"host" for name, _ in request.headers) and request.http_version == b"1.1":
+    if b"host" not in names and request.http_version == b"1.1":
         raise Refusal(400, "a Host header is required")
 
 
