@@ -57,6 +57,6 @@ class WebServices:
     def __post_init__(self) -> None:
         self.by_name = {operation.name: operation for operation in self.operations}
 
-    async def run(self, name: str, **params: Any) -> Any:
-        """Run the admin operation ``name`` (the pages' way in; the API goes through ``web/api.py``)."""
-        return await self.by_name[name].run(self.context, **params)
+    async def run(self, operation: str, /, **params: Any) -> Any:
+        """Run an admin operation by name (the pages' way in; the API goes through ``web/api.py``)."""
+        return await self.by_name[operation].run(self.context, **params)
