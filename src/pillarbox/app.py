@@ -328,6 +328,8 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     pool: WorkerPool | None = None
     try:
         await start_listeners(services, worker.sockets if worker is not None else None)
+        if services.web is not None:  # the listeners bound after the web's own (https) are known now
+            services.web.ports.update(served_ports(services))  # type: ignore[attr-defined]
         workers = worker_count(config) if worker is None else 1
         if workers > 1:
             pool = WorkerPool(config, _shared_sockets(services), workers, services.balance)

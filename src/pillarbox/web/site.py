@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from pillarbox.errors import InvalidInput
-from pillarbox.obs import get_logger
+from pillarbox.obs import Gauge, get_logger
 from pillarbox.policy.publish import MTA_STS_PATH, mta_sts_id, mta_sts_policy
 from pillarbox.web import autoconfig
 from pillarbox.web.api import api_routes
@@ -37,6 +37,23 @@ def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".")
 
 
+QUEUED = Gauge("pillarbox_queue_recipients", "Recipients in the outbound queue by state", ("state",))
+OLDEST = Gauge("pillarbox_queue_oldest_seconds", "Age of the oldest entry in the outbound queue")
+
+
+async def _queue_gauges(s: WebServices) -> None:
+    """The queue as it is now (read at scrape time: the store is shared by every process and node)."""
+    entries = await s.store.list_queue()
+    states = dict.fromkeys(("pending", "held", "failed"), 0)
+    for entry in entries:
+        for recipient in entry.recipients:
+            state = "held" if entry.held else recipient.state
+            states[state] = states.get(state, 0) + 1
+    for state, count in states.items():
+        QUEUED.set(count, state=state)
+    OLDEST.set(max((s.clock() - e.created for e in entries), default=0))
+
+
 def public_routes(s: WebServices, internal: bool) -> list[Route]:
     config = s.config
     policy = mta_sts_policy(config.policy.mta_sts_mode, config.hostname, config.policy.mta_sts_max_age)
@@ -50,6 +67,7 @@ def public_routes(s: WebServices, internal: bool) -> list[Route]:
         return PlainTextResponse("ok\n" if healthy else "unhealthy\n", 200 if healthy else 503)
 
     async def metrics(_request: Request) -> Response:
+        await _queue_gauges(s)
         return Response(s.metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def mta_sts(request: Request) -> Response:
