@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pillarbox.mailauth.authresults import split_header_fields
+from pillarbox.mime.headers import drop_fields
 
 HAM, JUNK, REJECT, TEMPFAIL = "ham", "junk", "reject", "tempfail"
 OUR_FIELDS = (b"x-spam-flag", b"x-spam-status", b"x-spam-score", b"x-spam-level", b"x-spam-checker")
@@ -61,7 +61,4 @@ class SpamVerdict:
 
 def remove_spam_fields(message: bytes) -> tuple[bytes, int]:
     """The message without any X-Spam-* field we set; and how many went."""
-    header, body = split_header_fields(message)
-    kept = [f for f in header if f.partition(b":")[0].strip().lower() not in OUR_FIELDS]
-    removed = len(header) - len(kept)
-    return (b"".join(kept) + body if removed else message), removed
+    return drop_fields(message, lambda item: item.partition(b":")[0].strip().lower() in OUR_FIELDS)

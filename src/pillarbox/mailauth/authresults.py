@@ -17,6 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pillarbox.mime.headers import drop_fields
+
 _TOKEN_SAFE = re.compile(r"[A-Za-z0-9!#$%&'*+\-./=?^_`{|}~@]+")
 
 
@@ -72,44 +74,12 @@ def authserv_id_of(value: bytes) -> str:
     return match.group(1).decode("utf-8", "replace").lower() if match else ""
 
 
-def _header_end(message: bytes) -> int:
-    """Offset of the empty line ending the header section (len(message) when there is none)."""
-    if message.startswith((b"\r\n", b"\n")):
-        return 0
-    positions = [p for p in (message.find(b"\n\r\n"), message.find(b"\n\n")) if p >= 0]
-    return min(positions) + 1 if positions else len(message)
-
-
-def _fields(header: bytes) -> list[bytes]:
-    """The header section split into whole fields (each with its continuation lines and EOLs)."""
-    lines = header.splitlines(keepends=True)
-    fields: list[bytes] = []
-    for line in lines:
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1] += line
-        else:
-            fields.append(line)
-    return fields
-
-
-def split_header_fields(message: bytes) -> tuple[list[bytes], bytes]:
-    """The header section as whole fields (continuation lines and EOLs kept), and the rest of the message."""
-    end = _header_end(message)
-    return _fields(message[:end]), message[end:]
-
-
 def remove_ours(message: bytes, authserv_id: str) -> tuple[bytes, int]:
     """The message without Authentication-Results fields carrying our authserv-id; and how many went."""
-    header, rest = split_header_fields(message)
     ours = authserv_id.lower()
-    kept: list[bytes] = []
-    removed = 0
-    for item in header:
+
+    def forged(item: bytes) -> bool:
         name, colon, value = item.partition(b":")
-        if colon and name.strip().lower() == b"authentication-results" and authserv_id_of(value) == ours:
-            removed += 1
-            continue
-        kept.append(item)
-    if not removed:
-        return message, 0
-    return b"".join(kept) + rest, removed
+        return bool(colon) and name.strip().lower() == b"authentication-results" and authserv_id_of(value) == ours
+
+    return drop_fields(message, forged)

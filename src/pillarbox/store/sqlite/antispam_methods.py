@@ -4,23 +4,21 @@ lists, greylisting and sending counts. A mixin of ``SQLiteStore`` (which provide
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from pillarbox.store.records import Mailbox, SenderRule, SendingPolicy, SpamMessageState, TokenCounts
 from pillarbox.store.sqlite import greylist, sender_rules, sending, spam
 from pillarbox.store.sqlite.mailboxes import get_mailbox_by_id
 from pillarbox.store.sqlite.writer import Txn
 
-T = TypeVar("T")
-
 
 class AntispamMethods:
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
+    """Mixed into ``SQLiteStore``: it supplies ``_read``, ``_write`` and the clock."""
 
-    async def _write(self, fn: Callable[[Txn], T], blobs: Any = None, grows: int = 0) -> T:
-        raise NotImplementedError
+    _read: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+    _write: Callable[[Callable[[Txn], Any]], Awaitable[Any]]
+    _seconds: Callable[[], int]
 
     # the classifier and the learning job
     async def spam_counts(self, account_id: int, tokens: Sequence[int]) -> TokenCounts:
@@ -94,6 +92,3 @@ class AntispamMethods:
     async def set_sending_held(self, account_id: int, reason: str | None) -> None:
         now = self._seconds()
         await self._write(lambda t: sending.set_held(t, account_id, reason, now))
-
-    def _seconds(self) -> int:
-        raise NotImplementedError
