@@ -7,84 +7,93 @@ only parse and print. See docs/antispam.md for what the lists and limits do.
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 from pillarbox.admin.common import EX_OK, listing, require_account
 from pillarbox.antispam.lists import ALLOW, BLOCK, normalize_pattern
-from pillarbox.errors import PillarboxError
-from pillarbox.store.records import SenderRule, SendingPolicy
+from pillarbox.errors import InvalidInput
 from pillarbox.store.sqlite.store import SQLiteStore
 
 
-class BadPattern(PillarboxError):
-    pass
-
-
-async def allow_sender(store: SQLiteStore, user: str, pattern: str) -> str:
+async def allow_sender(store: SQLiteStore, address: str, pattern: str) -> dict[str, str]:
     """Mail from ``pattern`` (an address, or a domain and its subdomains) never goes to the user's Junk."""
-    return await _set_rule(store, user, pattern, ALLOW)
+    return await _set_rule(store, address, pattern, ALLOW)
 
 
-async def block_sender(store: SQLiteStore, user: str, pattern: str) -> str:
+async def block_sender(store: SQLiteStore, address: str, pattern: str) -> dict[str, str]:
     """Mail from ``pattern`` always goes to the user's Junk."""
-    return await _set_rule(store, user, pattern, BLOCK)
+    return await _set_rule(store, address, pattern, BLOCK)
 
 
-async def unlist_sender(store: SQLiteStore, user: str, pattern: str) -> None:
-    account = await require_account(store, user)
-    await store.delete_sender_rule(account.id, _pattern(pattern))
+async def unlist_sender(store: SQLiteStore, address: str, pattern: str) -> dict[str, str]:
+    account = await require_account(store, address)
+    normalized = _pattern(pattern)
+    await store.delete_sender_rule(account.id, normalized)
+    return {"user": account.address, "pattern": normalized, "action": "none"}
 
 
-async def sender_rules(store: SQLiteStore, user: str | None = None) -> list[SenderRule]:
+async def sender_rules(store: SQLiteStore, address: str | None = None) -> list[dict[str, str]]:
     """Every entry (of one user, or of all), the remembered correspondents included."""
-    account = await require_account(store, user) if user is not None else None
-    return await store.list_sender_rules(account.id if account is not None else None)
+    account = await require_account(store, address) if address is not None else None
+    rules = await store.list_sender_rules(account.id if account is not None else None)
+    return [{"user": r.user, "pattern": r.pattern, "action": r.action, "source": r.source} for r in rules]
 
 
-async def set_sending_limits(store: SQLiteStore, user: str, messages: int | None, recipients: int | None) -> None:
+async def set_sending_limits(store: SQLiteStore, address: str, messages: int | None,
+                             recipients: int | None) -> dict[str, object]:
     """The account's own hourly limits (None: the configured default; 0: no limit)."""
-    account = await require_account(store, user)
+    account = await require_account(store, address)
+    for field, value in (("messages", messages), ("recipients", recipients)):
+        if value is not None and value < 0:
+            raise InvalidInput(field, f"not a limit: {value} (0 or more, or null for the default)")
     await store.set_sending_limits(account.id, messages, recipients)
+    return await sending_policy(store, address)
 
 
-async def hold_account(store: SQLiteStore, user: str, reason: str = "held by an administrator") -> None:
-    account = await require_account(store, user)
+async def hold_account(store: SQLiteStore, address: str, reason: str = "held by an administrator") -> dict[str, object]:
+    account = await require_account(store, address)
     await store.set_sending_held(account.id, reason)
+    return await sending_policy(store, address)
 
 
-async def release_account(store: SQLiteStore, user: str) -> None:
-    account = await require_account(store, user)
+async def release_account(store: SQLiteStore, address: str) -> dict[str, object]:
+    account = await require_account(store, address)
     await store.set_sending_held(account.id, None)
+    return await sending_policy(store, address)
 
 
-async def sending_policy(store: SQLiteStore, user: str) -> SendingPolicy:
-    account = await require_account(store, user)
-    return await store.sending_policy(account.id)
+async def sending_policy(store: SQLiteStore, address: str) -> dict[str, object]:
+    """The account's own limits (None: the configured default) and its hold, if any."""
+    account = await require_account(store, address)
+    return {"address": account.address, **asdict(await store.sending_policy(account.id))}
 
 
-async def _set_rule(store: SQLiteStore, user: str, pattern: str, action: str) -> str:
-    account = await require_account(store, user)
+async def _set_rule(store: SQLiteStore, address: str, pattern: str, action: str) -> dict[str, str]:
+    account = await require_account(store, address)
     normalized = _pattern(pattern)
     await store.add_sender_rule(account.id, normalized, action)
-    return normalized
+    return {"user": account.address, "pattern": normalized, "action": action}
 
 
 def _pattern(text: str) -> str:
     try:
         return normalize_pattern(text)
     except ValueError as exc:
-        raise BadPattern(str(exc)) from None
+        raise InvalidInput("pattern", str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------------------ CLI
 
 
 async def allow_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    print(f"{args.address}: mail from {await allow_sender(store, args.address, args.pattern)} is allowed")
+    rule = await allow_sender(store, args.address, args.pattern)
+    print(f"{rule['user']}: mail from {rule['pattern']} is allowed")
     return EX_OK
 
 
 async def block_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    print(f"{args.address}: mail from {await block_sender(store, args.address, args.pattern)} goes to Junk")
+    rule = await block_sender(store, args.address, args.pattern)
+    print(f"{rule['user']}: mail from {rule['pattern']} goes to Junk")
     return EX_OK
 
 
@@ -95,16 +104,15 @@ async def unlist_command(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 
 async def list_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    rules = await sender_rules(store, args.address)
-    objects = [{"user": r.user, "pattern": r.pattern, "action": r.action, "source": r.source} for r in rules]
+    objects = await sender_rules(store, args.address)
     return listing(args.json, ("USER", "SENDER", "ACTION", "SOURCE"), objects,
                    lambda o: (o["user"], o["pattern"], o["action"], o["source"]), "no allow or block entries")
 
 
 async def limits_command(store: SQLiteStore, args: argparse.Namespace) -> int:
     policy = await sending_policy(store, args.address)
-    messages = getattr(args, "messages", policy.messages_per_hour)
-    recipients = getattr(args, "recipients", policy.recipients_per_hour)
+    messages = getattr(args, "messages", policy["messages_per_hour"])
+    recipients = getattr(args, "recipients", policy["recipients_per_hour"])
     await set_sending_limits(store, args.address, messages, recipients)
     shown = [f"{value if value is not None else 'default'} {what}" for value, what in
              ((messages, "messages"), (recipients, "recipients"))]
