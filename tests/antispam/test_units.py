@@ -86,16 +86,17 @@ def tokens(*names: str) -> dict[int, str]:
     return {hash(name): name for name in names}
 
 
-def test_no_verdict_before_any_spam_was_learned():
+def test_no_verdict_before_both_kinds_were_learned():
     assert classify(counts(0, 40, meeting=(0, 30)), tokens("meeting")) is None
+    assert classify(counts(40, 0, watches=(30, 0)), tokens("watches")) is None
 
 
-def test_spam_trained_alone_junks_its_kind_and_not_novel_mail():
-    trained = counts(3, 0, watches=(3, 0), cheap=(3, 0), replica=(3, 0))
-    spammy = classify(trained, tokens("watches", "cheap", "replica", "order"))
-    novel = classify(trained, tokens("minutes", "garden", "committee", "survey"))
+def test_a_little_training_junks_its_kind_and_not_novel_mail():
+    trained = counts(3, 1, watches=(3, 0), cheap=(3, 0), replica=(3, 0), the=(3, 1))
+    spammy = classify(trained, tokens("watches", "cheap", "replica", "order", "the"))
+    novel = classify(trained, tokens("minutes", "garden", "committee", "survey", "the"))
     assert spammy is not None and spammy.probability > 0.99 and spammy.strongest[0] in ("watches", "cheap", "replica")
-    assert novel is not None and novel.probability < 0.05
+    assert novel is not None and novel.probability < 0.5
 
 
 def test_a_message_moved_out_outweighs_one_moved_in():
@@ -105,9 +106,9 @@ def test_a_message_moved_out_outweighs_one_moved_in():
 
 
 def test_unseen_tokens_never_count_toward_spam_and_no_token_says_more_than_99_to_1():
-    mostly_ham = counts(1, 500)
+    mostly_ham = counts(1, 500, the=(1, 400))
     result = classify(mostly_ham, tokens(*(f"new{i}" for i in range(50))))
-    assert result is not None and result.probability == 0.5
+    assert result is not None and result.probability == 0.5  # unseen tokens, more ham than spam: nothing
     one = classify(counts(1000, 1000, x=(1000, 0)), tokens("x"))
     assert one is not None and math.isclose(one.probability, 1 / (1 + math.exp(-MAX_EVIDENCE)))
 

@@ -78,8 +78,25 @@ def account_id(server: IMAPServer, user: str) -> int:
     return asyncio.run(find())
 
 
+def uids(client: imaplib.IMAP4, criteria: str) -> bytes:
+    typ, data = client.uid("SEARCH", criteria)
+    assert typ == "OK"
+    return b",".join(data[0].split())
+
+
+def read_a_note(server: IMAPServer, user: str, number: int) -> None:
+    """``user`` gets an ordinary message and reads it: the job learns it as ham (learning.py)."""
+    deliver(server, note(number), user)
+    client = server.login(user)
+    client.select("INBOX")
+    assert client.uid("FETCH", uids(client, f'SUBJECT "meeting {number}"').decode(), "(BODY[])")[0] == "OK"
+    client.logout()
+    wait_learned(server, user, "ham", 1)
+
+
 def train(server: IMAPServer, user: str, numbers: range) -> None:
-    """``user`` gets these offers and moves them into Junk."""
+    """``user`` reads an ordinary message, gets these offers and moves them into Junk."""
+    read_a_note(server, user, numbers.start)
     for number in numbers:
         deliver(server, offer(number), user)
     client = server.login(user)
@@ -89,14 +106,7 @@ def train(server: IMAPServer, user: str, numbers: range) -> None:
     wait_learned(server, user, "spam", len(numbers))
 
 
-def uids(client: imaplib.IMAP4, criteria: str) -> bytes:
-    typ, data = client.uid("SEARCH", criteria)
-    assert typ == "OK"
-    return b",".join(data[0].split())
-
-
 def test_three_moved_into_junk_file_the_fourth_and_moving_one_out_lets_the_next_through(server: IMAPServer):
-    deliver(server, note(1))
     train(server, "bob@example.com", range(1, 4))
     deliver(server, offer(4))
     deliver(server, note(2))
@@ -108,15 +118,16 @@ def test_three_moved_into_junk_file_the_fourth_and_moving_one_out_lets_the_next_
 
     client = server.login()
     client.select("Junk")
-    assert client.uid("MOVE", uids(client, 'SUBJECT "order 4"').decode(), "INBOX")[0] == "OK"
+    assert client.uid("MOVE", uids(client, 'SUBJECT "order 1"').decode(), "INBOX")[0] == "OK"
     client.logout()
-    wait_learned(server, "bob@example.com", "ham", 1)
+    wait_learned(server, "bob@example.com", "ham", 2)  # the message read first, and this one
     deliver(server, offer(5))
     assert subjects(server, "INBOX")[-1] == "Cheap watches order 5"
 
 
 def test_junk_and_notjunk_keywords_teach_too(server: IMAPServer):
     carol = "carol@example.com"
+    read_a_note(server, carol, 1)
     for number in range(1, 4):
         deliver(server, offer(number), carol)
     client = server.login(carol)
@@ -127,7 +138,7 @@ def test_junk_and_notjunk_keywords_teach_too(server: IMAPServer):
     assert subjects(server, "Junk", carol) == ["Cheap watches order 9"]
     client.select("Junk")
     assert client.uid("STORE", uids(client, "ALL").decode(), "+FLAGS", "($NotJunk)")[0] == "OK"
-    wait_learned(server, carol, "ham", 1)
+    wait_learned(server, carol, "ham", 2)
     client.logout()
 
 
@@ -139,7 +150,7 @@ def test_allow_and_block_lists_win_over_the_classifier(server: IMAPServer):
     pillarbox(config, "antispam", "block", dave, "@remote.test")
     deliver(server, offer(33), dave)
     deliver(server, note(34), dave)
-    assert subjects(server, "INBOX", dave) == ["Cheap watches order 33"]  # the classifier says spam: allowed
+    assert subjects(server, "INBOX", dave)[-1] == "Cheap watches order 33"  # the classifier says spam: allowed
     assert subjects(server, "Junk", dave)[-1] == "Minutes of meeting 34"
     server.process.wait_for_log(r"spam=junk spam_score=1\.00 spam_source=blocklist"
                                 r" spam_reasons=BLOCKLIST\(remote\.test\)")

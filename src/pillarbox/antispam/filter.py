@@ -106,8 +106,8 @@ class ContentFilter:
         if not self.settings.classifier:
             return None
         trained = await self.store.spam_counts(account.id, [])
-        if not trained.spam_messages:
-            return None  # not trained yet: no need to look at the message
+        if not trained.spam_messages or not trained.ham_messages:
+            return None  # not trained yet (classifier.py): no need to look at the message
         tokens = await message.tokens()
         classified = classify(await self.store.spam_counts(account.id, list(tokens)), tokens)
         if classified is None:

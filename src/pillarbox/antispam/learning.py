@@ -8,7 +8,11 @@ node, is seen. For each account with changes it looks at the messages that were 
   deliberate mark, so it wins over where the message lies;
 - a message in the Junk folder that the filter did not put there (MOVE, COPY, APPEND): spam;
 - a message out of Junk in another folder than Trash, that was in Junk before (the filter filed it,
-  or it was learned as spam) and is no longer there: ham. Deleting spam teaches nothing.
+  or it was learned as spam) and is no longer there: ham. Deleting spam teaches nothing;
+- a message the user has read (``\\Seen``) in any other folder but Trash, Sent and Drafts: ham. Users
+  move spam into Junk and seldom anything out, and a classifier trained on spam alone junks ordinary
+  mail for its ordinary words (``classifier.py``); what the user reads and keeps is the ham it needs.
+  Spam read before it is moved to Junk is learned as ham first, then relearned as spam.
 
 Training is per message (``store.spam_train`` is idempotent and undoes the previous class first),
 so a message that moves back and forth ends up learned as where it was left, and a copy in two
@@ -50,11 +54,15 @@ class LearningStore(AntispamStore, Protocol):
 
 
 def role(mailbox: Mailbox) -> str:
-    """``junk``, ``trash`` or ``other``: by special-use attribute (RFC 6154), else by the usual name."""
-    if mailbox.special_use == "\\Junk" or (mailbox.special_use is None and mailbox.name.lower() in ("junk", "spam")):
+    """``junk``, ``trash``, ``own`` (Sent, Drafts: the user's own writing) or ``other``: by special-use
+    attribute (RFC 6154), else by the usual names."""
+    use, name = mailbox.special_use, mailbox.name.lower()
+    if use == "\\Junk" or (use is None and name in ("junk", "spam")):
         return "junk"
-    if mailbox.special_use == "\\Trash" or (mailbox.special_use is None and mailbox.name.lower() == "trash"):
+    if use == "\\Trash" or (use is None and name == "trash"):
         return "trash"
+    if use in ("\\Sent", "\\Drafts") or (use is None and name in ("sent", "drafts")):
+        return "own"
     return "other"
 
 
@@ -101,7 +109,7 @@ class LearningJob(LoopingTask):
         return learned
 
     async def _account(self, account_id: int, mailboxes: list[Mailbox], cursor: int) -> int:
-        signals, in_junk, outside = await self._observe(mailboxes, cursor)
+        signals, in_junk, outside, read = await self._observe(mailboxes, cursor)
         states = await self.store.spam_states(account_id, sorted(signals.keys() | in_junk | outside))
         for message_id in in_junk - signals.keys():
             state = states.get(message_id)
@@ -111,16 +119,22 @@ class LearningJob(LoopingTask):
                 if (state := states.get(m)) is not None and SPAM in (state.filed, state.trained)}
         for message_id in left - await self._still_in_junk(account_id, left):
             signals[message_id] = HAM
+        for message_id in read - signals.keys() - in_junk:
+            if (state := states.get(message_id)) is None or state.trained is None:
+                signals[message_id] = HAM
         learned = 0
         for message_id, kind in sorted(signals.items()):
             learned += await self._learn(account_id, message_id, kind)
         return learned
 
-    async def _observe(self, mailboxes: list[Mailbox], cursor: int) -> tuple[dict[int, str], set[int], set[int]]:
-        """(keyword signals, messages added to or changed in Junk, the same elsewhere except Trash)."""
+    async def _observe(self, mailboxes: list[Mailbox], cursor: int
+                       ) -> tuple[dict[int, str], set[int], set[int], set[int]]:
+        """(keyword signals, messages added to or changed in Junk, the same in the user's other folders,
+        and of those the ones read)."""
         signals: dict[int, str] = {}
         in_junk: set[int] = set()
         outside: set[int] = set()
+        read: set[int] = set()
         for mailbox in mailboxes:
             where = role(mailbox)
             for entry in (await self.store.changes_since(mailbox.id, cursor)).changed:
@@ -131,7 +145,9 @@ class LearningJob(LoopingTask):
                     in_junk.add(entry.message_id)
                 elif where == "other":
                     outside.add(entry.message_id)
-        return signals, in_junk, outside
+                    if "\\Seen" in entry.flags:
+                        read.add(entry.message_id)
+        return signals, in_junk, outside, read
 
     async def _still_in_junk(self, account_id: int, message_ids: set[int]) -> set[int]:
         """Those of ``message_ids`` that are (also) in the account's Junk: copied out, not moved."""
