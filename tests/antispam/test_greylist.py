@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,59 +32,56 @@ def test_networks_are_a_slash_24_or_a_slash_64():
     assert client_network("2001:db8:1:2:3::4") == "2001:db8:1:2::/64"
 
 
-def test_first_sight_defers_until_the_delay_then_the_triplet_is_remembered(tmp_path: Path, run):
-    async def body() -> None:
+def with_greylist(tmp_path: Path, run, body: Callable[[Greylist, Clock], Awaitable[None]]) -> None:
+    """Run ``body`` with a greylist on a fresh store and a clock it can move."""
+    async def main() -> None:
         store, clock = SQLiteStore.open(tmp_path / "data"), Clock()
-        greylist = Greylist(store, SETTINGS, clock)
         try:
-            assert await greylist.defer("192.0.2.1", "a@remote.test", "bob@example.com")
-            clock.now += 299
-            assert await greylist.defer("192.0.2.9", "a@remote.test", "bob@example.com")  # same /24, too early
-            clock.now += 1
-            assert not await greylist.defer("192.0.2.1", "a@remote.test", "bob@example.com")
-            clock.now += 5 * 86400
-            assert not await greylist.defer("192.0.2.1", "A@remote.test", "Bob@example.com")  # remembered
-            assert await greylist.defer("192.0.2.1", "a@remote.test", "carol@example.com")  # another triplet
-            assert await greylist.defer("198.51.100.1", "a@remote.test", "bob@example.com")  # another network
+            await body(Greylist(store, SETTINGS, clock), clock)
         finally:
             await store.close()
 
-    run(body())
+    run(main())
+
+
+def test_first_sight_defers_until_the_delay_then_the_triplet_is_remembered(tmp_path: Path, run):
+    async def body(greylist: Greylist, clock: Clock) -> None:
+        assert await greylist.defer("192.0.2.1", "a@remote.test", "bob@example.com")
+        clock.now += 299
+        assert await greylist.defer("192.0.2.9", "a@remote.test", "bob@example.com")  # same /24, too early
+        clock.now += 1
+        assert not await greylist.defer("192.0.2.1", "a@remote.test", "bob@example.com")
+        clock.now += 5 * 86400
+        assert not await greylist.defer("192.0.2.1", "A@remote.test", "Bob@example.com")  # remembered
+        assert await greylist.defer("192.0.2.1", "a@remote.test", "carol@example.com")  # another triplet
+        assert await greylist.defer("198.51.100.1", "a@remote.test", "bob@example.com")  # another network
+
+    with_greylist(tmp_path, run, body)
 
 
 def test_a_triplet_not_retried_in_time_starts_over_and_old_state_expires(tmp_path: Path, run):
-    async def body() -> None:
-        store, clock = SQLiteStore.open(tmp_path / "data"), Clock()
-        greylist = Greylist(store, SETTINGS, clock)
-        try:
-            assert await greylist.defer("192.0.2.1", "", "bob@example.com")
-            clock.now += 3601  # past the retry window: this is a first sight again
-            assert await greylist.defer("192.0.2.1", "", "bob@example.com")
-            clock.now += 300
-            assert not await greylist.defer("192.0.2.1", "", "bob@example.com")
-            clock.now += 10 * 86400 + 1
-            assert await greylist.expire() >= 2  # the triplet and the network
-            assert await greylist.defer("192.0.2.1", "", "bob@example.com")
-        finally:
-            await store.close()
+    async def body(greylist: Greylist, clock: Clock) -> None:
+        assert await greylist.defer("192.0.2.1", "", "bob@example.com")
+        clock.now += 3601  # past the retry window: this is a first sight again
+        assert await greylist.defer("192.0.2.1", "", "bob@example.com")
+        clock.now += 300
+        assert not await greylist.defer("192.0.2.1", "", "bob@example.com")
+        clock.now += 10 * 86400 + 1
+        assert await greylist.expire() >= 2  # the triplet and the network
+        assert await greylist.defer("192.0.2.1", "", "bob@example.com")
 
-    run(body())
+    with_greylist(tmp_path, run, body)
 
 
 def test_a_network_that_passed_often_enough_skips_greylisting(tmp_path: Path, run):
-    async def body() -> None:
-        store, clock = SQLiteStore.open(tmp_path / "data"), Clock()
-        greylist = Greylist(store, SETTINGS, clock)
-        try:
-            for sender in ("a@remote.test", "b@remote.test"):  # greylist_pass_count = 2
-                assert await greylist.defer("192.0.2.1", sender, "bob@example.com")
-                clock.now += 300
-                assert not await greylist.defer("192.0.2.1", sender, "bob@example.com")
-            assert not await greylist.defer("192.0.2.200", "new@elsewhere.test", "carol@example.com")
-        finally:
-            await store.close()
+    async def body(greylist: Greylist, clock: Clock) -> None:
+        for sender in ("a@remote.test", "b@remote.test"):  # greylist_pass_count = 2
+            assert await greylist.defer("192.0.2.1", sender, "bob@example.com")
+            clock.now += 300
+            assert not await greylist.defer("192.0.2.1", sender, "bob@example.com")
+        assert not await greylist.defer("192.0.2.200", "new@elsewhere.test", "carol@example.com")
 
-    run(body())
+    with_greylist(tmp_path, run, body)
 
 
 @pytest.fixture(scope="module")

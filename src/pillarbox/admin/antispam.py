@@ -7,12 +7,15 @@ only parse and print. See docs/antispam.md for what the lists and limits do.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
 from pillarbox.admin.common import EX_OK, listing, require_account
 from pillarbox.antispam.lists import ALLOW, BLOCK, normalize_pattern
 from pillarbox.errors import InvalidInput
 from pillarbox.store.sqlite.store import SQLiteStore
+
+Command = Callable[[SQLiteStore, argparse.Namespace], Awaitable[int]]
 
 
 async def allow_sender(store: SQLiteStore, address: str, pattern: str) -> dict[str, str]:
@@ -85,22 +88,21 @@ def _pattern(text: str) -> str:
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-async def allow_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    rule = await allow_sender(store, args.address, args.pattern)
-    print(f"{rule['user']}: mail from {rule['pattern']} is allowed")
-    return EX_OK
+def _rule_command(operation: Callable[[SQLiteStore, str, str], Awaitable[dict[str, str]]], says: str) -> Command:
+    async def command(store: SQLiteStore, args: argparse.Namespace) -> int:
+        print(says.format(**await operation(store, args.address, args.pattern)))
+        return EX_OK
+
+    return command
 
 
-async def block_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    rule = await block_sender(store, args.address, args.pattern)
-    print(f"{rule['user']}: mail from {rule['pattern']} goes to Junk")
-    return EX_OK
+def _account_command(operation: Callable[[SQLiteStore, str], Awaitable[object]], says: str) -> Command:
+    async def command(store: SQLiteStore, args: argparse.Namespace) -> int:
+        await operation(store, args.address)
+        print(says.format(address=args.address))
+        return EX_OK
 
-
-async def unlist_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    await unlist_sender(store, args.address, args.pattern)
-    print(f"{args.address}: {args.pattern} is neither allowed nor blocked now")
-    return EX_OK
+    return command
 
 
 async def list_command(store: SQLiteStore, args: argparse.Namespace) -> int:
@@ -120,18 +122,6 @@ async def limits_command(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def hold_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    await hold_account(store, args.address)
-    print(f"{args.address} may not send until released")
-    return EX_OK
-
-
-async def release_command(store: SQLiteStore, args: argparse.Namespace) -> int:
-    await release_account(store, args.address)
-    print(f"{args.address} may send again")
-    return EX_OK
-
-
 def hourly_limit(text: str) -> int | None:
     if text.strip().lower() == "default":
         return None
@@ -143,9 +133,13 @@ def hourly_limit(text: str) -> int | None:
 def register(commands: argparse._SubParsersAction) -> None:
     actions = commands.add_parser("antispam", help="allow and block lists, sending limits").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    for name, help, func in (("allow", "never send mail from a sender to the user's Junk", allow_command),
-                             ("block", "always send mail from a sender to the user's Junk", block_command),
-                             ("unlist", "remove a sender from the user's allow or block list", unlist_command)):
+    for name, help, func in (
+            ("allow", "never send mail from a sender to the user's Junk",
+             _rule_command(allow_sender, "{user}: mail from {pattern} is allowed")),
+            ("block", "always send mail from a sender to the user's Junk",
+             _rule_command(block_sender, "{user}: mail from {pattern} goes to Junk")),
+            ("unlist", "remove a sender from the user's allow or block list",
+             _rule_command(unlist_sender, "{user}: {pattern} is neither allowed nor blocked now"))):
         parser = actions.add_parser(name, help=help)
         parser.add_argument("address", metavar="ADDRESS", help="the user")
         parser.add_argument("pattern", metavar="PATTERN", help="an address, or a domain (its subdomains too)")
@@ -160,8 +154,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         limits.add_argument(f"--{option}", metavar="N", type=hourly_limit, default=argparse.SUPPRESS,
                             help=f"{option} per hour (0: no limit, default: the configuration's)")
     limits.set_defaults(func=limits_command)
-    for name, help, func in (("hold", "refuse all mail the account submits", hold_command),
-                             ("release", "let a held account send again", release_command)):
+    for name, help, func in (
+            ("hold", "refuse all mail the account submits",
+             _account_command(hold_account, "{address} may not send until released")),
+            ("release", "let a held account send again",
+             _account_command(release_account, "{address} may send again"))):
         parser = actions.add_parser(name, help=help)
         parser.add_argument("address", metavar="ADDRESS")
         parser.set_defaults(func=func)
