@@ -224,12 +224,15 @@ def _smtp_services(services: Services) -> SMTPServices:
                         greylist=Greylist(services.store, antispam) if antispam.greylist else None)
 
 
+def rspamd_client(settings: AntispamConfig) -> RspamdClient | None:
+    if not settings.rspamd and not settings.rspamd_controller:
+        return None
+    return RspamdClient(settings.rspamd, settings.rspamd_controller, settings.rspamd_password,
+                        settings.rspamd_timeout)
+
+
 def content_filter(settings: AntispamConfig, store: SQLiteStore) -> ContentFilter:
-    rspamd = None
-    if settings.rspamd:
-        rspamd = RspamdClient(settings.rspamd, settings.rspamd_controller, settings.rspamd_password,
-                              settings.rspamd_timeout)
-    return ContentFilter(store, settings, rspamd)
+    return ContentFilter(store, settings, rspamd_client(settings) if settings.rspamd else None)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:
@@ -321,7 +324,7 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
     store = services.store
     tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending)]
     antispam = config.antispam
-    tasks.append(LearningJob(store, antispam, content_filter(antispam, store).rspamd,
+    tasks.append(LearningJob(store, antispam, rspamd_client(antispam),
                              Greylist(store, antispam) if antispam.greylist else None))
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
