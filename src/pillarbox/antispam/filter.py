@@ -41,7 +41,8 @@ class Message:
     raw: bytes
     view: HeaderView
     envelope_sender: str
-    dmarc_failed: bool = False
+    unauthenticated: bool = False
+    """DMARC failed (or SPF failed where there is no DMARC): allow lists do not apply."""
     _tokens: dict[int, str] | None = field(default=None, repr=False)
 
     def senders(self) -> list[str]:
@@ -98,7 +99,7 @@ class ContentFilter:
         threshold = self.settings.junk_threshold
         if action == lists.BLOCK:
             return SpamVerdict(JUNK, 1.0, threshold, "blocklist", (f"BLOCKLIST({pattern})",))
-        if message.dmarc_failed:
+        if message.unauthenticated:
             return None
         return SpamVerdict(HAM, 0.0, threshold, "allowlist", (f"ALLOWLIST({pattern})",))
 

@@ -5,10 +5,11 @@ An entry is an address (``alice@example.com``) or a domain (``example.com``, als
 envelope sender (MAIL FROM). The most specific matching entry wins (an address over a domain, a
 longer domain over a shorter one); where an allow and a block entry are equally specific, block wins.
 
-A block entry always sends the message to Junk. An allow entry keeps it out of Junk, but only when
-the From: domain did not fail DMARC: anyone can write a friend's address in From:, and a list that
-a forger could use would be an open door. Addresses the user sent mail to are allowed
-automatically (``source = sent``); the user's own entries always take precedence over those.
+A block entry always sends the message to Junk. An allow entry keeps it out of Junk, but only when the
+message did not fail sender authentication (DMARC, or SPF where the domain has no DMARC policy): anyone
+can write a friend's address in From:, and a list that a forger could use would be an open door.
+Addresses the user sent mail to are allowed automatically (``source = sent``); the user's own entries
+always take precedence over those.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ class InboundSteps:
         """(the message to store below our Received:, where it goes); ProtocolError when refused."""
         content = self._without_forged_fields(content, queue_id)
         view = HeaderView.parse(content)
-        folder, dmarc_failed = INBOX, False
+        folder, unauthenticated = INBOX, False
         if sender is not None and self.policy is not None:
             evaluation = await self.policy.evaluate(content, sender, view)
             decision = evaluation.decision
@@ -65,11 +65,12 @@ class InboundSteps:
             _refuse_for(decision)
             content = evaluation.header + content
             folder = JUNK if decision.action is Action.JUNK else INBOX
-            dmarc_failed = any(v.result == "fail" for v in evaluation.dmarc)
+            # a DMARC fail, or the SPF fail that sent it to Junk: its From: is not to be trusted by an allow list
+            unauthenticated = folder == JUNK or any(v.result == "fail" for v in evaluation.dmarc)
         accounts = transaction.local_accounts()
         if self.spam is None:
             return content, [Filing(folder, tuple(accounts))]
-        message = Message(content, view, transaction.sender, dmarc_failed)
+        message = Message(content, view, transaction.sender, unauthenticated)
         return content, await self._judge(message, transaction, trace, queue_id, accounts, folder)
 
     def _without_forged_fields(self, content: bytes, queue_id: str) -> bytes:
