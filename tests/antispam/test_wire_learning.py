@@ -11,6 +11,7 @@ import imaplib
 import re
 import smtplib
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -57,7 +58,7 @@ def subjects(server: IMAPServer, folder: str, user: str = "bob@example.com") -> 
 def wait_learned(server: IMAPServer, user: str, kind: str, count: int) -> None:
     """Until the job has logged ``count`` lessons of ``kind`` for ``user`` in all (it is asynchronous)."""
     pattern = f'msg="?learned"? account_id={account_id(server, user)} .*kind={kind}'
-    until = time.monotonic() + 15
+    until = time.monotonic() + 30
     while time.monotonic() < until:
         if sum(bool(re.search(pattern, line)) for line in list(server.process.lines)) >= count:
             return
@@ -115,6 +116,9 @@ def test_three_moved_into_junk_file_the_fourth_and_moving_one_out_lets_the_next_
     filed = server.messages("bob@example.com", "Junk")[-1]
     assert b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=" in filed and b"source=bayes host=mx.test" in filed
     server.process.wait_for_log(r"transaction.* spam=junk spam_score=1\.00 spam_source=bayes")
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{server.process.port('http')}/metrics", timeout=10).read()
+    assert b'pillarbox_antispam_verdicts_total{verdict="junk",source="bayes"}' in metrics
+    assert b'pillarbox_antispam_learned_total{as="spam"}' in metrics
 
     client = server.login()
     client.select("Junk")
