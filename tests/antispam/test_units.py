@@ -122,6 +122,9 @@ def test_features_leave_out_fields_every_message_shares_and_are_bounded():
             "ct:text/plain", "cs:utf-8", "visit"} <= found
     assert not any("bob" in t or "received" in t for t in found)
     assert len(found) == MAX_TOKENS
+    html = (b"From: a@b.test\r\nContent-Type: text/html\r\n\r\n"
+            b'<p>Claim <a href="https://Prize.Example/x">here</a></p>\r\n')
+    assert {"u:prize.example", "claim", "here"} <= set(features(html, HeaderView.parse(html)).values())
 
 
 @given(st.binary(max_size=2000))

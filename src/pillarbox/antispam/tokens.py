@@ -17,11 +17,13 @@ import hashlib
 import re
 
 from pillarbox.mime.addresses import parse_address_list
+from pillarbox.mime.charsets import decode_charset
 from pillarbox.mime.envelope import decode_header_value
 from pillarbox.mime.header_view import HeaderView
 from pillarbox.mime.model import Part
 from pillarbox.mime.search_text import part_text
 from pillarbox.mime.structure import parse_message
+from pillarbox.mime.transfer import decode_body
 
 SCAN_BYTES = 256 * 1024
 MAX_TOKENS = 1500
@@ -72,18 +74,21 @@ def _header_tokens(view: HeaderView) -> list[str]:
 
 def _body_tokens(raw: bytes) -> list[str]:
     parsed = parse_message(raw)
-    texts: list[str] = []
-    _texts(raw, parsed.root, texts)
+    parts: list[Part] = []
+    _text_parts(parsed.root, parts)
     tokens: list[str] = []
-    for text in texts:
-        tokens += [f"u:{host.lower().rstrip('.')}" for host in _URL_HOST.findall(text)]
+    for part in parts:
+        text = linked = part_text(raw, part)
+        if part.content_subtype == "html":  # its links are in its tags, which its text leaves out
+            linked = decode_charset(decode_body(raw, part), part.param("charset"), errors="replace")
+        tokens += [f"u:{host.lower().rstrip('.')}" for host in _URL_HOST.findall(linked)]
         tokens += words(text)
     return tokens
 
 
-def _texts(raw: bytes, part: Part, out: list[str]) -> None:
+def _text_parts(part: Part, out: list[Part]) -> None:
     """The text parts of the message (not of messages attached to it: forwarded mail is not this mail)."""
     for child in part.children:
-        _texts(raw, child, out)
+        _text_parts(child, out)
     if not part.children and part.message is None and part.content_type == "text":
-        out.append(part_text(raw, part))
+        out.append(part)
