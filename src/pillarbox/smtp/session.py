@@ -176,7 +176,7 @@ class SMTPSession:
                 reply = self._abandon(replies.TEMP_FAILURE)
             if reply is not None:
                 self._queue(reply)
-                if reply.code >= 400:
+                if reply.code >= 400 and self.refusal is None:  # a refused session was logged once, at the greeting
                     log_refusal(event, reply, detail, session=self.session_id, role=self.role.value,
                                 client=self.conn.peer[0], user=self.user.address if self.user else None)
         await self._flush()
