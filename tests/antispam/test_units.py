@@ -167,7 +167,8 @@ def test_rspamd_actions_map_to_what_the_client_hears():
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: st.lists(inner, min_size=1, max_size=4) | st.dictionaries(st.text(max_size=10), inner, min_size=1,
+                                                                           max_size=4),
     max_leaves=20)
 
 
