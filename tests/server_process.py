@@ -22,11 +22,25 @@ _READY = re.compile(r'msg="?ready"?')
 
 
 def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", **top: str) -> Path:
+    """A config with ``data_dir = "data"`` beside it, and an empty store there (admin commands need one)."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
     path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n')
+    init_store(directory / "data")
     return path
+
+
+def init_store(data_dir: Path) -> None:
+    """Create an empty store, as the first ``serve`` or ``quickstart`` does."""
+    import asyncio
+
+    from pillarbox.store.sqlite.store import SQLiteStore
+
+    async def create() -> None:
+        await SQLiteStore.open(data_dir).close()
+
+    asyncio.run(create())
 
 
 def cli_env() -> dict[str, str]:

@@ -43,6 +43,7 @@ from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
 from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
+from pillarbox.store.datadir import ServeLock
 from pillarbox.store.indexer import BackgroundIndexer
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.http import make_http_app
@@ -236,6 +237,15 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
 
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
+    claim = ServeLock(config.data_dir) if worker is None else None  # one server per data_dir
+    try:
+        await _run_services(config, worker)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
     services = build_services(config, primary=worker is None)
     if worker_count(config) > 1:
         services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),

@@ -1,9 +1,10 @@
 """The ``pillarbox`` command: argument parsing and dispatch, and the one place errors become one line.
 
-Global options come before the subcommand: ``--config PATH`` (else $PILLARBOX_CONFIG, else
-./pillarbox.toml, else built-in defaults) and ``--log-level``. The commands themselves live in
-``pillarbox.admin``; each gets an open store and returns the exit status. ``serve`` imports the
-server lazily, so administration works without it.
+Global options come before the subcommand: ``--config PATH`` (else $PILLARBOX_CONFIG, else the
+default file of ``pillarbox.paths``, else built-in defaults), ``--log-level`` and ``--version``. The
+commands themselves live in ``pillarbox.admin``; each gets an open store and returns the exit status.
+An admin command opens only a store that exists (``store.datadir``). ``serve`` imports the server
+lazily, so administration works without it.
 
 Every failure is one line on stderr, ``pillarbox: error: <message>``, never a traceback: exit 2 for a
 usage error (as argparse does), 1 for a refusal, and the sysexits.h codes 67 and 75 where
@@ -27,6 +28,7 @@ from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import PillarboxError
+from pillarbox.paths import default_config_path
 
 Command = Callable[..., Awaitable[int]]
 _FLAG_ATOM_SPECIALS = set('(){ %*"\\]')
@@ -94,10 +96,20 @@ def uid(text: str) -> int:
 # ---------------------------------------------------------------------------------------------- parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pillarbox")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="pillarbox", description="Pillarbox mail server and its administration.")
     parser.add_argument("--config", metavar="PATH",
-                        help="configuration file (default: $PILLARBOX_CONFIG, else ./pillarbox.toml)")
+                        help=f"configuration file (default: $PILLARBOX_CONFIG, else {default_config_path()})")
+    parser.add_argument("--version", action="version", version=f"pillarbox {_version()}")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="log level (default: from the configuration)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="run the mail server")
@@ -223,8 +235,12 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 
 
 async def _run(config: Config, args: argparse.Namespace) -> int:
+    from pillarbox.store.datadir import require_store
     from pillarbox.store.sqlite.store import SQLiteStore
 
+    require_store(config.data_dir)
+    if sys.stderr.isatty():  # a person at a terminal sees which store they act on; scripts stay quiet
+        print(f"pillarbox: data_dir {config.data_dir}", file=sys.stderr)
     store = SQLiteStore.open(config.data_dir)
     try:
         return int(await args.func(store, args))

@@ -30,9 +30,9 @@ from typing import Any
 
 from pillarbox.address import AddressError, normalize_address, normalize_domain
 from pillarbox.errors import ConfigError
+from pillarbox.paths import default_config_path, default_data_dir
 
 ENV_VAR = "PILLARBOX_CONFIG"
-DEFAULT_FILE = "pillarbox.toml"
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -509,7 +509,7 @@ class Config:
     hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
     postmaster: str = _setting("", _address)
     """Who reads postmaster@ and abuse@ of a domain added without ``--postmaster`` (RFC 5321 4.5.1, RFC 2142)."""
-    data_dir: Path = field(default_factory=lambda: Path.cwd() / "pillarbox-data")
+    data_dir: Path = field(default_factory=default_data_dir)
     workers: int = field(default=1, metadata={"minimum": 0})
     event_loop: str = _setting("auto", _choice(("auto", "uvloop", "asyncio")))
     listen: ListenConfig = field(default_factory=ListenConfig)
@@ -583,13 +583,13 @@ def _unknown(where: str, name: str, known: Mapping[str, Any]) -> str:
 
 
 def _find(path: Path | str | None, environ: Mapping[str, str]) -> Path | None:
-    """The file to read. One the user named must exist; ./pillarbox.toml is used only if it does."""
+    """The file to read. One the user named must exist; the default file (``paths``) is used only if it does."""
     if path is not None:
         return Path(path)
     if environ.get(ENV_VAR):
         return Path(environ[ENV_VAR])
-    local = Path(DEFAULT_FILE)
-    return local if local.is_file() else None
+    default = default_config_path(environ)
+    return default if default.is_file() else None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -611,8 +611,8 @@ def _one_line(text: str) -> str:
 
 
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else ``./pillarbox.toml`` if it
-    exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
+    """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else the default file (``paths``) if
+    it exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
     found = _find(path, os.environ if environ is None else environ)
     if found is None:
         return Config()

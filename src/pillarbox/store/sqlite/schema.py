@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from pillarbox.errors import StoreError
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -269,8 +271,10 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the newest schema; returns the version it is at."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this Pillarbox ({len(MIGRATIONS)})"
+        # An older binary must not write into a newer store (it would not know what its rows mean).
+        raise StoreError(
+            f"the store's schema version {version} is newer than this Pillarbox knows ({len(MIGRATIONS)}):"
+            " it was written by a newer version; run that version (or restore a backup made by this one)"
         )
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,63 @@
+"""The data_dir as a whole: does it hold a store, and which one server owns it.
+
+Two rules keep an install from silently splitting in two. An admin command never creates a store: a
+command run with the wrong configuration (or none) would otherwise make a new, empty one somewhere and
+report success; it says which data_dir it looked at instead. And one ``serve`` per data_dir: a second one
+would bind what it can, run a second queue runner and a second checkpointer against the same files. The
+primary holds an exclusive flock(2) of ``data_dir/serve.lock`` for its whole life (the kernel drops it
+when the process dies, however it dies); its workers never take it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from pillarbox.errors import StoreError
+
+DATABASE_NAME = "pillarbox.sqlite3"
+SERVE_LOCK_NAME = "serve.lock"
+
+
+class NoStore(StoreError):
+    """The data_dir holds no store (the message names it)."""
+
+
+class DataDirInUse(StoreError):
+    """Another ``pillarbox serve`` runs on this data_dir."""
+
+
+def has_store(data_dir: Path) -> bool:
+    return (Path(data_dir) / DATABASE_NAME).is_file()
+
+
+def require_store(data_dir: Path) -> None:
+    """Refuse (``NoStore``, one line naming the folder) unless ``data_dir`` holds a store."""
+    if not has_store(data_dir):
+        raise NoStore(f"no Pillarbox store in {data_dir} (the data_dir of this configuration); "
+                      "start `pillarbox serve` or run `pillarbox quickstart` first, or pick the right file "
+                      "with --config")
+
+
+class ServeLock:
+    """The primary server's claim on a data_dir; ``release()`` (or the process ending) gives it up."""
+
+    def __init__(self, data_dir: Path) -> None:
+        Path(data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = Path(data_dir) / SERVE_LOCK_NAME
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip()
+            self.release()
+            raise DataDirInUse(f"another pillarbox serve{f' (pid {holder})' if holder else ''} already runs on "
+                               f"{data_dir}; stop it first") from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
