@@ -90,7 +90,9 @@ async def user_add(store: SQLiteStore, args: argparse.Namespace) -> int:
         raise AlreadyExists(f"{address} is an alias")
     password_hash, scram = await _new_credentials(args, address)
     account = await store.add_account(address, password_hash, scram)
-    print(f"added user {address}")
+    if args.admin:
+        await store.set_admin(address, True)
+    print(f"added user {address}{' (an admin)' if args.admin else ''}")
     roles = await roles_for_first_user(store, account)
     if roles:
         print(f"{' and '.join(roles)} reach {address}, the first user of {domain}"
@@ -115,11 +117,12 @@ async def user_list(store: SQLiteStore, args: argparse.Namespace) -> int:
         objects.append({
             "address": account.address, "quota_bytes": account.quota_bytes,
             "quota_messages": account.quota_messages, "used_bytes": used_bytes,
-            "used_messages": used_messages, "created": iso(account.created),
+            "used_messages": used_messages, "created": iso(account.created), "admin": account.admin,
         })
     return listing(
-        args.json, ("ADDRESS", "QUOTA", "USED", "MESSAGES"), objects,
-        lambda o: (o["address"], human_size(o["quota_bytes"]), human_size(o["used_bytes"]), o["used_messages"]),
+        args.json, ("ADDRESS", "QUOTA", "USED", "MESSAGES", "ADMIN"), objects,
+        lambda o: (o["address"], human_size(o["quota_bytes"]), human_size(o["used_bytes"]), o["used_messages"],
+                   "yes" if o["admin"] else ""),
         "no users",
     )
 
@@ -148,6 +151,13 @@ async def user_quota(store: SQLiteStore, args: argparse.Namespace) -> int:
     if messages is not None:
         shown += f" and at most {messages} messages"
     print(f"{account.address} now has {shown}")
+    return EX_OK
+
+
+async def user_admin(store: SQLiteStore, args: argparse.Namespace) -> int:
+    account = await require_account(store, args.address)
+    await store.set_admin(account.address, args.state == "on")
+    print(f"{account.address} {'is now an admin' if args.state == 'on' else 'is no longer an admin'}")
     return EX_OK
 
 

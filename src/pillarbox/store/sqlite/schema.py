@@ -264,6 +264,10 @@ MIGRATIONS: tuple[str, ...] = (
       AND (EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'postmaster@' || d.name)
            OR EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias = 'postmaster@' || d.name));
     """,
+    # (quickstart) An account may administer the server (the web admin pages); nobody could before.
+    """
+    ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -233,6 +233,10 @@ class SQLiteStore:
         address = normalize_address(address)
         await self._write(lambda t: directory.set_quota(t, address, quota_bytes, quota_messages))
 
+    async def set_admin(self, address: str, admin: bool) -> None:
+        address = normalize_address(address)
+        await self._write(lambda t: directory.set_admin(t, address, admin))
+
     async def set_pop3_policy(self, address: str, delete_after_days: int | None) -> None:
         address = normalize_address(address)
         await self._write(lambda t: directory.set_pop3_policy(t, address, delete_after_days))
