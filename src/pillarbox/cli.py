@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
+from pillarbox.admin import backup, importer, mailbox_message, queue_dkim_dns, senders, store_commands
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import PillarboxError
@@ -124,6 +124,8 @@ def build_parser() -> Parser:
     _mailbox_commands(commands)
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
+    store_commands.register(commands)  # store check
+    backup.register(commands)  # backup, restore
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
@@ -270,6 +272,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from pillarbox.obs import setup_logging
 
     setup_logging(args.log_level or "warning", config.log.format)
+    if not getattr(args, "opens_store", True):  # works on the data_dir itself (backup, quickstart...)
+        return int(args.func(config, args))
     args.settings = config  # for commands that apply its rules (message size, passwords, postmaster)
     return asyncio.run(_run(config, args))
 
