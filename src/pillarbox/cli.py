@@ -23,12 +23,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
-from pillarbox.admin import backup, importer, mailbox_message, queue_dkim_dns, senders, store_commands
+from pillarbox.admin import backup, importer, mailbox_message, queue_dkim_dns, senders, store_check
 from pillarbox.admin import domains_users as du
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError
+from pillarbox.errors import PillarboxError, StorageFull
 from pillarbox.paths import default_config_path
+from pillarbox.store.files import UMASK
 
 Command = Callable[..., Awaitable[int]]
 _FLAG_ATOM_SPECIALS = set('(){ %*"\\]')
@@ -124,7 +125,7 @@ def build_parser() -> Parser:
     _mailbox_commands(commands)
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
-    store_commands.register(commands)  # store check
+    store_check.register(commands)  # store check
     backup.register(commands)  # backup, restore
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
@@ -248,7 +249,7 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
     require_store(config.data_dir)
     if sys.stderr.isatty():  # a person at a terminal sees which store they act on; scripts stay quiet
         print(f"pillarbox: data_dir {config.data_dir}", file=sys.stderr)
-    store = SQLiteStore.open(config.data_dir)
+    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space)
     try:
         return int(await args.func(store, args))
     finally:
@@ -264,6 +265,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    os.umask(UMASK)  # whatever any command creates in the data_dir is its owner's alone (store/files.py)
     config = load_config(args.config)
     if args.log_level:
         config = replace(config, log=replace(config.log, level=args.log_level))
@@ -285,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except StorageFull as exc:  # the disk reserve: the same command works once there is room
+        return _fail(str(exc), EX_TEMPFAIL)
     except PillarboxError as exc:
         return _fail(str(exc), EX_FAIL)
     except OSError as exc:
