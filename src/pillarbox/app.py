@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pillarbox.acme.challenges import add_http01_route
+from pillarbox.acme.files import CertFiles
+from pillarbox.acme.manager import Wanted
+from pillarbox.acme.service import ACME, CertificateSource, build_acme, current_certificate
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
@@ -31,7 +35,7 @@ from pillarbox.net.balance import LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, PoolLimits
 from pillarbox.net.listener import Connection, Listener
 from pillarbox.net.spool import SpoolArea
-from pillarbox.net.tls import TLSContextHolder, ensure_certificate
+from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
@@ -51,7 +55,7 @@ from pillarbox.store.datadir import ServeLock
 from pillarbox.store.files import repair
 from pillarbox.store.indexer import BackgroundIndexer
 from pillarbox.store.sqlite.store import SQLiteStore
-from pillarbox.web.http import make_http_app
+from pillarbox.web.http import HttpApp, make_http_app
 from pillarbox.workers import (
     LOAD_BOARD,
     QUEUE_POKE,
@@ -82,9 +86,13 @@ class Services:
     spool: SpoolArea
     resolver: DNSResolver
     queue_runner: QueueRunner
+    certificate: CertificateSource
     listeners: list[Listener] = field(default_factory=list)
     balance: LoadBoard | None = None
     """With ``workers`` > 1: the open connections of every process, so the least busy one accepts."""
+    acme: ACME | None = None
+    """The primary's, with ``[acme] directory`` set: challenges, the 443 listener's TLS, the manager."""
+    pool: WorkerPool | None = None
 
 
 @dataclass(frozen=True)
@@ -127,22 +135,20 @@ def build_limiters(limits: LimitsConfig) -> dict[str, ConnectionLimiter]:
 def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
     store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space)
-    if config.tls.cert is not None and config.tls.key is not None:
-        cert, key = config.tls.cert, config.tls.key
-    else:
-        cert, key = ensure_certificate(config.data_dir, config.hostname)
+    certificate = current_certificate(config)
     limits = config.limits
     resolver = make_resolver(config)  # one cache for SPF/DKIM/DMARC and outbound routing
     return Services(
         config=config,
         store=store,
         directory=Directory(store, hostname=config.hostname, postmaster=config.postmaster),
-        tls=TLSContextHolder(cert, key),
+        tls=TLSContextHolder(certificate.cert, certificate.key),
         authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
         limiters=build_limiters(limits),
         spool=SpoolArea.prepare(config.data_dir, limits.buffer_memory, sweep=primary),
         resolver=resolver,
         queue_runner=build_runner(config, store, resolver),
+        certificate=certificate,
     )
 
 
@@ -153,6 +159,17 @@ def _http_handler(services: Services) -> Handler:
                         lambda: render_metrics(others=worker_metrics(config.data_dir, workers)))
     add_mta_sts_route(app, services.store.has_domain, config.policy.mta_sts_mode, config.hostname,
                       config.policy.mta_sts_max_age)
+    return app.handle
+
+
+def _web_handler(services: Services) -> Handler:
+    """The public web ports (80, 443): ACME challenges and MTA-STS policies, nothing internal."""
+    config = services.config
+    app = HttpApp()
+    add_mta_sts_route(app, services.store.has_domain, config.policy.mta_sts_mode, config.hostname,
+                      config.policy.mta_sts_max_age)
+    if services.acme is not None:
+        add_http01_route(app, services.acme.board)
     return app.handle
 
 
@@ -205,6 +222,8 @@ def service_specs() -> dict[str, ServiceSpec]:
     smtp_refusal = replies.TOO_MANY_CONNECTIONS.to_bytes()
     return {
         "http": ServiceSpec(_http_handler, "http"),
+        "web": ServiceSpec(_web_handler, "http"),
+        "https": ServiceSpec(_web_handler, "http", implicit_tls=True),
         "smtp": ServiceSpec(_smtp(Role.MX), "smtp", refusal=smtp_refusal),
         "submission": ServiceSpec(_smtp(Role.SUBMISSION), "submission", refusal=smtp_refusal),
         "submissions": ServiceSpec(_smtp(Role.SUBMISSIONS), "submission", implicit_tls=True),
@@ -227,10 +246,12 @@ async def start_listeners(
             continue
         if inherited is not None and name not in inherited:
             continue
+        tls = services.acme.web_tls if name == "https" and services.acme is not None else services.tls
         listener = Listener(
-            endpoints, spec.make_handler(services), tls=services.tls if spec.implicit_tls else None,
+            endpoints, spec.make_handler(services), tls=tls if spec.implicit_tls else None,
             limiter=services.limiters[spec.pool], refusal=spec.refusal, name=name,
-            balance=services.balance if name != "http" else None, send_timeout=services.config.limits.send_timeout,
+            balance=services.balance if name not in PRIMARY_ONLY else None,
+            send_timeout=services.config.limits.send_timeout,
         )
         try:
             await listener.start(inherited[name] if inherited is not None else None)
@@ -241,14 +262,19 @@ async def start_listeners(
             log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
 
 
+PRIMARY_ONLY = ("http", "web", "https")
+"""Listeners the primary keeps: health and metrics, and the web ports (ACME challenges are answered by
+the process that orders, and their traffic is small)."""
+
+
 def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
-    """What workers inherit: every protocol listener; HTTP (health, metrics) stays with the primary."""
-    return {listener.name: listener.sockets for listener in services.listeners if listener.name != "http"}
+    """What workers inherit: every protocol listener but ``PRIMARY_ONLY``."""
+    return {listener.name: listener.sockets for listener in services.listeners if listener.name not in PRIMARY_ONLY}
 
 
 def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
     listen = config.listen
-    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "web", "https")
     return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
@@ -270,6 +296,8 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
         tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
                               smtp_port=config.outbound.smtp_port)
         tasks.append(TLSReportTask(tls))
+    if services.acme is not None:
+        tasks.append(services.acme.manager)
     return tasks
 
 
@@ -287,6 +315,10 @@ async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
     if worker is None:
         _make_private(config.data_dir)
     services = build_services(config, primary=worker is None)
+    if worker is None:
+        _say_what_runs(services)
+        if config.acme.directory:
+            services.acme = _build_acme(services)
     if worker_count(config) > 1:
         try:
             _share_counts(services, worker.index if worker is not None else 0)
@@ -303,7 +335,7 @@ async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
         await start_listeners(services, worker.sockets if worker is not None else None)
         workers = worker_count(config) if worker is None else 1
         if workers > 1:
-            pool = WorkerPool(config, _shared_sockets(services), workers, services.balance)
+            pool = services.pool = WorkerPool(config, _shared_sockets(services), workers, services.balance)
             await pool.start()
         for task in tasks:
             await task.start()
@@ -325,6 +357,28 @@ async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
             await task.stop(STOP_GRACE)
         await services.store.close()
     log_event(log, "info", "stopped")
+
+
+def _say_what_runs(services: Services) -> None:
+    """One line each at start: which file, which data_dir, which certificate (listeners follow)."""
+    config = services.config
+    log_event(log, "info", "configuration", file=str(config.source) if config.source else "none (built-in defaults)")
+    log_event(log, "info", "data_dir", path=str(config.data_dir))
+    log_event(log, "info", "certificate", source=services.certificate.description)
+
+
+def _build_acme(services: Services) -> ACME:
+    async def domains() -> list[str]:
+        return [domain.name for domain in await services.store.list_domains()]
+
+    def issued(certificate: Wanted, files: CertFiles) -> None:
+        if certificate.main and services.config.tls.cert is None:  # configured files always win
+            services.tls.use(files.cert, files.key)
+            if services.pool is not None:
+                services.pool.signal(signal.SIGHUP)  # the workers load it too
+            log_event(log, "info", "TLS certificate replaced", cert=str(files.cert))
+
+    return build_acme(services.config, services.tls, domains, issued)
 
 
 def _share_counts(services: Services, index: int) -> None:
@@ -363,8 +417,11 @@ def _reload(services: Services, pool: WorkerPool | None) -> None:
 
 
 def _reload_tls(services: Services) -> None:
+    if services.acme is not None:
+        services.acme.manager.poke()  # e.g. `pillarbox acme renew`
     try:
-        services.tls.reload()
+        source = current_certificate(services.config)
+        services.tls.use(source.cert, source.key)
     except ConfigError as exc:
         log_event(log, "error", "TLS reload failed; keeping the old certificate", error=str(exc))
         return

@@ -293,6 +293,10 @@ class ListenConfig:
     pop3: tuple[Endpoint, ...] = _listen("0.0.0.0:110")
     pop3s: tuple[Endpoint, ...] = _listen("0.0.0.0:995")
     http: tuple[Endpoint, ...] = _listen("127.0.0.1:8080")
+    # The public web ports (ACME challenges, MTA-STS policies, autoconfig; never /metrics): off unless
+    # named, since another web server may own 80 and 443. quickstart names them.
+    web: tuple[Endpoint, ...] = _setting((), _endpoints())
+    https: tuple[Endpoint, ...] = _setting((), _endpoints())
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
@@ -545,6 +549,27 @@ def _address(value: Any, base: Path) -> str:
     raise _expected("a mail address such as hostmaster@example.com", value)
 
 
+def _url(value: Any, base: Path) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not re.match(r"https://[^\s/]+(/\S*)?\Z", value):
+        raise _expected("an https:// URL", value)
+    return value
+
+
+@dataclass(frozen=True)
+class ACMEConfig:
+    """Certificates from an ACME CA (RFC 8555), e.g. Let's Encrypt; off while ``directory`` is empty.
+    ``ca_file`` trusts a private ACME server's HTTPS certificate (as ``[outbound] ca_file`` does for peers)."""
+
+    directory: str = _setting("", _url)
+    email: str = _setting("", _address)
+    ca_file: Path | None = field(default=None, metadata={"convert": _existing_file})
+
+
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
 def _default_hostname() -> str:
     try:
         return parse_hostname(socket.getfqdn())
@@ -569,6 +594,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    acme: ACMEConfig = field(default_factory=ACMEConfig)
     senders: SendersConfig = field(default_factory=SendersConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.

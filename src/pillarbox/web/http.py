@@ -175,12 +175,17 @@ def _body_length(headers: list[tuple[str, str]]) -> int:
 
 
 class Router:
-    """``(host pattern, path)`` → ``{method: handler}``; exact host beats ``label.*`` beats any host."""
+    """``(host pattern, path)`` → ``{method: handler}``; exact host beats ``label.*`` beats any host.
+    A path ending in ``/*`` matches every path under it, on any host (after every exact path)."""
 
     def __init__(self) -> None:
         self._routes: dict[tuple[str | None, str], dict[str, RouteHandler]] = {}
+        self._prefixes: dict[str, dict[str, RouteHandler]] = {}
 
     def add(self, method: str, path: str, handler: RouteHandler, host: str | None = None) -> None:
+        if path.endswith("/*") and host is None:
+            self._prefixes.setdefault(path[:-1], {})[method.upper()] = handler
+            return
         key = (host.lower() if host else None, path)
         self._routes.setdefault(key, {})[method.upper()] = handler
 
@@ -201,7 +206,7 @@ class Router:
         for key in ((host, path), (f"{first_label}.*", path), (None, path)):
             if key in self._routes:
                 return self._routes[key]
-        return None
+        return next((methods for prefix, methods in self._prefixes.items() if path.startswith(prefix)), None)
 
 
 # --- the connection handler ---------------------------------------------------------------------------
