@@ -343,6 +343,7 @@ async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
         stop = asyncio.Event()
         _install_signal_handlers(services, stop, pool)
         if worker is not None:
+            _catch_up_tls(services)  # a SIGHUP ignored while starting (see __main__.py)
             worker.watch_parent(stop.set)
             log_event(log, "info", "worker ready", worker=worker.index)
         else:
@@ -414,6 +415,11 @@ def _reload(services: Services, pool: WorkerPool | None) -> None:
     _reload_tls(services)
     if pool is not None:
         pool.signal(signal.SIGHUP)
+
+
+def _catch_up_tls(services: Services) -> None:
+    if current_certificate(services.config).cert != services.tls.cert_path:
+        _reload_tls(services)
 
 
 def _reload_tls(services: Services) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
-from pillarbox.admin import backup, importer, mailbox_message, queue_dkim_dns, senders, store_check
+from pillarbox.admin import acme_commands, backup, importer, mailbox_message, queue_dkim_dns, senders, store_check
 from pillarbox.admin import domains_users as du
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
@@ -127,6 +127,7 @@ def build_parser() -> Parser:
     queue_dkim_dns.register(commands)  # queue, dkim, dns
     store_check.register(commands)  # store check
     backup.register(commands)  # backup, restore
+    acme_commands.register(commands)  # acme status, acme renew
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
