@@ -45,7 +45,10 @@ def current_certificate(config: Config) -> CertificateSource:
 
 def fingerprint(cert_path: Path) -> str:
     """SHA-256 of the DER certificate, as ``openssl x509 -fingerprint -sha256`` shows it."""
-    leaf = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    try:
+        leaf = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return "(unreadable)"
     digest = hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
