@@ -23,7 +23,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
-from pillarbox.admin import acme_commands, backup, importer, mailbox_message, queue_dkim_dns, senders, store_check
+from pillarbox.admin import (
+    acme_commands,
+    backup,
+    importer,
+    mailbox_message,
+    queue_dkim_dns,
+    quickstart,
+    senders,
+    store_check,
+)
 from pillarbox.admin import domains_users as du
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
@@ -128,6 +137,7 @@ def build_parser() -> Parser:
     store_check.register(commands)  # store check
     backup.register(commands)  # backup, restore
     acme_commands.register(commands)  # acme status, acme renew
+    quickstart.register(commands)
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
@@ -244,10 +254,11 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 
 
 async def _run(config: Config, args: argparse.Namespace) -> int:
-    from pillarbox.store.datadir import require_store
+    from pillarbox.store.datadir import act_as_owner, require_store
     from pillarbox.store.sqlite.store import SQLiteStore
 
     require_store(config.data_dir)
+    act_as_owner(config.data_dir)
     if sys.stderr.isatty():  # a person at a terminal sees which store they act on; scripts stay quiet
         print(f"pillarbox: data_dir {config.data_dir}", file=sys.stderr)
     store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space)
@@ -266,6 +277,9 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if getattr(args, "before_config", False):  # quickstart writes the file the others read
+        os.umask(UMASK)
+        return int(args.func(args))
     os.umask(UMASK)  # whatever any command creates in the data_dir is its owner's alone (store/files.py)
     config = load_config(args.config)
     if args.log_level:

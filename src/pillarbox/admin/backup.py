@@ -8,7 +8,7 @@ import argparse
 from pillarbox.admin.common import EX_OK, CommandFailed
 from pillarbox.admin.progress import progress_printer
 from pillarbox.config import Config
-from pillarbox.store.datadir import ServeLock, require_store
+from pillarbox.store.datadir import ServeLock, give_to_owner, require_store
 from pillarbox.store.sqlite.backup import backup, restore
 
 
@@ -26,6 +26,7 @@ def restore_command(config: Config, args: argparse.Namespace) -> int:
     claim = ServeLock(config.data_dir)  # no server may start on it meanwhile
     try:
         summary = restore(args.source, config.data_dir, progress_printer("copying message files"))
+        give_to_owner(config.data_dir)
     finally:
         claim.release()
     print(f"restored {summary.messages} message(s) from {args.source} into {config.data_dir}"

@@ -40,6 +40,29 @@ def require_store(data_dir: Path) -> None:
                       "with --config")
 
 
+def act_as_owner(data_dir: Path) -> None:
+    """Run as root on a data_dir the service user owns (``quickstart --systemd``), become that user:
+    what an admin command creates there (message files, locks) must stay the server's to write."""
+    if os.geteuid() != 0 or not Path(data_dir).is_dir():
+        return
+    owner = Path(data_dir).stat()
+    if owner.st_uid == 0:
+        return
+    os.setgroups([])
+    os.setgid(owner.st_gid)
+    os.setuid(owner.st_uid)
+
+
+def give_to_owner(data_dir: Path) -> None:
+    """After root wrote into a data_dir another user owns (``restore``), hand every file to that user."""
+    owner = Path(data_dir).stat()
+    if os.geteuid() != 0 or owner.st_uid == 0:
+        return
+    for folder, _dirs, files in os.walk(data_dir):
+        for path in (folder, *(os.path.join(folder, name) for name in files)):
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+
 class ServeLock:
     """The primary server's claim on a data_dir; ``release()`` (or the process ending) gives it up."""
 
