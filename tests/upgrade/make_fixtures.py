@@ -6,8 +6,8 @@ MIGRATIONS tuple different from the commit before it. For each, the commit is ch
 temporary worktree and ``WRITER`` runs with that tree's ``src`` on the path, so the data_dir is exactly
 what that version wrote: accounts, folders, messages (one small, stored in the database where the version
 does that, one large, in a blob file), flags, an expunged UID and, from the version that has a queue, a
-queue entry. Beside the data_dir, ``expected.json`` says what the upgrade test must find. Each is kept as one ``.tar.gz``: the large
-message and the early versions' trigram index compress to almost nothing.
+queue entry. Beside the data_dir, ``expected.json`` says what the upgrade test must find. Each is kept as
+one ``.tar.gz``: the large message and the early versions' trigram index compress to almost nothing.
 """
 
 from __future__ import annotations
