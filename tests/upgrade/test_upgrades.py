@@ -28,14 +28,17 @@ def unpack(fixture: Path, into: Path) -> tuple[Path, dict]:
 
 
 def test_every_released_version_has_a_fixture() -> None:
-    from tests.upgrade.make_fixtures import released_versions
+    """A version released since the fixtures were made fails here: run tests/upgrade/make_fixtures.py.
+    The version of this very code needs none (it is what every fixture upgrades to)."""
+    from tests.upgrade.make_fixtures import _migrations, released_versions
 
     try:
         versions = released_versions()
     except Exception as exc:  # a shallow clone without main's history
         pytest.skip(f"no git history of main here: {exc}")
     made = {path.name.split(".")[0] for path in FIXTURES}
-    assert {f"v{count:02d}-{commit[:8]}" for commit, count in versions} <= made
+    wanted = {f"v{count:02d}-{commit[:8]}" for commit, count in versions if _migrations(commit) != MIGRATIONS}
+    assert wanted <= made, "run tests/upgrade/make_fixtures.py and commit the new fixtures"
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name.split(".")[0] for f in FIXTURES])
