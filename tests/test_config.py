@@ -458,3 +458,21 @@ def test_parse_size_property(number: int, unit: tuple[str, int]) -> None:
 def test_parse_size_only_raises_value_error(text: str) -> None:
     with contextlib.suppress(ValueError):
         assert parse_size(text) >= 0
+
+
+def test_acme_keys_and_public_web_listeners(tmp_path: Path) -> None:
+    path = write(tmp_path / "pillarbox.toml", '[listen]\nweb = ["0.0.0.0:80"]\nhttps = "0.0.0.0:443"\n'
+                 '[acme]\ndirectory = "https://acme.example/dir"\nemail = "Ops@Example.COM"\n')
+    config = load_config(path, environ={})
+    assert (config.acme.directory, config.acme.email, config.acme.ca_file) == (
+        "https://acme.example/dir", "ops@example.com", None)
+    assert [str(e) for e in config.listen.web + config.listen.https] == ["0.0.0.0:80", "0.0.0.0:443"]
+    assert load_config(environ={}).acme.directory == ""  # off by default
+    assert load_config(environ={}).listen.web == ()
+
+
+def test_acme_refusals(tmp_path: Path) -> None:
+    assert "acme.directory: expected an https:// URL" in refusal(tmp_path, '[acme]\ndirectory = "http://x/dir"\n')
+    message = refusal(tmp_path, '[acme]\ndirectory = "https://acme.example/dir"\n')
+    assert "listen.https" in message and "listen.web" in message
+    assert "acme.ca_file: no such file" in refusal(tmp_path, '[acme]\nca_file = "missing.pem"\n')

@@ -600,6 +600,13 @@ class Config:
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
 
+    @classmethod
+    def _complete(cls, given: dict[str, Any], where: str) -> None:
+        acme, listen = given.get("acme"), given.get("listen", ListenConfig())
+        if acme is not None and acme.directory and not (listen.web or listen.https):
+            raise _Bad("acme.directory: the CA validates names on port 443 or 80: add listen.https (TLS-ALPN-01)"
+                       " or listen.web (HTTP-01)")
+
 
 # --------------------------------------------------------------------------------------------------
 # The generic loader.

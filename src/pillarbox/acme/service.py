@@ -19,7 +19,6 @@ from pillarbox.acme.challenges import ChallengeBoard, WebTLS
 from pillarbox.acme.files import ACME_DIR, CertFiles, existing_cert_files
 from pillarbox.acme.manager import ACMEManager, Wanted
 from pillarbox.config import Config
-from pillarbox.errors import ConfigError
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 
 
@@ -54,12 +53,8 @@ def fingerprint(cert_path: Path) -> str:
 
 
 def challenge_kind(config: Config) -> str:
-    if config.listen.https:
-        return orders.TLS_ALPN01
-    if config.listen.web:
-        return orders.HTTP01
-    raise ConfigError("acme.directory is set, but neither listen.https (443, TLS-ALPN-01) nor listen.web"
-                      " (80, HTTP-01) is: the CA could not validate the names")
+    """TLS-ALPN-01 where 443 is ours, else HTTP-01 (the configuration has one of them, ``config.py``)."""
+    return orders.TLS_ALPN01 if config.listen.https else orders.HTTP01
 
 
 class _Account:
