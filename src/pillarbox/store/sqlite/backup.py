@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pillarbox.errors import StoreError
-from pillarbox.store.blobs import BlobStore
+from pillarbox.store.blobs import BlobStore, fsync_path
 from pillarbox.store.datadir import DATABASE_NAME, has_store
 from pillarbox.store.sqlite.schema import MIGRATIONS
 
@@ -98,7 +98,7 @@ def restore(source: Path, data_dir: Path, progress: Progress | None = None) -> B
     shutil.copy2(source / DATABASE_NAME, tmp)
     _sync_tree(data_dir)
     os.replace(tmp, data_dir / DATABASE_NAME)
-    _fsync_dir(data_dir)
+    fsync_path(data_dir)
     return BackupSummary(data_dir, messages, blob_files, version)
 
 
@@ -111,7 +111,7 @@ def _replace_empty(work: Path, dest: Path) -> None:
     if dest.is_dir():
         dest.rmdir()  # empty (checked before): rename cannot replace a folder otherwise
     os.rename(work, dest)
-    _fsync_dir(dest.parent)
+    fsync_path(dest.parent)
 
 
 def _copy_consistent(data_dir: Path, work: Path, progress: Progress | None) -> set[str]:
@@ -207,17 +207,5 @@ def _sync_tree(root: Path) -> None:
     """fsync every file and folder under ``root``: the copy is durable before it is named."""
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(folder))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync_path(Path(folder, name))
+        fsync_path(Path(folder))
