@@ -10,6 +10,7 @@ then stops accepting, lets sessions in flight finish within ``STOP_GRACE`` secon
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -67,6 +68,9 @@ from pillarbox.workers import (
 )
 
 STOP_GRACE = 10.0
+SHARED_DATA_DIR_FOR_TESTS = "PILLARBOX_TESTS_SHARE_DATA_DIR"
+"""Set to 1, a second ``serve`` may run on a data_dir in use: only for tests that play two processes
+on one data_dir with a port each (as workers are, but reachable one by one). Never in production."""
 log = get_logger("app")
 
 Handler = Callable[[Connection], Awaitable[None]]
@@ -303,7 +307,8 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
 
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
-    claim = ServeLock(config.data_dir) if worker is None else None  # one server per data_dir
+    # one server per data_dir; the cross-process tests set SHARED_DATA_DIR_FOR_TESTS to run two on purpose
+    claim = ServeLock(config.data_dir) if worker is None and not os.environ.get(SHARED_DATA_DIR_FOR_TESTS) else None
     try:
         await _run_services(config, worker)
     finally:
