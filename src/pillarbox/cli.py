@@ -32,11 +32,12 @@ from pillarbox.admin import (
     quickstart,
     senders,
     store_check,
+    tokens,
 )
 from pillarbox.admin import domains_users as du
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError, StorageFull
+from pillarbox.errors import InvalidInput, PillarboxError, StorageFull
 from pillarbox.paths import default_config_path
 from pillarbox.store.files import UMASK
 
@@ -138,6 +139,7 @@ def build_parser() -> Parser:
     backup.register(commands)  # backup, restore
     acme_commands.register(commands)  # acme status, acme renew
     quickstart.register(commands)
+    tokens.register(commands)  # token
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
@@ -302,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except InvalidInput as exc:  # a value the operation refused (a weak password: a usage error)
+        return _fail(str(exc), EX_USAGE if exc.field == "password" else EX_FAIL)
     except StorageFull as exc:  # the disk reserve: the same command works once there is room
         return _fail(str(exc), EX_TEMPFAIL)
     except PillarboxError as exc:

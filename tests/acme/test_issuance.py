@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from pillarbox.acme.challenges import add_http01_route
+from pillarbox.acme.challenges import port80_app
 from pillarbox.acme.files import CertFiles, cert_files
 from pillarbox.acme.manager import BACKOFF_FIRST, Wanted
 from pillarbox.acme.service import build_acme, current_certificate
@@ -24,7 +24,7 @@ from pillarbox.config import Endpoint, load_config
 from pillarbox.net.listener import Listener
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import render_metrics
-from pillarbox.web.http import HttpApp
+from pillarbox.web.server import HttpServer
 from tests.acme.pebble import Pebble, free_port
 from tests.dnsserver import DNSServer
 
@@ -87,10 +87,9 @@ async def run_server(setup: Setup, kind: str, domains: list[str], clock: Clock, 
         return domains
 
     acme = build_acme(config, main, list_domains, on_issued, clock)
-    app = HttpApp()
-    add_http01_route(app, acme.board)
+    handler = HttpServer(port80_app(acme.board)).handle  # on 443 only the TLS handshake matters to the CA
     port = setup.web_port if kind == "http-01" else setup.https_port
-    listener = Listener([Endpoint("127.0.0.1", port)], app.handle, tls=acme.web_tls if kind != "http-01" else None)
+    listener = Listener([Endpoint("127.0.0.1", port)], handler, tls=acme.web_tls if kind != "http-01" else None)
     await listener.start()
     try:
         await body(acme, config)

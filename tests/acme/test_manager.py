@@ -14,11 +14,10 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pillarbox.acme.challenges import ID_PE_ACME_IDENTIFIER, ChallengeBoard, add_http01_route, challenge_certificate
+from pillarbox.acme.challenges import ID_PE_ACME_IDENTIFIER, ChallengeBoard, challenge_certificate, port80_app
 from pillarbox.acme.files import CertFiles
 from pillarbox.acme.manager import ACMEManager, Wanted, request_renewal
 from pillarbox.acme.orders import Issued
-from pillarbox.web.http import HttpApp
 from tests.certs import CertAuthority, pem
 
 AUTHORITY = CertAuthority("fake ACME CA")
@@ -92,23 +91,29 @@ def test_challenge_certificate_carries_the_digest(key_authorization: str) -> Non
     assert names.get_values_for_type(x509.DNSName) == ["mx.test"]
 
 
-def test_http01_route_answers_pending_tokens_only() -> None:
+def test_port_80_answers_pending_tokens_and_redirects_the_rest() -> None:
     board = ChallengeBoard()
-    app = HttpApp()
-    add_http01_route(app, board)
+    app = port80_app(board)
     board.add_http01("tok", "tok.thumb")
 
-    async def get(path: str) -> tuple[int, bytes]:
-        from pillarbox.web.http import Request
+    def get(path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+        sent: list[dict] = []
 
-        handler, _ = app.router.resolve("GET", path, "any.example")
-        try:
-            response = await handler(Request("GET", path, path, "", "HTTP/1.1", (), "any.example"))
-        except Exception as exc:  # refuse(404) is a ProtocolError carrying the response
-            return exc.reply.status, b""  # type: ignore[attr-defined]
-        return response.status, response.body
+        async def send(message: dict) -> None:
+            sent.append(message)
 
-    assert asyncio.run(get("/.well-known/acme-challenge/tok")) == (200, b"tok.thumb")
-    assert asyncio.run(get("/.well-known/acme-challenge/other"))[0] == 404
-    board.remove("tok", "any.example")
-    assert asyncio.run(get("/.well-known/acme-challenge/tok"))[0] == 404
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b""}
+
+        path, _, query = path.partition("?")
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(),
+                 "headers": [(b"host", b"mx.test:80")]}
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]
+
+    assert get("/.well-known/acme-challenge/tok")[::2] == (200, b"tok.thumb")
+    assert get("/.well-known/acme-challenge/other")[0] == 404
+    status, headers, _ = get("/login?next=/")
+    assert status == 301 and headers[b"location"] == b"https://mx.test/login?next=/"
+    board.remove("tok", "mx.test")
+    assert get("/.well-known/acme-challenge/tok")[0] == 404

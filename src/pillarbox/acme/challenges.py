@@ -24,8 +24,9 @@ import hashlib
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,7 +34,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from pillarbox.net.tls import TLSContextHolder, build_server_context
-from pillarbox.web.http import HttpApp, Request, Response, refuse
 
 ACME_TLS_ALPN = "acme-tls/1"
 ID_PE_ACME_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.1.31")
@@ -102,13 +102,40 @@ def challenge_context(name: str, key_authorization: str) -> ssl.SSLContext:
     return context
 
 
-def add_http01_route(app: HttpApp, board: ChallengeBoard) -> None:
-    @app.route("GET", HTTP01_PREFIX + "*")
-    async def http01(request: Request) -> Response:
-        answer = board.http01(request.path.removeprefix(HTTP01_PREFIX))
-        if answer is None:
-            raise refuse(404)
-        return Response(200, [("Content-Type", "application/octet-stream")], answer.encode("ascii"))
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def port80_app(board: ChallengeBoard) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The ASGI application of the plain-HTTP port: the key authorization of a pending HTTP-01 token,
+    404 for any other token, and a redirect to https for everything else (nothing is served in clear)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path.startswith(HTTP01_PREFIX):
+            answer = board.http01(path.removeprefix(HTTP01_PREFIX))
+            status, body = (200, answer.encode("ascii")) if answer is not None else (404, b"Not Found\n")
+            headers = [(b"content-type", b"application/octet-stream" if answer else b"text/plain")]
+        else:
+            host = _host_of(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = f"https://{host}{path}" + (f"?{query}" if query else "")
+            status, body = (301, b"") if host else (400, b"Host header required\n")
+            headers = [(b"location", target.encode("latin-1"))] if host else []
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def _host_of(header: str) -> str:
+    """The Host header without its port ("[::1]:80" → "[::1]")."""
+    host, colon, port = header.rpartition(":")
+    return host if colon and port.isdigit() and not host.endswith(":") else header
 
 
 DomainCertificate = Callable[[str], tuple[Path, Path] | None]

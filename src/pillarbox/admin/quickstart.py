@@ -21,18 +21,16 @@ import pwd
 import secrets
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from pillarbox.address import normalize_address, split_address
+from pillarbox.admin import ops_directory as ops
 from pillarbox.admin.common import EX_OK, CommandFailed
-from pillarbox.admin.postmaster import add_domain, roles_for_first_user
-from pillarbox.admin.queue_dkim_dns import dns_records
+from pillarbox.admin.ops_outbound import domain_records
 from pillarbox.admin.systemd import DEFAULT_UNIT, SERVICE_USER, unit_text
-from pillarbox.auth.passwords import make_credentials_async
-from pillarbox.config import LETS_ENCRYPT, AccountsConfig, PolicyConfig, parse_hostname
-from pillarbox.mailauth import dkim_sign
+from pillarbox.config import LETS_ENCRYPT, Config, load_config, parse_hostname
 from pillarbox.paths import default_config_path, default_data_dir
-from pillarbox.policy.publish import mta_sts_policy
 from pillarbox.store.sqlite.store import SQLiteStore
 
 PORTS = (("smtp", 25), ("submission", 587), ("submissions", 465), ("imap", 143), ("imaps", 993),
@@ -66,37 +64,28 @@ email = "{address}"
 """
 
 
-async def _populate(data_dir: Path, address: str, min_length: int) -> str | None:
-    """Store, domain, DKIM keys and the admin user; the new password, or None when the user existed."""
+async def _populate(config: Config, address: str) -> tuple[str | None, list[str]]:
+    """Store, domain, DKIM keys and the admin user (the CLI's and the API's own operations); the new
+    password (None when the user existed) and the DNS records to publish."""
     domain = split_address(address)[1]
-    store = SQLiteStore.open(data_dir)
+    store = SQLiteStore.open(config.data_dir)
     try:
         if not await store.has_domain(domain):
-            await add_domain(store, domain, None)
-        if await store.get_account(address) is not None:
-            await store.set_admin(address, True)
-            return None
-        password = _new_password(min_length)
-        account = await store.add_account(address, *await make_credentials_async(password))
-        await store.set_admin(address, True)
-        await roles_for_first_user(store, account)
-        return password
+            await ops.create_domain(store, domain)
+        password = None
+        if await store.get_account(address) is None:
+            password = _new_password(config.accounts.password_min_length)
+            await ops.create_user(store, address, password, config.accounts.password_min_length, admin=True)
+        else:
+            await ops.set_user_admin(store, address, True)
+        records = await domain_records(store, config, domain)
+        return password, records["records"]
     finally:
         await store.close()
 
 
 def _new_password(min_length: int) -> str:
     return secrets.token_urlsafe(max(18, min_length))  # 144 bits and more; URL-safe: easy to type in a client
-
-
-async def _records(data_dir: Path, domain: str, hostname: str) -> list[str]:
-    store = SQLiteStore.open(data_dir)
-    try:
-        keys = await dkim_sign.ensure_keys(store, domain)
-    finally:
-        await store.close()
-    policy = PolicyConfig()  # the file quickstart writes keeps the defaults
-    return dns_records(domain, hostname, keys, mta_sts_policy(policy.mta_sts_mode, hostname, policy.mta_sts_max_age))
 
 
 def _write(path: Path, text: str, force: bool, mode: int) -> bool:
@@ -123,7 +112,8 @@ def quickstart(args: argparse.Namespace) -> int:
     print(f"{'wrote' if wrote else 'kept the existing'} configuration {config_path}"
           + ("" if wrote else " (--force rewrites it)"))
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    password = asyncio.run(_populate(data_dir, address, AccountsConfig().password_min_length))
+    config = replace(load_config(config_path), data_dir=data_dir)  # a kept file may name another data_dir
+    password, records = asyncio.run(_populate(config, address))
     print(f"data_dir {data_dir}: domain {domain}, admin user {address}")
     if password is not None:
         print(f"\n  password for {address}: {password}\n  (shown once: note it now; change it with"
@@ -132,7 +122,7 @@ def quickstart(args: argparse.Namespace) -> int:
         print(f"{address} existed already: its password is unchanged")
     if args.systemd is not None:
         _systemd(Path(args.systemd), config_path, data_dir, args)
-    _print_records(asyncio.run(_records(data_dir, domain, hostname)), hostname, domain)
+    _print_records(records, hostname, domain)
     _print_next_steps(config_path, address, hostname, domain, args.systemd is not None)
     return EX_OK
 

@@ -69,6 +69,7 @@ from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
+from pillarbox.store.sqlite.webdata import WebData
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 from pillarbox.store.textfold import fold
 
@@ -88,7 +89,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(WebData):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
