@@ -4,6 +4,7 @@ without a restart, whichever process serves them; only one process orders."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
@@ -71,7 +72,12 @@ def issued_lines(server: ServerProcess) -> list[str]:
 @pytest.mark.slow
 def test_issued_then_renewed_certificate_reaches_every_listener_without_restart(running) -> None:
     server, _pebble, root = running
-    assert "self-signed at" in server.wait_for_log(r'msg="certificate" source=')
+    # at start, one line each: the file, the data_dir, the certificate (with its fingerprint), the listeners
+    assert str(server.config) in server.wait_for_log(r'msg="configuration" file=')
+    assert str(server.config.parent / "data") in server.wait_for_log(r'msg="data_dir" path=')
+    assert re.search(r"self-signed at \S+ sha256 ([0-9A-F]{2}:){31}[0-9A-F]{2} until ACME",
+                     server.wait_for_log(r'msg="certificate" source='))
+    assert {"submission", "imaps", "http", "https"} <= set(server.addresses)
     server.wait_for_log("TLS certificate replaced", timeout=60)
     first = imaps_serial(server.port("imaps"), root)
     assert smtp_serial(server.port("submission"), root) == first

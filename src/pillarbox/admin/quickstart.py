@@ -181,7 +181,8 @@ Next steps:
      (it fetches certificates for {hostname}, mta-sts.{domain} and autoconfig.{domain} from Let's Encrypt
       once the names resolve here; until then it serves a self-signed certificate: pillarbox acme status)
   3. in your mail client: {address}, the password above, server {hostname}
-     (IMAP 993 with TLS, SMTP submission 465 with TLS)""")
+     (IMAP 993 with TLS, SMTP submission 465 with TLS)
+  4. the admin and account pages: https://{hostname}/ (log in as {address})""")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
