@@ -51,7 +51,18 @@ from pillarbox.store.records import (
     StoreFlagsResult,
 )
 from pillarbox.store.reserve import DiskReserve, free_bytes
-from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.sqlite import (
+    directory,
+    dmarc,
+    fulltext,
+    grants,
+    integrity,
+    logins,
+    mailboxes,
+    messages,
+    orphans,
+    queue,
+)
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -172,6 +183,14 @@ class SQLiteStore(WebData):
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
         return await self._read(lambda c: integrity.find_problems(c, self.blobs))
+
+    async def orphan_blobs(self) -> list[Path]:
+        """Blob files no row names (a refused delivery or a crash left them); see ``orphans``."""
+        return await self._read(lambda c: orphans.find_orphans(c, self.blobs, self._clock()))
+
+    async def remove_orphan_blobs(self) -> int:
+        return await self._read(
+            lambda c: orphans.remove_orphans(c, self.blobs, self.data_dir / "write.lock", self._clock()))
 
     async def healthy(self) -> bool:
         try:
