@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import josepy as jose
-from acme import challenges, client, crypto_util, errors, messages
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from acme import challenges, client, crypto_util, errors, messages
 from pillarbox.acme.challenges import ChallengeBoard
 from pillarbox.acme.files import load_json, save_json
 
