@@ -18,7 +18,9 @@ from typing import Protocol
 
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
-from pillarbox.auth.throttle import LoginThrottle
+from pillarbox.auth.login_cache import LoginCache
+from pillarbox.auth.passwords import PasswordHashing, hash_parameters
+from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
 from pillarbox.config import Config, Endpoint
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
@@ -102,11 +104,23 @@ def build_services(config: Config, primary: bool = True) -> Services:
         store=store,
         directory=Directory(store),
         tls=TLSContextHolder(cert, key),
-        authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
+        authenticator=build_authenticator(config, store),
         limiter=ConnectionLimiter(max_total=limits.max_connections, max_per_ip=limits.max_connections_per_ip),
         resolver=resolver,
         queue_runner=build_runner(config, store, resolver),
     )
+
+
+def build_authenticator(config: Config, store: SQLiteStore) -> Authenticator:
+    auth = config.auth
+    throttle = ThrottleSettings(
+        max_ip_failures=config.limits.auth_failures_per_ip, window=auth.failure_window,
+        failure_delay=auth.failure_delay, max_failure_delay=auth.max_failure_delay,
+        account_failures=auth.account_failures, account_delay=auth.account_delay,
+        max_account_delay=auth.max_account_delay, trusted_for=auth.trusted_network_days * 86400,
+    )
+    return Authenticator(store, LoginThrottle(store, throttle), PasswordHashing(hash_parameters(auth)),
+                         LoginCache(ttl=auth.cache_ttl, size=auth.cache_size))
 
 
 def _http_handler(services: Services) -> Handler:
@@ -246,6 +260,7 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     started: list[BackgroundTask] = []
     pool: WorkerPool | None = None
     try:
+        await services.authenticator.start()
         await start_listeners(services, worker.sockets if worker is not None else None)
         workers = worker_count(config) if worker is None else 1
         if workers > 1:
@@ -269,6 +284,7 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
                              *([pool.stop(STOP_GRACE)] if pool is not None else []))
         for task in reversed(started):
             await task.stop(STOP_GRACE)
+        services.authenticator.close()
         await services.store.close()
     log_event(log, "info", "stopped")
 

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from pillarbox.admin import domains_users as du
 from pillarbox.admin import importer, mailbox_message, queue_dkim_dns
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
+from pillarbox.auth.passwords import hash_parameters
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import PillarboxError
 
@@ -242,6 +243,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level or "warning", config.log.format)
     args.max_message_size = config.limits.max_message_size
+    args.hash_parameters = hash_parameters(config.auth)
     return asyncio.run(_run(config, args))
 
 

@@ -68,7 +68,7 @@ async def user_add(store: SQLiteStore, args: argparse.Namespace) -> int:
         raise AlreadyExists(f"user {address} exists already")
     if await store.get_alias(address) is not None:
         raise AlreadyExists(f"{address} is an alias")
-    password_hash, scram = await make_credentials_async(read_password(args.password_stdin))
+    password_hash, scram = await make_credentials_async(read_password(args.password_stdin), args.hash_parameters)
     await store.add_account(address, password_hash, scram)
     print(f"added user {address}")
     return EX_OK
@@ -92,7 +92,7 @@ async def user_list(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 async def user_passwd(store: SQLiteStore, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
-    password_hash, scram = await make_credentials_async(read_password(args.password_stdin))
+    password_hash, scram = await make_credentials_async(read_password(args.password_stdin), args.hash_parameters)
     await store.set_password(account.address, password_hash, scram)
     print(f"changed the password of {account.address}")
     return EX_OK
