@@ -92,14 +92,17 @@ class Authenticator:
     def close(self) -> None:
         self.hashing.close()
 
-    async def login(self, protocol: str, ip: str, username: str, password: str, *, secure: bool) -> Account:
-        """Check a user name and password; raises LoginRefused (at the failure delay)."""
+    async def login(
+        self, protocol: str, ip: str, username: str, password: str, *, secure: bool, mechanism: str | None = None,
+    ) -> Account:
+        """Check a user name and password; raises LoginRefused (at the failure delay). ``mechanism``: the
+        SASL mechanism that carried them, for the log (None: the protocol's own command)."""
         started = self.clock()
         self.require_secure(protocol, ip, secure)
         standing = await self.admit(protocol, ip, username, started)
         account, credentials = await self.credentials(username)
         if account is not None and credentials is not None and self.cache.verified(credentials, password):
-            return await self.succeed(protocol, ip, account, None)
+            return await self.succeed(protocol, ip, account, None, mechanism)
         attempt = await self.begin(Refusal(protocol, ip, username, TOO_MANY, started, standing))
         right = await self.hashing.run(
             partial(self.hashing.verify, credentials.password_hash if credentials else None, password))
@@ -107,7 +110,7 @@ class Authenticator:
             reason = "unknown user" if account is None else "bad password"
             raise await self.refuse(Refusal(protocol, ip, username, reason, started, attempt.standing))
         self.cache.remember(await self._upgrade(credentials, password), password)
-        return await self.succeed(protocol, ip, account, attempt)
+        return await self.succeed(protocol, ip, account, attempt, mechanism)
 
     def start_sasl(self, protocol: str, ip: str, mechanism: str, *, secure: bool) -> SaslExchange | None:
         self.require_secure(protocol, ip, secure)
@@ -165,10 +168,12 @@ class Authenticator:
         await self._sleep(max(0.0, due - self.clock()))
         return LoginRefused(refusal.reason)
 
-    async def succeed(self, protocol: str, ip: str, account: Account, attempt: Attempt | None) -> Account:
+    async def succeed(
+        self, protocol: str, ip: str, account: Account, attempt: Attempt | None, mechanism: str | None,
+    ) -> Account:
         await self.throttle.succeeded(attempt, ip, account.address)
         LOGINS.inc(protocol=protocol, result="success")
-        log_event(log, "info", "login", protocol=protocol, ip=ip, user=account.address)
+        log_event(log, "info", "login", protocol=protocol, ip=ip, user=account.address, mechanism=mechanism)
         return account
 
     async def _upgrade(self, credentials: Credentials, password: str) -> Credentials:
@@ -238,10 +243,11 @@ class SaslExchange:
         if not done.verified:
             assert done.password is not None
             # PLAIN, LOGIN: start_sasl refused this exchange unless the connection was secure
-            account = await self._auth.login(self._protocol, self._ip, done.authcid, done.password, secure=True)
+            account = await self._auth.login(self._protocol, self._ip, done.authcid, done.password, secure=True,
+                                             mechanism=self.name)
             return SaslSuccess(account, None)
         account, _credentials = await self._auth.credentials(done.authcid)
         if account is None:
             raise await self._auth.refuse(self._refusal("unknown user", started))
-        return SaslSuccess(await self._auth.succeed(self._protocol, self._ip, account, self._attempt),
-                           done.additional_data)
+        success = await self._auth.succeed(self._protocol, self._ip, account, self._attempt, self.name)
+        return SaslSuccess(success, done.additional_data)
