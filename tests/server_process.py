@@ -29,9 +29,9 @@ def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: s
     return path
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(cheap_hashes: bool = True) -> dict[str, str]:
     env = dict(os.environ)
-    env["PILLARBOX_CHEAP_HASHES"] = "1"
+    env["PILLARBOX_CHEAP_HASHES"] = "1" if cheap_hashes else "0"
     return env
 
 
@@ -64,14 +64,15 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
 
 
 class ServerProcess:
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, cheap_hashes: bool = True) -> None:
+        """``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest."""
         self.config = config
         self.lines: list[str] = []
         self.addresses: dict[str, tuple[str, int]] = {}
         self._ready = threading.Event()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pillarbox", "--config", str(config), "serve"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(cheap_hashes),
         )
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
