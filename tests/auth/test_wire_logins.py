@@ -7,14 +7,22 @@ from __future__ import annotations
 import re
 import smtplib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from pillarbox.pop3 import replies as pop3_replies
 from pillarbox.smtp import replies as smtp_replies
-from tests.auth.wire import LineClient, b64, imap_login, plain, pop3_auth_plain, pop3_login, smtp_auth_plain
+from tests.auth.wire import (
+    LineClient,
+    b64,
+    imap_login,
+    in_parallel,
+    plain,
+    pop3_auth_plain,
+    pop3_login,
+    smtp_auth_plain,
+)
 from tests.server_process import ServerProcess, write_config
 from tests.smtp.conftest import NO_POLICY, PASSWORD, populate
 
@@ -31,11 +39,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     yield process
     assert process.stop() == 0
     assert "Traceback" not in process.log()
-
-
-def in_parallel(calls: list) -> list:
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 def log_lines(server: ServerProcess, message: str, ip: str) -> int:
