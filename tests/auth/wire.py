@@ -111,24 +111,28 @@ def _hmac(key: bytes, message: bytes) -> bytes:
 def imap_scram(port: int, user: str, password: str, source: str = "127.0.0.1") -> ScramResult:
     """AUTHENTICATE SCRAM-SHA-256 over implicit TLS; checks the server's signature when it comes."""
     with LineClient(port, source) as client:
-        nonce = secrets.token_urlsafe(18)
-        bare = f"n={user},r={nonce}"
-        first = client.command(f"s AUTHENTICATE SCRAM-SHA-256 {b64('n,,' + bare)}")[-1]
-        server_first = base64.b64decode(first[2:]).decode()
-        fields = dict(part.split("=", 1) for part in server_first.split(","))
-        salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
-        without_proof = f"c=biws,r={fields['r']}"
-        auth_message = f"{bare},{server_first},{without_proof}".encode()
-        client_key = _hmac(salted, b"Client Key")
-        signature = _hmac(hashlib.sha256(client_key).digest(), auth_message)
-        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
-        client.send(b64(f"{without_proof},p={b64(proof)}"))
-        reply = client.until_tagged("s")
-        result = ScramResult(fields, reply)
-        if reply[-1].startswith("+ "):
-            result.server_final = base64.b64decode(reply[-1][2:]).decode()
-            expected = "v=" + b64(_hmac(_hmac(salted, b"Server Key"), auth_message))
-            assert result.server_final == expected, "the server's signature does not match"
-            client.send("")
-            result.reply = client.until_tagged("s")
-        return result
+        return scram_exchange(client, user, password)
+
+
+def scram_exchange(client: LineClient, user: str, password: str) -> ScramResult:
+    nonce = secrets.token_urlsafe(18)
+    bare = f"n={user},r={nonce}"
+    first = client.command(f"s AUTHENTICATE SCRAM-SHA-256 {b64('n,,' + bare)}")[-1]
+    server_first = base64.b64decode(first[2:]).decode()
+    fields = dict(part.split("=", 1) for part in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
+    without_proof = f"c=biws,r={fields['r']}"
+    auth_message = f"{bare},{server_first},{without_proof}".encode()
+    client_key = _hmac(salted, b"Client Key")
+    signature = _hmac(hashlib.sha256(client_key).digest(), auth_message)
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    client.send(b64(f"{without_proof},p={b64(proof)}"))
+    reply = client.until_tagged("s")
+    result = ScramResult(fields, reply)
+    if reply[-1].startswith("+ "):
+        result.server_final = base64.b64decode(reply[-1][2:]).decode()
+        expected = "v=" + b64(_hmac(_hmac(salted, b"Server Key"), auth_message))
+        assert result.server_final == expected, "the server's signature does not match"
+        client.send("")
+        result.reply = client.until_tagged("s")
+    return result

@@ -108,7 +108,7 @@ class Authenticator:
             partial(self.hashing.verify, credentials.password_hash if credentials else None, password))
         if account is None or credentials is None or not right:
             reason = "unknown user" if account is None else "bad password"
-            raise await self.refuse(Refusal(protocol, ip, username, reason, started, attempt.standing))
+            raise await self.refuse(Refusal(protocol, ip, username, reason, started, standing))
         self.cache.remember(await self._upgrade(credentials, password), password)
         return await self.succeed(protocol, ip, account, attempt, mechanism)
 
@@ -234,7 +234,6 @@ class SaslExchange:
         self._standing = await self._auth.admit(self._protocol, self._ip, username, started)
         _account, credentials = await self._auth.credentials(username)
         self._attempt = await self._auth.begin(self._refusal(TOO_MANY, started))
-        self._standing = self._attempt.standing
         stored = parse_scram(credentials.scram_sha256) if credentials else None
         assert isinstance(self._mechanism, sasl.ScramSha256)
         return self._mechanism.supply_credentials(stored or await self._auth.fake_scram(username))
