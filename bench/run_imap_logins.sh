@@ -33,6 +33,8 @@ PB_PORT=12993 DC_PORT=10993
 PB_PID=
 unset PILLARBOX_CHEAP_HASHES
 ulimit -n "$(ulimit -Hn)"
+# shellcheck source=bench/pillarbox_server.sh
+. "$HERE/pillarbox_server.sh"
 
 dc() { local root=$BASE; BASE=$root/dovecot CORPUS=$root/small SMALL_CORPUS=$root/small IMAP_USERS=0 POP3_USERS=0 \
        PASSWORD_SCHEME=$DC_SCHEME PYTHON=$PY "$HERE/peers/dovecot_imap_pop3.sh" "$@"; }
@@ -46,7 +48,6 @@ setup() {
         cat >"$PB_CONF" <<EOF
 hostname = "mx.bench.test"
 data_dir = "$BASE/pillarbox/data"
-workers = $PB_WORKERS
 
 [listen]
 imaps = ["127.0.0.1:$PB_PORT"]
@@ -63,25 +64,6 @@ EOF
         done
     fi
     [ -d "$BASE/dovecot" ] || dc setup
-}
-
-pb_start() {
-    "$PILLARBOX" --config "$PB_CONF" serve >"$BASE/pillarbox/serve.log" 2>&1 &
-    PB_PID=$!
-    local ready='msg="ready"'
-    [ "$PB_WORKERS" -gt 1 ] && ready="msg=\"worker ready\" worker=$((PB_WORKERS - 1))"
-    for _ in $(seq 300); do
-        grep -q "$ready" "$BASE/pillarbox/serve.log" && return
-        sleep 0.1
-    done
-    echo "pillarbox did not start" >&2; exit 1
-}
-
-pb_stop() {
-    [ -n "$PB_PID" ] || return 0
-    kill -TERM "$PB_PID" 2>/dev/null || true
-    wait "$PB_PID" 2>/dev/null || true
-    PB_PID=
 }
 
 cleanup() {
