@@ -59,8 +59,9 @@ class SaslSuccess:
 
 @dataclass(frozen=True)
 class Refusal:
-    """What a refusal needs: who, why, when the attempt began, and whether to count it now (an attempt
-    refused before ``begin`` counted it: a malformed authorization identity, say)."""
+    """What a refusal needs: who, why, when the attempt began, the standing that sets its delay, and
+    ``record``: count it now, for an attempt refused before ``begin`` could count it (a SASL
+    authorization identity other than the user's, say)."""
 
     protocol: str
     ip: str
