@@ -13,6 +13,14 @@ from pillarbox.store.sqlite.store import SQLiteStore
 WINDOW = 900.0
 
 
+async def fail(throttle: LoginThrottle, ip: str, account: str | None) -> Attempt | None:
+    """One wrong password: the check is recorded pending, then settled as a failure."""
+    attempt = await throttle.begin(ip, account)
+    if attempt is not None:
+        await throttle.failed(attempt)
+    return attempt
+
+
 def test_failures_slow_down_then_lock_the_ip_and_age_out(with_store):
     now = [1_000_000.0]
 
@@ -22,7 +30,7 @@ def test_failures_slow_down_then_lock_the_ip_and_age_out(with_store):
         delays = []
         for _ in range(3):
             delays.append(throttle.failure_delay(await throttle.standing("192.0.2.1", "bob@example.com")))
-            assert await throttle.begin("192.0.2.1", "BOB@example.com") is not None  # names in any case
+            assert await fail(throttle, "192.0.2.1", "BOB@example.com") is not None  # names in any case
         assert delays == [1.0, 1.5, 2.0]
         assert throttle.is_locked(await throttle.standing("192.0.2.1", None))
         assert await throttle.begin("192.0.2.1", "bob@example.com") is None  # locked: not even counted
@@ -34,23 +42,49 @@ def test_failures_slow_down_then_lock_the_ip_and_age_out(with_store):
     with_store(body)
 
 
-def test_a_success_forgets_its_own_attempt_only(with_store):
+def test_a_pending_check_counts_only_once_settled_and_a_success_forgets_it(with_store):
     async def body(store: SQLiteStore) -> None:
         throttle = LoginThrottle(store)
-        await throttle.begin("192.0.2.1", "bob@example.com")  # a wrong password
+        await fail(throttle, "192.0.2.1", "bob@example.com")
         attempt = await throttle.begin("192.0.2.1", "bob@example.com")
-        assert isinstance(attempt, Attempt) and attempt.standing == Standing(2, 2)  # itself included
+        assert isinstance(attempt, Attempt) and attempt.standing == Standing(1, 1)
+        assert await throttle.standing("192.0.2.1", "bob@example.com") == Standing(1, 1)  # pending: not yet
         await throttle.succeeded(attempt, "192.0.2.1", "bob@example.com")
         assert await throttle.standing("192.0.2.1", "bob@example.com") == Standing(1, 1)
 
     with_store(body)
 
 
-def test_parallel_attempts_from_one_ip_get_the_limit_checked_and_no_more(with_store):
+def test_parallel_guesses_from_one_ip_get_the_limit_checked_and_no_more(with_store):
     async def body(store: SQLiteStore) -> None:
         throttle = LoginThrottle(store, ThrottleSettings(max_ip_failures=10))
-        attempts = await asyncio.gather(*(throttle.begin("192.0.2.9", "bob@example.com") for _ in range(20)))
+        attempts = await asyncio.gather(*(fail(throttle, "192.0.2.9", "bob@example.com") for _ in range(20)))
         assert sum(a is not None for a in attempts) == 10
+        assert throttle.is_locked(await throttle.standing("192.0.2.9", None))
+
+    with_store(body)
+
+
+def test_parallel_right_passwords_from_one_ip_wait_for_a_slot_but_all_get_in(with_store):
+    """Fifty users behind one address at once: at most ten checks run together, none is refused."""
+
+    async def body(store: SQLiteStore) -> None:
+        throttle = LoginThrottle(store, ThrottleSettings(max_ip_failures=10))
+        running, most = 0, 0
+
+        async def login(n: int) -> bool:
+            nonlocal running, most
+            attempt = await throttle.begin("192.0.2.10", f"user{n}@example.com")
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.01)  # the check
+            running -= 1
+            await throttle.succeeded(attempt, "192.0.2.10", f"user{n}@example.com")
+            return attempt is not None
+
+        assert all(await asyncio.gather(*(login(n) for n in range(50))))
+        assert most <= 10
+        assert await throttle.standing("192.0.2.10", None) == Standing(0, 0)
 
     with_store(body)
 
@@ -64,7 +98,7 @@ def test_many_ips_guessing_one_account_delay_only_untrusted_networks(with_store)
         await throttle.succeeded(None, "198.51.100.7", "carol@example.com")  # her usual network
         delays = []
         for n in range(8):
-            await throttle.begin(f"203.0.{n}.1", "carol@example.com")
+            await fail(throttle, f"203.0.{n}.1", "carol@example.com")
             standing = await throttle.standing("192.0.2.200", "carol@example.com")
             assert not throttle.is_locked(standing)
             delays.append(await throttle.account_delay("192.0.2.200", "carol@example.com", standing))
@@ -110,8 +144,8 @@ def test_another_process_sees_the_failures(with_store):
         try:
             settings = ThrottleSettings(max_ip_failures=2)
             mine, theirs = LoginThrottle(store, settings), LoginThrottle(other, settings)
-            await mine.begin("192.0.2.7", "bob@example.com")
-            await theirs.begin("192.0.2.7", "bob@example.com")
+            await fail(mine, "192.0.2.7", "bob@example.com")
+            await fail(theirs, "192.0.2.7", "bob@example.com")
             assert mine.is_locked(await mine.standing("192.0.2.7", None))
             assert theirs.is_locked(await theirs.standing("192.0.2.7", None))
         finally:

@@ -60,8 +60,8 @@ class SaslSuccess:
 @dataclass(frozen=True)
 class Refusal:
     """What a refusal needs: who, why, when the attempt began, the standing that sets its delay, and
-    ``record``: count it now, for an attempt refused before ``begin`` could count it (a SASL
-    authorization identity other than the user's, say)."""
+    how it counts: ``attempt``, the pending check that failed; ``record``, a failure found before any
+    check (a SASL authorization identity other than the user's, say); neither: a locked IP."""
 
     protocol: str
     ip: str
@@ -69,6 +69,7 @@ class Refusal:
     reason: str
     started: float
     standing: Standing
+    attempt: Attempt | None = None
     record: bool = False
 
 
@@ -109,7 +110,7 @@ class Authenticator:
             partial(self.hashing.verify, credentials.password_hash if credentials else None, password))
         if account is None or credentials is None or not right:
             reason = "unknown user" if account is None else "bad password"
-            raise await self.refuse(Refusal(protocol, ip, username, reason, started, standing))
+            raise await self.refuse(Refusal(protocol, ip, username, reason, started, standing, attempt))
         self.cache.remember(await self._upgrade(credentials, password), password)
         return await self.succeed(protocol, ip, account, attempt, mechanism)
 
@@ -158,8 +159,10 @@ class Authenticator:
     async def refuse(self, refusal: Refusal) -> LoginRefused:
         """Count (if asked) and log a failure, wait until the failure delay after the attempt began,
         and return the error to raise."""
-        if refusal.record:
-            await self.throttle.begin(refusal.ip, refusal.username)
+        if refusal.attempt is not None:
+            await self.throttle.failed(refusal.attempt)
+        elif refusal.record:
+            await self.throttle.record_failure(refusal.ip, refusal.username)
         locked = refusal.reason == TOO_MANY
         LOGINS.inc(protocol=refusal.protocol, result="locked" if locked else "failure")
         message = "login refused: too many failures" if locked else "login failed"
@@ -221,20 +224,23 @@ class SaslExchange:
                 self._username = step.username
                 step = await self._supply(step.username, started)
         except sasl.AuthenticationFailed as exc:
-            raise await self._auth.refuse(self._refusal(exc.reason, started, record=self._attempt is None)) from None
+            raise await self._auth.refuse(self._refusal(exc.reason, started)) from None
         if isinstance(step, sasl.Challenge):
             return SaslContinue(step.data)
         assert isinstance(step, sasl.Done)
         return await self._finish(step, started)
 
-    def _refusal(self, reason: str, started: float, record: bool = False) -> Refusal:
-        return Refusal(self._protocol, self._ip, self._username, reason, started, self._standing, record)
+    def _refusal(self, reason: str, started: float) -> Refusal:
+        """A refusal of this exchange: its check failed if it began one, else a failure of its own."""
+        return Refusal(self._protocol, self._ip, self._username, reason, started, self._standing, self._attempt,
+                       record=self._attempt is None)
 
     async def _supply(self, username: str, started: float) -> sasl.Step:
         """SCRAM: the same steps for a real and an unknown user, the attempt counted before the proof."""
         self._standing = await self._auth.admit(self._protocol, self._ip, username, started)
         _account, credentials = await self._auth.credentials(username)
-        self._attempt = await self._auth.begin(self._refusal(TOO_MANY, started))
+        self._attempt = await self._auth.begin(
+            Refusal(self._protocol, self._ip, username, TOO_MANY, started, self._standing))
         stored = parse_scram(credentials.scram_sha256) if credentials else None
         assert isinstance(self._mechanism, sasl.ScramSha256)
         return self._mechanism.supply_credentials(stored or await self._auth.fake_scram(username))

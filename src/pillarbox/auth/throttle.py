@@ -8,9 +8,12 @@ attack only costs time to the networks it has never been used from:
   window; once the IP has ``max_ip_failures`` of them it is refused without its password being looked
   at, until old failures age out of the window. A refused IP is answered exactly like a wrong
   password, so a guesser cannot tell whether its guesses are still being checked.
-- **Counted before the check**: an attempt is recorded as a failure *before* its password is
-  checked (``begin``: count and insert in one store transaction, refused at the limit) and forgotten
-  if it succeeds, so twenty parallel connections get ``max_ip_failures`` guesses checked, not one each.
+- **Counted before the check**: a password check is recorded as pending *before* it runs (``begin``:
+  count and insert in one store transaction) and settled after it, a failure or forgotten. The IP's
+  failures and pending checks together never exceed ``max_ip_failures``: twenty parallel connections
+  of a guesser get ten guesses checked, not one each. A check that finds the limit taken by pending
+  ones waits for them to settle (``BUSY_POLL``), so fifty users behind one address logging in at once
+  are slowed, not refused; only settled failures lock the address.
 - **Per account, a delay only**: past ``account_failures`` failures against one account in the window
   (from any IP), an attempt from a network that has not logged in to it successfully in the last
   ``trusted_for`` seconds waits ``account_delay`` per failure past the threshold (at most
@@ -23,9 +26,10 @@ and a restart forgives nothing.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +37,10 @@ DAY = 86400
 NETWORK_RECORD_INTERVAL = DAY
 """A network's last success is rewritten at most once a day (a login costs no write to stay trusted)."""
 MEMO_LIMIT = 10_000
+BUSY_POLL = 0.05
+"""Seconds between two tries of a check that waits for the IP's pending checks to settle..."""
+MAX_BUSY_WAIT = 30.0
+"""...for at most this long; then it is refused as if the IP were locked."""
 
 
 class FailureLog(Protocol):
@@ -40,9 +48,9 @@ class FailureLog(Protocol):
 
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]: ...
     async def add_login_failure(
-        self, ip: str, account: str | None, at: float, since: float, ip_limit: int
-    ) -> tuple[int, int, int] | None: ...
-    async def forget_login_failure(self, failure_id: int) -> None: ...
+        self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
+    ) -> tuple[int | None, int, int]: ...
+    async def settle_login_failure(self, failure_id: int, failed: bool) -> None: ...
     async def login_network_seen(self, account: str, network: str, since: float) -> bool: ...
     async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None: ...
 
@@ -69,7 +77,7 @@ class Standing:
 
 @dataclass(frozen=True)
 class Attempt:
-    """A password about to be checked, already counted as a failure (``standing`` includes it)."""
+    """A password about to be checked, pending in the store; ``standing``: the settled failures before it."""
 
     failure_id: int
     standing: Standing
@@ -90,10 +98,12 @@ def network_of(ip: str) -> str:
 class LoginThrottle:
     def __init__(
         self, log: FailureLog, settings: ThrottleSettings | None = None, clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.log = log
         self.settings = settings or ThrottleSettings()
         self._clock = clock
+        self._sleep = sleep
         self._recorded: dict[tuple[str, str], float] = {}
 
     async def standing(self, ip: str, account: str | None) -> Standing:
@@ -110,14 +120,27 @@ class LoginThrottle:
         return min(settings.failure_delay * (1 + standing.ip_failures / 2), settings.max_failure_delay)
 
     async def begin(self, ip: str, account: str | None) -> Attempt | None:
-        """Count the attempt as a failure before its password is checked; None: the IP is locked."""
+        """Record a check as pending before it runs; None: the IP is locked (or stayed busy too long)."""
+        for _ in range(int(MAX_BUSY_WAIT / BUSY_POLL)):
+            failure_id, ip_failures, account_failures = await self._add(ip, account, pending=True)
+            if failure_id is not None:
+                return Attempt(failure_id, Standing(ip_failures, account_failures))
+            if ip_failures >= self.settings.max_ip_failures:
+                return None
+            await self._sleep(BUSY_POLL)  # the limit is taken by checks still running: wait for them
+        return None
+
+    async def failed(self, attempt: Attempt) -> None:
+        await self.log.settle_login_failure(attempt.failure_id, failed=True)
+
+    async def record_failure(self, ip: str, account: str | None) -> None:
+        """A failure found without a password check (a refused authorization identity, say)."""
+        await self._add(ip, account, pending=False)
+
+    async def _add(self, ip: str, account: str | None, pending: bool) -> tuple[int | None, int, int]:
         now = self._clock()
-        added = await self.log.add_login_failure(
-            ip, _name(account), now, now - self.settings.window, self.settings.max_ip_failures)
-        if added is None:
-            return None
-        failure_id, ip_failures, account_failures = added
-        return Attempt(failure_id, Standing(ip_failures, account_failures))
+        return await self.log.add_login_failure(
+            ip, _name(account), now, now - self.settings.window, self.settings.max_ip_failures, pending)
 
     async def account_delay(self, ip: str, account: str | None, standing: Standing) -> float:
         """Seconds to wait before checking a password for an account under attack, from an untrusted network."""
@@ -133,7 +156,7 @@ class LoginThrottle:
     async def succeeded(self, attempt: Attempt | None, ip: str, account: str) -> None:
         """The password was right: the attempt is no failure, and the network is trusted from now on."""
         if attempt is not None:
-            await self.log.forget_login_failure(attempt.failure_id)
+            await self.log.settle_login_failure(attempt.failure_id, failed=False)
         now, key = self._clock(), (account.lower(), network_of(ip))
         if now - self._recorded.get(key, -NETWORK_RECORD_INTERVAL) < NETWORK_RECORD_INTERVAL:
             return

@@ -128,17 +128,19 @@ class Store(Protocol):
 
     # the login throttle (auth/throttle.py): shared by every process and node
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
-        """Failed attempts since ``since`` (Unix seconds) from ``ip`` and against ``account`` (0 for None)."""
+        """Settled failures since ``since`` (Unix seconds) from ``ip`` and against ``account`` (0 for None)."""
         ...
     async def add_login_failure(
-        self, ip: str, account: str | None, at: float, since: float, ip_limit: int
-    ) -> tuple[int, int, int] | None:
-        """Atomically: None if ``ip`` already has ``ip_limit`` failures since ``since``; else record one
-        and return (its id, the IP's failures, the account's failures), this one included. Failures
+        self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
+    ) -> tuple[int | None, int, int]:
+        """Atomically: unless the IP's settled failures since ``since`` plus its pending checks (those
+        younger than a minute; older ones were lost with their process) reach ``ip_limit``, record a
+        failure, or with ``pending`` a check about to run. Returns (its id, or None when nothing was
+        recorded; the IP's settled failures; the account's), both counted before this one. Failures
         before ``since`` may be forgotten."""
         ...
-    async def forget_login_failure(self, failure_id: int) -> None:
-        """The attempt succeeded after all: it was recorded before its password was checked."""
+    async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
+        """A pending check ended: a failure from now on, or (``failed`` False) forgotten."""
         ...
     async def login_network_seen(self, account: str, network: str, since: float) -> bool: ...
     async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:

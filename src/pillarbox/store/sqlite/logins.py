@@ -2,9 +2,11 @@
 ``auth/authenticator.py``), so every server process and node sees the same:
 
 - failed logins, one row per attempt (the client IP and the account name tried), kept as long as the
-  throttle's window. An attempt is written *before* its password is checked and removed again if it
-  succeeds, and the write refuses once the IP has its limit: parallel connections cannot get more
-  guesses checked than the limit (the count and the insert are one transaction);
+  throttle's window. A password check first adds a *pending* row, settled when the check ends
+  (kept as a failure, or deleted); the add refuses once the IP's failures and pending checks reach
+  its limit (count and insert are one transaction), so parallel connections cannot get more guesses
+  checked than the limit. Only settled failures count for the throttle's standing; a pending row
+  older than ``PENDING_LIFETIME`` was lost with its process and counts for nothing;
 - the networks each account logged in from, with the time of the last success;
 - server secrets: random values made on first use (the fake SCRAM salts of unknown users).
 """
@@ -19,29 +21,39 @@ from pillarbox.store.sqlite.writer import Txn
 SECRET_BYTES = 32
 
 
+PENDING_LIFETIME = 60.0
+"""Seconds after which a pending check is taken as lost (its process died): no check takes that long."""
+
+
 def count(conn: sqlite3.Connection, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
-    """Failures since ``since`` from ``ip`` and against ``account`` (0 for a None)."""
-    by_ip = conn.execute(
-        "SELECT count(*) FROM login_failures WHERE ip = ? AND at >= ?", (ip, since)).fetchone()[0] if ip else 0
-    by_account = conn.execute(
-        "SELECT count(*) FROM login_failures WHERE account = ? AND at >= ?", (account, since)
-    ).fetchone()[0] if account else 0
+    """Settled failures since ``since`` from ``ip`` and against ``account`` (0 for a None)."""
+    query = "SELECT count(*) FROM login_failures WHERE {} = ? AND at >= ? AND pending = 0"
+    by_ip = conn.execute(query.format("ip"), (ip, since)).fetchone()[0] if ip else 0
+    by_account = conn.execute(query.format("account"), (account, since)).fetchone()[0] if account else 0
     return by_ip, by_account
 
 
-def add(txn: Txn, ip: str, account: str | None, at: float, since: float, ip_limit: int) -> tuple[int, int, int] | None:
-    """Count first, then add unless ``ip`` already has ``ip_limit`` failures since ``since``."""
+def add(
+    txn: Txn, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
+) -> tuple[int | None, int, int]:
+    """(new row id or None, settled failures of the IP, of the account): None when the IP's failures,
+    with its pending checks, already reach ``ip_limit``."""
     txn.conn.execute("DELETE FROM login_failures WHERE at < ?", (since,))
     by_ip, by_account = count(txn.conn, ip, account, since)
-    if by_ip >= ip_limit:
-        return None
-    cursor = txn.conn.execute("INSERT INTO login_failures (ip, account, at) VALUES (?, ?, ?)", (ip, account, at))
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid, by_ip + 1, by_account + (1 if account else 0)
+    checking = txn.conn.execute("SELECT count(*) FROM login_failures WHERE ip = ? AND pending = 1 AND at >= ?",
+                                (ip, at - PENDING_LIFETIME)).fetchone()[0]
+    if by_ip + checking >= ip_limit:
+        return None, by_ip, by_account
+    cursor = txn.conn.execute("INSERT INTO login_failures (ip, account, at, pending) VALUES (?, ?, ?, ?)",
+                              (ip, account, at, int(pending)))
+    return cursor.lastrowid, by_ip, by_account
 
 
-def forget(txn: Txn, failure_id: int) -> None:
-    txn.conn.execute("DELETE FROM login_failures WHERE id = ?", (failure_id,))
+def settle(txn: Txn, failure_id: int, failed: bool) -> None:
+    if failed:
+        txn.conn.execute("UPDATE login_failures SET pending = 0 WHERE id = ?", (failure_id,))
+    else:
+        txn.conn.execute("DELETE FROM login_failures WHERE id = ?", (failure_id,))
 
 
 def network_seen(conn: sqlite3.Connection, account: str, network: str, since: float) -> bool:

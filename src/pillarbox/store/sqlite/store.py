@@ -436,13 +436,13 @@ class SQLiteStore:
         return await self._read(lambda c: logins.count(c, ip, account, since))
 
     async def add_login_failure(
-        self, ip: str, account: str | None, at: float, since: float, ip_limit: int
-    ) -> tuple[int, int, int] | None:
-        """Record a failure (and forget every one before ``since``) unless the IP has ``ip_limit`` of them."""
-        return await self._write(lambda t: logins.add(t, ip, account, at, since, ip_limit))
+        self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
+    ) -> tuple[int | None, int, int]:
+        """Record a failure or a pending check (and forget every one before ``since``); see ``logins.add``."""
+        return await self._write(lambda t: logins.add(t, ip, account, at, since, ip_limit, pending))
 
-    async def forget_login_failure(self, failure_id: int) -> None:
-        await self._write(lambda t: logins.forget(t, failure_id))
+    async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
+        await self._write(lambda t: logins.settle(t, failure_id, failed))
 
     async def login_network_seen(self, account: str, network: str, since: float) -> bool:
         return await self._read(lambda c: logins.network_seen(c, account, network, since))
