@@ -22,9 +22,10 @@ from typing import Any
 
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.errors import ProtocolError, StoreError
+from pillarbox.mime.downgrade import downgrade
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
-from pillarbox.obs import Counter, get_logger, log_event
+from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.pop3 import protocol as core
 from pillarbox.pop3 import replies
 from pillarbox.pop3.capa import capabilities
@@ -74,6 +75,7 @@ class POP3Session:
         self.closed = False
         self.idle_timeout = self.settings.timeout
         self.session_id = secrets.token_hex(6)
+        self.tally = SessionTally()
         self.login = LoginFlow(self)
         self.account: Account | None = None
         self.maildrop: Maildrop | None = None
@@ -118,7 +120,7 @@ class POP3Session:
         RETRIEVED_BYTES.inc(self.retr_octets)
         log_event(log, "info", "pop3 session", session=self.session_id, ip=self.conn.peer[0],
                   user=self.account.address if self.account else None, retrieved=retrieved,
-                  deleted=self.deleted, end=self.end)
+                  deleted=self.deleted, end=self.end, **self.tally.fields(self.conn.bytes_in, self.conn.bytes_out))
 
     # dispatch
     async def _run_events(self) -> None:
@@ -133,6 +135,7 @@ class POP3Session:
         await self.flush()
 
     async def _handle(self, event: core.Event) -> None:
+        self.tally.commands += 1
         try:
             if isinstance(event, core.Invalid):
                 self.login.abort_sasl()
@@ -195,7 +198,7 @@ class POP3Session:
         self.login.forget()
 
     async def _utf8(self, _cmd: core.Command) -> Reply:
-        # RFC 6856 2.1: messages go out as stored in either mode; the store keeps them as received.
+        # RFC 6856 2.1: in UTF-8 mode messages go out as stored (the store keeps them as received).
         self.utf8 = True
         return replies.UTF8
 
@@ -258,7 +261,7 @@ class POP3Session:
         maildrop = self._drop()
         drop = maildrop.get(_number(cmd))
         data = self._deliverable(await self.bodies.take(maildrop, drop))
-        await self._send_body(replies.RETR.format(size=drop.size), data)
+        await self._send_body(replies.RETR.format(size=len(data)), data)
         maildrop.retrieved.add(drop.number)
         self.retr_count += 1
         self.retr_octets += len(data)
@@ -271,11 +274,12 @@ class POP3Session:
         await self._send_body(replies.TOP, core.top_of(data, lines))
 
     def _deliverable(self, data: bytes) -> bytes:
-        """RFC 6856 2.1: outside UTF-8 mode a message with UTF-8 header fields MUST NOT be sent as it is;
-        we answer -ERR [UTF8] (the client MAY retry after UTF8) rather than build a surrogate."""
-        if not self.utf8 and not core.header_block(data).isascii():
-            raise ProtocolError(replies.UTF8_REQUIRED)
-        return data
+        """RFC 6856 2.1: outside UTF-8 mode a message with UTF-8 header fields MUST NOT be sent as it is.
+        Refusing it (-ERR [UTF8]) meant legacy clients never got it, so RETR and TOP send the same RFC 6857
+        surrogate (``mime.downgrade``: a 7-bit header section). LIST, STAT and UIDL still describe the
+        stored message: its size may differ from the copy's by what the encoding adds (RFC 1939 11 and
+        RFC 6856 2.1 allow an approximate LIST size); RETR's "+OK" gives the exact octets sent."""
+        return data if self.utf8 else downgrade(data)
 
     async def _send_body(self, first: Reply, data: bytes) -> None:
         """The replies still queued, ``first`` and the body, in order and in as few writes as possible."""
