@@ -12,7 +12,9 @@ everywhere alike:
   (a dummy hash; SCRAM: made-up credentials with a salt from a persistent server secret);
 - every refusal, whatever its reason, is answered at the same moment: ``failure_delay`` after the
   attempt began, not after the work, so the time of the answer tells nothing about the user;
-- a plaintext login with hashes made under older parameters remakes them (``passwords.py``).
+- a plaintext login with hashes made under older parameters remakes them (``passwords.py``);
+- the main password may be kept for the web by its owner (``WEB_ONLY_SETTING``), and app passwords
+  (``admin/ops_account.py``) work on the mail protocols only.
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ from pillarbox.address import AddressError
 from pillarbox.auth import sasl
 from pillarbox.auth.login_cache import LoginCache
 from pillarbox.auth.passwords import PasswordHashing, parse_scram
+from pillarbox.auth.secrets import secret_hash
 from pillarbox.auth.throttle import Attempt, LoginThrottle, Standing
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account, Credentials
 
 log = get_logger("auth")
+WEB_ONLY_SETTING = "main_password_web_only"
+"""The account setting (``admin/ops_account.py``) that keeps the main password off IMAP/POP3/SMTP."""
+HISTORY_EVERY = 600.0
 LOGINS = Counter("pillarbox_logins_total", "Login attempts by protocol and result", ("protocol", "result"))
 FAKE_SALT_SECRET = "scram-fake-salt"
 TOO_MANY = "too many failures"
@@ -85,6 +91,7 @@ class Authenticator:
         self.clock = clock
         self._sleep = sleep
         self._fake_salt_secret: bytes | None = None
+        self._remembered: dict[tuple[str, str, str], float] = {}
 
     async def start(self) -> None:
         """Read (on the very first start: make) the server secret, and make the dummy hash."""
@@ -103,16 +110,30 @@ class Authenticator:
         self.require_secure(protocol, ip, secure)
         standing = await self.admit(protocol, ip, username, started)
         account, credentials = await self.credentials(username)
+        if account is not None and not await self._main_password_allowed(account.address, protocol):
+            credentials = None  # its owner kept the main password for the web: the same work, no match
         if account is not None and credentials is not None and self.cache.verified(credentials, password):
             return await self.succeed(protocol, ip, account, None, mechanism)
         attempt = await self.begin(Refusal(protocol, ip, username, TOO_MANY, started, standing))
         right = await self.hashing.run(
             partial(self.hashing.verify, credentials.password_hash if credentials else None, password))
-        if account is None or credentials is None or not right:
+        if right and credentials is not None:
+            self.cache.remember(await self._upgrade(credentials, password), password)
+        elif account is None or protocol == "web" or not await self._app_password(account.address, password):
             reason = "unknown user" if account is None else "bad password"
             raise await self.refuse(Refusal(protocol, ip, username, reason, started, standing, attempt))
-        self.cache.remember(await self._upgrade(credentials, password), password)
         return await self.succeed(protocol, ip, account, attempt, mechanism)
+
+    async def _main_password_allowed(self, address: str, protocol: str) -> bool:
+        """The account's main password works everywhere, unless its owner limited it to the web."""
+        if protocol == "web" or not hasattr(self.store, "account_settings"):
+            return True
+        return not (await self.store.account_settings(address)).get(WEB_ONLY_SETTING)
+
+    async def _app_password(self, address: str, password: str) -> bool:
+        """One of the account's app passwords (``admin/ops_account.py``): mail protocols only."""
+        use = getattr(self.store, "use_app_password", None)
+        return bool(use and len(password) < 64 and await use(address, secret_hash(password)))
 
     def start_sasl(self, protocol: str, ip: str, mechanism: str, *, secure: bool) -> SaslExchange | None:
         self.require_secure(protocol, ip, secure)
@@ -176,9 +197,22 @@ class Authenticator:
         self, protocol: str, ip: str, account: Account, attempt: Attempt | None, mechanism: str | None,
     ) -> Account:
         await self.throttle.succeeded(attempt, ip, account.address)
+        await self._remember(account.address, protocol, ip)
         LOGINS.inc(protocol=protocol, result="success")
         log_event(log, "info", "login", protocol=protocol, ip=ip, user=account.address, mechanism=mechanism)
         return account
+
+    async def _remember(self, address: str, protocol: str, ip: str) -> None:
+        """Note the login for the account page, once per (account, protocol, IP) and ``HISTORY_EVERY``
+        seconds: a client polling every minute must not cost a store write each time."""
+        record = getattr(self.store, "record_login", None)
+        key, now = (address, protocol, ip), time.monotonic()
+        if record is None or now - self._remembered.get(key, -HISTORY_EVERY) < HISTORY_EVERY:
+            return
+        if len(self._remembered) > 10_000:
+            self._remembered.clear()
+        self._remembered[key] = now
+        await record(address, protocol, ip)
 
     async def _upgrade(self, credentials: Credentials, password: str) -> Credentials:
         """Remake hashes made with older parameters, now that the password is known and right."""
@@ -238,7 +272,9 @@ class SaslExchange:
     async def _supply(self, username: str, started: float) -> sasl.Step:
         """SCRAM: the same steps for a real and an unknown user, the attempt counted before the proof."""
         self._standing = await self._auth.admit(self._protocol, self._ip, username, started)
-        _account, credentials = await self._auth.credentials(username)
+        account, credentials = await self._auth.credentials(username)
+        if account is not None and not await self._auth._main_password_allowed(account.address, self._protocol):
+            credentials = None  # SCRAM proves the main password, which its owner kept for the web
         self._attempt = await self._auth.begin(
             Refusal(self._protocol, self._ip, username, TOO_MANY, started, self._standing))
         stored = parse_scram(credentials.scram_sha256) if credentials else None

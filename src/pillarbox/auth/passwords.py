@@ -184,3 +184,7 @@ def make_credentials(password: str, parameters: HashParameters | None = None) ->
 
 async def make_credentials_async(password: str, parameters: HashParameters | None = None) -> tuple[str, str]:
     return await asyncio.to_thread(make_credentials, password, parameters)
+
+
+async def verify_password_async(password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)
