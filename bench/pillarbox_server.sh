@@ -3,7 +3,8 @@
 
 pb_start() {
     sed -i '/^workers = /d; s|^data_dir = .*|&\nworkers = '"$PB_WORKERS"'|' "$PB_CONF"
-    "$PILLARBOX" --config "$PB_CONF" serve >"$BASE/pillarbox/serve.log" 2>&1 &
+    : >"$BASE/pillarbox/serve.log"  # now, not in the background job: the last run's "ready" must not count
+    "$PILLARBOX" --config "$PB_CONF" serve >>"$BASE/pillarbox/serve.log" 2>&1 &
     PB_PID=$!
     local ready='msg="ready"'
     [ "$PB_WORKERS" -gt 1 ] && ready="msg=\"worker ready\" worker=$((PB_WORKERS - 1))"
