@@ -28,7 +28,7 @@ from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pillarbox.address import AddressError, normalize_address, normalize_domain
+from pillarbox.address import AddressError, mailbox_address, normalize_domain
 from pillarbox.errors import ConfigError
 
 ENV_VAR = "PILLARBOX_CONFIG"
@@ -554,7 +554,7 @@ def _address(value: Any, base: Path) -> str:
         return ""
     if isinstance(value, str):
         try:
-            return normalize_address(value)
+            return mailbox_address(value)
         except AddressError:
             pass
     raise _expected("a mail address such as hostmaster@example.com", value)
