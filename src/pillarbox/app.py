@@ -37,6 +37,7 @@ from pillarbox.net.tls import TLSContextHolder, certificate_facts, ensure_certif
 from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
+from pillarbox.policy.received.intake import ReportIntake
 from pillarbox.policy.reports import StoreDMARCRecorder
 from pillarbox.policy.senders import SenderRules
 from pillarbox.pop3 import server as pop3
@@ -209,8 +210,16 @@ def _smtp_services(services: Services) -> SMTPServices:
     acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
-                               senders=SenderRules(services.directory, config.senders))
+                               senders=SenderRules(services.directory, config.senders),
+                               reports=_report_intake(services))
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool)
+
+
+def _report_intake(services: Services) -> ReportIntake | None:
+    policy = services.config.policy
+    if not policy.received_reports:
+        return None
+    return ReportIntake(services.store, policy.reports_to, policy.received_report_max_size)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:

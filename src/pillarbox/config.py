@@ -28,7 +28,7 @@ from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pillarbox.address import AddressError, mailbox_address, normalize_domain
+from pillarbox.address import DOT_STRING, MAX_LOCAL_PART, AddressError, mailbox_address, normalize_domain
 from pillarbox.errors import ConfigError
 
 ENV_VAR = "PILLARBOX_CONFIG"
@@ -482,6 +482,13 @@ def _optional_ip(value: Any, base: Path) -> str:
 _ACTIONS = ("accept", "junk", "reject")
 
 
+def _local_part(value: Any, base: Path) -> str:
+    """The part of an address before the @ (RFC 5321 Dot-string), lower case."""
+    if not isinstance(value, str) or not DOT_STRING.fullmatch(value) or len(value.encode()) > MAX_LOCAL_PART:
+        raise _expected('the part of an address before the @, such as "postmaster"', value)
+    return value.lower()
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """Inbound sender authentication on the MX (SPF, DKIM, DMARC, ARC) and what we publish (MTA-STS).
@@ -500,6 +507,9 @@ class PolicyConfig:
     mta_sts_max_age: int = 604800
     public_ip: str = _setting("", _optional_ip)
     dmarc_reports: bool = _setting(True, _flag)
+    reports_to: str = _setting("postmaster", _local_part)
+    received_reports: bool = _setting(True, _flag)
+    received_report_max_size: int = _setting(10 * MiB, _size)
 
 
 _FROM_RULES = ("owned", "any")

@@ -67,10 +67,8 @@ def admin_routes(s: WebServices) -> list[Route]:
         return render(request, "queue_entry.html", me, errors=errors, entry=entry)
 
     async def reports(request: Request, me: Identity, errors: dict[str, str]) -> Response:
-        since = int(s.clock()) - 30 * DAY
-        return render(request, "reports.html", me, errors=errors,
-                      dmarc=await s.store.received_reports("dmarc", since),
-                      tlsrpt=await s.store.received_reports("tlsrpt", since))
+        return render(request, "reports.html", me, errors=errors, dmarc=await s.run("report.list", kind="dmarc"),
+                      tlsrpt=await s.run("report.list", kind="tlsrpt"))
 
     async def deliveries(request: Request, me: Identity, errors: dict[str, str]) -> Response:
         counts = await s.store.delivery_counts(int(s.clock()) - 7 * DAY)

@@ -184,16 +184,6 @@ class WebData:
         rows = await self._read(lambda c: c.execute(query, (kind, since)).fetchall())
         return [ReceivedReport(*r[:7], json.loads(r[7]), r[8]) for r in rows]
 
-    async def report_cursor(self, mailbox_id: int) -> int:
-        row = await self._read(lambda c: c.execute(
-            "SELECT uid FROM report_cursors WHERE mailbox_id = ?", (mailbox_id,)).fetchone())
-        return row[0] if row else 0
-
-    async def set_report_cursor(self, mailbox_id: int, uid: int) -> None:
-        await self._write(lambda t: t.conn.execute(
-            "INSERT INTO report_cursors VALUES (?, ?) ON CONFLICT (mailbox_id) DO UPDATE SET uid = excluded.uid",
-            (mailbox_id, uid)))
-
     async def count_delivery(self, domain: str, result: str, count: int = 1) -> None:
         hour = int(self._clock()) // 3600 * 3600
         await self._write(lambda t: t.conn.execute(
