@@ -557,6 +557,8 @@ class WebConfig:
     """Seconds a web login lasts (the session cookie and its row in the store)."""
     session_idle: int = field(default=3600, metadata={"minimum": 60})
     """Seconds without a request after which a web session ends."""
+    dns_status_ttl: int = field(default=3600, metadata={"minimum": 60})
+    """Seconds the dashboard shows a domain's DNS check before checking again (in the background)."""
 
 
 def _address(value: Any, base: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import struct
@@ -50,10 +51,8 @@ def test_zip_round_trip_or_refusal(files: list[bytes], limit: int) -> None:
 @given(st.binary(max_size=600))
 def test_garbage_is_refused_never_a_crash(noise: bytes) -> None:
     for data in (b"\x1f\x8b" + noise, b"PK\x03\x04" + noise, gzip.compress(b"x")[:10] + noise):
-        try:
+        with contextlib.suppress(ArchiveRefused):
             unpack(data, 1 << 16, 8)
-        except ArchiveRefused:
-            pass
 
 
 def test_multi_member_gzip_and_padding() -> None:

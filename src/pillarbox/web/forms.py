@@ -35,7 +35,16 @@ def human_size(size: int | None) -> str:
     return f"{value:.1f} TiB"
 
 
+def ago(then: float, now: float) -> str:
+    """How long ago ``then`` was, in the largest unit that fits: "just now", "12 min ago", "3 h ago"."""
+    seconds = max(0, int(now - then))
+    if seconds < 60:
+        return "just now"
+    return f"{seconds // 60} min ago" if seconds < 3600 else f"{seconds // 3600} h ago"
+
+
 templates.filters["size"] = human_size
+templates.filters["ago"] = ago
 templates.filters["q"] = lambda text: quote(str(text), safe="@")
 
 

@@ -1,10 +1,9 @@
-"""The admin pages: dashboard, domains (records with a live check), users, aliases, queue, reports
-received from other domains, delivery outcomes per destination. Each form runs one admin operation
-(``forms.action``); the views only read."""
+"""The admin pages: dashboard (with each domain's DNS status, ``dns_status.py``), domains (records with
+a live check), users, aliases, queue, reports received from other domains, delivery outcomes per
+destination. Each form runs one admin operation (``forms.action``); the views only read."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from typing import Any
 
@@ -14,24 +13,29 @@ from starlette.routing import Route
 
 from pillarbox.web import charts
 from pillarbox.web.auth import Identity
+from pillarbox.web.dns_status import DnsStatusCache, check_in_time
 from pillarbox.web.forms import action, optional_int, page, render
 from pillarbox.web.services import WebServices
 
 DAY = 24 * 3600
-CHECK_TIMEOUT = 10.0
 
 
 def admin_routes(s: WebServices) -> list[Route]:
+    async def check_dns(domain: str) -> dict[str, Any]:
+        return await s.run("domain.check", domain=domain)  # type: ignore[no-any-return]
+
+    dns = DnsStatusCache(check_dns, s.clock, s.config.web.dns_status_ttl)
+
     async def dashboard(request: Request, me: Identity, errors: dict[str, str]) -> Response:
         now = int(s.clock())
-        queue = await s.run("queue.list")
+        queue, domains = await s.run("queue.list"), await s.run("domain.list")
         counts = await s.store.delivery_counts(now - DAY)
         disk = shutil.disk_usage(s.config.data_dir)
         server = await s.status() if s.status else {}
-        return render(request, "dashboard.html", me, errors=errors, queue=queue, disk=disk, server=server,
+        return render(request, "dashboard.html", me, errors=errors, queue=queue, disk=disk, server=server, now=now,
                       states=_states(queue), oldest=_oldest(queue, now),
                       totals={r: sum(c.count for c in counts if c.result == r) for r in charts.RESULTS},
-                      chart=charts.hourly(counts, now), domains=await s.run("domain.list"))
+                      chart=charts.hourly(counts, now), domains=domains, dns=dns.statuses(d["name"] for d in domains))
 
     async def domains(request: Request, me: Identity, errors: dict[str, str]) -> Response:
         return render(request, "domains.html", me, errors=errors, domains=await s.run("domain.list"))
@@ -41,11 +45,8 @@ def admin_routes(s: WebServices) -> list[Route]:
         records = await s.run("domain.records", domain=name)
         check = None
         if request.query_params.get("check"):
-            try:
-                check = await asyncio.wait_for(s.run("domain.check", domain=name), CHECK_TIMEOUT)
-            except TimeoutError:
-                check = {"problems": 1, "findings": [{"status": "ERROR", "item": "DNS", "problem": True,
-                                                      "detail": "the DNS did not answer in time", "publish": ""}]}
+            check = await check_in_time(check_dns, records["domain"])
+            dns.keep(records["domain"], check)
         return render(request, "domain.html", me, errors=errors, records=records, check=check,
                       dkim=await s.run("dkim.list", domain=name))
 
