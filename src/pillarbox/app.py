@@ -42,6 +42,7 @@ from pillarbox.policy.reports import StoreDMARCRecorder
 from pillarbox.policy.senders import SenderRules
 from pillarbox.pop3 import server as pop3
 from pillarbox.queue.runner import QueueRunner
+from pillarbox.queue.sampler import QueueSampler
 from pillarbox.queue.setup import build_runner, make_resolver
 from pillarbox.queue.tlsrpt import TLSReportSender, TLSReportTask
 from pillarbox.smtp import replies
@@ -305,11 +306,13 @@ class BackgroundTask(Protocol):
 
 
 def background_tasks(services: Services) -> list[BackgroundTask]:
-    """Long-running jobs beside the listeners: the outbound queue, the search indexer, the daily reports."""
+    """Long-running jobs beside the listeners: the outbound queue, the search indexer, the queue's size
+    for the dashboard, the daily reports."""
     config = services.config
     runner = services.queue_runner
     store = services.store
-    tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending)]
+    tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending),
+                                   QueueSampler(store)]
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
         tasks.append(DMARCReportTask(reporter))

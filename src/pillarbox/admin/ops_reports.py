@@ -22,5 +22,13 @@ async def list_received_reports(store: WebStore, kind: str, days: int = 30) -> l
         raise InvalidInput("days", f"days: 1 to {MAX_DAYS}")
     since = int(store.now().timestamp()) - days * DAY
     return [{"kind": r.kind, "reporter": r.reporter, "report_id": r.report_id, "domain": r.domain,
-             "begin": when(r.begin), "end": when(r.end), "received": when(int(r.received)), "rows": r.rows}
+             "begin": _when(r.begin), "end": _when(r.end), "received": _when(r.received), "rows": r.rows}
             for r in await store.received_reports(kind, since)]
+
+
+def _when(seconds: float) -> str | None:
+    """ISO 8601, or None for a time no calendar holds (a row stored by hand must not break the page)."""
+    try:
+        return when(int(seconds))
+    except (ValueError, OverflowError, OSError):
+        return None

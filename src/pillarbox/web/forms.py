@@ -43,8 +43,14 @@ def ago(then: float, now: float) -> str:
     return f"{seconds // 60} min ago" if seconds < 3600 else f"{seconds // 3600} h ago"
 
 
+def stamp(iso: str | None, empty: str = "-") -> str:
+    """An ISO 8601 time of the API (UTC) as a table shows it: "2026-12-07 19:24"."""
+    return iso[:16].replace("T", " ") if iso else empty
+
+
 templates.filters["size"] = human_size
 templates.filters["ago"] = ago
+templates.filters["stamp"] = stamp
 templates.filters["q"] = lambda text: quote(str(text), safe="@")
 
 

@@ -27,15 +27,16 @@ def admin_routes(s: WebServices) -> list[Route]:
     dns = DnsStatusCache(check_dns, s.clock, s.config.web.dns_status_ttl)
 
     async def dashboard(request: Request, me: Identity, errors: dict[str, str]) -> Response:
-        now = int(s.clock())
-        queue, domains = await s.run("queue.list"), await s.run("domain.list")
+        now, domains = int(s.clock()), await s.run("domain.list")
         counts = await s.store.delivery_counts(now - DAY)
-        disk = shutil.disk_usage(s.config.data_dir)
+        queue = await s.store.queue_summary()
+        queue_chart = charts.queue_line(await s.store.queue_samples(now - DAY), now, queue.states)
         server = await s.status() if s.status else {}
-        return render(request, "dashboard.html", me, errors=errors, queue=queue, disk=disk, server=server, now=now,
-                      states=_states(queue), oldest=_oldest(queue, now),
+        return render(request, "dashboard.html", me, errors=errors, queue=queue, now=now,
+                      disk=shutil.disk_usage(s.config.data_dir), server=server, queue_chart=queue_chart,
                       totals={r: sum(c.count for c in counts if c.result == r) for r in charts.RESULTS},
-                      chart=charts.hourly(counts, now), domains=domains, dns=dns.statuses(d["name"] for d in domains))
+                      chart=charts.hourly(counts, now), bounce_chart=charts.hourly(counts, now, ("bounced",)),
+                      domains=domains, dns=dns.statuses(d["name"] for d in domains))
 
     async def domains(request: Request, me: Identity, errors: dict[str, str]) -> Response:
         return render(request, "domains.html", me, errors=errors, domains=await s.run("domain.list"))
@@ -120,25 +121,6 @@ def admin_routes(s: WebServices) -> list[Route]:
 
 def _path(name: str) -> Any:
     return lambda form, request, identity: {name: request.path_params[name]}
-
-
-def _states(queue: list[dict[str, Any]]) -> dict[str, int]:
-    states: dict[str, int] = {}
-    for entry in queue:
-        for recipient in entry["recipients"]:
-            state = "held" if entry["held"] else recipient["state"]
-            states[state] = states.get(state, 0) + 1
-    return states
-
-
-def _oldest(queue: list[dict[str, Any]], now: int) -> str:
-    from datetime import datetime
-
-    created = [datetime.fromisoformat(e["created"]).timestamp() for e in queue if e["created"]]
-    if not created:
-        return "-"
-    age = now - min(created)
-    return f"{age / 3600:.1f} h" if age >= 3600 else f"{age / 60:.0f} min"
 
 
 def _matches(entry: dict[str, Any], wanted: str, state: str) -> bool:

@@ -329,6 +329,15 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM account_settings WHERE account_id = old.id;
     END;
     """,
+    # (web) The outbound queue's size every few minutes (queue/sampler.py), for the dashboard's chart, a
+    # week kept. report_cursors goes unused: reports from other domains are read at delivery
+    # (policy/received), not by walking a mailbox.
+    """
+    CREATE TABLE queue_samples (
+        at INTEGER PRIMARY KEY, pending INTEGER NOT NULL, held INTEGER NOT NULL, failed INTEGER NOT NULL
+    );
+    DROP TABLE report_cursors;
+    """,
 )
 
 

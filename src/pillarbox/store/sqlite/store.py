@@ -45,6 +45,7 @@ from pillarbox.store.records import (
     MessageSummary,
     OutboundRequest,
     QueuedMessage,
+    QueueSummary,
     RecipientUpdate,
     Refused,
     SenderGrant,
@@ -570,6 +571,9 @@ class SQLiteStore(WebData):
 
     async def list_queue(self) -> list[QueuedMessage]:
         return await self._read(queue.list_entries)
+
+    async def queue_summary(self) -> QueueSummary:
+        return await self._read(queue.summary)
 
     async def retry_queue(self, queue_ids: Sequence[str] | None = None) -> int:
         now = self._seconds()
