@@ -64,6 +64,21 @@ def test_dns_names_only_what_is_configured(tmp_path) -> None:
     assert not any("mta-sts" in line or "autoconfig" in line for line in zone)  # no https listener
 
 
+def test_reports_to_names_the_rua_address(tmp_path) -> None:
+    from pillarbox.admin.ops_outbound import dns_records
+    from pillarbox.config import load_config
+    from pillarbox.policy.received.intake import ReportIntake
+
+    path = tmp_path / "p.toml"
+    path.write_text('hostname = "mx.test"\n[policy]\nreports_to = "DMARC-Reports"\n')
+    config = load_config(path)
+    zone = dns_records("example.com", config, [])
+    assert '_dmarc.example.com. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com"' in zone
+    assert '_smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:dmarc-reports@example.com"' in zone
+    intake = ReportIntake(None, config.policy.reports_to, config.policy.received_report_max_size)  # type: ignore[arg-type]
+    assert intake.wants(["bob@example.com", "DMARC-reports@Example.com"]) and not intake.wants(["postmaster@x.test"])
+
+
 @pytest.fixture(scope="module")
 def admin(web: WebServer) -> tuple[httpx.Client, str]:
     return web.login(ADMIN, ADMIN_PASSWORD)
