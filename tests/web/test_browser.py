@@ -14,6 +14,7 @@ import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from tests.web.conftest import ADMIN, ADMIN_PASSWORD, WebServer
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(CHROMEDRIVER is None or shutil.which("chromium") is None,
@@ -68,6 +70,8 @@ def log_in(browser: webdriver.Chrome, web: WebServer, address: str, password: st
     browser.find_element(By.NAME, "address").send_keys(address)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.ID, "login").click()
+    # the click only starts the form's navigation: a browser.get() before it ends would cancel it (no cookie)
+    WebDriverWait(browser, 30).until(lambda b: urlsplit(b.current_url).path != "/login")
 
 
 def submit(browser: webdriver.Chrome, form_id: str, **fields: str) -> None:
