@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.auth.helpers import FAST
 
 from pillarbox.admin.registry import OPERATIONS, Context
 from pillarbox.auth.authenticator import Authenticator
-from pillarbox.auth.passwords import make_credentials
+from pillarbox.auth.login_cache import LoginCache
+from pillarbox.auth.passwords import CHEAP, PasswordHashing, make_credentials
 from pillarbox.auth.throttle import LoginThrottle
 from pillarbox.config import Config
 from pillarbox.net.listener import Listener
@@ -67,7 +69,8 @@ async def serve_site(data_dir: Path, resolver: Any = None, **web: Any) -> AsyncI
     await store.add_domain("example.com")
     await store.add_account(ADMIN, *make_credentials(PASSWORD))
     await store.set_admin(ADMIN, True)
-    authenticator = Authenticator(store, LoginThrottle(store, clock=clock))
+    authenticator = Authenticator(store, LoginThrottle(store, FAST, clock=clock), PasswordHashing(CHEAP),
+                                  LoginCache(900, 100))
     services = WebServices(config, store, authenticator, OPERATIONS, Context(store, config, resolver, {}),
                            store.healthy, render_metrics, {}, clock=clock)
     listener = Listener([("127.0.0.1", 0)], HttpServer(build_site(services), HttpLimits()).handle)

@@ -96,3 +96,28 @@ def test_bars_stay_in_the_box(raw: list[tuple[int, str, int]]) -> None:
     for bar in chart["bars"]:  # type: ignore[attr-defined]
         assert 0 <= bar.x < charts.WIDTH and bar.y >= 0 and bar.y + bar.height <= charts.HEIGHT
     assert chart["total"] == sum(n for ago, _, n in raw if ago < charts.HOURS)
+
+
+def test_dashboard_shows_the_acme_certificates(run, tmp_path: Path) -> None:
+    """The quickstart's ACME manager writes its status; the dashboard lists each certificate, a failing one
+    marked, its error as text."""
+    acme = {"directory": "https://acme.test/dir", "certificates": [
+        {"name": "mx", "names": ["mx.test", "mta-sts.example.com"], "not_after": NOW + 60 * 86400,
+         "next_attempt": NOW + 40 * 86400, "failures": 0, "last_error": ""},
+        {"name": "other", "names": ["autoconfig.example.com"], "not_after": None, "next_attempt": NOW + 600,
+         "failures": 3, "last_error": "<b>rateLimited</b>"}]}
+
+    async def body() -> None:
+        async with serve_site(tmp_path / "data") as site:
+            async def status() -> dict[str, object]:
+                return {"acme": acme}
+
+            site.services.status = status
+            client, _ = await site.login()
+            page = (await client.get("/admin")).text
+            table = re.search(r'<table id="acme">.*?</table>', page, re.S).group()
+            assert "mx.test, mta-sts.example.com" in table and "2027-03-16 08:00" in table
+            assert '<tr class="problem"><td>autoconfig.example.com' in table and "&lt;b&gt;rateLimited" in table
+            await client.aclose()
+
+    run(body())

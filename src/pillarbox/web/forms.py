@@ -5,6 +5,7 @@ the field's error, status 422; never a 500 for bad input)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -43,9 +44,11 @@ def ago(then: float, now: float) -> str:
     return f"{seconds // 60} min ago" if seconds < 3600 else f"{seconds // 3600} h ago"
 
 
-def stamp(iso: str | None, empty: str = "-") -> str:
-    """An ISO 8601 time of the API (UTC) as a table shows it: "2026-12-07 19:24"."""
-    return iso[:16].replace("T", " ") if iso else empty
+def stamp(when: str | float | None, empty: str = "-") -> str:
+    """A time of the API (ISO 8601, UTC) or in seconds since the epoch as a table shows it: "2026-12-07 19:24"."""
+    if isinstance(when, int | float):
+        when = datetime.fromtimestamp(when, UTC).isoformat()
+    return when[:16].replace("T", " ") if when else empty
 
 
 templates.filters["size"] = human_size
