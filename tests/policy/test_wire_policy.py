@@ -134,7 +134,8 @@ def http_get(mx: MailServer, host: str, path: str = "/.well-known/mta-sts.txt") 
     import socket
 
     with socket.create_connection(("127.0.0.1", mx.process.port("http")), timeout=10) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        # the web face keeps HTTP/1.1 connections open (10 s): ask it to close, so reading to EOF ends at once
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
