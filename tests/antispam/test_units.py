@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pillarbox.antispam.classifier import MAX_EVIDENCE, classify
 from pillarbox.antispam.learning import keyword_signal
 from pillarbox.antispam.lists import candidates, decide, normalize_pattern
-from pillarbox.antispam.rspamd import RspamdError, _verdict
+from pillarbox.antispam.rspamd import RspamdError, ScanFacts, _verdict, envelope_address, scan_headers
 from pillarbox.antispam.screening import query_name
 from pillarbox.antispam.tokens import MAX_TOKENS, features
 from pillarbox.antispam.verdict import SpamVerdict, remove_spam_fields
@@ -184,3 +184,16 @@ def test_keywords_junk_and_notjunk_mean_nothing_together():
     assert keyword_signal({"$notjunk"}) == "ham"
     assert keyword_signal({"$Junk", "$NotJunk"}) is None
     assert keyword_signal(set()) is None
+
+
+def test_rspamd_hears_envelope_addresses_it_can_parse():
+    facts = ScanFacts("192.0.2.1", "", "jörg@bücher.test", ["bob@bücher.test", "bob@example.com"], "q1", "mx.test")
+    assert scan_headers(facts) == [("IP", "192.0.2.1"), ("Helo", "192.0.2.1"), ("Queue-Id", "q1"),
+                                   ("MTA-Name", "mx.test"), ("Rcpt", "bob@xn--bcher-kva.test"),
+                                   ("Rcpt", "bob@example.com")]
+
+
+@given(st.text(max_size=40))
+def test_an_envelope_address_reaches_rspamd_as_ascii_or_not_at_all(address):
+    told = envelope_address(address)
+    assert told is None or told.isascii()

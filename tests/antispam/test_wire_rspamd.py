@@ -100,3 +100,14 @@ def test_rspamd_down_fails_open_with_a_log_line_or_451_when_so_configured(tmp_pa
         own.stop()
         for server in (opened, closed):
             assert server.process.stop() == 0
+
+
+@pytest.mark.parametrize("sender", ["jörg@remote.test", "alice@bücher.test"])
+def test_an_internationalized_envelope_is_scanned_and_delivered(server: IMAPServer, sender: str):
+    """RFC 6531: the envelope's addresses may be UTF-8. It was a 451 (the HTTP client refused to send
+    them), then Junk (rspamd 3.4 flags a UTF-8 envelope address as broken headers)."""
+    message = ORDINARY.replace(b"lunch", sender.encode())
+    with smtplib.SMTP("127.0.0.1", server.smtp) as client:
+        assert client.sendmail(sender, ["bob@example.com"], message, mail_options=["SMTPUTF8"]) == {}
+    stored = server.messages("bob@example.com")[-1]
+    assert stored.endswith(message) and b"X-Spam-Flag: NO" in stored and b"source=rspamd" in stored

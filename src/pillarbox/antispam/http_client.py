@@ -26,7 +26,7 @@ async def post(url: str, path: str, headers: Sequence[tuple[str, str]], body: by
             return await _exchange(url, path, headers, body, max_response)
     except TimeoutError:
         raise HTTPError(f"no answer from {url} within {timeout:g} s") from None
-    except (OSError, h11.ProtocolError) as exc:
+    except (OSError, UnicodeError, h11.ProtocolError) as exc:
         raise HTTPError(f"{url}: {exc}") from None
 
 
@@ -38,8 +38,10 @@ async def _exchange(url: str, path: str, headers: Sequence[tuple[str, str]], bod
     reader, writer = await asyncio.open_connection(host, port, ssl=ssl.create_default_context() if tls else None)
     try:
         conn = h11.Connection(h11.CLIENT)
+        # values as UTF-8 (h11 would refuse a str that is not ASCII with an exception of its own)
+        fields = [(name, value.encode()) for name, value in headers]
         request = h11.Request(method="POST", target=(parts.path or "") + path, headers=[
-            ("Host", parts.netloc), ("Content-Length", str(len(body))), ("Connection", "close"), *headers])
+            ("Host", parts.netloc), ("Content-Length", str(len(body))), ("Connection", "close"), *fields])
         writer.write(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
         await writer.drain()
         return await _response(conn, reader, max_response)

@@ -56,10 +56,7 @@ class RspamdClient:
         self.timeout = timeout
 
     async def check(self, message: bytes, facts: ScanFacts) -> SpamVerdict:
-        headers = [("IP", facts.client_ip), ("Helo", facts.helo or facts.client_ip), ("From", facts.sender),
-                   ("Queue-Id", facts.queue_id), ("MTA-Name", facts.hostname)]
-        headers += [("Rcpt", recipient) for recipient in facts.recipients]
-        status, body = await self._post(self.url, "/checkv2", headers, message)
+        status, body = await self._post(self.url, "/checkv2", scan_headers(facts), message)
         if status != 200:
             raise RspamdError(f"rspamd answered HTTP {status}")
         return _verdict(body)
@@ -81,6 +78,31 @@ class RspamdClient:
             return await post(url, path, headers, body, self.timeout)
         except HTTPError as exc:
             raise RspamdError(str(exc)) from None
+
+
+def scan_headers(facts: ScanFacts) -> list[tuple[str, str]]:
+    """The SMTP facts as rspamd's request headers; envelope addresses as rspamd can read them."""
+    headers = [("IP", facts.client_ip), ("Helo", facts.helo or facts.client_ip), ("Queue-Id", facts.queue_id),
+               ("MTA-Name", facts.hostname)]
+    sender = envelope_address(facts.sender)
+    headers += [("From", sender)] if sender is not None else []
+    recipients = (envelope_address(recipient) for recipient in facts.recipients)
+    return headers + [("Rcpt", recipient) for recipient in recipients if recipient is not None]
+
+
+def envelope_address(address: str) -> str | None:
+    """``address`` as rspamd (3.4) parses envelope addresses: ASCII only. A UTF-8 one (RFC 6531) would
+    flag the message BROKEN_HEADERS (10 points: Junk), so its domain goes as A-labels, and an address
+    whose local part is UTF-8 is left out (None): rspamd then reads the message's own From: and To:."""
+    if address.isascii():
+        return address
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
 
 
 def _verdict(body: bytes) -> SpamVerdict:
