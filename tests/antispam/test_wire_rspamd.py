@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import smtplib
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,14 @@ import pytest
 from tests.antispam.rspamd_process import PASSWORD, Rspamd
 from tests.imap_wire.conftest import IMAPServer, start_imap_server
 
+# rspamd scores a Date: over a day old (DATE_IN_PAST) or 2 hours ahead (DATE_IN_FUTURE) against the
+# message, and any score files into Junk here: the messages are dated now, whenever the tests run
+NOW = formatdate(usegmt=True).encode()
 GTUBE = (b"From: spammer@remote.test\r\nTo: bob@example.com\r\nSubject: test\r\n"
-         b"Date: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\n"
+         b"Date: " + NOW + b"\r\n\r\n"
          b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n")
 ORDINARY = (b"From: Alice <alice@remote.test>\r\nTo: bob@example.com\r\nSubject: lunch\r\n"
-            b"Date: Mon, 7 Dec 2026 10:00:00 +0000\r\nMessage-ID: <lunch@remote.test>\r\n\r\nLunch at noon?\r\n")
+            b"Date: " + NOW + b"\r\nMessage-ID: <lunch@remote.test>\r\n\r\nLunch at noon?\r\n")
 UNDATED = b"From: Alice <alice@remote.test>\r\nTo: bob@example.com\r\nSubject: no date\r\n\r\nHello.\r\n"
 
 
@@ -48,6 +52,12 @@ def send(server: IMAPServer, message: bytes, sender: str = "alice@remote.test") 
         assert client.sendmail(sender, ["bob@example.com"], message) == {}
 
 
+def last_in_inbox(server: IMAPServer) -> bytes:
+    stored = server.messages("bob@example.com")
+    assert stored, [line for line in server.process.log().splitlines() if 'msg="transaction"' in line][-3:]
+    return stored[-1]
+
+
 def test_gtube_is_rejected(server: IMAPServer):
     with smtplib.SMTP("127.0.0.1", server.smtp) as client, pytest.raises(smtplib.SMTPDataError) as refused:
         client.sendmail("spammer@remote.test", ["bob@example.com"], GTUBE)
@@ -58,7 +68,7 @@ def test_gtube_is_rejected(server: IMAPServer):
 
 def test_an_ordinary_message_is_delivered_with_rspamds_verdict(server: IMAPServer):
     send(server, ORDINARY)
-    stored = server.messages("bob@example.com")[-1]
+    stored = last_in_inbox(server)
     assert stored.endswith(ORDINARY)
     assert re.search(rb"X-Spam-Flag: NO\r\nX-Spam-Status: No, score=0\.00 required=[0-9.]+ source=rspamd host=mx\.test"
                      rb"\r\nX-Spam-Score: 0\.00\r\n", stored)
@@ -91,7 +101,7 @@ def test_rspamd_down_fails_open_with_a_log_line_or_451_when_so_configured(tmp_pa
         send(opened, ORDINARY)
         own.stop()
         send(opened, ORDINARY.replace(b"lunch", b"tea"))
-        assert opened.messages("bob@example.com")[-1].endswith(ORDINARY.replace(b"lunch", b"tea"))
+        assert last_in_inbox(opened).endswith(ORDINARY.replace(b"lunch", b"tea"))
         opened.process.wait_for_log(r'rspamd scan failed" .*then="delivered unscanned"')
         with smtplib.SMTP("127.0.0.1", closed.smtp) as client, pytest.raises(smtplib.SMTPDataError) as refused:
             client.sendmail("alice@remote.test", ["bob@example.com"], ORDINARY)
@@ -109,5 +119,5 @@ def test_an_internationalized_envelope_is_scanned_and_delivered(server: IMAPServ
     message = ORDINARY.replace(b"lunch", sender.encode())
     with smtplib.SMTP("127.0.0.1", server.smtp) as client:
         assert client.sendmail(sender, ["bob@example.com"], message, mail_options=["SMTPUTF8"]) == {}
-    stored = server.messages("bob@example.com")[-1]
+    stored = last_in_inbox(server)
     assert stored.endswith(message) and b"X-Spam-Flag: NO" in stored and b"source=rspamd" in stored
