@@ -12,6 +12,8 @@ import ssl
 from pillarbox.net.proxy_header import PP2_TYPE_CRC32C, V2_SIGNATURE, crc32c
 
 Address = tuple[str, int]
+BALANCER = "127.0.0.2"
+"""Where the wire tests' balancer connects from: their servers trust only it, so 127.0.0.1 is a stranger."""
 
 
 def v1(source: Address, destination: Address) -> bytes:
@@ -38,9 +40,9 @@ def v2(source: Address | None, destination: Address | None = None, *, tlvs: tupl
     return header
 
 
-def proxied_socket(port: int, header: bytes, timeout: float = 30) -> socket.socket:
-    """A connection to 127.0.0.1:``port`` that has sent ``header``, as a balancer's would have."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def proxied_socket(port: int, header: bytes, timeout: float = 30, source: str = BALANCER) -> socket.socket:
+    """A connection to 127.0.0.1:``port`` from ``source`` that has sent ``header``, as a balancer's would."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
     sock.sendall(header)
     return sock
 
