@@ -5,6 +5,7 @@ HAProxy connects to Pillarbox from 127.0.0.2, the only source Pillarbox trusts; 
 from __future__ import annotations
 
 import imaplib
+import re
 import shutil
 import smtplib
 import socket
@@ -29,7 +30,8 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"  # scripts/test.sh inst
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
     tmp = tmp_path_factory.mktemp("haproxy-backend")
-    extra = f'proxy_protocol = ["smtp", "imaps"]\nproxy_trusted = ["{BALANCER}"]\n' + NO_POLICY
+    extra = (f'proxy_protocol = ["smtp", "imaps"]\nproxy_trusted = ["{BALANCER}"]\n' + NO_POLICY
+             + '[log]\nlevel = "debug"\n')  # the balancer's own connections are in debug lines
     config = write_config(tmp, services=("smtp", "imaps", "http"), extra=extra)
     populate(tmp / "data")
     running = MailServer(ServerProcess(config), tmp / "data")
@@ -42,7 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
 def fronts(server: MailServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
     """HAProxy's ports for smtp and imaps; HAProxy runs in the foreground for this module."""
     ports = {"smtp": free_port(FRONT_HOST), "imaps": free_port(FRONT_HOST)}
-    sends = {"smtp": "send-proxy-v2 proxy-v2-options crc32c", "imaps": "send-proxy"}
+    # health checks on smtp: HAProxy sends them with the PROXY header too (v2: the LOCAL command)
+    sends = {"smtp": "send-proxy-v2 proxy-v2-options crc32c check inter 200ms", "imaps": "send-proxy"}
     sections = "".join(
         f"frontend {name}\n    bind {FRONT_HOST}:{ports[name]}\n    default_backend {name}_nodes\n"
         f"backend {name}_nodes\n    source {BALANCER}\n"
@@ -81,6 +84,12 @@ def test_smtp_through_haproxy_v2(server: MailServer, fronts: dict[str, int]) -> 
     [raw] = [m for m in server.messages("bob@example.com") if b"Subject: hap" in m]
     assert f"Received: from peer.test ([{CLIENT}])".encode() in raw
     server.process.wait_for_log(rf'msg="?transaction"? .*client={CLIENT} ')
+
+def test_health_checks_keep_the_balancers_address(server: MailServer, fronts: dict[str, int]) -> None:
+    """HAProxy's checks carry the header too (v2: the LOCAL command): taken, with the balancer's address."""
+    balancer = re.escape(BALANCER)
+    server.process.wait_for_log(rf"smtp: {balancer}:\d+ via {balancer}")
+    assert f"closed {BALANCER}" not in server.process.log()
 
 
 class IMAPSFromClient(imaplib.IMAP4_SSL):
