@@ -86,33 +86,16 @@ def _connect_with_header(address: tuple[str, int], header: bytes):
     return sock
 
 
-def test_an_untrusted_source_is_closed_unread(run, caplog) -> None:
+def closed_unserved(run, caplog, sends: list[bytes], policy: ProxyPolicy = LOOPBACK) -> str:
+    """Each of ``sends`` on a connection of its own, which must be closed without a byte and without the
+    handler ever running; returns the log."""
     served: list[Connection] = []
 
     async def scenario() -> None:
-        elsewhere = ProxyPolicy((ipaddress.ip_network("10.0.0.0/8"),))
-        listener = await started(lambda conn: served.append(conn) or echo_peers(conn), proxy=elsewhere)
-        reader, writer = await asyncio.open_connection(*listener.addresses[0])
-        writer.write(v1(CLIENT, FRONT))
-        assert await closed_by_server(reader)
-        writer.close()
-        await listener.stop()
-
-    with caplog.at_level(logging.INFO, "pillarbox.net"):
-        run(scenario())
-    assert served == []
-    assert "not a trusted proxy" in caplog.text
-
-
-def test_a_trusted_source_without_a_valid_header_is_closed(run, caplog) -> None:
-    served: list[Connection] = []
-
-    async def scenario() -> None:
-        listener = await started(lambda conn: served.append(conn) or echo_peers(conn))
-        for garbage in (b"EHLO direct.client\r\n", b"\x16\x03\x01\x02\x00", b"PROXY TCP4 1.2.3.4\r\n",
-                        v2(CLIENT, FRONT, with_crc=True)[:-1] + b"\x00"):
+        listener = await started(lambda conn: served.append(conn) or echo_peers(conn), proxy=policy)
+        for data in sends:
             reader, writer = await asyncio.open_connection(*listener.addresses[0])
-            writer.write(garbage)
+            writer.write(data)
             assert await closed_by_server(reader)
             writer.close()
         await listener.stop()
@@ -120,21 +103,24 @@ def test_a_trusted_source_without_a_valid_header_is_closed(run, caplog) -> None:
     with caplog.at_level(logging.INFO, "pillarbox.net"):
         run(scenario())
     assert served == []
-    assert "not a PROXY protocol header" in caplog.text and "CRC32C mismatch" in caplog.text
+    return caplog.text
+
+
+def test_an_untrusted_source_is_closed_unread(run, caplog) -> None:
+    elsewhere = ProxyPolicy((ipaddress.ip_network("10.0.0.0/8"),))
+    assert "not a trusted proxy" in closed_unserved(run, caplog, [v1(CLIENT, FRONT)], elsewhere)
+
+
+def test_a_trusted_source_without_a_valid_header_is_closed(run, caplog) -> None:
+    garbage = [b"EHLO direct.client\r\n", b"\x16\x03\x01\x02\x00", b"PROXY TCP4 1.2.3.4\r\n",
+               v2(CLIENT, FRONT, with_crc=True)[:-1] + b"\x00"]
+    log = closed_unserved(run, caplog, garbage)
+    assert "not a PROXY protocol header" in log and "CRC32C mismatch" in log
 
 
 def test_no_header_in_time_is_closed(run, caplog) -> None:
-    async def scenario() -> None:
-        listener = await started(proxy=ProxyPolicy(LOOPBACK.trusted, timeout=0.2))
-        reader, writer = await asyncio.open_connection(*listener.addresses[0])
-        writer.write(b"PROXY TCP4 ")  # and nothing more: a slow or stuck sender
-        assert await reader.read() == b""
-        writer.close()
-        await listener.stop()
-
-    with caplog.at_level(logging.INFO, "pillarbox.net"):
-        run(scenario())
-    assert "no PROXY header in time" in caplog.text
+    slow = ProxyPolicy(LOOPBACK.trusted, timeout=0.2)
+    assert "no PROXY header in time" in closed_unserved(run, caplog, [b"PROXY TCP4 "], slow)  # and no more
 
 
 def test_the_limits_count_the_client_not_the_balancer(run) -> None:
