@@ -49,8 +49,9 @@ class ProxyPolicy:
 
 
 async def receive_header(sock: socket.socket, timeout: float) -> ProxyHeader:
-    """The PROXY header at the start of ``sock`` (non-blocking), consumed and nothing after it.
+    """The PROXY header at the start of ``sock``, consumed and nothing after it.
     Raises ProxyHeaderError (invalid, or the peer closed first), TimeoutError, OSError."""
+    sock.setblocking(False)  # accept() on a non-blocking socket may still hand out a blocking one
     loop = asyncio.get_running_loop()
     reader = HeaderReader()
     async with asyncio.timeout(timeout):
