@@ -9,7 +9,15 @@ import smtplib
 import socket
 import ssl
 
-from pillarbox.net.proxy_header import PP2_TYPE_CRC32C, V2_SIGNATURE, crc32c
+from pillarbox.net.proxy_header import (
+    PP2_CLIENT_SSL,
+    PP2_SUBTYPE_SSL_CIPHER,
+    PP2_SUBTYPE_SSL_VERSION,
+    PP2_TYPE_CRC32C,
+    PP2_TYPE_SSL,
+    V2_SIGNATURE,
+    crc32c,
+)
 
 Address = tuple[str, int]
 BALANCER = "127.0.0.2"
@@ -30,7 +38,7 @@ def v2(source: Address | None, destination: Address | None = None, *, tlvs: tupl
         src, dst = ipaddress.ip_address(source[0]), ipaddress.ip_address(destination[0])
         family = 0x11 if src.version == 4 else 0x21
         block = src.packed + dst.packed + source[1].to_bytes(2, "big") + destination[1].to_bytes(2, "big")
-    extensions = b"".join(bytes([kind]) + len(value).to_bytes(2, "big") + value for kind, value in tlvs)
+    extensions = b"".join(tlv(kind, value) for kind, value in tlvs)
     if with_crc:
         extensions += bytes([PP2_TYPE_CRC32C, 0, 4]) + bytes(4)
     body = block + extensions
@@ -40,11 +48,31 @@ def v2(source: Address | None, destination: Address | None = None, *, tlvs: tupl
     return header
 
 
+def tlv(kind: int, value: bytes) -> bytes:
+    return bytes([kind]) + len(value).to_bytes(2, "big") + value
+
+
+def ssl_tlv(version: str = "TLSv1.3", cipher: str = "TLS_AES_256_GCM_SHA384", *,
+            client: int = PP2_CLIENT_SSL) -> tuple[int, bytes]:
+    """HAProxy's ``send-proxy-v2-ssl`` TLV: client flags, verify 0, then the version and cipher sub-TLVs."""
+    subs = b"".join(tlv(kind, text.encode()) for kind, text in
+                    ((PP2_SUBTYPE_SSL_VERSION, version), (PP2_SUBTYPE_SSL_CIPHER, cipher)) if text)
+    return PP2_TYPE_SSL, bytes([client]) + bytes(4) + subs
+
+
 def proxied_socket(port: int, header: bytes, timeout: float = 30, source: str = BALANCER) -> socket.socket:
     """A connection to 127.0.0.1:``port`` from ``source`` that has sent ``header``, as a balancer's would."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
     sock.sendall(header)
     return sock
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """The server closed ``sock`` without a word (a reset counts: it may close with our header unread)."""
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
 
 
 class ProxiedSMTP(smtplib.SMTP):

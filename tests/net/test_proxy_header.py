@@ -9,12 +9,13 @@ import ipaddress
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.net.proxy_headers import v1, v2
+from tests.net.proxy_headers import ssl_tlv, tlv, v1, v2
 
 from pillarbox.net.proxy_header import (
     V1_MAX,
     V2_MAX,
     V2_SIGNATURE,
+    BalancerTLS,
     HeaderReader,
     ProxyHeader,
     ProxyHeaderError,
@@ -25,8 +26,10 @@ from pillarbox.net.proxy_header import (
 ipv4 = st.ip_addresses(v=4).map(str)
 ipv6 = st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None).map(str)
 ports = st.integers(0, 65535)
-tlv_lists = st.lists(st.tuples(st.sampled_from([0x01, 0x02, 0x04, 0x05, 0x20, 0xE0]), st.binary(max_size=40)),
-                     max_size=4).map(tuple)
+tls_names = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40)
+ssl_tlvs = st.builds(ssl_tlv, tls_names, tls_names, client=st.integers(0, 7))
+tlv_lists = st.lists(st.one_of(st.tuples(st.sampled_from([0x01, 0x02, 0x04, 0x05, 0xE0]), st.binary(max_size=40)),
+                               ssl_tlvs), max_size=4).map(tuple)
 
 
 @st.composite
@@ -204,3 +207,29 @@ def test_the_longest_v2_header_is_whole_at_its_length() -> None:
     assert len(raw) == V2_MAX
     header, rest = read_whole(HeaderReader(), raw + b"rest")
     assert header.source == ("192.0.2.1", 1) and rest == b"rest"
+
+
+# --- the SSL TLV (2.2.5): a balancer that ended the client's TLS ----------------------------------------
+
+@given(tls_names, tls_names, st.integers(0, 255))
+def test_the_ssl_tlv_says_tls_only_with_the_client_ssl_flag(version: str, cipher: str, flags: int) -> None:
+    header, _size = parse(v2(("192.0.2.1", 1), tlvs=((0x05, b"id"), ssl_tlv(version, cipher, client=flags))))
+    assert header is not None
+    assert header.tls == (BalancerTLS(version, cipher) if flags & 0x01 else None)
+
+
+def test_no_ssl_tlv_no_tls() -> None:
+    assert parse(v2(("192.0.2.1", 1), with_crc=True))[0].tls is None
+    assert parse(v1(("192.0.2.1", 1), ("192.0.2.2", 25)))[0].tls is None
+
+
+@pytest.mark.parametrize("value", [
+    b"\x01\x00\x00\x00",  # shorter than its flags and verify result
+    b"\x01" + bytes(4) + b"\x21\x00\x09TLSv1.3",  # a sub-TLV longer than the SSL TLV
+    b"\x01" + bytes(4) + b"\x21",  # a truncated sub-TLV
+    b"\x01" + bytes(4) + tlv(0x21, "TLSv1.3\u00e9".encode()),  # a version that is not US-ASCII
+    b"\x01" + bytes(4) + tlv(0x23, b"AES\r\nX-Injected: 1"),  # a cipher with a line break
+])
+def test_bad_ssl_tlvs_refuse_the_header(value: bytes) -> None:
+    with pytest.raises(ProxyHeaderError):
+        parse(v2(("192.0.2.1", 1), tlvs=((0x20, value),)))

@@ -17,7 +17,8 @@ A peer that stops reading cannot hold a session forever either: a write that can
 the kernel within ``send_timeout`` seconds ends the connection.
 
 Behind a load balancer (``proxy``: a ``ProxyPolicy``, ``net/proxy.py``) each connection's PROXY header
-is read first, and the client it names is the one the limits count and ``Connection.peer`` shows.
+is read first, and the client it names is the one the limits count and ``Connection.peer`` shows; a
+client whose TLS the balancer ended (its v2 SSL TLV) counts as TLS (``Connection.is_tls``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any, Protocol
 
 from pillarbox.net.balance import BALANCE_DEFER, LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, Lease, PoolLimits
-from pillarbox.net.proxy import ProxyPolicy, receive_header, wait_readable
+from pillarbox.net.proxy import Proxied, ProxyPolicy, receive_header, wait_readable
 from pillarbox.net.proxy_header import ProxyHeaderError
 from pillarbox.net.tls import TLSContextHolder, describe_tls
 from pillarbox.obs import Counter
@@ -77,15 +78,16 @@ class Connection:
     """One client connection over asyncio streams: addresses, TLS state, bounded reads, STARTTLS."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-        addresses: tuple[Address, Address] | None = None,
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, proxied: Proxied | None = None,
     ) -> None:
-        """``addresses``: the client's and the server's, when a PROXY header said them (else the socket's)."""
+        """``proxied``: what a trusted balancer's PROXY header said (else the socket's addresses stand)."""
         self.reader = reader
         self.writer = writer
         self.id = f"{next(_ids):x}"
         own = _addr(writer.get_extra_info("peername")), _addr(writer.get_extra_info("sockname"))
-        self.peer, self.local = addresses or own
+        self.peer, self.local = (proxied.peer, proxied.local) if proxied else own
+        self.balancer_tls = proxied.tls if proxied else None
+        """The client's TLS ended at a trusted load balancer in front of us (its PROXY v2 SSL TLV)."""
         self.stopping = asyncio.Event()
         """Set by ``stop()`` at shutdown: a session waiting for its peer should say goodbye."""
         self.is_shed = False
@@ -102,11 +104,17 @@ class Connection:
 
     @property
     def is_tls(self) -> bool:
-        return self.writer.get_extra_info("ssl_object") is not None
+        """The client's connection is encrypted: TLS here, or ended at a trusted balancer that said so.
+        Either way there is no STARTTLS to offer, and a password may be taken."""
+        return self.balancer_tls is not None or self.writer.get_extra_info("ssl_object") is not None
 
     @property
     def tls_info(self) -> dict[str, Any] | None:
-        """``{"version", "cipher", "bits"}`` of the TLS session, or None in plaintext."""
+        """``{"version", "cipher", "bits"}`` of the TLS session, or None in plaintext; ``bits`` None when
+        a balancer ended it (it names no key size)."""
+        if self.balancer_tls is not None:
+            return {"version": self.balancer_tls.version or "TLS", "cipher": self.balancer_tls.cipher or "unknown",
+                    "bits": None}
         return describe_tls(self.writer.get_extra_info("ssl_object"))
 
     async def read(self, max_bytes: int = DEFAULT_READ_SIZE) -> bytes:
@@ -405,22 +413,22 @@ class Listener:
             client.close()
             raise
         peer = header.source or proxy
-        log.debug("%s: %s:%s via %s", self.name, peer[0], peer[1], proxy[0])
-        self._admit(client, (peer, header.destination or _addr(client.getsockname())), peer[0])
+        log.debug("%s: %s:%s via %s%s", self.name, peer[0], peer[1], proxy[0], " (TLS)" if header.tls else "")
+        self._admit(client, Proxied(peer, header.destination or _addr(client.getsockname()), header.tls), peer[0])
 
     def _close_unproxied(self, client: socket.socket, proxy: Address, reason: str) -> None:
         PROXY_REFUSED.inc(listener=self.name)
         log.info("%s: closed %s: %s", self.name, proxy[0], reason)
         client.close()
 
-    def _admit(self, client: socket.socket, addresses: tuple[Address, Address] | None, ip: str) -> None:
+    def _admit(self, client: socket.socket, proxied: Proxied | None, ip: str) -> None:
         lease = self.limiter.admit(ip)
         if lease is None:
             REFUSED.inc(listener=self.name)
             log.info("%s: refused %s: %s", self.name, ip, self.limiter.refusal_reason)
             self._refuse(client)
             return
-        task = self._track(asyncio.create_task(self._serve(client, lease, addresses)))
+        task = self._track(asyncio.create_task(self._serve(client, lease, proxied)))
         lease.on_shed = lambda: self._shed(ip, task.cancel)  # before it started: it has said nothing yet
 
     def _track(self, task: asyncio.Task[None]) -> asyncio.Task[None]:
@@ -436,9 +444,9 @@ class Listener:
                 client.send(self.refusal)  # a short line always fits in an empty socket buffer
         client.close()
 
-    async def _serve(self, client: socket.socket, lease: Lease, addresses: tuple[Address, Address] | None) -> None:
+    async def _serve(self, client: socket.socket, lease: Lease, proxied: Proxied | None) -> None:
         try:
-            conn = await self._open(client, addresses)
+            conn = await self._open(client, proxied)
         except BaseException as exc:
             client.close()
             lease.release()
@@ -466,7 +474,7 @@ class Listener:
         log.info("%s: let %s go for a newcomer: full", self.name, ip)
         end()
 
-    async def _open(self, client: socket.socket, addresses: tuple[Address, Address] | None) -> Connection:
+    async def _open(self, client: socket.socket, proxied: Proxied | None) -> Connection:
         """Wrap an accepted socket in streams; for implicit TLS, handshake with the current context."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=self.read_limit)
@@ -482,4 +490,4 @@ class Listener:
         await loop.connect_accepted_socket(
             lambda: protocol, client, ssl=ctx, ssl_handshake_timeout=self.handshake_timeout if ctx else None
         )
-        return Connection(reader, await made, addresses)
+        return Connection(reader, await made, proxied)

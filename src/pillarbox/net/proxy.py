@@ -6,6 +6,11 @@ the connection limits count it (the client's address is the one counted, on the 
 workers too), before the TLS handshake of an implicit-TLS port (the header precedes the ClientHello),
 before the greeting. Everything downstream then sees the client in ``Connection.peer``.
 
+A balancer that ends the client's TLS itself (HAProxy ``send-proxy-v2-ssl``) says so in a v2 SSL TLV;
+that connection then counts as TLS (``Connection.is_tls``): no STARTTLS offered, passwords taken, the
+web's scheme https. Only a trusted balancer is heard at all, so nobody else can claim TLS this way, and
+on a listener without a policy no header is ever read.
+
 Who is believed: only a source in ``trusted``. The spec (section 5) forbids guessing whether a header is
 there, and a header from anyone else would let that someone pick the address that SPF, the limits and the
 login throttle see. So a connection to such a listener from an untrusted address is closed unread: it is
@@ -25,10 +30,20 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from pillarbox.net.proxy_header import HeaderReader, ProxyHeader, ProxyHeaderError
+from pillarbox.net.proxy_header import BalancerTLS, HeaderReader, ProxyHeader, ProxyHeaderError
 
 DEFAULT_PROXY_TIMEOUT = 5.0
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Proxied:
+    """What a trusted balancer said of a connection: the client, the address it reached, its TLS."""
+
+    peer: Address
+    local: Address
+    tls: BalancerTLS | None = None
 
 
 @dataclass(frozen=True)

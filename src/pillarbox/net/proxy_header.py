@@ -16,6 +16,10 @@ What the spec asks of a receiver, and where it is subtle:
 - v2 is ``16 + len`` bytes; the LOCAL command (a health check) and the families and protocols we do
   not serve (AF_UNSPEC, AF_UNIX, UDP) also mean "the connection's own addresses"; unknown versions,
   commands, families and protocols are refused (2.2); a CRC32C TLV, when present, must match (2.2.3);
+- a v2 ``PP2_TYPE_SSL`` TLV (2.2.5) says whether the client reached the balancer over TLS (the
+  ``PP2_CLIENT_SSL`` flag; HAProxy sends the TLV with the flag clear for a plain client) and may carry
+  the TLS version and cipher as sub-TLVs; it is checked like the header (sub-TLVs that fill it exactly,
+  the names printable US-ASCII) and believed only from a trusted balancer (``net/proxy.py``);
 - anything else aborts the connection: there is no guessing whether a header is present (5), which is
   the listener's business (``net/proxy.py``), not this module's.
 
@@ -41,6 +45,9 @@ V2_LOCAL, V2_PROXY = 0x0, 0x1
 AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX = 0x0, 0x1, 0x2, 0x3
 STREAM = 0x1
 PP2_TYPE_CRC32C = 0x03
+PP2_TYPE_SSL, PP2_CLIENT_SSL = 0x20, 0x01
+PP2_SUBTYPE_SSL_VERSION, PP2_SUBTYPE_SSL_CIPHER = 0x21, 0x23
+SSL_FIXED = 5  # the SSL TLV's client flags (1 byte) and verify result (4), before its sub-TLVs
 _ADDRESS_BLOCK = {AF_INET: (4, 12), AF_INET6: (16, 36), AF_UNIX: (108, 216)}  # address size, block size
 _V1_PORT = re.compile(r"(?:0|[1-9][0-9]{0,4})\Z")
 
@@ -52,6 +59,14 @@ class ProxyHeaderError(ValueError):
 
 
 @dataclass(frozen=True)
+class BalancerTLS:
+    """The client's TLS as the balancer that ended it describes it (empty: not said)."""
+
+    version: str = ""
+    cipher: str = ""
+
+
+@dataclass(frozen=True)
 class ProxyHeader:
     """A whole header. ``source`` None: the connection's own addresses stand (LOCAL, UNKNOWN, UNSPEC)."""
 
@@ -60,6 +75,17 @@ class ProxyHeader:
     destination: Address | None = None
     tlvs: tuple[tuple[int, bytes], ...] = ()
     """Version 2's type-length-value extensions, in order (e.g. 0x05 the proxy's unique id)."""
+
+    @property
+    def tls(self) -> BalancerTLS | None:
+        """The client reached the balancer over TLS (v2 ``PP2_TYPE_SSL`` with ``PP2_CLIENT_SSL``, 2.2.5),
+        or None. Whether to believe it is the listener's business: only a trusted balancer is heard."""
+        for kind, value in self.tlvs:
+            if kind == PP2_TYPE_SSL and value[0] & PP2_CLIENT_SSL:
+                said = {kind: text for _at, kind, text in _split(value, SSL_FIXED)}
+                return BalancerTLS(*(_ascii(said.get(sub, b"")) for sub in (PP2_SUBTYPE_SSL_VERSION,
+                                                                            PP2_SUBTYPE_SSL_CIPHER)))
+        return None
 
 
 class HeaderReader:
@@ -188,19 +214,29 @@ def _v2_proxied(header: bytes) -> ProxyHeader:
 
 def _tlvs(header: bytes, at: int) -> tuple[tuple[int, bytes], ...]:
     """The TLVs from offset ``at`` to the end, the CRC32C checked when there is one (2.2.3)."""
-    found: list[tuple[int, bytes]] = []
-    while at < len(header):
-        if at + 3 > len(header):
-            raise ProxyHeaderError("a truncated PROXY v2 TLV")
-        kind, length = header[at], int.from_bytes(header[at + 1:at + 3], "big")
-        value = header[at + 3:at + 3 + length]
-        if len(value) != length:
-            raise ProxyHeaderError("a PROXY v2 TLV longer than the header")
+    found = []
+    for offset, kind, value in _split(header, at):
         if kind == PP2_TYPE_CRC32C:
-            _check_crc(header, at + 3, value)
+            _check_crc(header, offset, value)
+        if kind == PP2_TYPE_SSL:
+            _check_ssl(value)
         found.append((kind, value))
-        at += 3 + length
     return tuple(found)
+
+
+def _split(data: bytes, at: int) -> list[tuple[int, int, bytes]]:
+    """``(offset of the value, type, value)`` of each TLV from ``at``, which must end exactly at the end."""
+    found: list[tuple[int, int, bytes]] = []
+    while at < len(data):
+        if at + 3 > len(data):
+            raise ProxyHeaderError("a truncated PROXY v2 TLV")
+        kind, length = data[at], int.from_bytes(data[at + 1:at + 3], "big")
+        value = data[at + 3:at + 3 + length]
+        if len(value) != length:
+            raise ProxyHeaderError("a PROXY v2 TLV longer than its container")
+        found.append((at + 3, kind, value))
+        at += 3 + length
+    return found
 
 
 def _check_crc(header: bytes, at: int, value: bytes) -> None:
@@ -209,6 +245,23 @@ def _check_crc(header: bytes, at: int, value: bytes) -> None:
     zeroed = header[:at] + bytes(4) + header[at + 4:]
     if crc32c(zeroed) != int.from_bytes(value, "big"):
         raise ProxyHeaderError("PROXY v2 CRC32C mismatch")
+
+
+def _check_ssl(value: bytes) -> None:
+    """The SSL TLV's fixed part, then sub-TLVs that fill it exactly (2.2.5), their text US-ASCII."""
+    if len(value) < SSL_FIXED:
+        raise ProxyHeaderError(f"a PROXY v2 SSL TLV must hold at least {SSL_FIXED} bytes")
+    for _at, kind, text in _split(value, SSL_FIXED):
+        if kind in (PP2_SUBTYPE_SSL_VERSION, PP2_SUBTYPE_SSL_CIPHER):
+            _ascii(text)
+
+
+def _ascii(text: bytes) -> str:
+    """A sub-TLV's text (a TLS version or cipher name), printable US-ASCII only: it reaches log lines
+    and the Received header."""
+    if not all(0x20 < byte < 0x7F for byte in text):
+        raise ProxyHeaderError("a PROXY v2 SSL sub-TLV that is not printable US-ASCII")
+    return text.decode("ascii")
 
 
 def _shown(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
