@@ -1,6 +1,8 @@
 """A real HAProxy (TCP mode) in front of a real ``pillarbox serve``: SMTP through ``send-proxy-v2`` with its
-CRC32C, IMAPS (implicit TLS) through ``send-proxy`` (v1). The client connects to HAProxy from 127.0.0.5;
-HAProxy connects to Pillarbox from 127.0.0.2, the only source Pillarbox trusts; Pillarbox must see 127.0.0.5."""
+CRC32C, IMAPS (implicit TLS) through ``send-proxy`` (v1), and HAProxy ending TLS itself for IMAP and the web
+(``send-proxy-v2-ssl``: Pillarbox's plain listeners take the password because the trusted balancer says the
+client used TLS). The client connects to HAProxy from 127.0.0.5; HAProxy connects to Pillarbox from
+127.0.0.2, the only source Pillarbox trusts; Pillarbox must see 127.0.0.5."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.e2e.outbound_env import free_port
@@ -30,9 +33,9 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"  # scripts/test.sh inst
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
     tmp = tmp_path_factory.mktemp("haproxy-backend")
-    extra = (f'proxy_protocol = ["smtp", "imaps"]\nproxy_trusted = ["{BALANCER}"]\n' + NO_POLICY
+    extra = (f'proxy_protocol = ["smtp", "imaps", "imap", "http"]\nproxy_trusted = ["{BALANCER}"]\n' + NO_POLICY
              + '[log]\nlevel = "debug"\n')  # the balancer's own connections are in debug lines
-    config = write_config(tmp, services=("smtp", "imaps", "http"), extra=extra)
+    config = write_config(tmp, services=("smtp", "imaps", "imap", "http"), extra=extra)
     populate(tmp / "data")
     running = MailServer(ServerProcess(config), tmp / "data")
     yield running
@@ -42,16 +45,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
 
 @pytest.fixture(scope="module")
 def fronts(server: MailServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
-    """HAProxy's ports for smtp and imaps; HAProxy runs in the foreground for this module."""
-    ports = {"smtp": free_port(FRONT_HOST), "imaps": free_port(FRONT_HOST)}
+    """HAProxy's port for each front (name: HAProxy's TLS, Pillarbox's listener, what HAProxy sends it);
+    HAProxy runs in the foreground for this module."""
+    directory = tmp_path_factory.mktemp("haproxy")
+    certificate = directory / "server.pem"  # HAProxy wants the certificate and its key in one file
+    certificate.write_bytes(b"".join((server.data_dir / "tls" / name).read_bytes() for name in ("cert.pem", "key.pem")))
+    ended = f"ssl crt {certificate}"
     # health checks on smtp: HAProxy sends them with the PROXY header too (v2: the LOCAL command)
-    sends = {"smtp": "send-proxy-v2 proxy-v2-options crc32c check inter 200ms", "imaps": "send-proxy"}
+    fronts = {"smtp": ("", "smtp", "send-proxy-v2 proxy-v2-options crc32c check inter 200ms"),
+              "imaps": ("", "imaps", "send-proxy"),
+              "imaps_ended": (ended, "imap", "send-proxy-v2-ssl proxy-v2-options ssl-cipher"),
+              "https_ended": (ended, "http", "send-proxy-v2-ssl")}
+    ports = {name: free_port(FRONT_HOST) for name in fronts}
     sections = "".join(
-        f"frontend {name}\n    bind {FRONT_HOST}:{ports[name]}\n    default_backend {name}_nodes\n"
+        f"frontend {name}\n    bind {FRONT_HOST}:{ports[name]} {tls}\n    default_backend {name}_nodes\n"
         f"backend {name}_nodes\n    source {BALANCER}\n"
-        f"    server node1 127.0.0.1:{server.process.port(name)} {sends[name]}\n"
-        for name in ports)
-    config = tmp_path_factory.mktemp("haproxy") / "haproxy.cfg"
+        f"    server node1 127.0.0.1:{server.process.port(listener)} {sends}\n"
+        for name, (tls, listener, sends) in fronts.items())
+    config = directory / "haproxy.cfg"
     config.write_text("defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 60s\n"
                       "    timeout server 60s\n" + sections)
     process = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdin=subprocess.DEVNULL,
@@ -106,3 +117,27 @@ def test_imaps_through_haproxy_v1(server: MailServer, fronts: dict[str, int]) ->
     finally:
         client.logout()
     server.process.wait_for_log(rf'msg="?login"? protocol=imap ip={CLIENT} ')
+
+
+def test_imaps_ended_at_haproxy(server: MailServer, fronts: dict[str, int]) -> None:
+    """HAProxy ends TLS and sends v2 with the SSL TLV to the plain IMAP listener: a password is taken."""
+    client = IMAPSFromClient(FRONT_HOST, fronts["imaps_ended"], ssl_context=ssl._create_unverified_context(),
+                             timeout=30)
+    try:
+        assert "STARTTLS" not in client.capabilities and "LOGINDISABLED" not in client.capabilities
+        assert client.login("carol@example.com", PASSWORD)[0] == "OK"
+    finally:
+        client.logout()
+    server.process.wait_for_log(rf'msg="?login"? protocol=imap ip={CLIENT} user=carol@example.com')
+    server.process.wait_for_log(rf"imap: {re.escape(CLIENT)}:\d+ via {re.escape(BALANCER)} \(TLS\)")
+
+
+def test_web_login_over_https_ended_at_haproxy(server: MailServer, fronts: dict[str, int]) -> None:
+    transport = httpx.HTTPTransport(local_address=CLIENT, verify=False)
+    with httpx.Client(base_url=f"https://{FRONT_HOST}:{fronts['https_ended']}", transport=transport,
+                      timeout=30) as client:
+        answer = client.post("/api/v1/session", json={"address": "bob@example.com", "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["set-cookie"].startswith("__Host-pb_session=")
+        assert client.get("/api/v1/account").json()["address"] == "bob@example.com"
+    server.process.wait_for_log(rf'msg="?login"? protocol=web ip={CLIENT} ')
