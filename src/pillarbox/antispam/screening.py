@@ -101,6 +101,10 @@ class ConnectionScreen:
         ip = conn.peer[0]
         if self.allowed(ip):
             return self._counted(ScreenVerdict(Outcome.ALLOWED))
+        if not self.settings.dnsbl and self.settings.pregreet_delay <= 0:
+            # nothing to wait for: greet at once, as without screening (a peer that hangs up meanwhile,
+            # like a balancer's health check, would make the greeting a write to a closed transport)
+            return self._counted(ScreenVerdict(Outcome.PASSED))
         lookups = asyncio.ensure_future(self.dnsbl_score(ip))
         try:
             early = await self._pregreet(conn)
