@@ -202,6 +202,7 @@ class IMAPSession:
             "UNSELECT",
             "CHILDREN",
             "SPECIAL-USE",
+            "CREATE-SPECIAL-USE",
             "LIST-EXTENDED",
             "LIST-STATUS",
             *EXTENSIONS,

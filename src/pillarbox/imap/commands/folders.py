@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 DELIMITER = "/"
 MAX_NAME = 512
-_SPECIAL_USE = {"\\ARCHIVE", "\\DRAFTS", "\\JUNK", "\\SENT", "\\TRASH", "\\ALL", "\\FLAGGED"}
+CREATABLE_USES = frozenset({"\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash"})
+"""What CREATE (USE) may give a mailbox (RFC 6154 3): \\All and \\Flagged name virtual mailboxes, which a
+folder of real messages is not, so they are refused with [USEATTR] as the RFC's example 5.3 does."""
 
 
 def valid_name(name: str) -> bool:
@@ -38,9 +40,12 @@ async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
     name = command.mailbox.rstrip(DELIMITER)  # RFC 9051 6.3.4: a trailing delimiter is ignored
     if not valid_name(name):
         return r.no(command.tag, r.CANNOT, "Invalid mailbox name")
-    uses = [u for u in command.special_use]
-    if any(u.upper() not in _SPECIAL_USE for u in uses) or len(uses) > 1:
-        return r.no(command.tag, r.USEATTR, "Unsupported special-use attribute")
+    uses = command.special_use
+    unsupported = [use for use in uses if use not in CREATABLE_USES]
+    if unsupported:
+        return r.no(command.tag, r.USEATTR, f"{unsupported[0]} not supported")
+    if len(uses) > 1:  # one special use per mailbox: RFC 6154 3 lets a server refuse the combination
+        return r.no(command.tag, r.USEATTR, "Only one special use per mailbox")
     await _create_superiors(session, name)  # RFC 9051 6.3.4
     try:
         created = await session.store.create_mailbox(session.user.id, name, uses[0] if uses else None)

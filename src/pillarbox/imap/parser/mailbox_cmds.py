@@ -89,7 +89,7 @@ def _qresync(reader: Reader) -> QResync:
 
 
 def parse_create(reader: Reader, tag: str, name: str) -> Create:
-    """``create = "CREATE" SP mailbox [create-params]``; RFC 6154 ``"USE" SP "(" use-attr ... ")"``."""
+    """``create = "CREATE" SP mailbox [create-params]``; RFC 6154 ``"USE" SP "(" [use-attr *(SP use-attr)] ")"``."""
     reader.sp()
     mailbox = reader.mailbox()
     uses: tuple[str, ...] = ()
@@ -97,11 +97,11 @@ def parse_create(reader: Reader, tag: str, name: str) -> Create:
         if reader.keyword() != "USE":
             raise ParseError("Unknown CREATE parameter")
         reader.expect(b" (")
-        found = [_use_attr(reader)]
-        while reader.take(b" "):
+        found = [] if reader.peek() == b")" else [_use_attr(reader)]  # RFC 6154 6: [use-attr *(SP use-attr)]
+        while found and reader.take(b" "):
             found.append(_use_attr(reader))
         reader.expect(b"))")
-        uses = tuple(found)
+        uses = tuple(dict.fromkeys(found))
     reader.end()
     return Create(tag, name, mailbox, uses)
 
