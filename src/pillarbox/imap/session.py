@@ -197,6 +197,7 @@ class IMAPSession:
         return [
             *caps,
             "NAMESPACE",
+            "UNAUTHENTICATE",
             "UIDPLUS",
             "MOVE",
             "UNSELECT",
@@ -213,6 +214,17 @@ class IMAPSession:
         self.selected = view
         self.saved_search = []
         self.state = State.SELECTED if view is not None else State.AUTHENTICATED
+
+    def logout_user(self) -> None:
+        """RFC 8437 3: back to the not authenticated state with nothing of the user's session kept
+        (selected mailbox, enabled extensions, saved search: 4.1) but the TLS layer; a stranger's
+        limits again, for literals and for the time to send a command."""
+        self.user = None
+        self.select(None)
+        self.enabled.clear()
+        self.state = State.NOT_AUTHENTICATED
+        self.framer.max_literal, self.framer.literal_minus = PRE_LOGIN_MAX_LITERAL, True
+        self.framer.max_command = PRE_LOGIN_MAX_COMMAND
 
     def login(self, account: Account) -> None:
         self.user = account

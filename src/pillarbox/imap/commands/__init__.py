@@ -20,6 +20,7 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "AUTHENTICATE": (NOT_AUTH, turnaround.authenticate),
     "LOGIN": (NOT_AUTH, general.login),
     "ENABLE": (AUTH, general.enable),
+    "UNAUTHENTICATE": (AUTH, general.unauthenticate),
     "NAMESPACE": (AUTH, general.namespace),
     "COMPRESS": (AUTH, turnaround.compress),
     "GETQUOTA": (AUTH, quota.getquota),

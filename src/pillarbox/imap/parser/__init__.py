@@ -115,7 +115,8 @@ UidParser = Callable[[Reader, str, str, bool], Command]
 
 COMMANDS: dict[str, Parser] = {
     **dict.fromkeys(
-        ("CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT", "IDLE", "NAMESPACE"),
+        ("CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT", "IDLE", "NAMESPACE",
+         "UNAUTHENTICATE"),
         ses.parse_simple,
     ),
     "AUTHENTICATE": ses.parse_authenticate,
