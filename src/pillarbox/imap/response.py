@@ -346,9 +346,10 @@ def status_data(name: str, items: Sequence[tuple[str, int | str]], utf8: bool = 
     return untagged(b"STATUS " + mailbox(name, utf8) + b" (" + " ".join(pieces).encode() + b")")
 
 
-def search_data(numbers: Iterable[int], highest_modseq: int | None = None) -> bytes:
-    """RFC 3501 7.2.5 ``"SEARCH" *(SP nz-number)`` [RFC 7162 ``SP "(MODSEQ" SP mod-sequence-value ")"``]."""
-    out = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
+def search_data(numbers: Iterable[int], highest_modseq: int | None = None, keyword: bytes = b"SEARCH") -> bytes:
+    """RFC 3501 7.2.5 ``"SEARCH" *(SP nz-number)``, RFC 5256 ``"SORT" *(SP nz-number)``, each with RFC 7162's
+    ``[SP search-sort-mod-seq]``."""
+    out = keyword + b"".join(b" %d" % n for n in numbers)
     if highest_modseq is not None:
         out += b" (MODSEQ %d)" % highest_modseq
     return untagged(out)
@@ -357,12 +358,13 @@ def search_data(numbers: Iterable[int], highest_modseq: int | None = None) -> by
 def esearch_data(
     tag: str | None,
     uid: bool,
-    results: Sequence[tuple[str, int | Iterable[int]]],
+    results: Sequence[tuple[str, int | str | Iterable[int]]],
 ) -> bytes:
     """RFC 9051 7.3.4 ``esearch-response = "ESEARCH" [search-correlator] [SP "UID"] *(SP search-return-data)``.
 
     ``results`` holds (name, value): MIN/MAX/COUNT/MODSEQ take a number, ALL a set of numbers
-    (sent as a compact sequence-set, omitted when empty as RFC 4731 3.1 asks).
+    (sent as a compact sequence-set, omitted when empty as RFC 4731 3.1 asks), a string is sent as
+    it is (``imap.esearch`` builds ordered sets and PARTIAL's payload).
     """
     out = b"ESEARCH"
     if tag is not None:
@@ -372,6 +374,8 @@ def esearch_data(
     for name, value in results:
         if isinstance(value, int):
             out += b" %s %d" % (name.encode(), value)
+        elif isinstance(value, str):
+            out += b" %s %s" % (name.encode(), value.encode())
         else:
             numbers = uid_set(value)
             if numbers:

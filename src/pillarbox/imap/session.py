@@ -70,6 +70,8 @@ EXTENSIONS = (
     "QRESYNC",
     "SORT",
     "SORT=DISPLAY",
+    "ESORT",
+    "PARTIAL",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "WITHIN",

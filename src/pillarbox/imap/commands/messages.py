@@ -14,10 +14,11 @@ import bisect
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import ProtocolError, QuotaExceeded
+from pillarbox.imap import esearch
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.folders import folder
 from pillarbox.imap.fetch import FetchOptions, fetch_responses, flag_list, sets_seen
-from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, Store
+from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, SearchReturn, Sort, Store
 from pillarbox.imap.parser.search_key import ModSeqKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
 from pillarbox.imap.search import search as run_search
@@ -59,6 +60,8 @@ def resolve(session: IMAPSession, tag: str, numbers: SequenceSet, uid: bool) -> 
 async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
     view = view_of(session)
     uids = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
+    if command.modifiers.partial is not None:  # RFC 9394 3.3/3.4: the slice first, then CHANGEDSINCE
+        uids = [uids[i] for i in esearch.partial_positions(command.modifiers.partial, len(uids))]
     expunged = any(u in view.pending_expunges for u in uids)
     since = command.modifiers.changedsince
     if command.modifiers.vanished and not session.qresync:
@@ -229,42 +232,29 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.criteria, session.saved_search)
     numbers = uids if command.uid else [seq for seq, _ in view.numbered(uids)]
-    returns = command.returns
-    options = returns.options if returns is not None and returns.options else ("ALL",)
-    modseq = None
-    if any(isinstance(key, ModSeqKey) for key in walk(command.criteria)):
-        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what is returned
-        modseq = max((view.entry(u).modseq for u in _returned(options, uids)), default=None)
-    if returns is not None and "SAVE" in returns.options:
-        session.saved_search = _returned(returns.options, uids)
-    if returns is None and not session.rev2:
-        session.send(r.search_data(numbers, modseq))
-    else:
-        results = _esearch_results(options, numbers)
-        if results and modseq is not None:
-            results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
-        if results or returns is None or returns.options != ("SAVE",):
-            session.send(r.esearch_data(command.tag, command.uid, results))
+    answer(session, command, uids, numbers, ordered=False)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
 
 
-def _returned(options: tuple[str, ...], uids: list[int]) -> list[int]:
-    """The messages a result reports: with MIN and/or MAX but neither ALL nor COUNT, only those. They
-    are what SAVE keeps (RFC 5182 2.4) and whose MODSEQ is the highest reported (RFC 4731 3.2)."""
-    if uids and ("MIN" in options or "MAX" in options) and not ("ALL" in options or "COUNT" in options):
-        chosen = {uids[0]} if "MIN" in options else set()
-        return sorted(chosen | ({uids[-1]} if "MAX" in options else set()))
-    return list(uids)
-
-
-def _esearch_results(options: tuple[str, ...], numbers: list[int]) -> list[tuple[str, object]]:
-    results: list[tuple[str, object]] = []
-    if "MIN" in options and numbers:
-        results.append(("MIN", min(numbers)))
-    if "MAX" in options and numbers:
-        results.append(("MAX", max(numbers)))
-    if "ALL" in options:
-        results.append(("ALL", numbers))
-    if "COUNT" in options:
-        results.append(("COUNT", len(numbers)))
-    return results
+def answer(session: IMAPSession, command: Search | Sort, uids: list[int], numbers: list[int], ordered: bool) -> None:
+    """The ESEARCH response of a SEARCH or SORT with RETURN (``imap.esearch``), SAVE and the MODSEQ of
+    what it reports; without RETURN, SEARCH's SEARCH (ESEARCH in IMAP4rev2) or SORT's SORT."""
+    view = view_of(session)
+    returns = command.returns or SearchReturn(("ALL",))
+    modseq = None
+    reported = esearch.reported_positions(returns, len(uids))
+    program = command.criteria if isinstance(command, Search) else command.search
+    if any(isinstance(key, ModSeqKey) for key in walk(program)):
+        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what is returned
+        modseq = max((view.entry(uids[i]).modseq for i in reported), default=None)
+    if command.returns is not None and "SAVE" in command.returns.options:
+        session.saved_search = sorted(uids[i] for i in reported)
+    if command.returns is None and (isinstance(command, Sort) or not session.rev2):
+        keyword = b"SORT" if isinstance(command, Sort) else b"SEARCH"
+        session.send(r.search_data(numbers, modseq, keyword))
+        return
+    results: list[tuple[str, int | str]] = list(esearch.return_data(returns, numbers, ordered))
+    if results and modseq is not None:
+        results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
+    if results or command.returns is None or command.returns.options != ("SAVE",):
+        session.send(r.esearch_data(command.tag, command.uid, results))

@@ -1,4 +1,4 @@
-"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY): search, then order or thread.
+"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT): search, then order or thread.
 
 The search program runs as for SEARCH; the matching messages' summaries (subject, Date and the
 stored structure, all computed at delivery) are read in one store call, so neither command reads
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.messages import charset_ok, view_of
+from pillarbox.imap.commands.messages import answer, charset_ok, view_of
 from pillarbox.imap.parser.commands import Sort, Thread
 from pillarbox.imap.search import search as run_search
 from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_entries
@@ -36,15 +36,13 @@ async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
     view = view_of(session)
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
-    if command.returns is not None:
-        return r.bad(command.tag, "SORT RETURN (ESORT) is not supported")
     uids = await run_search(session.store, view, command.search, session.saved_search)
     facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in command.criteria))
     numbered = list(view.numbered_entries(uids))
     ordered = sort_entries([entry for _, entry in numbered], facts, command.criteria)
     seqs = {entry.uid: seq for seq, entry in numbered}
     numbers = [e.uid if command.uid else seqs[e.uid] for e in ordered]
-    session.send(r.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers)))  # RFC 5256 4
+    answer(session, command, [e.uid for e in ordered], numbers, ordered=True)  # RFC 5256 4, RFC 5267 3
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
 
 

@@ -139,9 +139,12 @@ class Expunge(Command):
 
 @dataclass(frozen=True)
 class SearchReturn:
-    """ESEARCH ``search-return-opts`` (RFC 4731, 5182 SAVE); ``None`` in Search means plain SEARCH."""
+    """ESEARCH ``search-return-opts`` (RFC 4731, 5182 SAVE, 5267 CONTEXT/UPDATE, 9394 PARTIAL); ``None``
+    in Search means plain SEARCH."""
 
-    options: tuple[str, ...]  # MIN MAX ALL COUNT SAVE (empty tuple = "RETURN ()", which means ALL)
+    options: tuple[str, ...]  # MIN MAX ALL COUNT SAVE PARTIAL... (empty tuple = "RETURN ()", which means ALL)
+    partial: tuple[int, int] | None = None
+    """PARTIAL's range as the client wrote it: positive from the first result, negative from the last."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ class Search(Command):
 
 @dataclass(frozen=True)
 class Fetch(Command):
+    """``fetch = "FETCH" SP sequence-set SP (...) [fetch-modifiers]``; PARTIAL (RFC 9394 3.3) is a
+    modifier of UID FETCH only."""
+
     uid: bool
     sequence_set: SequenceSet
     items: tuple[FetchAtt, ...]
