@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pillarbox.imap.esearch import partial_positions, reported_positions, return_data
-from pillarbox.imap.parser import Fetch, SearchReturn, Sort
+from pillarbox.imap.parser import Fetch, MultiSearch, SearchReturn, Sort
+from pillarbox.imap.parser.mailbox_filter import MailboxFilter
 from tests.imap.parser_helpers import parse, refused
 
 
@@ -59,3 +60,17 @@ def test_an_ordered_all_names_the_same_numbers_in_the_same_order(numbers: list[i
         assert not high or int(low) < int(high)  # ranges only ascend (RFC 5267 3.2)
         expanded.extend(range(int(low), int(high or low) + 1))
     assert expanded == numbers
+
+
+def test_rfc_7377_esearch_parses() -> None:
+    command = parse(b'tag2 ESEARCH IN (mailboxes "folder1" subtree-one "folder2") subject "chad"')
+    assert isinstance(command, MultiSearch)
+    assert command.sources == (MailboxFilter("MAILBOXES", ("folder1",)), MailboxFilter("SUBTREE-ONE", ("folder2",)))
+    command = parse(b"t ESEARCH IN (personal inboxes subtree (a b a)) RETURN (COUNT) CHARSET UTF-8 ALL")
+    assert isinstance(command, MultiSearch) and command.charset == "UTF-8"
+    subtree = MailboxFilter("SUBTREE", ("a", "b"))
+    assert command.sources == (MailboxFilter("PERSONAL"), MailboxFilter("INBOXES"), subtree)
+    assert parse(b"t ESEARCH UNSEEN").sources == ()  # type: ignore[attr-defined]
+    for bad in (b"t ESEARCH IN () ALL", b"t ESEARCH IN (selected-delayed) ALL", b"t ESEARCH IN (subtree) ALL",
+                b"t ESEARCH IN (personal) ", b"t ESEARCH IN (personal (opt)) ALL"):
+        assert refused(bad).status == "BAD"

@@ -359,15 +359,22 @@ def esearch_data(
     tag: str | None,
     uid: bool,
     results: Sequence[tuple[str, int | str | Iterable[int]]],
+    mailbox_of: tuple[str, int] | None = None,
+    *,
+    utf8: bool = False,
 ) -> bytes:
     """RFC 9051 7.3.4 ``esearch-response = "ESEARCH" [search-correlator] [SP "UID"] *(SP search-return-data)``.
 
     ``results`` holds (name, value): MIN/MAX/COUNT/MODSEQ take a number, ALL a set of numbers
     (sent as a compact sequence-set, omitted when empty as RFC 4731 3.1 asks), a string is sent as
-    it is (``imap.esearch`` builds ordered sets and PARTIAL's payload).
+    it is (``imap.esearch`` builds ordered sets and PARTIAL's payload). ``mailbox_of`` (name,
+    UIDVALIDITY) adds RFC 7377's MAILBOX and UIDVALIDITY correlators.
     """
     out = b"ESEARCH"
-    if tag is not None:
+    if mailbox_of is not None:
+        name, uidvalidity = mailbox_of
+        out += b" (TAG %s MAILBOX %s UIDVALIDITY %d)" % (string(tag or ""), mailbox(name, utf8), uidvalidity)
+    elif tag is not None:
         out += b" (TAG " + string(tag) + b")"
     if uid:
         out += b" UID"

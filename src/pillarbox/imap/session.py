@@ -33,7 +33,7 @@ from pillarbox.errors import ProtocolError, StorageFull
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
-from pillarbox.imap.parser.commands import Command, Fetch, Search
+from pillarbox.imap.parser.commands import Command, Fetch, MultiSearch, Search
 from pillarbox.imap.parser.commands import Store as StoreCommand
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
@@ -63,6 +63,7 @@ class State(enum.Enum):
 
 EXTENSIONS = (
     "ESEARCH",
+    "MULTISEARCH",
     "SEARCHRES",
     "BINARY",
     "STATUS=SIZE",
@@ -448,5 +449,8 @@ class IMAPSession:
 
 def _may_expunge(command: Command) -> bool:
     """RFC 9051 7.5.1 (RFC 3501 7.4.1): no EXPUNGE while answering FETCH, STORE or SEARCH, whose
-    sequence numbers it would shift; their UID forms are other commands, and may carry one."""
+    sequence numbers it would shift; their UID forms are other commands, and may carry one. ESEARCH
+    (RFC 7377) answers by UID but its criteria may hold sequence numbers: none either."""
+    if isinstance(command, MultiSearch):
+        return False
     return not isinstance(command, (Fetch, StoreCommand, Search)) or command.uid

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from pillarbox.imap import turnaround
-from pillarbox.imap.commands import appending, folders, general, listing, messages, quota, selecting, sorting
+from pillarbox.imap.commands import (
+    appending,
+    folders,
+    general,
+    listing,
+    messages,
+    multisearch,
+    quota,
+    selecting,
+    sorting,
+)
 from pillarbox.imap.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, IMAPSession, State
 
 
@@ -43,6 +53,7 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "UNSELECT": (SELECTED, messages.close),
     "EXPUNGE": (SELECTED, messages.expunge),
     "SEARCH": (SELECTED, messages.search),
+    "ESEARCH": (AUTH, multisearch.multisearch),
     "SORT": (SELECTED, sorting.sort),
     "THREAD": (SELECTED, sorting.thread),
     "FETCH": (SELECTED, messages.fetch),

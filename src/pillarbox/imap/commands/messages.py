@@ -19,7 +19,7 @@ from pillarbox.imap import response as r
 from pillarbox.imap.commands.folders import folder
 from pillarbox.imap.fetch import FetchOptions, fetch_responses, flag_list, sets_seen
 from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, SearchReturn, Sort, Store
-from pillarbox.imap.parser.search_key import ModSeqKey
+from pillarbox.imap.parser.search_key import And, ModSeqKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
 from pillarbox.imap.search import search as run_search
 from pillarbox.imap.search import walk
@@ -222,6 +222,15 @@ async def close(session: IMAPSession, command: Command) -> r.TaggedReply:
     return r.ok(command.tag, f"{command.name} completed")
 
 
+def reported_modseq(session: IMAPSession, view: SelectedMailbox, program: And, reported: list[int]) -> int | None:
+    """RFC 7162 3.1.5: with a MODSEQ search key, the highest MODSEQ of the messages the result reports
+    (RFC 4731 3.2); the search is CONDSTORE-enabling."""
+    if not any(isinstance(key, ModSeqKey) for key in walk(program)):
+        return None
+    session.enabled.add("CONDSTORE")
+    return max((view.entry(uid).modseq for uid in reported), default=None)
+
+
 def charset_ok(charset: str | None) -> bool:
     return charset is None or charset.lower().replace("_", "-") in ("utf-8", "us-ascii", "ascii", "utf8")
 
@@ -241,12 +250,9 @@ def answer(session: IMAPSession, command: Search | Sort, uids: list[int], number
     what it reports; without RETURN, SEARCH's SEARCH (ESEARCH in IMAP4rev2) or SORT's SORT."""
     view = view_of(session)
     returns = command.returns or SearchReturn(("ALL",))
-    modseq = None
     reported = esearch.reported_positions(returns, len(uids))
     program = command.criteria if isinstance(command, Search) else command.search
-    if any(isinstance(key, ModSeqKey) for key in walk(program)):
-        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what is returned
-        modseq = max((view.entry(uids[i]).modseq for i in reported), default=None)
+    modseq = reported_modseq(session, view, program, [uids[i] for i in reported])
     if command.returns is not None and "SAVE" in command.returns.options:
         session.saved_search = sorted(uids[i] for i in reported)
     if command.returns is None and (isinstance(command, Sort) or not session.rev2):

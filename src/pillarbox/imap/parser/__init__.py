@@ -32,6 +32,7 @@ from pillarbox.imap.parser.commands import (
     ListCommand,
     Login,
     MailboxCommand,
+    MultiSearch,
     QResync,
     QuotaRoot,
     Rename,
@@ -87,6 +88,7 @@ __all__ = [
     "Login",
     "MailboxCommand",
     "ModSeqKey",
+    "MultiSearch",
     "Not",
     "NumberKey",
     "Or",
@@ -135,6 +137,7 @@ COMMANDS: dict[str, Parser] = {
     "LSUB": mb.parse_list,
     "STATUS": mb.parse_status,
     "APPEND": mb.parse_append,
+    "ESEARCH": msg.parse_esearch,
 }
 UID_COMMANDS: dict[str, UidParser] = {
     "SEARCH": msg.parse_search,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pillarbox.imap.parser.fetch_att import FetchAtt, FetchModifiers
+from pillarbox.imap.parser.mailbox_filter import MailboxFilter
 from pillarbox.imap.parser.search_key import And
 from pillarbox.imap.parser.sequence_set import SequenceSet
 
@@ -155,6 +156,18 @@ class Search(Command):
     criteria: And
     charset: str | None = None
     returns: SearchReturn | None = None
+
+
+@dataclass(frozen=True)
+class MultiSearch(Command):
+    """RFC 7377 ``esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts] SP search-program``;
+    ``sources`` empty means the selected mailbox (2.2)."""
+
+    sources: tuple[MailboxFilter, ...]
+    criteria: And
+    charset: str | None = None
+    returns: SearchReturn | None = None
+    uid: bool = True  # 2.1: always UIDs
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,17 @@ Each ``parse_*`` starts after ``tag SP command-name`` (after ``"UID" SP name`` f
 
 from __future__ import annotations
 
-from pillarbox.imap.parser.commands import Copy, Expunge, Fetch, Search, SearchReturn, Sort, Store, Thread
+from pillarbox.imap.parser.commands import (
+    Copy,
+    Expunge,
+    Fetch,
+    MultiSearch,
+    Search,
+    SearchReturn,
+    Sort,
+    Store,
+    Thread,
+)
 from pillarbox.imap.parser.fetch_att import (
     FetchModifiers,
     parse_fetch_items,
@@ -13,6 +23,7 @@ from pillarbox.imap.parser.fetch_att import (
     parse_partial_range,
 )
 from pillarbox.imap.parser.flags import parse_flag, parse_flag_list
+from pillarbox.imap.parser.mailbox_filter import MailboxFilter, parse_filter
 from pillarbox.imap.parser.primitives import MAX_NUMBER64, ParseError, Reader
 from pillarbox.imap.parser.search_key import SearchParser, check_charset
 from pillarbox.imap.parser.sequence_set import parse_sequence_set
@@ -20,6 +31,32 @@ from pillarbox.imap.parser.sequence_set import parse_sequence_set
 SEARCH_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
 SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+
+
+MULTISEARCH_KINDS = frozenset({"SELECTED", "INBOXES", "PERSONAL", "SUBSCRIBED", "SUBTREE", "SUBTREE-ONE", "MAILBOXES"})
+
+
+def parse_esearch(reader: Reader, tag: str, name: str) -> MultiSearch:
+    """RFC 7377 4: ``esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts] SP
+    search-program``; ``esearch-source-opts = "IN" SP "(" source-mbox [SP "(" scope-options ")"] ")"``,
+    ``source-mbox = filter-mailboxes *(SP filter-mailboxes)`` without "selected-delayed" (2.2)."""
+    reader.sp()
+    sources: list[MailboxFilter] = []
+    if reader.take(b"IN ("):
+        sources.append(parse_filter(reader, MULTISEARCH_KINDS))
+        while reader.take(b" "):
+            if reader.peek() == b"(":
+                raise ParseError("Unknown scope option")  # none is defined (4)
+            sources.append(parse_filter(reader, MULTISEARCH_KINDS))
+        reader.expect(b")")
+        reader.sp()
+    returns = _search_return(reader)
+    charset = None
+    if reader.take(b"CHARSET "):
+        charset = _charset(reader)
+        reader.sp()
+    criteria = SearchParser(reader, check_charset(charset or "utf-8")).program()
+    return MultiSearch(tag, name, tuple(dict.fromkeys(sources)), criteria, charset, returns)
 
 
 def parse_search(reader: Reader, tag: str, name: str, uid: bool) -> Search:
