@@ -264,3 +264,24 @@ def test_concurrent_deliveries_get_uids_in_call_order(with_store):
         assert [r[0].uid for r in results] == list(range(1, 31))
 
     with_store(body)
+
+
+def test_replace_is_one_change_and_quota_counts_the_net_growth(with_store):  # RFC 8508 3.4
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        old = message(body="x" * 300)
+        [first] = await store.deliver(old, [DeliveryTarget(inbox.id)])
+        assert isinstance(first, Appended)
+        await store.set_quota("bob@example.com", len(old) + 50, None)
+        bigger = message(body="y" * 330)  # both at once would not fit, one instead of the other does
+        replaced = await store.replace_message(bigger, DeliveryTarget(inbox.id, frozenset({"\\Seen"})), (inbox.id, 1))
+        assert replaced.uid == 2 and replaced.modseq > first.modseq
+        changes = await store.changes_since(inbox.id, first.modseq)
+        assert changes.expunged == (1,) and [e.uid for e in changes.changed] == [2]
+        with pytest.raises(QuotaExceeded):
+            await store.replace_message(message(body="z" * 500), DeliveryTarget(inbox.id), (inbox.id, 2))
+        with pytest.raises(StoreError):  # NotFound: the message to replace is gone
+            await store.replace_message(message(), DeliveryTarget(inbox.id), (inbox.id, 1))
+        assert [e.uid for e in await store.list_messages(inbox.id)] == [2]  # the refusals changed nothing
+
+    with_store(body)

@@ -33,7 +33,7 @@ from pillarbox.errors import ProtocolError, StorageFull
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
-from pillarbox.imap.parser.commands import Command, Fetch, MultiSearch, Search
+from pillarbox.imap.parser.commands import Command, Fetch, MultiSearch, Replace, Search
 from pillarbox.imap.parser.commands import Store as StoreCommand
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
@@ -77,6 +77,7 @@ EXTENSIONS = (
     "THREAD=REFERENCES",
     "WITHIN",
     "MULTIAPPEND",
+    "REPLACE",
     "UTF8=ACCEPT",
     "COMPRESS=DEFLATE",
     "QUOTA",
@@ -389,7 +390,7 @@ class IMAPSession:
         reply = await handler(self, command)
         # nothing at all goes out after LOGOUT's BYE (RFC 9051 6.1.3)
         if reply is not None and self.state is State.SELECTED and self.selected is not None and not self.closed:
-            await self.report_changes(allow_expunge=_may_expunge(command))
+            await self.report_changes(_may_expunge(command), exists_first=isinstance(command, Replace))
         return reply
 
     def resume_framing(self) -> None:
@@ -414,14 +415,16 @@ class IMAPSession:
             code = r.code_permanentflags(view.permanent_flags())
             self.send(r.UntaggedReply("OK", "Flags permitted", code).to_bytes())
 
-    def send_exists(self, view: SelectedMailbox) -> None:
+    def send_exists(self, view: SelectedMailbox, count: int | None = None) -> None:
         """EXISTS, with RECENT for an IMAP4rev1 client (RFC 3501 7.3.2: whenever the size changes)."""
-        self.send(r.exists_data(view.exists))
+        self.send(r.exists_data(view.exists if count is None else count))
         if not self.rev2:
             self.send(r.recent_data(view.recent.count(view.uids)))
 
-    async def report_changes(self, allow_expunge: bool) -> None:
-        """Untagged EXPUNGE (or VANISHED)/EXISTS/FETCH for what others changed (RFC 9051 7.4.1, 5.2)."""
+    async def report_changes(self, allow_expunge: bool, exists_first: bool = False) -> None:
+        """Untagged EXPUNGE (or VANISHED)/EXISTS/FETCH for what others changed (RFC 9051 7.4.1, 5.2);
+        ``exists_first``: the new size before the expunges, as RFC 8508's REPLACE example shows (the
+        new messages come after every expunged one, so each EXPUNGE's number stays right)."""
         view = self.selected
         assert view is not None
         changes = await self.store.changes_since(view.id, view.known_modseq)
@@ -429,15 +432,15 @@ class IMAPSession:
         update = view.apply(changes, allow_expunge)
         if update.new_keywords:
             self.send_flags(view)
+        if exists_first and update.exists is not None:
+            await self._report_exists(view, told, update.exists + len(update.expunged))
         if self.qresync and update.expunged_uids:
             self.send(r.vanished_data(update.expunged_uids))  # RFC 7162 3.2.10: no sequence numbers
         else:
             for seq in update.expunged:
                 self.send(r.expunge_data(seq))
-        if update.exists is not None:
-            if not self.rev2:
-                await recent.take(self.store, view, told)
-            self.send_exists(view)
+        if not exists_first and update.exists is not None:
+            await self._report_exists(view, told, update.exists)
         for entry in update.flags:
             seq = view.seq_of(entry.uid)
             if seq is not None:
@@ -445,6 +448,11 @@ class IMAPSession:
                 if self.condstore:
                     items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.1.4.1
                 self.send(r.fetch_data(seq, items))
+
+    async def _report_exists(self, view: SelectedMailbox, told: int, count: int) -> None:
+        if not self.rev2:
+            await recent.take(self.store, view, told)
+        self.send_exists(view, count)
 
 
 def _may_expunge(command: Command) -> bool:

@@ -157,6 +157,11 @@ class Store(Protocol):
     async def append_messages(
         self, mailbox_id: int, batch: Sequence[tuple[bytes, DeliveryTarget]]
     ) -> list[Appended]: ...
+    async def replace_message(self, raw: bytes, target: DeliveryTarget, replaced: tuple[int, int]) -> Appended:
+        """APPEND to ``target`` and UID EXPUNGE of ``replaced`` (mailbox id, UID) as one change (RFC 8508
+        3.4): the expunge counts first, so quota sees only the net growth; NotFound when the message to
+        replace is gone (or the target is), QuotaExceeded, and then nothing changed."""
+        ...
 
     # time
     def now(self) -> datetime: ...

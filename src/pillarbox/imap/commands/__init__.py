@@ -60,4 +60,5 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "STORE": (SELECTED, messages.store),
     "COPY": (SELECTED, messages.copy),
     "MOVE": (SELECTED, messages.copy),
+    "REPLACE": (SELECTED, appending.replace),
 }

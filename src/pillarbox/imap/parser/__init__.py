@@ -36,6 +36,7 @@ from pillarbox.imap.parser.commands import (
     QResync,
     QuotaRoot,
     Rename,
+    Replace,
     Search,
     SearchReturn,
     Select,
@@ -95,6 +96,7 @@ __all__ = [
     "QResync",
     "QuotaRoot",
     "Rename",
+    "Replace",
     "Search",
     "SearchKey",
     "SearchReturn",
@@ -148,6 +150,7 @@ UID_COMMANDS: dict[str, UidParser] = {
     "EXPUNGE": msg.parse_expunge,
     "SORT": msg.parse_sort,
     "THREAD": msg.parse_thread,
+    "REPLACE": mb.parse_replace,
 }
 # tag = 1*<any ASTRING-CHAR except "+">
 _TAG = re.compile(rb'[^(){ \x00-\x1f\x7f%*"\\+\x80-\xff]+')

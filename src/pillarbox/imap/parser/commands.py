@@ -131,6 +131,16 @@ class Append(Command):
 
 
 @dataclass(frozen=True)
+class Replace(Command):
+    """RFC 8508 5: ``replace = "REPLACE" SP seq-number SP mailbox append-message``, and its UID form."""
+
+    uid: bool
+    number: int
+    mailbox: str
+    message: AppendMessage
+
+
+@dataclass(frozen=True)
 class Expunge(Command):
     """EXPUNGE, or UID EXPUNGE with ``uids`` (RFC 4315 2.1)."""
 

@@ -15,6 +15,7 @@ from pillarbox.imap.parser.commands import (
     MailboxCommand,
     QResync,
     Rename,
+    Replace,
     Select,
     Status,
 )
@@ -234,6 +235,17 @@ def parse_append(reader: Reader, tag: str, name: str) -> Append:
             raise ParseError("Too many messages in one APPEND", code="LIMIT", status="NO")
         messages.append(_append_message(reader))
     return Append(tag, name, mailbox, tuple(messages))
+
+
+def parse_replace(reader: Reader, tag: str, name: str, uid: bool) -> Replace:
+    """RFC 8508 5: ``replace = "REPLACE" SP seq-number SP mailbox append-message``; ``uid =/ "UID" SP replace``."""
+    reader.sp()
+    number = reader.nz_number()
+    reader.sp()
+    mailbox = reader.mailbox()
+    message = _append_message(reader)
+    reader.end()
+    return Replace(tag, name, uid, number, mailbox, message)
 
 
 def _append_message(reader: Reader) -> AppendMessage:

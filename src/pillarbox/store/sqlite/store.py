@@ -629,6 +629,18 @@ class SQLiteStore:
         blobs = messages.blob_files(zip(prepared, (raw for raw, _ in batch), strict=True))
         return await self._write(append_all, blobs, grows=sum(len(raw) for raw, _ in batch))
 
+    async def replace_message(self, raw: bytes, target: DeliveryTarget, replaced: tuple[int, int]) -> Appended:
+        prepared = await _prepare(raw)
+        now = self._seconds()
+
+        def replace(txn: Txn) -> Appended:
+            if not messages.expunge(txn, replaced[0], [replaced[1]]):
+                raise NotFound("the message to replace is gone")
+            message_id = messages.insert_message(txn, prepared, now)
+            internal = int(target.internal_date.timestamp()) if target.internal_date else now
+            return messages.append_entry(txn, target.mailbox_id, message_id, len(raw), target.flags, internal, now)
+        return await self._write(replace, messages.blob_files([(prepared, raw)]), grows=len(raw))
+
 
 INLINE_PARSE_LIMIT = 32 * 1024
 
