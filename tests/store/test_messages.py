@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pillarbox.errors import AlreadyExists, QuotaExceeded, StoreError
 from pillarbox.store.records import Appended, DeliveryTarget, Refused
+from pillarbox.store.sqlite import messages
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
 
@@ -285,3 +289,12 @@ def test_replace_is_one_change_and_quota_counts_the_net_growth(with_store):  # R
         assert [e.uid for e in await store.list_messages(inbox.id)] == [2]  # the refusals changed nothing
 
     with_store(body)
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)),
+       st.integers(-(23 * 60 + 59), 23 * 60 + 59))
+def test_an_internal_date_comes_back_in_its_zone(moment: datetime, minutes: int) -> None:
+    given_date = moment.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=minutes)))
+    seconds, zone = messages.internal_date_columns(given_date, now=0)
+    back = messages.zoned(seconds, zone)
+    assert back == given_date and back.utcoffset() == given_date.utcoffset()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -118,6 +119,8 @@ class MessageColumns:
     sizes: array[int]
     internal_dates: array[int]
     save_dates: array[int]
+    internal_zones: Mapping[int, int] = field(default_factory=dict)
+    """UID → the INTERNALDATE's zone in minutes east of UTC, for the few messages whose zone is not UTC."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class DeliveryTarget:
     mailbox_id: int
     flags: frozenset[str] = frozenset()
     internal_date: datetime | None = None
+    """None: now; its zone is kept (FETCH INTERNALDATE answers in it), a naive one is UTC."""
 
 
 @dataclass(frozen=True)

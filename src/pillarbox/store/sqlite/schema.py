@@ -282,6 +282,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO unindexed (message_id) SELECT id FROM messages;
     """,
+    # (imap) The zone a client gave APPEND for INTERNALDATE, in minutes east of UTC (RFC 9051 2.3.3: the
+    # date-time is sent back as given); internal_date stays the instant in Unix seconds. 0 for the rest.
+    """
+    ALTER TABLE mailbox_messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -623,8 +623,7 @@ class SQLiteStore:
             done = []
             for (raw, target), one in zip(batch, prepared, strict=True):
                 message_id = messages.insert_message(txn, one, now)
-                internal = int(target.internal_date.timestamp()) if target.internal_date else now
-                done.append(messages.append_entry(txn, mailbox_id, message_id, len(raw), target.flags, internal, now))
+                done.append(_append_entry(txn, mailbox_id, message_id, len(raw), target, now))
             return done
         blobs = messages.blob_files(zip(prepared, (raw for raw, _ in batch), strict=True))
         return await self._write(append_all, blobs, grows=sum(len(raw) for raw, _ in batch))
@@ -637,8 +636,7 @@ class SQLiteStore:
             if not messages.expunge(txn, replaced[0], [replaced[1]]):
                 raise NotFound("the message to replace is gone")
             message_id = messages.insert_message(txn, prepared, now)
-            internal = int(target.internal_date.timestamp()) if target.internal_date else now
-            return messages.append_entry(txn, target.mailbox_id, message_id, len(raw), target.flags, internal, now)
+            return _append_entry(txn, target.mailbox_id, message_id, len(raw), target, now)
         return await self._write(replace, messages.blob_files([(prepared, raw)]), grows=len(raw))
 
 
@@ -653,11 +651,15 @@ async def _prepare(raw: bytes) -> PreparedMessage:
     return await asyncio.to_thread(prepare_message, raw)
 
 
+def _append_entry(txn: Txn, mailbox_id: int, message_id: int, size: int, target: DeliveryTarget, now: int) -> Appended:
+    seconds, zone = messages.internal_date_columns(target.internal_date, now)
+    return messages.append_entry(txn, mailbox_id, message_id, size, target.flags, seconds, now, internal_zone=zone)
+
+
 def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:
-    internal = int(target.internal_date.timestamp()) if target.internal_date else now
     txn.conn.execute("SAVEPOINT target")
     try:
-        appended = messages.append_entry(txn, target.mailbox_id, message_id, size, target.flags, internal, now)
+        appended = _append_entry(txn, target.mailbox_id, message_id, size, target, now)
     except (StoreError, sqlite3.IntegrityError) as exc:
         txn.conn.execute("ROLLBACK TO target")
         txn.conn.execute("RELEASE target")
