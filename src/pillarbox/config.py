@@ -374,6 +374,9 @@ class LimitsConfig:
     send_timeout: int = 300
     buffer_memory: int = _setting(256 * MiB, _size)
     imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
+    # RFC 5464 4.1: a server must take values of at least 1,024 octets and at least 10 entries.
+    imap_metadata_max_size: int = _setting(64 * 1024, minimum=1024)
+    imap_metadata_max_entries: int = _setting(100, minimum=10)
     auth_failures_per_ip: int = 10
     max_header_size: int = _setting(256 * 1024, _size)  # a message's header section, over SMTP
     max_header_lines: int = 5000

@@ -346,6 +346,12 @@ def status_data(name: str, items: Sequence[tuple[str, int | str]], utf8: bool = 
     return untagged(b"STATUS " + mailbox(name, utf8) + b" (" + " ".join(pieces).encode() + b")")
 
 
+def metadata_data(name: str, values: Sequence[tuple[str, bytes | None]], utf8: bool = False) -> bytes:
+    """RFC 5464 5: ``metadata-resp = "METADATA" SP mailbox SP entry-values``; ``value = nstring / literal8``."""
+    pairs = [astring(entry) + b" " + (b"NIL" if value is None else string(value, utf8)) for entry, value in values]
+    return untagged(b"METADATA " + mailbox(name, utf8) + b" (" + b" ".join(pairs) + b")")
+
+
 def search_data(numbers: Iterable[int], highest_modseq: int | None = None, keyword: bytes = b"SEARCH") -> bytes:
     """RFC 3501 7.2.5 ``"SEARCH" *(SP nz-number)``, RFC 5256 ``"SORT" *(SP nz-number)``, each with RFC 7162's
     ``[SP search-sort-mod-seq]``."""

@@ -72,6 +72,8 @@ EXTENSIONS = (
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
+    "METADATA",
+    "METADATA-SERVER",
     "PARTIAL",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
@@ -104,6 +106,10 @@ class IMAPSettings:
     login_timeout: float = PRE_AUTH_TIMEOUT
     transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT
     min_transfer_rate: float = DEFAULT_MIN_RATE
+    metadata_max_size: int = 64 * 1024
+    """The largest METADATA value SETMETADATA takes (RFC 5464 4.3 [METADATA MAXSIZE])."""
+    metadata_max_entries: int = 100
+    """Entries of one owner on one mailbox, or of a user on the server ([METADATA TOOMANY])."""
 
     @property
     def deadlines(self) -> Deadlines:

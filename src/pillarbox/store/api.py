@@ -110,6 +110,16 @@ class Store(Protocol):
     async def rename_mailbox(self, account_id: int, old: str, new: str) -> None: ...
     async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None: ...
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]: ...
+    async def list_metadata(self, account_id: int, mailbox_id: int | None) -> dict[str, bytes]:
+        """The METADATA entries (RFC 5464) the account sees on a mailbox (None: the server): the /shared
+        ones and its own /private ones, by lower-case name."""
+        ...
+    async def set_metadata(
+        self, account_id: int, mailbox_id: int | None, changes: Sequence[tuple[str, bytes | None]], max_entries: int
+    ) -> None:
+        """Set (None: remove) entries as one change: LimitReached when one owner would have more than
+        ``max_entries`` on that mailbox, and then nothing changed."""
+        ...
     async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
         """Atomically raise ``Mailbox.recent_uid`` to ``through_uid`` if it is lower, and return the
         value it had: the caller (a read-write IMAP session) owns \\Recent of the messages above it up to

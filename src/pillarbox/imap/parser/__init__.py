@@ -16,6 +16,7 @@ from pillarbox.errors import ProtocolError
 from pillarbox.imap.framing import FramedCommand
 from pillarbox.imap.parser import mailbox_cmds as mb
 from pillarbox.imap.parser import message_cmds as msg
+from pillarbox.imap.parser import metadata_cmds as meta
 from pillarbox.imap.parser import session_cmds as ses
 from pillarbox.imap.parser.commands import (
     Append,
@@ -28,6 +29,7 @@ from pillarbox.imap.parser.commands import (
     Enable,
     Expunge,
     Fetch,
+    GetMetadata,
     Id,
     ListCommand,
     Login,
@@ -40,6 +42,7 @@ from pillarbox.imap.parser.commands import (
     Search,
     SearchReturn,
     Select,
+    SetMetadata,
     SetQuota,
     Sort,
     Status,
@@ -82,6 +85,7 @@ __all__ = [
     "FetchAtt",
     "FetchModifiers",
     "FlagKey",
+    "GetMetadata",
     "HeaderKey",
     "Id",
     "KeywordKey",
@@ -104,6 +108,7 @@ __all__ = [
     "Select",
     "SequenceSet",
     "SetKey",
+    "SetMetadata",
     "SetQuota",
     "Sort",
     "Status",
@@ -140,6 +145,8 @@ COMMANDS: dict[str, Parser] = {
     "STATUS": mb.parse_status,
     "APPEND": mb.parse_append,
     "ESEARCH": msg.parse_esearch,
+    "GETMETADATA": meta.parse_getmetadata,
+    "SETMETADATA": meta.parse_setmetadata,
 }
 UID_COMMANDS: dict[str, UidParser] = {
     "SEARCH": msg.parse_search,

@@ -260,6 +260,24 @@ class SetQuota(Command):
 
 
 @dataclass(frozen=True)
+class GetMetadata(Command):
+    """RFC 5464 4.2: ``mailbox`` "" for the server; ``depth`` "0", "1" or "INFINITY"."""
+
+    mailbox: str
+    entries: tuple[str, ...]
+    maxsize: int | None = None
+    depth: str = "0"
+
+
+@dataclass(frozen=True)
+class SetMetadata(Command):
+    """RFC 5464 4.3: (entry, value) pairs, value None to remove the entry."""
+
+    mailbox: str
+    values: tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True)
 class Compress(Command):
     """RFC 4978 ``"COMPRESS" SP algorithm``."""
 

@@ -334,6 +334,25 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE mailbox_messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;
     """,
+    # (imap) METADATA annotations (RFC 5464): of a mailbox, or of the server (mailbox_id 0); /shared entries
+    # have owner 0, /private ones the account's id. Names are lower-case (entry names are case-insensitive,
+    # 3.2). They go with their mailbox (4.1 SHOULD) and their owner.
+    """
+    CREATE TABLE metadata (
+        mailbox_id INTEGER NOT NULL,
+        owner INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (mailbox_id, owner, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX metadata_owner ON metadata(owner);
+    CREATE TRIGGER mailboxes_delete_metadata AFTER DELETE ON mailboxes BEGIN
+        DELETE FROM metadata WHERE mailbox_id = old.id;
+    END;
+    CREATE TRIGGER accounts_delete_metadata AFTER DELETE ON accounts BEGIN
+        DELETE FROM metadata WHERE owner = old.id;
+    END;
+    """,
 )
 
 

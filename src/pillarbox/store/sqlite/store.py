@@ -51,7 +51,18 @@ from pillarbox.store.records import (
     StoreFlagsResult,
 )
 from pillarbox.store.reserve import DiskReserve, free_bytes
-from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.sqlite import (
+    directory,
+    dmarc,
+    fulltext,
+    grants,
+    integrity,
+    logins,
+    mailboxes,
+    messages,
+    metadata,
+    queue,
+)
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -326,6 +337,14 @@ class SQLiteStore(WebData):
             messages.drop_mailbox_messages(txn, mailbox.id)
             mailboxes.remove_mailbox_row(txn, mailbox.id)
         await self._write(delete)
+
+    async def list_metadata(self, account_id: int, mailbox_id: int | None) -> dict[str, bytes]:
+        return await self._read(lambda c: metadata.list_metadata(c, account_id, mailbox_id or 0))
+
+    async def set_metadata(
+        self, account_id: int, mailbox_id: int | None, changes: Sequence[tuple[str, bytes | None]], max_entries: int
+    ) -> None:
+        await self._write(lambda t: metadata.set_metadata(t, account_id, mailbox_id or 0, changes, max_entries))
 
     async def rename_mailbox(self, account_id: int, old: str, new: str) -> None:
         now = self._seconds()
