@@ -72,16 +72,26 @@ async def getmetadata(session: IMAPSession, command: GetMetadata) -> r.TaggedRep
         mailbox = await _target(session, command.mailbox)
     except _NoMailbox:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    chosen = select_entries(await entries_of(session, mailbox), command.entries, command.depth)
-    code = None
-    if command.maxsize is not None:  # 4.2.1: larger values left out, the largest one's size told
-        longest = max((len(value) for _, value in chosen if value is not None and len(value) > command.maxsize),
-                      default=None)
-        chosen = [(n, v) for n, v in chosen if v is None or len(v) <= command.maxsize]
-        code = f"METADATA LONGENTRIES {longest}" if longest is not None else None
+    chosen, longest = await values_for(session, mailbox, command.entries, command.depth, command.maxsize)
     if chosen:
         session.send(r.metadata_data(command.mailbox, chosen, session.utf8_names))
-    return r.ok(command.tag, "GETMETADATA completed", code)
+    return r.ok(command.tag, "GETMETADATA completed", longentries(longest))
+
+
+async def values_for(
+    session: IMAPSession, mailbox: Mailbox | None, wanted: tuple[str, ...], depth: str, maxsize: int | None
+) -> tuple[list[tuple[str, bytes | None]], int]:
+    """The entries to answer and the size of the largest one MAXSIZE left out (4.2.1), 0 if none."""
+    chosen = select_entries(await entries_of(session, mailbox), wanted, depth)
+    if maxsize is None:
+        return chosen, 0
+    longest = max((len(value) for _, value in chosen if value is not None and len(value) > maxsize), default=0)
+    return [(n, v) for n, v in chosen if v is None or len(v) <= maxsize], longest
+
+
+def longentries(longest: int) -> str | None:
+    """``[METADATA LONGENTRIES n]`` for the tagged OK when MAXSIZE left a value out."""
+    return f"METADATA LONGENTRIES {longest}" if longest else None
 
 
 async def setmetadata(session: IMAPSession, command: SetMetadata) -> r.TaggedReply:

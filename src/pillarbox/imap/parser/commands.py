@@ -104,6 +104,9 @@ class ListCommand(Command):
     returns: tuple[str, ...] = ()
     status_items: tuple[str, ...] = ()
     extended: bool = False
+    metadata: tuple[str, ...] = ()
+    """RFC 9590 LIST-METADATA: the entries ``RETURN (METADATA (...))`` asks for with each mailbox."""
+    metadata_maxsize: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Each ``parse_*`` starts after ``tag SP command-name`` and reads to the end of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pillarbox.imap.parser.commands import (
@@ -20,6 +21,8 @@ from pillarbox.imap.parser.commands import (
     Status,
 )
 from pillarbox.imap.parser.flags import parse_flag_list
+from pillarbox.imap.parser.metadata_cmds import MAX_ENTRIES as MAX_METADATA_ENTRIES
+from pillarbox.imap.parser.metadata_cmds import entry_name
 from pillarbox.imap.parser.primitives import ParseError, Reader
 from pillarbox.imap.parser.sequence_set import SequenceSet, parse_sequence_set
 
@@ -38,7 +41,7 @@ STATUS_ATTS = frozenset(
     ]
 )
 SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
-RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "MYRIGHTS", "STATUS"})
+RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "MYRIGHTS", "STATUS", "METADATA"})
 _USE_NAMES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
 USE_ATTRS = {name.upper(): name for name in _USE_NAMES}
 MAX_APPEND_MESSAGES = 1000
@@ -152,13 +155,12 @@ def parse_list(reader: Reader, tag: str, name: str) -> ListCommand:
         patterns, extended = _patterns(reader), True
     else:
         patterns = (reader.list_mailbox(),)
+    returned = _ReturnOptions()
     if name == "LIST" and reader.take(b" RETURN "):
-        returns, status_items = _return_options(reader)
-        extended = True
-    else:
-        returns, status_items = (), ()
+        returned, extended = _return_options(reader), True
     reader.end()
-    return ListCommand(tag, name, reference, patterns, selection, returns, status_items, extended)
+    return ListCommand(tag, name, reference, patterns, selection, tuple(returned.options), returned.status, extended,
+                       returned.metadata, returned.metadata_maxsize)
 
 
 def _options(reader: Reader, allowed: frozenset[str]) -> tuple[str, ...]:
@@ -184,23 +186,49 @@ def _patterns(reader: Reader) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _return_options(reader: Reader) -> tuple[tuple[str, ...], tuple[str, ...]]:
+@dataclass
+class _ReturnOptions:
+    options: list[str] = field(default_factory=list)
+    status: tuple[str, ...] = ()
+    metadata: tuple[str, ...] = ()
+    metadata_maxsize: int | None = None
+
+
+def _return_options(reader: Reader) -> _ReturnOptions:
     """``list-return-opts = "RETURN" SP "(" [return-option *(SP return-option)] ")"`` ("RETURN SP" read)."""
     reader.expect(b"(")
-    options: list[str] = []
-    status: tuple[str, ...] = ()
+    found = _ReturnOptions()
     while not reader.take(b")"):
-        if options:
+        if found.options:
             reader.sp()
         option = reader.keyword()
         if option not in RETURN_OPTIONS:
             raise ParseError(f"Invalid return option {option}")
         if option == "STATUS":  # RFC 5819: "STATUS" SP "(" status-att *(SP status-att) ")"
             reader.sp()
-            status = tuple(dict.fromkeys(status + _status_atts(reader)))
-        if option not in options:  # RFC 9051 6.3.9: an option given twice acts as if given once
-            options.append(option)
-    return tuple(options), status
+            found.status = tuple(dict.fromkeys(found.status + _status_atts(reader)))
+        elif option == "METADATA":
+            reader.sp()
+            _metadata_option(reader, found)
+        if option not in found.options:  # RFC 9051 6.3.9: an option given twice acts as if given once
+            found.options.append(option)
+    return found
+
+
+def _metadata_option(reader: Reader, found: _ReturnOptions) -> None:
+    """RFC 9590: ``"METADATA" SP "(" [getmetadata-options SP] entry *(SP entry) ")"`` (MAXSIZE only)."""
+    reader.expect(b"(")
+    if reader.take(b"("):
+        reader.expect(b"MAXSIZE ", "MAXSIZE")
+        found.metadata_maxsize = reader.number()
+        reader.expect(b") ")
+    wanted = [entry_name(reader)]
+    while reader.take(b" "):
+        if len(wanted) >= MAX_METADATA_ENTRIES:
+            raise ParseError("Too many entries")
+        wanted.append(entry_name(reader))
+    reader.expect(b")")
+    found.metadata = tuple(dict.fromkeys(found.metadata + tuple(wanted)))
 
 
 def parse_status(reader: Reader, tag: str, name: str) -> Status:
