@@ -117,6 +117,13 @@ def code_capability(capabilities: Iterable[str]) -> str:
     return "CAPABILITY " + " ".join(capabilities)
 
 
+def code_inprogress(tag: str, done: int | None = None, goal: int | None = None) -> str:
+    """RFC 9585: ``"INPROGRESS" SP "(" progress-tag SP progress-count SP progress-goal ")"``, NIL for an
+    unknown count or goal."""
+    counts = " ".join("NIL" if n is None else str(n) for n in (done, goal))
+    return f"INPROGRESS ({string(tag).decode()} {counts})"
+
+
 def code_uidvalidity(value: int) -> str:
     return f"UIDVALIDITY {value}"
 

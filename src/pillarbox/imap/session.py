@@ -52,6 +52,9 @@ COMMANDS = Counter("pillarbox_imap_commands_total", "IMAP commands by name and s
 PRE_AUTH_TIMEOUT = 60.0
 PRE_LOGIN_MAX_LITERAL = framing.LITERAL_MINUS_MAX  # a password or an ID value needs no more
 PRE_LOGIN_MAX_COMMAND = 16 * 1024  # the literals of one command, before login
+PROGRESS_INTERVAL = 10.0
+NO_PROGRESS = frozenset({"STARTTLS", "AUTHENTICATE", "LOGIN", "IDLE", "COMPRESS", "LOGOUT"})
+"""Commands that turn the conversation around or end it: nothing may be written while they run."""
 
 
 class State(enum.Enum):
@@ -111,6 +114,9 @@ class IMAPSettings:
     """The largest METADATA value SETMETADATA takes (RFC 5464 4.3 [METADATA MAXSIZE])."""
     metadata_max_entries: int = 100
     """Entries of one owner on one mailbox, or of a user on the server ([METADATA TOOMANY])."""
+    progress_interval: float = PROGRESS_INTERVAL
+    """A command still running after this many seconds tells the client so (RFC 9585), and again
+    after each further interval."""
 
     @property
     def deadlines(self) -> Deadlines:
@@ -209,6 +215,7 @@ class IMAPSession:
             *caps,
             "NAMESPACE",
             "UNAUTHENTICATE",
+            "INPROGRESS",
             "UIDPLUS",
             "MOVE",
             "UNSELECT",
@@ -394,11 +401,37 @@ class IMAPSession:
         states, handler = entry
         if self.state not in states:
             raise ProtocolError(r.bad(command.tag, f"{command.name} not allowed now ({self.state.value})"))
-        reply = await handler(self, command)
+        if command.name in NO_PROGRESS:
+            reply = await handler(self, command)
+        else:
+            reply = await self._telling_progress(command.tag, handler(self, command))
         # nothing at all goes out after LOGOUT's BYE (RFC 9051 6.1.3)
         if reply is not None and self.state is State.SELECTED and self.selected is not None and not self.closed:
             await self.report_changes(_may_expunge(command), exists_first=isinstance(command, Replace))
         return reply
+
+    async def _telling_progress(self, tag: str, work: Awaitable[r.TaggedReply | None]) -> r.TaggedReply | None:
+        """Run a command; while it runs, every ``progress_interval`` seconds, ``* OK [INPROGRESS ("tag"
+        NIL NIL)]`` (RFC 9585: the counts may be NIL), flushed at once, so that a client (and any NAT
+        between) sees the connection is alive. A timer, not a task: most commands end long before it."""
+        loop = asyncio.get_running_loop()
+        sending: list[asyncio.Task[None]] = []
+
+        def tick() -> None:
+            nonlocal timer
+            sending.append(loop.create_task(self._send_progress(tag)))
+            timer = loop.call_later(self.settings.progress_interval, tick)
+
+        timer = loop.call_later(self.settings.progress_interval, tick)
+        try:
+            return await work
+        finally:
+            timer.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)  # before the tagged reply, in order
+
+    async def _send_progress(self, tag: str) -> None:
+        self.send(r.UntaggedReply("OK", "Still working", r.code_inprogress(tag)).to_bytes())
+        await self.flush()
 
     def resume_framing(self) -> None:
         """After a turn-around command: back to framing commands (a raw line already did that)."""
