@@ -25,7 +25,7 @@ import ssl
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
@@ -45,6 +45,9 @@ from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
 from pillarbox.store.reserve import is_disk_full
+
+if TYPE_CHECKING:
+    from pillarbox.imap.notify import Watch
 
 log = get_logger("imap")
 SESSIONS = Counter("pillarbox_imap_sessions_total", "IMAP sessions started", ("tls",))
@@ -139,7 +142,8 @@ class IMAPServices:
 
 class IMAPSession:
     def __init__(self, conn: Connection, services: IMAPServices, implicit_tls: bool) -> None:
-        from pillarbox.imap.commands import TABLE  # the commands import this module's types
+        from pillarbox.imap import notify  # it and the commands import this module's types
+        from pillarbox.imap.commands import TABLE
 
         self.conn = conn
         self.services = services
@@ -166,6 +170,10 @@ class IMAPSession:
         self.idle_task: tuple[str, asyncio.Task[None]] | None = None
         self.deflate: turnaround.Deflate | None = None
         self.implicit_tls = implicit_tls
+        self.notify: Watch | None = None
+        self.notifying = notify
+        self.busy = asyncio.Lock()
+        """Held while a command runs, and by NOTIFY's watch while it writes between commands."""
 
     # -- state --------------------------------------------------------------------------------------
 
@@ -216,6 +224,7 @@ class IMAPSession:
             "NAMESPACE",
             "UNAUTHENTICATE",
             "INPROGRESS",
+            "NOTIFY",
             "UIDPLUS",
             "MOVE",
             "UNSELECT",
@@ -240,6 +249,7 @@ class IMAPSession:
         self.user = None
         self.select(None)
         self.enabled.clear()
+        self.notifying.stop(self)  # RFC 8437 4.1
         self.state = State.NOT_AUTHENTICATED
         self.framer.max_literal, self.framer.literal_minus = PRE_LOGIN_MAX_LITERAL, True
         self.framer.max_command = PRE_LOGIN_MAX_COMMAND
@@ -293,8 +303,10 @@ class IMAPSession:
         self.closed = True
 
     def finish(self) -> None:
-        """The connection is over, however it ended: drop a command's literals still spooled."""
+        """The connection is over, however it ended: drop a command's literals still spooled, stop a
+        NOTIFY watch."""
         self._drop_literals()
+        self.notifying.stop(self)
 
     async def on_eof(self) -> None:
         await turnaround.stop_idle(self)
@@ -365,6 +377,10 @@ class IMAPSession:
     # -- commands -------------------------------------------------------------------------------------
 
     async def _command(self, framed: framing.FramedCommand) -> None:
+        async with self.busy:
+            await self._locked_command(framed)
+
+    async def _locked_command(self, framed: framing.FramedCommand) -> None:
         name = "other"  # metric label: only names we know, a client must not mint metric series
         self.tally.commands += 1
         try:
@@ -405,6 +421,8 @@ class IMAPSession:
             reply = await handler(self, command)
         else:
             reply = await self._telling_progress(command.tag, handler(self, command))
+        if reply is not None and self.notify is not None:
+            await self.notifying.after_command(self, command.name)
         # nothing at all goes out after LOGOUT's BYE (RFC 9051 6.1.3)
         if reply is not None and self.state is State.SELECTED and self.selected is not None and not self.closed:
             await self.report_changes(_may_expunge(command), exists_first=isinstance(command, Replace))

@@ -120,6 +120,10 @@ class Store(Protocol):
         """Set (None: remove) entries as one change: LimitReached when one owner would have more than
         ``max_entries`` on that mailbox, and then nothing changed."""
         ...
+    async def account_metadata(self, account_id: int) -> dict[int, dict[str, bytes]]:
+        """Every METADATA entry the account sees on its own mailboxes and the server (key 0), by mailbox
+        id: what a NOTIFY MailboxMetadataChange/ServerMetadataChange watch compares, in one read."""
+        ...
     async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
         """Atomically raise ``Mailbox.recent_uid`` to ``through_uid`` if it is lower, and return the
         value it had: the caller (a read-write IMAP session) owns \\Recent of the messages above it up to

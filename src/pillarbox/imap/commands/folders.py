@@ -127,10 +127,12 @@ def mailbox_id(mailbox: Mailbox) -> str:
 
 
 async def status_items(
-    mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession
+    mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession, asked: bool = True
 ) -> list[tuple[str, int | str]]:
-    if "HIGHESTMODSEQ" in items:
-        session.enabled.add("CONDSTORE")  # RFC 7162 3.1: a CONDSTORE-enabling command
+    """The values of STATUS ``items``; ``asked``: the client's STATUS (or LIST-STATUS), whose
+    HIGHESTMODSEQ is CONDSTORE-enabling (RFC 7162 3.1), unlike a NOTIFY event's."""
+    if asked and "HIGHESTMODSEQ" in items:
+        session.enabled.add("CONDSTORE")
     values: dict[str, int | str] = {
         "MAILBOXID": mailbox_id(mailbox),
         "MESSAGES": mailbox.messages,

@@ -17,6 +17,7 @@ from pillarbox.imap.framing import FramedCommand
 from pillarbox.imap.parser import mailbox_cmds as mb
 from pillarbox.imap.parser import message_cmds as msg
 from pillarbox.imap.parser import metadata_cmds as meta
+from pillarbox.imap.parser import notify_cmd
 from pillarbox.imap.parser import session_cmds as ses
 from pillarbox.imap.parser.commands import (
     Append,
@@ -35,6 +36,7 @@ from pillarbox.imap.parser.commands import (
     Login,
     MailboxCommand,
     MultiSearch,
+    Notify,
     QResync,
     QuotaRoot,
     Rename,
@@ -95,6 +97,7 @@ __all__ = [
     "ModSeqKey",
     "MultiSearch",
     "Not",
+    "Notify",
     "NumberKey",
     "Or",
     "QResync",
@@ -147,6 +150,7 @@ COMMANDS: dict[str, Parser] = {
     "ESEARCH": msg.parse_esearch,
     "GETMETADATA": meta.parse_getmetadata,
     "SETMETADATA": meta.parse_setmetadata,
+    "NOTIFY": notify_cmd.parse_notify,
 }
 UID_COMMANDS: dict[str, UidParser] = {
     "SEARCH": msg.parse_search,

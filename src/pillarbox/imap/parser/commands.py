@@ -281,6 +281,24 @@ class SetMetadata(Command):
 
 
 @dataclass(frozen=True)
+class EventGroup:
+    """RFC 5465 ``event-group``: a mailbox specifier, its events (upper case; empty for NONE) and the
+    fetch-atts of MessageNew for the selected mailbox."""
+
+    filter: MailboxFilter
+    events: tuple[str, ...]
+    fetch: tuple[FetchAtt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notify(Command):
+    """RFC 5465 NOTIFY: ``groups`` None for NOTIFY NONE; ``status`` the SET STATUS indicator."""
+
+    groups: tuple[EventGroup, ...] | None
+    status: bool = False
+
+
+@dataclass(frozen=True)
 class Compress(Command):
     """RFC 4978 ``"COMPRESS" SP algorithm``."""
 

@@ -20,6 +20,16 @@ def list_metadata(conn: sqlite3.Connection, account_id: int, mailbox_id: int) ->
     return {name: bytes(value) for name, value in rows}
 
 
+def account_metadata(conn: sqlite3.Connection, account_id: int) -> dict[int, dict[str, bytes]]:
+    rows = conn.execute(
+        "SELECT mailbox_id, name, value FROM metadata WHERE owner IN (0, ?) AND (mailbox_id = 0"
+        " OR mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?))", (account_id, account_id))
+    found: dict[int, dict[str, bytes]] = {}
+    for mailbox_id, name, value in rows:
+        found.setdefault(mailbox_id, {})[name] = bytes(value)
+    return found
+
+
 def set_metadata(
     txn: Txn, account_id: int, mailbox_id: int, changes: Sequence[tuple[str, bytes | None]], max_entries: int
 ) -> None:

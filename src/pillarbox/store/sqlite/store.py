@@ -341,6 +341,9 @@ class SQLiteStore(WebData):
     async def list_metadata(self, account_id: int, mailbox_id: int | None) -> dict[str, bytes]:
         return await self._read(lambda c: metadata.list_metadata(c, account_id, mailbox_id or 0))
 
+    async def account_metadata(self, account_id: int) -> dict[int, dict[str, bytes]]:
+        return await self._read(lambda c: metadata.account_metadata(c, account_id))
+
     async def set_metadata(
         self, account_id: int, mailbox_id: int | None, changes: Sequence[tuple[str, bytes | None]], max_entries: int
     ) -> None:
