@@ -166,7 +166,7 @@ async def _look(session: IMAPSession, watch: Watch, tell: bool) -> None:
     watched = {m.id: m for m in mailboxes if m.id != selected and watch.events_for(m) & MESSAGE_EVENTS}
     for mailbox_id, mailbox in watched.items():
         before = watch.told.get(mailbox_id)
-        items = _changed_items(before, mailbox, watch.events_for(mailbox), session.condstore) if before else []
+        items = _changed_items(before, mailbox, watch.events_for(mailbox), session.condstore) if before else ()
         if tell and items:
             values = await status_items(mailbox, items, session, asked=False)
             session.send(r.status_data(mailbox.name, values, session.utf8_names))

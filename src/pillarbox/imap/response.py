@@ -353,6 +353,24 @@ def status_data(name: str, items: Sequence[tuple[str, int | str]], utf8: bool = 
     return untagged(b"STATUS " + mailbox(name, utf8) + b" (" + " ".join(pieces).encode() + b")")
 
 
+def myrights_data(name: str, rights: str, utf8: bool = False) -> bytes:
+    """RFC 4314 3.8 ``"MYRIGHTS" SP mailbox SP rights``."""
+    return untagged(b"MYRIGHTS " + mailbox(name, utf8) + b" " + astring(rights))
+
+
+def acl_data(name: str, entries: Sequence[tuple[str, str]], utf8: bool = False) -> bytes:
+    """RFC 4314 3.6 ``"ACL" SP mailbox *(SP identifier SP rights)``."""
+    pairs = b"".join(b" " + astring(who, utf8) + b" " + astring(rights) for who, rights in entries)
+    return untagged(b"ACL " + mailbox(name, utf8) + pairs)
+
+
+def listrights_data(name: str, identifier: str, required: str, optional: Sequence[str], utf8: bool = False) -> bytes:
+    """RFC 4314 3.7 ``"LISTRIGHTS" SP mailbox SP identifier SP rights *(SP rights)``."""
+    rest = b"".join(b" " + astring(rights) for rights in optional)
+    return untagged(b"LISTRIGHTS " + mailbox(name, utf8) + b" " + astring(identifier, utf8) + b" "
+                    + astring(required) + rest)
+
+
 def metadata_data(name: str, values: Sequence[tuple[str, bytes | None]], utf8: bool = False) -> bytes:
     """RFC 5464 5: ``metadata-resp = "METADATA" SP mailbox SP entry-values``; ``value = nstring / literal8``."""
     pairs = [astring(entry) + b" " + (b"NIL" if value is None else string(value, utf8)) for entry, value in values]

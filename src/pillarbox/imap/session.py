@@ -29,12 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
-from pillarbox.errors import ProtocolError, StorageFull
+from pillarbox.errors import NotFound, ProtocolError, StorageFull
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
 from pillarbox.imap.parser.commands import Command, Fetch, MultiSearch, Replace, Search
 from pillarbox.imap.parser.commands import Store as StoreCommand
+from pillarbox.imap.rights import EXTRA as EXTRA_RIGHTS
+from pillarbox.imap.rights import RIGHTS, settable
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
@@ -161,6 +163,10 @@ class IMAPSession:
         self.tally = SessionTally()
         self.user: Account | None = None
         self.selected: SelectedMailbox | None = None
+        self.selected_name = ""
+        """The selected mailbox as this user names it (a shared one: ``Shared/owner/name``)."""
+        self.rights = RIGHTS
+        """This user's rights on the selected mailbox (RFC 4314; all on its own)."""
         self.enabled: set[str] = set()
         self.saved_search: list[int] = []
         self.errors = 0
@@ -174,6 +180,7 @@ class IMAPSession:
         self.notifying = notify
         self.busy = asyncio.Lock()
         """Held while a command runs, and by NOTIFY's watch while it writes between commands."""
+        self._commanding: asyncio.Task[Any] | None = None
 
     # -- state --------------------------------------------------------------------------------------
 
@@ -231,14 +238,17 @@ class IMAPSession:
             "CHILDREN",
             "SPECIAL-USE",
             "CREATE-SPECIAL-USE",
+            "ACL",
+            f"RIGHTS={EXTRA_RIGHTS}",
+            "LIST-MYRIGHTS",
             "LIST-EXTENDED",
             "LIST-STATUS",
             *EXTENSIONS,
             f"APPENDLIMIT={self.settings.max_literal}",
         ]
 
-    def select(self, view: SelectedMailbox | None) -> None:
-        self.selected = view
+    def select(self, view: SelectedMailbox | None, name: str = "", rights: str = RIGHTS) -> None:
+        self.selected, self.selected_name, self.rights = view, name, rights
         self.saved_search = []
         self.state = State.SELECTED if view is not None else State.AUTHENTICATED
 
@@ -377,8 +387,15 @@ class IMAPSession:
     # -- commands -------------------------------------------------------------------------------------
 
     async def _command(self, framed: framing.FramedCommand) -> None:
-        async with self.busy:
+        if self._commanding is asyncio.current_task():  # run by a command (what COMPRESS found behind it)
             await self._locked_command(framed)
+            return
+        async with self.busy:
+            self._commanding = asyncio.current_task()
+            try:
+                await self._locked_command(framed)
+            finally:
+                self._commanding = None
 
     async def _locked_command(self, framed: framing.FramedCommand) -> None:
         name = "other"  # metric label: only names we know, a client must not mint metric series
@@ -426,6 +443,8 @@ class IMAPSession:
         # nothing at all goes out after LOGOUT's BYE (RFC 9051 6.1.3)
         if reply is not None and self.state is State.SELECTED and self.selected is not None and not self.closed:
             await self.report_changes(_may_expunge(command), exists_first=isinstance(command, Replace))
+            if self.closed:  # the selected mailbox went away: its BYE ends the session, nothing follows it
+                return None
         return reply
 
     async def _telling_progress(self, tag: str, work: Awaitable[r.TaggedReply | None]) -> r.TaggedReply | None:
@@ -434,6 +453,7 @@ class IMAPSession:
         between) sees the connection is alive. A timer, not a task: most commands end long before it."""
         loop = asyncio.get_running_loop()
         sending: list[asyncio.Task[None]] = []
+        timer: asyncio.TimerHandle | None = None
 
         def tick() -> None:
             nonlocal timer
@@ -444,7 +464,8 @@ class IMAPSession:
         try:
             return await work
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             await asyncio.gather(*sending, return_exceptions=True)  # before the tagged reply, in order
 
     async def _send_progress(self, tag: str) -> None:
@@ -470,7 +491,7 @@ class IMAPSession:
         PERMANENTFLAGS () never changes."""
         self.send(r.flags_data(view.flag_names()))
         if opening or not view.read_only:
-            code = r.code_permanentflags(view.permanent_flags())
+            code = r.code_permanentflags(settable(view.permanent_flags(), self.rights))
             self.send(r.UntaggedReply("OK", "Flags permitted", code).to_bytes())
 
     def send_exists(self, view: SelectedMailbox, count: int | None = None) -> None:
@@ -485,7 +506,12 @@ class IMAPSession:
         new messages come after every expunged one, so each EXPUNGE's number stays right)."""
         view = self.selected
         assert view is not None
-        changes = await self.store.changes_since(view.id, view.known_modseq)
+        try:
+            changes = await self.store.changes_since(view.id, view.known_modseq)
+        except NotFound:  # deleted by another session (or the mailbox's owner): nothing left to show
+            self.send(r.bye("The selected mailbox was deleted", r.NONEXISTENT).to_bytes())
+            self.closed = True
+            return
         told = view.uids[-1] if view.uids else 0
         update = view.apply(changes, allow_expunge)
         if update.new_keywords:

@@ -38,6 +38,7 @@ from pillarbox.store.records import (
     RecipientUpdate,
     Refused,
     SenderGrant,
+    SharedMailbox,
     StoreFlagsResult,
 )
 from pillarbox.store.web_records import (
@@ -108,7 +109,9 @@ class Store(Protocol):
     async def create_mailbox(self, account_id: int, name: str, special_use: str | None = None) -> Mailbox: ...
     async def delete_mailbox(self, account_id: int, name: str) -> None: ...
     async def rename_mailbox(self, account_id: int, old: str, new: str) -> None: ...
-    async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None: ...
+    async def set_subscribed(self, account_id: int, name: str, subscribed: bool, must_exist: bool = True) -> None:
+        """``must_exist``: NotFound when the account has no such mailbox (False for a shared mailbox's name)."""
+        ...
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]: ...
     async def list_metadata(self, account_id: int, mailbox_id: int | None) -> dict[str, bytes]:
         """The METADATA entries (RFC 5464) the account sees on a mailbox (None: the server): the /shared
@@ -123,6 +126,15 @@ class Store(Protocol):
     async def account_metadata(self, account_id: int) -> dict[int, dict[str, bytes]]:
         """Every METADATA entry the account sees on its own mailboxes and the server (key 0), by mailbox
         id: what a NOTIFY MailboxMetadataChange/ServerMetadataChange watch compares, in one read."""
+        ...
+    async def get_acl(self, mailbox_id: int) -> dict[str, str]:
+        """The access control list (RFC 4314) of a mailbox: identifier → rights; the owner is implicit."""
+        ...
+    async def set_acl(self, mailbox_id: int, identifier: str, rights: str | None) -> None:
+        """Give ``identifier`` (an address, or "anyone") exactly ``rights`` on the mailbox; None or "" removes it."""
+        ...
+    async def shared_with(self, address: str) -> list[SharedMailbox]:
+        """The mailboxes of other accounts of the same domain whose ACL grants ``address`` or anyone a right."""
         ...
     async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
         """Atomically raise ``Mailbox.recent_uid`` to ``through_uid`` if it is lower, and return the

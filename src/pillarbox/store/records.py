@@ -90,6 +90,17 @@ class Mailbox:
 
 
 @dataclass(frozen=True)
+class SharedMailbox:
+    """A mailbox of another account that grants a user some rights (RFC 4314 ACL)."""
+
+    owner: str
+    """The owner's address."""
+    mailbox: Mailbox
+    rights: str
+    """The rights granted to the user and to anyone of the domain, together (RFC 4314 2: rights letters)."""
+
+
+@dataclass(frozen=True)
 class MessageEntry:
     """One message as a member of one mailbox (the mutable part: UID, flags, MODSEQ)."""
 

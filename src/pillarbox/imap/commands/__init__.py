@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pillarbox.imap import turnaround
 from pillarbox.imap.commands import (
+    acls,
     appending,
     folders,
     general,
@@ -59,6 +60,7 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "GETMETADATA": (AUTH, metadata.getmetadata),
     "SETMETADATA": (AUTH, metadata.setmetadata),
     "NOTIFY": (AUTH, notifying.notify_command),
+    **dict.fromkeys(("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"), (AUTH, acls.acl_command)),
     "SORT": (SELECTED, sorting.sort),
     "THREAD": (SELECTED, sorting.thread),
     "FETCH": (SELECTED, messages.fetch),

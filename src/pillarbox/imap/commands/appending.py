@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 from pillarbox.errors import NotFound, QuotaExceeded, StoreError
 from pillarbox.imap import response as r
+from pillarbox.imap.commands.access import Target, require
 from pillarbox.imap.commands.folders import folder
 from pillarbox.imap.parser.commands import Append, AppendMessage, Replace
+from pillarbox.imap.rights import settable
 from pillarbox.mime.transport import encode_binary_parts
 from pillarbox.store.records import DeliveryTarget
 
@@ -27,25 +29,36 @@ if TYPE_CHECKING:
 
 
 async def append(session: IMAPSession, command: Append) -> r.TaggedReply:
-    target = await folder(session, command.mailbox)
-    if target is None:
-        return r.no(command.tag, r.TRYCREATE, "No such mailbox")
+    target = await _insertable(session, command.tag, command.mailbox)
+    if isinstance(target, r.TaggedReply):
+        return target
     if not all(message.data for message in command.messages):
         return r.no(command.tag, None, "Empty message")
-    batch = [await _delivery(message, target.id) for message in command.messages]
+    batch = [await _delivery(message, target.mailbox.id, target.rights) for message in command.messages]
     try:
-        appended = await session.store.append_messages(target.id, batch)
+        appended = await session.store.append_messages(target.mailbox.id, batch)
     except QuotaExceeded as exc:
         return r.no(command.tag, r.OVERQUOTA, str(exc))
     except NotFound:
         return r.no(command.tag, r.TRYCREATE, "No such mailbox")
     except StoreError as exc:
         return r.store_refused(command.tag, exc)
-    return r.ok(command.tag, "APPEND completed", r.code_appenduid(target.uidvalidity, [a.uid for a in appended]))
+    return r.ok(command.tag, "APPEND completed",
+                r.code_appenduid(target.mailbox.uidvalidity, [a.uid for a in appended]))
 
 
-async def _delivery(message: AppendMessage, mailbox_id: int) -> tuple[bytes, DeliveryTarget]:
-    flags = frozenset(f for f in message.flags if f.lower() != "\\recent")
+async def _insertable(session: IMAPSession, tag: str, name: str) -> Target | r.TaggedReply:
+    """APPEND's (and REPLACE's) target: it needs "i" (RFC 4314 4); a missing one is TRYCREATE."""
+    found = await require(session, tag, name, "i")
+    if isinstance(found, r.TaggedReply) and found.code == r.NONEXISTENT:
+        return r.no(tag, r.TRYCREATE, "No such mailbox")
+    return found
+
+
+async def _delivery(message: AppendMessage, mailbox_id: int, rights: str) -> tuple[bytes, DeliveryTarget]:
+    """The bytes and target of one message; flags the user may not set are left out, not refused
+    (RFC 4314 4: "MUST NOT fail")."""
+    flags = frozenset(settable((f for f in message.flags if f.lower() != "\\recent"), rights))
     return await storable(message.data), DeliveryTarget(mailbox_id, flags, message.internal_date)
 
 
@@ -54,17 +67,19 @@ async def replace(session: IMAPSession, command: Replace) -> r.TaggedReply:
     assert view is not None
     if view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    if not {"t", "e"} <= set(session.rights):  # RFC 8508 4.1: what UID STORE \Deleted and UID EXPUNGE take
+        return r.no(command.tag, r.NOPERM, "Permission denied")
     if not command.uid and command.number > view.exists:
         return r.bad(command.tag, "Invalid message sequence number")
     uid = command.number if command.uid else view.uid_at(command.number)
     if view.seq_of(uid) is None or uid in view.pending_expunges:
         return r.no(command.tag, r.EXPUNGEISSUED if not command.uid else None, "No such message")
-    target = await folder(session, command.mailbox)
-    if target is None:
-        return r.no(command.tag, r.TRYCREATE, "No such mailbox")
+    target = await _insertable(session, command.tag, command.mailbox)
+    if isinstance(target, r.TaggedReply):
+        return target
     if not command.message.data:
         return r.no(command.tag, None, "Empty message")
-    raw, delivery = await _delivery(command.message, target.id)
+    raw, delivery = await _delivery(command.message, target.mailbox.id, target.rights)
     try:
         appended = await session.store.replace_message(raw, delivery, (view.id, uid))
     except QuotaExceeded as exc:
@@ -75,7 +90,7 @@ async def replace(session: IMAPSession, command: Replace) -> r.TaggedReply:
         return r.no(command.tag, r.EXPUNGEISSUED, "No such message")
     except StoreError as exc:
         return r.store_refused(command.tag, exc)
-    code = r.code_appenduid(target.uidvalidity, [appended.uid])
+    code = r.code_appenduid(target.mailbox.uidvalidity, [appended.uid])
     session.send(r.UntaggedReply("OK", "Replacement Message ready", code).to_bytes())
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}REPLACE completed")
 

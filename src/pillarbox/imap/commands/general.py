@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pillarbox import __version__
 from pillarbox.auth.authenticator import LoginRefused
 from pillarbox.imap import response as r
+from pillarbox.imap.commands.folders import DELIMITER, SHARED_ROOT
 from pillarbox.imap.parser.commands import Command, Enable, Id, Login
 from pillarbox.obs import get_logger, log_event
 
@@ -81,5 +82,5 @@ async def unauthenticate(session: IMAPSession, command: Command) -> r.TaggedRepl
 
 
 async def namespace(session: IMAPSession, command: Command) -> r.TaggedReply:
-    session.send(r.namespace_data([("", "/")], None, None))
+    session.send(r.namespace_data([("", "/")], None, [(SHARED_ROOT + DELIMITER, DELIMITER)]))  # RFC 2342 5
     return r.ok(command.tag, "NAMESPACE completed")

@@ -16,19 +16,22 @@ from typing import TYPE_CHECKING
 from pillarbox.errors import ProtocolError, QuotaExceeded
 from pillarbox.imap import esearch
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.folders import folder
+from pillarbox.imap.commands.access import require
 from pillarbox.imap.fetch import FetchOptions, fetch_responses, flag_list, sets_seen
 from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, SearchReturn, Sort, Store
 from pillarbox.imap.parser.search_key import And, ModSeqKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
+from pillarbox.imap.rights import flag_right, settable
 from pillarbox.imap.search import search as run_search
 from pillarbox.imap.search import walk
 from pillarbox.imap.selected import SelectedMailbox
+from pillarbox.store.api import FlagMode
+from pillarbox.store.records import FlagChange, StoreFlagsResult
 
 if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
-_MODES = {"+": "add", "-": "remove", "": "replace"}
+_MODES: dict[str, FlagMode] = {"+": "add", "-": "remove", "": "replace"}
 EXPUNGED = "Some of the messages were expunged"
 
 
@@ -75,7 +78,7 @@ async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
             await _send_vanished(session, command.sequence_set, since)
         uids = [u for u in uids if view.entry(u).modseq > since]  # RFC 7162 3.1.4.1
     changed: set[int] = set()
-    if sets_seen(command.items) and not view.read_only:
+    if sets_seen(command.items) and not view.read_only and "s" in session.rights:  # RFC 4314 4
         unseen = view.having((u for u in uids if u not in view.pending_expunges), "\\Seen", present=False)
         if unseen:
             result = await session.store.store_flags(view.id, unseen, "add", ["\\Seen"])
@@ -127,11 +130,18 @@ async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
     view = view_of(session)
     if view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    flags = settable(command.flags, session.rights)  # RFC 4314 4: what the user may change, not a NO
+    if command.flags and not flags:
+        return r.no(command.tag, r.NOPERM, "Permission denied")
     requested = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
     uids = [u for u in requested if u not in view.pending_expunges]
     if command.unchangedsince is not None:
         session.enabled.add("CONDSTORE")
-    result = await session.store.store_flags(view.id, uids, _MODES[command.mode], command.flags, command.unchangedsince)
+    mode = _MODES[command.mode]
+    if mode == "replace" and not set("stw") <= set(session.rights):
+        result = await _replace_within_rights(session, uids, flags, command.unchangedsince)
+    else:
+        result = await session.store.store_flags(view.id, uids, mode, flags, command.unchangedsince)
     changed = {change.uid for change in result.changed}
     for change in result.changed:
         view.remember(change.uid, change.flags, change.modseq)
@@ -150,6 +160,25 @@ async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
         code = code or r.EXPUNGEISSUED
         return r.ok(command.tag, EXPUNGED, code) if command.silent else r.no(command.tag, code, EXPUNGED)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}STORE completed", code)
+
+
+async def _replace_within_rights(
+    session: IMAPSession, uids: list[int], flags: list[str], unchangedsince: int | None
+) -> StoreFlagsResult:
+    """STORE FLAGS for a user who may change only some flags (RFC 4314 4): each message keeps the
+    flags it may not change and gets the given ones; one store call per resulting set of flags."""
+    view = view_of(session)
+    groups: dict[frozenset[str], list[int]] = {}
+    for uid in uids:
+        kept = {flag for flag in view.entry(uid).flags if flag_right(flag) not in session.rights}
+        groups.setdefault(frozenset(kept | set(flags)), []).append(uid)
+    changed: list[FlagChange] = []
+    modified: list[int] = []
+    for new_flags, members in groups.items():
+        result = await session.store.store_flags(view.id, members, "replace", new_flags, unchangedsince)
+        changed.extend(result.changed)
+        modified.extend(result.modified)
+    return StoreFlagsResult(tuple(sorted(changed, key=lambda c: c.uid)), tuple(sorted(modified)))
 
 
 def _report_stored(session: IMAPSession, command: Store, uid: int, changed: set[int]) -> None:
@@ -171,12 +200,15 @@ def _report_stored(session: IMAPSession, command: Store, uid: int, changed: set[
 
 async def copy(session: IMAPSession, command: Copy) -> r.TaggedReply:
     view = view_of(session)
-    target = await folder(session, command.mailbox)
-    if target is None:
-        return r.no(command.tag, r.TRYCREATE, "No such mailbox")
+    found = await require(session, command.tag, command.mailbox, "i")  # RFC 4314 4
+    if isinstance(found, r.TaggedReply):
+        return r.no(command.tag, r.TRYCREATE, "No such mailbox") if found.code == r.NONEXISTENT else found
+    target = found.mailbox
     requested = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
     if command.name == "MOVE" and view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    if command.name == "MOVE" and not {"t", "e"} <= set(session.rights):  # what STORE \Deleted + EXPUNGE take
+        return r.no(command.tag, r.NOPERM, "Permission denied")
     # RFC 2180 4.4.1: a message another session expunged fails the whole command, nothing is copied
     # (RFC 9051 6.4.7), and the EXPUNGE responses follow. (Expunged in the instant between this look
     # and the copy, it is left out of the copy and of COPYUID.)
@@ -202,6 +234,8 @@ async def expunge(session: IMAPSession, command: Expunge) -> r.TaggedReply:
     view = view_of(session)
     if view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    if "e" not in session.rights:  # RFC 4314 4
+        return r.no(command.tag, r.NOPERM, "Permission denied")
     await _expunge_deleted(session, command.uids if command.uid else None, command.tag)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}EXPUNGE completed")
 
@@ -216,7 +250,7 @@ async def _expunge_deleted(session: IMAPSession, only: SequenceSet | None, tag: 
 
 async def close(session: IMAPSession, command: Command) -> r.TaggedReply:
     view = view_of(session)
-    if not view.read_only and command.name == "CLOSE":
+    if not view.read_only and command.name == "CLOSE" and "e" in session.rights:  # else no expunge (RFC 4314 4)
         await session.store.expunge(view.id, view.having(view.uids, "\\Deleted"))
     session.select(None)  # no untagged EXPUNGE: RFC 9051 6.4.1
     return r.ok(command.tag, f"{command.name} completed")

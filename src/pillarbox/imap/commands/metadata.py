@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pillarbox.errors import LimitReached, StoreError
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.folders import folder
+from pillarbox.imap.commands.access import resolve
 from pillarbox.imap.parser.commands import GetMetadata, SetMetadata
 from pillarbox.store.records import Mailbox
 
@@ -35,10 +35,10 @@ async def _target(session: IMAPSession, name: str) -> Mailbox | None:
     """The mailbox a METADATA command names; None for the server ("")."""
     if name == "":
         return None
-    mailbox = await folder(session, name)
-    if mailbox is None:
+    target = await resolve(session, name)  # RFC 5464 3.3: "l" and one of "rswip" on a shared one
+    if target is None or "l" not in target.rights or not set("rswip") & set(target.rights):
         raise _NoMailbox
-    return mailbox
+    return target.mailbox
 
 
 async def entries_of(session: IMAPSession, mailbox: Mailbox | None) -> dict[str, bytes]:

@@ -14,12 +14,13 @@ from collections.abc import Callable
 
 from pillarbox.errors import ProtocolError
 from pillarbox.imap.framing import FramedCommand
+from pillarbox.imap.parser import acl_cmds, notify_cmd
 from pillarbox.imap.parser import mailbox_cmds as mb
 from pillarbox.imap.parser import message_cmds as msg
 from pillarbox.imap.parser import metadata_cmds as meta
-from pillarbox.imap.parser import notify_cmd
 from pillarbox.imap.parser import session_cmds as ses
 from pillarbox.imap.parser.commands import (
+    AclCommand,
     Append,
     AppendMessage,
     Authenticate,
@@ -72,6 +73,7 @@ from pillarbox.imap.response import TaggedReply
 
 __all__ = [
     "STAR",
+    "AclCommand",
     "And",
     "Append",
     "AppendMessage",
@@ -151,6 +153,7 @@ COMMANDS: dict[str, Parser] = {
     "GETMETADATA": meta.parse_getmetadata,
     "SETMETADATA": meta.parse_setmetadata,
     "NOTIFY": notify_cmd.parse_notify,
+    **dict.fromkeys(("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"), acl_cmds.parse_acl),
 }
 UID_COMMANDS: dict[str, UidParser] = {
     "SEARCH": msg.parse_search,

@@ -299,6 +299,16 @@ class Notify(Command):
 
 
 @dataclass(frozen=True)
+class AclCommand(Command):
+    """RFC 4314 SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS: a mailbox, and for some an identifier
+    (SASLprep'd) and SETACL's rights modification as given."""
+
+    mailbox: str
+    identifier: str | None = None
+    rights: str | None = None
+
+
+@dataclass(frozen=True)
 class Compress(Command):
     """RFC 4978 ``"COMPRESS" SP algorithm``."""
 

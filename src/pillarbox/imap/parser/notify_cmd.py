@@ -29,7 +29,7 @@ def parse_notify(reader: Reader, tag: str, name: str) -> Notify:
         return Notify(tag, name, None)
     reader.expect(b"SET", "SET or NONE")
     status = reader.take(b" STATUS")
-    groups = []
+    groups: list[EventGroup] = []
     while reader.take(b" "):
         if len(groups) >= MAX_GROUPS:
             raise ParseError("Too many event groups")

@@ -353,6 +353,24 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM metadata WHERE owner = old.id;
     END;
     """,
+    # (imap) Access control lists (RFC 4314) of shared mailboxes: the rights an identifier (an account's
+    # address, or "anyone" of the owner's domain) has on a mailbox of another account; the owner's own
+    # rights are implicit. They go with the mailbox, and with a grantee account.
+    """
+    CREATE TABLE acl (
+        mailbox_id INTEGER NOT NULL,
+        identifier TEXT NOT NULL,
+        rights TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, identifier)
+    ) WITHOUT ROWID;
+    CREATE INDEX acl_identifier ON acl(identifier);
+    CREATE TRIGGER mailboxes_delete_acl AFTER DELETE ON mailboxes BEGIN
+        DELETE FROM acl WHERE mailbox_id = old.id;
+    END;
+    CREATE TRIGGER accounts_delete_acl AFTER DELETE ON accounts BEGIN
+        DELETE FROM acl WHERE identifier = old.address;
+    END;
+    """,
 )
 
 

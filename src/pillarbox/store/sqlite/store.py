@@ -48,10 +48,12 @@ from pillarbox.store.records import (
     RecipientUpdate,
     Refused,
     SenderGrant,
+    SharedMailbox,
     StoreFlagsResult,
 )
 from pillarbox.store.reserve import DiskReserve, free_bytes
 from pillarbox.store.sqlite import (
+    acl,
     directory,
     dmarc,
     fulltext,
@@ -341,6 +343,15 @@ class SQLiteStore(WebData):
     async def list_metadata(self, account_id: int, mailbox_id: int | None) -> dict[str, bytes]:
         return await self._read(lambda c: metadata.list_metadata(c, account_id, mailbox_id or 0))
 
+    async def get_acl(self, mailbox_id: int) -> dict[str, str]:
+        return await self._read(lambda c: acl.get_acl(c, mailbox_id))
+
+    async def set_acl(self, mailbox_id: int, identifier: str, rights: str | None) -> None:
+        await self._write(lambda t: acl.set_acl(t, mailbox_id, identifier, rights))
+
+    async def shared_with(self, address: str) -> list[SharedMailbox]:
+        return await self._read(lambda c: acl.shared_with(c, normalize_address(address)))
+
     async def account_metadata(self, account_id: int) -> dict[int, dict[str, bytes]]:
         return await self._read(lambda c: metadata.account_metadata(c, account_id))
 
@@ -372,8 +383,8 @@ class SQLiteStore(WebData):
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
 
-    async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None:
-        await self._write(lambda t: mailboxes.set_subscribed(t, account_id, name, subscribed))
+    async def set_subscribed(self, account_id: int, name: str, subscribed: bool, must_exist: bool = True) -> None:
+        await self._write(lambda t: mailboxes.set_subscribed(t, account_id, name, subscribed, must_exist))
 
     # messages
     async def deliver(self, raw: bytes, targets: Sequence[DeliveryTarget]) -> list[Appended | Refused]:
