@@ -16,6 +16,10 @@ caches policies per domain), all hosted by B:
 - tlsafail.test / tlsafail-unsigned.test: the TLSA lookup of the MX fails (SERVFAIL); the first MX's
   address records are DNSSEC-signed (a failure may hide a DANE policy: deferred), the second's are not
   (a failure means no TLSA: delivered with opportunistic TLS).
+- REQUIRETLS (RFC 8689) messages: rtls-dnssec.test's MX RRset is DNSSEC-authenticated and names
+  mx.b.test (verified TLS, B advertises REQUIRETLS: delivered); rtls-mismatch.test's is authenticated
+  but names mx2.b.test, not on B's certificate; rtls-plain.test's is not authenticated and has no
+  MTA-STS policy: both bounced (5.7.10) and nothing reaches B, in clear or otherwise.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from tests.e2e.outbound_env import MXNet, Node, free_port, make_node
 pytestmark = pytest.mark.slow
 
 DOMAINS = ["good.test", "badname.test", "unlisted.test", "testing.test", "dane.test", "danebad.test", "ta.test",
-           "tabadname.test", "tlsafail.test", "tlsafail-unsigned.test"]
+           "tabadname.test", "tlsafail.test", "tlsafail-unsigned.test", "rtls-dnssec.test", "rtls-mismatch.test",
+           "rtls-plain.test"]
+REQUIRETLS_SIGNED_MX = ["rtls-dnssec.test", "rtls-mismatch.test"]
 TLSA_FAILING = {"mx-tlsafail.b.test": True, "mx-tlsafail-unsigned.b.test": False}
 """MX hosts whose TLSA lookup fails: are their address records DNSSEC-signed?"""
 B_NAMES = ["mx.b.test", "mx-ta.b.test"]
@@ -110,6 +116,8 @@ def zones(mx: MXNet, b_der: bytes, ca_der: bytes) -> tuple[dict[tuple[str, str],
         ("ta.test", "MX"): ["10 mx-ta.b.test."], ("tabadname.test", "MX"): ["10 mx-tabad.b.test."],
         ("tlsafail.test", "MX"): ["10 mx-tlsafail.b.test."],
         ("tlsafail-unsigned.test", "MX"): ["10 mx-tlsafail-unsigned.b.test."],
+        ("rtls-dnssec.test", "MX"): ["10 mx.b.test."], ("rtls-mismatch.test", "MX"): ["10 mx2.b.test."],
+        ("rtls-plain.test", "MX"): ["10 mx.b.test."],
     }
     for domain in POLICIES:
         records[(f"_mta-sts.{domain}", "TXT")] = ['"v=STSv1; id=20260101"']
@@ -137,7 +145,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[W
     web_cert, web_key = ca.issue([f"mta-sts.{d}" for d in POLICIES]).write(root, "mta-sts")
     records, secure = zones(mx_net, b_issued.der, der(ca.cert))
     signed = [host for host, is_signed in TLSA_FAILING.items() if is_signed]
-    dns = DNSServer(records, secure=[*secure, *signed],
+    dns = DNSServer(records, secure=[*secure, *signed, *REQUIRETLS_SIGNED_MX],
                     servfail=[dane.tlsa_name(host, mx_net.port) for host in TLSA_FAILING])
     https = PolicyServer(mx_net.ip(5), https_port, web_cert, web_key, POLICIES)
     b = make_node(root, "b", mx_net.ip(3), mx_net.port, dns, DOMAINS, [f"bob@{d}" for d in DOMAINS])
@@ -270,3 +278,33 @@ def test_a_failed_tlsa_lookup_for_an_unsigned_mx_means_no_dane(world: World):
     delivered(world, "bob@tlsafail-unsigned.test")
     line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@tlsafail-unsigned.test")
     assert "policy=opportunistic" in line and "result=sent" in line
+
+
+def dsn_for(world: World, to: str, timeout: float = 20) -> bytes:
+    """The bounce alice@a.test got for her message to ``to``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for raw in world.a.messages("alice@a.test"):
+            if b"message/delivery-status" in raw and to.encode() in raw:
+                return raw
+        time.sleep(0.1)
+    raise AssertionError(f"no bounce for {to}:\n{world.a.process.log()}")
+
+
+def test_requiretls_over_a_dnssec_validated_mx_with_a_valid_certificate_delivers(world: World):
+    world.a.submit("alice@a.test", ["bob@rtls-dnssec.test"], message("bob@rtls-dnssec.test"), mail=["REQUIRETLS"])
+    assert b"Hello over verified TLS." in delivered(world, "bob@rtls-dnssec.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@rtls-dnssec.test")
+    assert "policy=requiretls" in line and "result=sent" in line and "tls=TLSv1" in line
+
+
+@pytest.mark.parametrize("to", ["bob@rtls-mismatch.test", "bob@rtls-plain.test"])
+def test_requiretls_without_a_validated_tls_path_bounces_and_sends_nothing(world: World, to: str):
+    world.a.submit("alice@a.test", [to], message(to), mail=["REQUIRETLS"])
+    bounce = dsn_for(world, to)
+    assert b"Status: 5.7.10" in bounce and b"Action: failed" in bounce
+    assert b"text/rfc822-headers" in bounce and b"Hello over verified TLS." not in bounce  # RFC 8689 5: RET=HDRS
+    line = world.a.process.wait_for_log(rf"delivery attempt.*recipient={to}")
+    assert "result=permanent" in line  # at the first attempt: no other path would appear later
+    assert world.b.messages(to) == []
+    assert f"recipients={to}" not in world.b.process.log()  # B never saw a transaction for it

@@ -47,3 +47,6 @@ class FakeResolver:
 
     async def addresses_authenticated(self, host: str) -> bool:
         return host.lower() in self.authenticated
+
+    async def mx_authenticated(self, domain: str) -> bool:
+        return domain.lower() in self.authenticated

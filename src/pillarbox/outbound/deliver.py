@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
 from pillarbox.obs import get_logger, log_event
 from pillarbox.outbound import dane
-from pillarbox.outbound.connect import ConnectSettings, Session, TLSReport, open_session
+from pillarbox.outbound.connect import ConnectSettings, Session, TLSFailure, TLSReport, open_session
 from pillarbox.outbound.mtasts import MTASTS, STSPolicy
 from pillarbox.outbound.mx import NoRoute, NullMX, Route, find_route
 from pillarbox.outbound.tlspolicy import HostPolicy
@@ -33,6 +33,16 @@ class UnusableHost(Exception):
     """This MX host must not be tried now (the next one may be)."""
 
 
+class NoTLSPath(UnusableHost):
+    """RFC 8689 4.2.1: this host offers no path a REQUIRETLS message may take; ``status`` says why
+    (5.7.10 no validated TLS, 5.7.30 no REQUIRETLS after it). Unlike a host that cannot be reached,
+    it will not do better later: when every host fails so, the message is bounced at once."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     queue_id: str
@@ -42,6 +52,12 @@ class OutboundMessage:
     ret: str | None = None
     body: str | None = None
     smtputf8: bool = False
+    requiretls: bool = False
+
+    @property
+    def requires_tls(self) -> bool:
+        """RFC 8689 4.2.1: a REQUIRETLS message with a return path (a bounce is sent all the same)."""
+        return self.requiretls and bool(self.sender)
 
 
 @dataclass(frozen=True)
@@ -186,10 +202,14 @@ class Deliverer:
                          targets: Sequence[Target], record: Record) -> list[Outcome]:
         outcomes = _all(targets, "temporary", "4.4.1", f"x-pillarbox; no MX host of {domain} could be reached")
         errors: list[str] = []
+        no_path: list[NoTLSPath] = []
         for host in route.hosts:
             try:
                 checked = await self._listed(await self._host_policy(domain, host, route, sts), host, sts)
+                if checked is not None and message.requires_tls:
+                    checked = await self._requiretls(domain, host, route, checked, sts)
             except UnusableHost as exc:
+                no_path += [exc] if isinstance(exc, NoTLSPath) else []
                 errors.append(f"{host}: {exc}")
                 continue
             if checked is None:
@@ -201,8 +221,15 @@ class Deliverer:
                 try:
                     session = await open_session(host, policy, self.resolver, self._settings(route), report)
                 except SMTPClientError as exc:
+                    if isinstance(exc, TLSFailure) and message.requires_tls:
+                        no_path.append(NoTLSPath(str(exc), "5.7.10"))
                     errors.append(str(exc))
                     continue
+            if message.requires_tls and "REQUIRETLS" not in session.client.extensions:
+                no_path.append(NoTLSPath(f"{host}: no REQUIRETLS after STARTTLS", "5.7.30"))
+                errors.append(str(no_path[-1]))
+                self.pool.give(session, route.port)  # fine for other mail (4.2.1 MAY)
+                continue
             result = await self._transact(session, message, targets, record, route)
             if result is not None:
                 return result
@@ -210,8 +237,32 @@ class Deliverer:
         if errors:
             text = "x-pillarbox; " + "; ".join(errors)[-900:]
             outcomes = [replace(o, diagnostic=text) for o in outcomes]
+        if no_path and len(no_path) == len(route.hosts):  # RFC 8689 4.2.1: no path at all, bounce
+            status = "5.7.30" if any(p.status == "5.7.30" for p in no_path) else "5.7.10"
+            outcomes = [replace(o, kind="permanent", status=status) for o in outcomes]
         self._log(message, targets, outcomes, "-", None, "-")
         return outcomes
+
+    async def _requiretls(self, domain: str, host: str, route: Route, checked: tuple[HostPolicy, TLSReport],
+                          sts: STSPolicy | None) -> tuple[HostPolicy, TLSReport]:
+        """RFC 8689 4.2.1 steps 2 and 4: the host's name vouched for (DNSSEC on the MX RRset, or the
+        MTA-STS policy lists it; a relay and the implicit MX are named by us) and its certificate
+        verified (Web PKI for that name, or DANE)."""
+        policy, report = checked
+        if policy.kind in ("dane", "sts") or (policy.kind == "relay" and self.routing.relay_tls != "none"):
+            return checked
+        if route.relay:
+            raise NoTLSPath("the relay is used without TLS", "5.7.10")
+        listed = sts is not None and sts.allows(host)
+        if listed or host == domain or await self._mx_authenticated(domain):
+            return HostPolicy("requiretls", policy.policy_domain), report
+        raise NoTLSPath(f"neither DNSSEC nor MTA-STS vouches for the MX host of {domain}", "5.7.10")
+
+    async def _mx_authenticated(self, domain: str) -> bool:
+        try:
+            return await self.resolver.mx_authenticated(domain)
+        except DNSTemporaryError:
+            return False
 
     def _settings(self, route: Route) -> ConnectSettings:
         if not route.relay:
@@ -300,6 +351,8 @@ def _envelope(message: OutboundMessage, targets: Sequence[Target], ext: Extensio
         params.append("BODY=8BITMIME")
     if _needs_utf8(message, targets):
         params.append("SMTPUTF8")
+    if message.requiretls and "REQUIRETLS" in ext:  # RFC 8689 4.2.1; a bounce carries it where it can
+        params.append("REQUIRETLS")
     rcpt: tuple[tuple[str, ...], ...] = tuple(() for _ in targets)
     if "DSN" in ext:
         if message.ret:

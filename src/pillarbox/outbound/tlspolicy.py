@@ -21,17 +21,18 @@ from pillarbox.outbound.mtasts import client_context
 @dataclass(frozen=True)
 class HostPolicy:
     kind: str
-    """``dane``, ``sts`` (enforce), ``sts-testing``, ``relay``, ``opportunistic``."""
+    """``dane``, ``sts`` (enforce), ``sts-testing``, ``requiretls`` (RFC 8689: verified TLS to an MX
+    host whose name DNSSEC or MTA-STS vouches for), ``relay``, ``opportunistic``."""
     policy_domain: str
     tlsa: tuple[TLSARecord, ...] = field(default=())
 
     @property
     def required(self) -> bool:
-        return self.kind in ("dane", "sts")
+        return self.kind in ("dane", "sts", "requiretls")
 
     @property
     def verifies_name(self) -> bool:
-        return self.kind in ("sts", "sts-testing")
+        return self.kind in ("sts", "sts-testing", "requiretls")
 
     @property
     def report_type(self) -> str:

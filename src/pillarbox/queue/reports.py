@@ -86,9 +86,11 @@ class Reporter:
             by_position = {r.position: r for r in entry.recipients}
             reports = tuple(recipient_report(entry, by_position[p], a, self.policy) for p, a in due.items())
             original = await self.store.read_message(entry.message_id)  # type: ignore[attr-defined]
+            # RFC 8689 5: a REQUIRETLS message's report carries its headers only, and requires TLS too
+            ret = "HDRS" if entry.requiretls else entry.ret
             dsn = build_dsn(Report(self.hostname, entry.sender, reports, original, entry.created, entry.envid,
-                                   entry.ret), now)
-            self._log(entry.id, entry.sender, reports, await self._send(entry.sender, dsn))
+                                   ret), now)
+            self._log(entry.id, entry.sender, reports, await self._send(entry.sender, dsn, entry.requiretls))
         for action in set(due.values()):
             positions = [p for p, a in due.items() if a == action]
             await self.store.mark_queue_reported(entry.id, positions, action)  # type: ignore[attr-defined]
@@ -115,7 +117,7 @@ class Reporter:
         """Deliver or queue a report the server writes (DMARC, TLS-RPT) to ``to``."""
         await self._send(to, message)
 
-    async def _send(self, to: str, dsn: bytes) -> str | None:
+    async def _send(self, to: str, dsn: bytes, requiretls: bool = False) -> str | None:
         """``send``, returning the queue id when (some of) it was queued."""
         dsn = await self._signed(dsn)
         domain = to.rpartition("@")[2]
@@ -128,7 +130,8 @@ class Reporter:
             targets = [to]
         if not targets:
             return None
-        request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets))
+        request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets),
+                                  requiretls=requiretls)
         await self.store.deliver_and_queue(b"", [], request, dsn)  # type: ignore[attr-defined]
         self.poke()
         return request.queue_id

@@ -145,7 +145,8 @@ class QueueRunner:
         raw = await self.store.read_message(entry.message_id)  # type: ignore[attr-defined]
         if entry.auth_user and entry.sender:  # submitted mail not signed at submission: sign it now
             raw = await self.signer.sign(raw, entry.sender)
-        message = OutboundMessage(entry.id, entry.sender, raw, entry.envid, entry.ret, entry.body, entry.smtputf8)
+        message = OutboundMessage(entry.id, entry.sender, raw, entry.envid, entry.ret, entry.body, entry.smtputf8,
+                                  entry.requiretls)
         groups: defaultdict[str, list[QueuedRecipient]] = defaultdict(list)
         for r in due:
             groups[r.domain].append(r)

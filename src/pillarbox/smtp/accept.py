@@ -97,6 +97,7 @@ class MessageAcceptor:
             outbound = OutboundRequest(
                 sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
                 smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
+                requiretls=mail.requiretls,
             )
             if user is not None and self.signer is not None:
                 # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)

@@ -88,6 +88,11 @@ class MailFrom:
         return "SMTPUTF8" in self.params
 
     @property
+    def requiretls(self) -> bool:
+        """RFC 8689 4.1: the message must travel over validated TLS only, all the way."""
+        return "REQUIRETLS" in self.params
+
+    @property
     def ret(self) -> str | None:
         return self.params.get("RET")
 

@@ -157,6 +157,8 @@ PARAM_NOT_RECOGNIZED = Reply(555, "5.5.4", "MAIL FROM/RCPT TO parameters not rec
 # -- 5xx: policy and security -----------------------------------------------------------------------
 AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
 STARTTLS_REQUIRED = Reply(530, "5.7.0", "Must issue a STARTTLS command first")
+REQUIRETLS_WITHOUT_TLS = Reply(530, "5.7.10", "REQUIRETLS needs a TLS session")
+"""RFC 8689 2: the MAIL FROM option may only be given in a session that employs TLS."""
 AUTH_TOO_WEAK = Reply(534, "5.7.9", "Authentication mechanism is too weak")
 AUTH_FAILED = Reply(535, "5.7.8", "Authentication credentials invalid")
 ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for requested authentication mechanism")

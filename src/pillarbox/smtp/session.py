@@ -208,6 +208,8 @@ class SMTPSession:
                     "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN"]
         if not self.conn.is_tls:
             keywords.append("STARTTLS")
+        else:
+            keywords.append("REQUIRETLS")  # RFC 8689 2: only after TLS (and honoured on the way out)
         if self.role.is_submission and self.conn.is_tls and self.user is None:
             keywords.append("AUTH " + " ".join(sasl.mechanisms_for(tls=True)))
         keywords.append("HELP")
@@ -218,6 +220,8 @@ class SMTPSession:
         if self.helo is None or self.transaction is not None or self.sasl is not None:
             raise ProtocolError(replies.BAD_SEQUENCE)
         mail = event.args
+        if mail.requiretls and not self.conn.is_tls:
+            raise ProtocolError(replies.REQUIRETLS_WITHOUT_TLS)
         if mail.size is not None and mail.size > self.settings.max_message_size:
             raise ProtocolError(replies.SIZE_EXCEEDED)
         if not self.services.acceptor.store.has_room(mail.size or 0):

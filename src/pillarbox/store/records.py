@@ -242,6 +242,8 @@ class OutboundRequest:
     auth_user: str | None = None
     queue_id: str = field(default_factory=new_queue_id)
     """The SMTP session passes the id its 250 reply names; mail the server writes itself gets a new one."""
+    requiretls: bool = False
+    """RFC 8689: sent only over validated TLS to servers that advertise REQUIRETLS, else bounced."""
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ class QueuedMessage:
     recipients: tuple[QueuedRecipient, ...]
     lease_owner: str | None = None
     lease_until: int = 0
+    requiretls: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> st
     """Queue ``request``; returns its queue id. The rowid is this module's own business: every
     function here takes and gives the queue id (``OutboundRequest.queue_id``)."""
     cur = txn.conn.execute(
-        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created,"
+        " requiretls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (request.queue_id, message_id, request.sender, request.envid, request.ret, request.body,
-         int(request.smtputf8), request.auth_user, now),
+         int(request.smtputf8), request.auth_user, now, int(request.requiretls)),
     )
     rowid = cur.lastrowid
     assert rowid is not None
@@ -48,7 +48,8 @@ def _rowid(conn: sqlite3.Connection, queue_id: str) -> int | None:
 # crash after it can never send that recipient the message again.
 
 _MESSAGE_COLUMNS = (
-    "public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until"
+    "public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until,"
+    " requiretls"
 )
 _RECIPIENT_COLUMNS = (
     "position, address, orcpt, notify, state, attempts, next_attempt, last_error, status, remote_mta, reported"
@@ -160,10 +161,11 @@ def set_held(txn: Txn, queue_id: str, held: bool) -> bool:
 
 
 def _message(row: tuple, recipients: list[tuple]) -> QueuedMessage:  # type: ignore[type-arg]
-    (queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until) = row
+    (queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until,
+     requiretls) = row
     return QueuedMessage(
         queue_id, message_id, sender, envid, ret, body, bool(smtputf8), auth_user, bool(held), created,
-        tuple(_recipient(r) for r in recipients), owner, until,
+        tuple(_recipient(r) for r in recipients), owner, until, bool(requiretls),
     )
 
 

@@ -398,6 +398,11 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM acl WHERE identifier = old.address;
     END;
     """,
+    # (outbound) RFC 8689 REQUIRETLS: the message goes out only over validated TLS to a server that
+    # advertises REQUIRETLS, and is bounced otherwise.
+    """
+    ALTER TABLE queue ADD COLUMN requiretls INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
