@@ -32,6 +32,7 @@ from pillarbox.admin import (
     quickstart,
     senders,
     store_check,
+    tls_seen,
     tokens,
 )
 from pillarbox.admin import domains_users as du
@@ -140,6 +141,7 @@ def build_parser() -> Parser:
     acme_commands.register(commands)  # acme status, acme renew
     quickstart.register(commands)
     tokens.register(commands)  # token
+    tls_seen.register(commands)  # tls list, tls forget
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")

@@ -507,6 +507,8 @@ class OutboundConfig:
     mta_sts_port: int = 443
     mta_sts: bool = _setting(True, _flag)
     dane: bool = _setting(True, _flag)
+    tls_memory: bool = _setting(True, _flag)
+    """Hold each destination domain to the best TLS it was seen with (outbound/tls_memory.py)."""
 
 
 def _optional_ip(value: Any, base: Path) -> str:

@@ -79,8 +79,9 @@ async def _session_at(address: str, host: str, policy: HostPolicy, settings: Con
         if policy.required or policy.kind == "relay":
             raise
     if policy.verifies_name:
-        # MTA-STS testing mode (RFC 8461 5): the failure is reported, the mail goes as if there were no
-        # policy — opportunistic TLS, and plaintext only if even unverified TLS cannot be had.
+        # MTA-STS testing mode (RFC 8461 5), or a first look at a domain (tls_memory): the failure is
+        # reported (testing), the mail goes as if there were no policy — opportunistic TLS, and
+        # plaintext only if even unverified TLS cannot be had.
         try:
             return await _handshake(address, host, _unverified(policy), settings, use_tls=True, report=_ignore)
         except TLSFailure:
@@ -150,7 +151,7 @@ async def _ehlo(client: SMTPClient, helo: str, host: str) -> None:
 
 async def _starttls(client: SMTPClient, host: str, policy: HostPolicy, context: ssl.SSLContext) -> None:
     if "STARTTLS" not in client.extensions:
-        if policy.required or policy.verifies_name or policy.kind == "relay":
+        if policy.required or (policy.verifies_name and policy.kind != "probe") or policy.kind == "relay":
             raise TLSFailure(f"{host}: STARTTLS not offered", "starttls-not-supported")
         return
     try:

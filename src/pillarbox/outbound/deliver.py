@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
 from pillarbox.obs import get_logger, log_event
@@ -20,6 +20,7 @@ from pillarbox.outbound import dane
 from pillarbox.outbound.connect import ConnectSettings, Session, TLSFailure, TLSReport, open_session
 from pillarbox.outbound.mtasts import MTASTS, STSPolicy
 from pillarbox.outbound.mx import NoRoute, NullMX, Route, find_route
+from pillarbox.outbound.tls_memory import GUARDS, LEVEL_NAMES, TLSMemory, achieved, guarded
 from pillarbox.outbound.tlspolicy import HostPolicy
 from pillarbox.smtp.client import SMTPClientError
 from pillarbox.smtp.client_protocol import Envelope, Extensions, MailTransaction, ServerReply, dsn_rcpt_params
@@ -133,10 +134,40 @@ def _all(targets: Sequence[Target], kind: str, status: str, text: str, mta: str 
     return [Outcome(t.position, kind, status, text, mta) for t in targets]
 
 
+@dataclass
+class _Attempt:
+    """One delivery attempt to a domain: what went wrong at each host, and what TLS it was seen with."""
+
+    domain: str
+    seen: int | None
+    errors: list[str] = field(default_factory=list)
+    no_path: list[NoTLSPath] = field(default_factory=list)
+
+    def refuse(self, exc: UnusableHost, text: str | None = None) -> None:
+        if isinstance(exc, NoTLSPath):
+            self.no_path.append(exc)
+        self.errors.append(text or str(exc))
+
+    def outcomes(self, targets: Sequence[Target], hosts: int) -> list[Outcome]:
+        """Temporary, unless no host offered a REQUIRETLS message a path (RFC 8689 4.2.1: bounce)."""
+        text = "x-pillarbox; " + ("; ".join(self.errors)[-900:] or f"no MX host of {self.domain} could be reached")
+        if self.no_path and len(self.no_path) == hosts:
+            status = "5.7.30" if any(p.status == "5.7.30" for p in self.no_path) else "5.7.10"
+            return _all(targets, "permanent", status, text)
+        return _all(targets, "temporary", "4.4.1", text)
+
+
+def _guard(checked: tuple[HostPolicy, TLSReport], seen: int) -> tuple[HostPolicy, TLSReport]:
+    """``tls_memory``'s policy for an opportunistic host; a probe's failed verification is no failure."""
+    policy = guarded(checked[0], seen)
+    return policy, _not_counted if policy.kind == "probe" else checked[1]
+
+
 class Deliverer:
     def __init__(self, resolver: Resolver, settings: ConnectSettings, routing: Routing, mtasts: MTASTS | None,
-                 tls_report: TLSReport) -> None:
+                 tls_report: TLSReport, memory: TLSMemory | None = None) -> None:
         self.resolver = resolver
+        self.memory = memory
         self.settings = settings
         self.routing = routing
         self.mtasts = mtasts
@@ -200,48 +231,71 @@ class Deliverer:
 
     async def _try_hosts(self, message: OutboundMessage, domain: str, route: Route, sts: STSPolicy | None,
                          targets: Sequence[Target], record: Record) -> list[Outcome]:
-        outcomes = _all(targets, "temporary", "4.4.1", f"x-pillarbox; no MX host of {domain} could be reached")
-        errors: list[str] = []
-        no_path: list[NoTLSPath] = []
+        attempt = _Attempt(domain, await self._seen(domain, route))
         for host in route.hosts:
-            try:
-                checked = await self._listed(await self._host_policy(domain, host, route, sts), host, sts)
-                if checked is not None and message.requires_tls:
-                    checked = await self._requiretls(domain, host, route, checked, sts)
-            except UnusableHost as exc:
-                no_path += [exc] if isinstance(exc, NoTLSPath) else []
-                errors.append(f"{host}: {exc}")
-                continue
-            if checked is None:
-                errors.append(f"{host}: not listed in the MTA-STS policy of {domain}")
-                continue
-            policy, report = checked
-            session = self.pool.take(host, route.port, policy)
+            session = await self._session(message, attempt, host, route, sts)
             if session is None:
-                try:
-                    session = await open_session(host, policy, self.resolver, self._settings(route), report)
-                except SMTPClientError as exc:
-                    if isinstance(exc, TLSFailure) and message.requires_tls:
-                        no_path.append(NoTLSPath(str(exc), "5.7.10"))
-                    errors.append(str(exc))
-                    continue
+                continue
+            await self._remember(attempt, session)
             if message.requires_tls and "REQUIRETLS" not in session.client.extensions:
-                no_path.append(NoTLSPath(f"{host}: no REQUIRETLS after STARTTLS", "5.7.30"))
-                errors.append(str(no_path[-1]))
+                attempt.refuse(NoTLSPath(f"{host}: no REQUIRETLS after STARTTLS", "5.7.30"))
                 self.pool.give(session, route.port)  # fine for other mail (4.2.1 MAY)
                 continue
             result = await self._transact(session, message, targets, record, route)
             if result is not None:
                 return result
-            errors.append(f"{host}: connection lost or 4xx to MAIL")
-        if errors:
-            text = "x-pillarbox; " + "; ".join(errors)[-900:]
-            outcomes = [replace(o, diagnostic=text) for o in outcomes]
-        if no_path and len(no_path) == len(route.hosts):  # RFC 8689 4.2.1: no path at all, bounce
-            status = "5.7.30" if any(p.status == "5.7.30" for p in no_path) else "5.7.10"
-            outcomes = [replace(o, kind="permanent", status=status) for o in outcomes]
+            attempt.errors.append(f"{host}: connection lost or 4xx to MAIL")
+        outcomes = attempt.outcomes(targets, len(route.hosts))
         self._log(message, targets, outcomes, "-", None, "-")
         return outcomes
+
+    async def _session(self, message: OutboundMessage, attempt: _Attempt, host: str, route: Route,
+                       sts: STSPolicy | None) -> Session | None:
+        """A session with ``host`` under the TLS it must have, or None (the reason noted in ``attempt``)."""
+        try:
+            checked = await self._listed(await self._host_policy(attempt.domain, host, route, sts), host, sts)
+            if checked is not None and attempt.seen is not None:
+                checked = _guard(checked, attempt.seen)
+            if checked is not None and message.requires_tls:
+                checked = await self._requiretls(attempt.domain, host, route, checked, sts)
+        except UnusableHost as exc:
+            attempt.refuse(exc, f"{host}: {exc}")
+            return None
+        if checked is None:
+            attempt.errors.append(f"{host}: not listed in the MTA-STS policy of {attempt.domain}")
+            return None
+        policy, report = checked
+        session = self.pool.take(host, route.port, policy)
+        if session is not None:
+            return session
+        try:
+            return await open_session(host, policy, self.resolver, self._settings(route), report)
+        except SMTPClientError as exc:
+            if isinstance(exc, TLSFailure):
+                self._tls_refused(attempt, host, policy, exc, message.requires_tls)
+            attempt.errors.append(str(exc))
+            return None
+
+    def _tls_refused(self, attempt: _Attempt, host: str, policy: HostPolicy, failure: TLSFailure,
+                     requiretls: bool) -> None:
+        if requiretls:
+            attempt.no_path.append(NoTLSPath(str(failure), "5.7.10"))
+        if policy.kind in GUARDS:
+            log_event(log, "warning", "TLS downgrade refused", domain=attempt.domain, mx=host,
+                      seen=LEVEL_NAMES[attempt.seen or 0], error=str(failure),
+                      hint=f"pillarbox tls forget {attempt.domain}")
+
+    async def _seen(self, domain: str, route: Route) -> int | None:
+        """The best TLS ``domain`` was seen with (``tls_memory``); None when not remembered (a relay)."""
+        if self.memory is None or route.relay:
+            return None
+        return await self.memory.tls_seen(domain)
+
+    async def _remember(self, attempt: _Attempt, session: Session) -> None:
+        level = achieved(session)
+        if self.memory is not None and attempt.seen is not None and level > attempt.seen:
+            await self.memory.raise_tls_seen(attempt.domain, level)
+            attempt.seen = level
 
     async def _requiretls(self, domain: str, host: str, route: Route, checked: tuple[HostPolicy, TLSReport],
                           sts: STSPolicy | None) -> tuple[HostPolicy, TLSReport]:

@@ -22,17 +22,22 @@ from pillarbox.outbound.mtasts import client_context
 class HostPolicy:
     kind: str
     """``dane``, ``sts`` (enforce), ``sts-testing``, ``requiretls`` (RFC 8689: verified TLS to an MX
-    host whose name DNSSEC or MTA-STS vouches for), ``relay``, ``opportunistic``."""
+    host whose name DNSSEC or MTA-STS vouches for), ``relay``, ``opportunistic``; and from
+    ``tls_memory``: ``probe`` (try verified, else as opportunistic), ``tls-seen`` (TLS a must),
+    ``tls-pinned`` (verified TLS a must)."""
     policy_domain: str
     tlsa: tuple[TLSARecord, ...] = field(default=())
 
     @property
     def required(self) -> bool:
-        return self.kind in ("dane", "sts", "requiretls")
+        """TLS is a must (a failure defers the mail): DANE, MTA-STS enforce, REQUIRETLS, and a domain
+        seen with TLS before (``tls_memory``)."""
+        return self.kind in ("dane", "sts", "requiretls", "tls-seen", "tls-pinned")
 
     @property
     def verifies_name(self) -> bool:
-        return self.kind in ("sts", "sts-testing", "requiretls")
+        """The certificate is checked for the host name under our trust store (a ``probe`` tries)."""
+        return self.kind in ("sts", "sts-testing", "requiretls", "tls-pinned", "probe")
 
     @property
     def report_type(self) -> str:

@@ -34,7 +34,8 @@ def build_deliverer(config: Config, store: object, resolver: Resolver) -> Delive
 
     mtasts = MTASTS(store, resolver, out.ca_file, out.mta_sts_port, on_failure=policy_failure) if out.mta_sts else None
 
-    return Deliverer(resolver, settings, routing, mtasts, tls_report)
+    memory = store if out.tls_memory else None
+    return Deliverer(resolver, settings, routing, mtasts, tls_report, memory)  # type: ignore[arg-type]
 
 
 def build_runner(config: Config, store: object, resolver: Resolver | None = None) -> QueueRunner:

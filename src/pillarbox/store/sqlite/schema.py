@@ -403,6 +403,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE queue ADD COLUMN requiretls INTEGER NOT NULL DEFAULT 0;
     """,
+    # (outbound) The best TLS each destination domain was seen with (0 none, 1 unverified, 2 verified), so
+    # that a later path offering less (STARTTLS stripped, a bad certificate) is not taken
+    # (outbound/tls_memory.py); ``pillarbox tls forget`` deletes a row.
+    """
+    CREATE TABLE tls_seen (domain TEXT PRIMARY KEY, level INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;
+    """,
 )
 
 

@@ -369,6 +369,27 @@ class SQLiteStore(WebData):
     async def shared_with(self, address: str) -> list[SharedMailbox]:
         return await self._read(lambda c: acl.shared_with(c, normalize_address(address)))
 
+    async def tls_seen(self, domain: str) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT level FROM tls_seen WHERE domain = ?", (domain.lower(),)).fetchone()
+            return row[0] if row else 0
+        return await self._read(read)
+
+    async def raise_tls_seen(self, domain: str, level: int) -> None:
+        now = self._seconds()
+        await self._write(lambda t: t.conn.execute(
+            "INSERT INTO tls_seen (domain, level, updated) VALUES (?, ?, ?) ON CONFLICT (domain) DO UPDATE"
+            " SET level = excluded.level, updated = excluded.updated WHERE excluded.level > tls_seen.level",
+            (domain.lower(), level, now)))
+
+    async def forget_tls_seen(self, domain: str) -> bool:
+        return await self._write(lambda t: t.conn.execute(
+            "DELETE FROM tls_seen WHERE domain = ?", (domain.lower(),)).rowcount > 0)
+
+    async def list_tls_seen(self) -> list[tuple[str, int, int]]:
+        return await self._read(lambda c: [tuple(row) for row in c.execute(  # type: ignore[misc]
+            "SELECT domain, level, updated FROM tls_seen ORDER BY domain")])
+
     async def account_metadata(self, account_id: int) -> dict[int, dict[str, bytes]]:
         return await self._read(lambda c: metadata.account_metadata(c, account_id))
 
