@@ -5,7 +5,8 @@ wherever a sequence set is allowed.
 
 Sequence sets resolve against the session's view (message numbers as this client knows them);
 UID sets against its UIDs, where "*" is the highest UID in the view (6.4.8). A sequence number past
-the view is a client error (BAD); a UID that does not exist is silently skipped.
+the view is a client error (BAD), and so is "*" in an empty mailbox once IMAP4rev2 is enabled (a
+IMAP4rev1 client gets OK and nothing); a UID that does not exist is silently skipped.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def resolve(session: IMAPSession, tag: str, numbers: SequenceSet, uid: bool) -> 
             end = bisect.bisect_right(view.uids, high)
             found.extend(view.uids[start:end])
         return found
+    if view.exists == 0 and numbers.uses_star():
+        # RFC 9051 9 (seq-number): "*" in an empty mailbox is past the last message, BAD like any other
+        # such number. IMAP4rev1 clients send "1:*" to an empty mailbox as a matter of course: OK, nothing.
+        if session.rev2:
+            raise ProtocolError(r.bad(tag, "No messages: * names none"))
+        return []
     if numbers.highest_explicit() > view.exists:
         raise ProtocolError(r.bad(tag, "Invalid message sequence number"))
     return [view.uid_at(seq) for seq in numbers.iterate(view.exists)]
