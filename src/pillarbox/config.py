@@ -492,6 +492,19 @@ class QueueConfig:
     tls_reports: bool = _setting(True, _flag)
 
 
+def _source_address(value: Any, version: int) -> str:
+    """An address of this host to send from: an IPv4 (``source_ipv4``) or IPv6 (``source_ipv6``) one."""
+    if value == "":
+        return ""
+    try:
+        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise _expected(f"an IPv{version} address", value)
+    return str(address)
+
+
 @dataclass(frozen=True)
 class OutboundConfig:
     """How the queue reaches other servers: port, trust store, smarthosts, TLS policies."""
@@ -509,6 +522,8 @@ class OutboundConfig:
     dane: bool = _setting(True, _flag)
     tls_memory: bool = _setting(True, _flag)
     """Hold each destination domain to the best TLS it was seen with (outbound/tls_memory.py)."""
+    source_ipv4: str = _setting("", lambda value, base: _source_address(value, 4))
+    source_ipv6: str = _setting("", lambda value, base: _source_address(value, 6))
 
 
 def _optional_ip(value: Any, base: Path) -> str:

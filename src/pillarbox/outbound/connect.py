@@ -48,6 +48,12 @@ class ConnectSettings:
     implicit_tls: bool = False
     username: str = ""
     password: str = ""
+    source_ipv4: str = ""
+    source_ipv6: str = ""
+    """Where to leave from (``[outbound] source_ipv4/source_ipv6``), by the family of the peer's address."""
+
+    def source_for(self, address: str) -> str | None:
+        return (self.source_ipv6 if ":" in address else self.source_ipv4) or None
 
 
 async def open_session(host: str, policy: HostPolicy, resolver: Resolver, settings: ConnectSettings,
@@ -114,7 +120,8 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
     implicit = settings.implicit_tls and use_tls
     context = context_for(policy, settings.ca_file) if use_tls else None
     client = await SMTPClient.connect(address, settings.port, settings.timeouts,
-                                      ssl_context=context if implicit else None, server_hostname=host)
+                                      ssl_context=context if implicit else None, server_hostname=host,
+                                      source=settings.source_for(address))
     try:
         greeting = await client.greet()
         if greeting.code != 220:

@@ -23,6 +23,7 @@ def build_deliverer(config: Config, store: object, resolver: Resolver) -> Delive
     settings = ConnectSettings(
         helo=config.hostname, port=out.smtp_port, timeouts=Timeouts(connect=out.connect_timeout),
         ca_file=out.ca_file, username=out.relay_username, password=out.relay_password,
+        source_ipv4=out.source_ipv4, source_ipv6=out.source_ipv6,
     )
     routing = Routing(out.smtp_port, out.relay, out.routes, out.mta_sts, out.dane, out.relay_tls)
 
