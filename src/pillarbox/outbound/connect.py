@@ -37,6 +37,13 @@ class Session:
     client: SMTPClient
     host: str
     policy: HostPolicy
+    transactions: int = 0
+    """Mail transactions run on it, against the peer's RFC 9422 MAILMAX."""
+
+    @property
+    def exhausted(self) -> bool:
+        limit = self.client.extensions.limit("MAILMAX")
+        return limit is not None and self.transactions >= limit
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ class SessionPool:
         return None
 
     def give(self, session: Session, port: int) -> None:
+        if session.exhausted:  # RFC 9422 MAILMAX: this session takes no more mail
+            return
         self._idle.setdefault((session.host, port), []).append((session, self._clock()))
 
     async def close_idle(self, everything: bool = False) -> None:
@@ -325,13 +327,33 @@ class Deliverer:
 
     async def _transact(self, session: Session, message: OutboundMessage, targets: Sequence[Target],
                         record: Record, route: Route) -> list[Outcome] | None:
-        """Outcomes, or None to try the next host (connection failure, 4xx to MAIL)."""
+        """Outcomes, or None to try the next host (connection failure, 4xx to MAIL). The peer's RFC 9422
+        limits are kept: at most RCPTMAX recipients a transaction, at most MAILMAX transactions a
+        session (recipients left when it is reached are tried again with the next queue run)."""
+        size = session.client.extensions.limit("RCPTMAX") or len(targets) or 1
+        outcomes: list[Outcome] = []
+        for start in range(0, len(targets), size):
+            batch = targets[start:start + size]
+            if session.exhausted:
+                return outcomes + _all(targets[start:], "temporary", "4.5.3",
+                                       "x-pillarbox; the peer's MAILMAX was reached, the rest in another session")
+            last = start + size >= len(targets)
+            result = await self._transact_batch(session, message, batch, record, route, last)
+            if result is None:
+                return None if not outcomes else outcomes + _all(
+                    targets[start:], "temporary", "4.4.2", "x-pillarbox; connection lost", session.host)
+            outcomes += result
+        return outcomes
+
+    async def _transact_batch(self, session: Session, message: OutboundMessage, targets: Sequence[Target],
+                              record: Record, route: Route, last: bool) -> list[Outcome] | None:
         ext = session.client.extensions
         refusal = _cannot_take(message, targets, ext)
         if refusal is not None:
             self.pool.give(session, route.port)
             return _all(targets, "permanent", refusal.status(), refusal.diagnostic(), session.host)
         transaction = MailTransaction(_envelope(message, targets, ext), message.raw, "PIPELINING" in ext)
+        session.transactions += 1
         try:
             await session.client.run(transaction)
         except SMTPClientError:
@@ -346,17 +368,22 @@ class Deliverer:
         outcomes = self._outcomes(transaction, targets, session, "DSN" in ext)
         await record([o for o in outcomes if o.kind in ("sent", "relayed")])
         self._log(message, targets, outcomes, session.host, session.client.tls, session.policy.describe())
-        await self._reuse(session, transaction, route.port)
+        await self._reuse(session, transaction, route.port, last)
         return outcomes
 
-    async def _reuse(self, session: Session, transaction: MailTransaction, port: int) -> None:
+    async def _reuse(self, session: Session, transaction: MailTransaction, port: int, give: bool = True) -> None:
+        """Ready for the next transaction; ``give``: back to the pool (unless MAILMAX is reached: QUIT)."""
         try:
             if transaction.final_reply is None or not transaction.final_reply.is_positive:
                 await session.client.rset()
+            if give and session.exhausted:
+                await session.client.quit()
+                return
         except SMTPClientError:
             await session.client.close()
             return
-        self.pool.give(session, port)
+        if give:
+            self.pool.give(session, port)
 
     def _outcomes(self, transaction: MailTransaction, targets: Sequence[Target], session: Session,
                   dsn: bool) -> list[Outcome]:
