@@ -345,7 +345,7 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
         tasks.append(DMARCReportTask(reporter))
     if config.queue.tls_reports:
         tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
-                              smtp_port=config.outbound.smtp_port)
+                              smtp_port=config.outbound.smtp_port, ca_file=config.outbound.ca_file)
         tasks.append(TLSReportTask(tls))
     if services.acme is not None:
         tasks.append(services.acme.manager)
