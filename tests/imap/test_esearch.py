@@ -74,3 +74,23 @@ def test_rfc_7377_esearch_parses() -> None:
     for bad in (b"t ESEARCH IN () ALL", b"t ESEARCH IN (selected-delayed) ALL", b"t ESEARCH IN (subtree) ALL",
                 b"t ESEARCH IN (personal) ", b"t ESEARCH IN (personal (opt)) ALL"):
         assert refused(bad).status == "BAD"
+
+
+def test_catenate_parts_and_message_urls_parse() -> None:
+    from pillarbox.imap.imap_url import MessageURL, parse_message_url
+    from pillarbox.imap.parser import Append
+
+    command = parse(b'A3 APPEND Drafts (\\Seen) CATENATE (URL "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER"'
+                    b" TEXT {4+}\r\n--b\r\n)")
+    assert isinstance(command, Append)
+    assert command.messages[0].catenate == (
+        ("URL", b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER"), ("TEXT", b"--b\r\n"))
+    assert parse_message_url("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME") == MessageURL(
+        "Drafts", 20, 385759045, "1.MIME")
+    assert parse_message_url("/A%20B/C/;UID=2/;PARTIAL=5.10") == MessageURL("A B/C", 2, partial=(5, 10))
+    for bad in ("imap://u@h/Drafts/;UID=1", "/Drafts;UID=1", "/Drafts/;UID=0", ";UID=3", "/Drafts/;UID=1/;SECTION="):
+        try:
+            parse_message_url(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)

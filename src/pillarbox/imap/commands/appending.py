@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from pillarbox.errors import NotFound, QuotaExceeded, StoreError
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.access import Target, require
+from pillarbox.imap.commands.catenate import joined
 from pillarbox.imap.commands.folders import folder
 from pillarbox.imap.parser.commands import Append, AppendMessage, Replace
 from pillarbox.imap.rights import settable
@@ -32,9 +33,15 @@ async def append(session: IMAPSession, command: Append) -> r.TaggedReply:
     target = await _insertable(session, command.tag, command.mailbox)
     if isinstance(target, r.TaggedReply):
         return target
-    if not all(message.data for message in command.messages):
+    messages = []
+    for message in command.messages:
+        whole = await joined(session, command.tag, message)  # RFC 4469
+        if isinstance(whole, r.TaggedReply):
+            return whole
+        messages.append(whole)
+    if not all(message.data for message in messages):
         return r.no(command.tag, None, "Empty message")
-    batch = [await _delivery(message, target.mailbox.id, target.rights) for message in command.messages]
+    batch = [await _delivery(message, target.mailbox.id, target.rights) for message in messages]
     try:
         appended = await session.store.append_messages(target.mailbox.id, batch)
     except QuotaExceeded as exc:
@@ -77,9 +84,12 @@ async def replace(session: IMAPSession, command: Replace) -> r.TaggedReply:
     target = await _insertable(session, command.tag, command.mailbox)
     if isinstance(target, r.TaggedReply):
         return target
-    if not command.message.data:
+    message = await joined(session, command.tag, command.message)  # RFC 8508 4.2: CATENATE too
+    if isinstance(message, r.TaggedReply):
+        return message
+    if not message.data:
         return r.no(command.tag, None, "Empty message")
-    raw, delivery = await _delivery(command.message, target.mailbox.id, target.rights)
+    raw, delivery = await _delivery(message, target.mailbox.id, target.rights)
     try:
         appended = await session.store.replace_message(raw, delivery, (view.id, uid))
     except QuotaExceeded as exc:

@@ -125,6 +125,8 @@ class AppendMessage:
     internal_date: datetime | None
     data: bytes
     binary: bool = False  # sent as literal8 (RFC 3516 4.4)
+    catenate: tuple[tuple[str, bytes], ...] = ()
+    """RFC 4469: ("TEXT", bytes) and ("URL", url bytes) parts to join into the message (data is empty)."""
 
 
 @dataclass(frozen=True)

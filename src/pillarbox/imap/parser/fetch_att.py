@@ -131,6 +131,11 @@ def parse_fetch_att(reader: Reader) -> FetchAtt:
     return FetchAtt(name)
 
 
+def parse_section(reader: Reader) -> Section:
+    """``section`` with its brackets, for readers outside FETCH (a CATENATE URL's section)."""
+    return _section(reader)
+
+
 def _section(reader: Reader) -> Section:
     """``section = "[" [section-spec] "]"``; ``section-spec = section-msgtext / (section-part ["." section-text])``."""
     reader.expect(b"[")

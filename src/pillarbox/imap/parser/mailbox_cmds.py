@@ -45,6 +45,7 @@ RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "MYRIGHTS",
 _USE_NAMES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
 USE_ATTRS = {name.upper(): name for name in _USE_NAMES}
 MAX_APPEND_MESSAGES = 1000
+MAX_CAT_PARTS = 1000
 
 
 def parse_select(reader: Reader, tag: str, name: str) -> Select:
@@ -265,6 +266,27 @@ def parse_append(reader: Reader, tag: str, name: str) -> Append:
     return Append(tag, name, mailbox, tuple(messages))
 
 
+def _cat_parts(reader: Reader) -> tuple[tuple[str, bytes], ...]:
+    """RFC 4469 5: ``"CATENATE" SP "(" cat-part *(SP cat-part) ")"``, ``cat-part = text-literal / url``,
+    ``text-literal = "TEXT" SP literal``, ``url = "URL" SP astring`` ("CATENATE (" read)."""
+    parts: list[tuple[str, bytes]] = []
+    while True:
+        if len(parts) >= MAX_CAT_PARTS:
+            raise ParseError("Too many CATENATE parts", code="LIMIT", status="NO")
+        kind = reader.keyword()
+        reader.sp()
+        if kind == "TEXT":
+            parts.append((kind, reader.literal()))
+        elif kind == "URL":
+            parts.append((kind, reader.astring()))
+        else:
+            raise ParseError(f"Invalid CATENATE part {kind}")
+        if not reader.take(b" "):
+            break
+    reader.expect(b")")
+    return tuple(parts)
+
+
 def parse_replace(reader: Reader, tag: str, name: str, uid: bool) -> Replace:
     """RFC 8508 5: ``replace = "REPLACE" SP seq-number SP mailbox append-message``; ``uid =/ "UID" SP replace``."""
     reader.sp()
@@ -292,5 +314,7 @@ def _append_message(reader: Reader) -> AppendMessage:
         data = reader.literal(allow_binary=True)
         reader.expect(b")")
         return AppendMessage(flags, when, data, binary=True)
+    if reader.take(b"CATENATE ("):
+        return AppendMessage(flags, when, b"", catenate=_cat_parts(reader))
     binary = reader.is_literal8()
     return AppendMessage(flags, when, reader.literal(allow_binary=True), binary)
