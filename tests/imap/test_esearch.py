@@ -81,7 +81,7 @@ def test_catenate_parts_and_message_urls_parse() -> None:
     from pillarbox.imap.parser import Append
 
     command = parse(b'A3 APPEND Drafts (\\Seen) CATENATE (URL "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER"'
-                    b" TEXT {4+}\r\n--b\r\n)")
+                    b" TEXT {5+}\r\n--b\r\n)")
     assert isinstance(command, Append)
     assert command.messages[0].catenate == (
         ("URL", b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER"), ("TEXT", b"--b\r\n"))
