@@ -44,3 +44,23 @@ def test_the_client_keeps_rcptmax_and_mailmax() -> None:
 async def _no_report(policy, host, result):  # type: ignore[no-untyped-def]
     return None
 
+
+
+def test_mt_priority_is_passed_to_a_peer_that_takes_it() -> None:
+    results = []
+    for extensions in (["MT-PRIORITY"], []):
+        sink = SMTPSink(extensions=["PIPELINING", *extensions])
+        try:
+            routing = Routing(sink.port, relay=Endpoint("127.0.0.1", sink.port), relay_tls="none")
+            deliverer = Deliverer(FakeResolver({("127.0.0.1", "A"): ["127.0.0.1"]}),
+                                  ConnectSettings("mx.a.test", sink.port, Timeouts()), routing, None, _no_report)
+
+            async def record(outcomes: list[Outcome]) -> None:
+                return None
+
+            message = OutboundMessage("q1", "alice@a.test", b"Subject: x\r\n\r\nx\r\n", priority=5)
+            asyncio.run(deliverer.deliver(message, "b.test", [Target(0, "u@b.test")], record))
+            results.append(sink.messages[0].mail_params)
+        finally:
+            sink.close()
+    assert results == [["MT-PRIORITY=5"], []]

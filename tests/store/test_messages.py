@@ -298,3 +298,20 @@ def test_an_internal_date_comes_back_in_its_zone(moment: datetime, minutes: int)
     seconds, zone = messages.internal_date_columns(given_date, now=0)
     back = messages.zoned(seconds, zone)
     assert back == given_date and back.utcoffset() == given_date.utcoffset()
+
+
+def test_due_queue_entries_are_leased_highest_priority_first(with_store):  # RFC 6710
+    from pillarbox.store.records import OutboundRecipient, OutboundRequest
+
+    async def body(store: SQLiteStore) -> None:
+        await _account(store)
+        ids = []
+        for priority in (0, -5, 7, 0):
+            request = OutboundRequest("bob@example.com", (OutboundRecipient("x@remote.test"),), priority=priority)
+            await store.deliver_and_queue(b"", [], request, message())
+            ids.append(request.queue_id)
+        leased = await store.lease_queue("me", 60, 10)
+        assert [entry.id for entry in leased] == [ids[2], ids[0], ids[3], ids[1]]
+        assert [entry.priority for entry in leased] == [7, 0, 0, -5]
+
+    with_store(body)

@@ -54,6 +54,7 @@ class OutboundMessage:
     body: str | None = None
     smtputf8: bool = False
     requiretls: bool = False
+    priority: int = 0
 
     @property
     def requires_tls(self) -> bool:
@@ -434,6 +435,8 @@ def _envelope(message: OutboundMessage, targets: Sequence[Target], ext: Extensio
         params.append("SMTPUTF8")
     if message.requiretls and "REQUIRETLS" in ext:  # RFC 8689 4.2.1; a bounce carries it where it can
         params.append("REQUIRETLS")
+    if message.priority and "MT-PRIORITY" in ext:  # RFC 6710 5: passed on where it is understood
+        params.append(f"MT-PRIORITY={message.priority}")
     rcpt: tuple[tuple[str, ...], ...] = tuple(() for _ in targets)
     if "DSN" in ext:
         if message.ret:

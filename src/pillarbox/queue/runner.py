@@ -146,7 +146,7 @@ class QueueRunner:
         if entry.auth_user and entry.sender:  # submitted mail not signed at submission: sign it now
             raw = await self.signer.sign(raw, entry.sender)
         message = OutboundMessage(entry.id, entry.sender, raw, entry.envid, entry.ret, entry.body, entry.smtputf8,
-                                  entry.requiretls)
+                                  entry.requiretls, entry.priority)
         groups: defaultdict[str, list[QueuedRecipient]] = defaultdict(list)
         for r in due:
             groups[r.domain].append(r)

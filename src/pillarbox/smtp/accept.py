@@ -98,6 +98,9 @@ class MessageAcceptor:
                 sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
                 smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
                 requiretls=mail.requiretls,
+                # RFC 6710 4: a priority above normal only from an authenticated sender (a stranger could
+                # otherwise move its mail ahead of everyone's)
+                priority=mail.priority if user is not None else min(mail.priority, 0),
             )
             if user is not None and self.signer is not None:
                 # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)

@@ -88,6 +88,12 @@ class MailFrom:
         return "SMTPUTF8" in self.params
 
     @property
+    def priority(self) -> int:
+        """RFC 6710 MT-PRIORITY, -9 (lowest) to 9 (highest); 0 when not given."""
+        value = self.params.get("MT-PRIORITY")
+        return int(value) if value else 0
+
+    @property
     def requiretls(self) -> bool:
         """RFC 8689 4.1: the message must travel over validated TLS only, all the way."""
         return "REQUIRETLS" in self.params
@@ -344,6 +350,11 @@ def _check_orcpt(value: str | None, utf8: bool) -> bool:
     return bool(semicolon and _ESMTP_KEYWORD.fullmatch(addr_type) and xtext and is_xtext(xtext, utf8=utf8))
 
 
+def _check_priority(value: str | None, utf8: bool) -> bool:
+    """``priority-value = ["-" / "+"] DIGIT`` (RFC 6710 3): -9 to 9."""
+    return value is not None and re.fullmatch(r"[+-]?[0-9]", value) is not None
+
+
 _MAIL_PARAMS: dict[str, Check] = {
     "SIZE": _check_size,  # RFC 1870
     "BODY": _one_of("7BIT", "8BITMIME", "BINARYMIME"),  # RFC 1652, RFC 3030
@@ -352,6 +363,7 @@ _MAIL_PARAMS: dict[str, Check] = {
     "ENVID": _check_envid,  # RFC 3461 4.4
     "AUTH": _any_value,  # RFC 4954 5: accepted and ignored
     "REQUIRETLS": _no_value,  # RFC 8689 4
+    "MT-PRIORITY": _check_priority,  # RFC 6710 3
 }
 _RCPT_PARAMS: dict[str, Check] = {"NOTIFY": _check_notify, "ORCPT": _check_orcpt}
 _UPPERCASE_VALUES = {"BODY", "RET", "NOTIFY"}

@@ -206,7 +206,8 @@ class SMTPSession:
     def _extensions(self) -> list[str]:
         keywords = ["PIPELINING", f"SIZE {self.settings.max_message_size}", "8BITMIME", "SMTPUTF8",
                     "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN",
-                    f"LIMITS RCPTMAX={self.settings.max_recipients}"]  # RFC 9422: what 452 4.5.3 enforces
+                    f"LIMITS RCPTMAX={self.settings.max_recipients}",  # RFC 9422: what 452 4.5.3 enforces
+                    "MT-PRIORITY"]  # RFC 6710: no priority profile named, -9..9 order the queue
         if not self.conn.is_tls:
             keywords.append("STARTTLS")
         else:

@@ -244,6 +244,8 @@ class OutboundRequest:
     """The SMTP session passes the id its 250 reply names; mail the server writes itself gets a new one."""
     requiretls: bool = False
     """RFC 8689: sent only over validated TLS to servers that advertise REQUIRETLS, else bounced."""
+    priority: int = 0
+    """RFC 6710 MT-PRIORITY, -9 to 9: higher is sent first and passed on to peers that take it."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ class QueuedMessage:
     lease_owner: str | None = None
     lease_until: int = 0
     requiretls: bool = False
+    priority: int = 0
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> st
     function here takes and gives the queue id (``OutboundRequest.queue_id``)."""
     cur = txn.conn.execute(
         "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created,"
-        " requiretls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " requiretls, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (request.queue_id, message_id, request.sender, request.envid, request.ret, request.body,
-         int(request.smtputf8), request.auth_user, now, int(request.requiretls)),
+         int(request.smtputf8), request.auth_user, now, int(request.requiretls), request.priority),
     )
     rowid = cur.lastrowid
     assert rowid is not None
@@ -49,7 +49,7 @@ def _rowid(conn: sqlite3.Connection, queue_id: str) -> int | None:
 
 _MESSAGE_COLUMNS = (
     "public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until,"
-    " requiretls"
+    " requiretls, priority"
 )
 _RECIPIENT_COLUMNS = (
     "position, address, orcpt, notify, state, attempts, next_attempt, last_error, status, remote_mta, reported"
@@ -62,7 +62,7 @@ def lease_due(txn: Txn, owner: str, now: int, until: int, limit: int) -> list[Qu
         "SELECT q.id FROM queue q WHERE q.held = 0 AND q.lease_until <= ? AND (EXISTS ("
         " SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state = 'pending' AND r.next_attempt <= ?)"
         " OR NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state = 'pending'))"
-        " ORDER BY q.id LIMIT ?",
+        " ORDER BY q.priority DESC, q.id LIMIT ?",
         (now, now, limit),
     ).fetchall()
     rowids = [row[0] for row in rows]
@@ -162,10 +162,10 @@ def set_held(txn: Txn, queue_id: str, held: bool) -> bool:
 
 def _message(row: tuple, recipients: list[tuple]) -> QueuedMessage:  # type: ignore[type-arg]
     (queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until,
-     requiretls) = row
+     requiretls, priority) = row
     return QueuedMessage(
         queue_id, message_id, sender, envid, ret, body, bool(smtputf8), auth_user, bool(held), created,
-        tuple(_recipient(r) for r in recipients), owner, until, bool(requiretls),
+        tuple(_recipient(r) for r in recipients), owner, until, bool(requiretls), priority,
     )
 
 

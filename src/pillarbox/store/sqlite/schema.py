@@ -409,6 +409,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE tls_seen (domain TEXT PRIMARY KEY, level INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;
     """,
+    # (queue) RFC 6710 MT-PRIORITY: due entries are leased highest priority first.
+    """
+    ALTER TABLE queue ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
