@@ -25,7 +25,7 @@ from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
 from pillarbox.policy.senders import Problem, SenderRules
-from pillarbox.smtp import replies
+from pillarbox.smtp import future_release, replies
 from pillarbox.smtp.envelope import Transaction
 from pillarbox.smtp.received import TraceInfo, received_header
 from pillarbox.smtp.replies import Reply
@@ -91,6 +91,9 @@ class MessageAcceptor:
         message = received_header(info, self.store.now()) + content
         accounts = transaction.local_accounts()
         remote = transaction.remote_recipients()
+        release = future_release.release_time(transaction.mail, self.store.now()) if user is not None else None
+        if release is not None:  # RFC 4865: held whole, its local recipients too (the queue delivers them)
+            remote, accounts = remote + transaction.local_recipients(), []
         outbound, relayed = None, None
         if remote:
             mail = transaction.mail
@@ -101,6 +104,7 @@ class MessageAcceptor:
                 # RFC 6710 4: a priority above normal only from an authenticated sender (a stranger could
                 # otherwise move its mail ahead of everyone's)
                 priority=mail.priority if user is not None else min(mail.priority, 0),
+                release_at=int(release.timestamp()) if release is not None else None,
             )
             if user is not None and self.signer is not None:
                 # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)

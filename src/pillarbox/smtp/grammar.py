@@ -355,6 +355,19 @@ def _check_priority(value: str | None, utf8: bool) -> bool:
     return value is not None and re.fullmatch(r"[+-]?[0-9]", value) is not None
 
 
+def _check_hold_for(value: str | None, utf8: bool) -> bool:
+    """``hold-for-param = "HOLDFOR=" 1*9DIGIT``."""
+    return value is not None and re.fullmatch(r"[0-9]{1,9}", value) is not None
+
+
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9:.]+(?:[Zz]|[+-][0-9:]+)")
+
+
+def _check_hold_until(value: str | None, utf8: bool) -> bool:
+    """``hold-until-param = "HOLDUNTIL=" date-time`` (RFC 3339), its digits and separators."""
+    return value is not None and _DATE_TIME.fullmatch(value) is not None
+
+
 _MAIL_PARAMS: dict[str, Check] = {
     "SIZE": _check_size,  # RFC 1870
     "BODY": _one_of("7BIT", "8BITMIME", "BINARYMIME"),  # RFC 1652, RFC 3030
@@ -364,6 +377,8 @@ _MAIL_PARAMS: dict[str, Check] = {
     "AUTH": _any_value,  # RFC 4954 5: accepted and ignored
     "REQUIRETLS": _no_value,  # RFC 8689 4
     "MT-PRIORITY": _check_priority,  # RFC 6710 3
+    "HOLDFOR": _check_hold_for,  # RFC 4865 4
+    "HOLDUNTIL": _check_hold_until,  # RFC 4865 4, the date-time read by smtp/future_release.py
 }
 _RCPT_PARAMS: dict[str, Check] = {"NOTIFY": _check_notify, "ORCPT": _check_orcpt}
 _UPPERCASE_VALUES = {"BODY", "RET", "NOTIFY"}

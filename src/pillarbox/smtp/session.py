@@ -27,7 +27,7 @@ from pillarbox.net.spool import Spool, SpoolArea, SpoolError
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, SenderCheck
-from pillarbox.smtp import replies
+from pillarbox.smtp import future_release, replies
 from pillarbox.smtp import server_protocol as core
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_recipient
@@ -214,6 +214,8 @@ class SMTPSession:
             keywords.append("REQUIRETLS")  # RFC 8689 2: only after TLS (and honoured on the way out)
         if self.role.is_submission and self.conn.is_tls and self.user is None:
             keywords.append("AUTH " + " ".join(sasl.mechanisms_for(tls=True)))
+        if self.role.is_submission:
+            keywords.append(future_release.ehlo_keyword(self.services.acceptor.store.now()))
         keywords.append("HELP")
         return keywords
 
@@ -224,6 +226,9 @@ class SMTPSession:
         mail = event.args
         if mail.requiretls and not self.conn.is_tls:
             raise ProtocolError(replies.REQUIRETLS_WITHOUT_TLS)
+        if not self.role.is_submission and {"HOLDFOR", "HOLDUNTIL"} & set(mail.params):
+            raise ProtocolError(replies.PARAM_NOT_RECOGNIZED)  # RFC 4865: offered to submission only
+        future_release.release_time(mail, self.services.acceptor.store.now())  # refused now, not after DATA
         if mail.size is not None and mail.size > self.settings.max_message_size:
             raise ProtocolError(replies.SIZE_EXCEEDED)
         if not self.services.acceptor.store.has_room(mail.size or 0):

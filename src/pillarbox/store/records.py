@@ -246,6 +246,8 @@ class OutboundRequest:
     """RFC 8689: sent only over validated TLS to servers that advertise REQUIRETLS, else bounced."""
     priority: int = 0
     """RFC 6710 MT-PRIORITY, -9 to 9: higher is sent first and passed on to peers that take it."""
+    release_at: int | None = None
+    """RFC 4865 FUTURERELEASE: not sent before this (Unix seconds); the queue's clock starts there."""
 
 
 @dataclass(frozen=True)

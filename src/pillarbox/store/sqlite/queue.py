@@ -19,19 +19,21 @@ from pillarbox.store.sqlite.writer import Txn
 
 def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> str:
     """Queue ``request``; returns its queue id. The rowid is this module's own business: every
-    function here takes and gives the queue id (``OutboundRequest.queue_id``)."""
+    function here takes and gives the queue id (``OutboundRequest.queue_id``). A held message
+    (FUTURERELEASE) is created at its release: first attempt, delay notices and expiry count from there."""
+    start = max(now, request.release_at or now)
     cur = txn.conn.execute(
         "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created,"
         " requiretls, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (request.queue_id, message_id, request.sender, request.envid, request.ret, request.body,
-         int(request.smtputf8), request.auth_user, now, int(request.requiretls), request.priority),
+         int(request.smtputf8), request.auth_user, start, int(request.requiretls), request.priority),
     )
     rowid = cur.lastrowid
     assert rowid is not None
     txn.conn.executemany(
         "INSERT INTO queue_recipients (queue_id, position, address, orcpt, notify, next_attempt)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), now) for n, r in enumerate(request.recipients)],
+        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), start) for n, r in enumerate(request.recipients)],
     )
     txn.conn.execute("UPDATE messages SET refs = refs + 1 WHERE id = ?", (message_id,))
     return request.queue_id
