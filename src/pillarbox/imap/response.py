@@ -124,6 +124,12 @@ def code_inprogress(tag: str, done: int | None = None, goal: int | None = None) 
     return f"INPROGRESS ({string(tag).decode()} {counts})"
 
 
+def code_badurl(url: str | bytes) -> str:
+    """RFC 4469 4.1 ``"BADURL" SP url-resp-text``: the URL, any TEXT-CHAR but "]"."""
+    text = url.decode("utf-8", "replace") if isinstance(url, bytes) else url
+    return "BADURL " + text.replace("]", "%5D").replace("\r", "").replace("\n", "")
+
+
 def code_uidvalidity(value: int) -> str:
     return f"UIDVALIDITY {value}"
 

@@ -89,6 +89,7 @@ EXTENSIONS = (
     "WITHIN",
     "MULTIAPPEND",
     "CATENATE",
+    "URLAUTH",
     "REPLACE",
     "UTF8=ACCEPT",
     "COMPRESS=DEFLATE",

@@ -180,3 +180,5 @@ QUOTA_EXCEEDED = Reply(552, "5.2.2", "Mailbox full")
 BARE_LINE_ENDING = Reply(550, "5.5.2", "Bare LF/CR not allowed in message, use CRLF")
 TRANSACTION_FAILED = Reply(554, "5.0.0", "Transaction failed")
 NO_VALID_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")
+BURL_FAILED = Reply(554, "5.6.6", "IMAP URL resolution failed")
+"""RFC 4468 6: the URL cannot be fetched (not authorized for this user, expired, gone)."""

@@ -20,6 +20,7 @@ from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError
+from pillarbox.imap import urlauth
 from pillarbox.mime.headers import HeaderExcess, HeaderLimits, header_excess
 from pillarbox.net.listener import Connection
 from pillarbox.net.shell import DEFAULT_MIN_RATE, DEFAULT_TRANSFER_TIMEOUT, Deadlines, Phase
@@ -94,6 +95,7 @@ class SMTPSession:
             core.Data: self._data, core.Content: self._content, core.MessageComplete: self._message,
             core.MessageRejected: self._rejected,
             core.BdatChunk: self._bdat, core.ChunkRejected: self._chunk_rejected, core.Rset: self._rset,
+            core.Burl: self._burl,
             core.Noop: self._noop, core.Quit: self._quit, core.Vrfy: self._vrfy, core.Expn: self._expn,
             core.Help: self._help, core.StartTls: self._starttls, core.Auth: self._auth,
             core.AuthResponse: self._auth_response, core.AuthCancelled: self._auth_cancelled,
@@ -216,6 +218,7 @@ class SMTPSession:
             keywords.append("AUTH " + " ".join(sasl.mechanisms_for(tls=True)))
         if self.role.is_submission:
             keywords.append(future_release.ehlo_keyword(self.services.acceptor.store.now()))
+            keywords.append("BURL imap")  # RFC 4468 3: imap URLs with URLAUTH for this user
         keywords.append("HELP")
         return keywords
 
@@ -302,6 +305,31 @@ class SMTPSession:
         if not event.last:
             return replies.CHUNK_OK.format(size=event.size)
         return await self._accept()
+
+    async def _burl(self, event: core.Burl) -> Reply:
+        """RFC 4468: a chunk fetched by URL (URLAUTH ``submit+`` this user, RFC 4467); a failure ends the
+        transaction as a refused BDAT chunk does."""
+        if not self.role.is_submission or self.user is None:
+            return replies.BAD_SEQUENCE
+        body = self._body()
+        if body is None:
+            return replies.BAD_SEQUENCE if self.transaction is None else replies.NO_VALID_RECIPIENTS
+        try:
+            octets = await urlauth.fetch(self.services.acceptor.store, event.url, self.user.address,
+                                         submission=True, now=self.services.acceptor.store.now())
+        except urlauth.URLAuthError as exc:
+            return self._refuse_chunk(body.size, replies.BURL_FAILED.with_text(f"IMAP URL resolution failed: {exc}"))
+        if body.size + len(octets) > self.settings.max_message_size:
+            return self._refuse_chunk(body.size + len(octets), replies.SIZE_EXCEEDED)
+        body.write(octets)
+        if not event.last:
+            return replies.CHUNK_OK.format(size=len(octets))
+        return await self._accept()
+
+    def _refuse_chunk(self, size: int, reply: Reply) -> Reply:
+        self._log_transaction(size, reply)
+        self._drop_transaction()
+        return reply
 
     async def _chunk_rejected(self, event: core.ChunkRejected) -> Reply:
         if self.transaction is not None:

@@ -142,6 +142,9 @@ class Store(Protocol):
     async def shared_with(self, address: str) -> list[SharedMailbox]:
         """The mailboxes of other accounts of the same domain whose ACL grants ``address`` or anyone a right."""
         ...
+    async def urlauth_key(self, mailbox_id: int, reset: bool = False) -> bytes:
+        """The mailbox's URLAUTH access key (RFC 4467 3), made on first use; ``reset`` makes a new one."""
+        ...
     async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
         """Atomically raise ``Mailbox.recent_uid`` to ``through_uid`` if it is lower, and return the
         value it had: the caller (a read-write IMAP session) owns \\Recent of the messages above it up to

@@ -16,6 +16,7 @@ from pillarbox.imap.commands import (
     quota,
     selecting,
     sorting,
+    urlauthing,
 )
 from pillarbox.imap.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, IMAPSession, State
 
@@ -61,6 +62,7 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "SETMETADATA": (AUTH, metadata.setmetadata),
     "NOTIFY": (AUTH, notifying.notify_command),
     **dict.fromkeys(("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"), (AUTH, acls.acl_command)),
+    **dict.fromkeys(("GENURLAUTH", "RESETKEY", "URLFETCH"), (AUTH, urlauthing.urlauth_command)),
     "SORT": (SELECTED, sorting.sort),
     "THREAD": (SELECTED, sorting.thread),
     "FETCH": (SELECTED, messages.fetch),

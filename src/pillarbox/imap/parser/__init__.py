@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from pillarbox.errors import ProtocolError
 from pillarbox.imap.framing import FramedCommand
-from pillarbox.imap.parser import acl_cmds, notify_cmd
+from pillarbox.imap.parser import acl_cmds, notify_cmd, urlauth_cmds
 from pillarbox.imap.parser import mailbox_cmds as mb
 from pillarbox.imap.parser import message_cmds as msg
 from pillarbox.imap.parser import metadata_cmds as meta
@@ -154,6 +154,7 @@ COMMANDS: dict[str, Parser] = {
     "SETMETADATA": meta.parse_setmetadata,
     "NOTIFY": notify_cmd.parse_notify,
     **dict.fromkeys(("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"), acl_cmds.parse_acl),
+    **dict.fromkeys(("GENURLAUTH", "RESETKEY", "URLFETCH"), urlauth_cmds.parse_urlauth),
 }
 UID_COMMANDS: dict[str, UidParser] = {
     "SEARCH": msg.parse_search,

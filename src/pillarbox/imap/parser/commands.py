@@ -311,6 +311,16 @@ class AclCommand(Command):
 
 
 @dataclass(frozen=True)
+class UrlAuthCommand(Command):
+    """RFC 4467 GENURLAUTH (``urls`` with ``mechanisms``, pairwise), RESETKEY (``mailbox`` or all,
+    ``mechanisms``), URLFETCH (``urls``)."""
+
+    urls: tuple[str, ...] = ()
+    mechanisms: tuple[str, ...] = ()
+    mailbox: str | None = None
+
+
+@dataclass(frozen=True)
 class Compress(Command):
     """RFC 4978 ``"COMPRESS" SP algorithm``."""
 

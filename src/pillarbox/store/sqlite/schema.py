@@ -413,6 +413,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE queue ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
     """,
+    # (imap) RFC 4467 URLAUTH: each mailbox's access key, made on first use; RESETKEY replaces it (every URL
+    # authorized with the old one stops working). Gone with the mailbox.
+    """
+    CREATE TABLE urlauth_keys (mailbox_id INTEGER PRIMARY KEY, key BLOB NOT NULL);
+    CREATE TRIGGER mailboxes_delete_urlauth AFTER DELETE ON mailboxes BEGIN
+        DELETE FROM urlauth_keys WHERE mailbox_id = old.id;
+    END;
+    """,
 )
 
 

@@ -9,6 +9,7 @@ writers and the change feed notices the other side's commits.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 import threading
 import time
@@ -389,6 +390,17 @@ class SQLiteStore(WebData):
     async def list_tls_seen(self) -> list[tuple[str, int, int]]:
         return await self._read(lambda c: [tuple(row) for row in c.execute(  # type: ignore[misc]
             "SELECT domain, level, updated FROM tls_seen ORDER BY domain")])
+
+    async def urlauth_key(self, mailbox_id: int, reset: bool = False) -> bytes:
+        def key(txn: Txn) -> bytes:
+            row = None if reset else txn.conn.execute(
+                "SELECT key FROM urlauth_keys WHERE mailbox_id = ?", (mailbox_id,)).fetchone()
+            if row is not None:
+                return bytes(row[0])
+            fresh = secrets.token_bytes(32)
+            txn.conn.execute("INSERT OR REPLACE INTO urlauth_keys (mailbox_id, key) VALUES (?, ?)", (mailbox_id, fresh))
+            return fresh
+        return await self._write(key)
 
     async def account_metadata(self, account_id: int) -> dict[int, dict[str, bytes]]:
         return await self._read(lambda c: metadata.account_metadata(c, account_id))
