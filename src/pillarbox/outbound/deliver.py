@@ -24,6 +24,7 @@ from pillarbox.outbound.tls_memory import GUARDS, LEVEL_NAMES, TLSMemory, achiev
 from pillarbox.outbound.tlspolicy import HostPolicy
 from pillarbox.smtp.client import SMTPClientError
 from pillarbox.smtp.client_protocol import Envelope, Extensions, MailTransaction, ServerReply, dsn_rcpt_params
+from pillarbox.smtp.deliver_by import Deadline
 from pillarbox.smtp.grammar import encode_xtext
 
 log = get_logger("outbound")
@@ -36,8 +37,9 @@ class UnusableHost(Exception):
 
 class NoTLSPath(UnusableHost):
     """RFC 8689 4.2.1: this host offers no path a REQUIRETLS message may take; ``status`` says why
-    (5.7.10 no validated TLS, 5.7.30 no REQUIRETLS after it). Unlike a host that cannot be reached,
-    it will not do better later: when every host fails so, the message is bounced at once."""
+    (5.7.10 no validated TLS, 5.7.30 no REQUIRETLS after it; 5.4.7 no DELIVERBY for a by-mode R message,
+    RFC 2852 4.1.4). Unlike a host that cannot be reached, it will not do better later: when every host
+    fails so, the message is bounced at once."""
 
     def __init__(self, message: str, status: str) -> None:
         super().__init__(message)
@@ -55,6 +57,8 @@ class OutboundMessage:
     smtputf8: bool = False
     requiretls: bool = False
     priority: int = 0
+    deadline: Deadline | None = None
+    """RFC 2852 DELIVERBY: passed on as the time left; an R message is not relayed to a host without it."""
 
     @property
     def requires_tls(self) -> bool:
@@ -155,7 +159,8 @@ class _Attempt:
         """Temporary, unless no host offered a REQUIRETLS message a path (RFC 8689 4.2.1: bounce)."""
         text = "x-pillarbox; " + ("; ".join(self.errors)[-900:] or f"no MX host of {self.domain} could be reached")
         if self.no_path and len(self.no_path) == hosts:
-            status = "5.7.30" if any(p.status == "5.7.30" for p in self.no_path) else "5.7.10"
+            statuses = {p.status for p in self.no_path}
+            status = next(s for s in ("5.7.30", "5.4.7", "5.7.10") if s in statuses)
             return _all(targets, "permanent", status, text)
         return _all(targets, "temporary", "4.4.1", text)
 
@@ -240,9 +245,10 @@ class Deliverer:
             if session is None:
                 continue
             await self._remember(attempt, session)
-            if message.requires_tls and "REQUIRETLS" not in session.client.extensions:
-                attempt.refuse(NoTLSPath(f"{host}: no REQUIRETLS after STARTTLS", "5.7.30"))
-                self.pool.give(session, route.port)  # fine for other mail (4.2.1 MAY)
+            refusal = _lacking(message, session.client.extensions, host)
+            if refusal is not None:
+                attempt.refuse(refusal)
+                self.pool.give(session, route.port)  # fine for other mail (RFC 8689 4.2.1 MAY)
                 continue
             result = await self._transact(session, message, targets, record, route)
             if result is not None:
@@ -425,6 +431,15 @@ def _is_8bit(message: OutboundMessage) -> bool:
     return (message.body or "").upper() == "8BITMIME" or not message.raw.isascii()
 
 
+def _lacking(message: OutboundMessage, ext: Extensions, host: str) -> NoTLSPath | None:
+    """What ``message`` needs of the next hop that ``host`` does not offer."""
+    if message.requires_tls and "REQUIRETLS" not in ext:
+        return NoTLSPath(f"{host}: no REQUIRETLS after STARTTLS", "5.7.30")
+    if message.deadline is not None and message.deadline.returns and "DELIVERBY" not in ext:
+        return NoTLSPath(f"{host}: no DELIVERBY for a by-mode R message (RFC 2852 4.1.4)", "5.4.7")
+    return None
+
+
 def _envelope(message: OutboundMessage, targets: Sequence[Target], ext: Extensions) -> Envelope:
     params = []
     if "SIZE" in ext:
@@ -437,6 +452,8 @@ def _envelope(message: OutboundMessage, targets: Sequence[Target], ext: Extensio
         params.append("REQUIRETLS")
     if message.priority and "MT-PRIORITY" in ext:  # RFC 6710 5: passed on where it is understood
         params.append(f"MT-PRIORITY={message.priority}")
+    if message.deadline is not None and "DELIVERBY" in ext:  # RFC 2852 4.1.4: the time left
+        params.append(message.deadline.parameter(time.time()))
     rcpt: tuple[tuple[str, ...], ...] = tuple(() for _ in targets)
     if "DSN" in ext:
         if message.ret:

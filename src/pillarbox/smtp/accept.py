@@ -25,7 +25,7 @@ from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
 from pillarbox.policy.senders import Problem, SenderRules
-from pillarbox.smtp import future_release, replies
+from pillarbox.smtp import deliver_by, future_release, replies
 from pillarbox.smtp.envelope import Transaction
 from pillarbox.smtp.received import TraceInfo, received_header
 from pillarbox.smtp.replies import Reply
@@ -97,6 +97,7 @@ class MessageAcceptor:
         outbound, relayed = None, None
         if remote:
             mail = transaction.mail
+            deadline = deliver_by.deadline(mail, self.store.now())  # RFC 2852: counted from now
             outbound = OutboundRequest(
                 sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
                 smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
@@ -105,6 +106,8 @@ class MessageAcceptor:
                 # otherwise move its mail ahead of everyone's)
                 priority=mail.priority if user is not None else min(mail.priority, 0),
                 release_at=int(release.timestamp()) if release is not None else None,
+                deliver_by=deadline.at if deadline is not None else 0,
+                by_mode=deadline.mode if deadline is not None else "",
             )
             if user is not None and self.signer is not None:
                 # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)

@@ -360,6 +360,12 @@ def _check_hold_for(value: str | None, utf8: bool) -> bool:
     return value is not None and re.fullmatch(r"[0-9]{1,9}", value) is not None
 
 
+def _check_by(value: str | None, utf8: bool) -> bool:
+    """``by-value = by-time ";" by-mode [by-trace]``, ``by-time = ["-" / "+"] 1*9digit``,
+    ``by-mode = "N" / "R"``, ``by-trace = "T"`` (RFC 2852 4, case-insensitive)."""
+    return value is not None and re.fullmatch(r"[+-]?[0-9]{1,9};[NnRr][Tt]?", value) is not None
+
+
 _DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9:.]+(?:[Zz]|[+-][0-9:]+)")
 
 
@@ -379,9 +385,10 @@ _MAIL_PARAMS: dict[str, Check] = {
     "MT-PRIORITY": _check_priority,  # RFC 6710 3
     "HOLDFOR": _check_hold_for,  # RFC 4865 4
     "HOLDUNTIL": _check_hold_until,  # RFC 4865 4, the date-time read by smtp/future_release.py
+    "BY": _check_by,  # RFC 2852 4, read by smtp/deliver_by.py
 }
 _RCPT_PARAMS: dict[str, Check] = {"NOTIFY": _check_notify, "ORCPT": _check_orcpt}
-_UPPERCASE_VALUES = {"BODY", "RET", "NOTIFY"}
+_UPPERCASE_VALUES = {"BODY", "RET", "NOTIFY", "BY"}
 
 
 def _validate(params: dict[str, str | None], table: dict[str, Check], utf8: bool) -> dict[str, str | None]:

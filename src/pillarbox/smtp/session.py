@@ -28,7 +28,7 @@ from pillarbox.net.spool import Spool, SpoolArea, SpoolError
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, SenderCheck
-from pillarbox.smtp import future_release, replies
+from pillarbox.smtp import deliver_by, future_release, replies
 from pillarbox.smtp import server_protocol as core
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_recipient
@@ -209,7 +209,8 @@ class SMTPSession:
         keywords = ["PIPELINING", f"SIZE {self.settings.max_message_size}", "8BITMIME", "SMTPUTF8",
                     "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN",
                     f"LIMITS RCPTMAX={self.settings.max_recipients}",  # RFC 9422: what 452 4.5.3 enforces
-                    "MT-PRIORITY"]  # RFC 6710: no priority profile named, -9..9 order the queue
+                    "MT-PRIORITY",  # RFC 6710: no priority profile named, -9..9 order the queue
+                    deliver_by.EHLO_KEYWORD]  # RFC 2852
         if not self.conn.is_tls:
             keywords.append("STARTTLS")
         else:
@@ -231,7 +232,11 @@ class SMTPSession:
             raise ProtocolError(replies.REQUIRETLS_WITHOUT_TLS)
         if not self.role.is_submission and {"HOLDFOR", "HOLDUNTIL"} & set(mail.params):
             raise ProtocolError(replies.PARAM_NOT_RECOGNIZED)  # RFC 4865: offered to submission only
-        future_release.release_time(mail, self.services.acceptor.store.now())  # refused now, not after DATA
+        now = self.services.acceptor.store.now()
+        release = future_release.release_time(mail, now)  # refused now, not after DATA
+        deadline = deliver_by.deadline(mail, now)
+        if release is not None and deadline is not None and deadline.returns and deadline.at <= release.timestamp():
+            raise ProtocolError(replies.PARAM_SYNTAX.with_text("BY with mode R ends before the release time"))
         if mail.size is not None and mail.size > self.settings.max_message_size:
             raise ProtocolError(replies.SIZE_EXCEEDED)
         if not self.services.acceptor.store.has_room(mail.size or 0):

@@ -246,6 +246,10 @@ class OutboundRequest:
     """RFC 8689: sent only over validated TLS to servers that advertise REQUIRETLS, else bounced."""
     priority: int = 0
     """RFC 6710 MT-PRIORITY, -9 to 9: higher is sent first and passed on to peers that take it."""
+    deliver_by: int = 0
+    """RFC 2852 DELIVERBY: the time the message must be delivered by (0: none), and ``by_mode``."""
+    by_mode: str = ""
+    """"R" (fail at the deadline) or "N" (a delayed DSN then), "T" appended for a trace."""
     release_at: int | None = None
     """RFC 4865 FUTURERELEASE: not sent before this (Unix seconds); the queue's clock starts there."""
 
@@ -306,6 +310,8 @@ class QueuedMessage:
     lease_until: int = 0
     requiretls: bool = False
     priority: int = 0
+    deliver_by: int = 0
+    by_mode: str = ""
 
 
 @dataclass(frozen=True)

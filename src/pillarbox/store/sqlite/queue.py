@@ -24,9 +24,10 @@ def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> st
     start = max(now, request.release_at or now)
     cur = txn.conn.execute(
         "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created,"
-        " requiretls, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " requiretls, priority, deliver_by, by_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (request.queue_id, message_id, request.sender, request.envid, request.ret, request.body,
-         int(request.smtputf8), request.auth_user, start, int(request.requiretls), request.priority),
+         int(request.smtputf8), request.auth_user, start, int(request.requiretls), request.priority,
+         request.deliver_by, request.by_mode),
     )
     rowid = cur.lastrowid
     assert rowid is not None
@@ -51,7 +52,7 @@ def _rowid(conn: sqlite3.Connection, queue_id: str) -> int | None:
 
 _MESSAGE_COLUMNS = (
     "public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until,"
-    " requiretls, priority"
+    " requiretls, priority, deliver_by, by_mode"
 )
 _RECIPIENT_COLUMNS = (
     "position, address, orcpt, notify, state, attempts, next_attempt, last_error, status, remote_mta, reported"
@@ -164,10 +165,11 @@ def set_held(txn: Txn, queue_id: str, held: bool) -> bool:
 
 def _message(row: tuple, recipients: list[tuple]) -> QueuedMessage:  # type: ignore[type-arg]
     (queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until,
-     requiretls, priority) = row
+     requiretls, priority, deliver_by, by_mode) = row
     return QueuedMessage(
         queue_id, message_id, sender, envid, ret, body, bool(smtputf8), auth_user, bool(held), created,
         tuple(_recipient(r) for r in recipients), owner, until, bool(requiretls), priority,
+        deliver_by, by_mode,
     )
 
 

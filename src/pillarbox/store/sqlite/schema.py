@@ -421,6 +421,11 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM urlauth_keys WHERE mailbox_id = old.id;
     END;
     """,
+    # (queue) RFC 2852 DELIVERBY: the time the message must be delivered by (0: none) and the by-mode.
+    """
+    ALTER TABLE queue ADD COLUMN deliver_by INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE queue ADD COLUMN by_mode TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
