@@ -10,9 +10,13 @@ caches policies per domain), all hosted by B:
 - unlisted.test: enforce, MX mx.b.test but the policy lists only mx.elsewhere.test → deferred;
 - testing.test: testing mode with the badname mismatch → delivered (failure only counted);
 - dane.test / danebad.test: a DNSSEC-authenticated (AD bit) TLSA 3 1 1 of B's key, right and wrong;
+  the MX RRsets of the DANE domains are authenticated too (RFC 7672 2.2.1), dane-insecure-mx.test's is
+  not: its MX host is danebad's, whose wrong TLSA then does not apply (delivered, opportunistic TLS);
 - ta.test / tabadname.test: DANE-TA, a TLSA 2 0 1 / 2 1 1 of the test CA, which B sends after its own
   certificate; the CA is in A's trust store too, but DANE-TA does not need that. ta.test's MX is a
   name on B's certificate (delivered), tabadname.test's is not (deferred: for DANE-TA names count).
+  cname-ta.test's MX is mx-cname-ta.b.test, a validated CNAME of mx-ta.b.test: the TLSA records and the
+  certificate's name are those of the expanded name (RFC 7672 2.2.3, 3.2.2; delivered under DANE).
 - tlsafail.test / tlsafail-unsigned.test: the TLSA lookup of the MX fails (SERVFAIL); the first MX's
   address records are DNSSEC-signed (a failure may hide a DANE policy: deferred), the second's are not
   (a failure means no TLSA: delivered with opportunistic TLS).
@@ -44,9 +48,12 @@ from tests.e2e.outbound_env import MXNet, Node, free_port, make_node
 pytestmark = pytest.mark.slow
 
 DOMAINS = ["good.test", "badname.test", "unlisted.test", "testing.test", "dane.test", "danebad.test", "ta.test",
-           "tabadname.test", "tlsafail.test", "tlsafail-unsigned.test", "rtls-dnssec.test", "rtls-mismatch.test",
-           "rtls-plain.test"]
+           "tabadname.test", "dane-insecure-mx.test", "cname-ta.test", "tlsafail.test", "tlsafail-unsigned.test",
+           "rtls-dnssec.test", "rtls-mismatch.test", "rtls-plain.test"]
 REQUIRETLS_SIGNED_MX = ["rtls-dnssec.test", "rtls-mismatch.test"]
+DANE_SIGNED_MX = ["dane.test", "danebad.test", "ta.test", "tabadname.test", "cname-ta.test", "mx-cname-ta.b.test",
+                  "tlsafail.test", "tlsafail-unsigned.test"]
+"""Names whose answers carry the AD bit: the DANE domains' MX RRsets, the CNAME that cname-ta.test's MX is."""
 TLSA_FAILING = {"mx-tlsafail.b.test": True, "mx-tlsafail-unsigned.b.test": False}
 """MX hosts whose TLSA lookup fails: are their address records DNSSEC-signed?"""
 B_NAMES = ["mx.b.test", "mx-ta.b.test"]
@@ -114,6 +121,8 @@ def zones(mx: MXNet, b_der: bytes, ca_der: bytes) -> tuple[dict[tuple[str, str],
         ("unlisted.test", "MX"): ["10 mx.b.test."], ("testing.test", "MX"): ["10 mx2.b.test."],
         ("dane.test", "MX"): ["10 mx-dane.b.test."], ("danebad.test", "MX"): ["10 mx-danebad.b.test."],
         ("ta.test", "MX"): ["10 mx-ta.b.test."], ("tabadname.test", "MX"): ["10 mx-tabad.b.test."],
+        ("dane-insecure-mx.test", "MX"): ["10 mx-danebad.b.test."],
+        ("cname-ta.test", "MX"): ["10 mx-cname-ta.b.test."], ("mx-cname-ta.b.test", "CNAME"): ["mx-ta.b.test."],
         ("tlsafail.test", "MX"): ["10 mx-tlsafail.b.test."],
         ("tlsafail-unsigned.test", "MX"): ["10 mx-tlsafail-unsigned.b.test."],
         ("rtls-dnssec.test", "MX"): ["10 mx.b.test."], ("rtls-mismatch.test", "MX"): ["10 mx2.b.test."],
@@ -145,7 +154,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[W
     web_cert, web_key = ca.issue([f"mta-sts.{d}" for d in POLICIES]).write(root, "mta-sts")
     records, secure = zones(mx_net, b_issued.der, der(ca.cert))
     signed = [host for host, is_signed in TLSA_FAILING.items() if is_signed]
-    dns = DNSServer(records, secure=[*secure, *signed, *REQUIRETLS_SIGNED_MX],
+    dns = DNSServer(records, secure=[*secure, *signed, *REQUIRETLS_SIGNED_MX, *DANE_SIGNED_MX],
                     servfail=[dane.tlsa_name(host, mx_net.port) for host in TLSA_FAILING])
     https = PolicyServer(mx_net.ip(5), https_port, web_cert, web_key, POLICIES)
     b = make_node(root, "b", mx_net.ip(3), mx_net.port, dns, DOMAINS, [f"bob@{d}" for d in DOMAINS])
@@ -265,6 +274,21 @@ def test_dane_ta_with_an_mx_name_not_on_the_certificate_defers(world: World):
     assert "mx-tabad.b.test" in error and "DANE-TA" in error
     results = tls_results(world.a, "tabadname.test")
     assert results.get(("tlsa", "mx-tabad.b.test", "certificate-host-mismatch"), 0) >= 1
+
+
+def test_tlsa_records_do_not_apply_when_the_mx_rrset_is_not_validated(world: World):
+    world.a.submit("alice@a.test", ["bob@dane-insecure-mx.test"], message("bob@dane-insecure-mx.test"))
+    assert b"with ESMTPS" in delivered(world, "bob@dane-insecure-mx.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@dane-insecure-mx.test")
+    assert "policy=opportunistic" in line and "result=sent" in line
+
+
+def test_dane_follows_a_validated_cname_of_the_mx_host(world: World):
+    world.a.submit("alice@a.test", ["bob@cname-ta.test"], message("bob@cname-ta.test"))
+    delivered(world, "bob@cname-ta.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@cname-ta.test")
+    assert "policy=dane" in line and "result=sent" in line
+    assert tls_results(world.a, "cname-ta.test").get(("tlsa", "mx-cname-ta.b.test", "success"), 0) >= 1
 
 
 def test_a_failed_tlsa_lookup_for_a_dnssec_signed_mx_defers(world: World):

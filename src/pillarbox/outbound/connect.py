@@ -152,7 +152,7 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
 def _check_dane(client: SMTPClient, host: str, policy: HostPolicy) -> None:
     """RFC 7672 3.1: DANE checks the certificates itself, after a handshake that verified nothing."""
     try:
-        dane.authenticate(client.peer_chain(), policy.tlsa, host)
+        dane.authenticate(client.peer_chain(), policy.tlsa, *(policy.names or (host,)))
     except dane.DANEFailure as failure:
         raise TLSFailure(f"{host}: {failure}", failure.result) from failure
 

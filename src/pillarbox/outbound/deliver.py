@@ -205,20 +205,41 @@ class Deliverer:
     async def _host_policy(self, domain: str, host: str, route: Route, sts: STSPolicy | None) -> HostPolicy:
         if route.relay:
             return HostPolicy("relay" if self.routing.relay_tls != "none" else "opportunistic", domain)
-        if self.routing.dane:
+        if self.routing.dane and await self._dane_applies(domain, host):
+            policy = await self._dane(domain, host, route.port)
+            if policy is not None:
+                return policy
+        if sts is not None:
+            return HostPolicy("sts" if sts.mode == "enforce" else "sts-testing", domain)
+        return HostPolicy("opportunistic", domain)
+
+    async def _dane_applies(self, domain: str, host: str) -> bool:
+        """RFC 7672 2.2.1: DANE holds for an MX host only when its name is vouched for by DNSSEC: the
+        domain's MX RRset validated (or, for the implicit MX, the domain's own address records)."""
+        if host == domain:
+            return await self._addresses_authenticated(host)
+        return await self._mx_authenticated(domain)
+
+    async def _dane(self, domain: str, host: str, port: int) -> HostPolicy | None:
+        """The host's TLSA records: first at the name its CNAME chain ends at, when that expansion
+        is validated, then at the host name itself (RFC 7672 2.2.3)."""
+        try:
+            canonical, secure = await self.resolver.canonical(host)
+        except DNSTemporaryError:
+            canonical, secure = host, False
+        names = (canonical, host) if secure and canonical != host else (host,)
+        for name in names:
             try:
-                records, secure = await self.resolver.tlsa(dane.tlsa_name(host, route.port))
+                records, signed = await self.resolver.tlsa(dane.tlsa_name(name, port))
             except DNSTemporaryError as exc:
                 # RFC 7672 2.2: for a host with DNSSEC-signed addresses a failed TLSA lookup may hide
                 # a DANE policy (a downgrade): that host is not used; elsewhere it means "no TLSA"
                 if await self._addresses_authenticated(host):
                     raise UnusableHost(f"TLSA lookup failed for a DNSSEC-signed host: {exc}") from exc
-                records, secure = [], False
-            if secure and dane.usable(records):
-                return HostPolicy("dane", domain, tuple(records))
-        if sts is not None:
-            return HostPolicy("sts" if sts.mode == "enforce" else "sts-testing", domain)
-        return HostPolicy("opportunistic", domain)
+                records, signed = [], False
+            if signed and dane.usable(records):
+                return HostPolicy("dane", domain, tuple(records), (name, host) if name != host else (host,))
+        return None
 
     async def _addresses_authenticated(self, host: str) -> bool:
         try:

@@ -27,6 +27,9 @@ class HostPolicy:
     ``tls-pinned`` (verified TLS a must)."""
     policy_domain: str
     tlsa: tuple[TLSARecord, ...] = field(default=())
+    names: tuple[str, ...] = field(default=())
+    """DANE: the names a DANE-TA certificate may carry, the CNAME-expanded MX host name first when the
+    TLSA records were found there (RFC 7672 2.2.3, 3.2.2); empty: the host name."""
 
     @property
     def required(self) -> bool:
