@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from pillarbox.errors import NotFound, QuotaExceeded
+from pillarbox.mime.subject import base_subject
 from pillarbox.store import flags as flagcodec
 from pillarbox.store.records import (
     Appended,
@@ -54,6 +55,8 @@ class PreparedMessage:
     structure_json: str
     thread_refs: str | None = None
     """References (else In-Reply-To) msg-ids, space-separated: what THREAD=REFERENCES links by."""
+    base_subject: tuple[str, bool] | None = None
+    """RFC 5256 2.1: the base subject and whether the subject marked a reply (SORT and THREAD compare it)."""
     body: bytes | None = None
     """The bytes themselves when small enough to live in the database; None: they go to the blob file."""
 
@@ -67,9 +70,10 @@ def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0)
     message_id = next_message_id(txn.conn)
     txn.conn.execute(
         "INSERT INTO messages (id, blob, size, subject, from_, date, header_message_id, structure, refs, created,"
-        " thread_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " thread_refs, base_subject, subject_reply) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (message_id, prepared.blob, prepared.size, prepared.subject, prepared.from_, prepared.date,
-         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs),
+         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs,
+         *(prepared.base_subject or (None, False))),
     )
     if prepared.body is not None:
         txn.conn.execute("INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", (message_id, prepared.body))
@@ -361,16 +365,31 @@ def dates_and_subjects(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, t
     return {uid: (date, subject) for uid, date, subject in rows}
 
 
-def thread_fields(
-    conn: sqlite3.Connection, mailbox_id: int
-) -> dict[int, tuple[int | None, str, str | None, str | None]]:
-    """UID → (Date in Unix seconds, subject, Message-ID, thread_refs) of a whole mailbox, one query;
-    thread_refs is None for messages stored before the column existed."""
+def sort_fields(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
+    """UID → (Date header in Unix seconds or None, base subject) for a whole mailbox, one query: what
+    SORT (DATE / SUBJECT) reads of every message."""
     rows = conn.execute(
-        "SELECT mm.uid, m.date, m.subject, m.header_message_id, m.thread_refs FROM mailbox_messages mm"
+        "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply FROM mailbox_messages mm"
         " JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?", (mailbox_id,),
     )
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+    return {uid: (date, _base(subject, base, reply)[0]) for uid, date, subject, base, reply in rows}
+
+
+def thread_fields(
+    conn: sqlite3.Connection, mailbox_id: int
+) -> dict[int, tuple[int | None, tuple[str, bool], str | None, str | None]]:
+    """UID → (Date in Unix seconds, (base subject, marked a reply), Message-ID, thread_refs) of a whole
+    mailbox, one query; thread_refs is None for messages stored before the column existed."""
+    rows = conn.execute(
+        "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply, m.header_message_id, m.thread_refs"
+        " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?", (mailbox_id,),
+    )
+    return {row[0]: (row[1], _base(*row[2:5]), row[5], row[6]) for row in rows}
+
+
+def _base(subject: str, stored: str | None, reply: int) -> tuple[str, bool]:
+    """The stored base subject; computed for a message stored before delivery kept it."""
+    return (stored, bool(reply)) if stored is not None else base_subject(subject)
 
 
 _SUMMARY_COLUMNS = {"subject": "m.subject", "from": "m.from_"}

@@ -435,6 +435,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE queue ADD COLUMN deliver_by INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE queue ADD COLUMN by_mode TEXT NOT NULL DEFAULT '';
     """,
+    # (imap) The RFC 5256 2.1 base subject of each message (i;unicode-casemap form) and whether its subject
+    # marked a reply or forward, computed at delivery (mime/subject.py) so that SORT (SUBJECT) and THREAD
+    # compare stored keys; NULL for messages stored before, whose base subject is computed when read.
+    """
+    ALTER TABLE messages ADD COLUMN base_subject TEXT;
+    ALTER TABLE messages ADD COLUMN subject_reply INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

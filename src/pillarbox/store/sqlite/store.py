@@ -710,8 +710,15 @@ class SQLiteStore(WebData):
         """UID → (Date header as Unix seconds or None, decoded Subject) of every message of a mailbox."""
         return await self._read(lambda c: messages.dates_and_subjects(c, mailbox_id))
 
-    async def thread_fields(self, mailbox_id: int) -> dict[int, tuple[int | None, str, str | None, str | None]]:
-        """UID → (Date as Unix seconds, Subject, Message-ID, References or None if not recorded)."""
+    async def sort_fields(self, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
+        """UID → (Date header as Unix seconds or None, RFC 5256 base subject) of every message of a mailbox."""
+        return await self._read(lambda c: messages.sort_fields(c, mailbox_id))
+
+    async def thread_fields(
+        self, mailbox_id: int
+    ) -> dict[int, tuple[int | None, tuple[str, bool], str | None, str | None]]:
+        """UID → (Date as Unix seconds, (base subject, marked a reply), Message-ID, References or None if
+        not recorded)."""
         return await self._read(lambda c: messages.thread_fields(c, mailbox_id))
 
     async def append_messages(
