@@ -4,22 +4,17 @@ it, an R message never relayed to one that does not (5.4.7), an N message relaye
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import sqlite3
 import time
 
 import pytest
 
-from pillarbox.config import Endpoint
-from pillarbox.dns.fake import FakeResolver
 from pillarbox.errors import ProtocolError
-from pillarbox.outbound.connect import ConnectSettings
-from pillarbox.outbound.deliver import Deliverer, OutboundMessage, Outcome, Routing, Target
-from pillarbox.smtp.client import Timeouts
+from pillarbox.outbound.deliver import OutboundMessage, Outcome, Target
 from pillarbox.smtp.deliver_by import Deadline
 from pillarbox.smtp.grammar import parse_mail
-from tests.outbound.smtpsink import SMTPSink
+from tests.outbound.relay_sink import relay_to_sink
 from tests.smtp.conftest import MailServer
 
 MESSAGE = b"From: someone@remote.test\r\nTo: fwd@example.com\r\nSubject: soon\r\n\r\nSoon.\r\n"
@@ -55,25 +50,10 @@ def test_deliverby_is_advertised_checked_and_kept(server: MailServer) -> None:
         assert _deadline(server, client.data(MESSAGE)[1])[1] == "N"
 
 
-async def _no_report(policy, host, result):  # type: ignore[no-untyped-def]
-    return None
-
-
 def _send(extensions: list[str], deadline: Deadline) -> tuple[list[Outcome], list[list[str]]]:
-    sink = SMTPSink(extensions=["PIPELINING", *extensions])
-    try:
-        routing = Routing(sink.port, relay=Endpoint("127.0.0.1", sink.port), relay_tls="none")
-        deliverer = Deliverer(FakeResolver({("127.0.0.1", "A"): ["127.0.0.1"]}),
-                              ConnectSettings("mx.a.test", sink.port, Timeouts()), routing, None, _no_report)
-
-        async def record(outcomes: list[Outcome]) -> None:
-            return None
-
-        message = OutboundMessage("q1", "alice@a.test", b"Subject: x\r\n\r\nx\r\n", deadline=deadline)
-        outcomes = asyncio.run(deliverer.deliver(message, "b.test", [Target(0, "u@b.test")], record))
-        return outcomes, [m.mail_params for m in sink.messages]
-    finally:
-        sink.close()
+    message = OutboundMessage("q1", "alice@a.test", b"Subject: x\r\n\r\nx\r\n", deadline=deadline)
+    outcomes, sink = relay_to_sink(extensions, message, [Target(0, "u@b.test")])
+    return outcomes, [m.mail_params for m in sink.messages]
 
 
 def test_the_time_left_is_passed_on_and_r_is_never_relayed_without_deliverby() -> None:

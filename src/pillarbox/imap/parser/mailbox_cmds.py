@@ -21,8 +21,7 @@ from pillarbox.imap.parser.commands import (
     Status,
 )
 from pillarbox.imap.parser.flags import parse_flag_list
-from pillarbox.imap.parser.metadata_cmds import MAX_ENTRIES as MAX_METADATA_ENTRIES
-from pillarbox.imap.parser.metadata_cmds import entry_name
+from pillarbox.imap.parser.metadata_cmds import entry_run
 from pillarbox.imap.parser.primitives import ParseError, Reader
 from pillarbox.imap.parser.sequence_set import SequenceSet, parse_sequence_set
 
@@ -223,13 +222,7 @@ def _metadata_option(reader: Reader, found: _ReturnOptions) -> None:
         reader.expect(b"MAXSIZE ", "MAXSIZE")
         found.metadata_maxsize = reader.number()
         reader.expect(b") ")
-    wanted = [entry_name(reader)]
-    while reader.take(b" "):
-        if len(wanted) >= MAX_METADATA_ENTRIES:
-            raise ParseError("Too many entries")
-        wanted.append(entry_name(reader))
-    reader.expect(b")")
-    found.metadata = tuple(dict.fromkeys(found.metadata + tuple(wanted)))
+    found.metadata = tuple(dict.fromkeys(found.metadata + entry_run(reader)))
 
 
 def parse_status(reader: Reader, tag: str, name: str) -> Status:

@@ -25,7 +25,7 @@ from pillarbox.imap.parser.fetch_att import (
 from pillarbox.imap.parser.flags import parse_flag, parse_flag_list
 from pillarbox.imap.parser.mailbox_filter import MailboxFilter, parse_filter
 from pillarbox.imap.parser.primitives import MAX_NUMBER64, ParseError, Reader
-from pillarbox.imap.parser.search_key import SearchParser, check_charset
+from pillarbox.imap.parser.search_key import And, SearchParser, check_charset
 from pillarbox.imap.parser.sequence_set import parse_sequence_set
 
 SEARCH_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
@@ -50,12 +50,7 @@ def parse_esearch(reader: Reader, tag: str, name: str) -> MultiSearch:
             sources.append(parse_filter(reader, MULTISEARCH_KINDS))
         reader.expect(b")")
         reader.sp()
-    returns = _search_return(reader)
-    charset = None
-    if reader.take(b"CHARSET "):
-        charset = _charset(reader)
-        reader.sp()
-    criteria = SearchParser(reader, check_charset(charset or "utf-8")).program()
+    returns, charset, criteria = _returns_and_program(reader)
     return MultiSearch(tag, name, tuple(dict.fromkeys(sources)), criteria, charset, returns)
 
 
@@ -63,13 +58,18 @@ def parse_search(reader: Reader, tag: str, name: str, uid: bool) -> Search:
     """``search = "SEARCH" [search-return-opts] SP search-program``; ``search-program = ["CHARSET" SP
     charset SP] search-key *(SP search-key)``."""
     reader.sp()
+    returns, charset, criteria = _returns_and_program(reader)
+    return Search(tag, name, uid, criteria, charset, returns)
+
+
+def _returns_and_program(reader: Reader) -> tuple[SearchReturn | None, str | None, And]:
+    """``[search-return-opts] search-program``: the return options, the CHARSET given, the criteria."""
     returns = _search_return(reader)
     charset = None
     if reader.take(b"CHARSET "):
         charset = _charset(reader)
         reader.sp()
-    criteria = SearchParser(reader, check_charset(charset or "utf-8")).program()
-    return Search(tag, name, uid, criteria, charset, returns)
+    return returns, charset, SearchParser(reader, check_charset(charset or "utf-8")).program()
 
 
 def _charset(reader: Reader) -> str:

@@ -37,6 +37,11 @@ def entries(reader: Reader) -> tuple[str, ...]:
     """``entries = entry / "(" entry *(SP entry) ")"``."""
     if not reader.take(b"("):
         return (entry_name(reader),)
+    return entry_run(reader)
+
+
+def entry_run(reader: Reader) -> tuple[str, ...]:
+    """``entry *(SP entry) ")"``, each name once, at most MAX_ENTRIES of them."""
     found = [entry_name(reader)]
     while reader.take(b" "):
         if len(found) >= MAX_ENTRIES:
