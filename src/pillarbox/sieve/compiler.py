@@ -31,6 +31,8 @@ from pillarbox.sieve.spec import (
     TagSpec,
 )
 
+# RFC 6131 3: "vacation-seconds" implies "vacation"; RFC 5235 3.2: "spamtestplus" implies "spamtest"
+_IMPLIES = {"vacation-seconds": "vacation", "spamtestplus": "spamtest"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -62,8 +64,10 @@ class Script:
     size: int
 
 
-def compile_script(text: str, max_depth: int = 32) -> Script:
+def compile_script(text: str, max_depth: int = 32, max_size: int | None = None) -> Script:
     """The checked form of ``text``, or SieveSyntaxError with the line and the reason."""
+    if max_size is not None and len(text.encode()) > max_size:
+        raise SieveSyntaxError(f"script larger than {max_size} octets")
     commands = parse(text, max_depth)
     extensions = _requirements(commands)
     compiler = _Compiler(extensions)
@@ -80,7 +84,8 @@ def _requirements(commands: tuple[Command, ...]) -> frozenset[str]:
                 if name.lower() not in EXTENSIONS:
                     raise SieveSyntaxError(f"unsupported extension {name!r}", command.line)
                 required.add(name.lower())
-    return frozenset(required)
+    implied = {_IMPLIES[name] for name in required if name in _IMPLIES}
+    return frozenset(required | implied)
 
 
 class _Compiler:
@@ -252,6 +257,8 @@ class _Compiler:
 
 def _check_values(node: Node) -> None:
     """Constant arguments whose values the RFCs restrict, checked now rather than at delivery."""
+    if node.name == "size" and not ({"over", "under"} & node.tags.keys()):
+        raise SieveSyntaxError("size needs :over or :under", node.line)
     if node.name == "set" and not _IDENTIFIER.match(str(node.args[0])):
         raise SieveSyntaxError(f"invalid variable name {node.args[0]!r}", node.line)
     if node.name == "global":

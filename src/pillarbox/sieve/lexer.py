@@ -77,7 +77,7 @@ def _word(text: str, pos: int, line: int) -> tuple[Token, int, int]:
         if match is None:
             raise SieveSyntaxError("':' not followed by a tag name", line)
         return Token("tag", match.group().lower(), line), match.end(), 0
-    if char.isdigit():
+    if "0" <= char <= "9":
         return _number(text, pos, line), _NUMBER.match(text, pos).end(), 0  # type: ignore[union-attr]
     match = _IDENTIFIER.match(text, pos)
     if match is None:
@@ -98,7 +98,7 @@ def _number(text: str, pos: int, line: int) -> Token:
     if value > MAX_NUMBER:
         raise SieveSyntaxError("number too large", line)
     after = match.end()
-    if after < len(text) and (text[after].isalnum() or text[after] == "_"):
+    if after < len(text) and _IDENTIFIER.match(text, after):
         raise SieveSyntaxError("a number is followed by letters", line)
     return Token("number", value, line)
 
