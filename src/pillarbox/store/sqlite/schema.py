@@ -221,6 +221,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_failures_key ON login_failures(kind, key, at);
     CREATE INDEX login_failures_at ON login_failures(at);
     """,
+    # (sieve) Sieve scripts (account_id 0: the admin's global ones), at most one active per account;
+    # what "duplicate" and vacation remember (a key per account until it expires); and server secrets
+    # (the SRS key), made once and shared by every process.
+    """
+    CREATE TABLE sieve_scripts (
+        account_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        content TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE sieve_tracking (
+        account_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        expires REAL NOT NULL,
+        PRIMARY KEY (account_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX sieve_tracking_expires ON sieve_tracking(expires);
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+    """,
 )
 
 

@@ -46,7 +46,7 @@ from pillarbox.store.records import (
     Refused,
     StoreFlagsResult,
 )
-from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, logins, mailboxes, messages, queue, sieve
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -71,7 +71,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(sieve.SieveTables):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
@@ -220,6 +220,7 @@ class SQLiteStore:
                 messages.drop_mailbox_messages(txn, mailbox.id)
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
+            sieve.delete_account_rows(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
 
