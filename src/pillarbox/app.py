@@ -20,6 +20,7 @@ from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
 from pillarbox.config import Config, Endpoint
+from pillarbox.delivery.filtering import SieveFilter, SieveSettings
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap.server import make_handler as imap_handler
@@ -37,6 +38,7 @@ from pillarbox.pop3 import server as pop3
 from pillarbox.queue.runner import QueueRunner
 from pillarbox.queue.setup import build_runner, make_resolver
 from pillarbox.queue.tlsrpt import TLSReportSender, TLSReportTask
+from pillarbox.sieve.context import Limits
 from pillarbox.smtp import replies
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
@@ -138,8 +140,22 @@ def _smtp_services(services: Services) -> SMTPServices:
         policy = InboundPolicy(services.resolver, config.hostname, settings_, StoreDMARCRecorder(services.store))
     acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
                                on_queued=services.queue_runner.poke,
-                               reporter=services.queue_runner.reporter.report_local)
+                               reporter=services.queue_runner.reporter.report_local,
+                               sieve=SieveFilter(services.store, sieve_settings(config)),
+                               directory=services.directory)
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
+
+
+def sieve_settings(config: Config) -> SieveSettings:
+    knobs = config.sieve
+    limits = Limits(
+        max_actions=knobs.max_actions, max_redirects=knobs.max_redirects, max_steps=knobs.max_steps,
+        max_include_depth=knobs.max_include_depth, max_includes=knobs.max_includes,
+        vacation_min_seconds=knobs.vacation_min_days * 86400, vacation_max_seconds=knobs.vacation_max_days * 86400,
+        duplicate_max_seconds=knobs.duplicate_max_days * 86400,
+    )
+    return SieveSettings(limits, knobs.max_script_size, knobs.max_scripts, knobs.srs_max_age_days,
+                         knobs.max_delivered_to)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:

@@ -283,6 +283,7 @@ class ListenConfig:
     imaps: tuple[Endpoint, ...] = _listen("0.0.0.0:993")
     pop3: tuple[Endpoint, ...] = _listen("0.0.0.0:110")
     pop3s: tuple[Endpoint, ...] = _listen("0.0.0.0:995")
+    managesieve: tuple[Endpoint, ...] = _listen("0.0.0.0:4190")  # RFC 5804 1.8
     http: tuple[Endpoint, ...] = _listen("127.0.0.1:8080")
 
     @classmethod
@@ -456,6 +457,26 @@ def _default_hostname() -> str:
 
 
 @dataclass(frozen=True)
+class SieveConfig:
+    """Server-side filtering (docs/sieve.md): the bounds of RFC 5228 10 and of ManageSieve (RFC 5804)."""
+
+    max_script_size: int = _setting(65_536, _size)
+    max_scripts: int = 16
+    max_actions: int = 32
+    max_redirects: int = 4
+    max_steps: int = 200_000
+    """The CPU limit, in work units: one per command or test, one per 256 characters compared."""
+    max_include_depth: int = 10
+    max_includes: int = 32
+    vacation_min_days: int = 1
+    vacation_max_days: int = 90
+    duplicate_max_days: int = 30
+    srs_max_age_days: int = 21
+    max_delivered_to: int = 10
+    managesieve_timeout: int = 1800
+
+
+@dataclass(frozen=True)
 class Config:
     hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
     data_dir: Path = field(default_factory=lambda: Path.cwd() / "pillarbox-data")
@@ -469,6 +490,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
 
