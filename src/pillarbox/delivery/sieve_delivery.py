@@ -81,17 +81,18 @@ class SieveDelivery:
         reject = next((a.reason for a in actions if isinstance(a, act.Reject)), None)
         queued = False
         stored: AccountResult | None = None
+        filed: set[str] = set()  # RFC 5228 2.10.3: one copy per folder, fallbacks into INBOX included
         for action in actions:
             ACTIONS.inc(action=type(action).__name__.lower())
             if isinstance(action, act.Redirect):
                 if looping:
                     log_event(log, "warning", "mail loop: redirect not done, kept", account=account.address,
                               to=action.address)
-                    stored = stored or await self._file(account, view, act.Keep(), sender, default_folder)
+                    stored = stored or await self._file(account, view, act.Keep(), sender, default_folder, filed)
                     continue
                 queued = await self._redirect(account, view, action, sender) or queued
             elif isinstance(action, act.Keep | act.FileInto):
-                result = await self._file(account, view, action, sender, default_folder)
+                result = await self._file(account, view, action, sender, default_folder, filed)
                 stored = stored or result
             elif isinstance(action, act.Vacation) and not looping:
                 queued = await self._vacation(account, view, action) or queued
@@ -115,17 +116,23 @@ class SieveDelivery:
         return headers + b"\r\n" + view.raw[view.body_start :]
 
     async def _file(self, account: Account, view: MessageView, action: act.Keep | act.FileInto, sender: str,
-                    default_folder: str) -> AccountResult:
+                    default_folder: str, filed: set[str]) -> AccountResult | None:
         folder = action.mailbox if isinstance(action, act.FileInto) else default_folder
         flags = frozenset(action.flags or ())
         raw = self._bytes(view, action.headers)
         if isinstance(action, act.FileInto) and not await self._folder_ready(account, folder, action.create):
             folder = INBOX
+        if folder in filed:
+            return None
+        filed.add(folder)
         report = await self.local.deliver(raw, [account], return_path=sender, folder=folder, flags=flags)
         result = report.accounts[0]
         if result.error is not None and folder != INBOX and not isinstance(result.error, QuotaExceeded):
             log_event(log, "error", "fileinto failed: delivered to INBOX", account=account.address, folder=folder,
                       error=str(result.error))
+            if INBOX in filed:
+                return None
+            filed.add(INBOX)
             result = (await self.local.deliver(raw, [account], return_path=sender, flags=flags)).accounts[0]
         return result
 
