@@ -26,6 +26,8 @@ from pillarbox.errors import ConfigError
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.managesieve import server as managesieve
+from pillarbox.managesieve.session import ManageSieveServices
 from pillarbox.net.balance import LoadBoard
 from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
@@ -187,7 +189,16 @@ def service_specs() -> dict[str, ServiceSpec]:
         "imaps": ServiceSpec(_imap(True), implicit_tls=True),
         "pop3": ServiceSpec(pop3.make_app_handler, refusal=pop3.TOO_MANY_CONNECTIONS),
         "pop3s": ServiceSpec(pop3.make_app_handler, implicit_tls=True),
+        "managesieve": ServiceSpec(_managesieve, refusal=managesieve.TOO_MANY_CONNECTIONS),
     }
+
+
+def _managesieve(services: Services) -> Handler:
+    config = services.config
+    return managesieve.make_handler(ManageSieveServices(
+        config.hostname, services.store, services.authenticator, services.tls, sieve_settings(config),
+        timeout=config.sieve.managesieve_timeout, max_command_errors=config.limits.max_command_errors,
+    ))
 
 
 async def start_listeners(
@@ -223,7 +234,7 @@ def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
 
 def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
     listen = config.listen
-    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve", "http")
     return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
