@@ -20,7 +20,7 @@ from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
 from pillarbox.config import Config, Endpoint
-from pillarbox.delivery.filtering import SieveFilter, SieveSettings
+from pillarbox.delivery.filtering import SieveFilter, settings_from_config
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap.server import make_handler as imap_handler
@@ -40,7 +40,6 @@ from pillarbox.pop3 import server as pop3
 from pillarbox.queue.runner import QueueRunner
 from pillarbox.queue.setup import build_runner, make_resolver
 from pillarbox.queue.tlsrpt import TLSReportSender, TLSReportTask
-from pillarbox.sieve.context import Limits
 from pillarbox.smtp import replies
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
@@ -143,21 +142,9 @@ def _smtp_services(services: Services) -> SMTPServices:
     acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
-                               sieve=SieveFilter(services.store, sieve_settings(config)),
+                               sieve=SieveFilter(services.store, settings_from_config(config.sieve)),
                                directory=services.directory)
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
-
-
-def sieve_settings(config: Config) -> SieveSettings:
-    knobs = config.sieve
-    limits = Limits(
-        max_actions=knobs.max_actions, max_redirects=knobs.max_redirects, max_steps=knobs.max_steps,
-        max_include_depth=knobs.max_include_depth, max_includes=knobs.max_includes,
-        vacation_min_seconds=knobs.vacation_min_days * 86400, vacation_max_seconds=knobs.vacation_max_days * 86400,
-        duplicate_max_seconds=knobs.duplicate_max_days * 86400,
-    )
-    return SieveSettings(limits, knobs.max_script_size, knobs.max_scripts, knobs.srs_max_age_days,
-                         knobs.max_delivered_to)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:
@@ -196,7 +183,7 @@ def service_specs() -> dict[str, ServiceSpec]:
 def _managesieve(services: Services) -> Handler:
     config = services.config
     return managesieve.make_handler(ManageSieveServices(
-        config.hostname, services.store, services.authenticator, services.tls, sieve_settings(config),
+        config.hostname, services.store, services.authenticator, services.tls, settings_from_config(config.sieve),
         timeout=config.sieve.managesieve_timeout, max_command_errors=config.limits.max_command_errors,
     ))
 

@@ -23,9 +23,10 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns
+from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, sieve_commands
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
+from pillarbox.delivery.filtering import settings_from_config
 from pillarbox.errors import PillarboxError
 
 Command = Callable[..., Awaitable[int]]
@@ -112,6 +113,7 @@ def build_parser() -> Parser:
     _mailbox_commands(commands)
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
+    sieve_commands.register(commands)  # sieve, forward, vacation
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
@@ -242,6 +244,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level or "warning", config.log.format)
     args.max_message_size = config.limits.max_message_size
+    args.sieve_settings = settings_from_config(config.sieve)
     return asyncio.run(_run(config, args))
 
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from pillarbox.config import SieveConfig
 from pillarbox.obs import get_logger, log_event
 from pillarbox.sieve.compiler import Script, compile_script
 from pillarbox.sieve.context import Context, Limits, Question, SpamVerdict
@@ -37,6 +38,17 @@ class SieveSettings:
     srs_max_age_days: int = 21
     max_delivered_to: int = 10
     """A message that already carries this many Delivered-To fields is looping: it is not redirected."""
+
+
+def settings_from_config(knobs: SieveConfig) -> SieveSettings:
+    limits = Limits(
+        max_actions=knobs.max_actions, max_redirects=knobs.max_redirects, max_steps=knobs.max_steps,
+        max_include_depth=knobs.max_include_depth, max_includes=knobs.max_includes,
+        vacation_min_seconds=knobs.vacation_min_days * 86400, vacation_max_seconds=knobs.vacation_max_days * 86400,
+        duplicate_max_seconds=knobs.duplicate_max_days * 86400,
+    )
+    return SieveSettings(limits, knobs.max_script_size, knobs.max_scripts, knobs.srs_max_age_days,
+                         knobs.max_delivered_to)
 
 
 class _Compiled:
