@@ -106,7 +106,7 @@ class MessageAcceptor:
         outbound, relayed = None, None
         if remote:
             mail = transaction.mail
-            rewritten = await self._srs_sender(transaction) if sender is not None else transaction.sender
+            rewritten = await self._srs_sender(transaction) if user is None else transaction.sender
             outbound = OutboundRequest(
                 sender=rewritten, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
                 smtputf8=mail.smtputf8, auth_user=user.address if user else None,
