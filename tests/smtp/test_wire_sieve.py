@@ -35,9 +35,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
 
 
 def test_reject_is_550_at_end_of_data(server: MailServer) -> None:
-    with smtplib.SMTP("127.0.0.1", server.smtp, timeout=10) as client:
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            client.sendmail("alice@remote.test", ["bob@example.com"], MESSAGE)
+    with smtplib.SMTP("127.0.0.1", server.smtp, timeout=10) as client, \
+            pytest.raises(smtplib.SMTPDataError) as refused:
+        client.sendmail("alice@remote.test", ["bob@example.com"], MESSAGE)
     assert refused.value.smtp_code == 550
     assert refused.value.smtp_error.startswith(b"5.7.1 Rejected by the recipient's filter: No offers, thanks.")
     assert server.messages("bob@example.com") == []

@@ -126,6 +126,8 @@ class Parser:
                 return None
             return self._text(data[literal.end() : literal.end() + size], data, pos), literal.end() + size
         number = _NUMBER.match(data, pos)
+        if number is not None and number.end() == len(data):
+            return None  # more digits may follow
         if number is not None and data[number.end() : number.end() + 1] in (b" ", b"\r", b"\n"):
             return int(number.group()), number.end()
         if data[pos : pos + 1] in (b'"', b"{") and b"\n" not in data[pos:]:
