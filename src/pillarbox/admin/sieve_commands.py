@@ -13,7 +13,7 @@ from typing import Any
 
 from pillarbox.admin.common import EX_OK, print_table, require_account
 from pillarbox.delivery import scripts as ops
-from pillarbox.delivery.filtering import SieveSettings
+from pillarbox.delivery.filtering import SieveSettings, settings_from_config
 
 GLOBAL = "@global"
 
@@ -23,7 +23,8 @@ async def _owner(store: Any, address: str) -> int | None:
 
 
 def _settings(args: argparse.Namespace) -> SieveSettings:
-    return getattr(args, "sieve_settings", None) or SieveSettings()
+    config = getattr(args, "settings", None)
+    return settings_from_config(config.sieve) if config is not None else SieveSettings()
 
 
 async def sieve_list(store: Any, args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ class AccountResult:
 @dataclass(frozen=True)
 class DeliveryReport:
     accounts: tuple[AccountResult, ...]
-    queue_id: int | None
+    queue_id: str | None
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class LocalReport:
     ret: str | None
     message: bytes
     recipients: tuple[RecipientOutcome, ...]
+    queue_id: str = ""
+    """The id of the SMTP transaction the report is about, for its log line."""
 
 
 def return_path_header(sender: str) -> bytes:

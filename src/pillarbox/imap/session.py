@@ -33,7 +33,7 @@ from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
-from pillarbox.obs import Counter, get_logger
+from pillarbox.obs import Counter, SessionTally, get_logger
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
 
@@ -113,6 +113,7 @@ class IMAPSession:
         self.state = State.NOT_AUTHENTICATED
         self.closed = False
         self.session_id = secrets.token_hex(6)
+        self.tally = SessionTally()
         self.user: Account | None = None
         self.selected: SelectedMailbox | None = None
         self.enabled: set[str] = set()
@@ -254,6 +255,7 @@ class IMAPSession:
 
     async def _command(self, framed: framing.FramedCommand) -> None:
         name = "other"  # metric label: only names we know, a client must not mint metric series
+        self.tally.commands += 1
         try:
             command = parse_command(framed, utf8=self.utf8_names)
             name = command.name
