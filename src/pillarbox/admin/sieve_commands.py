@@ -75,20 +75,15 @@ async def forward_set(store: Any, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def forward_clear(store: Any, args: argparse.Namespace) -> int:
-    await ops.set_generated(store, (await require_account(store, args.address)).id, "forward", None)
-    return EX_OK
-
-
 async def vacation_set(store: Any, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
-    script = ops.vacation_script(args.message, args.subject, args.days)
-    await ops.set_generated(store, account.id, "vacation", script)
+    await ops.set_generated(store, account.id, "vacation", ops.vacation_script(args.message, args.subject, args.days))
     return EX_OK
 
 
-async def vacation_clear(store: Any, args: argparse.Namespace) -> int:
-    await ops.set_generated(store, (await require_account(store, args.address)).id, "vacation", None)
+async def generated_clear(store: Any, args: argparse.Namespace) -> int:
+    """``forward clear`` / ``vacation clear``: the generated script goes (``args.command`` says which)."""
+    await ops.set_generated(store, (await require_account(store, args.address)).id, args.command, None)
     return EX_OK
 
 
@@ -114,28 +109,27 @@ def register(commands: argparse._SubParsersAction) -> None:
     _vacation(commands)
 
 
-def _forward(commands: argparse._SubParsersAction) -> None:
-    actions = commands.add_parser("forward", help="forward an account's mail (stored as generated Sieve)"
-                                  ).add_subparsers(dest="action", metavar="ACTION", required=True)
-    set_ = actions.add_parser("set", help="forward to TARGET")
+def _generated(commands: argparse._SubParsersAction, kind: str, help: str, set_help: str) -> argparse.ArgumentParser:
+    """``forward``/``vacation`` with ``set ADDRESS ...`` (returned, for its own arguments) and ``clear ADDRESS``."""
+    actions = commands.add_parser(kind, help=help).add_subparsers(dest="action", metavar="ACTION", required=True)
+    set_ = actions.add_parser("set", help=set_help)
     set_.add_argument("address", metavar="ADDRESS")
+    set_.set_defaults(func=forward_set if kind == "forward" else vacation_set)
+    clear = actions.add_parser("clear", help=f"stop the {kind}")
+    clear.add_argument("address", metavar="ADDRESS")
+    clear.set_defaults(func=generated_clear)
+    return set_
+
+
+def _forward(commands: argparse._SubParsersAction) -> None:
+    set_ = _generated(commands, "forward", "forward an account's mail (stored as generated Sieve)", "forward to TARGET")
     set_.add_argument("target", metavar="TARGET")
     set_.add_argument("--keep", action="store_true", help="keep a copy here too")
-    set_.set_defaults(func=forward_set)
-    clear = actions.add_parser("clear", help="stop forwarding")
-    clear.add_argument("address", metavar="ADDRESS")
-    clear.set_defaults(func=forward_clear)
 
 
 def _vacation(commands: argparse._SubParsersAction) -> None:
-    actions = commands.add_parser("vacation", help="an automatic reply while away (generated Sieve)"
-                                  ).add_subparsers(dest="action", metavar="ACTION", required=True)
-    set_ = actions.add_parser("set", help="reply with MESSAGE, once per sender per --days")
-    set_.add_argument("address", metavar="ADDRESS")
+    set_ = _generated(commands, "vacation", "an automatic reply while away (generated Sieve)",
+                      "reply with MESSAGE, once per sender per --days")
     set_.add_argument("message", metavar="MESSAGE")
     set_.add_argument("--subject", help="subject of the reply (default: Auto: <their subject>)")
     set_.add_argument("--days", type=int, default=7, help="days between two replies to one sender (default 7)")
-    set_.set_defaults(func=vacation_set)
-    clear = actions.add_parser("clear", help="stop replying")
-    clear.add_argument("address", metavar="ADDRESS")
-    clear.set_defaults(func=vacation_clear)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from pillarbox.sieve.dates import DATE_PARTS
@@ -88,6 +88,20 @@ def _requirements(commands: tuple[Command, ...]) -> frozenset[str]:
     return frozenset(required | implied)
 
 
+@dataclass
+class _Collected:
+    """The arguments of one command or test as they are read."""
+
+    name: str
+    line: int
+    tags: dict[str, object] = field(default_factory=dict)
+    positional: list[Argument] = field(default_factory=list)
+    comparator: str = "i;ascii-casemap"
+    match_type: str | None = None
+    relation: str | None = None
+    part: str | None = None
+
+
 class _Compiler:
     def __init__(self, extensions: frozenset[str]) -> None:
         self.extensions = extensions
@@ -150,51 +164,56 @@ class _Compiler:
     def _arguments(
         self, name: str, signature: Signature, arguments: tuple[Argument, ...], line: int
     ) -> tuple[dict[str, object], list[Argument], Match, str]:
-        tags: dict[str, object] = {}
-        positional: list[Argument] = []
-        match = {"comparator": "i;ascii-casemap", "type": None, "relation": None}
-        part = None
+        found = _Collected(name, line)
         items = list(arguments)
         index = 0
         while index < len(items):
             item = items[index]
             index += 1
             if not isinstance(item, Tag):
-                positional.append(item)
-                continue
-            if positional:
+                found.positional.append(item)
+            elif found.positional:
                 raise SieveSyntaxError(f"tag :{item.name} after the positional arguments of {name}", line)
-            tag = item.name
-            if signature.matching and tag == "comparator":
-                match["comparator"], index = self._comparator(items, index, line), index + 1
-            elif signature.matching and tag in MATCH_TYPES:
-                if match["type"] is not None:
-                    raise SieveSyntaxError(f"{name} has two match types", line)
-                self._require(MATCH_TYPES[tag], f":{tag}", line)
-                match["type"] = tag
-                if tag in ("count", "value"):
-                    match["relation"], index = self._relation(items, index, line), index + 1
-            elif signature.address_part and tag in ADDRESS_PARTS:
-                if part is not None:
-                    raise SieveSyntaxError(f"{name} has two address parts", line)
-                self._require(ADDRESS_PARTS[tag], f":{tag}", line)
-                part = tag
-            elif tag in signature.tags:
-                if tag in tags:
-                    raise SieveSyntaxError(f"tag :{tag} given twice", line)
-                spec = signature.tags[tag]
-                self._require(spec.extension, f":{tag}", line)
-                tags[tag], index = self._tag_value(spec, tag, items, index, line)
             else:
-                raise SieveSyntaxError(f"{name} has no tag :{tag}", line)
+                index = self._tag(found, signature, item.name, items, index)
         for group in signature.exclusive:
-            if len(group & tags.keys()) > 1:
-                raise SieveSyntaxError(f"{name}: {', '.join(sorted(':' + t for t in group))} exclude each other",
-                                       line)
-        if match["comparator"] == "i;ascii-numeric" and match["type"] in ("contains", "matches"):
+            if len(group & found.tags.keys()) > 1:
+                listed = ", ".join(sorted(":" + t for t in group))
+                raise SieveSyntaxError(f"{name}: {listed} exclude each other", line)
+        if found.comparator == "i;ascii-numeric" and found.match_type in ("contains", "matches"):
             raise SieveSyntaxError("i;ascii-numeric cannot do :contains or :matches", line)
-        result = Match(str(match["comparator"]), str(match["type"] or "is"), match["relation"])  # type: ignore[arg-type]
-        return tags, positional, result, part or "all"
+        match = Match(found.comparator, found.match_type or "is", found.relation)
+        return found.tags, found.positional, match, found.part or "all"
+
+    def _tag(self, found: _Collected, signature: Signature, tag: str, items: list[Argument], index: int) -> int:
+        """Take the tag (and its value) into ``found``; returns the index after what it used."""
+        name, line = found.name, found.line
+        if signature.matching and tag == "comparator":
+            found.comparator = self._comparator(items, index, line)
+            return index + 1
+        if signature.matching and tag in MATCH_TYPES:
+            if found.match_type is not None:
+                raise SieveSyntaxError(f"{name} has two match types", line)
+            self._require(MATCH_TYPES[tag], f":{tag}", line)
+            found.match_type = tag
+            if tag in ("count", "value"):
+                found.relation = self._relation(items, index, line)
+                return index + 1
+            return index
+        if signature.address_part and tag in ADDRESS_PARTS:
+            if found.part is not None:
+                raise SieveSyntaxError(f"{name} has two address parts", line)
+            self._require(ADDRESS_PARTS[tag], f":{tag}", line)
+            found.part = tag
+            return index
+        if tag not in signature.tags:
+            raise SieveSyntaxError(f"{name} has no tag :{tag}", line)
+        if tag in found.tags:
+            raise SieveSyntaxError(f"tag :{tag} given twice", line)
+        spec = signature.tags[tag]
+        self._require(spec.extension, f":{tag}", line)
+        found.tags[tag], index = self._tag_value(spec, tag, items, index, line)
+        return index
 
     def _comparator(self, items: list[Argument], index: int, line: int) -> str:
         value = self._single_string(items, index, ":comparator", line).lower()

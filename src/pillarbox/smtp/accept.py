@@ -35,7 +35,7 @@ from pillarbox.smtp.filtering import FilterStep, SieveFiltering
 from pillarbox.smtp.received import TraceInfo, received_header
 from pillarbox.smtp.replies import Reply
 from pillarbox.store.api import Store
-from pillarbox.store.records import Account, OutboundRequest
+from pillarbox.store.records import Account, OutboundRecipient, OutboundRequest
 
 log = get_logger("smtp")
 MESSAGES = Counter("pillarbox_smtp_messages_total", "Messages at end of data, by result", ("result",))
@@ -108,19 +108,7 @@ class MessageAcceptor:
                 MESSAGES.inc(result="sieve_reject")
                 return filtered.refusal
             accounts = filtered.plain
-        outbound, relayed = None, None
-        if remote:
-            mail = transaction.mail
-            rewritten = await self._srs_sender(transaction) if user is None else transaction.sender
-            outbound = OutboundRequest(
-                sender=rewritten, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
-                smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
-            )
-            if user is not None and self.signer is not None:
-                # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
-                relayed = await self.signer.sign(message, transaction.sender)
-            elif sender is not None and self.policy is not None:
-                relayed = await self._seal(message, transaction, queue_id)
+        outbound, relayed = await self._outbound(message, transaction, remote, queue_id, user, sender)
         try:
             report = DeliveryReport((), None)
             if accounts or outbound is not None:
@@ -157,6 +145,26 @@ class MessageAcceptor:
             MESSAGES.inc(result="refused")
             reply = replies.AUTHOR_NOT_OWNED if refusal.problem is Problem.NOT_OWNED else replies.AUTHOR_FIELDS_INVALID
             raise ProtocolError(reply, refusal.reason)
+
+    async def _outbound(
+        self, message: bytes, transaction: Transaction, remote: tuple[OutboundRecipient, ...], queue_id: str,
+        user: Account | None, sender: SenderCheck | None,
+    ) -> tuple[OutboundRequest | None, bytes | None]:
+        """The queue entry for the remote recipients, and the queued copy when it differs from ``message``."""
+        if not remote:
+            return None, None
+        mail = transaction.mail
+        rewritten = await self._srs_sender(transaction) if user is None else transaction.sender
+        outbound = OutboundRequest(
+            sender=rewritten, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
+            smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
+        )
+        if user is not None and self.signer is not None:
+            # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
+            return outbound, await self.signer.sign(message, transaction.sender)
+        if sender is not None and self.policy is not None:
+            return outbound, await self._seal(message, transaction, queue_id)
+        return outbound, None
 
     async def _seal(self, message: bytes, transaction: Transaction, queue_id: str) -> bytes | None:
         """The forwarded copy with an ARC set by the (first) alias domain that sends it on, or None."""
