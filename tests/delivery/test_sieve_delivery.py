@@ -217,3 +217,18 @@ def test_duplicate_is_remembered_after_a_successful_run(tmp_path: Path) -> None:
         assert len(await world.folder(world.bob.id, "Trash")) == 1
 
     run(tmp_path, body)
+
+
+def test_vacation_from_must_be_the_users_own(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        await world.script('require "vacation";\n'
+                           'vacation :addresses "ceo@bank.example" :from "ceo@bank.example" "Away.";')
+        await world.send(mail(), "bob@example.com")
+        [(_, _, reply)] = await world.queued()
+        assert b"From: bob@example.com\r\n" in reply and b"bank.example" not in reply
+        world.now += 8 * DAY
+        await world.script('require "vacation"; vacation :from "Bob <bob@example.com>" "Away.";')
+        await world.send(mail(), "bob@example.com")
+        assert b"From: Bob <bob@example.com>\r\n" in (await world.queued())[1][2]
+
+    run(tmp_path, body)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pillarbox.auth.directory import Directory
 from pillarbox.delivery.filtering import SieveFilter
 from pillarbox.delivery.local import INBOX, AccountResult, LocalDelivery
 from pillarbox.errors import QuotaExceeded, StoreError
 from pillarbox.mailauth import srs
+from pillarbox.mime.addresses import parse_address_list
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.sieve import actions as act
 from pillarbox.sieve import vacation
@@ -100,6 +101,11 @@ class SieveDelivery:
                 now = self.store.now().timestamp()
                 await self.filter.sieve.sieve_remember(account.id, action.key, now + action.seconds, now)
         return Outcome(stored or AccountResult(account, None), reject, queued)
+
+    async def _may_use(self, account: Account, from_: str) -> bool:
+        """The same rule as submitted mail's From: (the account's own, an alias reaching it, a grant)."""
+        addresses = [a.addr_spec for a in parse_address_list(from_) if a.addr_spec]
+        return len(addresses) == 1 and await self.directory.may_use(account, addresses[0])
 
     def _looping(self, view: MessageView, account: Account) -> bool:
         delivered_to = [v.strip().strip("<>").lower() for v in header_values(view.fields, "delivered-to")]
@@ -191,9 +197,14 @@ class SieveDelivery:
         now = self.store.now()
         if await self.filter.sieve.sieve_seen(account.id, key, now.timestamp()):
             return False
+        if action.from_ and not await self._may_use(account, action.from_):
+            # RFC 5230 4.4: :from must be one of the user's addresses; never a way around the sender rules
+            log_event(log, "warning", "vacation :from is not the user's: replying from the account",
+                      account=account.address, given=action.from_)
+            action = replace(action, from_=None)
         reply = vacation.build_reply(view, action, account.address, now, self.hostname)
         reply = f"X-Loop: {self._loop_marker()}\r\n".encode() + reply
-        reply = await self.signer(reply, action.from_ or account.address)
+        reply = await self.signer(reply, account.address)
         recipient = view.envelope.sender
         if await self.directory.is_local_domain(recipient.rpartition("@")[2]):
             resolution = await self.directory.resolve(recipient)
