@@ -69,6 +69,7 @@ class MessageView:
     fields: list[HeaderField] = field(default_factory=list)
     body_start: int = 0
     _parsed: ParsedMessage | None = None
+    _texts: dict[tuple[str, ...] | None, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_bytes(cls, raw: bytes, envelope: Envelope) -> MessageView:
@@ -93,10 +94,13 @@ class MessageView:
         return decode_bytes(self.raw[self.body_start :])
 
     def body_parts(self, content_types: tuple[str, ...] | None) -> list[str]:
-        """Decoded text of the parts ``:content`` names (RFC 5173 5.2); None: the ``:text`` parts."""
-        out: list[str] = []
-        _collect(self.raw, self.parsed().root, content_types, out)
-        return out
+        """Decoded text of the parts ``:content`` names (RFC 5173 5.2); None: the ``:text`` parts.
+        Decoded once per message and selection, however many body tests ask."""
+        if content_types not in self._texts:
+            out: list[str] = []
+            _collect(self.raw, self.parsed().root, content_types, out)
+            self._texts[content_types] = out
+        return self._texts[content_types]
 
 
 def header_values(fields: list[HeaderField], name: str) -> list[str]:
