@@ -37,18 +37,20 @@ def run() -> Callable[[Coroutine[Any, Any, Any]], Any]:
     return runner
 
 
+def run_against(open_store: Callable[[], SQLiteStore], body: StoreTest) -> None:
+    """Run an async test body against the store ``open_store`` makes, in its own event loop, closing it after."""
+
+    async def main() -> None:
+        store = open_store()
+        try:
+            await body(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
 @pytest.fixture
 def with_store(tmp_path: Path) -> Callable[[StoreTest], None]:
     """Run an async test body against a fresh store in its own event loop, closing it after."""
-
-    def run_body(body: StoreTest) -> None:
-        async def main() -> None:
-            store = SQLiteStore.open(tmp_path / "data")
-            try:
-                await body(store)
-            finally:
-                await store.close()
-
-        asyncio.run(main())
-
-    return run_body
+    return lambda body: run_against(lambda: SQLiteStore.open(tmp_path / "data"), body)

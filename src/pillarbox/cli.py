@@ -23,10 +23,11 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, sieve_commands
+from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, sieve_commands, store_check
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError
+from pillarbox.errors import PillarboxError, StorageFull
+from pillarbox.store.files import UMASK
 
 Command = Callable[..., Awaitable[int]]
 _FLAG_ATOM_SPECIALS = set('(){ %*"\\]')
@@ -112,6 +113,7 @@ def build_parser() -> Parser:
     _mailbox_commands(commands)
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
+    store_check.register(commands)  # store check
     sieve_commands.register(commands)  # sieve, forward, vacation
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
@@ -226,7 +228,7 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 async def _run(config: Config, args: argparse.Namespace) -> int:
     from pillarbox.store.sqlite.store import SQLiteStore
 
-    store = SQLiteStore.open(config.data_dir)
+    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space)
     try:
         return int(await args.func(store, args))
     finally:
@@ -242,6 +244,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    os.umask(UMASK)  # whatever any command creates in the data_dir is its owner's alone (store/files.py)
     config = load_config(args.config)
     if args.log_level:
         config = replace(config, log=replace(config.log, level=args.log_level))
@@ -261,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except StorageFull as exc:  # the disk reserve: the same command works once there is room
+        return _fail(str(exc), EX_TEMPFAIL)
     except PillarboxError as exc:
         return _fail(str(exc), EX_FAIL)
     except OSError as exc:

@@ -170,7 +170,8 @@ def test_the_primary_indexes_what_every_process_delivered_once_mail_pauses(serve
     server.wait_for_log(r'msg="full-text index caught up" indexed=\d+', timeout=30)
     with sqlite3.connect(tmp_path / "data" / "pillarbox.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM unindexed").fetchone() == (0,)
-        hits = db.execute("SELECT count(*) FROM message_text WHERE body MATCH '\"body 1\"'").fetchone()[0]
+        query = "SELECT count(*) FROM message_words WHERE message_words MATCH 'body : \"body 1\" *'"
+        hits = db.execute(query).fetchone()[0]
     assert hits == 11  # "body 1", "body 10" ... "body 19"
 
 

@@ -9,6 +9,11 @@ is enabled, flag updates carry MODSEQ (3.1.4.1).
 
 The commands that turn the conversation around (STARTTLS, AUTHENTICATE, IDLE, COMPRESS) live in
 ``turnaround``; when COMPRESS=DEFLATE is active, ``on_data`` inflates and ``flush`` deflates.
+
+Before login a stranger may send only small literals (``PRE_LOGIN_MAX_LITERAL``, and LITERAL- is
+announced instead of LITERAL+: RFC 7888 5); after it, a literal the framer does not keep (an APPEND
+of a large message) goes to a spool file as it arrives and is read back, within the process's memory
+budget, when its command is complete (``net/spool.py``).
 """
 
 from __future__ import annotations
@@ -24,23 +29,29 @@ from typing import Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
-from pillarbox.errors import ProtocolError
-from pillarbox.imap import fetch, framing, turnaround
+from pillarbox.errors import ProtocolError, StorageFull
+from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
-from pillarbox.imap.parser.commands import Command
+from pillarbox.imap.parser.commands import Command, Fetch, Search
+from pillarbox.imap.parser.commands import Store as StoreCommand
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
+from pillarbox.net.shell import DEFAULT_MIN_RATE, DEFAULT_TRANSFER_TIMEOUT, Deadlines, Phase
+from pillarbox.net.spool import Spool, SpoolArea, SpoolError
 from pillarbox.net.tls import TLSContextHolder
-from pillarbox.obs import Counter, SessionTally, get_logger
+from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
+from pillarbox.store.reserve import is_disk_full
 
 log = get_logger("imap")
 SESSIONS = Counter("pillarbox_imap_sessions_total", "IMAP sessions started", ("tls",))
 COMMANDS = Counter("pillarbox_imap_commands_total", "IMAP commands by name and status", ("command", "status"))
 PRE_AUTH_TIMEOUT = 60.0
+PRE_LOGIN_MAX_LITERAL = framing.LITERAL_MINUS_MAX  # a password or an ID value needs no more
+PRE_LOGIN_MAX_COMMAND = 16 * 1024  # the literals of one command, before login
 
 
 class State(enum.Enum):
@@ -86,6 +97,13 @@ class IMAPSettings:
     timeout: float
     max_literal: int
     max_command_errors: int
+    login_timeout: float = PRE_AUTH_TIMEOUT
+    transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT
+    min_transfer_rate: float = DEFAULT_MIN_RATE
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(self.timeout, self.transfer_timeout, self.min_transfer_rate)
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,8 @@ class IMAPServices:
     """Stored messages never change: one cache of decoded structures for every session of the server."""
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     """The newest snapshot of recently selected mailboxes, shared by the sessions that select them."""
+    spool: SpoolArea | None = None
+    """Where large literals wait for their command; None keeps them in memory (tools, tests)."""
 
 
 class IMAPSession:
@@ -109,7 +129,11 @@ class IMAPSession:
         self.store = services.store
         self.settings = services.settings
         self.table = TABLE
-        self.framer = framing.CommandFramer(max_literal=services.settings.max_literal)
+        self.framer = framing.CommandFramer(
+            max_literal=PRE_LOGIN_MAX_LITERAL, max_command=PRE_LOGIN_MAX_COMMAND, literal_minus=True,
+            max_in_memory=framing.DEFAULT_MAX_IN_MEMORY if services.spool else framing.DEFAULT_MAX_COMMAND,
+        )
+        self.literals: Spool | None = None  # the large literals of the command being framed
         self.state = State.NOT_AUTHENTICATED
         self.closed = False
         self.session_id = secrets.token_hex(6)
@@ -130,7 +154,14 @@ class IMAPSession:
 
     @property
     def idle_timeout(self) -> float:
-        return PRE_AUTH_TIMEOUT if self.user is None else self.settings.timeout
+        return self.settings.login_timeout if self.user is None else self.settings.timeout
+
+    @property
+    def phase(self) -> Phase:
+        """Where the peer is in its input, for its deadline (``net/shell.py``)."""
+        if self.framer.receiving_literal:
+            return Phase.TRANSFER
+        return Phase.COMMAND if self.framer.partial_input else Phase.IDLE
 
     @property
     def utf8(self) -> bool:
@@ -155,7 +186,8 @@ class IMAPSession:
         return "QRESYNC" in self.enabled
 
     def capabilities(self) -> list[str]:
-        caps = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
+        literal = "LITERAL-" if self.framer.literal_minus else "LITERAL+"  # never both (RFC 7888 5)
+        caps = ["IMAP4rev1", "IMAP4rev2", literal, "SASL-IR", "ID", "ENABLE", "IDLE"]
         if self.state is State.NOT_AUTHENTICATED:
             if self.conn.is_tls:
                 caps += [f"AUTH={name}" for name in sasl.mechanisms_for(tls=True)]
@@ -184,6 +216,18 @@ class IMAPSession:
     def login(self, account: Account) -> None:
         self.user = account
         self.state = State.AUTHENTICATED
+        self.framer.max_literal, self.framer.literal_minus = self.settings.max_literal, False
+        self.framer.max_command = max(framing.DEFAULT_MAX_COMMAND, self.settings.max_literal + framing.DEFAULT_MAX_LINE)
+
+    def complete_login(self, account: Account, tag: str) -> r.TaggedReply:
+        """``account`` authenticated: the tagged OK, or NO when that user already has as many sessions
+        from this address as allowed (the connection stays, not logged in)."""
+        if not self.conn.logged_in(account.address):
+            log_event(log, "info", "login refused: too many sessions", session=self.session_id,
+                      user=account.address, client=self.conn.peer[0])
+            return r.no(tag, r.UNAVAILABLE, "Too many sessions of this user from this address, try again later")
+        self.login(account)
+        return r.ok(tag, "Logged in", r.code_capability(self.capabilities()))
 
     # -- output ---------------------------------------------------------------------------------------
 
@@ -212,34 +256,46 @@ class IMAPSession:
 
     async def on_shutdown(self) -> None:
         await turnaround.stop_idle(self)
-        self.send(r.bye("Server shutting down", r.UNAVAILABLE).to_bytes())
+        farewell = r.TOO_MANY_CONNECTIONS if self.conn.is_shed else r.bye("Server shutting down", r.UNAVAILABLE)
+        self.send(farewell.to_bytes())
         await self.flush()
         self.closed = True
+
+    def finish(self) -> None:
+        """The connection is over, however it ended: drop a command's literals still spooled."""
+        self._drop_literals()
 
     async def on_eof(self) -> None:
         await turnaround.stop_idle(self)
         self.closed = True
 
     async def on_data(self, data: bytes) -> None:
-        if self.deflate is not None and data:
+        if self.deflate is None or not data:
+            await self._frame(data)
+        else:
             try:
-                data = self.deflate.decompress(data)
+                for piece in self.deflate.decompress(data):  # framed piece by piece: bounded memory
+                    await self._frame(piece)
+                    if self.closed:
+                        break
             except (turnaround.InflateLimit, zlib.error):  # RFC 4978 4: a broken stream ends the session
                 self.send(r.bye("Invalid compressed data").to_bytes())
-                await self.flush()
                 self.closed = True
-                return
+        await self.flush()
+
+    async def _frame(self, data: bytes) -> None:
         self.framer.receive_data(data)
         while not self.closed:
             event = self.framer.next_command()
             if isinstance(event, framing.Sentinel):
                 break
             await self._event(event)
-        await self.flush()
 
     async def _event(self, event: framing.Event) -> None:
         if isinstance(event, framing.FramedCommand):
-            await self._command(event)
+            await (self._spooled_command(event) if event.spooled else self._command(event))
+        elif isinstance(event, framing.LiteralData):
+            self._literal_spool().write(event.data)
         elif isinstance(event, framing.NeedContinuation):
             self.send(r.continuation())
             await self.flush()
@@ -247,9 +303,33 @@ class IMAPSession:
         elif isinstance(event, framing.RawLine):
             await turnaround.raw_line(self, event.line)
         elif isinstance(event, framing.FramingError):
+            self._drop_literals()
             self.reply(event.reply)
         elif isinstance(event, framing.ConnectionClosed):
             self.closed = True
+
+    def _literal_spool(self) -> Spool:
+        if self.literals is None:
+            assert self.services.spool is not None  # the framer streams only with a spool
+            self.literals = self.services.spool.open()
+        return self.literals
+
+    def _drop_literals(self) -> None:
+        if self.literals is not None:
+            self.literals.close()
+            self.literals = None
+
+    async def _spooled_command(self, framed: framing.FramedCommand) -> None:
+        """A command whose large literals waited in the spool: run it with them back in place."""
+        literals = self._literal_spool()
+        try:
+            async with literals.contents() as data:
+                await self._command(framed.with_literals(data))
+        except SpoolError as exc:
+            log_event(log, "error", "literal not kept", session=self.session_id, error=str(exc))
+            self.reply(r.no(framed.tag, r.UNAVAILABLE, "Insufficient system storage, try again later"))
+        finally:
+            self._drop_literals()
 
     # -- commands -------------------------------------------------------------------------------------
 
@@ -266,16 +346,22 @@ class IMAPSession:
                 reply = r.TaggedReply(framed.tag or "*", reply.status, reply.text, reply.code)
             if self.sasl is None and self.idle_task is None:
                 self.resume_framing()
-        except (OSError, ssl.SSLError):
-            raise  # the peer went away or broke TLS: the listener ends the connection quietly
+        except (OSError, ssl.SSLError, StorageFull) as exc:
+            if not isinstance(exc, StorageFull) and not is_disk_full(exc):
+                raise  # the peer went away or broke TLS: the listener ends the connection quietly
+            reply = self._abandon(r.storage_full(framed.tag or "*"))
         except Exception:  # a bug costs the client one command, not the connection
             log.exception("imap: internal error in %s", name, extra={"fields": {"session": self.session_id}})
-            reply = r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed")
-            if self.sasl is None and self.idle_task is None:
-                self.resume_framing()
+            reply = self._abandon(r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed"))
         if reply is not None:
             COMMANDS.inc(command=name if name in self.table else "other", status=reply.status)
             self.reply(reply)
+
+    def _abandon(self, reply: r.TaggedReply) -> r.TaggedReply:
+        """A command that failed midway: its reply, and framing resumed unless a turn-around goes on."""
+        if self.sasl is None and self.idle_task is None:
+            self.resume_framing()
+        return reply
 
     async def _run(self, command: Command) -> r.TaggedReply | None:
         entry = self.table.get(command.name)
@@ -285,8 +371,9 @@ class IMAPSession:
         if self.state not in states:
             raise ProtocolError(r.bad(command.tag, f"{command.name} not allowed now ({self.state.value})"))
         reply = await handler(self, command)
-        if reply is not None and self.state is State.SELECTED and self.selected is not None:
-            await self.report_changes(allow_expunge=command.name not in ("FETCH", "STORE", "SEARCH"))
+        # nothing at all goes out after LOGOUT's BYE (RFC 9051 6.1.3)
+        if reply is not None and self.state is State.SELECTED and self.selected is not None and not self.closed:
+            await self.report_changes(allow_expunge=_may_expunge(command))
         return reply
 
     def resume_framing(self) -> None:
@@ -302,23 +389,49 @@ class IMAPSession:
             self.send(r.bye("Too many invalid commands").to_bytes())
             self.closed = True
 
+    def send_flags(self, view: SelectedMailbox, opening: bool = False) -> None:
+        """FLAGS and PERMANENTFLAGS at SELECT, and again when a keyword comes into use (RFC 3501 7.2.6:
+        "The update from the FLAGS response MUST be recorded by the client"); a read-only session's
+        PERMANENTFLAGS () never changes."""
+        self.send(r.flags_data(view.flag_names()))
+        if opening or not view.read_only:
+            code = r.code_permanentflags(view.permanent_flags())
+            self.send(r.UntaggedReply("OK", "Flags permitted", code).to_bytes())
+
+    def send_exists(self, view: SelectedMailbox) -> None:
+        """EXISTS, with RECENT for an IMAP4rev1 client (RFC 3501 7.3.2: whenever the size changes)."""
+        self.send(r.exists_data(view.exists))
+        if not self.rev2:
+            self.send(r.recent_data(view.recent.count(view.uids)))
+
     async def report_changes(self, allow_expunge: bool) -> None:
         """Untagged EXPUNGE (or VANISHED)/EXISTS/FETCH for what others changed (RFC 9051 7.4.1, 5.2)."""
         view = self.selected
         assert view is not None
         changes = await self.store.changes_since(view.id, view.known_modseq)
+        told = view.uids[-1] if view.uids else 0
         update = view.apply(changes, allow_expunge)
+        if update.new_keywords:
+            self.send_flags(view)
         if self.qresync and update.expunged_uids:
             self.send(r.vanished_data(update.expunged_uids))  # RFC 7162 3.2.10: no sequence numbers
         else:
             for seq in update.expunged:
                 self.send(r.expunge_data(seq))
         if update.exists is not None:
-            self.send(r.exists_data(update.exists))
+            if not self.rev2:
+                await recent.take(self.store, view, told)
+            self.send_exists(view)
         for entry in update.flags:
             seq = view.seq_of(entry.uid)
             if seq is not None:
-                items = [("FLAGS", r.flag_list(sorted(entry.flags))), ("UID", b"%d" % entry.uid)]
+                items = [("FLAGS", fetch.flag_list(entry.flags, entry.uid in view.recent)), ("UID", b"%d" % entry.uid)]
                 if self.condstore:
                     items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.1.4.1
                 self.send(r.fetch_data(seq, items))
+
+
+def _may_expunge(command: Command) -> bool:
+    """RFC 9051 7.5.1 (RFC 3501 7.4.1): no EXPUNGE while answering FETCH, STORE or SEARCH, whose
+    sequence numbers it would shift; their UID forms are other commands, and may carry one."""
+    return not isinstance(command, (Fetch, StoreCommand, Search)) or command.uid

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from pillarbox.managesieve.session import ManageSieveServices, ManageSieveSession
 from pillarbox.net.listener import Connection
-from pillarbox.net.shell import run_shell
+from pillarbox.net.shell import Deadlines, run_shell
 
 Handler = Callable[[Connection], Awaitable[None]]
 TOO_MANY_CONNECTIONS = b'BYE (TRYLATER) "Too many connections, try again later"\r\n'
@@ -16,6 +16,6 @@ def make_handler(services: ManageSieveServices) -> Handler:
     async def handle(conn: Connection) -> None:
         session = ManageSieveSession(conn, services)
         await session.greet()
-        await run_shell(conn, session, idle_timeout=services.timeout)
+        await run_shell(conn, session, Deadlines(services.timeout))
 
     return handle

@@ -195,6 +195,8 @@ class ManageSieveSession:
         if isinstance(step, SaslContinue):
             return (quote(sasl.encode_challenge(step.challenge)) + "\r\n").encode()
         self.exchange = None
+        if not self.conn.logged_in(step.account.address):
+            return response("NO", "TRYLATER", "too many connections for this user from this address")
         self.account = step.account
         log_event(log, "info", "authenticated", session=self.session_id, account=step.account.address)
         if step.additional_data:

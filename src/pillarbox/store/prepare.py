@@ -32,6 +32,6 @@ def prepare_message(raw: bytes) -> PreparedMessage:
 
 def index_text(raw: bytes) -> tuple[str, str]:
     """(header text, body text) for the full-text index, folded once here (case and accents, see
-    textfold), so SEARCH is one phrase query on the trigram index."""
+    textfold), so SEARCH compares folded needles with folded terms and text."""
     headers_text, body_text = search_text(raw, parse_message(raw))
     return fold(headers_text), fold(body_text)

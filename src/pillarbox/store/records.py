@@ -81,6 +81,9 @@ class Mailbox:
     size: int
     deleted: int = 0
     """Messages flagged \\Deleted (for STATUS DELETED in IMAP4rev2)."""
+    recent_uid: int = 0
+    """The messages with a higher UID are \\Recent (RFC 3501 2.3.2): no read-write IMAP session has
+    claimed them yet (``Store.claim_recent``)."""
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def add_account(
     account_id = cur.lastrowid
     assert account_id is not None
     for offset, (name, special_use) in enumerate(SPECIAL_USE_FOLDERS):
-        insert_mailbox(txn, account_id, name, special_use, next_uidvalidity + offset)
+        insert_mailbox(txn, account_id, name, special_use, next_uidvalidity + offset, subscribe=True)
     return Account(account_id, address, domain, None, None, to_datetime(now))
 
 

@@ -262,6 +262,26 @@ MIGRATIONS: tuple[str, ...] = (
       AND (EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'postmaster@' || d.name)
            OR EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias = 'postmaster@' || d.name));
     """,
+    # (imap) \Recent (RFC 3501 2.3.2): the messages above a mailbox's recent_uid have not been claimed
+    # by a read-write session yet; the first one told of them claims them by raising the mark. Mail
+    # stored before this is old. Message ids come from a counter, never from SQLite's max(rowid) + 1,
+    # which hands the id of an expunged newest message to the next one (a session that still shows the
+    # expunged message would read the new one's bytes by that id).
+    """
+    ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+    UPDATE mailboxes SET recent_uid = uidnext - 1;
+    INSERT INTO counters VALUES ('message_id', (SELECT coalesce(max(id), 0) FROM messages));
+    """,
+    # (store) The full-text index at a fifth of its size (store/sqlite/fulltext.py, store/searchterms.py):
+    # the trigram index weighed 3-4 times the mail. Every message goes back to the indexer's backlog.
+    """
+    DROP TABLE message_text;
+    CREATE TABLE message_text (message_id INTEGER PRIMARY KEY, headers BLOB NOT NULL, body BLOB NOT NULL);
+    CREATE VIRTUAL TABLE message_words USING fts5(
+        headers, body, tokenize = 'ascii', content = '', columnsize = 0);
+    CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT OR IGNORE INTO unindexed (message_id) SELECT id FROM messages;
+    """,
     # (sieve) Sieve scripts (account_id 0: the admin's global ones), at most one active per account;
     # what "duplicate" and vacation remember (a key per account until it expires); and server secrets
     # (the SRS key), made once and shared by every process.
