@@ -34,7 +34,14 @@ def test_global_scripts_and_generated_settings(bob):
     bob.ok("forward", "set", "alice@example.com", "bob@example.com", "--keep")
     bob.ok("vacation", "set", "alice@example.com", "I am away.", "--days", "3")
     assert bob.ok("sieve", "list", "alice@example.com").out.strip() == "no scripts"  # generated ones are hidden
+    alice = bob.with_store(lambda store: store.get_account("alice@example.com"))
+    generated = {s.name: s.content for s in bob.with_store(lambda store: store.list_sieve_scripts(alice.id))}
+    assert generated == {"pillarbox-forward": 'require "copy";\nredirect :copy "bob@example.com";\n',
+                         "pillarbox-vacation": 'require "vacation";\nvacation :days 3 :subject "Away" "I am away.";\n'}
+    settings = bob.with_store(lambda store: store.account_settings("alice@example.com"))
+    assert settings["forward"] == {"to": "bob@example.com", "keep": True}  # what the account page shows
     bob.ok("forward", "clear", "alice@example.com")
     bob.ok("vacation", "clear", "alice@example.com")
     scripts = bob.with_store(lambda store: store.list_sieve_scripts(None))
     assert [s.name for s in scripts] == ["before"]
+    assert bob.with_store(lambda store: store.list_sieve_scripts(alice.id)) == []

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pillarbox.admin import ops_account
 from pillarbox.admin.common import EX_OK, print_table, require_account
 from pillarbox.delivery import scripts as ops
 from pillarbox.delivery.filtering import SieveSettings, settings_from_config
@@ -70,20 +71,21 @@ async def sieve_check(store: Any, args: argparse.Namespace) -> int:
 
 
 async def forward_set(store: Any, args: argparse.Namespace) -> int:
-    account = await require_account(store, args.address)
-    await ops.set_generated(store, account.id, "forward", ops.forward_script(args.target, args.keep))
+    await ops_account.set_forward(store, args.address, args.target, args.keep)
     return EX_OK
 
 
 async def vacation_set(store: Any, args: argparse.Namespace) -> int:
-    account = await require_account(store, args.address)
-    await ops.set_generated(store, account.id, "vacation", ops.vacation_script(args.message, args.subject, args.days))
+    await ops_account.set_vacation(store, args.address, True, args.subject or "", args.message, args.days)
     return EX_OK
 
 
 async def generated_clear(store: Any, args: argparse.Namespace) -> int:
-    """``forward clear`` / ``vacation clear``: the generated script goes (``args.command`` says which)."""
-    await ops.set_generated(store, (await require_account(store, args.address)).id, args.command, None)
+    """``forward clear`` / ``vacation clear`` (``args.command`` says which): the same operations as the pages."""
+    if args.command == "forward":
+        await ops_account.set_forward(store, args.address, None)
+    else:
+        await ops_account.set_vacation(store, args.address, False)
     return EX_OK
 
 
@@ -131,5 +133,5 @@ def _vacation(commands: argparse._SubParsersAction) -> None:
     set_ = _generated(commands, "vacation", "an automatic reply while away (generated Sieve)",
                       "reply with MESSAGE, once per sender per --days")
     set_.add_argument("message", metavar="MESSAGE")
-    set_.add_argument("--subject", help="subject of the reply (default: Auto: <their subject>)")
+    set_.add_argument("--subject", help="subject of the reply (default: Away)")
     set_.add_argument("--days", type=int, default=7, help="days between two replies to one sender (default 7)")

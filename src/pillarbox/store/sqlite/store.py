@@ -69,6 +69,7 @@ from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
+from pillarbox.store.sqlite.webdata import WebData
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 from pillarbox.store.textfold import fold
 
@@ -88,7 +89,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(sieve.SieveTables):
+class SQLiteStore(WebData, sieve.SieveTables):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
@@ -263,6 +264,10 @@ class SQLiteStore(sieve.SieveTables):
     async def set_quota(self, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
         address = normalize_address(address)
         await self._write(lambda t: directory.set_quota(t, address, quota_bytes, quota_messages))
+
+    async def set_admin(self, address: str, admin: bool) -> None:
+        address = normalize_address(address)
+        await self._write(lambda t: directory.set_admin(t, address, admin))
 
     async def set_pop3_policy(self, address: str, delete_after_days: int | None) -> None:
         address = normalize_address(address)
