@@ -20,12 +20,11 @@ PASSWORD = "correct horse battery"
 USER = "bob@example.com"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def start(root: Path, extra: str = "") -> ServerProcess:
     import asyncio
 
-    root = tmp_path_factory.mktemp("managesieve")
-    config = write_config(root, (*SERVICES, "managesieve"), extra="[sieve]\nmax_script_size = 2000\nmax_scripts = 3\n")
+    config = write_config(root, (*SERVICES, "managesieve"),
+                          extra="[sieve]\nmax_script_size = 2000\nmax_scripts = 3\n" + extra)
 
     async def populate() -> None:
         store = SQLiteStore.open(root / "data")
@@ -35,7 +34,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         await store.close()
 
     asyncio.run(populate())
-    process = ServerProcess(config)
+    return ServerProcess(config)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = start(tmp_path_factory.mktemp("managesieve"))
     yield process
     process.stop()
     assert "Traceback" not in process.log()
@@ -170,3 +174,19 @@ def test_sieve_connect_uploads_activates_and_downloads(server: ServerProcess, tm
     downloaded = tmp_path / "back.sieve"
     run("--download", "--remotesieve", "dev", "--localsieve", str(downloaded))
     assert downloaded.read_text() == local.read_text()
+
+
+def test_the_login_throttle_is_imaps(tmp_path: Path) -> None:
+    """Failed logins count as for IMAP (the one Authenticator): past the limit even the right password
+    gets NO (TRYLATER)."""
+    process = start(tmp_path, "[limits]\nauth_failures_per_ip = 2\n")
+    try:
+        client = Client(process)
+        client.read_until_status()
+        client.starttls()
+        for _ in range(2):
+            assert client.login(password="wrong").startswith(b"NO")
+        assert client.login().startswith(b"NO (TRYLATER)")
+        assert 'msg="login refused: too many failures" protocol=managesieve' in process.log()
+    finally:
+        process.stop()
