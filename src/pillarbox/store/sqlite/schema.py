@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from pillarbox.errors import StoreError
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -356,9 +358,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the newest schema; returns the version it is at."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this Pillarbox ({len(MIGRATIONS)})"
+        # An older binary must not write into a newer store (it would not know what its rows mean).
+        raise StoreError(
+            f"the store's schema version {version} is newer than this Pillarbox knows ({len(MIGRATIONS)}):"
+            " it was written by a newer version; run that version (or restore a backup made by this one)"
         )
+    _repair_edited_history(conn, version)
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -374,6 +379,27 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return len(MIGRATIONS)
+
+
+def _repair_edited_history(conn: sqlite3.Connection, version: int) -> None:
+    """Migration 6 was edited after a release (tests/upgrade keeps that release's data_dir): it first
+    kept small bodies in a ``messages.body`` column, then in ``message_bodies``. A store made by the
+    first form is at version 6 or later without that table; move its bodies where they live now."""
+    def missing() -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_bodies'").fetchone() is None
+
+    if version < 6 or not missing():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if missing():  # again under the write lock: another process may have repaired it meanwhile
+            conn.execute("CREATE TABLE message_bodies (message_id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            conn.execute("INSERT INTO message_bodies SELECT id, body FROM messages WHERE body IS NOT NULL")
+            conn.execute("ALTER TABLE messages DROP COLUMN body")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _statements(script: str) -> list[str]:

@@ -60,6 +60,7 @@ from pillarbox.store.sqlite import (
     logins,
     mailboxes,
     messages,
+    orphans,
     queue,
     sieve,
 )
@@ -183,6 +184,14 @@ class SQLiteStore(WebData, sieve.SieveTables):
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
         return await self._read(lambda c: integrity.find_problems(c, self.blobs))
+
+    async def orphan_blobs(self) -> list[Path]:
+        """Blob files no row names (a refused delivery or a crash left them); see ``orphans``."""
+        return await self._read(lambda c: orphans.find_orphans(c, self.blobs, self._clock()))
+
+    async def remove_orphan_blobs(self) -> int:
+        return await self._read(
+            lambda c: orphans.remove_orphans(c, self.blobs, self.data_dir / "write.lock", self._clock()))
 
     async def healthy(self) -> bool:
         try:
