@@ -43,9 +43,9 @@ def init_store(data_dir: Path) -> None:
     asyncio.run(create())
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(cheap_hashes: bool = True) -> dict[str, str]:
     env = dict(os.environ)
-    env["PILLARBOX_CHEAP_HASHES"] = "1"
+    env["PILLARBOX_CHEAP_HASHES"] = "1" if cheap_hashes else "0"
     return env
 
 
@@ -78,9 +78,10 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
 
 
 class ServerProcess:
-    def __init__(self, config: Path, shares_data_dir: bool = False) -> None:
+    def __init__(self, config: Path, shares_data_dir: bool = False, cheap_hashes: bool = True) -> None:
         """``shares_data_dir``: a second server on a data_dir another one runs on, which ``serve`` refuses
-        but for tests that play two processes with a port each (PILLARBOX_TESTS_SHARE_DATA_DIR)."""
+        but for tests that play two processes with a port each (PILLARBOX_TESTS_SHARE_DATA_DIR).
+        ``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest."""
         self.config = config
         self.lines: list[str] = []
         self.addresses: dict[str, tuple[str, int]] = {}
@@ -88,7 +89,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pillarbox", "--config", str(config), "serve"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={**cli_env(), **({"PILLARBOX_TESTS_SHARE_DATA_DIR": "1"} if shares_data_dir else {})},
+            env={**cli_env(cheap_hashes), **({"PILLARBOX_TESTS_SHARE_DATA_DIR": "1"} if shares_data_dir else {})},
         )
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()

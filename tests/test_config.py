@@ -265,6 +265,16 @@ def test_imap_max_literal_can_be_set_apart(tmp_path: Path) -> None:
     assert (limits.max_message_size, limits.imap_max_literal) == (10 * MiB, MiB)
 
 
+def test_auth_defaults_and_a_cache_turned_off(tmp_path: Path) -> None:
+    auth = Config().auth
+    assert (auth.argon2_memory, auth.argon2_time_cost, auth.argon2_parallelism) == (19 * MiB, 2, 1)
+    assert (auth.scram_iterations, auth.cache_ttl, auth.cache_size) == (600_000, 900, 10_000)
+    assert (auth.failure_window, auth.account_failures, auth.trusted_network_days) == (900, 10, 30)
+    path = write(tmp_path / "p.toml", '[auth]\ncache_ttl = 0\nfailure_delay = 0\nargon2_memory = "64M"\n')
+    loaded = load_config(path, environ={}).auth
+    assert (loaded.cache_ttl, loaded.failure_delay, loaded.argon2_memory) == (0, 0.0, 64 * MiB)
+
+
 def test_header_limits(tmp_path: Path) -> None:
     path = write(tmp_path / "p.toml", '[limits]\nmax_header_size = "64K"\nmax_header_lines = 1000\n')
     limits = load_config(path, environ={}).limits
@@ -319,6 +329,11 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ("data_dir = 5", "data_dir: expected a path, got 5"),
     ('data_dir = ""', 'data_dir: expected a path, got ""'),
     ('event_loop = "trio"', 'event_loop: expected one of "auto", "uvloop", "asyncio", got "trio"'),
+    ("[auth]\nscram_iterations = 4095", "auth.scram_iterations: expected an integer of at least 4096, got 4095"),
+    ('[auth]\nargon2_memory = "4K"', "auth.argon2_memory: expected at least 8K for 1 lane(s), got 4096"),
+    ('[auth]\nargon2_memory = "16K"\nargon2_parallelism = 4', "auth.argon2_memory: expected at least 32K"),
+    ("[auth]\nfailure_delay = -1", "auth.failure_delay: expected a number of at least 0, got -1"),
+    ("[auth]\ncache_ttl = -5", "auth.cache_ttl: expected an integer of at least 0, got -5"),
 ])
 def test_bad_values(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in refusal(tmp_path, text)

@@ -25,7 +25,9 @@ from pillarbox.acme.service import ACME, CertificateSource, build_acme, current_
 from pillarbox.acme.status import status as acme_status
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
-from pillarbox.auth.throttle import LoginThrottle
+from pillarbox.auth.login_cache import LoginCache
+from pillarbox.auth.passwords import PasswordHashing, hash_parameters
+from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
 from pillarbox.clientsetup import configured_ports
 from pillarbox.config import Config, Endpoint, LimitsConfig
 from pillarbox.delivery.filtering import SieveFilter, settings_from_config
@@ -159,13 +161,25 @@ def build_services(config: Config, primary: bool = True) -> Services:
         store=store,
         directory=Directory(store, hostname=config.hostname, postmaster=config.postmaster),
         tls=TLSContextHolder(certificate.cert, certificate.key),
-        authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
+        authenticator=build_authenticator(config, store),
         limiters=build_limiters(limits),
         spool=SpoolArea.prepare(config.data_dir, limits.buffer_memory, sweep=primary),
         resolver=resolver,
         queue_runner=build_runner(config, store, resolver),
         certificate=certificate,
     )
+
+
+def build_authenticator(config: Config, store: SQLiteStore) -> Authenticator:
+    auth = config.auth
+    throttle = ThrottleSettings(
+        max_ip_failures=config.limits.auth_failures_per_ip, window=auth.failure_window,
+        failure_delay=auth.failure_delay, max_failure_delay=auth.max_failure_delay,
+        account_failures=auth.account_failures, account_delay=auth.account_delay,
+        max_account_delay=auth.max_account_delay, trusted_for=auth.trusted_network_days * 86400,
+    )
+    return Authenticator(store, LoginThrottle(store, throttle), PasswordHashing(hash_parameters(auth)),
+                         LoginCache(ttl=auth.cache_ttl, size=auth.cache_size))
 
 
 def web_services(services: Services) -> WebServices:
@@ -387,6 +401,7 @@ async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
     started: list[BackgroundTask] = []
     pool: WorkerPool | None = None
     try:
+        await services.authenticator.start()
         await start_listeners(services, worker.sockets if worker is not None else None)
         if services.web is not None:  # the listeners bound after the web's own (https) are known now
             services.web.ports.update(served_ports(services))  # type: ignore[attr-defined]
@@ -413,6 +428,7 @@ async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
                              *([pool.stop(STOP_GRACE)] if pool is not None else []))
         for task in reversed(started):
             await task.stop(STOP_GRACE)
+        services.authenticator.close()
         await services.store.close()
     log_event(log, "info", "stopped")
 

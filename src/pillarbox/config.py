@@ -403,6 +403,39 @@ class StoreConfig:
     min_free_space: int = _setting(DEFAULT_MIN_FREE_SPACE, _size_or_zero)
 
 
+def _non_negative_number(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise _expected("a number of at least 0", value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Logins on every protocol (docs/security.md, Authentication): the throttle, the verified-credentials
+    cache and the password hashes. ``limits.auth_failures_per_ip`` is the per-IP limit."""
+
+    failure_window: int = 900
+    failure_delay: float = _setting(1.0, _non_negative_number)
+    max_failure_delay: float = _setting(5.0, _non_negative_number)
+    account_failures: int = 10
+    account_delay: float = _setting(1.0, _non_negative_number)
+    max_account_delay: float = _setting(15.0, _non_negative_number)
+    trusted_network_days: int = 30
+    cache_ttl: int = _setting(900, minimum=0)
+    cache_size: int = _setting(10_000, minimum=0)
+    argon2_memory: int = _setting(19 * MiB, _size)
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    scram_iterations: int = _setting(600_000, minimum=4096)  # RFC 7677 3: "SHOULD be at least 4096"
+
+    @classmethod
+    def _complete(cls, given: dict[str, Any], where: str) -> None:
+        # argon2 needs at least 8 KiB per lane (RFC 9106 3.1)
+        memory, lanes = given.get("argon2_memory", cls.argon2_memory), given.get("argon2_parallelism", 1)
+        if memory < 8 * 1024 * lanes:
+            raise _Bad(f"{where}.argon2_memory: expected at least {8 * lanes}K for {lanes} lane(s), got {memory}")
+
+
 @dataclass(frozen=True)
 class LogConfig:
     level: str = _setting("info", _choice(LOG_LEVELS))
@@ -626,6 +659,7 @@ class Config:
     tls: TLSConfig = field(default_factory=TLSConfig)
     dns: DNSConfig = field(default_factory=DNSConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     log: LogConfig = field(default_factory=LogConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)

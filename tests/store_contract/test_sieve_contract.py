@@ -1,4 +1,4 @@
-"""The SieveStore contract: scripts, one active script per account, tracking keys, server secrets.
+"""The SieveStore contract: scripts, one active script per account, tracking keys.
 
 Written against ``with_store`` only, so every backend that provides the fixture passes the same suite.
 """
@@ -85,11 +85,3 @@ def test_tracking_expires(with_store):
 
     with_store(body)
 
-
-def test_server_secret_is_made_once(with_store):
-    async def body(store) -> None:  # type: ignore[no-untyped-def]
-        first = await store.server_secret("srs")
-        assert len(first) == 32 and await store.server_secret("srs") == first
-        assert await store.server_secret("other") != first
-
-    with_store(body)

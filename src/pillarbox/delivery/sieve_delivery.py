@@ -179,7 +179,7 @@ class SieveDelivery:
             remote = [action.address]
         if not remote:
             return False
-        secret = await self.filter.sieve.server_secret("srs")
+        secret = await self.store.server_secret("srs")
         rewritten = srs.forward(sender, domain, secret, self.store.now().timestamp()) if sender else ""
         sealed = await self.sealer(raw, domain)
         outbound = OutboundRequest(rewritten, tuple(OutboundRecipient(a, f"rfc822;{a}") for a in remote))

@@ -3,7 +3,8 @@
 Before TLS no authentication at all, on every address including loopback (principle 8): the
 capability list then has ``"SASL" ""`` (like IMAP's LOGINDISABLED) and AUTHENTICATE answers
 ``NO (ENCRYPT-NEEDED)``. STARTTLS is followed by a fresh capability list (2.2). A refused login is
-``NO`` and counts against the throttle; a locked-out client gets ``NO (TRYLATER)``.
+``NO`` and counts against the throttle; a locked-out client hears the same ``NO`` (as in IMAP: it must
+not learn that its guesses are no longer checked).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class ManageSieveSession:
             return response("NO", None, "already authenticated")
         if not self.conn.is_tls:
             return response("NO", "ENCRYPT-NEEDED", "authentication only after STARTTLS")
-        exchange = self.services.authenticator.start_sasl(PROTOCOL, self.conn.peer[0], str(args[0]))
+        exchange = self.services.authenticator.start_sasl(PROTOCOL, self.conn.peer[0], str(args[0]), secure=True)
         if exchange is None:
             return response("NO", None, "unknown SASL mechanism")
         initial = None
@@ -189,9 +190,9 @@ class ManageSieveSession:
         except sasl.SASLError:
             self.exchange = None
             return response("NO", None, "malformed SASL exchange")
-        except LoginRefused as refused:
+        except LoginRefused:  # a locked-out client too: it must not learn that its guesses go unchecked
             self.exchange = None
-            return response("NO", "TRYLATER" if refused.locked else None, "authentication failed")
+            return response("NO", None, "authentication failed")
         if isinstance(step, SaslContinue):
             return (quote(sasl.encode_challenge(step.challenge)) + "\r\n").encode()
         self.exchange = None

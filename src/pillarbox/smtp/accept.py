@@ -194,12 +194,12 @@ class MessageAcceptor:
         domain = _forwarding_domain(transaction)
         if not transaction.sender or not domain:
             return transaction.sender
-        return srs.forward(transaction.sender, domain, await self.store.server_secret("srs"),  # type: ignore[attr-defined]
+        return srs.forward(transaction.sender, domain, await self.store.server_secret("srs"),
                            self.store.now().timestamp())
 
     async def srs_original(self, address: str) -> str:
         """The sender hidden in our SRS address (a bounce coming back), or ProtocolError (RCPT refused)."""
-        secret = await self.store.server_secret("srs")  # type: ignore[attr-defined]
+        secret = await self.store.server_secret("srs")
         max_age = self.sieve.settings.srs_max_age_days if self.sieve is not None else srs.MAX_AGE_DAYS
         try:
             return srs.reverse(address, secret, self.store.now().timestamp(), max_age)

@@ -331,9 +331,33 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM account_settings WHERE account_id = old.id;
     END;
     """,
-    # (sieve) Sieve scripts (account_id 0: the admin's global ones), at most one active per account;
-    # what "duplicate" and vacation remember (a key per account until it expires); and server secrets
-    # (the SRS key), made once and shared by every process.
+    # (auth) One row per failed login attempt, written (pending) before the password is checked, so
+    # parallel attempts count at once, and deleted if it succeeds; the networks each account logged in from
+    # (accounts under attack keep working from them); server secrets made on first use. The failures
+    # of the last 15 minutes are forgotten once, at this upgrade.
+    """
+    DROP TABLE login_failures;
+    CREATE TABLE login_failures (
+        id INTEGER PRIMARY KEY,
+        ip TEXT NOT NULL,
+        account TEXT,
+        at REAL NOT NULL,
+        pending INTEGER NOT NULL
+    );
+    CREATE INDEX login_failures_ip ON login_failures(ip, at);
+    CREATE INDEX login_failures_account ON login_failures(account, at);
+    CREATE INDEX login_failures_at ON login_failures(at);
+    CREATE TABLE login_networks (
+        account TEXT NOT NULL,
+        network TEXT NOT NULL,
+        last_success REAL NOT NULL,
+        PRIMARY KEY (account, network)
+    ) WITHOUT ROWID;
+    CREATE INDEX login_networks_last ON login_networks(last_success);
+    """,
+    # (sieve) Sieve scripts (account_id 0: the admin's global ones), at most one active per account, and
+    # what "duplicate" and vacation remember (a key per account until it expires). The SRS key is one of
+    # the auth migration's server_secrets.
     """
     CREATE TABLE sieve_scripts (
         account_id INTEGER NOT NULL,

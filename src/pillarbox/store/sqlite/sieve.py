@@ -1,4 +1,4 @@
-"""Sieve scripts, the "seen" memory of duplicate and vacation, and server secrets, in SQLite.
+"""Sieve scripts and the "seen" memory of duplicate and vacation, in SQLite.
 
 Account id 0 holds the admin's global scripts. Activating a script deactivates the account's others
 in the same transaction, so there is never more than one active (RFC 5804 2.8).
@@ -6,7 +6,6 @@ in the same transaction, so there is never more than one active (RFC 5804 2.8).
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -60,12 +59,6 @@ def _remember(txn: Txn, owner: int, key: str, expires: float, now: float) -> Non
                      (owner, key, expires))
 
 
-def _secret(txn: Txn, name: str) -> bytes:
-    txn.conn.execute("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)",
-                     (name, secrets.token_bytes(32)))
-    return bytes(txn.conn.execute("SELECT value FROM server_secrets WHERE name = ?", (name,)).fetchone()[0])
-
-
 def delete_account_rows(txn: Txn, account_id: int) -> None:
     txn.conn.execute("DELETE FROM sieve_scripts WHERE account_id = ?", (account_id,))
     txn.conn.execute("DELETE FROM sieve_tracking WHERE account_id = ?", (account_id,))
@@ -107,6 +100,3 @@ class SieveTables:
 
     async def sieve_remember(self, account_id: int, key: str, expires: float, now: float) -> None:
         await self._write(lambda t: _remember(t, account_id, key, expires, now))
-
-    async def server_secret(self, name: str) -> bytes:
-        return await self._write(lambda t: _secret(t, name))
