@@ -354,6 +354,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, network)
     ) WITHOUT ROWID;
     CREATE INDEX login_networks_last ON login_networks(last_success);
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     """,
     # (sieve) Sieve scripts (account_id 0: the admin's global ones), at most one active per account, and
     # what "duplicate" and vacation remember (a key per account until it expires). The SRS key is one of
@@ -373,7 +374,6 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account_id, key)
     ) WITHOUT ROWID;
     CREATE INDEX sieve_tracking_expires ON sieve_tracking(expires);
-    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     """,
 )
 
