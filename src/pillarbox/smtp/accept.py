@@ -10,6 +10,9 @@ race.
 Mail that arrived on the MX and goes back out through an alias is ARC-sealed (RFC 8617) by the
 forwarding domain, so that the next receiver can see what we saw even if SPF no longer aligns; only
 the queued copy carries the seal, local copies are stored as received.
+
+Mail to our rua address is then read for DMARC and TLS reports (``policy/received``) once it is
+stored, before the reply: nothing that reading finds changes the reply or the stored message.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
+from pillarbox.policy.received.intake import ReportIntake
 from pillarbox.policy.senders import Problem, SenderRules
 from pillarbox.smtp import replies
 from pillarbox.smtp.envelope import Transaction
@@ -48,6 +52,7 @@ class MessageAcceptor:
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
         reporter: Callable[[LocalReport], Awaitable[None]] | None = None, senders: SenderRules | None = None,
         sieve: SieveFilter | None = None, directory: Directory | None = None,
+        reports: ReportIntake | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
@@ -61,6 +66,7 @@ class MessageAcceptor:
         ) if sieve is not None and directory is not None else None
         self.sieve = sieve
         self.senders = senders
+        self.reports = reports
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -135,6 +141,7 @@ class MessageAcceptor:
             log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
                       recipient=result.account.address, error=str(result.error))
         await self._report(transaction, report, content, queue_id)
+        await self._read_reports(transaction, message, queue_id)
         if (report.queue_id is not None or (filtered is not None and filtered.queued)) and self.on_queued is not None:
             self.on_queued()
         MESSAGES.inc(result="accepted")
@@ -166,6 +173,14 @@ class MessageAcceptor:
         if sender is not None and self.policy is not None:
             return outbound, await self._seal(message, transaction, queue_id)
         return outbound, None
+
+    async def _read_reports(self, transaction: Transaction, message: bytes, queue_id: str) -> None:
+        if self.reports is None or not self.reports.wants(r.address for r in transaction.recipients):
+            return
+        try:
+            await self.reports.take(message, queue_id)
+        except Exception as exc:  # a courtesy to the admin: the stored mail and its 250 stand whatever happens
+            log_event(log, "error", "reading reports failed", queue_id=queue_id, error=str(exc))
 
     async def _seal(self, message: bytes, transaction: Transaction, queue_id: str) -> bytes | None:
         """The forwarded copy with an ARC set by the (first) alias domain that sends it on, or None."""
