@@ -123,7 +123,7 @@ async def set_vacation(
         raise InvalidInput("text" if len(text) > MAX_VACATION_TEXT else "subject", "too long, or a line break")
     if not 1 <= days <= 365:
         raise InvalidInput("days", "between 1 and 365")
-    value = {"subject": subject.strip() or "Away", "text": text} if enabled else None
+    value = {"subject": subject.strip() or "Away", "text": text, "days": days} if enabled else None
     account = await require_account(store, address)
     script = scripts.vacation_script(text, value["subject"], days) if value else None
     await scripts.set_generated(store, account.id, VACATION, script)  # type: ignore[arg-type]

@@ -88,7 +88,8 @@ def account_routes(s: WebServices) -> list[Route]:
         Route("/account/forward", mine("account.forward", lambda f, r: {
             "to": f.get("to", "").strip() or None, "keep": "keep" in f}, "forwarding saved"), methods=["POST"]),
         Route("/account/vacation", mine("account.vacation", lambda f, r: {
-            "enabled": "enabled" in f, "subject": f.get("subject", ""), "text": f.get("text", "")},
+            "enabled": "enabled" in f, "subject": f.get("subject", ""), "text": f.get("text", ""),
+            "days": optional_int(f, "days") or 7},
             "vacation saved"), methods=["POST"]),
     ]
 
