@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.dnsserver import DNSServer
 from tests.server_process import stored_messages
-from tests.web.conftest import ADMIN, ADMIN_PASSWORD, USER, USER_PASSWORD, WebServer, start_web_server
+from tests.web.conftest import ADMIN, ADMIN_PASSWORD, USER, USER_PASSWORD, WebServer, web_server_with_dns
 
 # No SPF or DMARC anywhere (mail accepted to the INBOX); the MX hosts of the other domains listen on
 # nothing, so what goes out waits in the queue where the test can see it.
@@ -26,15 +25,8 @@ def mail(subject: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    dns = DNSServer(ZONES)
-    extra = f'\n[limits]\nauth_failures_per_ip = 1000\n\n[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 1.0\n'
-    web = start_web_server(tmp_path_factory.mktemp("filters"), extra)
-    try:
+    with web_server_with_dns(tmp_path_factory.mktemp("filters"), ZONES) as web:
         yield web
-    finally:
-        web.server.stop()
-        dns.close()
-        assert "Traceback" not in web.server.log()
 
 
 def logged_in(server: WebServer, address: str, password: str) -> httpx.Client:
