@@ -40,8 +40,7 @@ class World:
 
 def zones(mx: MXNet) -> dict[tuple[str, str], list[str]]:
     return {
-        ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [mx.ip(2)],
-        ("b.test", "MX"): ["10 mx.b.test."], ("mx.b.test", "A"): [mx.ip(3)],
+        **mx.two_nodes(),
         ("o.test", "MX"): ["10 mx.o.test."], ("mx.o.test", "A"): [mx.ip(6)],
         ("o.test", "TXT"): [f'"v=spf1 ip4:{mx.ip(CLIENT_HOST)} -all"'],
         ("a.test", "TXT"): ['"v=spf1 ip4:127.0.0.0/8 -all"'],
