@@ -4,11 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-<<<<<<< HEAD
-DEBIAN_PACKAGES=(swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail mpop curl isync python3-venv chromium chromium-driver pebble haproxy)
-=======
-DEBIAN_PACKAGES=(swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail mpop curl isync libsasl2-modules python3-venv chromium chromium-driver pebble)
->>>>>>> main
+DEBIAN_PACKAGES=(swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail mpop curl isync libsasl2-modules python3-venv chromium chromium-driver pebble haproxy sieve-connect)
 
 if command -v apt-get >/dev/null 2>&1; then
     sudo=""

@@ -370,3 +370,12 @@ class IndexBacklog:
     count: int
     newest_id: int | None
     oldest_stored: int | None
+
+
+@dataclass(frozen=True)
+class SieveScript:
+    """One stored Sieve script of an account (or a global one, ``account_id`` None)."""
+
+    name: str
+    content: str
+    active: bool

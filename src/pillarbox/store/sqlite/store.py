@@ -67,6 +67,7 @@ from pillarbox.store.sqlite import (
     metadata,
     orphans,
     queue,
+    sieve,
 )
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
@@ -94,7 +95,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(WebData):
+class SQLiteStore(WebData, sieve.SieveTables):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
@@ -266,6 +267,7 @@ class SQLiteStore(WebData):
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
             grants.delete_account_grants(txn, account_id)
+            sieve.delete_account_rows(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
 
