@@ -21,12 +21,19 @@ _LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
 _READY = re.compile(r'msg="?ready"?')
 
 
-def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", **top: str) -> Path:
+NO_PREGREET_WAIT = "pregreet_delay = 0"
+"""The test servers' ``[antispam]`` table unless a test gives its own: the pregreet test (waiting 1 s
+for a client that talks before the greeting) would slow every SMTP wire test on port 25 by that second.
+tests/antispam tests it with a delay of its own."""
+
+
+def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "",
+                 antispam: str = NO_PREGREET_WAIT, **top: str) -> Path:
     """A config with ``data_dir = "data"`` beside it, and an empty store there (admin commands need one)."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
-    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n')
+    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n\n[antispam]\n{antispam}\n')
     init_store(directory / "data")
     return path
 

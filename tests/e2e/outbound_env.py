@@ -22,7 +22,7 @@ from pathlib import Path
 from pillarbox.auth.passwords import make_credentials
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.dnsserver import DNSServer
-from tests.server_process import ServerProcess, pillarbox, stored_messages
+from tests.server_process import NO_PREGREET_WAIT, ServerProcess, pillarbox, stored_messages
 
 PASSWORD = "correct horse battery"
 SMTP_PORT = 25
@@ -149,7 +149,8 @@ def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains
         f'[listen]\nsmtp = ["{ip}:{port}"]\nsubmission = ["127.0.0.1:0"]\n\n'
         f'[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n\n'
         f"[queue]\n{queue_table}\n\n"
-        f"[outbound]\n{remote_port}connect_timeout = 3\n{outbound}\n"
+        f"[outbound]\n{remote_port}connect_timeout = 3\n{outbound}\n\n"
+        f"[antispam]\n{NO_PREGREET_WAIT}\n"
     )
     populate(directory / "data", domains, users)
     return Node(name, ip, directory, config)

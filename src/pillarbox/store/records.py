@@ -372,6 +372,53 @@ class IndexBacklog:
     oldest_stored: int | None
 
 
+# -------------------------------------------------------------------------------------------- antispam
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """A user's classifier data for one message: how many messages were trained as spam and as ham,
+    and for each token of the message that was seen in training, in how many of each it occurred."""
+
+    spam_messages: int
+    ham_messages: int
+    tokens: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """token → (spam messages containing it, ham messages containing it)."""
+
+
+@dataclass(frozen=True)
+class SpamMessageState:
+    """What the antispam layer knows of one stored message of one account."""
+
+    filed: str | None
+    """``spam`` when the filter put it in Junk at delivery (no user said so)."""
+    trained: str | None
+    """``spam`` or ``ham``: what the user's classifier learned it as."""
+
+
+@dataclass(frozen=True)
+class SenderRule:
+    """A user's allow/block entry: an address, or a domain (and its subdomains)."""
+
+    user: str
+    pattern: str
+    action: str
+    """``allow`` or ``block``."""
+    source: str
+    """``user`` (set by the user or an admin) or ``sent`` (the user wrote to this address)."""
+    updated: int
+
+
+@dataclass(frozen=True)
+class SendingPolicy:
+    """An account's own sending limits (None: the configured default) and whether it is held."""
+
+    messages_per_hour: int | None = None
+    recipients_per_hour: int | None = None
+    held_reason: str | None = None
+    held_at: int | None = None
+
+
 @dataclass(frozen=True)
 class SieveScript:
     """One stored Sieve script of an account (or a global one, ``account_id`` None)."""

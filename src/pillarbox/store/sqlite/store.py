@@ -68,7 +68,9 @@ from pillarbox.store.sqlite import (
     orphans,
     queue,
     sieve,
+    spam,
 )
+from pillarbox.store.sqlite.antispam_methods import AntispamMethods
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -95,7 +97,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(WebData, sieve.SieveTables):
+class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
@@ -267,6 +269,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
             grants.delete_account_grants(txn, account_id)
+            spam.forget_account(txn, account_id)
             sieve.delete_account_rows(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
