@@ -126,7 +126,8 @@ def build_limiters(limits: LimitsConfig) -> dict[str, ConnectionLimiter]:
 
 def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
-    store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space)
+    store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space,
+                             flag_flush_delay=config.store.flag_flush_delay)
     if config.tls.cert is not None and config.tls.key is not None:
         cert, key = config.tls.cert, config.tls.key
     else:

@@ -227,7 +227,8 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 async def _run(config: Config, args: argparse.Namespace) -> int:
     from pillarbox.store.sqlite.store import SQLiteStore
 
-    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space)
+    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space,
+                             flag_flush_delay=config.store.flag_flush_delay)
     try:
         return int(await args.func(store, args))
     finally:

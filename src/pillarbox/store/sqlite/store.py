@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pillarbox.address import normalize_address, normalize_domain
-from pillarbox.config import DEFAULT_MIN_FREE_SPACE
+from pillarbox.config import DEFAULT_FLAG_FLUSH_DELAY, DEFAULT_MIN_FREE_SPACE
 from pillarbox.errors import NotFound, StorageFull, StoreError
 from pillarbox.obs import get_logger, log_event
 from pillarbox.store.api import FlagMode, SummaryField
@@ -54,6 +54,7 @@ from pillarbox.store.reserve import DiskReserve, free_bytes
 from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
+from pillarbox.store.sqlite.deferred import DeferredFlush, current_boot, recover_after_reboot
 from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.sqlite.schema import migrate
@@ -83,10 +84,13 @@ class SQLiteStore:
     def __init__(
         self, data_dir: Path, clock: Callable[[], float] = time.time, readers: int = 4, checkpoints: bool = True,
         min_free_space: int = DEFAULT_MIN_FREE_SPACE, free_space: Callable[[Path], int] = free_bytes,
+        flag_flush_delay: float = DEFAULT_FLAG_FLUSH_DELAY,
     ) -> None:
         """``checkpoints``: run the WAL checkpointer here; with several server processes only the
         primary does (the WAL is shared, and a second one only adds flushes of the database file).
-        ``min_free_space``: new mail is refused when it would leave less free (``store/reserve.py``)."""
+        ``min_free_space``: new mail is refused when it would leave less free (``store/reserve.py``).
+        ``flag_flush_delay``: flag changes are durable within this many seconds (``deferred.py``);
+        0 flushes each before its reply."""
         self.data_dir = data_dir
         self._clock = clock
         make_private_dirs(data_dir)
@@ -94,6 +98,7 @@ class SQLiteStore:
         create_private_file(self.db_path)  # before SQLite does, with the umask's mode (its WAL copies the mode)
         with connect(self.db_path) as conn:
             migrate(conn)
+            recover_after_reboot(conn, current_boot())
         self.blobs = BlobStore(data_dir / "blobs")
         self.reserve = DiskReserve(data_dir, min_free_space, free_space)
         self._local = threading.local()
@@ -101,18 +106,22 @@ class SQLiteStore:
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self._wakeup = CommitWakeup(data_dir / "wake")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since, self._wakeup)
+        self._deferred = DeferredFlush(Path(f"{self.db_path}-wal"), flag_flush_delay)
         self._writer = GroupCommitWriter(
-            self._writer_connection, self.blobs, self._committed, data_dir / "write.lock", self.reserve)
-        self._checkpointer = Checkpointer(lambda: connect(self.db_path)) if checkpoints else None
+            self._writer_connection, self.blobs, self._committed, data_dir / "write.lock", self.reserve,
+            self._deferred)
+        self._checkpointer = Checkpointer(
+            lambda: connect(self.db_path), Path(f"{self.db_path}-shm")) if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
 
     @classmethod
     def open(
         cls, data_dir: Path, clock: Callable[[], float] = time.time, checkpoints: bool = True,
-        min_free_space: int = DEFAULT_MIN_FREE_SPACE,
+        min_free_space: int = DEFAULT_MIN_FREE_SPACE, flag_flush_delay: float = DEFAULT_FLAG_FLUSH_DELAY,
     ) -> SQLiteStore:
-        return cls(Path(data_dir), clock, checkpoints=checkpoints, min_free_space=min_free_space)
+        return cls(Path(data_dir), clock, checkpoints=checkpoints, min_free_space=min_free_space,
+                   flag_flush_delay=flag_flush_delay)
 
     def has_room(self, incoming: int = 0) -> bool:
         """False when ``incoming`` more bytes of new mail would leave less free than the reserve."""
@@ -167,6 +176,11 @@ class SQLiteStore:
 
     async def _write(self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0) -> T:
         return await self._writer.submit(fn, blobs, grows)
+
+    async def _write_deferred(self, fn: Callable[[Txn], T], grows: int = 0) -> T:
+        """A write whose loss in a crash loses no mail (flags, marks, index rows): it may ride the next
+        flush, within ``flag_flush_delay`` (``deferred.py``)."""
+        return await self._writer.submit(fn, grows=grows, durable=False)
 
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
@@ -340,7 +354,7 @@ class SQLiteStore:
         mailbox = await self.get_mailbox_by_id(mailbox_id)
         if mailbox is not None and mailbox.recent_uid >= through_uid:
             return mailbox.recent_uid  # nothing to claim: no write (every SELECT asks)
-        return await self._write(lambda t: mailboxes.claim_recent(t, mailbox_id, through_uid))
+        return await self._write_deferred(lambda t: mailboxes.claim_recent(t, mailbox_id, through_uid))
 
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
@@ -444,10 +458,14 @@ class SQLiteStore:
         unchanged_since: int | None = None,
     ) -> StoreFlagsResult:
         wanted = list(flags)
-        return await self._write(
+        if not uids:
+            return StoreFlagsResult((), ())
+        return await self._write_deferred(
             lambda t: messages.store_flags(t, mailbox_id, uids, mode, wanted, unchanged_since))
 
     async def expunge(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
+        if not uids:
+            return []  # CLOSE with nothing \Deleted: no write, no flush
         return await self._write(lambda t: messages.expunge(t, mailbox_id, uids))
 
     async def copy(self, src_mailbox_id: int, uids: Sequence[int], dst_mailbox_id: int) -> list[tuple[int, int]]:
@@ -509,7 +527,8 @@ class SQLiteStore:
         if not batch:
             return 0
         texts = await asyncio.to_thread(self._index_texts, batch)
-        await self._write(lambda t: fulltext.record(t, texts), grows=sum(len(h) + len(b) for _, h, b in texts))
+        # lost in a crash, the messages are still in the backlog and are indexed again
+        await self._write_deferred(lambda t: fulltext.record(t, texts), grows=sum(len(h) + len(b) for _, h, b in texts))
         return len(batch)
 
     def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
