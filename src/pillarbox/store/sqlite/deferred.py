@@ -102,7 +102,6 @@ class DeferredFlush:
 
     def flush(self) -> None:
         """fdatasync(2) the WAL: every frame written so far, by any connection, is then durable."""
-        self._owed_since = None
         try:
             fd = os.open(self.wal, os.O_RDONLY)
             try:
@@ -111,5 +110,7 @@ class DeferredFlush:
                 os.close(fd)
         except OSError as exc:  # the next ordinary commit flushes them all the same
             log_event(log, "error", "deferred WAL flush failed", error=str(exc))
-            return
-        self.flushes += 1
+        else:
+            self.flushes += 1
+        finally:
+            self._owed_since = None
