@@ -153,49 +153,80 @@ def test_many_flag_changes_raise_the_ceiling_block_by_block(tmp_path: Path, run,
     assert 3 <= flushes <= 4  # one flush per block of 3 MODSEQs, not one per change
 
 
-def test_the_wal_index_header_tells_the_frames_waiting(tmp_path: Path):
-    db = tmp_path / "db.sqlite3"
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA wal_autocheckpoint = 0")
-    conn.execute("CREATE TABLE t (x)")
-    shm = Path(f"{db}-shm")
-    before = checkpoint.waiting_frames(shm)
-    for n in range(5):
-        conn.execute("INSERT INTO t VALUES (?)", (n,))
-    assert checkpoint.waiting_frames(shm) == before + 5
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    assert checkpoint.waiting_frames(shm) == 0
-    conn.close()
-    assert checkpoint.waiting_frames(tmp_path / "missing-shm") == checkpoint.MIN_FRAMES
-
-
-@pytest.mark.parametrize(("frames", "checkpoints"), [(3, False), (6, True)])
-def test_a_short_wal_is_left_for_later(tmp_path: Path, monkeypatch, frames: int, checkpoints: bool):
-    """A checkpoint that empties the WAL makes the next commit flush twice (new WAL header, then the
-    frames): a quiet server's every flag change paid that when a checkpoint ran each second."""
-    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.01)
-    monkeypatch.setattr(checkpoint, "MIN_FRAMES", 5)
+def _wal_database(tmp_path: Path) -> tuple[Path, sqlite3.Connection]:
     db = tmp_path / "db.sqlite3"
     conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
     conn.execute("CREATE TABLE t (x)")
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    for n in range(frames):
-        conn.execute("INSERT INTO t VALUES (?)", (n,))
-    ran = threading.Event()
+    return db, conn
 
+
+def _watched(db: Path, checkpoints: threading.Event):
     def connect() -> sqlite3.Connection:
-        checkpointing = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-        checkpointing.set_trace_callback(lambda sql: "checkpoint" in sql and ran.set())
-        return checkpointing
+        conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        conn.set_trace_callback(lambda sql: "wal_checkpoint" in sql and checkpoints.set())
+        return conn
+    return connect
 
-    worker = checkpoint.Checkpointer(connect, Path(f"{db}-shm"))
+
+def test_after_a_checkpoint_the_wal_starts_over_in_the_checkpointer(tmp_path: Path, monkeypatch):
+    """Started over by the next commit, the WAL cost that commit a second flush (the new header)."""
+    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.01)
+    db, conn = _wal_database(tmp_path)
+    for n in range(20):
+        conn.execute("INSERT INTO t VALUES (?)", (n,))
+    worker = checkpoint.Checkpointer(lambda: sqlite3.connect(db, isolation_level=None, check_same_thread=False),
+                                     Path(f"{db}-wal"), tmp_path / "write.lock")
     try:
-        assert ran.wait(1.0) is checkpoints
+        assert _eventually(lambda: worker.restarts == 1)
     finally:
-        ran.clear()
+        worker.close()
+    # the WAL holds only the pages of the checkpointer's own commit: it was started over before it
+    busy, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and frames <= 2
+    conn.close()
+
+
+@pytest.mark.parametrize(("idle_seconds", "checkpointed"), [(3600, False), (0, True)])
+def test_a_quiet_wal_is_checkpointed_after_the_idle_time(tmp_path: Path, monkeypatch, idle_seconds, checkpointed):
+    """Commits that do not make the WAL file longer than it has been are left for IDLE_SECONDS."""
+    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.01)
+    monkeypatch.setattr(checkpoint, "IDLE_SECONDS", idle_seconds)
+    db, conn = _wal_database(tmp_path)
+    for n in range(50):
+        conn.execute("INSERT INTO t VALUES (?)", (n,))
+    checkpoints = threading.Event()
+    worker = checkpoint.Checkpointer(_watched(db, checkpoints), Path(f"{db}-wal"), tmp_path / "write.lock")
+    try:
+        assert checkpoints.wait(5) and _eventually(lambda: worker.restarts == 1)  # the WAL grew: at once
+        checkpoints.clear()
+        conn.execute("INSERT INTO t VALUES (1)")  # written over the start of the WAL: no growth
+        assert checkpoints.wait(0.5) is checkpointed
+    finally:
         worker.close()
         conn.close()
-    assert ran.is_set()  # the last checkpoint at close always runs
+
+
+def test_point_reads_stay_on_the_callers_thread(tmp_path: Path, run):
+    """A hop to the reader pool per IMAP command (the changes since the last MODSEQ, the mailbox row)
+    cost two thread switches and a wait for the GIL: those reads now run on the loop's connection."""
+    async def scenario() -> None:
+        store = SQLiteStore.open(tmp_path)
+        try:
+            inbox = await _inbox_with_messages(store, 1)
+            account = await store.get_account("bob@example.com")
+            hops: list[object] = []
+            real_submit = store._pool.submit
+            store._pool.submit = lambda *args, **kwargs: hops.append(args) or real_submit(*args, **kwargs)
+            assert (await store.changes_since(inbox, 0)).mailbox.id == inbox
+            assert (await store.get_mailbox(account.id, "INBOX")).id == inbox
+            assert (await store.get_mailbox_by_id(inbox)).id == inbox
+            assert await store.get_credentials("bob@example.com") is not None
+            assert await store.login_failures("192.0.2.1", "bob@example.com", 0) == (0, 0)
+            assert await store.list_mailboxes(account.id)
+            assert hops == []
+        finally:
+            await store.close()
+    run(scenario())

@@ -7,8 +7,8 @@ consistency is kept (WAL recovery stops at the first frame whose checksum fails)
 durable with the next flush of the WAL, which is:
 
 - the next ordinary commit of any process (new mail, expunges, deletes: they all flush the whole WAL),
-- or, at the latest ``delay`` seconds after the first unflushed commit, an fdatasync(2) of the WAL
-  by the writer thread (``DeferredFlush``).
+- or, at the latest ``delay`` seconds after the first unflushed commit, a commit of the writer thread
+  made for that (``flush_commit``; ``DeferredFlush`` keeps the time).
 
 So a power cut or an OS crash loses at most the flag changes of the last ``delay`` seconds, never a
 message; a killed process loses nothing (its writes are in the kernel's page cache).
@@ -22,17 +22,13 @@ been lost) the first store open moves the MODSEQ counter up to that ceiling.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pillarbox.obs import get_logger, log_event
-
 MODSEQ_BLOCK = 1000
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-log = get_logger("store")
 
 
 def current_boot() -> int:
@@ -73,22 +69,36 @@ def cover_modseqs(conn: sqlite3.Connection) -> bool:
     return True
 
 
-class DeferredFlush:
-    """The WAL flush owed to deferred commits; ``delay`` 0 turns deferring off."""
+def flush_commit(conn: sqlite3.Connection) -> None:
+    """With ``synchronous = FULL`` set: flush every WAL frame written so far, by any connection, through
+    a commit of its own (a counter bumped: a write that changes nothing writes no page, so no flush).
+    Opening the WAL to fdatasync(2) it ourselves would cost the same flush, but closing a descriptor of
+    one of SQLite's files drops all of the process's POSIX locks on that file (SQLite's own warning)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("INSERT INTO counters VALUES ('wal_flushes', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
-    def __init__(self, wal: Path, delay: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.wal = wal
+
+class DeferredFlush:
+    """When the flush owed to deferred commits is due; ``delay`` 0 turns deferring off."""
+
+    def __init__(self, delay: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.delay = delay
         self._clock = clock
         self._owed_since: float | None = None
-        self.flushes = 0
+        self.flushes = 0  # commits made only to pay what was owed
 
     @property
     def enabled(self) -> bool:
         return self.delay > 0
 
     def committed(self, flushed: bool) -> None:
-        """After a commit: ``flushed`` (a synchronous=FULL commit, or ``flush`` called) pays what was owed."""
+        """After a commit: ``flushed`` (a synchronous = FULL commit) pays what was owed."""
         if flushed:
             self._owed_since = None
         elif self._owed_since is None:
@@ -100,17 +110,6 @@ class DeferredFlush:
             return None
         return self._owed_since + self.delay - self._clock()
 
-    def flush(self) -> None:
-        """fdatasync(2) the WAL: every frame written so far, by any connection, is then durable."""
-        try:
-            fd = os.open(self.wal, os.O_RDONLY)
-            try:
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:  # the next ordinary commit flushes them all the same
-            log_event(log, "error", "deferred WAL flush failed", error=str(exc))
-        else:
-            self.flushes += 1
-        finally:
-            self._owed_since = None
+    def paid(self) -> None:
+        self.flushes += 1
+        self._owed_since = None

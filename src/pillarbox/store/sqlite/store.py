@@ -106,12 +106,12 @@ class SQLiteStore:
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self._wakeup = CommitWakeup(data_dir / "wake")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since, self._wakeup)
-        self._deferred = DeferredFlush(Path(f"{self.db_path}-wal"), flag_flush_delay)
+        self._deferred = DeferredFlush(flag_flush_delay)
         self._writer = GroupCommitWriter(
             self._writer_connection, self.blobs, self._committed, data_dir / "write.lock", self.reserve,
             self._deferred)
         self._checkpointer = Checkpointer(
-            lambda: connect(self.db_path), Path(f"{self.db_path}-shm")) if checkpoints else None
+            lambda: connect(self.db_path), Path(f"{self.db_path}-wal"), data_dir / "write.lock") if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
 

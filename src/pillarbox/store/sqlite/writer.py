@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pillarbox.obs import get_logger, log_event
+from pillarbox.obs import get_logger, log_event, name_os_thread
 from pillarbox.store.blobs import BlobStore
 from pillarbox.store.reserve import DiskReserve, is_disk_full, storage_full
-from pillarbox.store.sqlite.deferred import DeferredFlush, cover_modseqs
+from pillarbox.store.sqlite.deferred import DeferredFlush, cover_modseqs, flush_commit
 
 T = TypeVar("T")
 MAX_BATCH = 512
@@ -115,29 +115,30 @@ class GroupCommitWriter:
         self._thread.join()
 
     def _run(self) -> None:
+        name_os_thread("pb-store-writer")
         conn = self._connect()
         lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             while True:
-                batch = self._next_batch()
+                batch = self._next_batch(conn, lock)
                 if batch is None:
                     return
                 self._execute(conn, lock, batch)
         finally:
             if self._deferred is not None and self._deferred.due_in() is not None:
-                self._deferred.flush()
+                self._pay_flush(conn, lock)
             os.close(lock)
             conn.close()
 
-    def _next_batch(self) -> list[_Job] | None:
-        first, self._held = self._held or self._next_job(), None
+    def _next_batch(self, conn: sqlite3.Connection, lock: int) -> list[_Job] | None:
+        first, self._held = self._held or self._next_job(conn, lock), None
         if first is None:
             return None
         batch = [first]
         self._take_waiting(batch, with_blobs=True)
         return batch
 
-    def _next_job(self) -> _Job | None:
+    def _next_job(self, conn: sqlite3.Connection, lock: int) -> _Job | None:
         """The next job, waiting for one; a flush owed to deferred commits is paid when due."""
         while self._deferred is not None and (due := self._deferred.due_in()) is not None:
             if due > 0:
@@ -145,8 +146,20 @@ class GroupCommitWriter:
                     return self._jobs.get(timeout=due)
                 except queue.Empty:
                     pass
-            self._deferred.flush()
+            self._pay_flush(conn, lock)
         return self._jobs.get()
+
+    def _pay_flush(self, conn: sqlite3.Connection, lock: int) -> None:
+        assert self._deferred is not None
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            self._synchronous_is(conn, "FULL")
+            flush_commit(conn)
+        except (sqlite3.Error, OSError) as exc:  # the next ordinary commit flushes them all the same
+            log_event(log, "error", "deferred flush failed", error=str(exc))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        self._deferred.paid()
 
     def _take_waiting(self, batch: list[_Job], with_blobs: bool) -> None:
         """Add the jobs queued by now to ``batch``, in order; without ``with_blobs``, stop before a job
@@ -182,7 +195,12 @@ class GroupCommitWriter:
                     results.append(self._run_job(txn, job))
                 flush_now = deferred and cover_modseqs(conn)
                 conn.execute("COMMIT")
-                self._committed(deferred, flush_now)
+                if flush_now:
+                    self._synchronous_is(conn, "FULL")
+                    flush_commit(conn)
+                    self._deferred.paid()  # type: ignore[union-attr]  # flush_now implies deferred
+                elif self._deferred is not None:
+                    self._deferred.committed(flushed=not deferred)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -202,21 +220,16 @@ class GroupCommitWriter:
             _resolve(job, value, error)
 
     def _set_synchronous(self, conn: sqlite3.Connection, batch: list[_Job]) -> bool:
-        """Choose the batch's flush (before BEGIN: SQLite refuses it inside a transaction); True when
-        the commit may be deferred."""
+        """Choose the batch's flush; True when the commit may be deferred."""
         deferred = self._deferred is not None and self._deferred.enabled and not any(j.durable for j in batch)
-        wanted = "NORMAL" if deferred else "FULL"
+        self._synchronous_is(conn, "NORMAL" if deferred else "FULL")
+        return deferred
+
+    def _synchronous_is(self, conn: sqlite3.Connection, wanted: str) -> None:
+        # set outside a transaction only: SQLite refuses to change it inside one
         if wanted != self._synchronous:
             conn.execute(f"PRAGMA synchronous = {wanted}")
             self._synchronous = wanted
-        return deferred
-
-    def _committed(self, deferred: bool, flush_now: bool) -> None:
-        if self._deferred is None:
-            return
-        if flush_now:
-            self._deferred.flush()
-        self._deferred.committed(flushed=not deferred or flush_now)
 
     def _within_reserve(self, batch: list[_Job]) -> list[_Job]:
         """The jobs of ``batch`` that may run; those whose new mail does not fit above the reserve are
