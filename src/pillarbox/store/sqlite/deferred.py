@@ -76,7 +76,8 @@ def flush_commit(conn: sqlite3.Connection) -> None:
     one of SQLite's files drops all of the process's POSIX locks on that file (SQLite's own warning)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("INSERT INTO counters VALUES ('wal_flushes', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
+        conn.execute("INSERT INTO counters VALUES ('wal_flushes', 1)"
+                     " ON CONFLICT (name) DO UPDATE SET value = value + 1")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

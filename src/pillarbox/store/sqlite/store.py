@@ -110,8 +110,9 @@ class SQLiteStore:
         self._writer = GroupCommitWriter(
             self._writer_connection, self.blobs, self._committed, data_dir / "write.lock", self.reserve,
             self._deferred)
+        wal = Path(f"{self.db_path}-wal")
         self._checkpointer = Checkpointer(
-            lambda: connect(self.db_path), Path(f"{self.db_path}-wal"), data_dir / "write.lock") if checkpoints else None
+            lambda: connect(self.db_path), wal, data_dir / "write.lock") if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
 
