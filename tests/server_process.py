@@ -21,11 +21,14 @@ _LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
 _READY = re.compile(r'msg="?ready"?')
 
 
-def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", **top: str) -> Path:
+def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", workers: int = 1,
+                 **top: str) -> Path:
+    """``workers`` 1 unless a test is about several processes: the default, one per CPU, would start
+    a process per CPU for every test server and double the suite's processes."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
-    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n')
+    path.write_text(f'{head}\ndata_dir = "data"\nworkers = {workers}\n\n[listen]\n{listen}\n{extra}\n')
     return path
 
 
@@ -65,6 +68,7 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
 
 class ServerProcess:
     def __init__(self, config: Path) -> None:
+        assert re.search(r"^workers = ", config.read_text(), re.M), "a test server sets workers (write_config does)"
         self.config = config
         self.lines: list[str] = []
         self.addresses: dict[str, tuple[str, int]] = {}

@@ -570,7 +570,8 @@ class Config:
     postmaster: str = _setting("", _address)
     """Who reads postmaster@ and abuse@ of a domain added without ``--postmaster`` (RFC 5321 4.5.1, RFC 2142)."""
     data_dir: Path = field(default_factory=lambda: Path.cwd() / "pillarbox-data")
-    workers: int = field(default=1, metadata={"minimum": 0})
+    workers: int = field(default=0, metadata={"minimum": 0})
+    """Server processes; 0 (the default): one per CPU, at most ``workers.MAX_AUTO_WORKERS``."""
     event_loop: str = _setting("auto", _choice(("auto", "uvloop", "asyncio")))
     listen: ListenConfig = field(default_factory=ListenConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
