@@ -30,6 +30,8 @@ IMAP_CLIENTS=${IMAP_CLIENTS:-10 50}
 IMAP_DURATION=${IMAP_DURATION:-60}
 IMAP_SESSIONS=${IMAP_SESSIONS:-100000}
 ROUNDS=${ROUNDS:-3}
+CORPUS_MESSAGES=${CORPUS_MESSAGES:-2000}  # messages in each bench user's INBOX
+export POP3_USERS=${POP3_USERS:-50}       # 0 leaves the POP3 maildrops out (IMAP only)
 IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 PB_BIG_IDLE=${PB_BIG_IDLE:-2000}     # Pillarbox with the 2,000-message INBOX (memory grows with it)
 DC_BIG_IDLE=${DC_BIG_IDLE:-10000}
@@ -48,7 +50,7 @@ cpu() { "$PY" "$HERE/proctree.py" "$1"; }
 
 setup() {
     mkdir -p "$BASE/pillarbox"
-    [ -d "$BASE/corpus" ] || "$PY" "$HERE/imap_load.py" corpus "$BASE/corpus" --messages 2000 --seed 1
+    [ -d "$BASE/corpus" ] || "$PY" "$HERE/imap_load.py" corpus "$BASE/corpus" --messages "$CORPUS_MESSAGES" --seed 1
     [ -d "$BASE/small" ] || "$PY" "$HERE/imap_load.py" corpus "$BASE/small" --messages 20 --seed 1
     if [ ! -d "$BASE/pillarbox/data" ]; then
         cat >"$PB_CONF" <<EOF
@@ -71,7 +73,9 @@ EOF
             pb import "bench$n@bench.test" "$BASE/corpus"
             pb import "small$n@bench.test" "$BASE/small"
         done
-        "$PY" "$HERE/pop3_load.py" populate "$BASE/pillarbox/data" --clients 50 --messages 200 --size 20000
+        if [ "$POP3_USERS" -gt 0 ]; then
+            "$PY" "$HERE/pop3_load.py" populate "$BASE/pillarbox/data" --clients "$POP3_USERS" --messages 200 --size 20000
+        fi
     fi
     [ -d "$BASE/dovecot" ] || dc setup
 }
