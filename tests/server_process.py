@@ -23,18 +23,32 @@ _READY = re.compile(r'msg="?ready"?')
 
 def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", workers: int = 1,
                  **top: str) -> Path:
-    """``workers`` 1 unless a test is about several processes: the default, one per CPU, would start
-    a process per CPU for every test server and double the suite's processes."""
+    """A config with ``data_dir = "data"`` beside it, and an empty store there (admin commands need one).
+    ``workers`` 1 unless a test is about several processes: the default, one per CPU, would start a
+    process per CPU for every test server and double the suite's processes."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
     path.write_text(f'{head}\ndata_dir = "data"\nworkers = {workers}\n\n[listen]\n{listen}\n{extra}\n')
+    init_store(directory / "data")
     return path
 
 
-def cli_env() -> dict[str, str]:
+def init_store(data_dir: Path) -> None:
+    """Create an empty store, as the first ``serve`` or ``quickstart`` does."""
+    import asyncio
+
+    from pillarbox.store.sqlite.store import SQLiteStore
+
+    async def create() -> None:
+        await SQLiteStore.open(data_dir).close()
+
+    asyncio.run(create())
+
+
+def cli_env(cheap_hashes: bool = True) -> dict[str, str]:
     env = dict(os.environ)
-    env["PILLARBOX_CHEAP_HASHES"] = "1"
+    env["PILLARBOX_CHEAP_HASHES"] = "1" if cheap_hashes else "0"
     return env
 
 
@@ -67,7 +81,10 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
 
 
 class ServerProcess:
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, shares_data_dir: bool = False, cheap_hashes: bool = True) -> None:
+        """``shares_data_dir``: a second server on a data_dir another one runs on, which ``serve`` refuses
+        but for tests that play two processes with a port each (PILLARBOX_TESTS_SHARE_DATA_DIR).
+        ``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest."""
         assert re.search(r"^workers = ", config.read_text(), re.M), "a test server sets workers (write_config does)"
         self.config = config
         self.lines: list[str] = []
@@ -75,7 +92,8 @@ class ServerProcess:
         self._ready = threading.Event()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pillarbox", "--config", str(config), "serve"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**cli_env(cheap_hashes), **({"PILLARBOX_TESTS_SHARE_DATA_DIR": "1"} if shares_data_dir else {})},
         )
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()

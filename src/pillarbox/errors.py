@@ -44,3 +44,12 @@ class ProtocolError(PillarboxError):
         self.reply = reply
         self.detail = message
         """Why, for the log line (which address, which rule), when the reply's text is not enough."""
+
+
+class InvalidInput(PillarboxError):
+    """A value given to an operation is unusable; ``field`` names it (a form field, an API parameter, a
+    command-line argument), and the message says why in one line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

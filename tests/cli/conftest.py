@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pillarbox.store.sqlite.store import SQLiteStore
+from tests.server_process import init_store
 
 T = TypeVar("T")
 
@@ -74,6 +75,7 @@ class Pillarbox:
 def pb(tmp_path: Path) -> Pillarbox:
     config = tmp_path / "pillarbox.toml"
     config.write_text('data_dir = "data"\nhostname = "mail.example.com"\nworkers = 1\n\n[listen]\n')
+    init_store(tmp_path / "data")
     return Pillarbox(config, tmp_path / "data")
 
 

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.auth.throttle import LoginThrottle, Standing
 from pillarbox.pop3.maildrop import MaildropLocks
 from pillarbox.pop3.session import POP3Services, POP3Session, POP3Settings
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite.store import SQLiteStore
+from tests.auth.helpers import fast_authenticator
 
 USER = "bob@example.com"
 PASSWORD = "correct horse battery"
@@ -84,20 +83,13 @@ class FakeConnection:
         return out
 
 
-class FastThrottle(LoginThrottle):
-    """Failures still counted and locked out, but answered at once (the delay is for attackers)."""
-
-    def failure_delay(self, standing: Standing) -> float:
-        return 0.0
-
-
 class FakeTLS:
     context = None
 
 
 def make_services(store: SQLiteStore, **settings: object) -> POP3Services:
     pop3_settings = POP3Settings(hostname="mx.test", **settings)  # type: ignore[arg-type]
-    authenticator = Authenticator(store, FastThrottle(store, max_failures=1000))
+    authenticator = fast_authenticator(store)
     return POP3Services(pop3_settings, store, authenticator, FakeTLS(), MaildropLocks(store.data_dir / "pop3"))  # type: ignore[arg-type]
 
 

@@ -45,8 +45,8 @@ def ensure_certificate(data_dir: Path, hostname: str) -> tuple[Path, Path]:
     tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_pem, key_pem = generate_self_signed(hostname)
     # Key first: a cert.pem on disk then always has its key beside it, even after a crash in between.
-    _write_atomic(key_path, key_pem, mode=0o600)
-    _write_atomic(cert_path, cert_pem, mode=0o644)
+    write_atomic(key_path, key_pem, mode=0o600)
+    write_atomic(cert_path, cert_pem, mode=0o644)
     return cert_path, key_path
 
 
@@ -86,7 +86,7 @@ def _san_entries(hostname: str) -> list[x509.GeneralName]:
     return names
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
     """Write via a temporary file, fsync, rename, fsync the directory: the file is whole or absent."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # O_EXCL + mode at creation: the private key is never readable by others, not even for a moment.
@@ -139,6 +139,17 @@ class TLSContextHolder:
         """Re-read the files. On failure keep the old context and raise ``ConfigError`` (caller logs it)."""
         self._context = self._build()
 
+    def use(self, cert_path: Path | str, key_path: Path | str) -> None:
+        """Switch to other files (an ACME certificate replacing the self-signed one); as ``reload``, the
+        old context stays when the new files do not load."""
+        old = self.cert_path, self.key_path
+        self.cert_path, self.key_path = Path(cert_path), Path(key_path)
+        try:
+            self.reload()
+        except ConfigError:
+            self.cert_path, self.key_path = old
+            raise
+
     def _build(self) -> ssl.SSLContext:
         try:
             return build_server_context(self.cert_path, self.key_path)
@@ -170,3 +181,15 @@ def format_tls(info: dict[str, Any] | None) -> str:
         return ""
     bits = info["bits"]
     return f"using {info['version']} with cipher {info['cipher']} ({bits}/{bits} bits)"
+
+
+def certificate_facts(cert_path: Path, now: datetime.datetime | None = None) -> dict[str, Any] | None:
+    """Subject, expiry and days left of the certificate in ``cert_path`` (the dashboard's), or None."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    not_after = cert.not_valid_after_utc
+    left = not_after - (now or datetime.datetime.now(datetime.UTC))
+    return {"subject": cert.subject.rfc4514_string(), "not_after": not_after.date().isoformat(),
+            "days_left": left.days}

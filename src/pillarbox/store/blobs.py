@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from pillarbox.store.files import PRIVATE_FILE, make_private_dirs
@@ -65,10 +64,10 @@ class BlobStore:
     def sync(self, written: list[Path]) -> None:
         """Make every written blob durable: its bytes, its name, and the names of folders made for it."""
         for path in written:
-            _flush(path, os.fdatasync)
+            fsync_path(path, data_only=True)
         folders = {path.parent for path in written} | self._grown
         for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-            _flush(folder, os.fsync)
+            fsync_path(folder)
         self._grown -= folders
 
     def unlink(self, name: str) -> None:
@@ -76,9 +75,10 @@ class BlobStore:
             self.path(name).unlink()
 
 
-def _flush(path: Path, how: Callable[[int], None]) -> None:
+def fsync_path(path: Path, data_only: bool = False) -> None:
+    """fsync(2) a file or folder by name; ``data_only``: fdatasync(2), what a file's contents need."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        how(fd)
+        (os.fdatasync if data_only else os.fsync)(fd)
     finally:
         os.close(fd)

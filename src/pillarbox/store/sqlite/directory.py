@@ -16,7 +16,7 @@ from pillarbox.store.sqlite.mailboxes import insert_mailbox
 from pillarbox.store.sqlite.writer import Txn
 
 _ACCOUNT_COLUMNS = (
-    "a.id, a.address, d.name, a.quota_bytes, a.quota_messages, a.created, a.pop3_delete_after_days"
+    "a.id, a.address, d.name, a.quota_bytes, a.quota_messages, a.created, a.pop3_delete_after_days, a.admin"
 )
 
 
@@ -93,7 +93,7 @@ def list_accounts(conn: sqlite3.Connection) -> list[Account]:
 
 
 def _account(row: tuple) -> Account:
-    return Account(row[0], row[1], row[2], row[3], row[4], to_datetime(row[5]), row[6])
+    return Account(row[0], row[1], row[2], row[3], row[4], to_datetime(row[5]), row[6], bool(row[7]))
 
 
 def require_account_id(conn: sqlite3.Connection, address: str) -> int:
@@ -118,12 +118,25 @@ def set_password(txn: Txn, address: str, password_hash: str, scram: str | None) 
     )
 
 
+def replace_credentials(txn: Txn, address: str, old_hash: str, password_hash: str, scram: str | None) -> bool:
+    cursor = txn.conn.execute(
+        "UPDATE accounts SET password_hash = ?, scram_sha256 = ? WHERE address = ? AND password_hash = ?",
+        (password_hash, scram, address, old_hash),
+    )
+    return cursor.rowcount == 1
+
+
 def set_quota(txn: Txn, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
     require_account_id(txn.conn, address)
     txn.conn.execute(
         "UPDATE accounts SET quota_bytes = ?, quota_messages = ? WHERE address = ?",
         (quota_bytes, quota_messages, address),
     )
+
+
+def set_admin(txn: Txn, address: str, admin: bool) -> None:
+    require_account_id(txn.conn, address)
+    txn.conn.execute("UPDATE accounts SET admin = ? WHERE address = ?", (int(admin), address))
 
 
 def set_pop3_policy(txn: Txn, address: str, delete_after_days: int | None) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from pillarbox.errors import StoreError
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -282,6 +284,78 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO unindexed (message_id) SELECT id FROM messages;
     """,
+    # (quickstart) An account may administer the server (the web admin pages); nobody could before.
+    """
+    ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    """,
+    # (web) Web logins and API tokens (hashes only), app passwords (one per device, for IMAP/POP3/SMTP),
+    # the logins of each account (protocol, IP) for its account page, per-account settings (forwarding,
+    # vacation, "main password for the web only"), DMARC/TLS-RPT reports received from other domains,
+    # and delivery outcomes per destination domain and hour (the dashboard's trends). An account's
+    # rows go with it.
+    """
+    CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY, account_id INTEGER NOT NULL, csrf TEXT NOT NULL, ip TEXT NOT NULL,
+        created REAL NOT NULL, last_seen REAL NOT NULL, expires REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL, last_used REAL
+    );
+    CREATE TABLE app_passwords (
+        id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, name TEXT NOT NULL, password_hash TEXT NOT NULL,
+        created REAL NOT NULL, last_used REAL
+    );
+    CREATE INDEX app_passwords_account ON app_passwords(account_id);
+    CREATE TABLE login_history (account_id INTEGER NOT NULL, protocol TEXT NOT NULL, ip TEXT NOT NULL,
+                                at REAL NOT NULL);
+    CREATE INDEX login_history_account ON login_history(account_id, at);
+    CREATE TABLE account_settings (
+        account_id INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE received_reports (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, reporter TEXT NOT NULL, report_id TEXT NOT NULL,
+        domain TEXT NOT NULL, begin INTEGER NOT NULL, end INTEGER NOT NULL, rows TEXT NOT NULL,
+        received REAL NOT NULL, UNIQUE (kind, reporter, report_id)
+    );
+    CREATE TABLE report_cursors (mailbox_id INTEGER PRIMARY KEY, uid INTEGER NOT NULL);
+    CREATE TABLE delivery_stats (
+        hour INTEGER NOT NULL, domain TEXT NOT NULL, result TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (hour, domain, result)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER accounts_delete_web AFTER DELETE ON accounts BEGIN
+        DELETE FROM web_sessions WHERE account_id = old.id;
+        DELETE FROM api_tokens WHERE account_id = old.id;
+        DELETE FROM app_passwords WHERE account_id = old.id;
+        DELETE FROM login_history WHERE account_id = old.id;
+        DELETE FROM account_settings WHERE account_id = old.id;
+    END;
+    """,
+    # (auth) One row per failed login attempt, written (pending) before the password is checked, so
+    # parallel attempts count at once, and deleted if it succeeds; the networks each account logged in from
+    # (accounts under attack keep working from them); server secrets made on first use. The failures
+    # of the last 15 minutes are forgotten once, at this upgrade.
+    """
+    DROP TABLE login_failures;
+    CREATE TABLE login_failures (
+        id INTEGER PRIMARY KEY,
+        ip TEXT NOT NULL,
+        account TEXT,
+        at REAL NOT NULL,
+        pending INTEGER NOT NULL
+    );
+    CREATE INDEX login_failures_ip ON login_failures(ip, at);
+    CREATE INDEX login_failures_account ON login_failures(account, at);
+    CREATE INDEX login_failures_at ON login_failures(at);
+    CREATE TABLE login_networks (
+        account TEXT NOT NULL,
+        network TEXT NOT NULL,
+        last_success REAL NOT NULL,
+        PRIMARY KEY (account, network)
+    ) WITHOUT ROWID;
+    CREATE INDEX login_networks_last ON login_networks(last_success);
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+    """,
 )
 
 
@@ -289,9 +363,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the newest schema; returns the version it is at."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this Pillarbox ({len(MIGRATIONS)})"
+        # An older binary must not write into a newer store (it would not know what its rows mean).
+        raise StoreError(
+            f"the store's schema version {version} is newer than this Pillarbox knows ({len(MIGRATIONS)}):"
+            " it was written by a newer version; run that version (or restore a backup made by this one)"
         )
+    _repair_edited_history(conn, version)
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -307,6 +384,27 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return len(MIGRATIONS)
+
+
+def _repair_edited_history(conn: sqlite3.Connection, version: int) -> None:
+    """Migration 6 was edited after a release (tests/upgrade keeps that release's data_dir): it first
+    kept small bodies in a ``messages.body`` column, then in ``message_bodies``. A store made by the
+    first form is at version 6 or later without that table; move its bodies where they live now."""
+    def missing() -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_bodies'").fetchone() is None
+
+    if version < 6 or not missing():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if missing():  # again under the write lock: another process may have repaired it meanwhile
+            conn.execute("CREATE TABLE message_bodies (message_id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            conn.execute("INSERT INTO message_bodies SELECT id, body FROM messages WHERE body IS NOT NULL")
+            conn.execute("ALTER TABLE messages DROP COLUMN body")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _statements(script: str) -> list[str]:
