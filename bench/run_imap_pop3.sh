@@ -68,6 +68,7 @@ pop3s = ["127.0.0.1:$PB_PORT_POP3S"]
 max_connections = 19000
 max_connections_per_ip = 19000
 EOF
+        "$PY" "$HERE/init_store.py" "$BASE/pillarbox/data"  # admin commands need a store
         pb domain add bench.test
         for n in $(seq 1 10); do
             echo bench-password | pb user add "bench$n@bench.test" --password-stdin >/dev/null

@@ -56,6 +56,7 @@ def prepare(workdir: Path, port: int, workers: int | None) -> Path:
         "[limits]\nmax_connections_per_ip = 200\n"
     )
     run = [*pillarbox_cmd(), "--config", str(config)]
+    subprocess.run([sys.executable, str(HERE / "init_store.py"), str(workdir / "data")], check=True, env=env())
     subprocess.run([*run, "domain", "add", DOMAIN], check=True, env=env(), capture_output=True)
     subprocess.run([*run, "user", "add", USER, "--password-stdin"], input=b"bench-password\n",
                    check=True, env=env(), capture_output=True)
