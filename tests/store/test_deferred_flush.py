@@ -226,6 +226,7 @@ def test_point_reads_stay_on_the_callers_thread(tmp_path: Path, run):
             assert await store.get_credentials("bob@example.com") is not None
             assert await store.login_failures("192.0.2.1", "bob@example.com", 0) == (0, 0)
             assert await store.list_mailboxes(account.id)
+            assert (await store.read_message(1)).startswith(b"From: Alice")  # a body kept in the database
             assert hops == []
         finally:
             await store.close()

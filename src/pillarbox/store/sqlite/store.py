@@ -477,7 +477,12 @@ class SQLiteStore(WebData):
         return await self._read(lambda c: messages.summaries(c, message_ids, structure))
 
     async def read_message(self, message_id: int) -> bytes:
-        return await self._read(lambda c: self._bytes_of(*messages.body_or_blob(c, message_id)))
+        """A body kept in the database (up to 128 KiB) is a point read, right here (``_read_now``: FETCH
+        BODY[] hopped to the pool for each message); a body in a file is read in the pool."""
+        body, blob = await self._read_now(lambda c: messages.body_or_blob(c, message_id))
+        if body is not None:
+            return body
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.blobs.read, blob)
 
     async def read_by_uids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         def read(conn: sqlite3.Connection) -> dict[int, bytes]:
