@@ -27,6 +27,7 @@ OUT=${OUT:-$HERE/results-$(date -u +%Y-%m-%d).jsonl}
 SMTP_POINTS=${SMTP_POINTS:-4096x1,4096x10,4096x50,102400x10}
 SMTP_MESSAGES=${SMTP_MESSAGES:-4096=20000,102400=20000}
 export IMAP_DURATION=${IMAP_DURATION:-60} IMAP_CLIENTS=${IMAP_CLIENTS:-10 50}
+export POP3_USERS=${POP3_USERS:-0}  # the IMAP setup leaves out the POP3 maildrops
 
 echo "# $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), Pillarbox at $(git -C "$REPO" rev-parse --short HEAD)"
 for round in $(seq 1 "$ROUNDS"); do
