@@ -15,7 +15,7 @@ def test_a_changed_password_stops_working_in_every_process_at_once(tmp_path: Pat
     second = tmp_path / "second.toml"
     second.write_text(first.read_text())  # same data_dir, another ephemeral port
     populate(tmp_path / "data")
-    servers = [ServerProcess(first), ServerProcess(second)]
+    servers = [ServerProcess(first), ServerProcess(second, shares_data_dir=True)]
     try:
         ports = [server.port("imaps") for server in servers]
         for port in ports * 2:  # the second round is answered from each process's cache

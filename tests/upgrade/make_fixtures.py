@@ -113,7 +113,7 @@ def released_versions() -> list[tuple[str, int]]:
 
 def make(commit: str, count: int) -> Path:
     """The fixture as ``vNN-COMMIT.tar.gz`` (a data_dir and expected.json; compressed, it is small)."""
-    target = FIXTURES / f"v{count:02d}-{commit[:8]}.tar.gz"
+    target = fixture_path(commit, count)
     FIXTURES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "tree"
@@ -132,6 +132,11 @@ def make(commit: str, count: int) -> Path:
     return target
 
 
+def fixture_path(commit: str, count: int) -> Path:
+    return FIXTURES / f"v{count:02d}-{commit[:8]}.tar.gz"
+
+
 if __name__ == "__main__":
     for commit, count in released_versions():
-        print(f"schema with {count} migrations at {commit[:8]}: {make(commit, count).relative_to(REPO)}")
+        if not fixture_path(commit, count).exists():  # a fixture, once committed, stays as it is
+            print(f"schema with {count} migrations at {commit[:8]}: {make(commit, count).relative_to(REPO)}")
