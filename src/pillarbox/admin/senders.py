@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 
 from pillarbox.admin.common import EX_OK, listing, require_account
+from pillarbox.admin.ops_directory import new_address_field
 from pillarbox.store.records import SenderGrant
 from pillarbox.store.sqlite.store import SQLiteStore
 
 
 async def grant_sender(store: SQLiteStore, user: str, address: str) -> SenderGrant:
     account = await require_account(store, user)
-    return await store.add_sender_grant(account.address, address)
+    return await store.add_sender_grant(account.address, new_address_field(address, "sender", catch_all=True))
 
 
 async def revoke_sender(store: SQLiteStore, user: str, address: str) -> None:
