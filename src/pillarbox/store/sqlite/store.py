@@ -9,6 +9,7 @@ writers and the change feed notices the other side's commits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
@@ -109,7 +110,10 @@ class SQLiteStore(WebData):
         make_private_dirs(data_dir)
         self.db_path = data_dir / "pillarbox.sqlite3"
         create_private_file(self.db_path)  # before SQLite does, with the umask's mode (its WAL copies the mode)
-        with connect(self.db_path) as conn:
+        # closed here, not left to the garbage collector: Python's statement cache makes every connection
+        # part of a reference cycle, and one left open keeps the WAL and -shm its process once opened
+        # (deleted and replaced since, its later connections read that stale WAL index)
+        with contextlib.closing(connect(self.db_path)) as conn:
             migrate(conn)
             recover_after_reboot(conn, current_boot())
         self.blobs = BlobStore(data_dir / "blobs")
