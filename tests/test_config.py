@@ -271,7 +271,7 @@ def test_absolute_data_dir_is_kept(tmp_path: Path) -> None:
 
 def test_empty_listen_table_starts_nothing(tmp_path: Path) -> None:
     config = load_config(write(tmp_path / "pillarbox.toml", "[listen]\n"), environ={})
-    assert all(value == () for value in vars(config.listen).values())
+    assert config.listen.endpoints() == {}
 
 
 def test_imap_max_literal_can_be_set_apart(tmp_path: Path) -> None:

@@ -29,20 +29,24 @@ from pillarbox.auth.login_cache import LoginCache
 from pillarbox.auth.passwords import PasswordHashing, hash_parameters
 from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
 from pillarbox.clientsetup import configured_ports
-from pillarbox.config import Config, Endpoint, LimitsConfig
+from pillarbox.config import Config, Endpoint, LimitsConfig, ListenConfig
+from pillarbox.delivery.filtering import SieveFilter, settings_from_config
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap import response as imap_response
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.managesieve import server as managesieve
+from pillarbox.managesieve.session import ManageSieveServices
 from pillarbox.mime.headers import HeaderLimits
 from pillarbox.net.balance import LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, PoolLimits
 from pillarbox.net.listener import Connection, Listener
+from pillarbox.net.proxy import ProxyPolicy
 from pillarbox.net.spool import SpoolArea
 from pillarbox.net.tls import TLSContextHolder, certificate_facts
-from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
+from pillarbox.obs import get_logger, log_event, render_metrics, set_node_name, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
 from pillarbox.policy.received.intake import ReportIntake
@@ -136,6 +140,9 @@ def pool_limits(limits: LimitsConfig) -> dict[str, PoolLimits]:
                            per_ip_counts_users=False),
         "pop3": PoolLimits(limits.pop3_connections, limits.pop3_connections_per_ip,
                            reserved=reserve(limits.pop3_connections), per_ip_counts_users=False),
+        "managesieve": PoolLimits(limits.managesieve_connections, limits.managesieve_connections_per_ip,
+                                  limits.managesieve_connections_per_user_ip, reserve(limits.managesieve_connections),
+                                  per_ip_counts_users=False),
         "http": PoolLimits(limits.http_connections),
     }
 
@@ -248,6 +255,8 @@ def _smtp_services(services: Services) -> SMTPServices:
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
                                senders=SenderRules(services.directory, config.senders),
+                               sieve=SieveFilter(services.store, settings_from_config(config.sieve)),
+                               directory=services.directory,
                                reports=_report_intake(services))
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool)
 
@@ -270,6 +279,7 @@ def _imap(implicit_tls: bool) -> Callable[[Services], Handler]:
             hostname=services.config.hostname, timeout=limits.imap_timeout, max_literal=limits.imap_max_literal,
             max_command_errors=limits.max_command_errors, login_timeout=limits.imap_login_timeout,
             transfer_timeout=limits.transfer_timeout, min_transfer_rate=limits.min_transfer_rate,
+            metadata_max_size=limits.imap_metadata_max_size, metadata_max_entries=limits.imap_metadata_max_entries,
         )
         imap_services = IMAPServices(settings, services.store, services.authenticator, services.tls,
                                      spool=services.spool)
@@ -292,7 +302,16 @@ def service_specs() -> dict[str, ServiceSpec]:
         "imaps": ServiceSpec(_imap(True), "imap", implicit_tls=True),
         "pop3": ServiceSpec(pop3.make_app_handler, "pop3", refusal=pop3.TOO_MANY_CONNECTIONS),
         "pop3s": ServiceSpec(pop3.make_app_handler, "pop3", implicit_tls=True),
+        "managesieve": ServiceSpec(_managesieve, "managesieve", refusal=managesieve.TOO_MANY_CONNECTIONS),
     }
+
+
+def _managesieve(services: Services) -> Handler:
+    config = services.config
+    return managesieve.make_handler(ManageSieveServices(
+        config.hostname, services.store, services.authenticator, services.tls, settings_from_config(config.sieve),
+        timeout=config.sieve.managesieve_timeout, max_command_errors=config.limits.max_command_errors,
+    ))
 
 
 async def start_listeners(
@@ -300,7 +319,7 @@ async def start_listeners(
 ) -> None:
     """Bind and serve every configured listener; a worker serves the ``inherited`` sockets instead."""
     specs = service_specs()
-    for name, endpoints in _configured(services.config).items():
+    for name, endpoints in services.config.listen.endpoints().items():
         spec = specs.get(name)
         if spec is None:
             log_event(log, "warning", "listener not started: protocol not implemented yet", service=name)
@@ -312,7 +331,7 @@ async def start_listeners(
             endpoints, spec.make_handler(services), tls=tls if spec.implicit_tls else None,
             limiter=services.limiters[spec.pool], refusal=spec.refusal, name=name,
             balance=services.balance if name not in PRIMARY_ONLY else None,
-            send_timeout=services.config.limits.send_timeout,
+            send_timeout=services.config.limits.send_timeout, proxy=_proxy_policy(services.config.listen, name),
         )
         try:
             await listener.start(inherited[name] if inherited is not None else None)
@@ -323,6 +342,11 @@ async def start_listeners(
             log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
 
 
+def _proxy_policy(listen: ListenConfig, name: str) -> ProxyPolicy | None:
+    """Behind a load balancer: who may say, in a PROXY header, which client a connection is for."""
+    return ProxyPolicy(listen.proxy_trusted, listen.proxy_timeout) if name in listen.proxy_protocol else None
+
+
 PRIMARY_ONLY = ("http", "web", "https")
 """Listeners the primary keeps: health, metrics and the web face (its traffic is small), and the ACME
 challenges (answered by the process that orders)."""
@@ -331,12 +355,6 @@ challenges (answered by the process that orders)."""
 def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
     """What workers inherit: every protocol listener but ``PRIMARY_ONLY``."""
     return {listener.name: listener.sockets for listener in services.listeners if listener.name not in PRIMARY_ONLY}
-
-
-def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
-    listen = config.listen
-    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "web", "https")
-    return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
 class BackgroundTask(Protocol):
@@ -357,7 +375,7 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
         tasks.append(DMARCReportTask(reporter))
     if config.queue.tls_reports:
         tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
-                              smtp_port=config.outbound.smtp_port)
+                              smtp_port=config.outbound.smtp_port, ca_file=config.outbound.ca_file)
         tasks.append(TLSReportTask(tls))
     if services.acme is not None:
         tasks.append(services.acme.manager)
@@ -505,6 +523,7 @@ def _reload_tls(services: Services) -> None:
 def serve(config: Config, worker: WorkerSetup | None = None) -> int:
     """Run the server until a stop signal; the exit status for the CLI."""
     setup_logging(config.log.level, config.log.format)
+    set_node_name(config.node or None)
     if worker is not None:
         set_process_label(str(worker.index))
     elif worker_count(config) > 1:

@@ -31,7 +31,9 @@ from pillarbox.admin import (
     queue_dkim_dns,
     quickstart,
     senders,
+    sieve_commands,
     store_check,
+    tls_seen,
     tokens,
 )
 from pillarbox.admin import domains_users as du
@@ -125,6 +127,8 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="run the mail server")
     serve.set_defaults(func=None)
+    serve.add_argument("--node", metavar="NAME",
+                       help="this server is node NAME: the file's [nodes.NAME] table says where it listens")
     # how the primary starts a worker process (pillarbox.workers), not for people
     serve.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     serve.add_argument("--inherit", default="", help=argparse.SUPPRESS)
@@ -136,10 +140,12 @@ def build_parser() -> Parser:
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
     store_check.register(commands)  # store check
+    sieve_commands.register(commands)  # sieve, forward, vacation
     backup.register(commands)  # backup, restore
     acme_commands.register(commands)  # acme status, acme renew
     quickstart.register(commands)
     tokens.register(commands)  # token
+    tls_seen.register(commands)  # tls list, tls forget
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
@@ -233,6 +239,15 @@ def _mailbox_commands(commands: argparse._SubParsersAction) -> None:
     actions = _group(commands, "mailbox", "an account's folders")
     listing = _listing(actions, "list folders with counts and sizes", mailbox_message.mailbox_list)
     listing.add_argument("address", metavar="ADDRESS")
+    share = actions.add_parser("share", help="share a folder with a user of its domain (IMAP ACL rights)")
+    share.add_argument("owner", metavar="OWNER", help="the folder's account")
+    share.add_argument("folder", metavar="FOLDER")
+    share.add_argument("grantee", metavar="GRANTEE", help='an address of the same domain, or "anyone" of it')
+    share.add_argument("rights", metavar="RIGHTS",
+                       help='RFC 4314 letters: "lr" read, "lrsw" and flags, "lrswite" and delete, "+i" adds,'
+                            ' "-w" removes, "none" revokes')
+    share.add_argument("--json", action="store_true", help="print the folder's ACL as JSON")
+    share.set_defaults(func=mailbox_message.mailbox_share)
 
 
 def _message_commands(commands: argparse._SubParsersAction) -> None:
@@ -284,7 +299,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         os.umask(UMASK)
         return int(args.func(args))
     os.umask(UMASK)  # whatever any command creates in the data_dir is its owner's alone (store/files.py)
-    config = load_config(args.config)
+    config = load_config(args.config, node=getattr(args, "node", None))
     if args.log_level:
         config = replace(config, log=replace(config.log, level=args.log_level))
     if args.command == "serve":

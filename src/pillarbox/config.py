@@ -287,6 +287,35 @@ def _listen(*texts: str) -> Any:
     return _setting(tuple(Endpoint.parse(t) for t in texts), _endpoints())
 
 
+LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve", "http", "web",
+             "https")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _listener_names(value: Any, base: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _expected("an array of listener names", value)
+    for name in value:
+        if name not in LISTENERS:
+            close = difflib.get_close_matches(name, LISTENERS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise _Bad(f"{_show(name)} is not a listener{hint}; the listeners are {', '.join(LISTENERS)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _networks(value: Any, base: Path) -> tuple[Network, ...]:
+    """A list of networks ("10.0.0.0/8", "2001:db8::/32") or single addresses ("192.0.2.10")."""
+    if not isinstance(value, list):
+        raise _expected('an array of networks such as "10.0.0.0/8"', value)
+    found = []
+    for text in value:
+        try:
+            found.append(ipaddress.ip_network(text if isinstance(text, str) else None, strict=True))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise _Bad(f'expected a network such as "10.0.0.0/8", got {_show(text)} ({exc})') from None
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class ListenConfig:
     """Where each service listens. A ``[listen]`` table in the file replaces all of these defaults:
@@ -299,23 +328,36 @@ class ListenConfig:
     imaps: tuple[Endpoint, ...] = _listen("0.0.0.0:993")
     pop3: tuple[Endpoint, ...] = _listen("0.0.0.0:110")
     pop3s: tuple[Endpoint, ...] = _listen("0.0.0.0:995")
+    managesieve: tuple[Endpoint, ...] = _listen("0.0.0.0:4190")  # RFC 5804 1.8
     http: tuple[Endpoint, ...] = _listen("127.0.0.1:8080")
     # The public web ports, off unless named (another web server may own 80 and 443; quickstart names them).
     # web (80): ACME HTTP-01 challenges, everything else redirected to https. https (443): the admin and
     # account pages, the JSON API, autoconfig, MTA-STS policies, ACME TLS-ALPN-01; never /metrics.
     web: tuple[Endpoint, ...] = _setting((), _endpoints())
     https: tuple[Endpoint, ...] = _setting((), _endpoints())
+    # Behind a load balancer (net/proxy.py): these listeners take the client's address from a PROXY
+    # protocol header, which only sources in proxy_trusted may send (any other is closed unread).
+    proxy_protocol: tuple[str, ...] = _setting((), _listener_names)
+    proxy_trusted: tuple[Network, ...] = _setting((), _networks)
+    proxy_timeout: float = 5.0
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
         seen: dict[Endpoint, str] = {}
-        for f in fields(cls):
-            given.setdefault(f.name, ())
-            for endpoint in given[f.name]:
+        for name in LISTENERS:
+            given.setdefault(name, ())
+            for endpoint in given[name]:
                 # Two services on one address would fail at bind time with a far less helpful message.
                 if endpoint in seen and endpoint.port != 0:
-                    raise _Bad(f"{where}.{f.name}: {endpoint} is also used by {where}.{seen[endpoint]}")
-                seen[endpoint] = f.name
+                    raise _Bad(f"{where}.{name}: {endpoint} is also used by {where}.{seen[endpoint]}")
+                seen[endpoint] = name
+        if given.get("proxy_protocol") and not given.get("proxy_trusted"):
+            raise _Bad(f"{where}.proxy_trusted: missing; {where}.proxy_protocol needs the load balancers'"
+                       " networks (a PROXY header from anyone else is refused)")
+
+    def endpoints(self) -> dict[str, tuple[Endpoint, ...]]:
+        """The listeners that have addresses, by name."""
+        return {name: getattr(self, name) for name in LISTENERS if getattr(self, name)}
 
 
 @dataclass(frozen=True)
@@ -346,7 +388,7 @@ def _percent_below_100(value: Any, base: Path) -> int:
     return value
 
 
-CONNECTION_POOLS = ("smtp", "submission", "imap", "pop3")
+CONNECTION_POOLS = ("smtp", "submission", "imap", "pop3", "managesieve")
 """The listeners with a ``<name>_connections`` and ``<name>_connections_per_ip`` limit (and http)."""
 
 
@@ -366,6 +408,9 @@ class LimitsConfig:
     imap_connections_per_user_ip: int = 10  # Dovecot's mail_max_userip_connections
     pop3_connections: int = 500
     pop3_connections_per_ip: int = 20  # not yet logged in
+    managesieve_connections: int = 200
+    managesieve_connections_per_ip: int = 10  # not yet logged in
+    managesieve_connections_per_user_ip: int = 5
     http_connections: int = 100
     reserved_for_users: int = _setting(10, _percent_below_100)
     # Older names: when given, the default of every listener's limit above that is not.
@@ -383,6 +428,9 @@ class LimitsConfig:
     send_timeout: int = 300
     buffer_memory: int = _setting(256 * MiB, _size)
     imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
+    # RFC 5464 4.1: a server must take values of at least 1,024 octets and at least 10 entries.
+    imap_metadata_max_size: int = _setting(64 * 1024, minimum=1024)
+    imap_metadata_max_entries: int = _setting(100, minimum=10)
     auth_failures_per_ip: int = 10
     max_header_size: int = _setting(256 * 1024, _size)  # a message's header section, over SMTP
     max_header_lines: int = 5000
@@ -499,6 +547,19 @@ class QueueConfig:
     tls_reports: bool = _setting(True, _flag)
 
 
+def _source_address(value: Any, version: int) -> str:
+    """An address of this host to send from: an IPv4 (``source_ipv4``) or IPv6 (``source_ipv6``) one."""
+    if value == "":
+        return ""
+    try:
+        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise _expected(f"an IPv{version} address", value)
+    return str(address)
+
+
 @dataclass(frozen=True)
 class OutboundConfig:
     """How the queue reaches other servers: port, trust store, smarthosts, TLS policies."""
@@ -514,6 +575,10 @@ class OutboundConfig:
     mta_sts_port: int = 443
     mta_sts: bool = _setting(True, _flag)
     dane: bool = _setting(True, _flag)
+    tls_memory: bool = _setting(True, _flag)
+    """Hold each destination domain to the best TLS it was seen with (outbound/tls_memory.py)."""
+    source_ipv4: str = _setting("", lambda value, base: _source_address(value, 4))
+    source_ipv6: str = _setting("", lambda value, base: _source_address(value, 6))
 
 
 def _optional_ip(value: Any, base: Path) -> str:
@@ -646,6 +711,26 @@ def _default_hostname() -> str:
 
 
 @dataclass(frozen=True)
+class SieveConfig:
+    """Server-side filtering (docs/sieve.md): the bounds of RFC 5228 10 and of ManageSieve (RFC 5804)."""
+
+    max_script_size: int = _setting(65_536, _size)
+    max_scripts: int = 16
+    max_actions: int = 32
+    max_redirects: int = 4
+    max_steps: int = 200_000
+    """The CPU limit, in work units: one per command or test, one per 256 characters compared."""
+    max_include_depth: int = 10
+    max_includes: int = 32
+    vacation_min_days: int = 1
+    vacation_max_days: int = 90
+    duplicate_max_days: int = 30
+    srs_max_age_days: int = 21
+    max_delivered_to: int = 10
+    managesieve_timeout: int = 1800
+
+
+@dataclass(frozen=True)
 class Config:
     hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
     postmaster: str = _setting("", _address)
@@ -668,8 +753,11 @@ class Config:
     senders: SendersConfig = field(default_factory=SendersConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
+    node: str = field(default="", metadata={"internal": True})
+    """The ``[nodes.NAME]`` table this server was started with (``serve --node NAME``), "" for none."""
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
@@ -763,17 +851,61 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+# --------------------------------------------------------------------------------------------------
+# Nodes: several servers on one store (docs/cluster.md) read one file; [nodes.NAME] says what differs.
+
+NODE_TABLES = ("listen",)
+"""What a ``[nodes.NAME]`` table may hold: the rest of the file is every node's."""
+
+
+def _for_node(config: Config, doc: dict[str, Any], nodes: Any, node: str | None, base: Path) -> Config:
+    """``config`` as node ``node`` sees it; every ``[nodes.NAME]`` table is checked, whichever node runs."""
+    if not isinstance(nodes, dict):
+        raise _Bad(f"nodes: {_expected('a table of [nodes.NAME] tables', nodes)}")
+    views = {name: _node_listen(doc.get("listen"), name, table, base) for name, table in nodes.items()}
+    if node is None:
+        return config
+    if node not in views:
+        known = ", ".join(_key("nodes", name) for name in views) or "none"
+        raise _Bad(f"{_key('nodes', node)}: no such table for serve --node {node} (the file has: {known})")
+    listen = views[node] or config.listen
+    Config._complete({"acme": config.acme, "listen": listen}, _key("nodes", node))
+    return replace(config, listen=listen, node=node)
+
+
+def _node_listen(shared: Any, name: str, table: Any, base: Path) -> ListenConfig | None:
+    """The ``[listen]`` of node ``name``: its own keys over the file's; None when it changes nothing."""
+    where = _key("nodes", name)
+    if not isinstance(table, dict):
+        raise _Bad(f"{where}: {_expected('a table', table)}")
+    for key in table:
+        if key not in NODE_TABLES:
+            raise _Bad(f"{_key(where, key)}: only {', '.join(NODE_TABLES)} may differ per node;"
+                       " every other setting is shared by all nodes")
+    if "listen" not in table:
+        return None
+    if not isinstance(table["listen"], dict):
+        raise _Bad(f"{where}.listen: {_expected('a table', table['listen'])}")
+    return _build(ListenConfig, {**(shared or {}), **table["listen"]}, base, f"{where}.listen")
+
+
+def load_config(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None, node: str | None = None,
+) -> Config:
     """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else the default file (``paths``) if
-    it exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
+    it exists, else the built-in defaults; ``node``: as the ``[nodes.NODE]`` table of the file changes it.
+    Raises ConfigError with one line naming the file and the key."""
     found = _find(path, os.environ if environ is None else environ)
     if found is None:
+        if node is not None:
+            raise ConfigError(f"serve --node {node}: no configuration file with a [nodes.{node}] table")
         return Config()
     try:
         doc = _read(found)
         source = Path(os.path.abspath(found))
         base = source.parent  # relative paths in a file mean "next to this file"
-        config = _build(Config, doc, base)
+        nodes = doc.pop("nodes", {})
+        config = _for_node(_build(Config, doc, base), doc, nodes, node, base)
     except _Bad as exc:
         raise ConfigError(_one_line(f"{found}: {exc}")) from None
     return replace(config, source=source)

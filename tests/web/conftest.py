@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.dnsserver import DNSServer
 from tests.server_process import SERVICES, ServerProcess, pillarbox, write_config
 
 ADMIN, ADMIN_PASSWORD = "admin@example.com", "admin-secret-1"
@@ -35,11 +37,16 @@ class WebServer:
         return pillarbox(self.config, *args, input=input, check=check).stdout.decode()
 
     def client(self) -> httpx.Client:
+        """Over plain http: the internal face (``/metrics``), anonymous requests, API tokens."""
         return httpx.Client(base_url=self.base, timeout=30)
 
+    def tls_client(self) -> httpx.Client:
+        """Over https (the server's self-signed certificate): where a password is taken."""
+        return httpx.Client(base_url=self.tls_base, timeout=30, verify=False)
+
     def login(self, address: str, password: str) -> tuple[httpx.Client, str]:
-        """A client with a session, and the session's CSRF token."""
-        client = self.client()
+        """A client with a session over https, and the session's CSRF token."""
+        client = self.tls_client()
         answer = client.post("/api/v1/session", json={"address": address, "password": password})
         assert answer.status_code == 200, answer.text
         return client, answer.json()["csrf"]
@@ -51,6 +58,21 @@ def start_web_server(directory: Path, extra: str = EXTRA) -> WebServer:
     pillarbox(config, "user", "add", ADMIN, "--admin", "--password-stdin", input=ADMIN_PASSWORD.encode() + b"\n")
     pillarbox(config, "user", "add", USER, "--password-stdin", input=USER_PASSWORD.encode() + b"\n")
     return WebServer(ServerProcess(config), config)
+
+
+@contextmanager
+def web_server_with_dns(directory: Path, records: dict[tuple[str, str], list[str]]) -> Iterator[WebServer]:
+    """A web server whose resolver is a loopback DNS server with ``records`` (tests/dnsserver.py); its log
+    must hold no traceback when it stops."""
+    dns = DNSServer(records)
+    extra = f'\n[limits]\nauth_failures_per_ip = 1000\n\n[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 1.0\n'
+    web = start_web_server(directory, extra)
+    try:
+        yield web
+    finally:
+        web.server.stop()
+        dns.close()
+        assert "Traceback" not in web.server.log()
 
 
 @pytest.fixture(scope="module")

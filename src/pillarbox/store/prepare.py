@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pillarbox.mime.search_text import search_text
 from pillarbox.mime.structure import parse_message
+from pillarbox.mime.subject import base_subject
 from pillarbox.store.blobs import blob_name
 from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.textfold import fold
@@ -26,6 +27,7 @@ def prepare_message(raw: bytes) -> PreparedMessage:
         header_message_id=parsed.message_id,
         structure_json=parsed.to_json(),
         thread_refs=" ".join(parsed.references) or parsed.in_reply_to or "",
+        base_subject=base_subject(parsed.subject),
         body=raw if len(raw) <= INLINE_BODY_LIMIT else None,
     )
 
