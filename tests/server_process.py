@@ -27,13 +27,16 @@ for a client that talks before the greeting) would slow every SMTP wire test on 
 tests/antispam tests it with a delay of its own."""
 
 
-def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "",
+def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", workers: int = 1,
                  antispam: str = NO_PREGREET_WAIT, **top: str) -> Path:
-    """A config with ``data_dir = "data"`` beside it, and an empty store there (admin commands need one)."""
+    """A config with ``data_dir = "data"`` beside it, and an empty store there (admin commands need one).
+    ``workers`` 1 unless a test is about several processes: the default, one per CPU, would start a
+    process per CPU for every test server and double the suite's processes."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
-    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n\n[antispam]\n{antispam}\n')
+    path.write_text(f'{head}\ndata_dir = "data"\nworkers = {workers}\n\n[listen]\n{listen}\n{extra}\n'
+                    f'\n[antispam]\n{antispam}\n')
     init_store(directory / "data")
     return path
 
@@ -92,6 +95,7 @@ class ServerProcess:
         but for tests that play two processes with a port each (PILLARBOX_TESTS_SHARE_DATA_DIR).
         ``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest.
         ``serve_args``: options of ``serve`` (``--node NAME``)."""
+        assert re.search(r"^workers = ", config.read_text(), re.M), "a test server sets workers (write_config does)"
         self.config = config
         self.lines: list[str] = []
         self.addresses: dict[str, tuple[str, int]] = {}

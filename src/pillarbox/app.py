@@ -161,7 +161,8 @@ def build_limiters(limits: LimitsConfig) -> dict[str, ConnectionLimiter]:
 
 def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
-    store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space)
+    store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space,
+                             flag_flush_delay=config.store.flag_flush_delay)
     certificate = current_certificate(config)
     limits = config.limits
     resolver = make_resolver(config)  # one cache for SPF/DKIM/DMARC and outbound routing

@@ -280,7 +280,8 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
     act_as_owner(config.data_dir)
     if sys.stderr.isatty():  # a person at a terminal sees which store they act on; scripts stay quiet
         print(f"pillarbox: data_dir {config.data_dir}", file=sys.stderr)
-    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space)
+    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space,
+                             flag_flush_delay=config.store.flag_flush_delay)
     try:
         return int(await args.func(store, args))
     finally:

@@ -36,6 +36,7 @@ ENV_VAR = "PILLARBOX_CONFIG"
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
 DEFAULT_MIN_FREE_SPACE = 256 * MiB
+DEFAULT_FLAG_FLUSH_DELAY = 1.0  # seconds (store/sqlite/deferred.py)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("kv", "json")
 
@@ -183,6 +184,12 @@ def _integer(minimum: int) -> Convert:
 def _positive_number(value: Any, base: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
         raise _expected("a positive number", value)
+    return float(value)
+
+
+def _seconds_or_zero(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
+        raise _expected("a number of seconds from 0 to 60", value)
     return float(value)
 
 
@@ -445,6 +452,9 @@ class StoreConfig:
     """The embedded store: SQLite and blob files in ``data_dir`` (``store/reserve.py``)."""
 
     min_free_space: int = _setting(DEFAULT_MIN_FREE_SPACE, _size_or_zero)
+    flag_flush_delay: float = _setting(DEFAULT_FLAG_FLUSH_DELAY, _seconds_or_zero)
+    """Flag changes (and \\Recent marks, search-index rows) become durable with the next flush, at the
+    latest this many seconds later; 0: each is flushed before its reply."""
 
 
 def _non_negative_number(value: Any, base: Path) -> float:
@@ -860,7 +870,8 @@ class Config:
     postmaster: str = _setting("", _address)
     """Who reads postmaster@ and abuse@ of a domain added without ``--postmaster`` (RFC 5321 4.5.1, RFC 2142)."""
     data_dir: Path = field(default_factory=default_data_dir)
-    workers: int = field(default=1, metadata={"minimum": 0})
+    workers: int = field(default=0, metadata={"minimum": 0})
+    """Server processes; 0 (the default): one per CPU, at most ``workers.MAX_AUTO_WORKERS``."""
     event_loop: str = _setting("auto", _choice(("auto", "uvloop", "asyncio")))
     listen: ListenConfig = field(default_factory=ListenConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)

@@ -74,7 +74,7 @@ class Pillarbox:
 @pytest.fixture
 def pb(tmp_path: Path) -> Pillarbox:
     config = tmp_path / "pillarbox.toml"
-    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\n\n[listen]\n')
+    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\nworkers = 1\n\n[listen]\n')
     init_store(tmp_path / "data")
     return Pillarbox(config, tmp_path / "data")
 

@@ -145,7 +145,7 @@ def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains
     queue_table = "\n".join(f"{key} = {value}" for key, value in settings.items())
     remote_port = "" if port == SMTP_PORT else f"smtp_port = {port}\n"  # the other MXs listen where this one does
     config.write_text(
-        f'hostname = "mx.{domains[0]}"\ndata_dir = "data"\n\n'
+        f'hostname = "mx.{domains[0]}"\ndata_dir = "data"\nworkers = 1\n\n'
         f'[listen]\nsmtp = ["{ip}:{port}"]\nsubmission = ["127.0.0.1:0"]\n\n'
         f'[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n\n'
         f"[queue]\n{queue_table}\n\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class MailServer:
 
         from pillarbox.store.blobs import BlobStore
 
-        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
+        with contextlib.closing(sqlite3.connect(self.data_dir / "pillarbox.sqlite3")) as conn:
             body, blob = conn.execute(
                 "SELECT b.body, m.blob FROM queue q JOIN messages m ON m.id = q.message_id"
                 " LEFT JOIN message_bodies b ON b.message_id = m.id ORDER BY q.id DESC LIMIT 1"
@@ -56,7 +57,7 @@ class MailServer:
     def queued(self) -> list[tuple[str, str]]:
         import sqlite3
 
-        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
+        with contextlib.closing(sqlite3.connect(self.data_dir / "pillarbox.sqlite3")) as conn:
             return conn.execute(
                 "SELECT q.sender, r.address FROM queue q JOIN queue_recipients r ON r.queue_id = q.id ORDER BY q.id"
             ).fetchall()
