@@ -25,7 +25,9 @@ from tests.smtp.conftest import PASSWORD
 
 CLIENTS = 10
 SENT = 16 * 1024 * 1024  # of each 50 MB body, never finished
-GROWTH_ALLOWED = 16 * 1024 * 1024  # "a few MB"; 10 × 16 MB kept in memory would be 160
+# 7-8 MB measured on a quiet machine, 19 MB on a loaded one (the allocator keeps the peak of in-flight
+# chunks); 10 × 16 MB kept in memory would be 160
+GROWTH_ALLOWED = 32 * 1024 * 1024
 PIECE = b"0123456789abcdef" * 4096  # 64 KiB of message text, CRLF-free as DATA allows in a line
 
 
@@ -180,6 +182,7 @@ def test_after_login_half_sent_appends_wait_on_disk_and_a_finished_one_is_stored
         send_body(client.sock, SENT)
         return client.shutdown
 
+    login(server).logout()  # what the first login sets up once (TLS, hashing, the session's caches) is no body
     with held_open(server, half_sent) as grown:
         settle(server, CLIENTS)
         assert grown() < GROWTH_ALLOWED
