@@ -103,3 +103,11 @@ def test_a_client_that_talks_before_the_greeting_is_refused(waiting_server: Mail
 def test_a_client_that_waits_for_the_greeting_is_served(waiting_server: MailServer):
     with smtplib.SMTP("127.0.0.1", waiting_server.smtp) as client:
         assert client.sendmail("alice@remote.test", ["bob@example.com"], MESSAGE) == {}
+
+
+def test_a_client_that_waited_once_is_greeted_at_once_afterwards(waiting_server: MailServer):
+    with smtplib.SMTP("127.0.0.1", waiting_server.smtp, source_address=("127.0.0.9", 0)) as client:
+        assert client.noop()[0] == 250  # it waited for the greeting, as a real MTA does
+    # talking at once now is no pregreet: the greeting comes without the wait (postscreen's greet TTL)
+    lines = talk(waiting_server.smtp, "127.0.0.9", b"EHLO peer.test\r\nQUIT\r\n", wait=False)
+    assert lines[0].startswith(b"220 ") and any(line.startswith(b"250") for line in lines), lines

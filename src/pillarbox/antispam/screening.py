@@ -5,7 +5,9 @@ cheap tests catch most of them, the way Postfix's postscreen does:
 
 - **pregreet**: RFC 5321 3.1 has the client wait for the server's greeting, and a real MTA always
   does. Bots often do not: they talk at once. So the greeting waits ``pregreet_delay`` seconds, and a
-  client that sent anything meanwhile is refused.
+  client that sent anything meanwhile is refused. A client that waited is greeted at once for the next
+  ``PREGREET_PASS_SECONDS`` (a day, as postscreen's ``postscreen_greet_ttl``): a peer that delivers one
+  message per connection would otherwise pay the wait on every one.
 - **DNS lists** (RFC 5782): the client's address is looked up in each configured zone; each listing
   adds the zone's weight (an allowlist has a negative one) and a total at or above the threshold is
   refused. The lookups run while the pregreet wait runs, so together they cost the longer of the two.
@@ -36,6 +38,7 @@ log = get_logger("antispam")
 SCREENED = Counter("pillarbox_antispam_connections_total", "Port 25 connections screened, by outcome", ("result",))
 CACHE_SECONDS = 600.0
 CACHE_SIZE = 10_000
+PREGREET_PASS_SECONDS = 86_400.0
 PREGREET_READ = 1024
 
 
@@ -91,6 +94,7 @@ class ConnectionScreen:
         self.resolver = resolver
         self.clock = clock
         self._cache: OrderedDict[str, tuple[float, int, tuple[str, ...]]] = OrderedDict()
+        self._waited: OrderedDict[str, float] = OrderedDict()  # client → until when it skips the pregreet wait
 
     def allowed(self, ip: str) -> bool:
         address = plain_address(ip)
@@ -101,16 +105,19 @@ class ConnectionScreen:
         ip = conn.peer[0]
         if self.allowed(ip):
             return self._counted(ScreenVerdict(Outcome.ALLOWED))
-        if not self.settings.dnsbl and self.settings.pregreet_delay <= 0:
+        waits = self.settings.pregreet_delay > 0 and not self._passed_pregreet(ip)
+        if not self.settings.dnsbl and not waits:
             # nothing to wait for: greet at once, as without screening (a peer that hangs up meanwhile,
             # like a balancer's health check, would make the greeting a write to a closed transport)
             return self._counted(ScreenVerdict(Outcome.PASSED))
         lookups = asyncio.ensure_future(self.dnsbl_score(ip))
         try:
-            early = await self._pregreet(conn)
+            early = await self._pregreet(conn) if waits else b""
             score, lists = await lookups
         finally:
             lookups.cancel()
+        if waits and not early:
+            self._remember_pregreet_pass(ip)
         if early:
             verdict = ScreenVerdict(Outcome.PREGREET, score, lists, early)
         elif score >= self.settings.dnsbl_threshold:
@@ -160,6 +167,16 @@ class ConnectionScreen:
             log_event(log, "warning", "DNS list lookup failed", client=ip, zone=site.zone, error=str(exc))
             return None
         return any(site.matches(answer) for answer in answers)
+
+    def _passed_pregreet(self, ip: str) -> bool:
+        until = self._waited.get(ip)
+        return until is not None and until > self.clock()
+
+    def _remember_pregreet_pass(self, ip: str) -> None:
+        self._waited[ip] = self.clock() + PREGREET_PASS_SECONDS
+        self._waited.move_to_end(ip)
+        while len(self._waited) > CACHE_SIZE:
+            self._waited.popitem(last=False)
 
     def _remember(self, ip: str, until: float, score: int, lists: tuple[str, ...]) -> None:
         self._cache[ip] = (until, score, lists)
