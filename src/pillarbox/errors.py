@@ -37,3 +37,11 @@ class ProtocolError(PillarboxError):
     def __init__(self, reply: object, message: str = "") -> None:
         super().__init__(message or str(reply))
         self.reply = reply
+
+
+class StoreUnavailable(PillarboxError):
+    """The store cannot be reached right now (database down, failing over, connection lost).
+
+    Not a refusal of the operation (not a ``StoreError``): nothing was committed, and the same request
+    may succeed once the store is back. Protocols answer with their temporary-failure reply
+    (SMTP 451 4.3.0, IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP])."""

@@ -49,7 +49,7 @@ def test_search_indexes_only_its_own_mailbox(with_store):
 
 
 def test_index_pending_works_in_batches(with_store, monkeypatch):
-    monkeypatch.setattr(sqlite_store, "INDEX_BATCH", 3)
+    monkeypatch.setattr(prepare, "INDEX_BATCH", 3)
 
     async def body(store: SQLiteStore) -> None:
         _, inbox = await _account(store)
@@ -85,7 +85,7 @@ def test_a_message_whose_text_cannot_be_extracted_does_not_stall_the_rest(with_s
             raise ValueError("cannot decode")
         return real(raw)
 
-    monkeypatch.setattr(sqlite_store, "index_text", failing)
+    monkeypatch.setattr(prepare, "index_text", failing)
 
     async def body(store: SQLiteStore) -> None:
         _, inbox = await _account(store)
@@ -99,7 +99,7 @@ def test_a_message_whose_text_cannot_be_extracted_does_not_stall_the_rest(with_s
 
 @pytest.mark.parametrize("size", [10, 1000])
 def test_batches_are_bounded_by_bytes_but_never_empty(with_store, monkeypatch, size):
-    monkeypatch.setattr(sqlite_store, "INDEX_BATCH_BYTES", size)
+    monkeypatch.setattr(prepare, "INDEX_BATCH_BYTES", size)
 
     async def body(store: SQLiteStore) -> None:
         _, inbox = await _account(store)
@@ -133,7 +133,7 @@ def test_the_consistency_check_finds_an_unsearchable_message(with_store):
 
 def test_search_catches_up_also_when_another_indexer_got_there_first(with_store, monkeypatch):
     """Two processes may take the same oldest batch; the one that finds it done must go on."""
-    monkeypatch.setattr(sqlite_store, "INDEX_BATCH", 2)
+    monkeypatch.setattr(prepare, "INDEX_BATCH", 2)
 
     async def body(store: SQLiteStore) -> None:
         _, inbox = await _account(store)

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
+from pillarbox.store.names import like_pattern
 from pillarbox.store.records import IndexBacklog
 from pillarbox.store.sqlite.writer import Txn
 from pillarbox.store.textfold import needles
@@ -98,7 +99,3 @@ def search_text(conn: sqlite3.Connection, mailbox_id: int, columns: tuple[str, .
     )
     return {row[0] for row in found}
 
-
-def like_pattern(text: str) -> str:
-    """``text`` as a LIKE pattern matching it anywhere (with ESCAPE '\\')."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

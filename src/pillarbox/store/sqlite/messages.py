@@ -12,10 +12,11 @@ import json
 import sqlite3
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from pillarbox.errors import NotFound, QuotaExceeded
 from pillarbox.store import flags as flagcodec
+from pillarbox.store.names import like_pattern, to_datetime
+from pillarbox.store.prepare import PreparedMessage
 from pillarbox.store.records import (
     Appended,
     Changes,
@@ -27,8 +28,6 @@ from pillarbox.store.records import (
 )
 from pillarbox.store.sqlite import fulltext
 from pillarbox.store.sqlite.counters import next_modseq
-from pillarbox.store.sqlite.directory import to_datetime
-from pillarbox.store.sqlite.fulltext import like_pattern
 from pillarbox.store.sqlite.mailboxes import adjust_counts, get_mailbox_by_id
 from pillarbox.store.sqlite.writer import Txn
 from pillarbox.store.textfold import fold
@@ -38,23 +37,6 @@ _ENTRY_COLUMNS = (
     " mm.internal_date, m.size, mm.save_date"
 )
 _CHUNK = 500  # stay below SQLite's bound-parameter limit
-
-
-@dataclass(frozen=True)
-class PreparedMessage:
-    """A message parsed once, before it reaches the writer (principle 3)."""
-
-    blob: str
-    size: int
-    subject: str
-    from_: str
-    date: int | None
-    header_message_id: str | None
-    structure_json: str
-    thread_refs: str | None = None
-    """References (else In-Reply-To) msg-ids, space-separated: what THREAD=REFERENCES links by."""
-    body: bytes | None = None
-    """The bytes themselves when small enough to live in the database; None: they go to the blob file."""
 
 
 def blob_files(pairs: Iterable[tuple[PreparedMessage | None, bytes]]) -> dict[str, bytes]:

@@ -9,6 +9,7 @@ writers and the change feed notices the other side's commits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import threading
 import time
@@ -20,10 +21,12 @@ from typing import TypeVar
 
 from pillarbox.address import normalize_address, normalize_domain
 from pillarbox.errors import NotFound, StoreError
-from pillarbox.obs import get_logger, log_event
+from pillarbox.obs import get_logger
+from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.blobs import BlobStore
-from pillarbox.store.prepare import index_text, prepare_message
+from pillarbox.store.names import canonical_name, normalize_alias
+from pillarbox.store.prepare import index_texts, prepare
 from pillarbox.store.records import (
     Account,
     Alias,
@@ -50,7 +53,6 @@ from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, logins
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
-from pillarbox.store.sqlite.messages import PreparedMessage
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
@@ -58,8 +60,6 @@ from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 T = TypeVar("T")
 log = get_logger("store")
 BUSY_TIMEOUT_MS = 30_000
-INDEX_BATCH = 64
-INDEX_BATCH_BYTES = 512 * 1024  # about 25 ms of trigram indexing: what a delivery may wait behind
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -244,14 +244,14 @@ class SQLiteStore:
 
     # aliases
     async def add_alias(self, address: str, targets: Sequence[str]) -> Alias:
-        address = _normalize_alias(address)
+        address = normalize_alias(address)
         normalized = [normalize_address(t) for t in targets]
         if not normalized:
             raise StoreError("an alias needs at least one target")
         return await self._write(lambda t: directory.add_alias(t, address, normalized))
 
     async def get_alias(self, address: str) -> Alias | None:
-        address = _normalize_alias(address)
+        address = normalize_alias(address)
         targets = await self._read(lambda c: directory.alias_targets(c, address))
         return Alias(address, targets) if targets else None
 
@@ -259,7 +259,7 @@ class SQLiteStore:
         return await self._read(directory.list_aliases)
 
     async def delete_alias(self, address: str) -> None:
-        address = _normalize_alias(address)
+        address = normalize_alias(address)
         await self._write(lambda t: directory.delete_alias(t, address))
 
     # mailboxes
@@ -278,7 +278,7 @@ class SQLiteStore:
 
     async def delete_mailbox(self, account_id: int, name: str) -> None:
         def delete(txn: Txn) -> None:
-            if mailboxes.canonical_name(name) == "INBOX":
+            if canonical_name(name) == "INBOX":
                 raise StoreError("INBOX cannot be deleted")
             mailbox = mailboxes.require_mailbox(txn.conn, account_id, name)
             messages.drop_mailbox_messages(txn, mailbox.id)
@@ -289,7 +289,7 @@ class SQLiteStore:
         now = self._seconds()
 
         def rename(txn: Txn) -> None:
-            if mailboxes.canonical_name(old) != "INBOX":
+            if canonical_name(old) != "INBOX":
                 mailboxes.rename_mailbox(txn, account_id, old, new)
                 return
             # RFC 9051 6.3.6: renaming INBOX moves its messages to the new name and leaves it empty
@@ -328,10 +328,10 @@ class SQLiteStore:
         """
         previous, mine = self._take_turn()
         try:
-            prepared = await _prepare(raw) if targets else None
+            prepared = await prepare(raw) if targets else None
             queued = None
             if outbound is not None:
-                queued = prepared if outbound_raw is None and prepared else await _prepare(
+                queued = prepared if outbound_raw is None and prepared else await prepare(
                     outbound_raw if outbound_raw is not None else raw)
             if previous is not None:
                 await previous
@@ -442,7 +442,8 @@ class SQLiteStore:
         """Index one batch of messages waiting for the full-text index (only ``mailbox_id``'s if given);
         returns how many left the backlog, 0 when none waits. A message another process indexed
         meanwhile counts too: what matters to the caller is whether to go on."""
-        batch = await self._read(lambda c: fulltext.pending(c, INDEX_BATCH, INDEX_BATCH_BYTES, mailbox_id))
+        limit, max_bytes = preparing.INDEX_BATCH, preparing.INDEX_BATCH_BYTES
+        batch = await self._read(lambda c: fulltext.pending(c, limit, max_bytes, mailbox_id))
         if not batch:
             return 0
         texts = await asyncio.to_thread(self._index_texts, batch)
@@ -450,21 +451,8 @@ class SQLiteStore:
         return len(batch)
 
     def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
-        texts = []
-        for message_id, body, blob in batch:
-            try:
-                raw = self._bytes_of(body, blob)
-            except FileNotFoundError:
-                # deleted since the batch was read (then ``record`` finds nothing to do), or its file
-                # is lost (find_problems reports it): either way it must leave the backlog
-                texts.append((message_id, "", ""))
-                continue
-            try:
-                texts.append((message_id, *index_text(raw)))
-            except Exception as exc:  # one message must not stall the backlog behind it
-                log_event(log, "error", "message text not indexable", message_id=message_id, error=repr(exc))
-                texts.append((message_id, "", ""))
-        return texts
+        return index_texts([(message_id, functools.partial(self._bytes_of, body, blob))
+                            for message_id, body, blob in batch])
 
     async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]:
         """UIDs of the mailbox whose decoded Subject or From contains ``needle``, any case or accents."""
@@ -553,7 +541,7 @@ class SQLiteStore:
     ) -> list[Appended]:
         """Append several messages to one mailbox in one writer job: all are stored or none
         (RFC 3502 MULTIAPPEND); raises QuotaExceeded/NotFound and then nothing was stored."""
-        prepared = [await _prepare(raw) for raw, _ in batch]
+        prepared = [await prepare(raw) for raw, _ in batch]
         now = self._seconds()
 
         def append_all(txn: Txn) -> list[Appended]:
@@ -565,16 +553,6 @@ class SQLiteStore:
             return done
         return await self._write(append_all, messages.blob_files(zip(prepared, (raw for raw, _ in batch), strict=True)))
 
-
-INLINE_PARSE_LIMIT = 32 * 1024
-
-
-async def _prepare(raw: bytes) -> PreparedMessage:
-    """Parse a small message right here, a large one in a thread. Parsing is Python, so a thread buys
-    no parallelism (the GIL), only a responsive loop; for a few KB the hop costs more than the parse."""
-    if len(raw) <= INLINE_PARSE_LIMIT:
-        return prepare_message(raw)
-    return await asyncio.to_thread(prepare_message, raw)
 
 
 def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:
@@ -589,13 +567,6 @@ def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, no
         return Refused(target.mailbox_id, error)
     txn.conn.execute("RELEASE target")
     return appended
-
-
-def _normalize_alias(address: str) -> str:
-    """Aliases may be catch-alls: ``@domain`` stands for every unknown local part of the domain."""
-    if address.startswith("@"):
-        return "@" + normalize_domain(address[1:])
-    return normalize_address(address)
 
 
 def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

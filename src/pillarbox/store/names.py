@@ -1,0 +1,42 @@
+"""Rules on names and values that every store backend applies the same way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pillarbox.address import normalize_address, normalize_domain
+from pillarbox.errors import StoreError
+
+HIERARCHY_DELIMITER = "/"
+
+
+def canonical_name(name: str) -> str:
+    """INBOX is case-insensitive, also as the first level of a hierarchy (RFC 9051 5.1)."""
+    head, sep, rest = name.partition(HIERARCHY_DELIMITER)
+    if head.upper() == "INBOX":
+        return "INBOX" + sep + rest
+    return name
+
+
+def new_folder_name(name: str) -> str:
+    """The stored form of a folder name to create; refuses empty levels."""
+    name = canonical_name(name)
+    if not name or name.startswith(HIERARCHY_DELIMITER) or HIERARCHY_DELIMITER * 2 in name:
+        raise StoreError(f"invalid folder name {name!r}")
+    return name.rstrip(HIERARCHY_DELIMITER)
+
+
+def normalize_alias(address: str) -> str:
+    """Aliases may be catch-alls: ``@domain`` stands for every unknown local part of the domain."""
+    if address.startswith("@"):
+        return "@" + normalize_domain(address[1:])
+    return normalize_address(address)
+
+
+def to_datetime(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as a LIKE pattern matching it anywhere (with ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
