@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pillarbox.store.sqlite.store import SQLiteStore
+from tests import pg_cluster, stores
 
 os.environ.setdefault("PILLARBOX_CHEAP_HASHES", "1")
 
@@ -37,13 +38,39 @@ def run() -> Callable[[Coroutine[Any, Any, Any]], Any]:
     return runner
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[pg_cluster.Cluster]:
+    """One throwaway PostgreSQL server per test process (``pg_cluster``), with a migrated template."""
+    if pg_cluster.binaries() is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    with pg_cluster.running_cluster() as cluster:
+        stores.make_template(cluster.url())
+        yield cluster
+
+
 @pytest.fixture
-def with_store(tmp_path: Path) -> Callable[[StoreTest], None]:
+def backend() -> str:
+    """Which store the test runs on: PILLARBOX_TEST_STORE (sqlite by default); the contract suite
+    overrides this to run on every backend."""
+    return stores.default_backend()
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """A fresh PostgreSQL database's URL when the test runs on PostgreSQL, else None (SQLite)."""
+    if backend != "postgres":
+        return None
+    cluster: pg_cluster.Cluster = request.getfixturevalue("postgres_cluster")
+    return stores.fresh_database(cluster.url())
+
+
+@pytest.fixture
+def with_store(tmp_path: Path, store_url: str | None) -> Callable[[StoreTest], None]:
     """Run an async test body against a fresh store in its own event loop, closing it after."""
 
     def run_body(body: StoreTest) -> None:
         async def main() -> None:
-            store = SQLiteStore.open(tmp_path / "data")
+            store = await stores.open_store(tmp_path / "data", store_url)
             try:
                 await body(store)
             finally:

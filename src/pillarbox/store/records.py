@@ -296,3 +296,8 @@ class IndexBacklog:
     count: int
     newest_id: int | None
     oldest_stored: int | None
+
+
+DMARC_COLUMNS = ("policy_domain", "day", "source_ip", "header_from", "envelope_from", "spf_domain", "spf_result",
+                 "dkim", "dmarc_result", "spf_aligned", "dkim_aligned", "disposition", "policy")
+"""The keys of one DMARC observation (RFC 7489 7.2 aggregate-report data), as recorded and read back."""

@@ -1,0 +1,236 @@
+"""The PostgreSQL schema, as an ordered list of migrations (the same data model as ``sqlite/schema.py``).
+
+``pillarbox_schema.version`` holds the number of migrations applied; each migration runs in its own
+transaction under an advisory lock, so nodes starting together migrate once and a crash leaves the
+database at a whole version. Never edit a released migration: append one.
+
+Where it differs from SQLite, and why:
+- Bodies live in ``messages.body`` (BYTEA, stored out of line uncompressed: mail is mostly base64 already),
+  so nodes share nothing but the database. ``blob`` keeps the SHA-256 name (EMAILID, integrity check).
+- MODSEQs come from one sequence. A sequence is not transactional, so a writer first locks the mailbox
+  row and only then takes its MODSEQ: per mailbox, MODSEQs then grow in commit order, which is what
+  CONDSTORE/QRESYNC and the change feed rely on (across mailboxes no order is needed).
+- A trigger on ``mailboxes`` sends ``NOTIFY pillarbox_changes, '<mailbox id>:<highestmodseq>'`` on every
+  change, delivered at COMMIT to every node's change feed; another on the directory tables sends
+  ``pillarbox_directory`` (what SQLite's ``directory`` counter is for).
+- The search index is ``message_text`` with pg_trgm GIN indexes: ``LIKE '%needle%'`` on the folded
+  text is the same exact substring test as SQLite's FTS5 trigram phrase query, answered from the index.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+SCHEMA_LOCK = 0x70696C6C6172  # advisory lock key ("pillar") held while migrating
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE SEQUENCE modseq START 2;
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    INSERT INTO counters VALUES ('uidvalidity', 0);
+    CREATE TABLE domains (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created BIGINT NOT NULL
+    );
+    CREATE TABLE accounts (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        address TEXT NOT NULL UNIQUE,
+        domain_id BIGINT NOT NULL REFERENCES domains(id),
+        password_hash TEXT NOT NULL,
+        scram_sha256 TEXT,
+        quota_bytes BIGINT,
+        quota_messages BIGINT,
+        pop3_delete_after_days INTEGER,
+        created BIGINT NOT NULL
+    );
+    CREATE INDEX accounts_domain ON accounts(domain_id);
+    CREATE TABLE alias_targets (
+        alias TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (alias, position)
+    );
+    CREATE TABLE mailboxes (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        account_id BIGINT NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        uidvalidity BIGINT NOT NULL,
+        uidnext BIGINT NOT NULL DEFAULT 1,
+        highestmodseq BIGINT NOT NULL,
+        special_use TEXT,
+        message_count BIGINT NOT NULL DEFAULT 0,
+        unseen_count BIGINT NOT NULL DEFAULT 0,
+        deleted_count BIGINT NOT NULL DEFAULT 0,
+        total_size BIGINT NOT NULL DEFAULT 0,
+        UNIQUE (account_id, name)
+    );
+    CREATE TABLE subscriptions (
+        account_id BIGINT NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+    );
+    CREATE TABLE messages (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        blob TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        subject TEXT NOT NULL,
+        from_ TEXT NOT NULL,
+        date BIGINT,
+        header_message_id TEXT,
+        structure TEXT NOT NULL,
+        thread_refs TEXT,
+        refs INTEGER NOT NULL,
+        created BIGINT NOT NULL,
+        body BYTEA NOT NULL
+    );
+    ALTER TABLE messages ALTER COLUMN body SET STORAGE EXTERNAL;
+    CREATE TABLE mailbox_messages (
+        mailbox_id BIGINT NOT NULL,
+        uid BIGINT NOT NULL,
+        message_id BIGINT NOT NULL REFERENCES messages(id),
+        system_flags INTEGER NOT NULL DEFAULT 0,
+        keywords TEXT NOT NULL DEFAULT '',
+        modseq BIGINT NOT NULL,
+        internal_date BIGINT NOT NULL,
+        save_date BIGINT NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    );
+    CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
+    CREATE INDEX mailbox_messages_message ON mailbox_messages(message_id);
+    CREATE TABLE expunged (
+        mailbox_id BIGINT NOT NULL,
+        uid BIGINT NOT NULL,
+        modseq BIGINT NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    );
+    CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+    CREATE TABLE unindexed (message_id BIGINT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE);
+    CREATE TABLE message_text (
+        message_id BIGINT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        headers TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX message_text_headers ON message_text USING gin (headers gin_trgm_ops);
+    CREATE INDEX message_text_body ON message_text USING gin (body gin_trgm_ops);
+    CREATE TABLE queue (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        message_id BIGINT NOT NULL REFERENCES messages(id),
+        sender TEXT NOT NULL,
+        envid TEXT,
+        ret TEXT,
+        body TEXT,
+        smtputf8 BOOLEAN NOT NULL DEFAULT false,
+        auth_user TEXT,
+        held BOOLEAN NOT NULL DEFAULT false,
+        created BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE queue_recipients (
+        queue_id BIGINT NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        orcpt TEXT,
+        notify TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt BIGINT NOT NULL,
+        last_error TEXT,
+        remote_mta TEXT,
+        status TEXT,
+        reported TEXT NOT NULL DEFAULT '',
+        updated BIGINT,
+        PRIMARY KEY (queue_id, position)
+    );
+    CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt);
+    CREATE TABLE dkim_keys (
+        domain TEXT NOT NULL,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        active BOOLEAN NOT NULL DEFAULT true,
+        created BIGINT NOT NULL,
+        PRIMARY KEY (domain, selector)
+    );
+    CREATE TABLE mtasts_policies (
+        domain TEXT PRIMARY KEY,
+        policy_id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        fetched BIGINT NOT NULL,
+        expires BIGINT NOT NULL
+    );
+    CREATE TABLE tls_results (
+        policy_domain TEXT NOT NULL,
+        day TEXT NOT NULL,
+        policy_type TEXT NOT NULL,
+        mx_host TEXT NOT NULL,
+        result TEXT NOT NULL,
+        count BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (policy_domain, day, policy_type, mx_host, result)
+    );
+    CREATE TABLE dmarc_observations (
+        policy_domain TEXT NOT NULL,
+        day TEXT NOT NULL,
+        source_ip TEXT NOT NULL,
+        header_from TEXT NOT NULL,
+        envelope_from TEXT NOT NULL,
+        spf_domain TEXT NOT NULL,
+        spf_result TEXT NOT NULL,
+        dkim TEXT NOT NULL,
+        dmarc_result TEXT NOT NULL,
+        spf_aligned INTEGER NOT NULL,
+        dkim_aligned INTEGER NOT NULL,
+        disposition TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        count BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (policy_domain, day, source_ip, header_from, envelope_from, spf_domain, spf_result, dkim,
+                     dmarc_result, spf_aligned, dkim_aligned, disposition, policy)
+    );
+    CREATE TABLE login_failures (kind TEXT NOT NULL, key TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+    CREATE INDEX login_failures_key ON login_failures(kind, key, at);
+    CREATE INDEX login_failures_at ON login_failures(at);
+    CREATE FUNCTION pillarbox_mailbox_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('pillarbox_changes', NEW.id || ':' || NEW.highestmodseq);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER mailboxes_changed AFTER INSERT OR UPDATE OF highestmodseq ON mailboxes
+        FOR EACH ROW EXECUTE FUNCTION pillarbox_mailbox_changed();
+    CREATE FUNCTION pillarbox_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('pillarbox_directory', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER domains_directory AFTER INSERT OR UPDATE OR DELETE ON domains
+        FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
+    CREATE TRIGGER accounts_directory AFTER INSERT OR UPDATE OR DELETE ON accounts
+        FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
+    CREATE TRIGGER alias_targets_directory AFTER INSERT OR UPDATE OR DELETE ON alias_targets
+        FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
+    """,
+)
+
+
+async def migrate(conn: asyncpg.Connection) -> int:
+    """Bring the database to the newest schema; returns the version it is at."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+        await conn.execute("CREATE TABLE IF NOT EXISTS pillarbox_schema (version INTEGER NOT NULL)")
+        version = await conn.fetchval("SELECT version FROM pillarbox_schema")
+        if version is None:
+            await conn.execute("INSERT INTO pillarbox_schema VALUES (0)")
+            version = 0
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"database schema version {version} is newer than this Pillarbox ({len(MIGRATIONS)})")
+    for number in range(version, len(MIGRATIONS)):
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+            # re-read under the lock: another node may have migrated meanwhile
+            if await conn.fetchval("SELECT version FROM pillarbox_schema") != number:
+                continue
+            await conn.execute(MIGRATIONS[number])
+            await conn.execute("UPDATE pillarbox_schema SET version = $1", number + 1)
+    return len(MIGRATIONS)

@@ -1,0 +1,67 @@
+"""Opening a store for a test on either backend: SQLite in a data_dir, or a fresh PostgreSQL database.
+
+``PILLARBOX_TEST_STORE=postgres`` runs the tests that use the default fixtures (``with_store``,
+``store_url``, the wire tests' servers) against PostgreSQL; ``tests/store_contract`` runs on both always.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+from pillarbox.store.postgres.store import PostgresStore
+from pillarbox.store.sqlite.store import SQLiteStore
+
+BACKENDS = ("sqlite", "postgres")
+TEMPLATE = "pillarbox_template"
+_databases = itertools.count()
+
+
+def default_backend() -> str:
+    backend = os.environ.get("PILLARBOX_TEST_STORE", "sqlite")
+    if backend not in BACKENDS:
+        raise ValueError(f"PILLARBOX_TEST_STORE={backend!r}: expected one of {', '.join(BACKENDS)}")
+    return backend
+
+
+async def open_store(data_dir: Path, url: str | None, **options: Any) -> Any:
+    """The store a test asked for: PostgreSQL at ``url`` when given, else SQLite in ``data_dir``."""
+    if url is not None:
+        return await PostgresStore.open(url, **options)
+    return SQLiteStore.open(data_dir, **options)
+
+
+def make_template(admin_url: str) -> None:
+    """A database with the whole schema, that each test's database is copied from (fast: no migrations)."""
+    import asyncpg
+
+    async def make() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+        finally:
+            await conn.close()
+        store = await PostgresStore.open(admin_url.rsplit("/", 1)[0] + "/" + TEMPLATE)
+        await store.close()
+
+    asyncio.run(make())
+
+
+def fresh_database(admin_url: str) -> str:
+    """A new empty-but-migrated database; returns its URL."""
+    import asyncpg
+
+    name = f"test_{os.getpid()}_{next(_databases)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return admin_url.rsplit("/", 1)[0] + "/" + name
