@@ -34,6 +34,20 @@ async def open_store(data_dir: Path, url: str | None, **options: Any) -> Any:
     return SQLiteStore.open(data_dir, **options)
 
 
+async def open_another(store: Any) -> Any:
+    """A second store on the same data: another process on the data_dir (SQLite), another node (PostgreSQL)."""
+    if isinstance(store, SQLiteStore):
+        return SQLiteStore.open(store.data_dir, checkpoints=False)
+    return await PostgresStore.open(store.url)
+
+
+def blob_files(store: Any) -> int | None:
+    """How many blob files a SQLite store keeps (None on PostgreSQL, which keeps every body in the database)."""
+    if not isinstance(store, SQLiteStore):
+        return None
+    return sum(1 for p in (store.data_dir / "blobs").rglob("*") if p.is_file())
+
+
 def make_template(admin_url: str) -> None:
     """A database with the whole schema, that each test's database is copied from (fast: no migrations)."""
     import asyncpg
@@ -65,3 +79,27 @@ def fresh_database(admin_url: str) -> str:
 
     asyncio.run(create())
     return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def execute_sql(store: Any, sqlite: str, postgres: str) -> None:
+    """Change a store behind its back (to test that a check finds the damage): ``sqlite`` on a SQLite
+    store, ``postgres`` on a PostgreSQL one; statements separated by semicolons."""
+    if isinstance(store, SQLiteStore):
+        from pillarbox.store.sqlite.store import connect
+
+        with connect(store.db_path) as conn:
+            conn.executescript(sqlite)
+        return
+    async with store._db.pool.acquire() as conn:
+        await conn.execute(postgres)
+
+
+async def fetch_value(store: Any, sqlite: str, postgres: str) -> Any:
+    """One value read behind the store's back (see ``execute_sql``)."""
+    if isinstance(store, SQLiteStore):
+        from pillarbox.store.sqlite.store import connect
+
+        with connect(store.db_path) as conn:
+            return conn.execute(sqlite).fetchone()[0]
+    async with store._db.pool.acquire() as conn:
+        return await conn.fetchval(postgres)

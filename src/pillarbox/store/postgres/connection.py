@@ -69,8 +69,10 @@ def describe(exc: BaseException) -> str:
         return f"login refused: {exc}"
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return f"no such database: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot reach the server: {exc.strerror}"
     if isinstance(exc, OSError | TimeoutError):
-        return f"cannot reach the server: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc or 'timeout'}"
+        return f"cannot reach the server: {exc or 'timed out'}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -76,8 +76,8 @@ async def get_account(conn: asyncpg.Connection, address: str) -> Account | None:
 
 
 async def list_accounts(conn: asyncpg.Connection) -> list[Account]:
-    rows = await conn.fetch(
-        f'SELECT {_ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id ORDER BY a.address COLLATE "C"')
+    rows = await conn.fetch(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts a JOIN domains d ON d.id = a.domain_id"
+                            ' ORDER BY a.address COLLATE "C"')
     return [_account(row) for row in rows]
 
 

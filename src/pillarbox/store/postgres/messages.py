@@ -60,10 +60,14 @@ async def release_messages(conn: asyncpg.Connection, message_ids: Sequence[int])
     (its index entry and backlog row go with it: ON DELETE CASCADE)."""
     if not message_ids:
         return
-    await conn.execute(
-        "WITH d AS (SELECT id, count(*) AS n FROM unnest($1::bigint[]) AS id GROUP BY id),"
-        " u AS (UPDATE messages m SET refs = m.refs - d.n FROM d WHERE m.id = d.id RETURNING m.id, m.refs)"
-        " DELETE FROM messages WHERE id IN (SELECT id FROM u WHERE refs <= 0)", list(message_ids))
+    # two statements: a row updated by one part of a statement cannot be deleted by another part
+    unused = await conn.fetch(
+        "WITH d AS (SELECT id, count(*) AS n FROM unnest($1::bigint[]) AS id GROUP BY id)"
+        " UPDATE messages m SET refs = m.refs - d.n FROM d WHERE m.id = d.id RETURNING m.id, m.refs",
+        list(message_ids))
+    gone = [row[0] for row in unused if row[1] <= 0]
+    if gone:
+        await conn.execute("DELETE FROM messages WHERE id = ANY($1::bigint[])", gone)
 
 
 async def drop_unreferenced(conn: asyncpg.Connection, message_id: int) -> None:
@@ -249,7 +253,9 @@ async def copy_messages(
     return [(entry.uid, done.uid) for entry, done in zip(entries, appended, strict=True)]
 
 
-async def move_messages(conn: asyncpg.Connection, src: int, uids: Sequence[int], dst: int, now: int) -> list[tuple[int, int]]:
+async def move_messages(
+    conn: asyncpg.Connection, src: int, uids: Sequence[int], dst: int, now: int
+) -> list[tuple[int, int]]:
     """A move between two mailboxes of one account leaves its usage unchanged: no quota check."""
     same_account = await conn.fetchval(
         "SELECT count(DISTINCT account_id) = 1 FROM mailboxes WHERE id = ANY($1::bigint[])", [src, dst])

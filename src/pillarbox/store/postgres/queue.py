@@ -78,7 +78,9 @@ async def release_lease(conn: asyncpg.Connection, queue_id: int, owner: str) -> 
                        queue_id, owner)
 
 
-async def update_recipients(conn: asyncpg.Connection, queue_id: int, updates: Sequence[RecipientUpdate], now: int) -> None:
+async def update_recipients(
+    conn: asyncpg.Connection, queue_id: int, updates: Sequence[RecipientUpdate], now: int
+) -> None:
     await conn.executemany(
         "UPDATE queue_recipients SET state = $1, next_attempt = $2, last_error = $3, status = $4,"
         " remote_mta = coalesce($5, remote_mta), attempts = attempts + $6, updated = $7"

@@ -63,7 +63,8 @@ HEALTH_TIMEOUT = 2.0
 class PostgresStore:
     """Open with ``await PostgresStore.open(url)``; close with ``await store.close()``."""
 
-    def __init__(self, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float]) -> None:
+    def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float]) -> None:
+        self.url = url
         self._db = db
         self.changes = changes
         self._clock = clock
@@ -79,7 +80,7 @@ class PostgresStore:
         db = Database(pool)
         try:
             await db.read(migrate)
-            store = cls(db, NotifyChangeFeed(url, lambda ids: db.read(lambda c: _highest_of(c, ids))), clock)
+            store = cls(url, db, NotifyChangeFeed(url, lambda ids: db.read(lambda c: _highest_of(c, ids))), clock)
             await store.changes.start()
         except BaseException:
             await db.close()
