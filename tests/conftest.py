@@ -56,12 +56,15 @@ def backend() -> str:
 
 
 @pytest.fixture
-def store_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+def store_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str | None]:
     """A fresh PostgreSQL database's URL when the test runs on PostgreSQL, else None (SQLite)."""
     if backend != "postgres":
-        return None
+        yield None
+        return
     cluster: pg_cluster.Cluster = request.getfixturevalue("postgres_cluster")
-    return stores.fresh_database(cluster.url())
+    url = stores.fresh_database(cluster.url())
+    yield url
+    stores.drop_database(cluster.url(), url)
 
 
 @pytest.fixture

@@ -34,11 +34,11 @@ async def open_store(data_dir: Path, url: str | None, **options: Any) -> Any:
     return SQLiteStore.open(data_dir, **options)
 
 
-async def open_another(store: Any) -> Any:
+async def open_another(store: Any, **options: Any) -> Any:
     """A second store on the same data: another process on the data_dir (SQLite), another node (PostgreSQL)."""
     if isinstance(store, SQLiteStore):
-        return SQLiteStore.open(store.data_dir, checkpoints=False)
-    return await PostgresStore.open(store.url)
+        return SQLiteStore.open(store.data_dir, checkpoints=False, **options)
+    return await PostgresStore.open(store.url, **options)
 
 
 def blob_files(store: Any) -> int | None:
@@ -73,7 +73,7 @@ def fresh_database(admin_url: str) -> str:
     async def create() -> None:
         conn = await asyncpg.connect(admin_url)
         try:
-            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
         finally:
             await conn.close()
 
@@ -103,3 +103,16 @@ async def fetch_value(store: Any, sqlite: str, postgres: str) -> Any:
             return conn.execute(sqlite).fetchone()[0]
     async with store._db.pool.acquire() as conn:
         return await conn.fetchval(postgres)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())

@@ -1,0 +1,137 @@
+"""What several writers on one store must get right together: several processes on one SQLite
+data_dir, or several nodes on one PostgreSQL database (here: two store instances, each with its own
+connections, as two nodes have).
+
+- concurrent appends into one mailbox from both: UIDs strictly increasing and never reused, MODSEQs
+  growing with them, and a reader that follows the change log (as CONDSTORE/QRESYNC clients do) ends
+  with exactly the mailbox's state;
+- a change through one wakes the other's change feed by notification, not by its safety-net poll;
+- queue leases: every due entry leased by exactly one of them, and taken over once the lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from pillarbox.store.api import Store
+from pillarbox.store.postgres import feed as pg_feed
+from pillarbox.store.records import DeliveryTarget, OutboundRecipient, OutboundRequest
+from pillarbox.store.sqlite import feed as sqlite_feed
+from tests import stores
+from tests.store.conftest import message
+from tests.store_contract.test_messages import _account
+
+
+async def _deliveries(store: Store, mailbox_id: int, name: str, count: int) -> list[tuple[int, int]]:
+    results = await asyncio.gather(*(
+        store.deliver(message(f"{name}{n}"), [DeliveryTarget(mailbox_id)]) for n in range(count)))
+    return [(r[0].uid, r[0].modseq) for r in results]
+
+
+async def _follow(store: Store, mailbox_id: int, stop: asyncio.Event) -> dict[int, tuple[frozenset[str], int]]:
+    """A CONDSTORE/QRESYNC client: re-read what changed since the last HIGHESTMODSEQ it saw, until told
+    to stop (and once more after); returns its view, UID -> (flags, MODSEQ)."""
+    view: dict[int, tuple[frozenset[str], int]] = {}
+    seen = 0
+    while True:
+        stopping = stop.is_set()
+        changes = await store.changes_since(mailbox_id, seen)
+        assert changes.mailbox.highestmodseq >= seen  # HIGHESTMODSEQ never goes back
+        for uid in changes.expunged:
+            view.pop(uid, None)
+        for entry in changes.changed:
+            view[entry.uid] = (entry.flags, entry.modseq)
+        seen = changes.mailbox.highestmodseq
+        if stopping:
+            return view
+        await asyncio.sleep(0)
+
+
+def test_two_writers_append_flag_and_expunge_in_one_mailbox(with_store):
+    async def body(store: Store) -> None:
+        _, inbox = await _account(store)
+        other = await stores.open_another(store)
+        try:
+            stop = asyncio.Event()
+            follower = asyncio.create_task(_follow(other, inbox.id, stop))
+            first = await asyncio.gather(_deliveries(store, inbox.id, "a", 25), _deliveries(other, inbox.id, "b", 25),
+                                         _churn(store, other, inbox.id))
+            expunged = await store.expunge(inbox.id, [uid for uid, _ in first[0][:5]])
+            later = await asyncio.gather(_deliveries(other, inbox.id, "c", 10), _deliveries(store, inbox.id, "d", 10))
+            stop.set()
+            view = await follower
+        finally:
+            await other.close()
+        appended = sorted(first[0] + first[1] + later[0] + later[1])
+        uids = [uid for uid, _ in appended]
+        assert uids == list(range(1, 71))  # strictly increasing, none skipped, none reused after expunge
+        assert [modseq for _, modseq in appended] == sorted({modseq for _, modseq in appended})
+        assert min(uid for uid, _ in later[0] + later[1]) > max(expunged)
+        final = {e.uid: (e.flags, e.modseq) for e in await store.list_messages(inbox.id)}
+        assert view == final  # the change log told the follower everything, in time
+
+    with_store(body)
+
+
+async def _churn(one: Store, two: Store, mailbox_id: int) -> None:
+    """Flag changes from both writers while the appends go on."""
+    rng = random.Random(7)
+    for n in range(30):
+        writer = one if n % 2 else two
+        await writer.store_flags(mailbox_id, [rng.randint(1, 40)], "add", [rng.choice(["\\Seen", "$Work"])])
+        await asyncio.sleep(0)
+
+
+def test_a_change_through_one_wakes_the_others_feed_by_notification(with_store, monkeypatch):
+    for module in (sqlite_feed, pg_feed):
+        monkeypatch.setattr(module, "POLL_INTERVAL", 3600.0)  # only the notification can be in time
+
+    async def body(store: Store) -> None:
+        _, inbox = await _account(store)
+        other = await stores.open_another(store)
+        try:
+            known = {inbox.id: (await store.get_mailbox_by_id(inbox.id)).highestmodseq}
+            assert not await store.changes.wait(known, timeout=0.2)  # listening from now on
+            waiting = asyncio.create_task(store.changes.wait(known, timeout=30))
+            await asyncio.sleep(0.05)
+            await other.store_flags(inbox.id, [1], "add", ["\\Seen"])  # nothing to flag: no change
+            await other.deliver(message("from the other node"), [DeliveryTarget(inbox.id)])
+            assert await waiting is True
+        finally:
+            await other.close()
+
+    with_store(body)
+
+
+def test_queue_entries_are_leased_once_and_taken_over_after_expiry(tmp_path: Path, store_url: str | None):
+    now = [1_800_000_000.0]
+
+    async def body() -> None:
+        store = await stores.open_store(tmp_path, store_url, clock=lambda: now[0])
+        other = await stores.open_another(store, clock=lambda: now[0])
+        try:
+            request = OutboundRequest("alice@example.com", (OutboundRecipient("x@remote.test"),))
+            queued = {(await store.deliver_and_queue(message(f"q{n}"), [], request)).queue_id for n in range(24)}
+            taken = await asyncio.gather(*(_lease_all(s, name) for s in (store, other) for name in ("1", "2")))
+            leased = [entry for batch in taken for entry in batch]
+            assert sorted(leased) == sorted(queued)  # every entry once, none twice
+            assert await other.lease_queue("node-b", 60, 100) == []  # all leased for an hour
+            now[0] += 3601  # node-a died mid-delivery: its leases end
+            again = await other.lease_queue("node-b", 60, 100)
+            assert {entry.id for entry in again} == queued
+            assert {entry.lease_owner for entry in again} == {"node-b"}
+        finally:
+            await other.close()
+            await store.close()
+
+    asyncio.run(body())
+
+
+async def _lease_all(store: Store, runner: str) -> list[int]:
+    leased: list[int] = []
+    while batch := await store.lease_queue(f"node-{runner}", 3600, 3):
+        leased.extend(entry.id for entry in batch)
+        await asyncio.sleep(0)
+    return leased
