@@ -10,7 +10,6 @@ from pathlib import Path
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.passwords import make_credentials
 from pillarbox.auth.throttle import LoginThrottle, Standing
-from pillarbox.pop3.maildrop import MaildropLocks
 from pillarbox.pop3.session import POP3Services, POP3Session, POP3Settings
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite.store import SQLiteStore
@@ -93,7 +92,7 @@ class FakeTLS:
 def make_services(store: SQLiteStore, **settings: object) -> POP3Services:
     pop3_settings = POP3Settings(hostname="mx.test", **settings)  # type: ignore[arg-type]
     authenticator = Authenticator(store, FastThrottle(store, max_failures=1000))
-    return POP3Services(pop3_settings, store, authenticator, FakeTLS(), MaildropLocks(store.data_dir / "pop3"))  # type: ignore[arg-type]
+    return POP3Services(pop3_settings, store, authenticator, FakeTLS(), store.maildrop_locks())  # type: ignore[arg-type]
 
 
 class Driver:

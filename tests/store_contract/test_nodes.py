@@ -135,3 +135,39 @@ async def _lease_all(store: Store, runner: str) -> list[int]:
         leased.extend(entry.id for entry in batch)
         await asyncio.sleep(0)
     return leased
+
+
+def test_a_pop3_maildrop_is_locked_for_every_writer_and_freed_when_the_holder_dies(tmp_path, store_url):
+    now = [1_800_000_000.0]
+
+    async def body() -> None:
+        store = await stores.open_store(tmp_path, store_url, clock=lambda: now[0])
+        other = await stores.open_another(store, clock=lambda: now[0])
+        try:
+            mine, theirs = store.maildrop_locks(), other.maildrop_locks()
+            assert await mine.acquire(7)
+            assert not await mine.acquire(7)  # a second session here
+            assert not await theirs.acquire(7)  # a session on another node (process)
+            assert await theirs.acquire(8)  # other maildrops are free
+            assert await theirs.too_soon(7, login_delay=60)  # the login is seen everywhere
+            now[0] += 61
+            assert not await theirs.too_soon(7, login_delay=60)
+            mine.release(7)
+            assert await _eventually(lambda: theirs.acquire(7))
+            theirs.release(7)
+            assert await _eventually(lambda: mine.acquire(7))
+            await store.close()  # the holder dies: its locks go with it
+            assert await _eventually(lambda: theirs.acquire(7))
+        finally:
+            await other.close()
+
+    asyncio.run(body())
+
+
+async def _eventually(attempt) -> bool:
+    """A release may take a round trip to arrive (PostgreSQL): try again for a while."""
+    for _ in range(200):
+        if await attempt():
+            return True
+        await asyncio.sleep(0.01)
+    return False

@@ -29,10 +29,10 @@ from pillarbox.pop3 import protocol as core
 from pillarbox.pop3 import replies
 from pillarbox.pop3.capa import capabilities
 from pillarbox.pop3.login import LoginFlow
-from pillarbox.pop3.maildrop import Maildrop, MaildropLocks
+from pillarbox.pop3.maildrop import Maildrop
 from pillarbox.pop3.readahead import ReadAhead
 from pillarbox.pop3.replies import Reply
-from pillarbox.store.api import Store
+from pillarbox.store.api import MaildropLocks, Store
 from pillarbox.store.records import Account
 
 log = get_logger("pop3")
@@ -302,9 +302,9 @@ class POP3Session:
     async def open_maildrop(self, account: Account) -> Reply:
         """Lock and snapshot INBOX (RFC 1939 4); the session enters TRANSACTION state."""
         locks = self.services.locks
-        if locks.too_soon(account.id, self.settings.login_delay):
+        if await locks.too_soon(account.id, self.settings.login_delay):
             raise ProtocolError(replies.LOGIN_DELAY)
-        if not locks.acquire(account.id):
+        if not await locks.acquire(account.id):
             raise ProtocolError(replies.IN_USE)
         try:
             mailbox = await self.store.get_mailbox(account.id, "INBOX")

@@ -47,6 +47,20 @@ class ChangeFeed(Protocol):
         ...
 
 
+class MaildropLocks(Protocol):
+    """POP3's exclusive access to a maildrop (RFC 1939 4), held for every process and node of the store;
+    a lock dies with the process (or node) that held it. Also when each account last logged in (RFC 2449
+    LOGIN-DELAY)."""
+
+    async def acquire(self, account_id: int) -> bool:
+        """Lock the account's maildrop (and note the login time); False when a session holds it."""
+        ...
+    def release(self, account_id: int) -> None:
+        """Let go (at once, or in the background where that takes a round trip)."""
+        ...
+    async def too_soon(self, account_id: int, login_delay: int) -> bool: ...
+
+
 class Store(Protocol):
     changes: ChangeFeed
 
@@ -134,6 +148,10 @@ class Store(Protocol):
         self, mailbox_id: int, batch: Sequence[tuple[bytes, DeliveryTarget]]
     ) -> list[Appended]: ...
 
+    def maildrop_locks(self) -> MaildropLocks:
+        """The one lock table of this store (the pop3 and pop3s listeners share it)."""
+        ...
+
     # time
     def now(self) -> datetime: ...
 
@@ -163,3 +181,14 @@ class OutboundQueueStore(Protocol):
     async def get_mtasts_policy(self, domain: str) -> CachedPolicy | None: ...
     async def count_tls_result(self, policy_domain: str, policy_type: str, mx_host: str, result: str) -> None: ...
     async def tls_results(self, day: str | None = None) -> list[tuple[str, str, str, str, str, int]]: ...
+
+
+class Backend(Store, OutboundQueueStore, Protocol):
+    """Everything a backend offers: what the server and the admin commands open (``store.factory``)."""
+
+    async def set_pop3_policy(self, address: str, delete_after_days: int | None) -> None: ...
+    async def find_problems(self) -> list[str]:
+        """Consistency report of the whole store, empty when all is well."""
+        ...
+    async def record_dmarc(self, row: Mapping[str, object]) -> None: ...
+    async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]: ...

@@ -211,6 +211,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER alias_targets_directory AFTER INSERT OR UPDATE OR DELETE ON alias_targets
         FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
     """,
+    # (pop3) when each account last logged in over POP3 (RFC 2449 LOGIN-DELAY), for every node
+    """
+    CREATE TABLE pop3_logins (account_id BIGINT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
+    """,
 )
 
 

@@ -28,6 +28,7 @@ from pillarbox.store.names import canonical_name, normalize_alias
 from pillarbox.store.postgres import directory, fulltext, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.postgres.connection import Database, check_url, create_pool
 from pillarbox.store.postgres.feed import NotifyChangeFeed
+from pillarbox.store.postgres.locks import AdvisoryMaildropLocks
 from pillarbox.store.postgres.messages import NewEntry
 from pillarbox.store.postgres.schema import migrate
 from pillarbox.store.prepare import PreparedMessage, index_texts, prepare
@@ -69,6 +70,7 @@ class PostgresStore:
         self.changes = changes
         self._clock = clock
         self._last_turn: asyncio.Future[None] | None = None
+        self._maildrop_locks = AdvisoryMaildropLocks(url, clock)
 
     @classmethod
     async def open(
@@ -88,8 +90,12 @@ class PostgresStore:
         return store
 
     async def close(self) -> None:
+        await self._maildrop_locks.close()
         await self.changes.close()
         await self._db.close()
+
+    def maildrop_locks(self) -> AdvisoryMaildropLocks:
+        return self._maildrop_locks
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

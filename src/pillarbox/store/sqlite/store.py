@@ -53,6 +53,7 @@ from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, logins
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
+from pillarbox.store.sqlite.maildrop_locks import FileMaildropLocks
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
@@ -96,6 +97,7 @@ class SQLiteStore:
         self._checkpointer = Checkpointer(lambda: connect(self.db_path)) if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
+        self._maildrop_locks = FileMaildropLocks(data_dir / "pop3", clock)
 
     @classmethod
     def open(cls, data_dir: Path, clock: Callable[[], float] = time.time, checkpoints: bool = True) -> SQLiteStore:
@@ -112,6 +114,7 @@ class SQLiteStore:
         return conn
 
     async def close(self) -> None:
+        self._maildrop_locks.close()
         await self.changes.close()
         await asyncio.to_thread(self._writer.close)
         self._wakeup.close()
@@ -123,6 +126,9 @@ class SQLiteStore:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
+
+    def maildrop_locks(self) -> FileMaildropLocks:
+        return self._maildrop_locks
 
     def _seconds(self) -> int:
         return int(self._clock())

@@ -1,0 +1,92 @@
+"""POP3 maildrop locks across nodes: PostgreSQL advisory locks held on one connection of this node.
+
+A session-level advisory lock lasts as long as the connection that took it, so a node that dies (or
+loses its connection) lets go of its maildrops by itself: no stale lock, as with SQLite's flock. The
+locks of a node live on one connection of their own (not a pooled one, which would hand them to other
+work); advisory locks are re-entrant on a connection, so this node's own sessions are kept apart by
+``_held``. The last login of each account is a row (RFC 2449 LOGIN-DELAY), written with the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import asyncpg
+
+from pillarbox.obs import get_logger, log_event
+from pillarbox.store.postgres.connection import connect, translated
+
+POP3_LOCKS = 1  # the advisory lock class (first key) of POP3 maildrops; the second key is the account id
+log = get_logger("store")
+
+
+class AdvisoryMaildropLocks:
+    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
+        self._url = url
+        self._clock = clock
+        self._conn: asyncpg.Connection | None = None
+        self._mutex = asyncio.Lock()  # one statement at a time on the connection
+        self._held: set[int] = set()
+        self._releases: set[asyncio.Task[None]] = set()
+
+    async def acquire(self, account_id: int) -> bool:
+        if account_id in self._held:
+            return False
+        self._held.add(account_id)
+        try:
+            async with self._mutex, translated():
+                conn = await self._connection()
+                locked = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", POP3_LOCKS, account_id)
+                if locked:
+                    await conn.execute(
+                        "INSERT INTO pop3_logins (account_id, at) VALUES ($1, $2)"
+                        " ON CONFLICT (account_id) DO UPDATE SET at = excluded.at", account_id, self._clock())
+        except BaseException:
+            self._held.discard(account_id)
+            raise
+        if not locked:
+            self._held.discard(account_id)
+        return bool(locked)
+
+    def release(self, account_id: int) -> None:
+        if account_id not in self._held:
+            return
+        task = asyncio.get_running_loop().create_task(self._unlock(account_id))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _unlock(self, account_id: int) -> None:
+        try:
+            async with self._mutex, translated():
+                if self._conn is not None and not self._conn.is_closed():
+                    await self._conn.fetchval("SELECT pg_advisory_unlock($1, $2::int)", POP3_LOCKS, account_id)
+        except Exception as exc:  # a lost connection has let go of the lock already
+            log_event(log, "warning", "maildrop unlock failed", account_id=account_id, error=str(exc))
+        finally:
+            self._held.discard(account_id)
+
+    async def too_soon(self, account_id: int, login_delay: int) -> bool:
+        """RFC 2449 6.5: fewer than ``login_delay`` seconds since the last successful login."""
+        if login_delay <= 0:
+            return False
+        async with self._mutex, translated():
+            last = await (await self._connection()).fetchval(
+                "SELECT at FROM pop3_logins WHERE account_id = $1", account_id)
+        return last is not None and self._clock() - last < login_delay
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            if self._conn is not None and self._held:
+                log_event(log, "warning", "maildrop lock connection lost: its locks are gone", held=len(self._held))
+            self._conn = await connect(self._url)
+        return self._conn
+
+    async def close(self) -> None:
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._conn.close(), 5)
