@@ -42,8 +42,9 @@ from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
 from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
+from pillarbox.store.api import Backend
+from pillarbox.store.factory import open_store
 from pillarbox.store.indexer import BackgroundIndexer
-from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.http import make_http_app
 from pillarbox.workers import (
     LOAD_BOARD,
@@ -66,7 +67,7 @@ class Services:
     """What every protocol session may use; built once by ``build_services``."""
 
     config: Config
-    store: SQLiteStore
+    store: Backend
     directory: Directory
     tls: TLSContextHolder
     authenticator: Authenticator
@@ -88,9 +89,9 @@ class ServiceSpec:
     refusal: bytes = b""
 
 
-def build_services(config: Config, primary: bool = True) -> Services:
+async def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
-    store = SQLiteStore.open(config.data_dir, checkpoints=primary)
+    store = await open_store(config, primary)
     if config.tls.cert is not None and config.tls.key is not None:
         cert, key = config.tls.cert, config.tls.key
     else:
@@ -234,7 +235,7 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
 
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
-    services = build_services(config, primary=worker is None)
+    services = await build_services(config, primary=worker is None)
     if worker_count(config) > 1:
         services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),
                                      worker.index if worker is not None else 0)

@@ -26,7 +26,7 @@ from pillarbox.admin import domains_users as du
 from pillarbox.admin import importer, mailbox_message, queue_dkim_dns
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError
+from pillarbox.errors import PillarboxError, StoreUnavailable
 
 Command = Callable[..., Awaitable[int]]
 _FLAG_ATOM_SPECIALS = set('(){ %*"\\]')
@@ -215,9 +215,9 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 
 
 async def _run(config: Config, args: argparse.Namespace) -> int:
-    from pillarbox.store.sqlite.store import SQLiteStore
+    from pillarbox.store.factory import open_store
 
-    store = SQLiteStore.open(config.data_dir)
+    store = await open_store(config)
     try:
         return int(await args.func(store, args))
     finally:
@@ -252,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except StoreUnavailable as exc:
+        return _fail(str(exc), EX_TEMPFAIL if tempfail else EX_FAIL)
     except PillarboxError as exc:
         return _fail(str(exc), EX_FAIL)
     except OSError as exc:

@@ -23,6 +23,7 @@ import re
 import socket
 import tomllib
 import typing
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -448,6 +449,33 @@ class PolicyConfig:
     dmarc_reports: bool = _setting(True, _flag)
 
 
+def _store_url(value: Any, base: Path) -> str:
+    """``""`` (the embedded SQLite store in data_dir) or postgresql://user:password@host:port/database."""
+    if not isinstance(value, str):
+        raise _expected("a postgresql:// URL", value)
+    if value == "":
+        return value
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise _Bad(f"expected postgresql://user:password@host:port/database, got scheme {parsed.scheme or '(none)'!r}")
+    try:
+        parsed.port  # noqa: B018 (reading it checks it)
+    except ValueError as exc:
+        raise _Bad(f"bad port in the URL ({exc})") from None
+    if not parsed.hostname or not parsed.path.strip("/"):
+        raise _Bad("expected postgresql://user:password@host:port/database (a host and a database name)")
+    return value
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where mail is kept. No ``url``: the embedded SQLite store in ``data_dir``. A PostgreSQL URL: that
+    database, which several Pillarbox nodes may share (docs/store.md)."""
+
+    url: str = _setting("", _store_url)
+    pool_size: int = _setting(20, minimum=2)
+
+
 def _default_hostname() -> str:
     try:
         return parse_hostname(socket.getfqdn())
@@ -469,6 +497,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
 

@@ -11,19 +11,19 @@ from pillarbox.admin.common import EX_OK, CommandFailed, human_size, iso, listin
 from pillarbox.auth.passwords import make_credentials_async
 from pillarbox.errors import AlreadyExists, NotFound
 from pillarbox.mailauth import dkim_sign
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Backend
 
 # ---------------------------------------------------------------------------------------------- domain
 
 
-async def domain_add(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def domain_add(store: Backend, args: argparse.Namespace) -> int:
     domain = await store.add_domain(args.domain)
     await dkim_sign.ensure_keys(store, domain.name)  # Ed25519 + RSA-2048 pair, for `pillarbox dns`
     print(f"added domain {domain.name} (publish its records: pillarbox dns {domain.name})")
     return EX_OK
 
 
-async def domain_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def domain_list(store: Backend, args: argparse.Namespace) -> int:
     domains = await store.list_domains()
     accounts = await store.list_accounts()
     objects = [
@@ -34,7 +34,7 @@ async def domain_list(store: SQLiteStore, args: argparse.Namespace) -> int:
                    lambda o: (o["name"], o["users"], o["created"]), "no domains")
 
 
-async def domain_delete(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def domain_delete(store: Backend, args: argparse.Namespace) -> int:
     await store.delete_domain(args.domain)
     print(f"deleted domain {args.domain}")
     return EX_OK
@@ -58,7 +58,7 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-async def user_add(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def user_add(store: Backend, args: argparse.Namespace) -> int:
     address = normalize_address(args.address)
     domain = split_address(address)[1]
     # refuse before asking for a password that would be thrown away
@@ -74,7 +74,7 @@ async def user_add(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def user_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def user_list(store: Backend, args: argparse.Namespace) -> int:
     objects = []
     for account in await store.list_accounts():
         used_bytes, used_messages = await store.account_usage(account.id)
@@ -90,7 +90,7 @@ async def user_list(store: SQLiteStore, args: argparse.Namespace) -> int:
     )
 
 
-async def user_passwd(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def user_passwd(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
     password_hash, scram = await make_credentials_async(read_password(args.password_stdin))
     await store.set_password(account.address, password_hash, scram)
@@ -98,14 +98,14 @@ async def user_passwd(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def user_delete(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def user_delete(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
     await store.delete_account(account.address)
     print(f"deleted user {account.address} and all of its mail")
     return EX_OK
 
 
-async def user_quota(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def user_quota(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
     # the message-count quota changes only when --messages is given
     messages = args.messages if hasattr(args, "messages") else account.quota_messages
@@ -117,7 +117,7 @@ async def user_quota(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def user_pop3_policy(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def user_pop3_policy(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
     await store.set_pop3_policy(account.address, args.policy)
     shown = {None: "keeps downloaded mail", 0: "deletes mail once POP3 downloaded it"}.get(
@@ -129,7 +129,7 @@ async def user_pop3_policy(store: SQLiteStore, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- alias
 
 
-async def alias_add(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def alias_add(store: Backend, args: argparse.Namespace) -> int:
     alias = await store.add_alias(args.alias, args.targets)
     for target in alias.targets:
         await _warn_if_dangling(store, target)
@@ -137,19 +137,19 @@ async def alias_add(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def _warn_if_dangling(store: SQLiteStore, target: str) -> None:
+async def _warn_if_dangling(store: Backend, target: str) -> None:
     local = await store.has_domain(split_address(target)[1])
     if local and await store.get_account(target) is None and await store.get_alias(target) is None:
         warn(f"{target} is not a user or an alias (yet); mail to it will not be delivered")
 
 
-async def alias_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def alias_list(store: Backend, args: argparse.Namespace) -> int:
     objects = [{"address": a.address, "targets": list(a.targets)} for a in await store.list_aliases()]
     return listing(args.json, ("ALIAS", "TARGETS"), objects,
                    lambda o: (o["address"], ", ".join(o["targets"])), "no aliases")
 
 
-async def alias_delete(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def alias_delete(store: Backend, args: argparse.Namespace) -> int:
     await store.delete_alias(args.alias)
     print(f"deleted alias {args.alias}")
     return EX_OK

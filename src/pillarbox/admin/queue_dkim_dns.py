@@ -18,8 +18,8 @@ from pillarbox.config import load_config
 from pillarbox.errors import NotFound
 from pillarbox.mailauth import dkim_sign
 from pillarbox.policy.publish import mta_sts_policy
+from pillarbox.store.api import Backend
 from pillarbox.store.records import QueuedMessage
-from pillarbox.store.sqlite.store import SQLiteStore
 
 TTL = 3600
 
@@ -41,7 +41,7 @@ def _entry_object(entry: QueuedMessage) -> dict[str, Any]:
     }
 
 
-async def _require(store: SQLiteStore, queue_id: int) -> QueuedMessage:
+async def _require(store: Backend, queue_id: int) -> QueuedMessage:
     entry = await store.get_queue_entry(queue_id)
     if entry is None:
         raise NotFound(f"no queue entry {queue_id} (see: pillarbox queue list)")
@@ -51,7 +51,7 @@ async def _require(store: SQLiteStore, queue_id: int) -> QueuedMessage:
 # ---------------------------------------------------------------------------------------------- queue
 
 
-async def queue_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def queue_list(store: Backend, args: argparse.Namespace) -> int:
     objects = [_entry_object(e) for e in await store.list_queue()]
     rows = [{**o, "recipient": r} for o in objects for r in o["recipients"]]
     if args.json:
@@ -64,7 +64,7 @@ async def queue_list(store: SQLiteStore, args: argparse.Namespace) -> int:
                    "the queue is empty")
 
 
-async def queue_show(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def queue_show(store: Backend, args: argparse.Namespace) -> int:
     entry = await _require(store, args.id)
     obj = _entry_object(entry)
     if args.json:
@@ -84,7 +84,7 @@ async def queue_show(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def queue_retry(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def queue_retry(store: Backend, args: argparse.Namespace) -> int:
     if args.all:
         count = await store.retry_queue(None)
     else:
@@ -94,14 +94,14 @@ async def queue_retry(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def queue_delete(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def queue_delete(store: Backend, args: argparse.Namespace) -> int:
     if not await store.delete_queue_entry(args.id):
         raise NotFound(f"no queue entry {args.id} (see: pillarbox queue list)")
     print(f"deleted queue entry {args.id} (no bounce is sent)")
     return EX_OK
 
 
-async def queue_hold(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def queue_hold(store: Backend, args: argparse.Namespace) -> int:
     held = args.action == "hold"
     if not await store.hold_queue_entry(args.id, held):
         raise NotFound(f"no queue entry {args.id} (see: pillarbox queue list)")
@@ -112,7 +112,7 @@ async def queue_hold(store: SQLiteStore, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- dkim
 
 
-async def dkim_rotate(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def dkim_rotate(store: Backend, args: argparse.Namespace) -> int:
     if not await store.has_domain(args.domain):
         raise NotFound(f"no domain {args.domain}")
     keys = await dkim_sign.rotate(store, args.domain)
@@ -122,7 +122,7 @@ async def dkim_rotate(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def dkim_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def dkim_list(store: Backend, args: argparse.Namespace) -> int:
     keys = await store.dkim_keys(args.domain, active_only=False)
     objects = [{"domain": k.domain, "selector": k.selector, "algorithm": k.algorithm, "active": k.active,
                 "created": _when(k.created)} for k in keys]
@@ -164,7 +164,7 @@ def dns_records(domain: str, hostname: str, keys: list[Any], policy: str) -> lis
     return lines
 
 
-async def dns_command(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def dns_command(store: Backend, args: argparse.Namespace) -> int:
     if not await store.has_domain(args.domain):
         raise NotFound(f"no domain {args.domain}; add it first with: pillarbox domain add {args.domain}")
     config = load_config(args.config)

@@ -20,7 +20,7 @@ WINDOW_SECONDS = 15 * 60
 
 
 class FailureLog(Protocol):
-    """Where failures are kept: the store (``SQLiteStore``)."""
+    """Where failures are kept: the store (every process and node counts them)."""
 
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]: ...
     async def add_login_failure(self, ip: str, account: str | None, at: float, forget_before: float) -> None: ...

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from pillarbox.errors import ConfigError, StoreUnavailable
+from pillarbox.errors import StoreUnavailable
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 5.0
@@ -37,21 +37,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.InsufficientResourcesError,  # too many connections, disk full
 )
 _RETRY = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-
-
-def check_url(url: str) -> str:
-    """The URL as given, if it names a PostgreSQL database; ConfigError (one line) otherwise."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(f"store.url: expected postgresql://user:password@host:port/database, got scheme "
-                          f"{parsed.scheme or '(none)'!r}")
-    try:
-        parsed.port  # noqa: B018 (raises on a bad port)
-    except ValueError as exc:
-        raise ConfigError(f"store.url: {exc}") from None
-    if not parsed.path.strip("/"):
-        raise ConfigError("store.url: no database name (…/DATABASE at the end)")
-    return url
 
 
 def redacted(url: str) -> str:

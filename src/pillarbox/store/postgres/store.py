@@ -26,7 +26,7 @@ from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.names import canonical_name, normalize_alias
 from pillarbox.store.postgres import directory, fulltext, integrity, logins, mailboxes, messages, queue
-from pillarbox.store.postgres.connection import Database, check_url, create_pool
+from pillarbox.store.postgres.connection import Database, create_pool
 from pillarbox.store.postgres.feed import NotifyChangeFeed
 from pillarbox.store.postgres.locks import AdvisoryMaildropLocks
 from pillarbox.store.postgres.messages import NewEntry
@@ -78,7 +78,7 @@ class PostgresStore:
     ) -> PostgresStore:
         """Connect (StoreUnavailable, one line, when the server refuses or cannot be reached), bring the
         schema up to date and start listening for changes."""
-        pool = await create_pool(check_url(url), pool_size)
+        pool = await create_pool(url, pool_size)
         db = Database(pool)
         try:
             await db.read(migrate)
