@@ -48,6 +48,18 @@ def postgres_cluster() -> Iterator[pg_cluster.Cluster]:
         yield cluster
 
 
+@pytest.fixture(scope="session", autouse=True)
+def postgres_for_wire_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With PILLARBOX_TEST_STORE=postgres, every data_dir of a test gets a database (``stores.url_for``)."""
+    if stores.default_backend() != "postgres":
+        yield
+        return
+    cluster: pg_cluster.Cluster = request.getfixturevalue("postgres_cluster")
+    os.environ[stores.ADMIN_URL_VARIABLE] = cluster.url()
+    yield
+    os.environ.pop(stores.ADMIN_URL_VARIABLE, None)
+
+
 @pytest.fixture
 def backend() -> str:
     """Which store the test runs on: PILLARBOX_TEST_STORE (sqlite by default); the contract suite

@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.stores import open_at, store_section
+
 SERVICES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
 _LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
 _READY = re.compile(r'msg="?ready"?')
@@ -25,7 +27,8 @@ def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: s
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
-    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n')
+    store = store_section(directory / "data")
+    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n{store}')
     return path
 
 
@@ -49,10 +52,8 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
     """The stored bytes of every message in a folder, read through the store as IMAP would."""
     import asyncio
 
-    from pillarbox.store.sqlite.store import SQLiteStore
-
     async def read() -> list[bytes]:
-        store = SQLiteStore.open(data_dir)
+        store = await open_at(data_dir)
         try:
             account = await store.get_account(address)
             mailbox = await store.get_mailbox(account.id, folder)

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import hashlib
 import itertools
 import os
 from pathlib import Path
@@ -116,3 +118,47 @@ def drop_database(admin_url: str, url: str) -> None:
             await conn.close()
 
     asyncio.run(drop())
+
+
+ADMIN_URL_VARIABLE = "PILLARBOX_TEST_PG_ADMIN"
+"""Set by the session fixture when the tests run on PostgreSQL: the throwaway server's admin URL."""
+
+
+def url_for(data_dir: Path) -> str | None:
+    """With PILLARBOX_TEST_STORE=postgres, the database that stands for ``data_dir`` (one per data_dir,
+    made from the template on first use); None on SQLite. Wire tests name it in ``[store] url``."""
+    admin = os.environ.get(ADMIN_URL_VARIABLE)
+    if default_backend() != "postgres" or not admin:
+        return None
+    name = "d_" + hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:24]
+
+    async def create() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+        except asyncpg.DuplicateDatabaseError:
+            pass
+        finally:
+            await conn.close()
+
+    if name not in _made:
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:  # callable inside a running event loop too
+            thread.submit(asyncio.run, create()).result()
+        _made.add(name)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+_made: set[str] = set()
+
+
+async def open_at(data_dir: Path, **options: Any) -> Any:
+    """The store of a wire test's data_dir: SQLite there, or its PostgreSQL database (``url_for``)."""
+    return await open_store(data_dir, url_for(data_dir), **options)
+
+
+def store_section(data_dir: Path) -> str:
+    """The ``[store]`` table of a test server's config ("" on SQLite)."""
+    url = url_for(data_dir)
+    return f'\n[store]\nurl = "{url}"\n' if url else ""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from tests.stores import open_another
+
 from pillarbox.auth.throttle import WINDOW_SECONDS, LoginThrottle, Standing
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Store
 
 
 def test_failures_slow_down_then_lock_the_ip_and_a_success_clears_only_the_account(with_store):
     now = [1_000_000.0]
 
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store, max_failures=3, clock=lambda: now[0])
         assert await throttle.standing("192.0.2.1", "Bob@Example.com") == Standing(0, 0)
         delays = []
@@ -30,7 +32,7 @@ def test_failures_slow_down_then_lock_the_ip_and_a_success_clears_only_the_accou
 
 
 def test_many_ips_guessing_one_account_lock_the_account(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store, max_failures=2)
         for n in range(6):
             await throttle.record_failure(f"198.51.100.{n}", "carol@example.com")
@@ -43,8 +45,8 @@ def test_many_ips_guessing_one_account_lock_the_account(with_store):
 def test_another_process_sees_the_failures(with_store):
     """Two stores on one data_dir, as two server processes (``workers``) have."""
 
-    async def body(store: SQLiteStore) -> None:
-        other = SQLiteStore.open(store.data_dir, checkpoints=False)
+    async def body(store: Store) -> None:
+        other = await open_another(store)
         try:
             mine, theirs = LoginThrottle(store, max_failures=2), LoginThrottle(other, max_failures=2)
             await mine.record_failure("192.0.2.7", "bob@example.com")

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Store
+from tests.stores import open_at, store_section
 
 T = TypeVar("T")
 
@@ -59,9 +60,9 @@ class Pillarbox:
         assert len(lines) == 1 and lines[0].startswith("pillarbox: error: "), result.stderr
         return lines[0]
 
-    def with_store(self, body: Callable[[SQLiteStore], Awaitable[T]]) -> T:
+    def with_store(self, body: Callable[[Store], Awaitable[T]]) -> T:
         async def main() -> T:
-            store = SQLiteStore.open(self.data_dir)
+            store = await open_at(self.data_dir)
             try:
                 return await body(store)
             finally:
@@ -73,7 +74,8 @@ class Pillarbox:
 @pytest.fixture
 def pb(tmp_path: Path) -> Pillarbox:
     config = tmp_path / "pillarbox.toml"
-    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\n\n[listen]\n')
+    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\n' + store_section(tmp_path / "data")
+                      + '\n[listen]\n')
     return Pillarbox(config, tmp_path / "data")
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.dnsserver import DNSServer
 from tests.server_process import ServerProcess, pillarbox, stored_messages
+from tests.stores import open_at
 
 PASSWORD = "correct horse battery"
 SMTP_PORT = 25
@@ -152,7 +152,7 @@ def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains
 
 def populate(data_dir: Path, domains: list[str], users: list[str]) -> None:
     async def fill() -> None:
-        store = SQLiteStore.open(data_dir)
+        store = await open_at(data_dir)
         try:
             for domain in domains:
                 await store.add_domain(domain)

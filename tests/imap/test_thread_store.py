@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
 from pillarbox.store.records import DeliveryTarget
-from pillarbox.store.sqlite.store import SQLiteStore
+from tests.stores import open_at
 
 DATE = "Date: Thu, 01 Jan 2026 0{}:00:00 +0000\r\n"
 MESSAGES = [
@@ -32,7 +32,7 @@ class Memory:
 
 
 async def _thread(data_dir: Path, forget_refs: bool) -> bytes:
-    store = SQLiteStore.open(data_dir)
+    store = await open_at(data_dir)
     try:
         await store.add_domain("t.test")
         account = await store.add_account("u@t.test", "hash", None)

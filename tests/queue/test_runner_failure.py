@@ -9,13 +9,13 @@ from pillarbox.config import Config
 from pillarbox.dns.fake import FakeResolver
 from pillarbox.queue.setup import build_runner
 from pillarbox.store.records import OutboundRecipient, OutboundRequest, QueuedMessage
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
+from tests.stores import open_at
 
 
 def test_an_entry_that_hits_a_bug_keeps_its_lease_instead_of_coming_back_at_once(tmp_path: Path):
     async def run() -> None:
-        store = SQLiteStore.open(tmp_path)
+        store = await open_at(tmp_path)
         try:
             request = OutboundRequest("bob@example.com", (OutboundRecipient("x@remote.test"),))
             await store.deliver_and_queue(message(), [], request)

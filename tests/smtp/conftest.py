@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.server_process import ServerProcess, stored_messages, write_config
+from tests.stores import open_at
 
 PASSWORD = "correct horse battery"
 
@@ -54,17 +54,19 @@ class MailServer:
         return body if body is not None else BlobStore(self.data_dir / "blobs").read(blob)
 
     def queued(self) -> list[tuple[str, str]]:
-        import sqlite3
+        async def read() -> list[tuple[str, str]]:
+            store = await open_at(self.data_dir)
+            try:
+                return [(entry.sender, r.address) for entry in await store.list_queue() for r in entry.recipients]
+            finally:
+                await store.close()
 
-        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
-            return conn.execute(
-                "SELECT q.sender, r.address FROM queue q JOIN queue_recipients r ON r.queue_id = q.id ORDER BY q.id"
-            ).fetchall()
+        return asyncio.run(read())
 
 
 def populate(data_dir: Path) -> None:
     async def fill() -> None:
-        store = SQLiteStore.open(data_dir)
+        store = await open_at(data_dir)
         try:
             await store.add_domain("example.com")
             await store.add_domain("example.org")
