@@ -4,12 +4,11 @@ and rows stored before it existed (thread_refs NULL), which fall back to the sto
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
 from pillarbox.store.records import DeliveryTarget
-from tests.stores import open_at
+from tests.stores import execute_sql, open_at
 
 DATE = "Date: Thu, 01 Jan 2026 0{}:00:00 +0000\r\n"
 MESSAGES = [
@@ -40,8 +39,7 @@ async def _thread(data_dir: Path, forget_refs: bool) -> bytes:
         assert inbox is not None
         await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in MESSAGES])
         if forget_refs:
-            with sqlite3.connect(store.db_path) as conn:
-                conn.execute("UPDATE messages SET thread_refs = NULL")
+            await execute_sql(store, *["UPDATE messages SET thread_refs = NULL"] * 2)
         settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
         memory = Memory()
         session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]

@@ -52,8 +52,11 @@ class AdvisoryMaildropLocks:
         return bool(locked)
 
     def release(self, account_id: int) -> None:
+        """Free for this node's sessions at once; the unlock follows on the connection. Advisory locks
+        count per connection, so a session of this node locking again before it arrives is still right."""
         if account_id not in self._held:
             return
+        self._held.discard(account_id)
         task = asyncio.get_running_loop().create_task(self._unlock(account_id))
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
@@ -65,8 +68,6 @@ class AdvisoryMaildropLocks:
                     await self._conn.fetchval("SELECT pg_advisory_unlock($1, $2::int)", POP3_LOCKS, account_id)
         except Exception as exc:  # a lost connection has let go of the lock already
             log_event(log, "warning", "maildrop unlock failed", account_id=account_id, error=str(exc))
-        finally:
-            self._held.discard(account_id)
 
     async def too_soon(self, account_id: int, login_delay: int) -> bool:
         """RFC 2449 6.5: fewer than ``login_delay`` seconds since the last successful login."""
