@@ -23,11 +23,14 @@ _LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
 _READY = re.compile(r'msg="?ready"?')
 
 
-def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", **top: str) -> Path:
+def write_config(
+    directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", store_url: str | None = None, **top: str
+) -> Path:
+    """A config on loopback ports; the store is the test run's (``tests/stores``) unless ``store_url`` names one."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
-    store = store_section(directory / "data")
+    store = f'\n[store]\nurl = "{store_url}"\n' if store_url else store_section(directory / "data")
     path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n{store}')
     return path
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
-from pillarbox.errors import ProtocolError
+from pillarbox.errors import ProtocolError, StoreUnavailable
 from pillarbox.imap import fetch, framing, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
@@ -33,7 +33,7 @@ from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
-from pillarbox.obs import Counter, get_logger
+from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
 
@@ -266,6 +266,11 @@ class IMAPSession:
                 self.resume_framing()
         except (OSError, ssl.SSLError):
             raise  # the peer went away or broke TLS: the listener ends the connection quietly
+        except StoreUnavailable as exc:  # RFC 5530 3: UNAVAILABLE, "a subsystem is down"; try later
+            log_event(log, "warning", "store unavailable", session=self.session_id, command=name, error=str(exc))
+            reply = r.no(framed.tag or "*", r.UNAVAILABLE, "The mail store is unavailable; try again later")
+            if self.sasl is None and self.idle_task is None:
+                self.resume_framing()
         except Exception:  # a bug costs the client one command, not the connection
             log.exception("imap: internal error in %s", name, extra={"fields": {"session": self.session_id}})
             reply = r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pillarbox.auth.authenticator import Authenticator
-from pillarbox.errors import ProtocolError, StoreError
+from pillarbox.errors import ProtocolError, StoreError, StoreUnavailable
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
@@ -145,7 +145,7 @@ class POP3Session:
         except ProtocolError as exc:
             assert isinstance(exc.reply, Reply)
             result = exc.reply
-        except StoreError as exc:
+        except (StoreError, StoreUnavailable) as exc:  # RFC 3206 4: SYS/TEMP, a temporary system failure
             log_event(log, "warning", "store failure", session=self.session_id, error=str(exc))
             result = replies.STORE_FAILED
         if isinstance(result, Reply):

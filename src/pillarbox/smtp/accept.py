@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pillarbox.delivery.local import DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
-from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StoreError
+from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StoreError, StoreUnavailable
 from pillarbox.mailauth.arc import seal_message
 from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
@@ -105,7 +105,7 @@ class MessageAcceptor:
             )
             if folder != "INBOX":
                 report = await self._inbox_fallback(message, report, transaction.sender)
-        except StoreError as exc:
+        except (StoreError, StoreUnavailable) as exc:
             log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
             MESSAGES.inc(result="tempfail")
             return replies.TEMP_FAILURE

@@ -19,7 +19,7 @@ from typing import Any
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
-from pillarbox.errors import ProtocolError
+from pillarbox.errors import ProtocolError, StoreUnavailable
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
@@ -118,16 +118,22 @@ class SMTPSession:
                 reply = exc.reply
             except (OSError, ssl.SSLError):
                 raise  # the peer went away or broke TLS: the listener ends the connection quietly
+            except StoreUnavailable as exc:
+                reply = self._internal_error(event, exc)
             except Exception:
                 reply = self._internal_error(event)
             if reply is not None:
                 self._queue(reply)
         await self._flush()
 
-    def _internal_error(self, event: object) -> Reply:
-        """A bug must cost the client one transaction (451, retry later), not the connection."""
-        log.exception("smtp: internal error handling %s", type(event).__name__,
-                      extra={"fields": {"session": self.session_id, "client": self.conn.peer[0]}})
+    def _internal_error(self, event: object, unavailable: StoreUnavailable | None = None) -> Reply:
+        """A bug, or a store that cannot be reached, must cost the client one transaction (451 4.3.0,
+        retry later), not the connection; nothing of the transaction was acknowledged."""
+        fields = {"session": self.session_id, "client": self.conn.peer[0]}
+        if unavailable is not None:
+            log_event(log, "warning", "store unavailable", **fields, error=str(unavailable))
+        else:
+            log.exception("smtp: internal error handling %s", type(event).__name__, extra={"fields": fields})
         if self.core.state in (core.State.DATA_PENDING, core.State.AUTH_PENDING, core.State.TLS_PENDING):
             self.core.resume()
         self.transaction, self.sasl = None, None

@@ -72,12 +72,17 @@ async def connect(url: str) -> asyncpg.Connection:
 async def create_pool(url: str, size: int) -> asyncpg.Pool:
     """A pool whose first connection is opened now, so a bad URL, a refused login or an unreachable
     server is reported at start (one line), not at the first mail."""
+    # no floor of open connections (min_size 0): a pool that keeps one reconnects in the background
+    # and logs every failed attempt while the server is away; ours reconnect when asked for work
+    pool = asyncpg.create_pool(url, min_size=0, max_size=size, timeout=CONNECT_TIMEOUT,
+                               max_inactive_connection_lifetime=60.0)
     try:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=size, timeout=CONNECT_TIMEOUT,
-                                         max_inactive_connection_lifetime=60.0)
+        await pool
+        async with pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
+            await conn.fetchval("SELECT 1")
     except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+        await pool.close()
         raise StoreUnavailable(f"PostgreSQL at {redacted(url)}: {describe(exc)}") from exc
-    assert pool is not None
     return pool
 
 
