@@ -33,3 +33,28 @@ def test_an_entry_that_hits_a_bug_keeps_its_lease_instead_of_coming_back_at_once
             await store.close()
 
     asyncio.run(run())
+
+
+def test_nodes_sharing_one_config_keep_their_leases_apart(tmp_path: Path, monkeypatch):
+    """Every node has the same hostname (one config): the lease owner also names the machine, so a
+    node that starts does not take back the leases another node is delivering under."""
+
+    async def run() -> None:
+        store = await open_at(tmp_path)
+        try:
+            request = OutboundRequest("bob@example.com", (OutboundRecipient("x@remote.test"),))
+            await store.deliver_and_queue(message(), [], request)
+            config = Config(hostname="mx.test", data_dir=tmp_path)
+            monkeypatch.setattr("socket.gethostname", lambda: "node-a")
+            first = build_runner(config, store, FakeResolver())
+            monkeypatch.setattr("socket.gethostname", lambda: "node-b")
+            second = build_runner(config, store, FakeResolver())
+            assert first.owner != second.owner
+            [entry] = await store.lease_queue(first.owner, 3600, 10)
+            assert await store.reclaim_queue_leases(second.owner) == 0  # what `start` does
+            assert (await store.get_queue_entry(entry.id)).lease_owner == first.owner
+            assert await store.reclaim_queue_leases(first.owner) == 1  # node-a restarted: its own come back
+        finally:
+            await store.close()
+
+    asyncio.run(run())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -40,7 +41,9 @@ class QueueRunner:
         self.store = store
         self.directory = directory
         self.deliverer = deliverer
-        self.owner = config.hostname
+        # the lease owner names this machine: nodes sharing one config (one hostname) must not take
+        # each other's leases back at start (``reclaim_queue_leases``), a restarted node must take its own
+        self.owner = f"{config.hostname}/{socket.gethostname()}"
         self.settings = config.queue
         self.policy = RetryPolicy.from_config(config.queue)
         self.clock = clock
