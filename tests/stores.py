@@ -11,13 +11,15 @@ import concurrent.futures
 import hashlib
 import itertools
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pillarbox.store.postgres.store import PostgresStore
 from pillarbox.store.sqlite.store import SQLiteStore
 
 BACKENDS = ("sqlite", "postgres")
+T = TypeVar("T")
 TEMPLATE = "pillarbox_template"
 _databases = itertools.count()
 
@@ -162,3 +164,17 @@ def store_section(data_dir: Path) -> str:
     """The ``[store]`` table of a test server's config ("" on SQLite)."""
     url = url_for(data_dir)
     return f'\n[store]\nurl = "{url}"\n' if url else ""
+
+
+def run_at(data_dir: Path, body: Callable[[Any], Awaitable[T]]) -> T:
+    """``body(store)`` on a data_dir's store (``open_at``), from synchronous test code."""
+
+    async def main() -> T:
+        store = await open_at(data_dir)
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # callable inside a running event loop too
+        return thread.submit(asyncio.run, main()).result()

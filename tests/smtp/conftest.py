@@ -7,12 +7,13 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pillarbox.auth.passwords import make_credentials
 from tests.server_process import ServerProcess, stored_messages, write_config
-from tests.stores import open_at
+from tests.stores import open_at, run_at
 
 PASSWORD = "correct horse battery"
 
@@ -42,16 +43,9 @@ class MailServer:
 
     def last_queued_bytes(self) -> bytes:
         """The stored copy of the newest outbound queue entry (what the runner will send)."""
-        import sqlite3
-
-        from pillarbox.store.blobs import BlobStore
-
-        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
-            body, blob = conn.execute(
-                "SELECT b.body, m.blob FROM queue q JOIN messages m ON m.id = q.message_id"
-                " LEFT JOIN message_bodies b ON b.message_id = m.id ORDER BY q.id DESC LIMIT 1"
-            ).fetchone()
-        return body if body is not None else BlobStore(self.data_dir / "blobs").read(blob)
+        async def newest(store: Any) -> bytes:
+            return bytes(await store.read_message((await store.list_queue())[-1].message_id))
+        return run_at(self.data_dir, newest)
 
     def queued(self) -> list[tuple[str, str]]:
         async def read() -> list[tuple[str, str]]:
