@@ -40,8 +40,10 @@ def _free_port() -> int:
 
 
 class Cluster:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's own defaults (fsync on), for benchmarks; tests relax them."""
         self.bin_dir = bin_dir
+        self._relaxed = "" if durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self.root = Path(tempfile.mkdtemp(prefix="pillarbox-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -74,8 +76,7 @@ class Cluster:
     def resume(self) -> None:
         """Start the server (again, after ``stop``: same directory, same port)."""
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root}"
-                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-                   " -c shared_buffers=32MB")
+                   f"{self._relaxed} -c max_connections=300 -c shared_buffers=32MB")
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
 

@@ -25,11 +25,6 @@ async def next_modseq(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT nextval('modseq')"))
 
 
-async def next_modseqs(conn: asyncpg.Connection, count: int) -> list[int]:
-    rows = await conn.fetch("SELECT nextval('modseq') FROM generate_series(1, $1)", count)
-    return sorted(row[0] for row in rows)
-
-
 async def next_uidvalidity(conn: asyncpg.Connection, now: int, count: int = 1) -> int:
     """Reserve ``count`` UIDVALIDITY values; the first is returned. RFC 9051 2.3.1.1: a mailbox deleted and
     created again under the same name gets a new one; values follow the clock but never repeat or go back."""

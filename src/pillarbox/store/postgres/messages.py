@@ -19,7 +19,7 @@ import asyncpg
 from pillarbox.errors import NotFound, QuotaExceeded
 from pillarbox.store import flags as flagcodec
 from pillarbox.store.names import like_pattern, to_datetime
-from pillarbox.store.postgres.mailboxes import adjust_counts, get_mailbox_by_id, lock, next_modseq, next_modseqs
+from pillarbox.store.postgres.mailboxes import adjust_counts, get_mailbox_by_id, lock, next_modseq
 from pillarbox.store.prepare import PreparedMessage
 from pillarbox.store.records import (
     Appended,
@@ -113,30 +113,46 @@ async def append_entries(
     conn: asyncpg.Connection, mailbox_id: int, entries: Sequence[NewEntry], now: int, quota: bool = True
 ) -> list[Appended]:
     """Put stored messages into a mailbox under the next UIDs, one MODSEQ each (``quota``: refuse all
-    if they would not fit); in call order."""
+    if they would not fit, before anything is written); in call order. Two round trips for any number:
+    the locked mailbox row, then one statement that takes the MODSEQs, inserts, counts references and
+    raises the mailbox's counters."""
     if not entries:
         return []
     target = await _target(conn, mailbox_id)
     if quota:
         await _check_room(conn, target, sum(e.size for e in entries), len(entries))
     first_uid, uidvalidity = target["uidnext"], target["uidvalidity"]
-    modseqs = await next_modseqs(conn, len(entries))
     encoded = [flagcodec.encode(e.flags) for e in entries]
     uids = list(range(first_uid, first_uid + len(entries)))
-    await conn.execute(
-        "WITH ins AS (INSERT INTO mailbox_messages (mailbox_id, uid, message_id, system_flags, keywords, modseq,"
-        " internal_date, save_date) SELECT $1, u.uid, u.message_id, u.bits, u.keywords, u.modseq, u.internal, $7"
-        " FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $8::bigint[])"
-        " AS u(uid, message_id, bits, keywords, modseq, internal))"
-        " UPDATE messages m SET refs = m.refs + d.n FROM"
-        " (SELECT id, count(*) AS n FROM unnest($3::bigint[]) AS id GROUP BY id) d WHERE m.id = d.id",
-        mailbox_id, uids, [e.message_id for e in entries], [b for b, _ in encoded], [k for _, k in encoded],
-        modseqs, now, [e.internal_date for e in entries])
-    await adjust_counts(
-        conn, mailbox_id, modseqs[-1], messages=len(entries), size=sum(e.size for e in entries),
-        uidnext=uids[-1] + 1, unseen=sum(1 for b, _ in encoded if not b & flagcodec.SEEN),
-        deleted=sum(1 for b, _ in encoded if b & flagcodec.DELETED))
+    rows = await conn.fetch(
+        _APPEND, mailbox_id, uids, [e.message_id for e in entries], [b for b, _ in encoded], [k for _, k in encoded],
+        [e.internal_date for e in entries], now, sum(e.size for e in entries),
+        sum(1 for b, _ in encoded if not b & flagcodec.SEEN), sum(1 for b, _ in encoded if b & flagcodec.DELETED))
+    modseqs = [row[0] for row in rows]
     return [Appended(mailbox_id, uid, modseq, uidvalidity) for uid, modseq in zip(uids, modseqs, strict=True)]
+
+
+# MODSEQs are drawn in one scan and handed out in ascending order with the ascending UIDs (row_number
+# over the MODSEQ), so within the mailbox both grow together; the mailbox row is locked already.
+_APPEND = """
+WITH drawn AS MATERIALIZED (SELECT nextval('modseq') AS modseq FROM generate_series(1, cardinality($2::bigint[]))),
+numbered AS (SELECT modseq, row_number() OVER (ORDER BY modseq) AS n FROM drawn),
+rows AS (SELECT u.uid, u.message_id, u.bits, u.keywords, u.internal, numbered.modseq
+         FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::bigint[])
+              WITH ORDINALITY AS u(uid, message_id, bits, keywords, internal, n)
+         JOIN numbered ON numbered.n = u.n),
+ins AS (INSERT INTO mailbox_messages (mailbox_id, uid, message_id, system_flags, keywords, modseq, internal_date,
+                                      save_date)
+        SELECT $1, uid, message_id, bits, keywords, modseq, internal, $7 FROM rows),
+refs AS (UPDATE messages m SET refs = m.refs + d.n
+         FROM (SELECT id, count(*) AS n FROM unnest($3::bigint[]) AS id GROUP BY id) d WHERE m.id = d.id),
+counts AS (UPDATE mailboxes SET message_count = message_count + cardinality($2::bigint[]),
+                  unseen_count = unseen_count + $9, deleted_count = deleted_count + $10,
+                  total_size = total_size + $8, uidnext = $2[cardinality($2::bigint[])] + 1,
+                  highestmodseq = greatest(highestmodseq, (SELECT max(modseq) FROM drawn))
+           WHERE id = $1)
+SELECT modseq FROM numbered ORDER BY n
+"""
 
 
 _ENTRY_FIELDS = ("mailbox_id", "uid", "message_id", "flags", "modseq", "internal_date", "size", "save_date")

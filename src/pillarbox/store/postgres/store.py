@@ -7,7 +7,8 @@ of several statements run in one REPEATABLE READ snapshot. A lost server becomes
 (``connection.py``) and the pool reconnects by itself.
 
 Deliveries lock their target mailboxes in call order (``_take_turn``): UIDs follow arrival on a node,
-as on SQLite (an mbox import keeps its order), while deliveries to other mailboxes still overlap.
+as on SQLite (an mbox import keeps its order); a delivery waits only for earlier ones to the same
+mailboxes, so deliveries to other mailboxes overlap.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class PostgresStore:
         self._db = db
         self.changes = changes
         self._clock = clock
-        self._last_turn: asyncio.Future[None] | None = None
+        self._turns: dict[int, asyncio.Future[None]] = {}  # mailbox id -> the latest delivery's turn
         self._maildrop_locks = AdvisoryMaildropLocks(url, clock)
 
     @classmethod
@@ -271,15 +272,15 @@ class PostgresStore:
     ) -> DeliveryOutcome:
         """Local copies and the outbound queue entry of one message, in one transaction.
         ``outbound_raw``: the queued copy's bytes when they differ from the local copies'."""
-        previous, mine = self._take_turn()
+        previous, mine = self._take_turn([t.mailbox_id for t in targets])
         try:
             prepared = await prepare(raw) if targets else None
             queued_raw = outbound_raw if outbound_raw is not None else raw
             queued = None
             if outbound is not None:
                 queued = prepared if outbound_raw is None and prepared else await prepare(queued_raw)
-            if previous is not None:
-                await previous
+            for earlier in previous:
+                await earlier
             now = self._seconds()
 
             async def deliver(conn: Conn) -> DeliveryOutcome:
@@ -292,13 +293,21 @@ class PostgresStore:
             if not mine.done():
                 mine.set_result(None)
 
-    def _take_turn(self) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+    def _take_turn(self, mailbox_ids: Sequence[int]) -> tuple[list[asyncio.Future[None]], asyncio.Future[None]]:
+        """The turns of the earlier deliveries to these mailboxes still to lock, and this one's turn."""
         loop = asyncio.get_running_loop()
-        last = self._last_turn
-        previous = last if last is not None and last.get_loop() is loop and not last.done() else None
+        previous = [turn for m in set(mailbox_ids) if (turn := self._turns.get(m)) is not None
+                    and turn.get_loop() is loop and not turn.done()]
         mine: asyncio.Future[None] = loop.create_future()
-        self._last_turn = mine
+        for mailbox_id in set(mailbox_ids):
+            self._turns[mailbox_id] = mine
+        mine.add_done_callback(lambda _: self._forget_turn(mailbox_ids, mine))
         return previous, mine
+
+    def _forget_turn(self, mailbox_ids: Sequence[int], turn: asyncio.Future[None]) -> None:
+        for mailbox_id in set(mailbox_ids):
+            if self._turns.get(mailbox_id) is turn:
+                del self._turns[mailbox_id]
 
     async def list_messages(self, mailbox_id: int, uid_min: int = 1, uid_max: int | None = None) -> list[MessageEntry]:
         return await self._read(lambda c: messages.list_entries(c, mailbox_id, uid_min, uid_max))
@@ -482,10 +491,10 @@ async def _deliver(
 
 
 async def _append_one(conn: Conn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:
+    # no savepoint needed: append_entries refuses (NotFound, QuotaExceeded) before it writes anything
     try:
-        async with conn.transaction():  # a savepoint: this target alone is undone if refused
-            new = NewEntry(message_id, size, target.flags, _internal(target, now))
-            return (await messages.append_entries(conn, target.mailbox_id, [new], now))[0]
+        new = NewEntry(message_id, size, target.flags, _internal(target, now))
+        return (await messages.append_entries(conn, target.mailbox_id, [new], now))[0]
     except StoreError as exc:
         return Refused(target.mailbox_id, exc)
 
