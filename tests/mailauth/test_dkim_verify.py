@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import dkim
 import pytest
 
 from pillarbox.dns.fake import TEMPFAIL, FakeResolver
@@ -99,3 +100,64 @@ def test_garbage_signature_is_neutral() -> None:
     raw = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com\r\n" + message()
     [result] = verify(raw, {})
     assert result.result == "neutral"
+
+
+@pytest.mark.parametrize("odd", [
+    b"X-Obs : v\r\n",  # RFC 5322 4.5.8: whitespace before the colon
+    b"no colon on this line\r\n",
+    b" a continuation before any field\r\n",
+    b"Subj\xe9ct: an 8-bit field name\r\n",
+    b"From alice@example.com Mon Jan  1 00:00:00 2024\r\n",  # an mbox From_ line
+])
+def test_odd_header_lines_do_not_stop_verification(odd: bytes) -> None:
+    """dkimpy raised MessageFormatError/IndexError on these lines; the MX then answered 451 forever."""
+    key = rsa_key()
+    signed = sign(message(), "example.com", "s1", key)
+    records = key_records("example.com", "s1", key.txt)
+    placements = [odd + signed]
+    if not odd.startswith(b" "):  # elsewhere a continuation line belongs to the field above it
+        placements.append(signed.replace(b"To:", odd + b"To:", 1))
+    for raw in placements:
+        [result] = verify(raw, records)
+        assert result.result == "pass", (odd, result)
+
+
+def test_a_relaxed_signature_covers_an_obsolete_colon() -> None:
+    """Relaxed canonicalization drops the whitespace around the colon (RFC 6376 3.4.2), so a signed
+    ``X-Obs : v`` verifies; a simple signature over it cannot (its octets were respelled)."""
+    key = rsa_key()
+    raw = message().replace(b"To:", b"X-Obs: v\r\nTo:", 1)
+    records = key_records("example.com", "s1", key.txt)
+    for canon, expected in (((b"relaxed", b"relaxed"), "pass"), ((b"simple", b"simple"), "fail")):
+        signature = dkim.sign(raw, b"s1", b"example.com", key.private, canonicalize=canon,
+                              include_headers=[b"from", b"x-obs", b"subject"])
+        [result] = verify(signature + raw.replace(b"X-Obs: v", b"X-Obs : v"), records)
+        assert result.result == expected, canon
+
+
+@pytest.mark.parametrize(("key_tags", "result"), [
+    ("h=sha256", "pass"),
+    ("h=sha1:sha256", "pass"),
+    ("h=sha1", "permerror"),  # RFC 6376 3.6.1 / 6.1.2: "inappropriate hash algorithm"
+    ("h=SHA1 : foo", "permerror"),
+    ("t=y", "pass"),
+    ("t=s", "permerror"),  # the signature's i= is @mail.example.com, a subdomain of d=
+    ("t=y:S", "permerror"),
+])
+def test_key_record_limits(key_tags: str, result: str) -> None:
+    key = rsa_key()
+    signature = dkim.sign(message(), b"s1", b"example.com", key.private, identity=b"@mail.example.com",
+                          include_headers=[b"from", b"subject"])
+    txt = key.txt.replace("k=rsa;", f"k=rsa; {key_tags};")
+    [found] = verify(signature + message(), key_records("example.com", "s1", txt))
+    assert found.result == result, found
+
+
+def test_t_s_allows_the_signing_domain_itself() -> None:
+    key = rsa_key()
+    signature = dkim.sign(message(), b"s1", b"example.com", key.private, identity=b"alice@example.com",
+                          include_headers=[b"from", b"subject"])
+    txt = key.txt.replace("k=rsa;", "k=rsa; t=s;")
+    assert verify(signature + message(), key_records("example.com", "s1", txt))[0].result == "pass"
+    unsigned_identity = sign(message(), "example.com", "s1", key)  # no i=: "@d" by default
+    assert verify(unsigned_identity, key_records("example.com", "s1", txt))[0].result == "pass"

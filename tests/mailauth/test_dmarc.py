@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pillarbox.dns.fake import TEMPFAIL, FakeResolver
 from pillarbox.mailauth.dkim_verify import DKIMResult
@@ -135,3 +137,67 @@ def test_from_domains_and_several_from() -> None:
     verdicts = asyncio.run(check_message(FakeResolver(records), raw, None, [], lambda: 0.0))
     decisive = strictest(verdicts)
     assert decisive is not None and decisive.from_domain == "other.test" and decisive.disposition is Policy.REJECT
+
+
+ORG_REJECTS = rec("example.com", "v=DMARC1; p=reject")
+
+
+@pytest.mark.parametrize("published", [
+    ["v=DMARC1; p=none", "v=DMARC1; p=none; rua=mailto:r@example.com"],  # two records (6.6.3 step 5)
+    ["v=DMARC1; p=bogus"],  # invalid p and no rua (step 6.2)
+    ["v=DMARC1; sp=reject"],  # no p at all
+    ["v=DMARC1"],
+    ["V = DMARC1 ;p=reject=x", "v=spf1 -all"],
+])
+def test_an_unusable_record_at_the_from_domain_is_no_policy_not_the_org_domains(published: list[str]) -> None:
+    """6.6.3: the organizational domain is asked only when the From domain publishes no DMARC record."""
+    records = {**ORG_REJECTS, ("_dmarc.news.example.com", "TXT"): published}
+    assert asyncio.run(discover(FakeResolver(records), "news.example.com")) is None
+    verdict = dmarc(records, "news.example.com")
+    assert verdict.result == "none" and verdict.disposition is Policy.NONE
+
+
+@pytest.mark.parametrize("published", [
+    [],
+    ["v=spf1 -all", "google-site-verification=x"],
+    ["v=dmarc1; p=none"],  # the version value must be exactly "DMARC1" (6.3): not a DMARC record
+    ["v=DMARC10; p=none"],
+])
+def test_no_dmarc_record_at_the_from_domain_falls_back(published: list[str]) -> None:
+    records = {**ORG_REJECTS, ("_dmarc.news.example.com", "TXT"): published}
+    found = asyncio.run(discover(FakeResolver(records), "news.example.com"))
+    assert found is not None and found.domain == "example.com"
+
+
+def test_invalid_p_with_rua_is_p_none_at_the_from_domain() -> None:
+    records = {**ORG_REJECTS, **rec("news.example.com", "v=DMARC1; p=rejectt; rua=mailto:r@example.com")}
+    found = asyncio.run(discover(FakeResolver(records), "news.example.com"))
+    assert found is not None and (found.domain, found.record.policy) == ("news.example.com", Policy.NONE)
+
+
+@pytest.mark.parametrize(("pct", "expected"), [
+    ("50", 50), ("0", 0), ("100", 100), ("050", 50), (" 7 ", 7),
+    ("-5", 100), ("101", 100), ("150", 100), ("1000", 100), ("+50", 100), ("50.5", 100), ("", 100), ("x", 100),
+])
+def test_pct_outside_0_to_100_is_100(pct: str, expected: int) -> None:
+    record = parse_record(f"v=DMARC1; p=reject; pct={pct}")
+    assert record is not None and record.pct == expected
+
+
+def test_other_malformed_tags_take_their_defaults() -> None:
+    record = parse_record("v=DMARC1; adkim=x; aspf=; p=quarantine; fo=1; unknown=tag; p=none; rua=ftp://x")
+    assert record is not None
+    assert (record.policy, record.adkim, record.aspf, record.rua) == (Policy.QUARANTINE, "r", "r", ())
+    assert parse_record("v=DMARC1; p=reject; sp=bogus") is None  # invalid sp, no rua (6.6.3 step 6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["v", "p", "sp", "pct", "adkim", "aspf", "rua", "fo", "x", " P "]),
+                          st.sampled_from(["DMARC1", "reject", "none", "quarantine", "s", "r", "-1", "101", "33",
+                                           "mailto:a@b.test", "", "=", " ; "])), max_size=8))
+def test_parse_record_never_raises_and_keeps_pct_in_range(tags: list[tuple[str, str]]) -> None:
+    text = "; ".join(f"{name}={value}" for name, value in tags)
+    record = parse_record(text)
+    if record is not None:
+        assert 0 <= record.pct <= 100 and record.adkim in "rs" and record.aspf in "rs"
+        assert text.startswith("v=DMARC1")

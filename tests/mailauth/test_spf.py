@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pillarbox.dns.fake import TEMPFAIL, FakeResolver
-from pillarbox.mailauth.spf import SPFResult, check_host
+from pillarbox.mailauth.spf import SPFError, SPFResult, check_host, parse_record
 
 
 def spf(records: dict, ip: str, domain: str = "example.com", sender: str | None = None, helo: str = "mail.example.com"):
@@ -240,3 +242,56 @@ def test_timeout_is_temperror() -> None:
         return await check_host(Slow(), "192.0.2.7", "example.com", "a@example.com", timeout=0.05)
 
     assert asyncio.run(run()).result is SPFResult.TEMPERROR
+
+
+@pytest.mark.parametrize("record", [
+    "v=spf1 a:",  # RFC 7208 test suite a-empty-domain (5.3/2: "domain-spec cannot be empty")
+    "v=spf1 mx:",  # mx-empty-domain
+    "v=spf1 a:/24 -all",
+    "v=spf1 mx://64 -all",
+    "v=spf1 ip4:192.0.2.7 a: -all",  # a syntax error anywhere is a permerror, even after a match (4.6)
+    "v=spf1 -all exp=%{r}.example.com",  # exp-only-macro-char (7.3): r only in explanation text
+    "v=spf1 ip4:192.0.2.7 exists:%{c}.example.com -all",
+    "v=spf1 ip4:192.0.2.7 a:%{t}.example.com -all",
+    "v=spf1 redirect=%{r}.example.com",
+])
+def test_rfc7208_suite_syntax_cases(record: str) -> None:
+    verdict = spf(txt("example.com", record), "192.0.2.7")
+    assert verdict.result is SPFResult.PERMERROR, verdict
+
+
+def test_c_r_t_expand_in_explanation_text() -> None:
+    """exp-txt-macro-char: the explanation text may use c, r and t; the domain-specs may not."""
+    records = {**txt("example.com", "v=spf1 -all exp=%{ir}.example.com"),
+               **txt("7.2.0.192.example.com", "Connections from %{c} to %{r} at %{t} not authorized.")}
+    resolver = FakeResolver(records)
+    verdict = asyncio.run(check_host(resolver, "192.0.2.7", "example.com", "a@example.com", receiver="mx.test",
+                                     now=1_000_000))
+    assert verdict.result is SPFResult.FAIL
+    assert verdict.explanation == "Connections from 192.0.2.7 to mx.test at 1000000 not authorized."
+
+
+def test_unknown_modifiers_keep_the_grammar_letters() -> None:
+    """An unknown modifier is never expanded, so its macro letters are only checked against the grammar."""
+    assert spf(txt("example.com", "v=spf1 ip4:192.0.2.7 note=%{c}.%{r} -all"), "192.0.2.7").result is SPFResult.PASS
+
+
+_TERMS = st.sampled_from(["a", "a:", "mx:", "a:example.com", "mx/24", "a//64", "ip4:192.0.2.0/24", "-all", "~all",
+                          "include:%{d}", "exists:%{c}.x.test", "exists:%{i}.x.test", "redirect=%{r}.x.test",
+                          "exp=%{d}.x.test", "exp=%{t}", "note=%{t}", "ptr:", "%", "a:%{h}", "mx:foo.-bar"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_TERMS, st.text(max_size=12)), max_size=6))
+def test_parse_record_gives_a_record_or_a_permerror(terms: list[str]) -> None:
+    """Any record text either parses or is a permerror; a c/r/t macro or an empty ':' never parses."""
+    text = "v=spf1 " + " ".join(terms)
+    try:
+        record = parse_record(text)
+    except SPFError as error:
+        assert error.result is SPFResult.PERMERROR
+        return
+    assert record is not None
+    domain_specs = [t.domain_spec or "" for t in record.terms] + [record.redirect or "", record.exp or ""]
+    assert not any(letter in spec for spec in domain_specs for letter in ("%{c}", "%{r}", "%{t}"))
+    assert not any(term in ("a:", "mx:") for term in text.split(" "))

@@ -8,8 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from pillarbox.mailauth.arc import seal
+from pillarbox.mailauth.dkim_sign import dns_value
+from pillarbox.mime.headers import parse_fields
 from tests.dnsserver import DNSServer
 from tests.mailauth.keys import message, rsa_key, sign
+from tests.mailauth.test_verifiers_hostile import sealing_key as relay_key
 from tests.server_process import pillarbox
 from tests.smtp.conftest import MailServer, start_server
 from tests.stores import run_at
@@ -34,6 +38,15 @@ def zone() -> dict[tuple[str, str], list[str]]:
         ("signed.test", "TXT"): [_txt("v=spf1 -all")],
         ("_dmarc.signed.test", "TXT"): [_txt("v=DMARC1; p=reject")],
         ("s1._domainkey.signed.test", "TXT"): [_txt(key.txt)],
+        (f"{relay_key().selector}._domainkey.relay.test", "TXT"): [_txt(dns_value(relay_key()))],
+        # an organization that rejects, with subdomains publishing DMARC records none of which is usable:
+        # their mail gets no DMARC policy at all (RFC 7489 6.6.3), not the organization's p=reject
+        ("_dmarc.orgreject.test", "TXT"): [_txt("v=DMARC1; p=reject")],
+        ("twice.orgreject.test", "TXT"): [_txt("v=spf1 ?all")],
+        ("_dmarc.twice.orgreject.test", "TXT"): [_txt("v=DMARC1; p=none"), _txt("v=DMARC1; p=quarantine")],
+        ("badp.orgreject.test", "TXT"): [_txt("v=spf1 ?all")],
+        ("_dmarc.badp.orgreject.test", "TXT"): [_txt("v=DMARC1; p=bogus")],
+        ("silent.orgreject.test", "TXT"): [_txt("v=spf1 ?all")],
         # a domain that publishes badly, for `pillarbox check`
         ("broken-pub.test", "MX"): ["10 mail.elsewhere.test."],
         ("broken-pub.test", "TXT"): [_txt("v=spf1 -all"), _txt("v=spf1 mx -all")],
@@ -161,3 +174,38 @@ def test_dmarc_aggregate_data_recorded(mx: MailServer) -> None:
     rows = [tuple(o[key] for key in ("policy_domain", "source_ip", "dmarc_result", "disposition", "count"))
             for o in observed if o["policy_domain"] == "reject.test"]
     assert rows and rows[0][:4] == ("reject.test", PEER, "fail", "reject") and rows[0][4] >= 1
+
+
+def stored_with_subject(mx: MailServer, subject: bytes) -> bytes:
+    [stored] = [m for m in mx.messages("bob@example.com") if b"Subject: " + subject + b"\r\n" in m]
+    return stored
+
+
+def test_odd_header_lines_in_a_signed_and_sealed_message_are_delivered(mx: MailServer) -> None:
+    """dkimpy raised on these lines and the MX answered 451 4.3.0 on every retry: the message never came.
+    The odd lines are outside what the signature and the seal cover, so both still pass, and DMARC
+    (p=reject, SPF -all) passes through the DKIM signature."""
+    signed = sign(message("alice@signed.test", subject="odd lines"), "signed.test", "s1", rsa_key())
+    results = b"Authentication-Results: relay.test; dkim=pass header.d=signed.test\r\n"
+    forwarded = seal(results + signed, relay_key(), "relay.test")
+    raw = b" a stray continuation\r\nX-Obs : v\r\n" + forwarded.replace(b"From:", b"no colon here\r\nFrom:", 1)
+    code, text = send(mx, "alice@signed.test", raw)
+    assert code == 250, text
+    stored = stored_with_subject(mx, b"odd lines")
+    [ours] = [v for n, v in parse_fields(stored, 0, len(stored)) if n == "authentication-results" and
+              v.startswith("mx.test;")]
+    assert "dkim=pass header.d=signed.test" in ours and "dmarc=pass" in ours and "arc=pass" in ours, ours
+
+
+@pytest.mark.parametrize("domain", ["twice.orgreject.test", "badp.orgreject.test"])
+def test_an_unusable_subdomain_record_does_not_inherit_the_org_reject(mx: MailServer, domain: str) -> None:
+    """Was 550 5.7.1: discovery fell back to the organizational domain's p=reject."""
+    code, text = send(mx, f"alice@{domain}", message(f"alice@{domain}", subject=f"from {domain}"))
+    assert code == 250, text
+    stored = stored_with_subject(mx, f"from {domain}".encode())
+    assert b"dmarc=none" in stored
+
+
+def test_a_subdomain_without_any_record_gets_the_org_reject(mx: MailServer) -> None:
+    code, text = send(mx, "alice@silent.orgreject.test", message("alice@silent.orgreject.test"))
+    assert (code, text[:5]) == (550, b"5.7.1") and b"orgreject.test" in text

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.pop3.helpers import PASSWORD, message, populate
-from tests.pop3.test_pop3_wire import Server
-from tests.server_process import ServerProcess, write_config
+from tests.pop3.helpers import PASSWORD, message
+from tests.pop3.test_pop3_wire import Server, running_server
 
 ACCOUNTS = {"fetch-keep@example.com": 3, "fetch-delete@example.com": 2, "curl@example.com": 2}
 
@@ -30,16 +29,9 @@ def require(binary: str, package: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("pop3clients")
-    config = write_config(tmp, services=("pop3", "pop3s"))
-    for address, count in ACCOUNTS.items():
-        populate(tmp / "data", [message(n) for n in range(1, count + 1)], address=address)
-    process = ServerProcess(config)
-    try:
-        yield Server(process, tmp / "data")
-    finally:
-        assert process.stop() == 0
-        assert "Traceback" not in process.log(), process.log()
+    mailboxes = {address: [message(n) for n in range(1, count + 1)] for address, count in ACCOUNTS.items()}
+    with running_server(tmp_path_factory.mktemp("pop3clients"), mailboxes) as running:
+        yield running
 
 
 def fetchmail(server: Server, home: Path, user: str, *, implicit_tls: bool, keep: bool) -> tuple[int, str, Path]:

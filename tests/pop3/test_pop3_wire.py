@@ -7,7 +7,8 @@ import base64
 import poplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,18 +67,29 @@ class Server:
         return asyncio.run(read())
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("pop3wire")
+@contextmanager
+def running_server(
+    tmp: Path, mailboxes: Mapping[str, Sequence[bytes]], policies: Mapping[str, int | None] | None = None
+) -> Iterator[Server]:
+    """A ``pillarbox serve`` with POP3 on 110 and 995 whose accounts hold ``mailboxes`` (with their POP3
+    delete policies); stopped cleanly after."""
     config = write_config(tmp, services=("pop3", "pop3s"))
-    for address, (count, policy) in ACCOUNTS.items():
-        populate(tmp / "data", [message(n) for n in range(1, count + 1)], address=address, policy=policy)
+    for address, messages in mailboxes.items():
+        populate(tmp / "data", messages, address=address, policy=(policies or {}).get(address))
     process = ServerProcess(config)
     try:
         yield Server(process, tmp / "data")
     finally:
         assert process.stop() == 0
         assert "Traceback" not in process.log(), process.log()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    mailboxes = {address: [message(n) for n in range(1, count + 1)] for address, (count, _) in ACCOUNTS.items()}
+    policies = {address: policy for address, (_, policy) in ACCOUNTS.items()}
+    with running_server(tmp_path_factory.mktemp("pop3wire"), mailboxes, policies) as running:
+        yield running
 
 
 def test_plain_port_with_stls_then_login_and_retr(server: Server):

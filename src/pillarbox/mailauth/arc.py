@@ -10,7 +10,8 @@ dict-backed ``dnsfunc``.
 The result (``none``, ``pass``, ``fail``) is recorded in Authentication-Results only. It does not
 override a DMARC failure: that needs a list of trusted sealers (RFC 8617 7.2), which we do not have
 yet. A key lookup that failed temporarily makes the chain ``fail`` with a reason saying so (the
-arc method has no temperror result).
+arc method has no temperror result), and so does a chain dkimpy cannot process: it reads the message
+through ``dkimpy_input`` like the DKIM verifier, and anything it still raises is a broken chain.
 
 Sealing on forward (``seal``): when an alias sends a message on to a remote target, the forwarding
 domain adds the next ARC set, i = n+1 (RFC 8617 5.1): ARC-Authentication-Results copied from our own
@@ -33,6 +34,7 @@ import dkim
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
 from pillarbox.mailauth.dkim_sign import RSA, SIGNED_HEADERS
 from pillarbox.mailauth.dkim_verify import MIN_RSA_BITS, fetch_keys, key_name
+from pillarbox.mailauth.dkimpy_input import dkimpy_input
 from pillarbox.mime.headers import find_body_start, parse_fields
 from pillarbox.store.records import DKIMKey
 
@@ -87,7 +89,10 @@ def _verify(message: bytes, keys: dict[str, list[bytes]]) -> ARCResult:
         records = [r for r in keys.get(text.rstrip(".").lower(), []) if b"p=" in r.replace(b" ", b"")]
         return records[0] if records else None
 
-    cv, results, reason = dkim.arc_verify(message, dnsfunc=dnsfunc, minkey=MIN_RSA_BITS)
+    try:
+        cv, results, reason = dkim.arc_verify(dkimpy_input(message), dnsfunc=dnsfunc, minkey=MIN_RSA_BITS)
+    except Exception as exc:  # dkimpy on hostile input (IndexError...): a broken chain, never a 451
+        return ARCResult("fail", reason=f"chain could not be processed ({type(exc).__name__})")
     sealer = ""
     if results:
         newest = max(results, key=lambda r: r.get("instance", 0))

@@ -23,6 +23,7 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from pillarbox.mailauth.dkimpy_input import dkimpy_input
 from pillarbox.obs import get_logger, log_event
 from pillarbox.store.records import DKIMKey
 
@@ -86,10 +87,13 @@ def sign(message: bytes, keys: list[DKIMKey]) -> bytes:
     """The message with one DKIM-Signature per key prepended (Ed25519 first, then RSA)."""
     present = {h.split(b":", 1)[0].strip().lower() for h in re.split(rb"\r\n(?![ \t])", _header(message)) if h}
     headers = [h for h in SIGNED_HEADERS if h in present] or [b"from"]
+    # dkimpy raises on odd header lines (IndexError on a leading continuation): it signs the view that
+    # verifiers read; relaxed canonicalization makes the respelled fields hash as the sent ones do
+    parseable = dkimpy_input(message)
     signatures = b""
     for key in sorted(keys, key=lambda k: k.algorithm != ED25519):
         signatures += dkim.sign(
-            message, key.selector.encode(), key.domain.encode(), key.private_key.encode(),
+            parseable, key.selector.encode(), key.domain.encode(), key.private_key.encode(),
             canonicalize=(b"relaxed", b"relaxed"), include_headers=headers, linesep=b"\r\n",
             signature_algorithm=key.algorithm.encode(),
         )

@@ -23,6 +23,11 @@ Choices the RFCs leave to us:
   in Authentication-Results (the signed part is genuine), but it is marked ``partial`` and never
   counts toward DMARC alignment: the unsigned tail could be anything an attacker appended.
 - Signature timestamps (``x=``) are checked by dkimpy against the wall clock, not our injected one.
+- The key record's ``h=`` and ``t=s`` (RFC 6376 3.6.1), which dkimpy ignores, are checked here
+  (``key_refusal``): a signature they forbid is ``permerror``.
+- dkimpy reads the message through ``dkimpy_input`` (odd header lines it would choke on are dropped
+  or respelled), and whatever else it raises on hostile input becomes ``permerror``: a message we
+  cannot verify is an unverified message, never a temporary failure that the sender retries forever.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import dkim
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
 
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
+from pillarbox.mailauth.dkimpy_input import dkimpy_input
 from pillarbox.mime.headers import find_body_start, parse_fields
 
 MIN_RSA_BITS = 1024  # RFC 8301 3.2
@@ -112,7 +118,8 @@ async def verify_message(resolver: Resolver, message: bytes) -> list[DKIMResult]
 def _verify_all(
     message: bytes, signatures: list[dict[str, bytes]], keys: dict[str, list[bytes] | DNSTemporaryError]
 ) -> list[DKIMResult]:
-    return [_verify_one(message, index, tags, keys) for index, tags in enumerate(signatures)]
+    parseable = dkimpy_input(message)
+    return [_verify_one(message, parseable, index, tags, keys) for index, tags in enumerate(signatures)]
 
 
 def _describe(tags: dict[str, bytes]) -> dict[str, str]:
@@ -124,9 +131,40 @@ def _describe(tags: dict[str, bytes]) -> dict[str, str]:
 
 
 def _verify_one(
-    message: bytes, index: int, tags: dict[str, bytes], keys: dict[str, list[bytes] | DNSTemporaryError]
+    message: bytes, parseable: bytes, index: int, tags: dict[str, bytes],
+    keys: dict[str, list[bytes] | DNSTemporaryError],
 ) -> DKIMResult:
+    """One signature; ``parseable`` is the message as dkimpy can read it (``dkimpy_input``)."""
     info = _describe(tags)
+    record = _key_record(tags, keys, info)
+    if isinstance(record, DKIMResult):
+        return record
+    verifier = dkim.DKIM(parseable, minkey=MIN_RSA_BITS)
+    try:
+        ok = verifier.verify(idx=index, dnsfunc=lambda *_args, **_kw: record)
+    except dkim.KeyFormatError as exc:
+        result = "policy" if "too small" in str(exc) else "permerror"
+        return DKIMResult(result, **info, reason=str(exc))
+    except dkim.ValidationError as exc:
+        result = "fail" if "body hash mismatch" in str(exc) else "neutral"
+        return DKIMResult(result, **info, reason=str(exc).split(" (got")[0])
+    except dkim.DKIMException as exc:
+        return DKIMResult("neutral", **info, reason=str(exc))
+    except Exception as exc:  # dkimpy on hostile input: a verdict, never a 451 on every retry
+        return DKIMResult("permerror", **info, reason=f"message could not be processed ({type(exc).__name__})")
+    if not ok:
+        return DKIMResult("fail", **info, reason="signature did not verify")
+    if verifier.keysize is not None and verifier.ktag == b"rsa" and verifier.keysize < MIN_RSA_BITS:
+        return DKIMResult("policy", **info, reason=f"key too small ({verifier.keysize} bits)")
+    partial = _partial_body(message, tags)
+    reason = "l= does not cover the whole body" if partial else ""
+    return DKIMResult("pass", **info, reason=reason, partial=partial)
+
+
+def _key_record(
+    tags: dict[str, bytes], keys: dict[str, list[bytes] | DNSTemporaryError], info: dict[str, str]
+) -> bytes | DKIMResult:
+    """The key record to verify with, or the verdict that makes verifying pointless."""
     name = key_name(tags)
     if name is None or not all(t in tags for t in ("v", "a", "b", "bh", "d", "h", "s")):
         return DKIMResult("neutral", **info, reason="signature is missing required tags")
@@ -141,24 +179,25 @@ def _verify_one(
     record = records[0]
     if re.search(rb"(?:^|;)\s*p\s*=\s*(?:;|$)", record):
         return DKIMResult("permerror", **info, reason="key revoked")
-    verifier = dkim.DKIM(message, minkey=MIN_RSA_BITS)
-    try:
-        ok = verifier.verify(idx=index, dnsfunc=lambda *_args, **_kw: record)
-    except dkim.KeyFormatError as exc:
-        result = "policy" if "too small" in str(exc) else "permerror"
-        return DKIMResult(result, **info, reason=str(exc))
-    except dkim.ValidationError as exc:
-        result = "fail" if "body hash mismatch" in str(exc) else "neutral"
-        return DKIMResult(result, **info, reason=str(exc).split(" (got")[0])
-    except dkim.DKIMException as exc:
-        return DKIMResult("neutral", **info, reason=str(exc))
-    if not ok:
-        return DKIMResult("fail", **info, reason="signature did not verify")
-    if verifier.keysize is not None and verifier.ktag == b"rsa" and verifier.keysize < MIN_RSA_BITS:
-        return DKIMResult("policy", **info, reason=f"key too small ({verifier.keysize} bits)")
-    partial = _partial_body(message, tags)
-    reason = "l= does not cover the whole body" if partial else ""
-    return DKIMResult("pass", **info, reason=reason, partial=partial)
+    refusal = key_refusal(tags, _tags(record))
+    return DKIMResult("permerror", **info, reason=refusal) if refusal else record
+
+
+def key_refusal(signature: dict[str, bytes], key: dict[str, bytes]) -> str:
+    """Why the key record's own limits (RFC 6376 3.6.1) forbid this signature; "" when they allow it.
+
+    dkimpy ignores both: ``h=`` lists the hash algorithms the key may be used with (6.1.2: a hash
+    not listed means "ignore the key record and return PERMFAIL"), and the flag ``t=s`` forbids an
+    ``i=`` domain that is a subdomain of ``d=``.
+    """
+    digest = signature.get("a", b"").lower().rpartition(b"-")[2]
+    if "h" in key and digest not in key["h"].lower().split(b":"):
+        return f"key record does not allow {digest.decode('ascii', 'replace')} (h=)"
+    flags = key.get("t", b"").lower().split(b":")
+    identity_domain = signature.get("i", b"").rpartition(b"@")[2].lower()
+    if b"s" in flags and "i" in signature and identity_domain != signature.get("d", b"").lower():
+        return "key record forbids a subdomain in i= (t=s)"
+    return ""
 
 
 def _partial_body(message: bytes, tags: dict[str, bytes]) -> bool:

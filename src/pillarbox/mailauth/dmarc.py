@@ -9,10 +9,14 @@ The procedure (6.6):
 1. Take the RFC5322.From domain. One From field with one address is the normal case; a message with
    several From domains is evaluated against each and the strictest outcome wins (6.6.1 allows
    rejecting it; evaluating each avoids letting the laxest domain decide).
-2. Policy discovery (6.6.3): TXT at ``_dmarc.<from domain>``; if there is no DMARC record there,
-   TXT at ``_dmarc.<organizational domain>`` (3.2, from the Public Suffix List, see ``psl``). Only
-   records beginning ``v=DMARC1`` count; more than one means no policy. A DNS failure is a
-   temporary error, never "no policy".
+2. Policy discovery (6.6.3): TXT at ``_dmarc.<from domain>``; only records beginning with the
+   version tag ``v=DMARC1`` count (steps 2 and 4: "v" *WSP "=" *WSP "DMARC1", the value exactly).
+   Only when none of the From domain's records does, TXT at ``_dmarc.<organizational domain>``
+   (step 3; 3.2, from the Public Suffix List, see ``psl``). A From domain that publishes DMARC
+   records but no usable one (two of them, or one with an invalid ``p`` and no ``rua``) ends
+   discovery with no policy: it is *not* a reason to look at the organizational domain, whose
+   stricter policy would then reject mail its subdomain never asked to have rejected (step 5 and
+   6). A DNS failure is a temporary error, never "no policy".
 3. Alignment (3.1): relaxed (the default) compares organizational domains, strict the exact
    domains. SPF aligns through the domain SPF checked (MAIL FROM, or HELO for the null sender);
    DKIM through the ``d=`` of any signature that passed (a partial ``l=`` signature never counts).
@@ -20,15 +24,23 @@ The procedure (6.6):
    for a subdomain. ``pct`` (6.6.4): that share of failing mail gets the policy, the rest gets the
    next milder one (reject → quarantine → none). The random draw is injected for tests.
 
-Vague points: a record with an invalid ``p`` is treated as ``p=none`` when it has a usable ``rua``
-and ignored otherwise (6.6.3). When DMARC fails only because a DKIM key lookup failed temporarily,
-the result is ``temperror`` (the signature might have aligned and passed): the caller defers.
+Malformed tags (6.3: "Syntax errors in the remainder of the record SHOULD be discarded in favor of
+default values"): an invalid ``p`` or ``sp`` makes the record ``p=none`` when it has a usable
+``rua`` and no record otherwise (6.6.3 step 6); an invalid ``adkim``/``aspf`` is relaxed; ``pct``
+that is not 1*3DIGIT from 0 to 100 is the default, 100 (never clamped: ``pct=-5`` read as 0 would
+switch a domain's policy off); unknown tags are ignored; the first of a repeated tag wins. Tags may
+come in any order after ``v`` (6.3 asks for ``p`` right after it, but published records often put
+it later, and refusing them would drop the domain's policy altogether).
+
+When DMARC fails only because a DKIM key lookup failed temporarily, the result is ``temperror``
+(the signature might have aligned and passed): the caller defers.
 """
 
 from __future__ import annotations
 
 import enum
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -77,13 +89,21 @@ def _uris(value: str) -> tuple[str, ...]:
     return tuple(u.strip() for u in value.split(",") if u.strip().lower().startswith(("mailto:", "https:")))
 
 
+# dmarc-version = "v" *WSP "=" *WSP %x44 %x4d %x41 %x52 %x43 %x31, then dmarc-sep or the end (6.4)
+_VERSION = re.compile(r"[vV][ \t]*=[ \t]*DMARC1[ \t]*(?:;|\Z)")
+_PCT = re.compile(r"[0-9]{1,3}")  # dmarc-percent = "pct" *WSP "=" *WSP 1*3DIGIT
+
+
+def is_dmarc_record(text: str) -> bool:
+    """Does this TXT record start with the DMARC version tag (6.6.3 steps 2 and 4)?"""
+    return _VERSION.match(text) is not None
+
+
 def parse_record(text: str) -> DMARCRecord | None:
     """The record, or None when it is not a usable DMARC record (6.3, 6.6.3)."""
-    if not text.replace(" ", "").lower().startswith("v=dmarc1"):
+    if not is_dmarc_record(text):
         return None
     tags = _tags(text)
-    if tags.get("v") != "DMARC1":
-        return None
     rua = _uris(tags.get("rua", ""))
     policy = _policy(tags.get("p"))
     subdomain = _policy(tags.get("sp")) if "sp" in tags else None
@@ -91,16 +111,17 @@ def parse_record(text: str) -> DMARCRecord | None:
         if not rua:
             return None
         policy, subdomain = Policy.NONE, None
-    try:
-        pct = int(tags.get("pct", "100"))
-    except ValueError:
-        pct = 100
     return DMARCRecord(
-        policy=policy, subdomain_policy=subdomain, pct=min(max(pct, 0), 100),
+        policy=policy, subdomain_policy=subdomain, pct=_percent(tags.get("pct", "100")),
         adkim="s" if tags.get("adkim", "r").lower() == "s" else "r",
         aspf="s" if tags.get("aspf", "r").lower() == "s" else "r",
         rua=rua, ruf=_uris(tags.get("ruf", "")), fo=tags.get("fo", "0"),
     )
+
+
+def _percent(value: str) -> int:
+    """pct: 1*3DIGIT from 0 to 100; anything else is a syntax error, so the default 100 (6.3)."""
+    return int(value) if _PCT.fullmatch(value) and int(value) <= 100 else 100
 
 
 def _policy(value: str | None) -> Policy | None:
@@ -117,26 +138,23 @@ class Discovered:
     """Where the record was found (the From domain or its organizational domain)."""
 
 
-async def _lookup(resolver: Resolver, domain: str) -> DMARCRecord | None:
+async def _published(resolver: Resolver, domain: str) -> list[str]:
+    """6.6.3 steps 1-2 (3-4 for the organizational domain): the DMARC records at ``_dmarc.<domain>``."""
     texts = [t.decode("utf-8", "replace") for t in await resolver.txt(f"_dmarc.{domain}")]
-    candidates = [t for t in texts if t.replace(" ", "").lower().startswith("v=dmarc1")]
-    if len(candidates) != 1:
-        return None
-    return parse_record(candidates[0])
+    return [t for t in texts if is_dmarc_record(t)]
 
 
 async def discover(resolver: Resolver, from_domain: str) -> Discovered | None:
     """6.6.3 policy discovery; raises DNSTemporaryError when DNS could not answer."""
-    from_domain = from_domain.rstrip(".").lower()
-    record = await _lookup(resolver, from_domain)
-    if record is not None:
-        return Discovered(record, from_domain)
-    org = organizational_domain(from_domain)
-    if org != from_domain:
-        record = await _lookup(resolver, org)
-        if record is not None:
-            return Discovered(record, org)
-    return None
+    domain = from_domain.rstrip(".").lower()
+    records = await _published(resolver, domain)
+    org = organizational_domain(domain)
+    if not records and org != domain:  # step 3: only when the From domain publishes no DMARC record
+        domain, records = org, await _published(resolver, org)
+    if len(records) != 1:  # step 5: none, or several: no policy
+        return None
+    record = parse_record(records[0])  # step 6: None when p (or sp) is invalid and there is no rua
+    return Discovered(record, domain) if record is not None else None
 
 
 def aligned(domain: str, from_domain: str, mode: str) -> bool:

@@ -24,7 +24,11 @@ Where the RFC is vague or leaves us a choice:
 - ``redirect`` is ignored when the record has an ``all`` mechanism (6.1: all always matches first).
 
 Macros (7) are expanded with their transformers (digits, ``r``, delimiters) and URL escaping for the
-upper-case letters; ``c``, ``r`` and ``t`` are allowed in explanations only.
+upper-case letters. ``c``, ``r`` and ``t`` are allowed in explanation text only (7.3): in any
+domain-spec of the record (mechanisms, ``redirect=``, the ``exp=`` target name itself) they are a
+syntax error, so the record is a ``permerror`` even when an earlier term matched (4.6: "If there are
+any syntax errors anywhere in the record, check_host() returns immediately"; the RFC 7208 test
+suite's exp-only-macro-char). Unknown modifiers are never expanded and keep the grammar's letters.
 """
 
 from __future__ import annotations
@@ -70,15 +74,17 @@ class SPFVerdict:
     explanation: str = ""
 
 
-class _Error(Exception):
+class SPFError(Exception):
+    """A result that ends the evaluation at once: permerror (syntax, limits) or temperror (DNS)."""
+
     def __init__(self, result: SPFResult, reason: str) -> None:
         super().__init__(reason)
         self.result = result
         self.reason = reason
 
 
-def _perm(reason: str) -> _Error:
-    return _Error(SPFResult.PERMERROR, reason)
+def _perm(reason: str) -> SPFError:
+    return SPFError(SPFResult.PERMERROR, reason)
 
 
 # -- the record's grammar (RFC 7208 4.5, 12) ------------------------------------------------------------
@@ -93,6 +99,8 @@ _DUAL_CIDR = re.compile(rf"(.*?){_IP4_CIDR}?(?:/{_IP6_CIDR})?\Z", re.DOTALL)
 _TOPLABEL = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9]+\Z|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]\Z")
 _MACRO = re.compile(r"%(?:\{([A-Za-z])([0-9]*)(r?)([.\-+,/_=]*)\}|(.))", re.DOTALL | re.IGNORECASE)
 _MACRO_LITERAL = re.compile(r"[\x21-\x24\x26-\x7e]")
+DOMAIN_MACRO_LETTERS = "slodiphv"  # 7.3
+EXPLANATION_MACRO_LETTERS = DOMAIN_MACRO_LETTERS + "crt"  # 7.3: "only allowed in "exp" text"
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,7 @@ class Record:
 
 
 def parse_record(text: str) -> Record:
-    """Parse one SPF record (starting with "v=spf1"); raises _Error(permerror) on a syntax error."""
+    """Parse one SPF record (starting with "v=spf1"); raises SPFError(permerror) on a syntax error."""
     if not _VERSION.match(text):
         raise _perm("not an SPF record")
     terms: list[Term] = []
@@ -128,9 +136,9 @@ def parse_record(text: str) -> Record:
             if name in ("redirect", "exp"):
                 if name in modifiers:
                     raise _perm(f"{name}= given twice")
-                _check_macro_string(modifier.group(2), domain=True)
+                _check_domain_spec(modifier.group(2))
             else:
-                _check_macro_string(modifier.group(2), domain=False)
+                _check_macro_string(modifier.group(2), EXPLANATION_MACRO_LETTERS)
             modifiers[name] = modifier.group(2)
         elif mechanism and mechanism.group(2).lower() in _MECHANISMS:
             terms.append(_parse_mechanism(token, mechanism))
@@ -153,7 +161,7 @@ def _parse_mechanism(token: str, match: re.Match[str]) -> Term:
             raise _perm(f"{name} needs an address: {token!r}")
         return Term(qualifier, name, network=_parse_network(name, argument or ""))
     if name in ("a", "mx"):
-        spec, ip4, ip6 = _split_dual_cidr(token, argument)
+        spec, ip4, ip6 = _split_dual_cidr(token, argument, colon=sep == ":")
         return Term(qualifier, name, spec, ip4, ip6)
     # include, exists, ptr
     if argument is not None and sep != ":":
@@ -181,12 +189,14 @@ def _parse_network(name: str, text: str) -> ipaddress.IPv4Network | ipaddress.IP
         raise _perm(f"bad address in {name}:{text}") from None
 
 
-def _split_dual_cidr(token: str, argument: str | None) -> tuple[str | None, int, int]:
+def _split_dual_cidr(token: str, argument: str | None, colon: bool) -> tuple[str | None, int, int]:
     if argument is None:
         return None, 32, 128
     match = _DUAL_CIDR.match(argument)
     assert match is not None
     spec, ip4, ip6 = match.group(1), match.group(2), match.group(3)
+    if colon and not spec:  # a = "a" [ ":" domain-spec ] [ dual-cidr-length ]: ":" needs a domain-spec
+        raise _perm(f"empty domain after ':' in {token!r}")
     if spec.startswith("/") or (argument.startswith("/") and spec):
         raise _perm(f"bad CIDR length in {token!r}")
     if (ip4 is not None and int(ip4) > 32) or (ip6 is not None and int(ip6) > 128):
@@ -196,18 +206,17 @@ def _split_dual_cidr(token: str, argument: str | None) -> tuple[str | None, int,
     return spec or None, int(ip4) if ip4 else 32, int(ip6) if ip6 else 128
 
 
-def _check_macro_string(text: str, *, domain: bool) -> None:
+def _check_macro_string(text: str, letters: str) -> None:
+    """macro-string (7.1) whose macro letters are among ``letters``; raises permerror otherwise."""
     position = 0
     for match in _MACRO.finditer(text):
         _check_literal(text[position:match.start()])
         if match.group(1) is None and match.group(5) not in ("%", "_", "-"):
             raise _perm(f"bad macro in {text!r}")
-        if match.group(1) is not None and match.group(1).lower() not in "slodiphcrtv":
-            raise _perm(f"unknown macro letter in {text!r}")
+        if match.group(1) is not None and match.group(1).lower() not in letters:
+            raise _perm(f"macro letter %{{{match.group(1)}}} not allowed in {text!r}")
         position = match.end()
     _check_literal(text[position:])
-    if domain:
-        _check_domain_spec(text)
 
 
 def _check_literal(text: str) -> None:
@@ -217,7 +226,7 @@ def _check_literal(text: str) -> None:
 
 def _check_domain_spec(spec: str) -> None:
     """domain-spec = macro-string domain-end; domain-end = ( "." toplabel [ "." ] ) / macro-expand."""
-    _check_macro_string(spec, domain=False)
+    _check_macro_string(spec, DOMAIN_MACRO_LETTERS)
     if spec.endswith("}"):
         return
     labels = (spec[:-1] if spec.endswith(".") else spec).split(".")
@@ -280,7 +289,7 @@ async def check_host(
     try:
         async with asyncio.timeout(timeout):
             result, explanation = await _evaluate(context, domain, top=True)
-    except _Error as error:
+    except SPFError as error:
         return SPFVerdict(error.result, domain, identity, error.reason)
     except TimeoutError:
         return SPFVerdict(SPFResult.TEMPERROR, domain, identity, "SPF evaluation timed out")
@@ -297,7 +306,7 @@ async def _txt(context: _Context, domain: str) -> list[bytes]:
     try:
         return await context.resolver.txt(domain)
     except DNSTemporaryError as exc:
-        raise _Error(SPFResult.TEMPERROR, f"DNS error looking up {domain}: {exc}") from None
+        raise SPFError(SPFResult.TEMPERROR, f"DNS error looking up {domain}: {exc}") from None
 
 
 def _find_record(domain: str, texts: list[bytes]) -> Record | None:
@@ -360,7 +369,7 @@ async def _lookup(coroutine: object) -> list[str]:
     try:
         return await coroutine  # type: ignore[misc,no-any-return]
     except DNSTemporaryError as exc:
-        raise _Error(SPFResult.TEMPERROR, f"DNS error: {exc}") from None
+        raise SPFError(SPFResult.TEMPERROR, f"DNS error: {exc}") from None
 
 
 async def _include(context: _Context, target: str) -> bool:
@@ -408,7 +417,7 @@ async def _match_mx(context: _Context, target: str, term: Term) -> bool:
     try:
         records = await context.resolver.mx(target)
     except DNSTemporaryError as exc:
-        raise _Error(SPFResult.TEMPERROR, f"DNS error: {exc}") from None
+        raise SPFError(SPFResult.TEMPERROR, f"DNS error: {exc}") from None
     context.count_void(records)  # type: ignore[arg-type]
     if len(records) > MAX_MX_NAMES:
         raise _perm(f"{target} has more than {MAX_MX_NAMES} MX records")
@@ -429,7 +438,7 @@ async def _validated_names(context: _Context) -> list[str]:
     for name in names[:MAX_PTR_NAMES]:
         try:
             addresses = await _addresses(context, name)
-        except _Error:
+        except SPFError:
             continue
         if any(_same_ip(text, context.ip) for text in addresses):
             validated.append(name.rstrip(".").lower())
@@ -464,9 +473,9 @@ async def _explanation(context: _Context, exp: str, domain: str) -> str:
             return ""
         text = texts[0].decode("ascii")
         for piece in text.split(" "):  # explain-string = *( macro-string / SP )
-            _check_macro_string(piece, domain=False)
+            _check_macro_string(piece, EXPLANATION_MACRO_LETTERS)
         return await _expand(context, text, domain, explanation=True)
-    except (_Error, DNSTemporaryError, UnicodeDecodeError):
+    except (SPFError, DNSTemporaryError, UnicodeDecodeError):
         return ""
 
 
@@ -483,7 +492,7 @@ async def _expand(context: _Context, spec: str, domain: str, explanation: bool =
             out.append({"%": "%", "_": " ", "-": "%20"}[match.group(5)])
             continue
         letter, digits, reverse, delimiters = match.group(1), match.group(2), match.group(3), match.group(4)
-        value = await _macro_value(context, letter.lower(), domain, explanation)
+        value = await _macro_value(context, letter.lower(), domain)
         out.append(_transform(value, digits, bool(reverse), delimiters, letter.isupper()))
     out.append(spec[position:])
     result = "".join(out)
@@ -512,11 +521,10 @@ def _truncate(name: str) -> str:
     return name
 
 
-async def _macro_value(context: _Context, letter: str, domain: str, explanation: bool) -> str:
+async def _macro_value(context: _Context, letter: str, domain: str) -> str:
+    """The value of one macro letter (7.3); parsing let c, r and t through in explanations only."""
     local, _, sender_domain = context.sender.rpartition("@")
     ip = context.ip
-    if letter in "crt" and not explanation:
-        raise _perm(f"macro %{{{letter}}} is only allowed in explanations")
     if letter == "s":
         return context.sender
     if letter == "l":

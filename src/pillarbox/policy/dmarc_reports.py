@@ -47,7 +47,7 @@ from xml.etree import ElementTree as ET
 
 from pillarbox.daily import DailyTask
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
-from pillarbox.mailauth.dmarc import DMARCRecord, discover, parse_record
+from pillarbox.mailauth.dmarc import DMARCRecord, discover, is_dmarc_record, parse_record
 from pillarbox.mailauth.psl import organizational_domain
 from pillarbox.obs import Counter, get_logger, log_event
 
@@ -86,7 +86,7 @@ async def _verification(resolver: Resolver, policy_domain: str, host: str) -> DM
     """7.1: the record at ``<policy domain>._report._dmarc.<host>``: a DMARCRecord (possibly with rua
     override), True when it exists but is no full record, False when there is none."""
     texts = [t.decode("utf-8", "replace") for t in await resolver.txt(f"{policy_domain}._report._dmarc.{host}")]
-    found = [t for t in texts if t.replace(" ", "").lower().startswith("v=dmarc1")]
+    found = [t for t in texts if is_dmarc_record(t)]
     if not found:
         return False
     return parse_record(found[0]) or True

@@ -269,11 +269,6 @@ def top_of(data: bytes, lines: int) -> bytes:
     return data[:end]
 
 
-def header_block(data: bytes) -> bytes:
-    """The message's header fields and the empty line after them."""
-    return data[:_header_end(data)]
-
-
 def _header_end(data: bytes) -> int:
     """Offset just past the empty line that ends the header (the whole message if there is none)."""
     if data.startswith((b"\r\n", b"\n")):

@@ -3,9 +3,10 @@
     status = ("+OK" / "-ERR") [SP [resp-code SP] text] CRLF          ; RFC 1939 3, RFC 2449 8
     resp-code = "[" resp-level *("/" resp-level) "]"
 
-Response codes used: IN-USE and LOGIN-DELAY (RFC 2449 8.1), SYS/TEMP, SYS/PERM and AUTH (RFC 3206),
-UTF8 (RFC 6856 5). ``fault`` marks refusals caused by a misbehaving client: the session counts
-those and closes after ``max_command_errors`` (a missing message is not the client's fault).
+Response codes used: IN-USE and LOGIN-DELAY (RFC 2449 8.1), SYS/TEMP, SYS/PERM and AUTH (RFC 3206).
+RFC 6856 5's UTF8 is not: outside UTF-8 mode a message with UTF-8 header fields is sent downgraded.
+``fault`` marks refusals caused by a misbehaving client: the session counts those and closes after
+``max_command_errors`` (a missing message is not the client's fault).
 """
 
 from __future__ import annotations
@@ -92,8 +93,6 @@ TOO_MANY_ERRORS = _err("too many errors; closing connection")
 
 # refusals that are not the client's fault
 NO_SUCH_MESSAGE = _err("no such message")
-# RFC 6856 2.1/5: a message with UTF-8 header fields is not sent outside UTF-8 mode
-UTF8_REQUIRED = _err("this message has UTF-8 header fields; issue UTF8 first", "UTF8")
 ALREADY_DELETED = _err("message {number} already deleted")
 DELETED_ELSEWHERE = _err("message was deleted by another session")
 IN_USE = _err("maildrop already locked by another session", "IN-USE")  # RFC 2449 8.1.2

@@ -22,6 +22,7 @@ from typing import Any
 
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.errors import ProtocolError, StoreError, StoreUnavailable
+from pillarbox.mime.downgrade import downgrade
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
@@ -195,7 +196,7 @@ class POP3Session:
         self.login.forget()
 
     async def _utf8(self, _cmd: core.Command) -> Reply:
-        # RFC 6856 2.1: messages go out as stored in either mode; the store keeps them as received.
+        # RFC 6856 2.1: in UTF-8 mode messages go out as stored (the store keeps them as received).
         self.utf8 = True
         return replies.UTF8
 
@@ -258,7 +259,7 @@ class POP3Session:
         maildrop = self._drop()
         drop = maildrop.get(_number(cmd))
         data = self._deliverable(await self.bodies.take(maildrop, drop))
-        await self._send_body(replies.RETR.format(size=drop.size), data)
+        await self._send_body(replies.RETR.format(size=len(data)), data)
         maildrop.retrieved.add(drop.number)
         self.retr_count += 1
         self.retr_octets += len(data)
@@ -271,11 +272,12 @@ class POP3Session:
         await self._send_body(replies.TOP, core.top_of(data, lines))
 
     def _deliverable(self, data: bytes) -> bytes:
-        """RFC 6856 2.1: outside UTF-8 mode a message with UTF-8 header fields MUST NOT be sent as it is;
-        we answer -ERR [UTF8] (the client MAY retry after UTF8) rather than build a surrogate."""
-        if not self.utf8 and not core.header_block(data).isascii():
-            raise ProtocolError(replies.UTF8_REQUIRED)
-        return data
+        """RFC 6856 2.1: outside UTF-8 mode a message with UTF-8 header fields MUST NOT be sent as it is.
+        Refusing it (-ERR [UTF8]) meant legacy clients never got it, so RETR and TOP send the same RFC 6857
+        surrogate (``mime.downgrade``: a 7-bit header section). LIST, STAT and UIDL still describe the
+        stored message: its size may differ from the copy's by what the encoding adds (RFC 1939 11 and
+        RFC 6856 2.1 allow an approximate LIST size); RETR's "+OK" gives the exact octets sent."""
+        return data if self.utf8 else downgrade(data)
 
     async def _send_body(self, first: Reply, data: bytes) -> None:
         """The replies still queued, ``first`` and the body, in order and in as few writes as possible."""
