@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns
+from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, store_commands
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import PillarboxError, StoreUnavailable
@@ -112,6 +112,7 @@ def build_parser() -> Parser:
     _mailbox_commands(commands)
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
+    store_commands.register(commands)  # store check, store migrate
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")

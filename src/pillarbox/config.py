@@ -467,6 +467,13 @@ def _store_url(value: Any, base: Path) -> str:
     return value
 
 
+def check_store_url(text: str) -> str:
+    """A PostgreSQL URL as ``[store] url`` takes it (for the CLI); ValueError with the reason."""
+    if not text:
+        raise ValueError("expected postgresql://user:password@host:port/database")
+    return _store_url(text, Path())
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     """Where mail is kept. No ``url``: the embedded SQLite store in ``data_dir``. A PostgreSQL URL: that

@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
@@ -27,7 +28,8 @@ from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.names import canonical_name, normalize_alias
 from pillarbox.store.postgres import directory, fulltext, integrity, logins, mailboxes, messages, queue
-from pillarbox.store.postgres.connection import Database, create_pool
+from pillarbox.store.postgres.connection import Database, create_pool, translated
+from pillarbox.store.postgres.copy_in import copy_from_sqlite
 from pillarbox.store.postgres.feed import NotifyChangeFeed
 from pillarbox.store.postgres.locks import AdvisoryMaildropLocks
 from pillarbox.store.postgres.messages import NewEntry
@@ -121,6 +123,11 @@ class PostgresStore:
         except Exception:
             return False
         return answer == 1 and self.changes.listening
+
+    async def copy_in_sqlite(self, data_dir: Path) -> dict[str, int]:
+        """Fill this (empty) database with the SQLite store in ``data_dir``; rows copied per table."""
+        async with translated(), self._db.pool.acquire() as conn:
+            return await copy_from_sqlite(data_dir, conn)
 
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
