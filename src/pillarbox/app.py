@@ -225,11 +225,11 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
     tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending)]
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
-        tasks.append(DMARCReportTask(reporter))
+        tasks.append(DMARCReportTask(reporter, claim=store.claim_daily_job))
     if config.queue.tls_reports:
         tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
                               smtp_port=config.outbound.smtp_port)
-        tasks.append(TLSReportTask(tls))
+        tasks.append(TLSReportTask(tls, claim=store.claim_daily_job))
     return tasks
 
 

@@ -171,3 +171,18 @@ async def _eventually(attempt) -> bool:
             return True
         await asyncio.sleep(0.01)
     return False
+
+
+def test_a_daily_job_is_claimed_by_one_writer_per_day(with_store):
+    async def body(store: Store) -> None:
+        other = await stores.open_another(store)
+        try:
+            claims = await asyncio.gather(*(s.claim_daily_job("dmarc-reports", "2026-03-01")
+                                            for s in (store, other, store, other)))
+            assert sorted(claims) == [False, False, False, True]
+            assert await other.claim_daily_job("dmarc-reports", "2026-03-02")  # the next day
+            assert await store.claim_daily_job("tls-reports", "2026-03-01")  # another job
+        finally:
+            await other.close()
+
+    with_store(body)

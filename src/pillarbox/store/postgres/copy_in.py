@@ -27,7 +27,7 @@ BATCH = 500
 _BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",)}
 TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", "messages", "mailbox_messages",
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
-          "dmarc_observations", "login_failures")
+          "dmarc_observations", "login_failures", "daily_jobs")
 NOT_COPIED = {
     "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
     "message_bodies": "bodies go into messages.body",

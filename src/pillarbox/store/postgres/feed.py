@@ -27,8 +27,13 @@ from pillarbox.store.waiters import ChangeWaiters
 
 POLL_INTERVAL = 1.0
 RECONNECT_DELAY = 0.5
+PING_TIMEOUT = 5.0
 CHANGES, DIRECTORY = "pillarbox_changes", "pillarbox_directory"
 log = get_logger("store")
+
+
+async def ping(conn: asyncpg.Connection) -> None:
+    await conn.fetchval("SELECT 1")
 
 
 class NotifyChangeFeed(ChangeWaiters):
@@ -86,9 +91,20 @@ class NotifyChangeFeed(ChangeWaiters):
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), POLL_INTERVAL)
-            if not self.listening:
+            if not self.listening or not await self._answers():
                 await self._reconnect()
             await self._catch_up()
+
+    async def _answers(self) -> bool:
+        """A connection can die without a word (a network partition): one that does not answer a ping
+        in time is dropped, so the feed reconnects instead of waiting deaf for TCP to notice."""
+        assert self._conn is not None
+        try:
+            await asyncio.wait_for(ping(self._conn), PING_TIMEOUT)
+        except Exception:
+            self._conn.terminate()
+            return False
+        return True
 
     async def _reconnect(self) -> None:
         log_event(log, "warning", "change feed lost its connection; reconnecting")

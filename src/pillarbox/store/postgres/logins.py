@@ -1,4 +1,5 @@
-"""Failed logins (the login throttle counts those of every node) and DMARC aggregate-report data."""
+"""Small state every node shares: failed logins (the login throttle), DMARC aggregate-report data, and
+which node runs a daily job."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ async def count_dmarc(conn: asyncpg.Connection, day: str, row: Mapping[str, obje
     await conn.execute(
         f"INSERT INTO dmarc_observations ({names}, count) VALUES ({marks}, 1)"
         f" ON CONFLICT ({names}) DO UPDATE SET count = dmarc_observations.count + 1", *values)
+
+
+async def claim_daily_job(conn: asyncpg.Connection, job: str, day: str) -> bool:
+    """True for the first node that claims ``job`` for ``day`` (the others' INSERT finds the row)."""
+    status = await conn.execute(
+        "INSERT INTO daily_jobs (job, day) VALUES ($1, $2) ON CONFLICT DO NOTHING", job, day)
+    return status == "INSERT 0 1"
 
 
 async def dmarc_observations(conn: asyncpg.Connection, day: str | None) -> list[dict[str, object]]:

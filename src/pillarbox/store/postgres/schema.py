@@ -215,6 +215,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE pop3_logins (account_id BIGINT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
     """,
+    # (store) daily jobs (DMARC and TLS-RPT reports) claimed per day: the first node runs them
+    """
+    CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day));
+    """,
 )
 
 

@@ -412,6 +412,9 @@ class PostgresStore:
         day = self.now().strftime("%Y-%m-%d")
         await self._write(lambda c: logins.count_dmarc(c, day, row))
 
+    async def claim_daily_job(self, job: str, day: str) -> bool:
+        return await self._write(lambda c: logins.claim_daily_job(c, job, day))
+
     async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]:
         return await self._read(lambda c: logins.dmarc_observations(c, day))
 

@@ -26,6 +26,11 @@ def count_observation(txn: Txn, day: str, row: Mapping[str, object]) -> None:
     )
 
 
+def claim_daily_job(txn: Txn, job: str, day: str) -> bool:
+    """True the first time ``job`` is claimed for ``day``."""
+    return txn.conn.execute("INSERT OR IGNORE INTO daily_jobs (job, day) VALUES (?, ?)", (job, day)).rowcount == 1
+
+
 def observations(conn: sqlite3.Connection, day: str | None) -> list[dict[str, object]]:
     sql = f"SELECT {', '.join(COLUMNS)}, count FROM dmarc_observations"
     if day:

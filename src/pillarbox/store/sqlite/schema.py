@@ -221,6 +221,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_failures_key ON login_failures(kind, key, at);
     CREATE INDEX login_failures_at ON login_failures(at);
     """,
+    # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
+    """
+    CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;
+    """,
 )
 
 

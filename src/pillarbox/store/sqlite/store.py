@@ -530,6 +530,9 @@ class SQLiteStore:
         day = self.now().strftime("%Y-%m-%d")
         await self._write(lambda t: dmarc.count_observation(t, day, row))
 
+    async def claim_daily_job(self, job: str, day: str) -> bool:
+        return await self._write(lambda t: dmarc.claim_daily_job(t, job, day))
+
     async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]:
         return await self._read(lambda c: dmarc.observations(c, day))
 
