@@ -33,6 +33,7 @@ from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
 from pillarbox.policy.publish import add_mta_sts_route
 from pillarbox.policy.reports import StoreDMARCRecorder
+from pillarbox.policy.senders import SenderRules
 from pillarbox.pop3 import server as pop3
 from pillarbox.queue.runner import QueueRunner
 from pillarbox.queue.setup import build_runner, make_resolver
@@ -101,7 +102,7 @@ async def build_services(config: Config, primary: bool = True) -> Services:
     return Services(
         config=config,
         store=store,
-        directory=Directory(store),
+        directory=Directory(store, hostname=config.hostname, postmaster=config.postmaster),
         tls=TLSContextHolder(cert, key),
         authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
         limiter=ConnectionLimiter(max_total=limits.max_connections, max_per_ip=limits.max_connections_per_ip),
@@ -139,7 +140,8 @@ def _smtp_services(services: Services) -> SMTPServices:
         policy = InboundPolicy(services.resolver, config.hostname, settings_, StoreDMARCRecorder(services.store))
     acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
                                on_queued=services.queue_runner.poke,
-                               reporter=services.queue_runner.reporter.report_local)
+                               reporter=services.queue_runner.reporter.report_local,
+                               senders=SenderRules(services.directory, config.senders))
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
 
 

@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, store_commands
+from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, store_commands
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import PillarboxError, StoreUnavailable
@@ -144,12 +144,19 @@ def _listing(actions: argparse._SubParsersAction, help: str, func: Command) -> a
 
 def _domain_commands(commands: argparse._SubParsersAction) -> None:
     actions = _group(commands, "domain", "mail domains served here")
-    actions.add_parser("add", help="serve a domain").set_defaults(func=du.domain_add)
+    add = actions.add_parser("add", help="serve a domain")
+    add.add_argument("--postmaster", metavar="ADDRESS",
+                     help="who reads its postmaster@ and abuse@ (default: the configuration's postmaster,"
+                          " else the first user added to the domain)")
+    add.set_defaults(func=du.domain_add)
     _listing(actions, "list the domains", du.domain_list)
     actions.add_parser("delete", help="stop serving a domain (it must have no users)").set_defaults(
         func=du.domain_delete)
-    for action in ("add", "delete"):
+    postmaster = actions.add_parser("postmaster", help="choose who reads a domain's postmaster@ and abuse@")
+    postmaster.set_defaults(func=du.domain_postmaster)
+    for action in ("add", "delete", "postmaster"):
         actions.choices[action].add_argument("domain", metavar="DOMAIN")
+    postmaster.add_argument("address", metavar="ADDRESS", help="a local or remote address")
 
 
 def _user_commands(commands: argparse._SubParsersAction) -> None:
@@ -175,6 +182,7 @@ def _user_commands(commands: argparse._SubParsersAction) -> None:
     policy.add_argument("policy", metavar="keep|delete|DAYS", type=pop3_policy,
                         help="keep (default), delete after download, or leave on the server DAYS days")
     policy.set_defaults(func=du.user_pop3_policy)
+    senders.register(actions)
 
 
 def _alias_commands(commands: argparse._SubParsersAction) -> None:
@@ -242,7 +250,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from pillarbox.obs import setup_logging
 
     setup_logging(args.log_level or "warning", config.log.format)
-    args.max_message_size = config.limits.max_message_size
+    args.settings = config  # for commands that apply its rules (message size, passwords, postmaster)
     return asyncio.run(_run(config, args))
 
 

@@ -29,6 +29,7 @@ from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pillarbox.address import AddressError, normalize_address, normalize_domain
 from pillarbox.errors import ConfigError
 
 ENV_VAR = "PILLARBOX_CONFIG"
@@ -483,6 +484,54 @@ class StoreConfig:
     pool_size: int = _setting(20, minimum=2)
 
 
+_FROM_RULES = ("owned", "any")
+
+
+def _rules_by_domain(value: Any, base: Path) -> tuple[tuple[str, str], ...]:
+    """A table of domain = "owned" or "any"."""
+    if not isinstance(value, dict):
+        raise _expected('a table such as { "lists.example.com" = "any" }', value)
+    rules = []
+    for domain, rule in value.items():
+        try:
+            name = normalize_domain(domain)
+        except AddressError:
+            raise _Bad(f"{json.dumps(domain)}: not a domain name") from None
+        try:
+            rules.append((name, _choice(_FROM_RULES)(rule, base)))
+        except _Bad as exc:
+            raise _Bad(f"{json.dumps(domain)}: {exc}") from None
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
+class SendersConfig:
+    """What a logged-in user may write as the author of submitted mail (``policy/senders.py``): with
+    "owned", every From: address and the Sender: address must be one the user may use (their own, an
+    alias reaching them, or a grant); "any" skips that check. Per domain of the logged-in user."""
+
+    from_header: str = _setting("owned", _choice(_FROM_RULES))
+    from_header_by_domain: tuple[tuple[str, str], ...] = _setting((), _rules_by_domain)
+
+
+@dataclass(frozen=True)
+class AccountsConfig:
+    """Rules for account credentials (``auth/passwords.check_password``)."""
+
+    password_min_length: int = 8  # NIST SP 800-63B 5.1.1.1: at least 8 characters
+
+
+def _address(value: Any, base: Path) -> str:
+    if value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            return normalize_address(value)
+        except AddressError:
+            pass
+    raise _expected("a mail address such as hostmaster@example.com", value)
+
+
 def _default_hostname() -> str:
     try:
         return parse_hostname(socket.getfqdn())
@@ -493,6 +542,8 @@ def _default_hostname() -> str:
 @dataclass(frozen=True)
 class Config:
     hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
+    postmaster: str = _setting("", _address)
+    """Who reads postmaster@ and abuse@ of a domain added without ``--postmaster`` (RFC 5321 4.5.1, RFC 2142)."""
     data_dir: Path = field(default_factory=lambda: Path.cwd() / "pillarbox-data")
     workers: int = field(default=1, metadata={"minimum": 0})
     event_loop: str = _setting("auto", _choice(("auto", "uvloop", "asyncio")))
@@ -505,6 +556,8 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    senders: SendersConfig = field(default_factory=SendersConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
 

@@ -37,6 +37,8 @@ class ProtocolError(PillarboxError):
     def __init__(self, reply: object, message: str = "") -> None:
         super().__init__(message or str(reply))
         self.reply = reply
+        self.detail = message
+        """Why, for the log line (which address, which rule), when the reply's text is not enough."""
 
 
 class StoreUnavailable(PillarboxError):

@@ -22,7 +22,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -166,6 +166,20 @@ def setup_logging(level: str = "info", fmt: str = "kv", stream: TextIO | None = 
     root.setLevel(max(LEVELS[level], logging.WARNING))
     logging.getLogger(ROOT_LOGGER).setLevel(LEVELS[level])
     return handler
+
+
+class SessionTally:
+    """What a protocol session's one summary line says about its use: how long it lasted and how many
+    commands it ran (the connection counts the bytes). ``clock`` is monotonic seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.started = clock()
+        self.commands = 0
+
+    def fields(self, bytes_in: int, bytes_out: int) -> dict[str, Any]:
+        return {"duration": round(self._clock() - self.started, 3), "commands": self.commands,
+                "bytes_in": bytes_in, "bytes_out": bytes_out}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -79,12 +79,15 @@ def pb(tmp_path: Path) -> Pillarbox:
     return Pillarbox(config, tmp_path / "data")
 
 
+PASSWORD = "secret sauce"
+
+
 @pytest.fixture
 def bob(pb: Pillarbox) -> Pillarbox:
-    """A server with example.com, bob@ and alice@."""
+    """A server with example.com, bob@ and alice@ (bob, the first, reads postmaster@ and abuse@)."""
     pb.ok("domain", "add", "example.com")
     for user in ("bob@example.com", "alice@example.com"):
-        pb.ok("user", "add", user, "--password-stdin", input="secret\n")
+        pb.ok("user", "add", user, "--password-stdin", input=f"{PASSWORD}\n")
     return pb
 
 

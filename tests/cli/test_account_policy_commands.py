@@ -12,7 +12,7 @@ def _account(pb, address: str) -> dict:
 
 def test_quota_with_message_limit_and_pop3_policy(pb):
     pb.ok("domain", "add", "example.com")
-    pb.ok("user", "add", "bob@example.com", "--password-stdin", input="secret\n")
+    pb.ok("user", "add", "bob@example.com", "--password-stdin", input="secret sauce\n")
     pb.ok("user", "quota", "bob@example.com", "2M", "--messages", "100")
     pb.ok("user", "quota", "bob@example.com", "3M")  # the message limit stays
     account = pb.with_store(lambda store: store.get_account("bob@example.com"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pillarbox.auth.passwords import verify_password
 from pillarbox.store.sqlite.store import SQLiteStore
-from tests.cli.conftest import Pillarbox, json_of
+from tests.cli.conftest import PASSWORD, Pillarbox, json_of
 from tests.stores import url_for
 
 
@@ -31,8 +31,9 @@ def test_empty_listings(pb: Pillarbox) -> None:
 
 def test_user_add_and_refusals(pb: Pillarbox) -> None:
     pb.ok("domain", "add", "example.com")
-    assert pb.ok("user", "add", "Bob@Example.com", "--password-stdin", input="s3cret\n").out == (
-        "added user bob@example.com\n")
+    assert pb.ok("user", "add", "Bob@Example.com", "--password-stdin", input="s3cret pass\n").out == (
+        "added user bob@example.com\npostmaster@example.com and abuse@example.com reach bob@example.com, the first"
+        " user of example.com (to choose someone else: pillarbox domain postmaster example.com ADDRESS)\n")
     line = pb.fails("user", "add", "bob@example.com", "--password-stdin", input="other\n")
     assert line == "pillarbox: error: user bob@example.com exists already"
     line = pb.fails("user", "add", "carol@nowhere.example", "--password-stdin", input="x\n")
@@ -54,7 +55,7 @@ def test_user_passwd_changes_the_stored_hash(bob: Pillarbox) -> None:
 
     found = bob.with_store(credentials)
     assert verify_password(found.password_hash, "new password")
-    assert not verify_password(found.password_hash, "secret")
+    assert not verify_password(found.password_hash, PASSWORD)
     assert found.scram_sha256
     assert "no user nobody@example.com" in bob.fails(
         "user", "passwd", "nobody@example.com", "--password-stdin", input="x\n")
@@ -93,6 +94,8 @@ def test_alias_add_list_delete(bob: Pillarbox) -> None:
     aliases = {a["address"]: a["targets"] for a in json_of(bob.ok("alias", "list", "--json"))}
     assert aliases == {
         "@example.com": ["bob@example.com"],
+        "abuse@example.com": ["bob@example.com"],
+        "postmaster@example.com": ["bob@example.com"],
         "team@example.com": ["bob@example.com", "alice@example.com", "ext@remote.example"],
         "typo@example.com": ["nobody@example.com"],
     }
@@ -102,7 +105,8 @@ def test_alias_add_list_delete(bob: Pillarbox) -> None:
     assert "no domain" in bob.fails("alias", "add", "x@other.example", "bob@example.com")
     bob.ok("alias", "delete", "@example.com")
     bob.ok("alias", "delete", "team@example.com")
-    assert [a["address"] for a in json_of(bob.ok("alias", "list", "--json"))] == ["typo@example.com"]
+    assert [a["address"] for a in json_of(bob.ok("alias", "list", "--json"))] == [
+        "abuse@example.com", "postmaster@example.com", "typo@example.com"]
     assert "no alias team@example.com" in bob.fails("alias", "delete", "team@example.com")
 
 

@@ -50,6 +50,8 @@ def test_import_into_a_new_folder(bob: Pillarbox, tmp_path: Path) -> None:
     assert result.out == ("created folder bob@example.com/Lists/Python\n"
                           "imported 3 messages into bob@example.com/Lists/Python\n")
     assert len(json_of(bob.ok("message", "list", "bob@example.com", "--folder", "Lists/Python", "--json"))) == 3
+    folders = {f["name"]: f for f in json_of(bob.ok("mailbox", "list", "bob@example.com", "--json"))}
+    assert folders["Lists/Python"]["subscribed"] is True  # imported mail shows in clients listing subscribed ones
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ def test_admin_commands_while_serve_runs(pb: Pillarbox) -> None:
     try:
         _wait_for_ready(server)
         pb.ok("domain", "add", "example.com")
-        pb.ok("user", "add", "bob@example.com", "--password-stdin", input="secret\n")
+        pb.ok("user", "add", "bob@example.com", "--password-stdin", input="secret sauce\n")
         pb.ok("message", "add", "bob@example.com", input=message())
         assert len(json_of(pb.ok("message", "list", "bob@example.com", "--json"))) == 1
     finally:

@@ -63,8 +63,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[W
         assert "Traceback" not in node.process.log()
 
 
-def message(subject: str, to: str = "bob@b.test") -> bytes:
-    return (f"From: alice@a.test\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@a.test>\r\n\r\n"
+def message(subject: str, to: str = "bob@b.test", author: str = "alice@a.test") -> bytes:
+    return (f"From: {author}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@a.test>\r\n\r\n"
             f"Hello from A ({subject}).\r\n").encode()
 
 
@@ -185,7 +185,7 @@ def test_queue_survives_sigkill_then_retry_all(tmp_path: Path, world: World):
     world.dns.set("mx.later.test", "A", [world.mx.ip(9)])  # nobody there yet
     node = make_node(tmp_path, "a2", world.mx.ip(4), world.mx.port, world.dns, ["a2.test"], ["ann@a2.test"],
                      queue={"retry_first": 3600, "retry_max": 3600}).start()
-    node.submit("ann@a2.test", ["bob@b.test", "zed@later.test"], message("later"))
+    node.submit("ann@a2.test", ["bob@b.test", "zed@later.test"], message("later", author="ann@a2.test"))
     node.process.wait_for_log(r"delivery attempt.*recipient=zed@later.test")
     node.process.wait_for_log(r"delivery attempt.*recipient=bob@b.test.*result=sent")  # logged after the 250 is stored
     node.kill()

@@ -33,8 +33,8 @@ PASSWORD = "worker-password"
 CONNECTIONS = 16  # below max_connections_per_ip (20), which counts for both processes together
 
 
-def _message(n: int) -> bytes:
-    return f"From: a@remote.test\r\nTo: bob@example.com\r\nSubject: m{n}\r\n\r\nbody {n}\r\n".encode()
+def _message(n: int, author: str = "a@remote.test") -> bytes:
+    return f"From: {author}\r\nTo: bob@example.com\r\nSubject: m{n}\r\n\r\nbody {n}\r\n".encode()
 
 
 def _send(port: int, n: int) -> None:
@@ -140,7 +140,7 @@ def test_mail_submitted_to_any_process_is_relayed_without_waiting_for_a_poll(ser
         with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=30) as client:
             client.starttls(context=ssl._create_unverified_context())
             client.login("bob@example.com", PASSWORD)
-            client.sendmail("bob@example.com", [f"x{n}@remote.test"], _message(n))
+            client.sendmail("bob@example.com", [f"x{n}@remote.test"], _message(n, author="bob@example.com"))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(submit, range(16)))

@@ -103,7 +103,9 @@ def test_mailbox_commands() -> None:
     assert parse(b"G GETQUOTAROOT INBOX") == MailboxCommand("G", "GETQUOTAROOT", "INBOX")
     assert parse(b"A682 RENAME blurdybloop sarasoop") == Rename("A682", "RENAME", "blurdybloop", "sarasoop")
     assert parse('a DELETE "Entwürfe"'.encode(), utf8=True) == MailboxCommand("a", "DELETE", "Entwürfe")
-    assert refused(b"a DELETE Entw&AGE-rfe").status == "BAD"  # non-canonical modified UTF-7
+    # well-formed syntax, but no valid modified UTF-7 (RFC 3501 5.1.3): no mailbox can have that name
+    reply = refused(b"a DELETE Entw&AGE-rfe")  # non-canonical
+    assert (reply.status, reply.code) == ("NO", "CANNOT")
     assert refused('a DELETE "Entwürfe"'.encode()).status == "BAD"  # 8-bit without UTF8=ACCEPT
 
 
@@ -129,6 +131,8 @@ def test_list_extended() -> None:
     assert parse(b'a LIST (SPECIAL-USE REMOTE) "" *').selection == ("SPECIAL-USE", "REMOTE")  # type: ignore[attr-defined]
     assert parse(b'a LIST "" % RETURN ()').extended  # type: ignore[attr-defined]
     assert refused(b'a LIST (RECURSIVEMATCH) "" %').status == "BAD"
+    assert refused(b'a LIST (REMOTE RECURSIVEMATCH) "" %').status == "BAD"  # RFC 5258 3.1: "or only with REMOTE"
+    assert parse(b'a LIST (SPECIAL-USE RECURSIVEMATCH) "" %').selection == ("SPECIAL-USE", "RECURSIVEMATCH")  # type: ignore[attr-defined]
     assert refused(b'a LIST (BOGUS) "" %').status == "BAD"
     assert refused(b'a LIST "" % RETURN (BOGUS)').status == "BAD"
     assert refused(b'a LSUB (SUBSCRIBED) "" %').status == "BAD"

@@ -3,16 +3,21 @@
 Transcript files (``transcripts/*.txt``) are conversations after login, one line each:
 
     # a comment
-    C: a1 SELECT INBOX           the client sends this line; ``\\r\\n`` inside it is a CRLF, and
-                                  ``<<text>>`` is sent as the literal ``{n+}\\r\\ntext`` (LITERAL+)
+    C: a1 SELECT INBOX           the client sends this line; ``\\r\\n`` inside it is a CRLF, ``\\xHH``
+                                  the octet HH, and ``<<text>>`` is sent as the literal
+                                  ``{n+}\\r\\ntext`` (LITERAL+)
     S: * 0 EXISTS                 the server's next line, exactly
     S~ \\* OK \\[UIDVALIDITY (?P<v>\\d+)\\].*   the server's next line matches this regular expression;
                                   named groups are remembered and ``${v}`` in later lines is their value
     U: full@example.com          (first line only) log in as this user instead of bob
+    C2: b1 NOOP                   a digit after C, S names another session of the same user (opened
+    S2: b1 OK NOOP completed      at its first line), for what one session sees of another's work
 
-After each client line the runner reads exactly the server lines written below it. Every
-transcript runs in a fresh account-free sandbox: it logs in as ``user`` and should create the
-folders it uses, so transcripts do not depend on each other.
+After each client line the runner reads exactly the server lines written below it, each from the
+session the line names (a session in IDLE may be told of another's command). After a LOGOUT's lines
+the server must close the connection without sending anything more. Every transcript runs in a fresh
+account-free sandbox: it logs in as ``user`` and should create the folders it uses, so transcripts
+do not depend on each other.
 """
 
 from __future__ import annotations
@@ -69,6 +74,16 @@ class RawIMAP:
             line += self.line()
         return line
 
+    def expect_closed(self, after: str) -> None:
+        """The server closes the connection with nothing more to say."""
+        try:
+            while True:
+                self._fill()
+        except EOFError:
+            pass
+        assert self.buffer == b"", f"after {after!r}: the server sent {self.buffer!r} before closing"
+        self.close()
+
     def command(self, text: str | bytes) -> list[bytes]:
         """Send a tagged command; the untagged lines and the tagged one (last)."""
         data = text.encode() if isinstance(text, str) else text
@@ -83,38 +98,56 @@ class RawIMAP:
 
 
 def expand(line: str) -> bytes:
-    """A transcript client line as bytes: escapes decoded, ``<<text>>`` turned into a LITERAL+."""
+    """A transcript client line as bytes: escapes (``\\r\\n``, ``\\xHH`` for any octet) decoded,
+    ``<<text>>`` turned into a LITERAL+ (``~<<text>>`` into a literal8)."""
     data = line.replace("\\r\\n", "\r\n").encode("utf-8")
+    data = re.sub(rb"\\x([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data)
     return re.sub(rb"<<(.*?)>>", lambda m: b"{%d+}\r\n" % len(m.group(1)) + m.group(1), data, flags=re.DOTALL)
+
+
+_LINE = re.compile(r"(?P<kind>[CS])(?P<session>\d*)(?P<mark>[:~]) ?(?P<rest>.*)")
+
+
+def _parse(text: str) -> tuple[str, list[tuple[str, str, list[tuple[str, str, str]]]]]:
+    """The user, and the steps: (session, client line, [(session, "S:" or "S~", expected line)])."""
+    user = "bob@example.com"
+    steps: list[tuple[str, str, list[tuple[str, str, str]]]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        if raw.startswith("U: "):
+            user = raw[3:].strip()
+            continue
+        found = _LINE.fullmatch(raw)
+        if found is None or (found["kind"] == "C" and found["mark"] != ":"):
+            raise AssertionError(f"line {number}: expected C:, S: or S~ (with a session number or not)")
+        session = found["session"] or "1"
+        if found["kind"] == "C":
+            steps.append((session, found["rest"], []))
+        else:
+            steps[-1][2].append((session, "S" + found["mark"], found["rest"]))
+    return user, steps
 
 
 def run_transcript(client_for: Callable[[str], RawIMAP], text: str) -> None:
     """Play ``text`` (transcript format above) and assert every server line."""
-    user = "bob@example.com"
-    steps: list[tuple[str, list[tuple[str, str]]]] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        kind, _, rest = raw.partition(" ")
-        if kind == "U:":
-            user = rest.strip()
-        elif kind == "C:":
-            steps.append((rest, []))
-        elif kind in ("S:", "S~"):
-            steps[-1][1].append((kind, rest))
-        else:
-            raise AssertionError(f"line {number}: expected C:, S: or S~")
-    client = client_for(user)
+    user, steps = _parse(text)
+    clients: dict[str, RawIMAP] = {}
     values: dict[str, str] = {}
 
     def fill(line: str) -> str:
         return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], line)
 
+    def client(session: str) -> RawIMAP:
+        if session not in clients:
+            clients[session] = client_for(user)
+        return clients[session]
+
     try:
-        for sent, expected in steps:
-            client.send(expand(fill(sent)) + b"\r\n")
-            for kind, want in expected:
-                got = client.line().decode("utf-8", "replace")
+        for session, sent, expected in steps:
+            client(session).send(expand(fill(sent)) + b"\r\n")
+            for reader, kind, want in expected:
+                got = client(reader).line().decode("utf-8", "replace")
                 if kind == "S:":
                     want = want.replace("\\r\\n", "\r\n")  # a literal in the response
                     assert got == fill(want), f"after {sent!r}: expected {fill(want)!r}, got {got!r}"
@@ -122,5 +155,8 @@ def run_transcript(client_for: Callable[[str], RawIMAP], text: str) -> None:
                 found = re.fullmatch(fill(want), got)
                 assert found, f"after {sent!r}: expected /{fill(want)}/, got {got!r}"
                 values.update(found.groupdict())
+            if re.fullmatch(r"\S+ LOGOUT", sent, re.IGNORECASE):
+                clients.pop(session).expect_closed(sent)
     finally:
-        client.close()
+        for open_client in clients.values():
+            open_client.close()

@@ -165,9 +165,10 @@ def test_idle_pushes_vanished_and_modseq_once_qresync_is_enabled(server: IMAPSer
         assert phone.line() == b"+ idling"
         desktop.command("d3 SELECT Pushed")
         desktop.command("d4 STORE 2 +FLAGS.SILENT (\\Flagged)")
-        assert re.fullmatch(rb"\* 2 FETCH \(FLAGS \(\\Flagged\) UID 2 MODSEQ \(\d+\)\)", phone.line())
+        # the phone selected first: the messages are \\Recent to it (RFC 3501 2.3.2)
+        assert re.fullmatch(rb"\* 2 FETCH \(FLAGS \(\\Flagged \\Recent\) UID 2 MODSEQ \(\d+\)\)", phone.line())
         desktop.command("d5 STORE 1 +FLAGS.SILENT (\\Deleted)")
-        assert phone.line().startswith(b"* 1 FETCH (FLAGS (\\Deleted) UID 1 MODSEQ (")
+        assert phone.line().startswith(b"* 1 FETCH (FLAGS (\\Deleted \\Recent) UID 1 MODSEQ (")
         desktop.command("d6 EXPUNGE")
         assert phone.line() == b"* VANISHED 1"
         phone.send(b"DONE\r\n")

@@ -166,3 +166,35 @@ def test_uids_grow_and_are_never_reused(server: IMAPServer):
     _typ, data = client.append("Counter", None, None, b"Subject: two\r\n\r\nx\r\n")
     assert re.search(rb"APPENDUID \d+ 2\]", data[0])
     client.logout()
+
+
+def test_a_nul_stored_before_binary_parts_were_encoded_never_reaches_body(server: IMAPServer):
+    """Mail stored as it came, NUL included (before mime.transport): BODY[] and RFC822 are an nstring
+    and go out as a plain literal with 0x80 for NUL, the sizes unchanged; BINARY[] keeps the octets."""
+    import asyncio
+
+    from pillarbox.store.records import DeliveryTarget
+    from tests.stores import open_at
+
+    raw = (b"Subject: old\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+           b"\r\n\x00a\x00\r\n")
+
+    async def store_as_it_came() -> None:
+        store = await open_at(server.data_dir)
+        try:
+            account = await store.get_account("dave@example.com")
+            inbox = await store.get_mailbox(account.id, "INBOX")
+            await store.deliver(raw, [DeliveryTarget(inbox.id)])
+        finally:
+            await store.close()
+
+    asyncio.run(store_as_it_came())
+    client = imaplib.IMAP4_SSL("127.0.0.1", server.imaps, ssl_context=server.tls_context(), timeout=15)
+    client.login("dave@example.com", PASSWORD)
+    client.select("INBOX", readonly=True)
+    typ, data = client.fetch("1", "(RFC822.SIZE BODY.PEEK[] BODY.PEEK[1])")
+    assert typ == "OK"
+    assert data[0][0].endswith(b"BODY[] {%d}" % len(raw)) and data[0][1] == raw.replace(b"\x00", b"\x80")
+    assert b"RFC822.SIZE %d" % len(raw) in data[0][0]
+    assert data[1][1] == b"\x80a\x80\r\n"
+    client.logout()

@@ -6,6 +6,7 @@ import pytest
 
 from pillarbox.mime import Address, decode_header_value, parse_address_list, parse_message
 from pillarbox.mime.addresses import GROUP_END, MISSING_HOST
+from pillarbox.mime.envelope import display_addresses
 
 A = Address
 
@@ -125,3 +126,18 @@ def test_bad_and_zoneless_dates() -> None:
 )
 def test_decode_header_value(raw: str, decoded: str) -> None:
     assert decode_header_value(raw) == decoded
+
+
+@pytest.mark.parametrize(
+    ("field", "shown"),
+    [
+        ("Alice <a@x>, b@y", "Alice <a@x>, b@y"),
+        ("undisclosed-recipients:;", "undisclosed-recipients:;"),
+        ('Friends: x@example.org, "Y Z" <y@example.org>;, c@z', "Friends: x@example.org, Y Z <y@example.org>;, c@z"),
+        ("=?utf-8?q?Gr=C3=BCppe?=: a@b;", "Grüppe: a@b;"),
+        ("Open: a@b", "Open: a@b;"),  # a group left open is closed at the end
+    ],
+)
+def test_display_addresses_keep_group_names(field: str, shown: str) -> None:
+    """What SEARCH FROM/TO/CC/BCC match (RFC 9051 6.4.4): a group's name is part of the field."""
+    assert display_addresses(parse_address_list(field)) == shown

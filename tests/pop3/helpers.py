@@ -65,9 +65,11 @@ class FakeConnection:
         self.is_tls = tls
         self.written = bytearray()
         self.tls_started = 0
+        self.bytes_in = self.bytes_out = 0
 
     async def write(self, data: bytes) -> None:
         self.written += data
+        self.bytes_out += len(data)
 
     async def start_tls(self, ctx: object) -> int:
         self.is_tls = True

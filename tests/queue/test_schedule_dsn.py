@@ -33,7 +33,7 @@ def recipient(state: str, notify: tuple[str, ...] = (), reported: tuple[str, ...
 
 
 def entry(*recipients: QueuedRecipient) -> QueuedMessage:
-    return QueuedMessage(1, 1, "a@a.test", None, None, None, False, None, False, 0, recipients)
+    return QueuedMessage("q1", 1, "a@a.test", None, None, None, False, None, False, 0, recipients)
 
 
 def test_notify_rules():

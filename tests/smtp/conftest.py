@@ -83,17 +83,22 @@ entries stay queued for inspection): these tests are about SMTP itself and must 
 tests/mailauth and tests/e2e run checks and delivery against their own loopback DNS server."""
 
 
-def start_server(tmp: Path, extra: str = "", mail_auth: bool = False) -> MailServer:
+def start_server(tmp: Path, extra: str = "", mail_auth: bool = False,
+                 services: tuple[str, ...] = ("smtp", "submission", "submissions", "http")) -> MailServer:
     """``mail_auth``: keep SPF/DKIM/DMARC checks on (``extra`` then points ``[dns]`` somewhere local)."""
     extra = extra if mail_auth else NO_POLICY + extra
-    config = write_config(tmp, services=("smtp", "submission", "submissions", "http"), extra=extra)
+    config = write_config(tmp, services=services, extra=extra)
     populate(tmp / "data")
     return MailServer(ServerProcess(config), tmp / "data")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
-    running = start_server(tmp_path_factory.mktemp("smtp"), extra="[limits]\nmax_recipients = 5\n")
+def serving(running: MailServer) -> Iterator[MailServer]:
+    """A module fixture's body: the server, then a clean stop with no traceback in its log."""
     yield running
     assert running.process.stop() == 0
     assert "Traceback" not in running.process.log()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
+    yield from serving(start_server(tmp_path_factory.mktemp("smtp"), extra="[limits]\nmax_recipients = 5\n"))

@@ -162,6 +162,20 @@ def test_bdat_chunks_make_one_message(server: MailServer):
     assert server.messages("carol@example.com")[-1].endswith(part1 + part2)
 
 
+def test_binary_content_is_stored_base64_encoded_for_imap(server: MailServer):
+    """RFC 3030 BINARYMIME brings octets IMAP's BODY[] cannot send (NUL): the local copy is stored with
+    that part base64-encoded (RFC 3516 6), the same content once decoded."""
+    message = (b"Subject: bin\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+               b"\r\n\x00\x01\x02\r\n")
+    script = (b"EHLO x\r\nMAIL FROM:<a@remote.test> BODY=BINARYMIME\r\nRCPT TO:<carol@example.com>\r\n"
+              + f"BDAT {len(message)} LAST\r\n".encode() + message + b"QUIT\r\n")
+    assert b"Message accepted" in raw_session(server.smtp, script)
+    stored = server.messages("carol@example.com")[-1]
+    assert b"\x00" not in stored
+    assert stored.endswith(b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+                           b"\r\nAAECDQo=\r\n")
+
+
 def test_copy_refused_after_data_is_bounced_to_the_sender(server: MailServer):
     """duo@ reaches bob and full@ (over quota): the client hears 250 for the message, so full@'s
     refusal must come back as a DSN (queued to the remote sender, from the null reverse-path)."""

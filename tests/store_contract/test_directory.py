@@ -76,15 +76,44 @@ def test_alias_resolution_subaddress_catch_all_and_postmaster(with_store):
         assert team.remote == ["x@remote.test"]
         assert [a.address for a in (await directory.resolve("bob+news@example.com")).accounts] == [bob.address]
         assert not await directory.resolve("nobody@example.com")
-        assert [a.id for a in (await directory.resolve("postmaster@example.com")).accounts] == [bob.id]
+        assert not await directory.resolve("postmaster@example.com")  # no hidden fallback: an alias says who
         assert [a.id for a in (await directory.resolve("loop1@example.com")).accounts] == [bob.id]
 
         await store.add_alias("@example.com", ["carol@example.com"])
         assert [a.id for a in (await directory.resolve("nobody@example.com")).accounts] == [carol.id]
-        assert await directory.owns(bob, "bob+tag@example.com")
-        assert await directory.owns(bob, "team@example.com")
-        assert not await directory.owns(bob, "carol@example.com")
-        assert not await directory.owns(carol, "nobody@example.com")  # catch-all grants no sending right
+        assert await directory.may_use(bob, "bob+tag@example.com")
+        assert await directory.may_use(bob, "team@example.com")
+        assert not await directory.may_use(bob, "carol@example.com")
+        assert not await directory.may_use(carol, "nobody@example.com")  # catch-all grants no sending right
+
+    with_store(body)
+
+
+def test_sender_grants_extend_what_a_user_may_use(with_store):
+    async def body(store: Store) -> None:
+        await store.add_domain("example.com")
+        bob = await store.add_account("bob@example.com", "hash", None)
+        await store.add_account("carol@example.com", "hash", None)
+        directory = Directory(store, clock=itertools.count().__next__)
+        assert not await directory.may_use(bob, "carol@example.com")
+        version = store.directory_version()
+        await store.add_sender_grant("Bob@example.com", "Carol@Example.com")
+        await store.add_sender_grant("bob@example.com", "@Partner.Example")
+        assert store.directory_version() > version
+        assert await directory.may_use(bob, "carol@example.com") and await directory.may_use(bob, "carol+x@example.com")
+        assert await directory.may_use(bob, "anyone@partner.example")
+        assert not await directory.may_use(bob, "anyone@sub.partner.example")
+        assert await store.sender_grants("bob@example.com") == ("@partner.example", "carol@example.com")
+        with pytest.raises(AlreadyExists):
+            await store.add_sender_grant("bob@example.com", "carol@example.com")
+        with pytest.raises(NotFound):
+            await store.add_sender_grant("nobody@example.com", "carol@example.com")
+        await store.delete_sender_grant("bob@example.com", "carol@example.com")
+        assert not await directory.may_use(bob, "carol@example.com")
+        with pytest.raises(NotFound):
+            await store.delete_sender_grant("bob@example.com", "carol@example.com")
+        await store.delete_account("bob@example.com")  # its grants go with it
+        assert await store.list_sender_grants() == []
 
     with_store(body)
 
@@ -147,5 +176,22 @@ def test_resolver_memory_follows_changes_made_by_another_process(with_store, tmp
             assert not await directory.is_local_domain("example.com")
         finally:
             await other.close()
+
+    with_store(body)
+
+
+def test_who_the_bare_postmaster_is(with_store):
+    """RCPT TO:<Postmaster> (RFC 5321 4.1.1.3): the configured address, else postmaster@ the served
+    domain that is the host name or its closest parent, else of the oldest domain, else nobody."""
+    async def body(store: Store) -> None:
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() is None
+        await store.add_domain("zzz.example")
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() == "postmaster@zzz.example"
+        await store.add_domain("example.com")
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() == "postmaster@example.com"
+        await store.add_domain("mx.example.com")
+        assert await Directory(store, hostname="mx.example.com").host_postmaster() == "postmaster@mx.example.com"
+        configured = Directory(store, hostname="mx.example.com", postmaster="ops@elsewhere.example")
+        assert await configured.host_postmaster() == "ops@elsewhere.example"
 
     with_store(body)

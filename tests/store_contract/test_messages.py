@@ -228,8 +228,10 @@ def test_local_copies_and_queue_entry_in_one_step(with_store):
         relayed = message(body=LARGE_BODY)
         outcome = await store.deliver_and_queue(local, [DeliveryTarget(inbox.id)], request, relayed)
         assert isinstance(outcome.results[0], Appended) and outcome.queue_id is not None
-        only_queued = await store.deliver_and_queue(message("q", body=LARGE_BODY), [], request)
-        assert only_queued.results == () and only_queued.queue_id == outcome.queue_id + 1
+        assert outcome.queue_id == request.queue_id  # the id the SMTP reply named
+        second = OutboundRequest("bob@example.com", request.recipients)
+        only_queued = await store.deliver_and_queue(message("q", body=LARGE_BODY), [], second)
+        assert only_queued.results == () and only_queued.queue_id == second.queue_id != outcome.queue_id
         assert await store.find_problems() == []
         await store.expunge(inbox.id, [1])
         assert await store.find_problems() == []

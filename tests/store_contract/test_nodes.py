@@ -112,8 +112,10 @@ def test_queue_entries_are_leased_once_and_taken_over_after_expiry(tmp_path: Pat
         store = await stores.open_store(tmp_path, store_url, clock=lambda: now[0])
         other = await stores.open_another(store, clock=lambda: now[0])
         try:
-            request = OutboundRequest("alice@example.com", (OutboundRecipient("x@remote.test"),))
-            queued = {(await store.deliver_and_queue(message(f"q{n}"), [], request)).queue_id for n in range(24)}
+            queued = set()
+            for n in range(24):  # each request gets its own queue id
+                request = OutboundRequest("alice@example.com", (OutboundRecipient("x@remote.test"),))
+                queued.add((await store.deliver_and_queue(message(f"q{n}"), [], request)).queue_id)
             taken = await asyncio.gather(*(_lease_all(s, name) for s in (store, other) for name in ("1", "2")))
             leased = [entry for batch in taken for entry in batch]
             assert sorted(leased) == sorted(queued)  # every entry once, none twice
@@ -129,8 +131,8 @@ def test_queue_entries_are_leased_once_and_taken_over_after_expiry(tmp_path: Pat
     asyncio.run(body())
 
 
-async def _lease_all(store: Store, runner: str) -> list[int]:
-    leased: list[int] = []
+async def _lease_all(store: Store, runner: str) -> list[str]:
+    leased: list[str] = []
     while batch := await store.lease_queue(f"node-{runner}", 3600, 3):
         leased.extend(entry.id for entry in batch)
         await asyncio.sleep(0)

@@ -6,20 +6,40 @@ import argparse
 import getpass
 import sys
 
-from pillarbox.address import normalize_address, split_address
-from pillarbox.admin.common import EX_OK, CommandFailed, human_size, iso, listing, require_account, warn
-from pillarbox.auth.passwords import make_credentials_async
+from pillarbox.address import normalize_address, normalize_domain, split_address
+from pillarbox.admin.common import EX_OK, EX_USAGE, CommandFailed, human_size, iso, listing, require_account, warn
+from pillarbox.admin.postmaster import ROLES, add_domain, assign_roles, roles_for_first_user
+from pillarbox.auth.passwords import WeakPassword, check_password, make_credentials_async
 from pillarbox.errors import AlreadyExists, NotFound
-from pillarbox.mailauth import dkim_sign
 from pillarbox.store.api import Backend
 
 # ---------------------------------------------------------------------------------------------- domain
 
 
 async def domain_add(store: Backend, args: argparse.Namespace) -> int:
-    domain = await store.add_domain(args.domain)
-    await dkim_sign.ensure_keys(store, domain.name)  # Ed25519 + RSA-2048 pair, for `pillarbox dns`
+    postmaster = args.postmaster or args.settings.postmaster
+    domain, roles = await add_domain(store, args.domain, postmaster)
     print(f"added domain {domain.name} (publish its records: pillarbox dns {domain.name})")
+    if roles:
+        await _warn_if_dangling(store, postmaster)
+        print(f"{' and '.join(roles)} reach {normalize_address(postmaster)}")
+    else:
+        print(f"postmaster@{domain.name} and abuse@{domain.name} will reach the first user added to {domain.name}"
+              f" (to choose someone: pillarbox domain postmaster {domain.name} ADDRESS)")
+    return EX_OK
+
+
+async def domain_postmaster(store: Backend, args: argparse.Namespace) -> int:
+    domain, target = normalize_domain(args.domain), normalize_address(args.address)
+    if not await store.has_domain(domain):
+        raise NotFound(f"no domain {domain}")
+    roles = await assign_roles(store, domain, target, replace=True)
+    await _warn_if_dangling(store, target)
+    for address in (f"{role}@{domain}" for role in ROLES):
+        if address not in roles and address != target:
+            print(f"{address} is a user: its own mailbox stays")
+    if roles:
+        print(f"{' and '.join(roles)} now reach {target}")
     return EX_OK
 
 
@@ -68,10 +88,24 @@ async def user_add(store: Backend, args: argparse.Namespace) -> int:
         raise AlreadyExists(f"user {address} exists already")
     if await store.get_alias(address) is not None:
         raise AlreadyExists(f"{address} is an alias")
-    password_hash, scram = await make_credentials_async(read_password(args.password_stdin))
-    await store.add_account(address, password_hash, scram)
+    password_hash, scram = await _new_credentials(args, address)
+    account = await store.add_account(address, password_hash, scram)
     print(f"added user {address}")
+    roles = await roles_for_first_user(store, account)
+    if roles:
+        print(f"{' and '.join(roles)} reach {address}, the first user of {domain}"
+              f" (to choose someone else: pillarbox domain postmaster {domain} ADDRESS)")
     return EX_OK
+
+
+async def _new_credentials(args: argparse.Namespace, address: str) -> tuple[str, str]:
+    """The password read as ``read_password`` does, held to the password policy, then hashed."""
+    password = read_password(args.password_stdin)
+    try:
+        check_password(password, address, args.settings.accounts.password_min_length)
+    except WeakPassword as exc:
+        raise CommandFailed(str(exc), EX_USAGE) from None
+    return await make_credentials_async(password)
 
 
 async def user_list(store: Backend, args: argparse.Namespace) -> int:
@@ -92,7 +126,7 @@ async def user_list(store: Backend, args: argparse.Namespace) -> int:
 
 async def user_passwd(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
-    password_hash, scram = await make_credentials_async(read_password(args.password_stdin))
+    password_hash, scram = await _new_credentials(args, account.address)
     await store.set_password(account.address, password_hash, scram)
     print(f"changed the password of {account.address}")
     return EX_OK
@@ -151,5 +185,9 @@ async def alias_list(store: Backend, args: argparse.Namespace) -> int:
 
 async def alias_delete(store: Backend, args: argparse.Namespace) -> int:
     await store.delete_alias(args.alias)
+    local, _, domain = args.alias.lower().rpartition("@")
+    if local in ROLES:
+        warn(f"mail to {args.alias} is now refused; RFC 5321 4.5.1 and RFC 2142 want it read"
+             f" (see: pillarbox domain postmaster {domain} ADDRESS)")
     print(f"deleted alias {args.alias}")
     return EX_OK

@@ -126,6 +126,8 @@ async def _folder(store: Backend, account: Account, name: str) -> Mailbox:
     mailbox = await store.get_mailbox(account.id, name)
     if mailbox is None:
         mailbox = await store.create_mailbox(account.id, name)
+        # the user's mail moved here: its folders should show in clients that list subscribed ones only
+        await store.set_subscribed(account.id, mailbox.name, True)
         print(f"created folder {account.address}/{mailbox.name}")
     return mailbox
 

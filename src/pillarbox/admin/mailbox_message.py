@@ -94,7 +94,7 @@ async def message_get(store: Backend, args: argparse.Namespace) -> int:
 async def message_add(store: Backend, args: argparse.Namespace) -> int:
     """Deliver stdin; every refusal is a CommandFailed carrying the sysexits code an MTA expects."""
     try:
-        return await _message_add(store, args, args.max_message_size)
+        return await _message_add(store, args, args.settings.limits.max_message_size)
     except AddressError as exc:
         raise CommandFailed(str(exc), EX_NOUSER) from None
     except (sqlite3.Error, OSError, StoreUnavailable) as exc:

@@ -17,11 +17,13 @@ from pillarbox.admin.common import EX_OK, iso, listing, print_json
 from pillarbox.config import load_config
 from pillarbox.errors import NotFound
 from pillarbox.mailauth import dkim_sign
+from pillarbox.obs import get_logger, log_event
 from pillarbox.policy.publish import mta_sts_policy
 from pillarbox.store.api import Backend
-from pillarbox.store.records import QueuedMessage
+from pillarbox.store.records import QueuedMessage, is_queue_id
 
 TTL = 3600
+log = get_logger("queue")
 
 
 def _when(seconds: int | None) -> str | None:
@@ -41,10 +43,15 @@ def _entry_object(entry: QueuedMessage) -> dict[str, Any]:
     }
 
 
-async def _require(store: Backend, queue_id: int) -> QueuedMessage:
+def _missing(queue_id: str) -> NotFound:
+    # a message that only had local recipients, or whose delivery ended, has no queue entry (any more)
+    return NotFound(f"no queue entry {queue_id}: not queued, or its delivery has ended (see: pillarbox queue list)")
+
+
+async def _require(store: Backend, queue_id: str) -> QueuedMessage:
     entry = await store.get_queue_entry(queue_id)
     if entry is None:
-        raise NotFound(f"no queue entry {queue_id} (see: pillarbox queue list)")
+        raise _missing(queue_id)
     return entry
 
 
@@ -96,7 +103,8 @@ async def queue_retry(store: Backend, args: argparse.Namespace) -> int:
 
 async def queue_delete(store: Backend, args: argparse.Namespace) -> int:
     if not await store.delete_queue_entry(args.id):
-        raise NotFound(f"no queue entry {args.id} (see: pillarbox queue list)")
+        raise _missing(args.id)
+    log_event(log, "info", "queue entry done", queue_id=args.id, result="deleted")
     print(f"deleted queue entry {args.id} (no bounce is sent)")
     return EX_OK
 
@@ -104,7 +112,7 @@ async def queue_delete(store: Backend, args: argparse.Namespace) -> int:
 async def queue_hold(store: Backend, args: argparse.Namespace) -> int:
     held = args.action == "hold"
     if not await store.hold_queue_entry(args.id, held):
-        raise NotFound(f"no queue entry {args.id} (see: pillarbox queue list)")
+        raise _missing(args.id)
     print(f"queue entry {args.id} {'held' if held else 'released'}")
     return EX_OK
 
@@ -183,10 +191,11 @@ async def dns_command(store: Backend, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- parser
 
 
-def queue_id(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a queue id: {text!r}")
-    return int(text)
+def queue_id(text: str) -> str:
+    """The id the SMTP reply and the logs show (any case)."""
+    if not is_queue_id(text.lower()):
+        raise argparse.ArgumentTypeError(f"not a queue id: {text!r} (12 letters and digits, see: pillarbox queue list)")
+    return text.lower()
 
 
 def register(commands: argparse._SubParsersAction) -> None:

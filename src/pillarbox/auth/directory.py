@@ -4,9 +4,10 @@ Resolution order for ``local@domain`` (domain must be one we serve):
 1. an account with that address;
 2. an alias with that address (its targets resolved in turn, local or remote);
 3. with sub-addressing, ``user+tag`` is tried as ``user`` (steps 1-2);
-4. a catch-all alias ``@domain``;
-5. ``postmaster`` (RFC 5321 4.5.1 requires it for every domain) falls back to the domain's first
-   account, then to the first account of the server.
+4. a catch-all alias ``@domain``.
+``postmaster@`` and ``abuse@`` of every domain (RFC 5321 4.5.1, RFC 2142) are ordinary aliases that
+the administration creates (``admin/postmaster.py``), so ``alias list`` shows who reads them; there
+is no hidden fallback. The bare ``<Postmaster>`` of RFC 5321 4.1.1.3 is ``host_postmaster``.
 Aliases nest up to ``MAX_ALIAS_DEPTH``; a loop or an over-deep chain is a configuration error that
 resolves to nothing rather than hanging.
 
@@ -50,9 +51,13 @@ class Resolution:
 
 
 class Directory:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic, hostname: str = "",
+                 postmaster: str = "") -> None:
+        """``hostname`` and ``postmaster`` (the configuration's keys) say who ``<Postmaster>`` is."""
         self.store = store
         self._clock = clock
+        self.hostname = hostname
+        self.postmaster = postmaster
         self._memo: dict[tuple[str, str], object] = {}
         self._version: int | None = None
         self._version_read_at = -VERSION_RECHECK
@@ -94,15 +99,34 @@ class Directory:
         await self._resolve_into(normalize_address(address), result, depth=0, seen=set())
         return result
 
-    async def owns(self, account: Account, address: str) -> bool:
-        """May this account send as ``address``? Its own address (with any +tag), or an alias
-        (not a catch-all: owning every address of a domain is too broad a right) that reaches it."""
+    async def host_postmaster(self) -> str | None:
+        """The address ``RCPT TO:<Postmaster>`` (no domain: this host's postmaster, RFC 5321 4.1.1.3)
+        stands for: the configured ``postmaster``, else postmaster@ the served domain that is the
+        host name or its closest parent, else postmaster@ the oldest served domain; None with no domain."""
+        if self.postmaster:
+            return self.postmaster
+        labels = self.hostname.split(".") if self.hostname else []
+        for start in range(len(labels)):
+            if await self.is_local_domain(".".join(labels[start:])):
+                return "postmaster@" + ".".join(labels[start:])
+        domains = await self._remembered("domains", "", lambda _: self.store.list_domains())
+        oldest = min(domains, key=lambda d: (d.created, d.name), default=None)
+        return f"postmaster@{oldest.name}" if oldest is not None else None
+
+    async def may_use(self, account: Account, address: str) -> bool:
+        """May this account send as ``address`` (MAIL FROM, and the From:/Sender: fields)? Its own
+        address (with any +tag); an alias that reaches it (not a catch-all: owning every address of
+        a domain is too broad a right to get by accident); or an address, or a whole ``@domain``,
+        an administrator granted it (``pillarbox user grant``)."""
         try:
             normalized = normalize_address(address)
         except AddressError:
             return False
         base = _strip_subaddress(normalized)
         if account.address in (normalized, base):
+            return True
+        granted = await self._remembered("grants", account.address, self.store.sender_grants)
+        if {normalized, base, "@" + normalized.rpartition("@")[2]} & set(granted):
             return True
         for candidate in dict.fromkeys((normalized, base)):
             if await self._alias(candidate) is not None:
@@ -123,10 +147,6 @@ class Directory:
         for candidate in _candidates(address, local, domain):
             if await self._resolve_exact(candidate, result, depth, seen):
                 return
-        if local == "postmaster":
-            fallback = await self._postmaster_fallback(domain)
-            if fallback is not None:
-                _add_account(result, fallback)
 
     async def _resolve_exact(self, address: str, result: Resolution, depth: int, seen: set[str]) -> bool:
         account = await self._account(address) if not address.startswith("@") else None
@@ -139,11 +159,6 @@ class Directory:
         for target in alias.targets:
             await self._resolve_into(target, result, depth + 1, seen)
         return True
-
-    async def _postmaster_fallback(self, domain: str) -> Account | None:
-        accounts = sorted(await self.store.list_accounts(), key=lambda a: (a.created, a.id))
-        in_domain = [a for a in accounts if a.domain == domain]
-        return (in_domain or accounts or [None])[0]
 
 
 def _candidates(address: str, local: str, domain: str) -> list[str]:

@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from pillarbox.auth.sasl import SASLError, ScramCredentials, saslprep, scram_credentials_from_password
+from pillarbox.errors import PillarboxError
 
 SCRAM_ITERATIONS = 4096  # RFC 7677 5: at least 4096
 
@@ -43,6 +44,22 @@ def verify_password(password_hash: str, password: str) -> bool:
         return PasswordHasher().verify(password_hash, _prepare(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+class WeakPassword(PillarboxError):
+    """A new password the policy refuses; the message says why, in one line."""
+
+
+def check_password(password: str, address: str, min_length: int) -> None:
+    """The password policy, for every path that sets a password (NIST SP 800-63B 5.1.1.2): at least
+    ``min_length`` characters (code points, after SASLprep, as a login will compare them), and not
+    the account's address or its local part, in any case. Raises WeakPassword."""
+    prepared = _prepare(password)
+    if len(prepared) < min_length:
+        raise WeakPassword(f"password too short: at least {min_length} characters (accounts.password_min_length)")
+    local = address.rpartition("@")[0]
+    if prepared.casefold() in (address.casefold(), local.casefold()):
+        raise WeakPassword("the password must not be the address itself")
 
 
 def make_credentials(password: str) -> tuple[str, str]:

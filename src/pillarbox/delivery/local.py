@@ -8,10 +8,12 @@ onward must not carry one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pillarbox.errors import NotFound, StoreError
+from pillarbox.mime.transport import encode_binary_parts
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account, Appended, DeliveryTarget, OutboundRequest, Refused
 
@@ -28,7 +30,7 @@ class AccountResult:
 @dataclass(frozen=True)
 class DeliveryReport:
     accounts: tuple[AccountResult, ...]
-    queue_id: int | None
+    queue_id: str | None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class LocalReport:
     ret: str | None
     message: bytes
     recipients: tuple[RecipientOutcome, ...]
+    queue_id: str = ""
+    """The id of the SMTP transaction the report is about, for its log line."""
 
 
 def return_path_header(sender: str) -> bytes:
@@ -86,6 +90,8 @@ class LocalDelivery:
                 mailbox_of[account.id] = mailbox_id
         targets = [DeliveryTarget(mailbox_id, flags) for mailbox_id in dict.fromkeys(mailbox_of.values())]
         local_raw = return_path_header(return_path) + raw if return_path is not None else raw
+        if b"\x00" in local_raw:  # BODY=BINARYMIME (RFC 3030): stored as IMAP's BODY[] can send it
+            local_raw = await asyncio.to_thread(encode_binary_parts, local_raw)
         outcome = await self.store.deliver_and_queue(
             local_raw, targets, outbound, (outbound_raw or raw) if outbound is not None else None
         )

@@ -22,11 +22,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pillarbox.errors import ProtocolError
+from pillarbox.errors import NotFound, ProtocolError
 from pillarbox.imap import objectid
 from pillarbox.imap import response as r
 from pillarbox.imap.bodystructure import body_structure, envelope
 from pillarbox.imap.parser.fetch_att import FetchAtt
+from pillarbox.imap.recent import RECENT
 from pillarbox.imap.sections import binary_bytes, binary_part, section_bytes
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import ViewEntry
@@ -34,7 +35,6 @@ from pillarbox.mime import KNOWN_ENCODINGS, ParsedMessage
 from pillarbox.store.api import Store
 
 _NEEDS_BYTES = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "BINARY", "BINARY.SIZE", "PREVIEW"})
-_NEEDS_PARSED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "EMAILID", "THREADID"})
 _SETS_SEEN = frozenset({"RFC822", "RFC822.TEXT"})
 _CACHE_SIZE = 20_000  # about 1 KiB each: 20 MiB for the busiest mailboxes of a server
 _TREES = 2_048  # decoded trees kept (a listing of BODY[HEADER.FIELDS (...)] needs one per message)
@@ -142,18 +142,25 @@ def sets_seen(items: Sequence[FetchAtt]) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def flag_list(flags: frozenset[str]) -> bytes:
-    """``flag-list`` of a flag set, sorted; a mailbox has few distinct sets, each rendered once."""
-    return r.flag_list(sorted(flags))
+def flag_list(flags: frozenset[str], recent: bool = False) -> bytes:
+    """``flag-list`` of a flag set as a session is told it: sorted, then \\Recent when the message is
+    recent to the session (RFC 3501 2.3.2); a mailbox has few distinct sets, each rendered once."""
+    return r.flag_list([*sorted(flags), RECENT] if recent else sorted(flags))
 
 
 Segment = Callable[[ViewEntry, "CachedMessage | None", bytes], bytes]
 """Renders part of one message's ``msg-att`` from its entry, cached structure and (if needed) bytes."""
-_CHANGING: dict[str, Segment] = {
-    "FLAGS": lambda entry, cached, raw: b"FLAGS " + flag_list(entry.flags),
-    "MODSEQ": lambda entry, cached, raw: b"MODSEQ (%d)" % entry.modseq,
-}
+_CHANGING = frozenset({"FLAGS", "MODSEQ"})
 """The items whose value changes while the message stays: everything else about it is fixed."""
+_FROM_VIEW = _CHANGING | {"UID", "INTERNALDATE", "RFC822.SIZE", "SAVEDATE"}
+"""The items the session's view answers alone: they are served even once the message is expunged."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    lines: list[bytes]
+    gone: list[int]
+    """UIDs whose structure or bytes no longer exist (another session expunged them): no line for them."""
 
 
 async def fetch_responses(
@@ -164,33 +171,48 @@ async def fetch_responses(
     options: FetchOptions,
     cache: StructureCache,
     changed_flags: set[int],
-) -> list[bytes]:
-    """The ``* n FETCH`` lines for ``uids`` (ascending), ``changed_flags`` adding FLAGS to them."""
+) -> Fetched:
+    """The ``* n FETCH`` lines for ``uids`` (ascending), ``changed_flags`` adding FLAGS to them.
+
+    A message another session expunged may be gone from the store while this session still shows
+    it (RFC 2180 4.1): what the view knows is still served, and one whose structure or bytes are
+    needed but gone gets no line; the caller says so in its tagged response."""
     wanted = list(items)
     if options.uid and not any(item.name == "UID" for item in wanted):
         wanted.insert(0, FetchAtt("UID"))
     if options.condstore and not any(item.name == "MODSEQ" for item in wanted):
         wanted.append(FetchAtt("MODSEQ"))  # RFC 7162 3.1.4.1 once CONDSTORE is enabled
     add_flags = bool(changed_flags) and not any(item.name == "FLAGS" for item in wanted)
-    segments = _segments(wanted, options)
-    structures: dict[int, CachedMessage] = {}
-    if any(item.name in _NEEDS_PARSED or item.name in _NEEDS_BYTES for item in wanted):
-        structures = await cache.get_many(store, view, uids)
+    segments = _segments(wanted, options, view)
+    needs_structure = any(item.name not in _FROM_VIEW for item in wanted)
+    structures = await cache.get_many(store, view, uids) if needs_structure else {}
     needs_bytes = _needs_bytes(wanted)
-    out = []
+    fetched = Fetched([], [])
     # entries one at a time: each is garbage as soon as its line is written, never a survivor the
     # collector would promote and walk again in its full collections
     for seq, entry in view.numbered_entries(uids):
-        raw = await store.read_message(entry.message_id) if needs_bytes else b""
         cached = structures.get(entry.uid)
+        raw = await _bytes(store, entry) if needs_bytes and cached is not None else b""
+        if (needs_structure and cached is None) or raw is None:
+            fetched.gone.append(entry.uid)
+            continue
         attributes = [segment(entry, cached, raw) for segment in segments]
         if add_flags and entry.uid in changed_flags:
-            attributes.append(b"FLAGS " + flag_list(entry.flags))
-        out.append(r.fetch_att_data(seq, attributes))
-    return out
+            attributes.append(b"FLAGS " + flag_list(entry.flags, entry.uid in view.recent))
+        fetched.lines.append(r.fetch_att_data(seq, attributes))
+    return fetched
 
 
-def _segments(wanted: Sequence[FetchAtt], options: FetchOptions) -> list[Segment]:
+async def _bytes(store: Store, entry: ViewEntry) -> bytes | None:
+    """The stored bytes, or None once the message is gone: its row deleted, or its blob file with it
+    between the two reads. Ids are never reused, so an id never yields another message's bytes."""
+    try:
+        return await store.read_message(entry.message_id)
+    except (NotFound, FileNotFoundError):
+        return None
+
+
+def _segments(wanted: Sequence[FetchAtt], options: FetchOptions, view: SelectedMailbox) -> list[Segment]:
     """One message's response as segments: a changing or content item alone, each run of fixed items
     as one piece, rendered the first time and then taken from the cache."""
     segments: list[Segment] = []
@@ -202,10 +224,19 @@ def _segments(wanted: Sequence[FetchAtt], options: FetchOptions) -> list[Segment
         if run:
             segments.append(_run_segment(tuple(run), options))
             run = []
-        segments.append(_CHANGING.get(item.name) or _run_segment((item,), options, keep=False))
+        segments.append(_changing_segment(item.name, view) or _run_segment((item,), options, keep=False))
     if run:
         segments.append(_run_segment(tuple(run), options))
     return segments
+
+
+def _changing_segment(name: str, view: SelectedMailbox) -> Segment | None:
+    if name == "FLAGS":
+        recent = view.recent
+        return lambda entry, cached, raw: b"FLAGS " + flag_list(entry.flags, entry.uid in recent)
+    if name == "MODSEQ":
+        return lambda entry, cached, raw: b"MODSEQ (%d)" % entry.modseq
+    return None
 
 
 def _run_segment(run: tuple[FetchAtt, ...], options: FetchOptions, keep: bool = True) -> Segment:
@@ -239,8 +270,7 @@ def _value(item: FetchAtt, entry: ViewEntry, cached: CachedMessage | None, raw: 
         return b"%d" % entry.size
     if name == "SAVEDATE":
         return r.date_time(entry.save_date)
-    if cached is None:
-        raise ProtocolError(r.no("*", r.SERVERBUG, "Message structure unavailable"))
+    assert cached is not None, "fetch_responses reads the structure of every message that needs it"
     if name == "EMAILID":
         return b"(%s)" % objectid.email_id(cached.blob).encode()  # RFC 8474 5.1
     parsed = cached.parsed
@@ -258,14 +288,14 @@ def _value(item: FetchAtt, entry: ViewEntry, cached: CachedMessage | None, raw: 
 def _content_item(item: FetchAtt, parsed: ParsedMessage, raw: bytes) -> bytes:
     name = item.name
     if name == "RFC822":
-        return r.literal(raw)
+        return _nstring_literal(raw)
     if name == "RFC822.HEADER":
-        return r.literal(raw[: parsed.root.header_end])
+        return _nstring_literal(raw[: parsed.root.header_end])
     if name == "RFC822.TEXT":
-        return r.literal(raw[parsed.root.body_start : parsed.root.body_end])
+        return _nstring_literal(raw[parsed.root.body_start : parsed.root.body_end])
     assert item.section is not None
     if name == "BODY":
-        return r.literal(_partial(section_bytes(raw, parsed, item.section), item.partial))
+        return _nstring_literal(_partial(section_bytes(raw, parsed, item.section), item.partial))
     part = binary_part(parsed, item.section)
     if part is not None and item.section.part and part.encoding.upper() not in KNOWN_ENCODINGS:
         raise ProtocolError(r.no("*", r.UNKNOWN_CTE, "Unknown Content-Transfer-Encoding"))
@@ -275,6 +305,14 @@ def _content_item(item: FetchAtt, parsed: ParsedMessage, raw: bytes) -> bytes:
     if decoded is None:
         return b"NIL"
     return r.literal(_partial(decoded, item.partial))
+
+
+def _nstring_literal(data: bytes) -> bytes:
+    """BODY[...] and RFC822* are an ``nstring`` (RFC 9051 9), never a ``literal8``, and a literal cannot
+    hold NUL. Parts of binary content are stored base64-encoded (``mime.transport``); a NUL left in a
+    message stored before that goes out as 0x80, which keeps every size and offset (BINARY[...]
+    still returns the octets themselves)."""
+    return r.literal(data.replace(b"\x00", b"\x80"))
 
 
 def _partial(data: bytes, partial: tuple[int, int] | None) -> bytes:

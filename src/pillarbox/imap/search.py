@@ -10,8 +10,8 @@ the program has a TO/CC/BCC key, then walks messages with cheap checks.
 Matching is case- and accent-insensitive substring on decoded text (RFC 9051 6.4.4; the folding is
 ``store.textfold.fold``, the same the index was built with), after RFC 2047 decoding of headers.
 Address keys match the field in display form, ``Alice <a@x>, b@y`` (``display_addresses``, what
-delivery stored for From). Dates ignore time and zone, internal dates taken in UTC. \\Recent is not
-kept (IMAP4rev2 dropped it), so RECENT and NEW match nothing, OLD all.
+delivery stored for From), groups with their names. Dates ignore time and zone, internal dates taken
+in UTC. RECENT, NEW and OLD ask the session's own \\Recent (``imap.recent``; none in IMAP4rev2).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from pillarbox.errors import NotFound
 from pillarbox.imap import objectid
 from pillarbox.imap.parser.search_key import (
     And,
@@ -37,6 +38,7 @@ from pillarbox.imap.parser.search_key import (
     StringKey,
 )
 from pillarbox.imap.parser.sequence_set import SequenceSet
+from pillarbox.imap.recent import RecentUids
 from pillarbox.imap.sections import filter_header
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import ViewEntry
@@ -93,7 +95,8 @@ async def search(
             hits = prepared.text_hits[key]
             uids = [uid for uid in uids if uid in hits]
         elif isinstance(key, FlagKey):  # a top-level flag key (UNSEEN...): one tight loop, no entries
-            uids = [uid for uid, flags in zip(uids, view.flags_of(uids), strict=True) if _flag_matches(key.name, flags)]
+            uids = [uid for uid, flags in zip(uids, view.flags_of(uids), strict=True)
+                    if _flag_matches(key.name, flags, view.recent, uid)]
         else:
             rest.append(key)
     if not rest:
@@ -133,7 +136,10 @@ async def _prepare(store: Store, view: SelectedMailbox, program: And, uids: list
     if any(isinstance(key, HeaderKey) for key in keys):
         for uid in uids:
             entry = view.entry(uid)
-            raw = await store.read_message(entry.message_id)
+            try:
+                raw = await store.read_message(entry.message_id)
+            except (NotFound, FileNotFoundError):  # expunged by another session: matches no HEADER key
+                continue
             blank = raw.find(b"\r\n\r\n")
             end = blank + 4 if blank >= 0 else len(raw)
             prepared.headers[uid] = raw[:end]
@@ -186,7 +192,7 @@ class _Evaluator:
             case Not(inner):
                 return not self.matches(inner, entry)
             case FlagKey(name):
-                return _flag_matches(name, entry.flags)
+                return _flag_matches(name, entry.flags, self.view.recent, entry.uid)
             case KeywordKey(name, keyword):
                 present = keyword.lower() in {f.lower() for f in entry.flags}
                 return present if name == "KEYWORD" else not present
@@ -258,11 +264,13 @@ class _Evaluator:
         return fold(value) in fold(display_addresses(addresses))
 
 
-def _flag_matches(name: str, flags: frozenset[str]) -> bool:
-    if name in ("ALL", "OLD"):
+def _flag_matches(name: str, flags: frozenset[str], recent: RecentUids, uid: int) -> bool:
+    if name in ("ALL", "SAVEDATESUPPORTED"):
         return True
-    if name in ("RECENT", "NEW", "SAVEDATESUPPORTED"):
-        return name == "SAVEDATESUPPORTED"
+    if name in ("RECENT", "OLD"):  # RFC 3501 6.4.4: OLD is NOT RECENT
+        return (uid in recent) == (name == "RECENT")
+    if name == "NEW":
+        return uid in recent and "\\Seen" not in flags
     negate = name.startswith("UN")
     present = _FLAG_OF[name[2:] if negate else name] in flags
     return present != negate

@@ -29,8 +29,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pillarbox.imap import snapshot
+from pillarbox.imap.recent import RecentUids
 from pillarbox.imap.snapshot import ViewEntry
 from pillarbox.store.records import Changes, Mailbox, MessageColumns, MessageEntry
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 COMPACT_SHARE = 6
 """Fold ``newer`` into a private snapshot once it holds more than 1/COMPACT_SHARE of the messages (an
@@ -48,6 +51,8 @@ class Update:
     """The same messages by UID, for VANISHED once QRESYNC is enabled (RFC 7162 3.2.10)."""
     exists: int | None = None
     flags: list[MessageEntry] = field(default_factory=list)
+    new_keywords: bool = False
+    """A keyword the client was not told of: FLAGS goes out again first (RFC 3501 7.2.6)."""
 
 
 class SelectedMailbox:
@@ -59,6 +64,10 @@ class SelectedMailbox:
         self.newer: dict[int, ViewEntry] = {}
         self.known_modseq = columns.mailbox.highestmodseq
         self.pending_expunges: set[int] = set()
+        self.recent = RecentUids()
+        self.keywords: dict[str, str] = {}
+        """The keywords told in FLAGS, by lower-case name: only ever more while the mailbox is selected."""
+        self.learn_keywords(columns.flag_sets)
 
     @property
     def id(self) -> int:
@@ -127,6 +136,24 @@ class SelectedMailbox:
             yield base.flag_sets[base.flag_ids[index]]
             index += 1
 
+    def learn_keywords(self, flag_sets: Iterable[frozenset[str]]) -> bool:
+        """Remember the keywords of ``flag_sets`` (case-insensitive, RFC 9051 2.3.2); True if one is new."""
+        known = self.keywords
+        before = len(known)
+        for flags in flag_sets:
+            for flag in flags:
+                if not flag.startswith("\\"):
+                    known.setdefault(flag.lower(), flag)
+        return len(known) > before
+
+    def flag_names(self) -> list[str]:
+        """What FLAGS lists: the system flags, then every keyword in use (RFC 3501 7.2.6)."""
+        return [*SYSTEM_FLAGS, *sorted(self.keywords.values(), key=str.lower)]
+
+    def permanent_flags(self) -> list[str]:
+        """PERMANENTFLAGS (RFC 9051 7.1): none when read-only, else every flag and new keywords (``\\*``)."""
+        return [] if self.read_only else [*self.flag_names(), "\\*"]
+
     def live_uids(self) -> list[int]:
         """UIDs not yet known to be expunged (what SEARCH/STORE should act on)."""
         return [uid for uid in self.uids if uid not in self.pending_expunges]
@@ -153,6 +180,7 @@ class SelectedMailbox:
                     continue
                 update.flags.append(entry)
             self.newer[entry.uid] = ViewEntry.of(entry)
+            update.new_keywords |= self.learn_keywords((entry.flags,))
         if allow_expunge:
             update.expunged_uids = sorted(self.pending_expunges)
             update.expunged = self.announce_expunges()

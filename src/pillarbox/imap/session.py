@@ -25,15 +25,16 @@ from typing import Any
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
 from pillarbox.errors import ProtocolError, StoreUnavailable
-from pillarbox.imap import fetch, framing, turnaround
+from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
-from pillarbox.imap.parser.commands import Command
+from pillarbox.imap.parser.commands import Command, Fetch, Search
+from pillarbox.imap.parser.commands import Store as StoreCommand
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
-from pillarbox.obs import Counter, get_logger, log_event
+from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
 
@@ -113,6 +114,7 @@ class IMAPSession:
         self.state = State.NOT_AUTHENTICATED
         self.closed = False
         self.session_id = secrets.token_hex(6)
+        self.tally = SessionTally()
         self.user: Account | None = None
         self.selected: SelectedMailbox | None = None
         self.enabled: set[str] = set()
@@ -254,6 +256,7 @@ class IMAPSession:
 
     async def _command(self, framed: framing.FramedCommand) -> None:
         name = "other"  # metric label: only names we know, a client must not mint metric series
+        self.tally.commands += 1
         try:
             command = parse_command(framed, utf8=self.utf8_names)
             name = command.name
@@ -288,8 +291,9 @@ class IMAPSession:
         if self.state not in states:
             raise ProtocolError(r.bad(command.tag, f"{command.name} not allowed now ({self.state.value})"))
         reply = await handler(self, command)
-        if reply is not None and self.state is State.SELECTED and self.selected is not None:
-            await self.report_changes(allow_expunge=command.name not in ("FETCH", "STORE", "SEARCH"))
+        # nothing at all goes out after LOGOUT's BYE (RFC 9051 6.1.3)
+        if reply is not None and self.state is State.SELECTED and self.selected is not None and not self.closed:
+            await self.report_changes(allow_expunge=_may_expunge(command))
         return reply
 
     def resume_framing(self) -> None:
@@ -305,23 +309,49 @@ class IMAPSession:
             self.send(r.bye("Too many invalid commands").to_bytes())
             self.closed = True
 
+    def send_flags(self, view: SelectedMailbox, opening: bool = False) -> None:
+        """FLAGS and PERMANENTFLAGS at SELECT, and again when a keyword comes into use (RFC 3501 7.2.6:
+        "The update from the FLAGS response MUST be recorded by the client"); a read-only session's
+        PERMANENTFLAGS () never changes."""
+        self.send(r.flags_data(view.flag_names()))
+        if opening or not view.read_only:
+            code = r.code_permanentflags(view.permanent_flags())
+            self.send(r.UntaggedReply("OK", "Flags permitted", code).to_bytes())
+
+    def send_exists(self, view: SelectedMailbox) -> None:
+        """EXISTS, with RECENT for an IMAP4rev1 client (RFC 3501 7.3.2: whenever the size changes)."""
+        self.send(r.exists_data(view.exists))
+        if not self.rev2:
+            self.send(r.recent_data(view.recent.count(view.uids)))
+
     async def report_changes(self, allow_expunge: bool) -> None:
         """Untagged EXPUNGE (or VANISHED)/EXISTS/FETCH for what others changed (RFC 9051 7.4.1, 5.2)."""
         view = self.selected
         assert view is not None
         changes = await self.store.changes_since(view.id, view.known_modseq)
+        told = view.uids[-1] if view.uids else 0
         update = view.apply(changes, allow_expunge)
+        if update.new_keywords:
+            self.send_flags(view)
         if self.qresync and update.expunged_uids:
             self.send(r.vanished_data(update.expunged_uids))  # RFC 7162 3.2.10: no sequence numbers
         else:
             for seq in update.expunged:
                 self.send(r.expunge_data(seq))
         if update.exists is not None:
-            self.send(r.exists_data(update.exists))
+            if not self.rev2:
+                await recent.take(self.store, view, told)
+            self.send_exists(view)
         for entry in update.flags:
             seq = view.seq_of(entry.uid)
             if seq is not None:
-                items = [("FLAGS", r.flag_list(sorted(entry.flags))), ("UID", b"%d" % entry.uid)]
+                items = [("FLAGS", fetch.flag_list(entry.flags, entry.uid in view.recent)), ("UID", b"%d" % entry.uid)]
                 if self.condstore:
                     items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.1.4.1
                 self.send(r.fetch_data(seq, items))
+
+
+def _may_expunge(command: Command) -> bool:
+    """RFC 9051 7.5.1 (RFC 3501 7.4.1): no EXPUNGE while answering FETCH, STORE or SEARCH, whose
+    sequence numbers it would shift; their UID forms are other commands, and may carry one."""
+    return not isinstance(command, (Fetch, StoreCommand, Search)) or command.uid

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pillarbox.mime.addresses import MISSING_HOST, Address, parse_address_list
+from pillarbox.mime.addresses import Address, parse_address_list
 from pillarbox.mime.rfc2047 import decode_header_value
 
 __all__ = ["Address", "Envelope", "build_envelope", "decode_header_value", "display_addresses"]
@@ -56,12 +56,19 @@ def build_envelope(headers: Mapping[str, str]) -> Envelope:
 
 
 def display_addresses(addresses: Addresses) -> str:
-    """Addresses for people: 'Alice <a@x>, b@y', names RFC 2047-decoded, group markers dropped."""
+    """Addresses as people read them: 'Alice <a@x>, b@y', names RFC 2047-decoded, a group with its
+    name as written, 'Team: a@x, b@y;' or 'undisclosed-recipients:;' (RFC 5322 3.4). SEARCH FROM/TO/
+    CC/BCC match this text, so a group's name is found too (RFC 9051 6.4.4)."""
     shown: list[str] = []
+    members: list[str] | None = None  # inside a group: its name, then its members
     for address in addresses:
-        if address.host is None or address.mailbox is None:
-            continue
-        spec = address.addr_spec if address.host != MISSING_HOST else address.mailbox
-        name = decode_header_value(address.name) if address.name else ""
-        shown.append(f"{name} <{spec}>" if name else spec)
+        if address.is_group_start:
+            members = [decode_header_value(address.mailbox or "")]
+        elif address.is_group_end:
+            if members is not None:
+                shown.append(f"{members[0]}: {', '.join(members[1:])};" if members[1:] else f"{members[0]}:;")
+            members = None
+        elif address.addr_spec:
+            spec, name = address.addr_spec, decode_header_value(address.name) if address.name else ""
+            (shown if members is None else members).append(f"{name} <{spec}>" if name else spec)
     return ", ".join(shown)

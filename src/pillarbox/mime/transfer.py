@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 KNOWN_ENCODINGS = frozenset({"7BIT", "8BIT", "BINARY", "BASE64", "QUOTED-PRINTABLE"})
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]+")
+_TRAILING_BLANKS = re.compile(rb"[ \t]+(?=\r?\n|\Z)")
+_SOFT_BREAK = re.compile(rb"=(?:\r?\n|\Z)")
+_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+_OCTETS = {b"%02X" % octet: bytes([octet]) for octet in range(256)}
 
 
 def decode_body(raw: bytes, part: Part) -> bytes:
@@ -29,9 +33,19 @@ def decode_transfer(data: bytes, encoding: str) -> bytes:
     if encoding == "BASE64":
         return decode_base64(data)
     if encoding == "QUOTED-PRINTABLE":
-        # a2b_qp handles soft breaks before LF and CRLF and keeps malformed "=XY" escapes as text.
-        return binascii.a2b_qp(data)
+        return decode_quoted_printable(data)
     return data
+
+
+def decode_quoted_printable(data: bytes) -> bytes:
+    """RFC 2045 6.7. The rules a decoder must apply beyond "=XX": blanks at the end of an encoded line
+    were added in transport and are dropped (rule 3), and "=" ending a line, blanks after it or not, is
+    a soft line break that joins the line to the next (rule 5). ``binascii.a2b_qp`` does neither: it
+    kept the blanks and took "=  " for text, so BINARY.SIZE came out larger than the part. Malformed
+    escapes stay as they are written, lower-case hex is read (both as the RFC advises decoders)."""
+    data = _TRAILING_BLANKS.sub(b"", data)
+    data = _SOFT_BREAK.sub(b"", data)
+    return _ESCAPE.sub(lambda found: _OCTETS[found.group(1).upper()], data)
 
 
 def decode_base64(data: bytes) -> bytes:

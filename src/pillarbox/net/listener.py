@@ -65,6 +65,9 @@ class Connection:
         self.stopping = asyncio.Event()
         """Set by ``stop()`` at shutdown: a session waiting for its peer should say goodbye."""
         self._closed = False
+        self.bytes_in = 0
+        self.bytes_out = 0
+        """Application bytes read and written (after TLS), for the session's summary line."""
         self._reading: asyncio.Task[Any] | None = None
         self._stop_cancelled = False
 
@@ -79,7 +82,9 @@ class Connection:
 
     async def read(self, max_bytes: int = DEFAULT_READ_SIZE) -> bytes:
         """Up to ``max_bytes`` as soon as any are available; ``b""`` at end of stream."""
-        return await self.reader.read(max_bytes)
+        data = await self.reader.read(max_bytes)
+        self.bytes_in += len(data)
+        return data
 
     async def read_unless_stopping(self, max_bytes: int = DEFAULT_READ_SIZE) -> bytes | None:
         """``read``, or None once the server is stopping, also when the stop comes while we wait.
@@ -94,7 +99,9 @@ class Connection:
             return None
         task = self._reading = asyncio.current_task()
         try:
-            return await self.reader.read(max_bytes)
+            data = await self.reader.read(max_bytes)
+            self.bytes_in += len(data)
+            return data
         except asyncio.CancelledError:
             if self._stop_cancelled and task is not None and task.uncancel() == 0:
                 return None  # our own stop, and nobody else cancelled the task (idle timeout, forced stop)
@@ -112,6 +119,7 @@ class Connection:
     async def write(self, data: bytes) -> None:
         """Write and wait for the buffer to drain, so a slow reader slows us instead of growing memory."""
         self.writer.write(data)
+        self.bytes_out += len(data)
         await self.writer.drain()
 
     async def start_tls(

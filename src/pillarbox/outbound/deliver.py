@@ -35,7 +35,7 @@ class UnusableHost(Exception):
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    queue_id: int
+    queue_id: str
     sender: str
     raw: bytes
     envid: str | None = None

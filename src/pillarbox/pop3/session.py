@@ -25,7 +25,7 @@ from pillarbox.errors import ProtocolError, StoreError, StoreUnavailable
 from pillarbox.mime.downgrade import downgrade
 from pillarbox.net.listener import Connection
 from pillarbox.net.tls import TLSContextHolder
-from pillarbox.obs import Counter, get_logger, log_event
+from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.pop3 import protocol as core
 from pillarbox.pop3 import replies
 from pillarbox.pop3.capa import capabilities
@@ -75,6 +75,7 @@ class POP3Session:
         self.closed = False
         self.idle_timeout = self.settings.timeout
         self.session_id = secrets.token_hex(6)
+        self.tally = SessionTally()
         self.login = LoginFlow(self)
         self.account: Account | None = None
         self.maildrop: Maildrop | None = None
@@ -119,7 +120,7 @@ class POP3Session:
         RETRIEVED_BYTES.inc(self.retr_octets)
         log_event(log, "info", "pop3 session", session=self.session_id, ip=self.conn.peer[0],
                   user=self.account.address if self.account else None, retrieved=retrieved,
-                  deleted=self.deleted, end=self.end)
+                  deleted=self.deleted, end=self.end, **self.tally.fields(self.conn.bytes_in, self.conn.bytes_out))
 
     # dispatch
     async def _run_events(self) -> None:
@@ -134,6 +135,7 @@ class POP3Session:
         await self.flush()
 
     async def _handle(self, event: core.Event) -> None:
+        self.tally.commands += 1
         try:
             if isinstance(event, core.Invalid):
                 self.login.abort_sasl()

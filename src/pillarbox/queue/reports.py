@@ -17,10 +17,12 @@ from collections.abc import Callable
 from pillarbox.auth.directory import Directory
 from pillarbox.delivery.local import LocalDelivery, LocalReport
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.obs import get_logger, log_event
 from pillarbox.queue.dsn import RecipientReport, Report, build_dsn
 from pillarbox.queue.schedule import RetryPolicy
 from pillarbox.store.records import OutboundRecipient, OutboundRequest, QueuedMessage, QueuedRecipient
 
+log = get_logger("queue")
 STATE_ACTION = {"failed": ("failed", "FAILURE"), "relayed": ("relayed", "SUCCESS"),
                 "delivered": ("delivered", "SUCCESS"), "pending": ("delayed", "DELAY")}
 
@@ -86,7 +88,7 @@ class Reporter:
             original = await self.store.read_message(entry.message_id)  # type: ignore[attr-defined]
             dsn = build_dsn(Report(self.hostname, entry.sender, reports, original, entry.created, entry.envid,
                                    entry.ret), now)
-            await self.send(entry.sender, dsn)
+            self._log(entry.id, entry.sender, reports, await self._send(entry.sender, dsn))
         for action in set(due.values()):
             positions = [p for p, a in due.items() if a == action]
             await self.store.mark_queue_reported(entry.id, positions, action)  # type: ignore[attr-defined]
@@ -99,10 +101,22 @@ class Reporter:
                             remote_mta=None, diagnostic=o.diagnostic)
             for o in local.recipients
         )
-        await self.send(local.sender, build_dsn(
-            Report(self.hostname, local.sender, reports, local.message, now, local.envid, local.ret), now))
+        dsn = build_dsn(Report(self.hostname, local.sender, reports, local.message, now, local.envid, local.ret), now)
+        self._log(local.queue_id, local.sender, reports, await self._send(local.sender, dsn))
 
-    async def send(self, to: str, dsn: bytes) -> None:
+    @staticmethod
+    def _log(queue_id: str, to: str, reports: tuple[RecipientReport, ...], dsn_queue_id: str | None) -> None:
+        """The DSN's line carries the id of the message it reports on; ``dsn_queue_id`` is its own."""
+        log_event(log, "info", "dsn", queue_id=queue_id, to=to,
+                  actions=",".join(sorted({r.action for r in reports})),
+                  recipients=",".join(r.address for r in reports), dsn_queue_id=dsn_queue_id)
+
+    async def send(self, to: str, message: bytes) -> None:
+        """Deliver or queue a report the server writes (DMARC, TLS-RPT) to ``to``."""
+        await self._send(to, message)
+
+    async def _send(self, to: str, dsn: bytes) -> str | None:
+        """``send``, returning the queue id when (some of) it was queued."""
         dsn = await self._signed(dsn)
         domain = to.rpartition("@")[2]
         if await self.directory.is_local_domain(domain):
@@ -112,10 +126,12 @@ class Reporter:
             targets = resolution.remote
         else:
             targets = [to]
-        if targets:
-            request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets))
-            await self.store.deliver_and_queue(b"", [], request, dsn)  # type: ignore[attr-defined]
-            self.poke()
+        if not targets:
+            return None
+        request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets))
+        await self.store.deliver_and_queue(b"", [], request, dsn)  # type: ignore[attr-defined]
+        self.poke()
+        return request.queue_id
 
     async def _signed(self, message: bytes) -> bytes:
         """Signed by the served domain that is the host name or its closest parent (mx.example.com:

@@ -202,7 +202,7 @@ class QueueRunner:
             log_event(log, "info", "delivery expired", queue_id=entry.id, recipient=r.address, attempts=r.attempts)
         await self._write(entry, updates)
 
-    async def finish(self, queue_id: int) -> None:
+    async def finish(self, queue_id: str) -> None:
         """Send the DSNs owed; drop the entry once every recipient is final and reported."""
         entry = await self.store.get_queue_entry(queue_id)  # type: ignore[attr-defined]
         if entry is None:
@@ -211,4 +211,15 @@ class QueueRunner:
         await self.reporter.report(entry, now)
         if all(r.state in FINAL_STATES for r in entry.recipients):
             await self.store.delete_queue_entry(queue_id)  # type: ignore[attr-defined]
-            log_event(log, "info", "queue entry done", queue_id=queue_id)
+            failed = sum(r.state == "failed" for r in entry.recipients)
+            log_event(log, "info", "queue entry done", queue_id=queue_id, result=ending(entry),
+                      delivered=len(entry.recipients) - failed, failed=failed)
+
+
+def ending(entry: QueuedMessage) -> str:
+    """How an entry whose recipients are all final ended: ``delivered`` (every one), ``expired`` (one
+    ran out of time, 5.4.7 from ``_expire``) or ``bounced`` (one failed for good)."""
+    statuses = {r.status for r in entry.recipients if r.state == "failed"}
+    if not statuses:
+        return "delivered"
+    return "expired" if "5.4.7" in statuses else "bounced"

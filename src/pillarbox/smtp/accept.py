@@ -24,6 +24,7 @@ from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
+from pillarbox.policy.senders import Problem, SenderRules
 from pillarbox.smtp import replies
 from pillarbox.smtp.envelope import Transaction
 from pillarbox.smtp.received import TraceInfo, received_header
@@ -40,7 +41,7 @@ class MessageAcceptor:
     def __init__(
         self, store: Store, hostname: str, policy: InboundPolicy | None = None,
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
-        reporter: Callable[[LocalReport], Awaitable[None]] | None = None,
+        reporter: Callable[[LocalReport], Awaitable[None]] | None = None, senders: SenderRules | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
@@ -49,6 +50,7 @@ class MessageAcceptor:
         self.signer = signer
         self.on_queued = on_queued
         self.reporter = reporter
+        self.senders = senders
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -65,7 +67,10 @@ class MessageAcceptor:
         self, content: bytes, transaction: Transaction, trace: dict[str, Any], queue_id: str, user: Account | None,
         sender: SenderCheck | None = None,
     ) -> Reply:
-        """``sender`` (MX role only): the MAIL FROM-time SPF check; then DKIM/DMARC decide here."""
+        """``sender`` (MX role only): the MAIL FROM-time SPF check; then DKIM/DMARC decide here.
+        ``user`` (submission): the From:/Sender: rule; raises ProtocolError with the reason."""
+        if user is not None:
+            await self._check_authors(user, content)
         folder = "INBOX"
         if sender is not None and self.policy is not None:
             content, removed = remove_ours(content, self.hostname)
@@ -91,7 +96,7 @@ class MessageAcceptor:
             mail = transaction.mail
             outbound = OutboundRequest(
                 sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
-                smtputf8=mail.smtputf8, auth_user=user.address if user else None,
+                smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
             )
             if user is not None and self.signer is not None:
                 # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
@@ -118,11 +123,18 @@ class MessageAcceptor:
             # the others are stored and the client will hear 250: this copy gets a bounce (DSN)
             log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
                       recipient=result.account.address, error=str(result.error))
-        await self._report(transaction, report, content)
+        await self._report(transaction, report, content, queue_id)
         if report.queue_id is not None and self.on_queued is not None:
             self.on_queued()
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
+
+    async def _check_authors(self, user: Account, content: bytes) -> None:
+        refusal = await self.senders.check(user, content) if self.senders is not None else None
+        if refusal is not None:
+            MESSAGES.inc(result="refused")
+            reply = replies.AUTHOR_NOT_OWNED if refusal.problem is Problem.NOT_OWNED else replies.AUTHOR_FIELDS_INVALID
+            raise ProtocolError(reply, refusal.reason)
 
     async def _seal(self, message: bytes, transaction: Transaction, queue_id: str) -> bytes | None:
         """The forwarded copy with an ARC set by the (first) alias domain that sends it on, or None."""
@@ -136,7 +148,7 @@ class MessageAcceptor:
             return None
         return sealed if sealed is not message else None
 
-    async def _report(self, transaction: Transaction, report: DeliveryReport, content: bytes) -> None:
+    async def _report(self, transaction: Transaction, report: DeliveryReport, content: bytes, queue_id: str) -> None:
         """DSNs owed at once: local copies refused after DATA (RFC 5321 6.1: once we said 250 we
         must report a failure), and NOTIFY=SUCCESS for copies stored here (RFC 3461 5.2.3)."""
         if self.reporter is None or not transaction.sender:  # a null sender never gets a DSN
@@ -159,7 +171,8 @@ class MessageAcceptor:
                     outcomes.append(RecipientOutcome(account.address, original, "delivered", "2.0.0"))
         if outcomes:
             mail = transaction.mail
-            await self.reporter(LocalReport(transaction.sender, mail.envid, mail.ret, content, tuple(outcomes)))
+            await self.reporter(LocalReport(transaction.sender, mail.envid, mail.ret, content, tuple(outcomes),
+                                            queue_id))
 
     async def _inbox_fallback(self, message: bytes, report: DeliveryReport, sender: str) -> DeliveryReport:
         """An account without a Junk folder (deleted by its user) gets the message in its INBOX."""

@@ -77,13 +77,15 @@ async def check_sender(directory: Directory, role: Role, mail: MailFrom, user: A
     """Raise ProtocolError with the reply if this MAIL FROM is not allowed."""
     if role.is_submission:
         if user is None:
-            raise ProtocolError(replies.AUTH_REQUIRED)
-        if mail.address is None or not await directory.owns(user, mail.address):
-            raise ProtocolError(replies.SENDER_NOT_OWNED)
+            raise ProtocolError(replies.AUTH_REQUIRED, "submission without logging in")
+        if mail.address is None or not await directory.may_use(user, mail.address):
+            raise ProtocolError(replies.SENDER_NOT_OWNED, f"{user.address} may not use {mail.address or '<>'}")
 
 
 async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> Recipient:
     """Where this RCPT TO goes, or ProtocolError with the refusal."""
+    if "@" not in rcpt.address:  # the grammar lets only <Postmaster> through without a domain
+        return await _host_postmaster(directory, rcpt)
     try:
         local, domain = split_address(rcpt.address)
     except AddressError:
@@ -91,11 +93,22 @@ async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> R
     is_local = await directory.is_local_domain(domain)
     if not is_local:
         if not role.is_submission:
-            raise ProtocolError(replies.RELAY_DENIED)
+            raise ProtocolError(replies.RELAY_DENIED, f"relay to {domain} refused: not a domain of ours")
         return Recipient(rcpt.address, rcpt, [], [rcpt.address])
     if "%" in local or "!" in local:
-        raise ProtocolError(replies.RELAY_DENIED)
+        raise ProtocolError(replies.RELAY_DENIED, "relay by %-hack or bang path refused")
     resolution = await directory.resolve(rcpt.address)
     if not resolution:
         raise ProtocolError(replies.NO_SUCH_USER)
     return Recipient(rcpt.address, rcpt, resolution.accounts, resolution.remote)
+
+
+async def _host_postmaster(directory: Directory, rcpt: RcptTo) -> Recipient:
+    """RFC 5321 4.5.1: a server MUST accept <Postmaster> (any case, 4.1.1.3) without a domain."""
+    address = await directory.host_postmaster()
+    if address is not None and not await directory.is_local_domain(address.rpartition("@")[2]):
+        return Recipient(address, rcpt, [], [address])  # the configured postmaster reads mail elsewhere
+    resolution = await directory.resolve(address) if address is not None else None
+    if address is None or not resolution:
+        raise ProtocolError(replies.NO_SUCH_USER, "no postmaster: no domain served, or it reaches nobody")
+    return Recipient(address, rcpt, resolution.accounts, resolution.remote)

@@ -28,8 +28,9 @@ from pillarbox.smtp import replies
 from pillarbox.smtp import server_protocol as core
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_recipient
+from pillarbox.smtp.refusals import log_refusal
 from pillarbox.smtp.replies import Reply
-from pillarbox.store.records import Account
+from pillarbox.store.records import Account, new_queue_id
 
 log = get_logger("smtp")
 CONNECTIONS = Counter("pillarbox_smtp_connections_total", "SMTP connections accepted", ("role",))
@@ -111,11 +112,12 @@ class SMTPSession:
             event = self.core.next_event()
             if isinstance(event, core.Sentinel):
                 break
+            detail = ""
             try:
                 reply = await self._handlers[type(event)](event)
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
-                reply = exc.reply
+                reply, detail = exc.reply, exc.detail
             except (OSError, ssl.SSLError):
                 raise  # the peer went away or broke TLS: the listener ends the connection quietly
             except StoreUnavailable as exc:
@@ -124,6 +126,9 @@ class SMTPSession:
                 reply = self._internal_error(event)
             if reply is not None:
                 self._queue(reply)
+                if reply.code >= 400:
+                    log_refusal(event, reply, detail, session=self.session_id, role=self.role.value,
+                                client=self.conn.peer[0], user=self.user.address if self.user else None)
         await self._flush()
 
     def _internal_error(self, event: object, unavailable: StoreUnavailable | None = None) -> Reply:
@@ -250,10 +255,15 @@ class SMTPSession:
         transaction = self.transaction
         assert transaction is not None
         self.transaction = None
-        queue_id = secrets.token_hex(6)
-        reply = await self.services.acceptor.accept(
-            content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
-        )
+        queue_id = new_queue_id()
+        try:
+            reply = await self.services.acceptor.accept(
+                content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
+            )
+        except ProtocolError as refused:  # e.g. the From: rule: still one line for the transaction
+            assert isinstance(refused.reply, Reply)
+            self._log_transaction(len(content), refused.reply, transaction)
+            raise
         self._log_transaction(len(content), reply, transaction, queue_id)
         return reply
 

@@ -6,6 +6,7 @@ IMAP flag names ("\\Seen", "$Forwarded"...) whatever their storage form.
 
 from __future__ import annotations
 
+import secrets
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +59,14 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class SenderGrant:
+    """``user`` (an account) may send as ``address``: one address, or ``@domain`` for all of a domain."""
+
+    user: str
+    address: str
+
+
+@dataclass(frozen=True)
 class Mailbox:
     id: int
     account_id: int
@@ -72,6 +81,9 @@ class Mailbox:
     size: int
     deleted: int = 0
     """Messages flagged \\Deleted (for STATUS DELETED in IMAP4rev2)."""
+    recent_uid: int = 0
+    """The messages with a higher UID are \\Recent (RFC 3501 2.3.2): no read-write IMAP session has
+    claimed them yet (``Store.claim_recent``)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,24 @@ class OutboundRecipient:
     notify: tuple[str, ...] = ()
 
 
+QUEUE_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+"""Crockford's base32 in lower case: no i, l, o or u, so an id read aloud or copied by hand survives."""
+QUEUE_ID_LENGTH = 12
+
+
+def new_queue_id() -> str:
+    """A message's id from its SMTP transaction to its last log line: 12 random characters (60 bits).
+
+    Random rather than a row number, so that it means the same on every node of a shared store and
+    never repeats after a restore; at 60 bits two ids of a server's lifetime practically never collide.
+    """
+    return "".join(secrets.choice(QUEUE_ID_ALPHABET) for _ in range(QUEUE_ID_LENGTH))
+
+
+def is_queue_id(text: str) -> bool:
+    return len(text) == QUEUE_ID_LENGTH and all(c in QUEUE_ID_ALPHABET for c in text)
+
+
 @dataclass(frozen=True)
 class OutboundRequest:
     """A message for the outbound queue: the envelope and DSN parameters the queue runner needs."""
@@ -193,12 +223,14 @@ class OutboundRequest:
     body: str | None = None
     smtputf8: bool = False
     auth_user: str | None = None
+    queue_id: str = field(default_factory=new_queue_id)
+    """The SMTP session passes the id its 250 reply names; mail the server writes itself gets a new one."""
 
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
     results: tuple[Appended | Refused, ...]
-    queue_id: int | None = None
+    queue_id: str | None = None
 
 
 # -------------------------------------------------------------------------------------- outbound queue
@@ -235,7 +267,8 @@ class QueuedRecipient:
 
 @dataclass(frozen=True)
 class QueuedMessage:
-    id: int
+    id: str
+    """The queue id (``new_queue_id``): in the SMTP reply, in ``pillarbox queue`` and on every log line."""
     message_id: int
     sender: str
     envid: str | None

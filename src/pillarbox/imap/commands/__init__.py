@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pillarbox.imap import turnaround
-from pillarbox.imap.commands import appending, folders, general, messages, quota, selecting, sorting
+from pillarbox.imap.commands import appending, folders, general, listing, messages, quota, selecting, sorting
 from pillarbox.imap.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, IMAPSession, State
 
 
@@ -32,8 +32,8 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "RENAME": (AUTH, folders.rename),
     "SUBSCRIBE": (AUTH, folders.subscribe),
     "UNSUBSCRIBE": (AUTH, folders.subscribe),
-    "LIST": (AUTH, folders.list_mailboxes),
-    "LSUB": (AUTH, folders.list_mailboxes),
+    "LIST": (AUTH, listing.list_mailboxes),
+    "LSUB": (AUTH, listing.list_mailboxes),
     "STATUS": (AUTH, folders.status),
     "APPEND": (AUTH, appending.append),
     "IDLE": (AUTH, _idle),

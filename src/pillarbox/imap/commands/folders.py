@@ -1,27 +1,25 @@
-"""Mailbox commands (RFC 9051 6.3): SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST,
-LSUB, STATUS; with SPECIAL-USE (RFC 6154), LIST-EXTENDED (5258), LIST-STATUS (5819), STATUS=SIZE.
+"""Mailbox commands (RFC 9051 6.3): CREATE (with SPECIAL-USE, RFC 6154), DELETE, RENAME, (UN)SUBSCRIBE,
+STATUS (with STATUS=SIZE); SELECT and EXAMINE are in ``selecting``, LIST and LSUB in ``listing``.
 
 Names: hierarchy delimiter "/", INBOX case-insensitive, names already decoded from modified UTF-7
-by the parser. LIST patterns: "*" matches anything, "%" anything but the delimiter (6.3.9).
+by the parser.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
-import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import AlreadyExists, NotFound, StoreError
 from pillarbox.imap import response as r
-from pillarbox.imap.parser.commands import Create, ListCommand, MailboxCommand, Rename, Status
+from pillarbox.imap.parser.commands import Create, MailboxCommand, Rename, Status
 from pillarbox.store.records import Mailbox
 
 if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
 DELIMITER = "/"
-SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 MAX_NAME = 512
 _SPECIAL_USE = {"\\ARCHIVE", "\\DRAFTS", "\\JUNK", "\\SENT", "\\TRASH", "\\ALL", "\\FLAGGED"}
 
@@ -110,90 +108,11 @@ async def subscribe(session: IMAPSession, command: MailboxCommand) -> r.TaggedRe
     return r.ok(command.tag, f"{command.name} completed")
 
 
-def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
-    full = pattern if pattern.startswith(DELIMITER) or not reference else reference + pattern
-    if full[:5].upper() == "INBOX" and full[5:6] in ("", DELIMITER, "*", "%"):
-        full = "INBOX" + full[5:]  # stored names spell INBOX canonically
-    text = "".join(".*" if c == "*" else f"[^{DELIMITER}]*" if c == "%" else re.escape(c) for c in full)
-    return re.compile(text + r"\Z", re.DOTALL)
-
-
 def attributes(mailbox: Mailbox, children: set[str], extra: tuple[str, ...] = ()) -> list[str]:
     attributes = ["\\HasChildren" if mailbox.name in children else "\\HasNoChildren"]
     if mailbox.special_use:
         attributes.append(mailbox.special_use)
     return attributes + list(extra)
-
-
-async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.TaggedReply:
-    assert session.user is not None
-    if command.patterns == ("",) and not command.extended:
-        session.send(r.list_data("", ["\\Noselect"], command=command.name))  # RFC 9051 6.3.9: the delimiter
-        return r.ok(command.tag, f"{command.name} completed")
-    mailboxes = await session.store.list_mailboxes(session.user.id)
-    # every level above a mailbox has children, also above a level that is no mailbox itself
-    parents = {m.name[:i] for m in mailboxes for i, c in enumerate(m.name) if c == DELIMITER}
-    regexes = [pattern_regex(command.reference, pattern) for pattern in command.patterns]
-    subscribed_only = command.name == "LSUB" or "SUBSCRIBED" in command.selection
-    special_only = "SPECIAL-USE" in command.selection
-
-    def selected(mailbox: Mailbox) -> bool:
-        return not ((subscribed_only and not mailbox.subscribed) or (special_only and not mailbox.special_use))
-
-    def listed(name: str) -> bool:
-        return any(regex.match(name) for regex in regexes)
-
-    # RFC 9051 6.3.9.1: a subscription outlives its mailbox and is then listed as \NonExistent
-    gone = await session.store.subscribed_without_mailbox(session.user.id) if subscribed_only else []
-    recursive = "RECURSIVEMATCH" in command.selection
-    criteria = tuple(o for o in command.selection if o not in ("RECURSIVEMATCH", "REMOTE"))
-    meeting = [m.name for m in mailboxes if selected(m)] + ([] if special_only else gone)
-    for mailbox in mailboxes:
-        if not listed(mailbox.name):
-            continue
-        childinfo: tuple[str, ...] = ()
-        if recursive:
-            # RFC 9051 6.3.9.1/6.3.9.6: a parent is returned, with CHILDINFO, when a descendant meets the
-            # criteria; a parent that does not meet them itself only when such a child is not listed too
-            below = [name for name in meeting if name.startswith(mailbox.name + DELIMITER)]
-            if below and (selected(mailbox) or any(not listed(name) for name in below)):
-                childinfo = criteria
-        if not selected(mailbox) and not childinfo:
-            continue
-        extra = ("\\Subscribed",) if mailbox.subscribed and (subscribed_only or "SUBSCRIBED" in command.returns) else ()
-        names = attributes(mailbox, parents, extra)
-        session.send(r.list_data(mailbox.name, names, utf8=session.utf8_names, childinfo=childinfo,
-                                 command=command.name))
-        if command.status_items:
-            session.send(
-                r.status_data(mailbox.name, status_items(mailbox, command.status_items, session), session.utf8_names)
-            )
-    flags = ["\\Noselect"] if command.name == "LSUB" else ["\\Subscribed", "\\NonExistent"]
-    for name in gone if not special_only else ():
-        if listed(name):
-            session.send(r.list_data(name, flags, utf8=session.utf8_names, command=command.name))
-    if not (subscribed_only or special_only):
-        _list_gaps(session, command, [m.name for m in mailboxes], listed)
-    return r.ok(command.tag, f"{command.name} completed")
-
-
-def _list_gaps(session: IMAPSession, command: ListCommand, names: list[str], listed: Callable[[str], bool]) -> None:
-    """Hierarchy levels that are no mailbox (a parent deleted before its children): a pattern like "%"
-    that stops at such a level must still show it, or the client never finds the children below
-    (RFC 9051 6.3.9, example 10: ``\\NonExistent \\HasChildren``; \\Noselect before IMAP4rev2).
-    A level is shown only when some mailbox below it is not listed by this command itself."""
-    existing = set(names)
-    gaps: dict[str, list[str]] = {}
-    for name in names:
-        parts = name.split(DELIMITER)
-        for depth in range(1, len(parts)):
-            level = DELIMITER.join(parts[:depth])
-            if level not in existing:
-                gaps.setdefault(level, []).append(name)
-    flags = ["\\NonExistent", "\\HasChildren"] if command.extended or session.rev2 else ["\\Noselect", "\\HasChildren"]
-    for level in sorted(gaps):
-        if listed(level) and any(not listed(below) for below in gaps[level]):
-            session.send(r.list_data(level, flags, utf8=session.utf8_names, command=command.name))
 
 
 def mailbox_id(mailbox: Mailbox) -> str:
@@ -202,7 +121,9 @@ def mailbox_id(mailbox: Mailbox) -> str:
     return f"F{mailbox.uidvalidity}"
 
 
-def status_items(mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession) -> list[tuple[str, int | str]]:
+async def status_items(
+    mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession
+) -> list[tuple[str, int | str]]:
     if "HIGHESTMODSEQ" in items:
         session.enabled.add("CONDSTORE")  # RFC 7162 3.1: a CONDSTORE-enabling command
     values: dict[str, int | str] = {
@@ -213,16 +134,27 @@ def status_items(mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession)
         "UNSEEN": mailbox.unseen,
         "DELETED": mailbox.deleted,
         "SIZE": mailbox.size,
-        "RECENT": 0,
+        "RECENT": await _unclaimed(session, mailbox) if "RECENT" in items else 0,
         "HIGHESTMODSEQ": mailbox.highestmodseq,
         "APPENDLIMIT": session.settings.max_literal,
     }
     return [(item, values[item]) for item in items if item in values]
 
 
+async def _unclaimed(session: IMAPSession, mailbox: Mailbox) -> int:
+    """STATUS RECENT (RFC 3501 6.3.10): the messages a session selecting the mailbox now would see
+    \\Recent, which STATUS does not take (2.3.2): counted in the mailbox's shared snapshot, which a
+    SELECT would read anyway (however many no IMAP4rev1 session has claimed)."""
+    try:
+        columns = await session.services.snapshots.current(session.store, mailbox.id)
+    except NotFound:  # deleted since it was looked up
+        return 0
+    return len(columns.uids) - bisect.bisect_right(columns.uids, columns.mailbox.recent_uid)
+
+
 async def status(session: IMAPSession, command: Status) -> r.TaggedReply:
     mailbox = await folder(session, command.mailbox)
     if mailbox is None:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    session.send(r.status_data(mailbox.name, status_items(mailbox, command.items, session), session.utf8_names))
+    session.send(r.status_data(mailbox.name, await status_items(mailbox, command.items, session), session.utf8_names))
     return r.ok(command.tag, "STATUS completed")

@@ -42,6 +42,8 @@ async def enable(session: IMAPSession, command: Enable) -> r.TaggedReply:
     session.enabled.update(newly)
     if "QRESYNC" in newly:
         session.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
+    if "IMAP4REV2" in newly and session.selected is not None:
+        session.selected.recent.clear()  # IMAP4rev2 has no \Recent (RFC 9051 Appendix E 10)
     session.send(r.enabled_data(newly))
     return r.ok(command.tag, "ENABLE completed")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pillarbox.errors import ProtocolError, QuotaExceeded
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.folders import folder
-from pillarbox.imap.fetch import FetchOptions, fetch_responses, sets_seen
+from pillarbox.imap.fetch import FetchOptions, fetch_responses, flag_list, sets_seen
 from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, Store
 from pillarbox.imap.parser.search_key import ModSeqKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
 _MODES = {"+": "add", "-": "remove", "": "replace"}
+EXPUNGED = "Some of the messages were expunged"
 
 
 def view_of(session: IMAPSession) -> SelectedMailbox:
@@ -57,7 +58,8 @@ def resolve(session: IMAPSession, tag: str, numbers: SequenceSet, uid: bool) -> 
 
 async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
     view = view_of(session)
-    uids = resolve(session, command.tag, command.sequence_set, command.uid)
+    uids = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
+    expunged = any(u in view.pending_expunges for u in uids)
     since = command.modifiers.changedsince
     if command.modifiers.vanished and not session.qresync:
         return r.bad(command.tag, "VANISHED needs ENABLE QRESYNC")  # RFC 7162 3.2.6
@@ -81,9 +83,28 @@ async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
     implicit = bool(changed) and session.condstore
     options = FetchOptions(uid=command.uid or implicit, utf8=session.utf8, condstore=since is not None or implicit)
     structures = session.services.structures
-    for line in await fetch_responses(session.store, view, uids, command.items, options, structures, changed):
+    fetched = await fetch_responses(session.store, view, uids, command.items, options, structures, changed)
+    for line in fetched.lines:
         session.send(line)
+    if fetched.gone and not command.uid:  # RFC 2180 4.1.2; a UID that is gone does not exist (6.4.8)
+        return r.no(command.tag, r.EXPUNGEISSUED, EXPUNGED)
+    if expunged:
+        return r.ok(command.tag, EXPUNGED, r.EXPUNGEISSUED)  # served all the same (RFC 2180 4.1.1)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}FETCH completed")
+
+
+def existing(session: IMAPSession, uids: list[int], uid: bool) -> list[int]:
+    """``uids`` without those known to be expunged when the command names UIDs: they no longer exist
+    (RFC 9051 6.4.8), and the EXPUNGE may follow this command. Sequence numbers still name them."""
+    pending = view_of(session).pending_expunges
+    return [u for u in uids if u not in pending] if uid and pending else uids
+
+
+async def expunged_since_told(session: IMAPSession, uids: list[int]) -> set[int]:
+    """Those of ``uids`` another session expunged and this one has not read of yet (RFC 2180 4)."""
+    view = view_of(session)
+    changes = await session.store.changes_since(view.id, view.known_modseq)
+    return set(changes.expunged).intersection(uids) | view.pending_expunges.intersection(uids)
 
 
 async def _send_vanished(session: IMAPSession, uids: SequenceSet, since: int) -> None:
@@ -98,33 +119,51 @@ async def _send_vanished(session: IMAPSession, uids: SequenceSet, since: int) ->
 
 
 async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
+    """RFC 9051 6.4.6; messages another session expunged are left out (RFC 2180 4.2): .SILENT ends
+    OK (4.2.1), otherwise NO [EXPUNGEISSUED] after the FETCH responses of the others (4.2.2, 4.2.3)."""
     view = view_of(session)
     if view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
-    uids = [
-        u for u in resolve(session, command.tag, command.sequence_set, command.uid) if u not in view.pending_expunges
-    ]
+    requested = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
+    uids = [u for u in requested if u not in view.pending_expunges]
     if command.unchangedsince is not None:
         session.enabled.add("CONDSTORE")
     result = await session.store.store_flags(view.id, uids, _MODES[command.mode], command.flags, command.unchangedsince)
     changed = {change.uid for change in result.changed}
     for change in result.changed:
         view.remember(change.uid, change.flags, change.modseq)
+    unchanged = [u for u in uids if u not in changed and u not in result.modified]
+    gone = await expunged_since_told(session, unchanged) if unchanged else set()
+    gone.update(view.pending_expunges.intersection(requested))
+    if view.learn_keywords(change.flags for change in result.changed):
+        session.send_flags(view)
     for uid in uids:
-        seq = view.seq_of(uid)
-        if seq is None or uid in result.modified:
-            continue
-        if command.silent and not (session.condstore and uid in changed):
-            continue  # RFC 7162 3.1.3: with CONDSTORE a changed message is reported even when SILENT
-        entry = view.entry(uid)
-        items = [] if command.silent else [("FLAGS", r.flag_list(sorted(entry.flags)))]
-        if command.uid or session.condstore:
-            items.append(("UID", b"%d" % uid))
-        if session.condstore:
-            items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.2.4
-        session.send(r.fetch_data(seq, items))
-    code = r.code_modified(sorted(result.modified)) if result.modified else None
+        if uid not in result.modified and uid not in gone:
+            _report_stored(session, command, uid, changed)
+    # RFC 7162 3.1.3: MODIFIED holds message numbers for STORE, UIDs for UID STORE
+    modified = sorted(result.modified) if command.uid else [seq for seq, _ in view.numbered(sorted(result.modified))]
+    code = r.code_modified(modified) if modified else None
+    if gone and not command.uid:  # [MODIFIED] stays the code to act on (RFC 7162 3.1.3 example 11)
+        code = code or r.EXPUNGEISSUED
+        return r.ok(command.tag, EXPUNGED, code) if command.silent else r.no(command.tag, code, EXPUNGED)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}STORE completed", code)
+
+
+def _report_stored(session: IMAPSession, command: Store, uid: int, changed: set[int]) -> None:
+    """The FETCH response for one stored message (RFC 9051 6.4.6, RFC 7162 3.1.3 and 3.2.4)."""
+    view = view_of(session)
+    seq = view.seq_of(uid)
+    if seq is None:
+        return
+    if command.silent and not (session.condstore and uid in changed):
+        return  # RFC 7162 3.1.3: with CONDSTORE a changed message is reported even when SILENT
+    entry = view.entry(uid)
+    items = [] if command.silent else [("FLAGS", flag_list(entry.flags, uid in view.recent))]
+    if command.uid or session.condstore:
+        items.append(("UID", b"%d" % uid))
+    if session.condstore:
+        items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.2.4
+    session.send(r.fetch_data(seq, items))
 
 
 async def copy(session: IMAPSession, command: Copy) -> r.TaggedReply:
@@ -132,11 +171,15 @@ async def copy(session: IMAPSession, command: Copy) -> r.TaggedReply:
     target = await folder(session, command.mailbox)
     if target is None:
         return r.no(command.tag, r.TRYCREATE, "No such mailbox")
-    uids = [
-        u for u in resolve(session, command.tag, command.sequence_set, command.uid) if u not in view.pending_expunges
-    ]
+    requested = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
     if command.name == "MOVE" and view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    # RFC 2180 4.4.1: a message another session expunged fails the whole command, nothing is copied
+    # (RFC 9051 6.4.7), and the EXPUNGE responses follow. (Expunged in the instant between this look
+    # and the copy, it is left out of the copy and of COPYUID.)
+    if not command.uid and await expunged_since_told(session, requested):
+        return r.no(command.tag, r.EXPUNGEISSUED, EXPUNGED)
+    uids = [u for u in requested if u not in view.pending_expunges]
     operation = session.store.move if command.name == "MOVE" else session.store.copy
     try:
         pairs = await operation(view.id, uids, target.id)
@@ -186,17 +229,17 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.criteria, session.saved_search)
     numbers = uids if command.uid else [seq for seq, _ in view.numbered(uids)]
+    returns = command.returns
+    options = returns.options if returns is not None and returns.options else ("ALL",)
     modseq = None
     if any(isinstance(key, ModSeqKey) for key in walk(command.criteria)):
-        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what matched
-        modseq = max((view.entry(u).modseq for u in uids), default=None)
-    returns = command.returns
+        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what is returned
+        modseq = max((view.entry(u).modseq for u in _returned(options, uids)), default=None)
     if returns is not None and "SAVE" in returns.options:
-        session.saved_search = _to_save(returns.options, uids)
+        session.saved_search = _returned(returns.options, uids)
     if returns is None and not session.rev2:
         session.send(r.search_data(numbers, modseq))
     else:
-        options = returns.options if returns is not None and returns.options else ("ALL",)
         results = _esearch_results(options, numbers)
         if results and modseq is not None:
             results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
@@ -205,8 +248,9 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
 
 
-def _to_save(options: tuple[str, ...], uids: list[int]) -> list[int]:
-    """RFC 5182 2.4: with MIN and/or MAX but neither ALL nor COUNT, only those messages are saved."""
+def _returned(options: tuple[str, ...], uids: list[int]) -> list[int]:
+    """The messages a result reports: with MIN and/or MAX but neither ALL nor COUNT, only those. They
+    are what SAVE keeps (RFC 5182 2.4) and whose MODSEQ is the highest reported (RFC 4731 3.2)."""
     if uids and ("MIN" in options or "MAX" in options) and not ("ALL" in options or "COUNT" in options):
         chosen = {uids[0]} if "MIN" in options else set()
         return sorted(chosen | ({uids[-1]} if "MAX" in options else set()))

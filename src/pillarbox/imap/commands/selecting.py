@@ -18,8 +18,10 @@ import bisect
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import NotFound
+from pillarbox.imap import recent
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.folders import DELIMITER, SYSTEM_FLAGS, attributes, folder, mailbox_id
+from pillarbox.imap.commands.folders import DELIMITER, attributes, folder, mailbox_id
+from pillarbox.imap.fetch import flag_list
 from pillarbox.imap.parser.commands import QResync, Select
 from pillarbox.imap.selected import SelectedMailbox
 
@@ -44,6 +46,8 @@ async def select(session: IMAPSession, command: Select) -> r.TaggedReply:
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
     view = SelectedMailbox(columns, read_only=command.readonly)
     session.select(view)
+    if not session.rev2:
+        await recent.take(session.store, view, told_after=0)
     _send_opening(session, view, await _has_children(session, mailbox.name) if session.rev2 else False)
     if command.qresync is not None and command.qresync.uidvalidity == view.mailbox.uidvalidity:
         await _resync(session, view, command.qresync)
@@ -59,12 +63,9 @@ async def _has_children(session: IMAPSession, name: str) -> bool:
 def _send_opening(session: IMAPSession, view: SelectedMailbox, has_children: bool) -> None:
     mailbox = view.mailbox
     untagged = r.UntaggedReply
-    session.send(r.flags_data(SYSTEM_FLAGS))
-    permanent = () if view.read_only else (*SYSTEM_FLAGS, "\\*")
-    session.send(untagged("OK", "Flags permitted", r.code_permanentflags(permanent)).to_bytes())
-    session.send(r.exists_data(view.exists))
+    session.send_flags(view, opening=True)
+    session.send_exists(view)
     if not session.rev2:
-        session.send(r.recent_data(0))
         unseen = view.having(view.uids, "\\Seen", present=False)
         if unseen:
             session.send(untagged("OK", "First unseen", r.code_unseen(view.seq_of(unseen[0]) or 0)).to_bytes())
@@ -97,7 +98,7 @@ async def _resync(session: IMAPSession, view: SelectedMailbox, qresync: QResync)
         current = view.entry(entry.uid)
         items = [
             ("UID", b"%d" % current.uid),
-            ("FLAGS", r.flag_list(sorted(current.flags))),
+            ("FLAGS", flag_list(current.flags, current.uid in view.recent)),
             ("MODSEQ", b"(%d)" % current.modseq),
         ]
         session.send(r.fetch_data(seq, items))

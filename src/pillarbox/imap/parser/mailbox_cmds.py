@@ -141,7 +141,8 @@ def parse_list(reader: Reader, tag: str, name: str) -> ListCommand:
     extended = False
     if name == "LIST" and reader.peek() == b"(":
         selection, extended = _options(reader, SELECT_OPTIONS), True
-        if "RECURSIVEMATCH" in selection and len(selection) == 1:
+        # RFC 5258 3.1: RECURSIVEMATCH MUST NOT occur as the only selection option, or only with REMOTE
+        if "RECURSIVEMATCH" in selection and not set(selection) - {"RECURSIVEMATCH", "REMOTE"}:
             raise ParseError("RECURSIVEMATCH needs another selection option")
         reader.sp()
     reference = reader.list_mailbox()  # a mailbox; read as a pattern so "" and wildcards pass

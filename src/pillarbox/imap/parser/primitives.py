@@ -234,11 +234,18 @@ class Reader:
 
 
 def decode_mailbox(data: bytes, utf8: bool, normalize_inbox: bool = True) -> str:
-    """A mailbox name from the wire: UTF-8 in UTF-8 mode, else ASCII in modified UTF-7."""
+    """A mailbox name from the wire: UTF-8 in UTF-8 mode, else ASCII in modified UTF-7.
+
+    Bytes that are no text at all are bad syntax (BAD); well-formed syntax that is not valid modified
+    UTF-7 (RFC 3501 5.1.3) names no mailbox there can be, which is NO [CANNOT], as Dovecot answers."""
     try:
-        name = data.decode("utf-8") if utf8 else utf7.decode(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
+        text = data.decode("utf-8") if utf8 else data.decode("ascii")
+    except UnicodeDecodeError:
         raise ParseError("Invalid mailbox name encoding") from None
+    try:
+        name = text if utf8 else utf7.decode(text)
+    except ValueError:
+        raise ParseError("Mailbox name is not valid modified UTF-7", code="CANNOT", status="NO") from None
     if normalize_inbox and name.upper() == "INBOX":
         return "INBOX"
     return name

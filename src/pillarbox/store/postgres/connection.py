@@ -31,7 +31,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,  # class 08: connection exceptions
-    asyncpg.InterfaceError,  # the connection was closed under us
     asyncpg.CannotConnectNowError,  # starting up, in recovery
     asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown
     asyncpg.InsufficientResourcesError,  # too many connections, disk full
@@ -100,6 +99,10 @@ async def translated() -> AsyncIterator[None]:
     except StoreUnavailable:
         raise
     except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"store unavailable: {describe(exc)}") from exc
+    except asyncpg.InterfaceError as exc:
+        if "closed" not in str(exc):  # a connection or pool closed under us; others are bugs, not outages
+            raise
         raise StoreUnavailable(f"store unavailable: {describe(exc)}") from exc
 
 

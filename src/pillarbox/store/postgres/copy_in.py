@@ -27,7 +27,7 @@ BATCH = 500
 _BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",)}
 TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", "messages", "mailbox_messages",
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
-          "dmarc_observations", "login_failures", "daily_jobs")
+          "dmarc_observations", "login_failures", "daily_jobs", "sender_grants")
 NOT_COPIED = {
     "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
     "message_bodies": "bodies go into messages.body",
@@ -118,7 +118,8 @@ async def _continue_counters(source: sqlite3.Connection, conn: asyncpg.Connectio
     counters = dict(source.execute("SELECT name, value FROM counters").fetchall())
     await conn.execute("SELECT setval('modseq', $1)", max(int(counters.get("modseq", 1)), 1))
     await conn.execute("UPDATE counters SET value = $1 WHERE name = 'uidvalidity'", int(counters.get("uidvalidity", 0)))
+    floors = {"messages": int(counters.get("message_id", 0))}  # ids of expunged messages are never handed out again
     for table in IDENTITY_TABLES:
         await conn.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce((SELECT max(id) FROM {table}), 0) + 1,"
-            " false)")
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+            f" greatest(coalesce((SELECT max(id) FROM {table}), 0), $1) + 1, false)", floors.get(table, 0))

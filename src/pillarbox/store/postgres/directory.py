@@ -64,7 +64,7 @@ async def add_account(
     if account_id is None:
         raise AlreadyExists(f"user {address} exists already")
     for offset, (name, special_use) in enumerate(SPECIAL_USE_FOLDERS):
-        await insert_mailbox(conn, account_id, name, special_use, first_uidvalidity + offset)
+        await insert_mailbox(conn, account_id, name, special_use, first_uidvalidity + offset, subscribe=True)
     return Account(account_id, address, domain, None, None, to_datetime(now))
 
 
@@ -112,11 +112,14 @@ async def account_usage(conn: asyncpg.Connection, account_id: int) -> tuple[int,
     return int(row[0]), int(row[1])
 
 
-async def add_alias(conn: asyncpg.Connection, address: str, targets: Sequence[str]) -> Alias:
+async def add_alias(conn: asyncpg.Connection, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
+    """``replace``: an existing alias of that address gets these targets instead."""
     domain = address.rpartition("@")[2]
     if await domain_id(conn, domain) is None:
         raise NotFound(f"no domain {domain}; add it first with: pillarbox domain add {domain}")
-    if await alias_targets(conn, address):
+    if replace:
+        await conn.execute("DELETE FROM alias_targets WHERE alias = $1", address)
+    elif await alias_targets(conn, address):
         raise AlreadyExists(f"alias {address} exists already")
     if await conn.fetchval("SELECT 1 FROM accounts WHERE address = $1", address):
         raise AlreadyExists(f"{address} is a user")

@@ -17,7 +17,7 @@ from pillarbox.store.records import Mailbox
 _COLUMNS = (
     "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use,"
     " EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),"
-    " message_count, unseen_count, total_size, deleted_count"
+    " message_count, unseen_count, total_size, deleted_count, recent_uid"
 )
 
 
@@ -41,17 +41,20 @@ async def lock(conn: asyncpg.Connection, mailbox_ids: Iterable[int]) -> None:
 
 
 async def insert_mailbox(
-    conn: asyncpg.Connection, account_id: int, name: str, special_use: str | None, uidvalidity: int
+    conn: asyncpg.Connection, account_id: int, name: str, special_use: str | None, uidvalidity: int,
+    subscribe: bool = False,
 ) -> int:
+    """A new mailbox row; ``subscribe``: the default folders of a new account, which clients that show
+    subscribed folders only should see. CREATE does not subscribe (RFC 3501 6.3.3, 6.3.6)."""
     mailbox_id = await conn.fetchval(
         "INSERT INTO mailboxes (account_id, name, uidvalidity, highestmodseq, special_use)"
         " VALUES ($1, $2, $3, nextval('modseq'), $4) ON CONFLICT (account_id, name) DO NOTHING RETURNING id",
         account_id, name, uidvalidity, special_use)
     if mailbox_id is None:
         raise AlreadyExists(f"folder {name} exists already")
-    # a new folder starts subscribed, so clients that show subscribed folders only see it
-    await conn.execute("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                       account_id, name)
+    if subscribe:
+        await conn.execute("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                           account_id, name)
     return int(mailbox_id)
 
 
@@ -59,7 +62,7 @@ def _mailbox(row: asyncpg.Record) -> Mailbox:
     return Mailbox(
         id=row[0], account_id=row[1], name=row[2], uidvalidity=row[3], uidnext=row[4],
         highestmodseq=row[5], special_use=row[6], subscribed=bool(row[7]), messages=row[8],
-        unseen=row[9], size=row[10], deleted=row[11],
+        unseen=row[9], size=row[10], deleted=row[11], recent_uid=row[12],
     )
 
 
@@ -146,6 +149,18 @@ async def subscribed_without_mailbox(conn: asyncpg.Connection, account_id: int) 
         " (SELECT 1 FROM mailboxes m WHERE m.account_id = s.account_id AND m.name = s.name)"
         ' ORDER BY s.name COLLATE "C"', account_id)
     return [row[0] for row in rows]
+
+
+async def claim_recent(conn: asyncpg.Connection, mailbox_id: int, through_uid: int) -> int:
+    """Raise the mailbox's \\Recent mark to ``through_uid``; the mark before, so the caller's recent
+    messages are those above it up to ``through_uid``. The row lock makes the claim one caller's only,
+    on any node; a mark that is there already costs no write."""
+    before = await conn.fetchval("SELECT recent_uid FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", mailbox_id)
+    if before is None:
+        raise NotFound(f"no mailbox {mailbox_id}")
+    if before < through_uid:
+        await conn.execute("UPDATE mailboxes SET recent_uid = $1 WHERE id = $2", through_uid, mailbox_id)
+    return int(before)
 
 
 async def adjust_counts(

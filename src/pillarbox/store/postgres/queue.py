@@ -24,22 +24,24 @@ from pillarbox.store.records import (
 )
 
 
-async def enqueue(conn: asyncpg.Connection, message_id: int, request: OutboundRequest, now: int) -> int:
-    queue_id = await conn.fetchval(
-        "INSERT INTO queue (message_id, sender, envid, ret, body, smtputf8, auth_user, created)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        message_id, request.sender, request.envid, request.ret, request.body, request.smtputf8, request.auth_user,
-        now)
+async def enqueue(conn: asyncpg.Connection, message_id: int, request: OutboundRequest, now: int) -> str:
+    """Queue ``request``; returns its queue id. The row id is this module's own business: every function
+    here takes and gives the queue id (``OutboundRequest.queue_id``), the same on every node."""
+    rowid = await conn.fetchval(
+        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        request.queue_id, message_id, request.sender, request.envid, request.ret, request.body, request.smtputf8,
+        request.auth_user, now)
     await conn.executemany(
         "INSERT INTO queue_recipients (queue_id, position, address, orcpt, notify, next_attempt)"
         " VALUES ($1, $2, $3, $4, $5, $6)",
-        [(queue_id, n, r.address, r.orcpt, ",".join(r.notify), now) for n, r in enumerate(request.recipients)])
+        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), now) for n, r in enumerate(request.recipients)])
     await conn.execute("UPDATE messages SET refs = refs + 1 WHERE id = $1", message_id)
-    return int(queue_id)
+    return request.queue_id
 
 
 _MESSAGE_COLUMNS = (
-    "id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until"
+    "id, public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until"
 )
 _RECIPIENT_COLUMNS = (
     "queue_id, position, address, orcpt, notify, state, attempts, next_attempt, last_error, status, remote_mta,"
@@ -56,7 +58,7 @@ async def lease_due(conn: asyncpg.Connection, owner: str, now: int, until: int, 
         " ORDER BY q.id LIMIT $2 FOR UPDATE SKIP LOCKED)"
         " UPDATE queue SET lease_owner = $3, lease_until = $4 FROM due WHERE queue.id = due.id RETURNING queue.id",
         now, limit, owner, until)
-    return await entries(conn, sorted(row[0] for row in rows))
+    return await _entries(conn, "WHERE id = ANY($1::bigint[])", [[row[0] for row in rows]])
 
 
 async def next_due(conn: asyncpg.Connection) -> int | None:
@@ -73,59 +75,68 @@ async def reclaim_leases(conn: asyncpg.Connection, owner: str) -> int:
     return _count(status)
 
 
-async def release_lease(conn: asyncpg.Connection, queue_id: int, owner: str) -> None:
-    await conn.execute("UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2",
-                       queue_id, owner)
+async def release_lease(conn: asyncpg.Connection, queue_id: str, owner: str) -> None:
+    await conn.execute(
+        "UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE public_id = $1 AND lease_owner = $2",
+        queue_id, owner)
 
 
 async def update_recipients(
-    conn: asyncpg.Connection, queue_id: int, updates: Sequence[RecipientUpdate], now: int
+    conn: asyncpg.Connection, queue_id: str, updates: Sequence[RecipientUpdate], now: int
 ) -> None:
     await conn.executemany(
         "UPDATE queue_recipients SET state = $1, next_attempt = $2, last_error = $3, status = $4,"
         " remote_mta = coalesce($5, remote_mta), attempts = attempts + $6, updated = $7"
-        " WHERE queue_id = $8 AND position = $9",
+        f" WHERE queue_id = {_ROWID.format('$8')} AND position = $9",
         [(u.state, u.next_attempt, u.last_error, u.status, u.remote_mta, int(u.counts), now, queue_id, u.position)
          for u in updates])
 
 
-async def mark_reported(conn: asyncpg.Connection, queue_id: int, positions: Sequence[int], action: str) -> None:
+async def mark_reported(conn: asyncpg.Connection, queue_id: str, positions: Sequence[int], action: str) -> None:
     await conn.execute(
         "UPDATE queue_recipients SET reported = CASE WHEN reported = '' THEN $1 ELSE reported || ',' || $1 END"
-        " WHERE queue_id = $2 AND position = ANY($3::int[])", action, queue_id, list(positions))
+        f" WHERE queue_id = {_ROWID.format('$2')} AND position = ANY($3::int[])", action, queue_id, list(positions))
 
 
-async def delete_entry(conn: asyncpg.Connection, queue_id: int) -> bool:
-    message_id = await conn.fetchval("DELETE FROM queue WHERE id = $1 RETURNING message_id", queue_id)
+async def delete_entry(conn: asyncpg.Connection, queue_id: str) -> bool:
+    message_id = await conn.fetchval("DELETE FROM queue WHERE public_id = $1 RETURNING message_id", queue_id)
     if message_id is None:
         return False
     await release_messages(conn, [message_id])
     return True
 
 
-async def entries(conn: asyncpg.Connection, queue_ids: Sequence[int] | None = None) -> list[QueuedMessage]:
-    """The entries with these ids (every entry when None), in id order, each with its recipients."""
-    where, args = ("WHERE id = ANY($1::bigint[])", [list(queue_ids)]) if queue_ids is not None else ("", [])
+_ROWID = "(SELECT id FROM queue WHERE public_id = {})"
+
+
+async def entries(conn: asyncpg.Connection, queue_ids: Sequence[str] | None = None) -> list[QueuedMessage]:
+    """The entries with these queue ids (every entry when None), oldest first, each with its recipients."""
+    if queue_ids is None:
+        return await _entries(conn, "", [])
+    return await _entries(conn, "WHERE public_id = ANY($1::text[])", [list(queue_ids)])
+
+
+async def _entries(conn: asyncpg.Connection, where: str, args: list[object]) -> list[QueuedMessage]:
     rows = await conn.fetch(f"SELECT {_MESSAGE_COLUMNS} FROM queue {where} ORDER BY id", *args)
-    where = where.replace("id", "queue_id", 1)
     recipients: dict[int, list[QueuedRecipient]] = {}
-    for r in await conn.fetch(f"SELECT {_RECIPIENT_COLUMNS} FROM queue_recipients {where} ORDER BY position", *args):
+    for r in await conn.fetch(f"SELECT {_RECIPIENT_COLUMNS} FROM queue_recipients"
+                              " WHERE queue_id = ANY($1::bigint[]) ORDER BY position", [row[0] for row in rows]):
         recipients.setdefault(r[0], []).append(_recipient(r))
     return [_message(row, recipients.get(row[0], [])) for row in rows]
 
 
-async def retry_now(conn: asyncpg.Connection, queue_ids: Sequence[int] | None, now: int) -> int:
+async def retry_now(conn: asyncpg.Connection, queue_ids: Sequence[str] | None, now: int) -> int:
     """Make pending recipients due now (all entries when ``queue_ids`` is None); returns how many."""
     if queue_ids is None:
         return _count(await conn.execute(
             "UPDATE queue_recipients SET next_attempt = $1 WHERE state = 'pending'", now))
     return _count(await conn.execute(
-        "UPDATE queue_recipients SET next_attempt = $1 WHERE state = 'pending' AND queue_id = ANY($2::bigint[])",
-        now, list(queue_ids)))
+        "UPDATE queue_recipients SET next_attempt = $1 WHERE state = 'pending'"
+        " AND queue_id IN (SELECT id FROM queue WHERE public_id = ANY($2::text[]))", now, list(queue_ids)))
 
 
-async def set_held(conn: asyncpg.Connection, queue_id: int, held: bool) -> bool:
-    return _count(await conn.execute("UPDATE queue SET held = $1 WHERE id = $2", held, queue_id)) > 0
+async def set_held(conn: asyncpg.Connection, queue_id: str, held: bool) -> bool:
+    return _count(await conn.execute("UPDATE queue SET held = $1 WHERE public_id = $2", held, queue_id)) > 0
 
 
 def _count(status: str) -> int:
@@ -134,7 +145,7 @@ def _count(status: str) -> int:
 
 
 def _message(row: asyncpg.Record, recipients: list[QueuedRecipient]) -> QueuedMessage:
-    (queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until) = row
+    (_, queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until) = row
     return QueuedMessage(queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created,
                          tuple(recipients), owner, until)
 

@@ -64,6 +64,7 @@ MIGRATIONS: tuple[str, ...] = (
         unseen_count BIGINT NOT NULL DEFAULT 0,
         deleted_count BIGINT NOT NULL DEFAULT 0,
         total_size BIGINT NOT NULL DEFAULT 0,
+        recent_uid BIGINT NOT NULL DEFAULT 0,
         UNIQUE (account_id, name)
     );
     CREATE TABLE subscriptions (
@@ -116,6 +117,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX message_text_body ON message_text USING gin (body gin_trgm_ops);
     CREATE TABLE queue (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
         message_id BIGINT NOT NULL REFERENCES messages(id),
         sender TEXT NOT NULL,
         envid TEXT,
@@ -210,14 +212,15 @@ MIGRATIONS: tuple[str, ...] = (
         FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
     CREATE TRIGGER alias_targets_directory AFTER INSERT OR UPDATE OR DELETE ON alias_targets
         FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
-    """,
-    # (pop3) when each account last logged in over POP3 (RFC 2449 LOGIN-DELAY), for every node
-    """
     CREATE TABLE pop3_logins (account_id BIGINT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
-    """,
-    # (store) daily jobs (DMARC and TLS-RPT reports) claimed per day: the first node runs them
-    """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day));
+    CREATE TABLE sender_grants (
+        account_id BIGINT NOT NULL REFERENCES accounts(id),
+        address TEXT NOT NULL,
+        PRIMARY KEY (account_id, address)
+    );
+    CREATE TRIGGER sender_grants_directory AFTER INSERT OR UPDATE OR DELETE ON sender_grants
+        FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
     """,
 )
 

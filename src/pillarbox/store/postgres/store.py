@@ -27,7 +27,7 @@ from pillarbox.errors import StoreError
 from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.names import canonical_name, normalize_alias
-from pillarbox.store.postgres import directory, fulltext, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.postgres import directory, fulltext, grants, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.postgres.connection import Database, create_pool, translated
 from pillarbox.store.postgres.copy_in import copy_from_sqlite
 from pillarbox.store.postgres.feed import NotifyChangeFeed
@@ -55,6 +55,7 @@ from pillarbox.store.records import (
     QueuedMessage,
     RecipientUpdate,
     Refused,
+    SenderGrant,
     StoreFlagsResult,
 )
 
@@ -176,6 +177,7 @@ class PostgresStore:
             for mailbox in await mailboxes.list_mailboxes(conn, account_id):
                 await messages.drop_mailbox_messages(conn, mailbox.id)
                 await mailboxes.remove_mailbox_row(conn, mailbox.id)
+            await grants.delete_account_grants(conn, account_id)
             await directory.delete_account(conn, account_id)
         await self._directory_write(delete)
 
@@ -201,12 +203,12 @@ class PostgresStore:
     async def account_usage(self, account_id: int) -> tuple[int, int]:
         return await self._read(lambda c: directory.account_usage(c, account_id))
 
-    async def add_alias(self, address: str, targets: Sequence[str]) -> Alias:
+    async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
         address = normalize_alias(address)
         normalized = [normalize_address(t) for t in targets]
         if not normalized:
             raise StoreError("an alias needs at least one target")
-        return await self._directory_write(lambda c: directory.add_alias(c, address, normalized))
+        return await self._directory_write(lambda c: directory.add_alias(c, address, normalized, replace))
 
     async def get_alias(self, address: str) -> Alias | None:
         address = normalize_alias(address)
@@ -219,6 +221,22 @@ class PostgresStore:
     async def delete_alias(self, address: str) -> None:
         address = normalize_alias(address)
         await self._directory_write(lambda c: directory.delete_alias(c, address))
+
+    # sender grants
+    async def add_sender_grant(self, user: str, address: str) -> SenderGrant:
+        user, address = normalize_address(user), normalize_alias(address)
+        return await self._directory_write(lambda c: grants.add(c, user, address))
+
+    async def delete_sender_grant(self, user: str, address: str) -> None:
+        user, address = normalize_address(user), normalize_alias(address)
+        await self._directory_write(lambda c: grants.delete(c, user, address))
+
+    async def sender_grants(self, user: str) -> tuple[str, ...]:
+        user = normalize_address(user)
+        return await self._read(lambda c: grants.of_account(c, user))
+
+    async def list_sender_grants(self) -> list[SenderGrant]:
+        return await self._read(grants.list_all)
 
     # mailboxes
     async def list_mailboxes(self, account_id: int) -> list[Mailbox]:
@@ -259,6 +277,9 @@ class PostgresStore:
 
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
+
+    async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
+        return await self._write(lambda c: mailboxes.claim_recent(c, mailbox_id, through_uid))
 
     async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None:
         await self._write(lambda c: mailboxes.set_subscribed(c, account_id, name, subscribed))
@@ -430,31 +451,31 @@ class PostgresStore:
     async def reclaim_queue_leases(self, owner: str) -> int:
         return await self._write(lambda c: queue.reclaim_leases(c, owner))
 
-    async def release_queue_lease(self, queue_id: int, owner: str) -> None:
+    async def release_queue_lease(self, queue_id: str, owner: str) -> None:
         await self._write(lambda c: queue.release_lease(c, queue_id, owner))
 
-    async def update_queue_recipients(self, queue_id: int, updates: Sequence[RecipientUpdate]) -> None:
+    async def update_queue_recipients(self, queue_id: str, updates: Sequence[RecipientUpdate]) -> None:
         now = self._seconds()
         await self._write(lambda c: queue.update_recipients(c, queue_id, updates, now))
 
-    async def mark_queue_reported(self, queue_id: int, positions: Sequence[int], action: str) -> None:
+    async def mark_queue_reported(self, queue_id: str, positions: Sequence[int], action: str) -> None:
         await self._write(lambda c: queue.mark_reported(c, queue_id, positions, action))
 
-    async def delete_queue_entry(self, queue_id: int) -> bool:
+    async def delete_queue_entry(self, queue_id: str) -> bool:
         return await self._write(lambda c: queue.delete_entry(c, queue_id))
 
-    async def get_queue_entry(self, queue_id: int) -> QueuedMessage | None:
+    async def get_queue_entry(self, queue_id: str) -> QueuedMessage | None:
         found = await self._read(lambda c: queue.entries(c, [queue_id]), snapshot=True)
         return found[0] if found else None
 
     async def list_queue(self) -> list[QueuedMessage]:
         return await self._read(queue.entries, snapshot=True)
 
-    async def retry_queue(self, queue_ids: Sequence[int] | None = None) -> int:
+    async def retry_queue(self, queue_ids: Sequence[str] | None = None) -> int:
         now = self._seconds()
         return await self._write(lambda c: queue.retry_now(c, queue_ids, now))
 
-    async def hold_queue_entry(self, queue_id: int, held: bool) -> bool:
+    async def hold_queue_entry(self, queue_id: str, held: bool) -> bool:
         return await self._write(lambda c: queue.set_held(c, queue_id, held))
 
     async def add_dkim_key(self, key: DKIMKey) -> None:

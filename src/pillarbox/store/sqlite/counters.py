@@ -1,4 +1,4 @@
-"""The two global counters: MODSEQ (one sequence for all mailboxes) and UIDVALIDITY."""
+"""The global counters: MODSEQ (one sequence for all mailboxes), UIDVALIDITY and message ids."""
 
 from __future__ import annotations
 
@@ -21,3 +21,9 @@ def next_uidvalidity(conn: sqlite3.Connection, now: int, count: int = 1) -> int:
     first = max(now, last + 1)
     conn.execute("UPDATE counters SET value = ? WHERE name = 'uidvalidity'", (first + count - 1,))
     return first
+
+
+def next_message_id(conn: sqlite3.Connection) -> int:
+    """An id no stored message ever had: ids are never reused, so one names one message for ever."""
+    row = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'message_id' RETURNING value").fetchone()
+    return int(row[0])

@@ -69,7 +69,7 @@ def add_account(
     account_id = cur.lastrowid
     assert account_id is not None
     for offset, (name, special_use) in enumerate(SPECIAL_USE_FOLDERS):
-        insert_mailbox(txn, account_id, name, special_use, next_uidvalidity + offset)
+        insert_mailbox(txn, account_id, name, special_use, next_uidvalidity + offset, subscribe=True)
     return Account(account_id, address, domain, None, None, to_datetime(now))
 
 
@@ -138,11 +138,13 @@ def account_usage(conn: sqlite3.Connection, account_id: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def add_alias(txn: Txn, address: str, targets: Sequence[str]) -> Alias:
+def add_alias(txn: Txn, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
     domain = address.rpartition("@")[2]
     if domain_id(txn.conn, domain) is None:
         raise NotFound(f"no domain {domain}; add it first with: pillarbox domain add {domain}")
-    if alias_targets(txn.conn, address):
+    if replace:
+        txn.conn.execute("DELETE FROM alias_targets WHERE alias = ?", (address,))
+    elif alias_targets(txn.conn, address):
         raise AlreadyExists(f"alias {address} exists already")
     if txn.conn.execute("SELECT 1 FROM accounts WHERE address = ?", (address,)).fetchone():
         raise AlreadyExists(f"{address} is a user")

@@ -13,11 +13,15 @@ from pillarbox.store.sqlite.writer import Txn
 _COLUMNS = (
     "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use,"
     " EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),"
-    " message_count, unseen_count, total_size, deleted_count"
+    " message_count, unseen_count, total_size, deleted_count, recent_uid"
 )
 
 
-def insert_mailbox(txn: Txn, account_id: int, name: str, special_use: str | None, uidvalidity: int) -> int:
+def insert_mailbox(
+    txn: Txn, account_id: int, name: str, special_use: str | None, uidvalidity: int, subscribe: bool = False
+) -> int:
+    """A new mailbox row; ``subscribe``: the default folders of a new account, which clients that show
+    subscribed folders only should see. CREATE does not subscribe (RFC 3501 6.3.3, 6.3.6)."""
     try:
         cur = txn.conn.execute(
             "INSERT INTO mailboxes (account_id, name, uidvalidity, highestmodseq, special_use)"
@@ -27,8 +31,8 @@ def insert_mailbox(txn: Txn, account_id: int, name: str, special_use: str | None
     except sqlite3.IntegrityError:
         raise AlreadyExists(f"folder {name} exists already") from None
     assert cur.lastrowid is not None
-    # a new folder starts subscribed, so clients that show subscribed folders only see it
-    txn.conn.execute("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", (account_id, name))
+    if subscribe:
+        txn.conn.execute("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", (account_id, name))
     return cur.lastrowid
 
 
@@ -36,7 +40,7 @@ def _mailbox(row: tuple) -> Mailbox:
     return Mailbox(
         id=row[0], account_id=row[1], name=row[2], uidvalidity=row[3], uidnext=row[4],
         highestmodseq=row[5], special_use=row[6], subscribed=bool(row[7]), messages=row[8],
-        unseen=row[9], size=row[10], deleted=row[11],
+        unseen=row[9], size=row[10], deleted=row[11], recent_uid=row[12],
     )
 
 
@@ -123,6 +127,17 @@ def subscribed_without_mailbox(conn: sqlite3.Connection, account_id: int) -> lis
         (account_id,),
     )
     return [row[0] for row in rows]
+
+
+def claim_recent(txn: Txn, mailbox_id: int, through_uid: int) -> int:
+    """Raise the mailbox's \\Recent mark to ``through_uid``; the mark before, so the caller's
+    recent messages are those above it up to ``through_uid`` (none when it was there already)."""
+    row = txn.conn.execute("SELECT recent_uid FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no mailbox {mailbox_id}")
+    if row[0] < through_uid:
+        txn.conn.execute("UPDATE mailboxes SET recent_uid = ? WHERE id = ?", (through_uid, mailbox_id))
+    return int(row[0])
 
 
 def adjust_counts(

@@ -27,7 +27,7 @@ from pillarbox.store.records import (
     StoreFlagsResult,
 )
 from pillarbox.store.sqlite import fulltext
-from pillarbox.store.sqlite.counters import next_modseq
+from pillarbox.store.sqlite.counters import next_message_id, next_modseq
 from pillarbox.store.sqlite.mailboxes import adjust_counts, get_mailbox_by_id
 from pillarbox.store.sqlite.writer import Txn
 from pillarbox.store.textfold import fold
@@ -45,14 +45,13 @@ def blob_files(pairs: Iterable[tuple[PreparedMessage | None, bytes]]) -> dict[st
 
 
 def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0) -> int:
-    cur = txn.conn.execute(
-        "INSERT INTO messages (blob, size, subject, from_, date, header_message_id, structure, refs, created,"
-        " thread_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (prepared.blob, prepared.size, prepared.subject, prepared.from_, prepared.date,
+    message_id = next_message_id(txn.conn)
+    txn.conn.execute(
+        "INSERT INTO messages (id, blob, size, subject, from_, date, header_message_id, structure, refs, created,"
+        " thread_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (message_id, prepared.blob, prepared.size, prepared.subject, prepared.from_, prepared.date,
          prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs),
     )
-    message_id = cur.lastrowid
-    assert message_id is not None
     if prepared.body is not None:
         txn.conn.execute("INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", (message_id, prepared.body))
     # indexed for SEARCH later (store/indexer.py): a trigram index of 100 KB costs 5 ms in the commit

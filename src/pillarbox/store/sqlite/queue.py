@@ -17,22 +17,29 @@ from pillarbox.store.sqlite import messages
 from pillarbox.store.sqlite.writer import Txn
 
 
-def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> int:
+def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> str:
+    """Queue ``request``; returns its queue id. The rowid is this module's own business: every
+    function here takes and gives the queue id (``OutboundRequest.queue_id``)."""
     cur = txn.conn.execute(
-        "INSERT INTO queue (message_id, sender, envid, ret, body, smtputf8, auth_user, created)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (message_id, request.sender, request.envid, request.ret, request.body, int(request.smtputf8),
-         request.auth_user, now),
+        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (request.queue_id, message_id, request.sender, request.envid, request.ret, request.body,
+         int(request.smtputf8), request.auth_user, now),
     )
-    queue_id = cur.lastrowid
-    assert queue_id is not None
+    rowid = cur.lastrowid
+    assert rowid is not None
     txn.conn.executemany(
         "INSERT INTO queue_recipients (queue_id, position, address, orcpt, notify, next_attempt)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [(queue_id, n, r.address, r.orcpt, ",".join(r.notify), now) for n, r in enumerate(request.recipients)],
+        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), now) for n, r in enumerate(request.recipients)],
     )
     txn.conn.execute("UPDATE messages SET refs = refs + 1 WHERE id = ?", (message_id,))
-    return queue_id
+    return request.queue_id
+
+
+def _rowid(conn: sqlite3.Connection, queue_id: str) -> int | None:
+    row = conn.execute("SELECT id FROM queue WHERE public_id = ?", (queue_id,)).fetchone()
+    return row[0] if row else None
 
 
 # ------------------------------------------------------------------------------- the runner's side
@@ -41,7 +48,7 @@ def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> in
 # crash after it can never send that recipient the message again.
 
 _MESSAGE_COLUMNS = (
-    "id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until"
+    "public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until"
 )
 _RECIPIENT_COLUMNS = (
     "position, address, orcpt, notify, state, attempts, next_attempt, last_error, status, remote_mta, reported"
@@ -57,10 +64,10 @@ def lease_due(txn: Txn, owner: str, now: int, until: int, limit: int) -> list[Qu
         " ORDER BY q.id LIMIT ?",
         (now, now, limit),
     ).fetchall()
-    ids = [row[0] for row in rows]
+    rowids = [row[0] for row in rows]
     txn.conn.executemany("UPDATE queue SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                         [(owner, until, queue_id) for queue_id in ids])
-    return [entry for entry in (get_entry(txn.conn, queue_id) for queue_id in ids) if entry is not None]
+                         [(owner, until, rowid) for rowid in rowids])
+    return [entry for entry in (_entry(txn.conn, rowid) for rowid in rowids) if entry is not None]
 
 
 def next_due(conn: sqlite3.Connection) -> int | None:
@@ -79,67 +86,77 @@ def reclaim_leases(txn: Txn, owner: str) -> int:
     ).rowcount
 
 
-def release_lease(txn: Txn, queue_id: int, owner: str) -> None:
+def release_lease(txn: Txn, queue_id: str, owner: str) -> None:
     txn.conn.execute(
-        "UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?", (queue_id, owner)
+        "UPDATE queue SET lease_owner = NULL, lease_until = 0 WHERE public_id = ? AND lease_owner = ?",
+        (queue_id, owner),
     )
 
 
-def update_recipients(txn: Txn, queue_id: int, updates: Sequence[RecipientUpdate], now: int) -> None:
+def update_recipients(txn: Txn, queue_id: str, updates: Sequence[RecipientUpdate], now: int) -> None:
+    rowid = _rowid(txn.conn, queue_id)
     txn.conn.executemany(
         "UPDATE queue_recipients SET state = ?, next_attempt = ?, last_error = ?, status = ?,"
         " remote_mta = coalesce(?, remote_mta), attempts = attempts + ?, updated = ?"
         " WHERE queue_id = ? AND position = ?",
-        [(u.state, u.next_attempt, u.last_error, u.status, u.remote_mta, int(u.counts), now, queue_id, u.position)
+        [(u.state, u.next_attempt, u.last_error, u.status, u.remote_mta, int(u.counts), now, rowid, u.position)
          for u in updates],
     )
 
 
-def mark_reported(txn: Txn, queue_id: int, positions: Sequence[int], action: str) -> None:
+def mark_reported(txn: Txn, queue_id: str, positions: Sequence[int], action: str) -> None:
+    rowid = _rowid(txn.conn, queue_id)
     txn.conn.executemany(
         "UPDATE queue_recipients SET reported = CASE WHEN reported = '' THEN ? ELSE reported || ',' || ? END"
         " WHERE queue_id = ? AND position = ?",
-        [(action, action, queue_id, p) for p in positions],
+        [(action, action, rowid, p) for p in positions],
     )
 
 
-def delete_entry(txn: Txn, queue_id: int) -> bool:
-    row = txn.conn.execute("SELECT message_id FROM queue WHERE id = ?", (queue_id,)).fetchone()
+def delete_entry(txn: Txn, queue_id: str) -> bool:
+    row = txn.conn.execute("SELECT id, message_id FROM queue WHERE public_id = ?", (queue_id,)).fetchone()
     if row is None:
         return False
-    txn.conn.execute("DELETE FROM queue_recipients WHERE queue_id = ?", (queue_id,))
-    txn.conn.execute("DELETE FROM queue WHERE id = ?", (queue_id,))
-    messages.release_message(txn, row[0])
+    rowid, message_id = row
+    txn.conn.execute("DELETE FROM queue_recipients WHERE queue_id = ?", (rowid,))
+    txn.conn.execute("DELETE FROM queue WHERE id = ?", (rowid,))
+    messages.release_message(txn, message_id)
     return True
 
 
-def get_entry(conn: sqlite3.Connection, queue_id: int) -> QueuedMessage | None:
-    row = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM queue WHERE id = ?", (queue_id,)).fetchone()
+def get_entry(conn: sqlite3.Connection, queue_id: str) -> QueuedMessage | None:
+    rowid = _rowid(conn, queue_id)
+    return _entry(conn, rowid) if rowid is not None else None
+
+
+def _entry(conn: sqlite3.Connection, rowid: int) -> QueuedMessage | None:
+    row = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM queue WHERE id = ?", (rowid,)).fetchone()
     if row is None:
         return None
     recipients = conn.execute(
-        f"SELECT {_RECIPIENT_COLUMNS} FROM queue_recipients WHERE queue_id = ? ORDER BY position", (queue_id,)
+        f"SELECT {_RECIPIENT_COLUMNS} FROM queue_recipients WHERE queue_id = ? ORDER BY position", (rowid,)
     ).fetchall()
     return _message(row, recipients)
 
 
 def list_entries(conn: sqlite3.Connection) -> list[QueuedMessage]:
-    ids = [row[0] for row in conn.execute("SELECT id FROM queue ORDER BY id")]
-    return [entry for entry in (get_entry(conn, queue_id) for queue_id in ids) if entry is not None]
+    rowids = [row[0] for row in conn.execute("SELECT id FROM queue ORDER BY id")]
+    return [entry for entry in (_entry(conn, rowid) for rowid in rowids) if entry is not None]
 
 
-def retry_now(txn: Txn, queue_ids: Sequence[int] | None, now: int) -> int:
+def retry_now(txn: Txn, queue_ids: Sequence[str] | None, now: int) -> int:
     """Make pending recipients due now (all entries when ``queue_ids`` is None); returns how many."""
     if queue_ids is None:
         return txn.conn.execute(
             "UPDATE queue_recipients SET next_attempt = ? WHERE state = 'pending'", (now,)).rowcount
     return sum(txn.conn.execute(
-        "UPDATE queue_recipients SET next_attempt = ? WHERE state = 'pending' AND queue_id = ?", (now, queue_id)
+        "UPDATE queue_recipients SET next_attempt = ? WHERE state = 'pending'"
+        " AND queue_id = (SELECT id FROM queue WHERE public_id = ?)", (now, queue_id)
     ).rowcount for queue_id in queue_ids)
 
 
-def set_held(txn: Txn, queue_id: int, held: bool) -> bool:
-    return txn.conn.execute("UPDATE queue SET held = ? WHERE id = ?", (int(held), queue_id)).rowcount > 0
+def set_held(txn: Txn, queue_id: str, held: bool) -> bool:
+    return txn.conn.execute("UPDATE queue SET held = ? WHERE public_id = ?", (int(held), queue_id)).rowcount > 0
 
 
 def _message(row: tuple, recipients: list[tuple]) -> QueuedMessage:  # type: ignore[type-arg]

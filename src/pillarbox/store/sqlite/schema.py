@@ -221,6 +221,57 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_failures_key ON login_failures(kind, key, at);
     CREATE INDEX login_failures_at ON login_failures(at);
     """,
+    # (queue) One id per message from the SMTP reply to the last log line (records.new_queue_id); the
+    # rowid stays the key the recipients point at. Entries queued before get a random 12-hex-digit id.
+    """
+    ALTER TABLE queue ADD COLUMN public_id TEXT;
+    UPDATE queue SET public_id = lower(hex(randomblob(6)));
+    CREATE UNIQUE INDEX queue_public_id ON queue(public_id);
+    """,
+    # (senders) Addresses an account may send as beyond its own and its aliases' (``pillarbox user grant``):
+    # an address, or "@domain" for all of a domain. Part of the directory, so changes move its version.
+    """
+    CREATE TABLE sender_grants (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        address TEXT NOT NULL,
+        PRIMARY KEY (account_id, address)
+    ) WITHOUT ROWID;
+    """ + "".join(
+        f"CREATE TRIGGER sender_grants_{event.lower()}_directory AFTER {event} ON sender_grants"
+        " BEGIN UPDATE counters SET value = value + 1 WHERE name = 'directory'; END;"
+        for event in ("INSERT", "DELETE")
+    ),
+    # (postmaster) postmaster@ used to fall back, unseen, to the domain's first user (else the server's);
+    # the resolver has no such rule now (admin/postmaster.py), so write it down as aliases where an
+    # install relied on it: where postmaster@ had no account, alias or catch-all. abuse@ (RFC 2142),
+    # where nothing took it either, goes to postmaster@ from now on.
+    """
+    INSERT INTO alias_targets (alias, position, target)
+    SELECT 'postmaster@' || d.name, 0, coalesce(
+        (SELECT a.address FROM accounts a WHERE a.domain_id = d.id ORDER BY a.created, a.id LIMIT 1),
+        (SELECT a.address FROM accounts a ORDER BY a.created, a.id LIMIT 1))
+    FROM domains d
+    WHERE EXISTS (SELECT 1 FROM accounts)
+      AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'postmaster@' || d.name)
+      AND NOT EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias IN ('postmaster@' || d.name, '@' || d.name));
+    INSERT INTO alias_targets (alias, position, target)
+    SELECT 'abuse@' || d.name, 0, 'postmaster@' || d.name
+    FROM domains d
+    WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'abuse@' || d.name)
+      AND NOT EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias IN ('abuse@' || d.name, '@' || d.name))
+      AND (EXISTS (SELECT 1 FROM accounts a WHERE a.address = 'postmaster@' || d.name)
+           OR EXISTS (SELECT 1 FROM alias_targets t WHERE t.alias = 'postmaster@' || d.name));
+    """,
+    # (imap) \Recent (RFC 3501 2.3.2): the messages above a mailbox's recent_uid have not been claimed
+    # by a read-write session yet; the first one told of them claims them by raising the mark. Mail
+    # stored before this is old. Message ids come from a counter, never from SQLite's max(rowid) + 1,
+    # which hands the id of an expunged newest message to the next one (a session that still shows the
+    # expunged message would read the new one's bytes by that id).
+    """
+    ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+    UPDATE mailboxes SET recent_uid = uidnext - 1;
+    INSERT INTO counters VALUES ('message_id', (SELECT coalesce(max(id), 0) FROM messages));
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;

@@ -47,9 +47,10 @@ from pillarbox.store.records import (
     QueuedMessage,
     RecipientUpdate,
     Refused,
+    SenderGrant,
     StoreFlagsResult,
 )
-from pillarbox.store.sqlite import directory, dmarc, fulltext, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -226,6 +227,7 @@ class SQLiteStore:
                 messages.drop_mailbox_messages(txn, mailbox.id)
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
+            grants.delete_account_grants(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
 
@@ -249,12 +251,12 @@ class SQLiteStore:
         return await self._read(lambda c: directory.account_usage(c, account_id))
 
     # aliases
-    async def add_alias(self, address: str, targets: Sequence[str]) -> Alias:
+    async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
         address = normalize_alias(address)
         normalized = [normalize_address(t) for t in targets]
         if not normalized:
             raise StoreError("an alias needs at least one target")
-        return await self._write(lambda t: directory.add_alias(t, address, normalized))
+        return await self._write(lambda t: directory.add_alias(t, address, normalized, replace))
 
     async def get_alias(self, address: str) -> Alias | None:
         address = normalize_alias(address)
@@ -267,6 +269,22 @@ class SQLiteStore:
     async def delete_alias(self, address: str) -> None:
         address = normalize_alias(address)
         await self._write(lambda t: directory.delete_alias(t, address))
+
+    # sender grants
+    async def add_sender_grant(self, user: str, address: str) -> SenderGrant:
+        user, address = normalize_address(user), normalize_alias(address)
+        return await self._write(lambda t: grants.add(t, user, address))
+
+    async def delete_sender_grant(self, user: str, address: str) -> None:
+        user, address = normalize_address(user), normalize_alias(address)
+        await self._write(lambda t: grants.delete(t, user, address))
+
+    async def sender_grants(self, user: str) -> tuple[str, ...]:
+        user = normalize_address(user)
+        return await self._read(lambda c: grants.of_account(c, user))
+
+    async def list_sender_grants(self) -> list[SenderGrant]:
+        return await self._read(grants.list_all)
 
     # mailboxes
     async def list_mailboxes(self, account_id: int) -> list[Mailbox]:
@@ -304,6 +322,12 @@ class SQLiteStore:
             uids = [e.uid for e in messages.list_entries(txn.conn, inbox.id)]
             messages.move_messages(txn, inbox.id, uids, target.id, now)
         await self._write(rename)
+
+    async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
+        mailbox = await self.get_mailbox_by_id(mailbox_id)
+        if mailbox is not None and mailbox.recent_uid >= through_uid:
+            return mailbox.recent_uid  # nothing to claim: no write (every SELECT asks)
+        return await self._write(lambda t: mailboxes.claim_recent(t, mailbox_id, through_uid))
 
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
@@ -477,31 +501,31 @@ class SQLiteStore:
     async def reclaim_queue_leases(self, owner: str) -> int:
         return await self._write(lambda t: queue.reclaim_leases(t, owner))
 
-    async def release_queue_lease(self, queue_id: int, owner: str) -> None:
+    async def release_queue_lease(self, queue_id: str, owner: str) -> None:
         await self._write(lambda t: queue.release_lease(t, queue_id, owner))
 
-    async def update_queue_recipients(self, queue_id: int, updates: Sequence[RecipientUpdate]) -> None:
+    async def update_queue_recipients(self, queue_id: str, updates: Sequence[RecipientUpdate]) -> None:
         """Record attempt outcomes; durable on return (a 250 is written before anything else happens)."""
         now = self._seconds()
         await self._write(lambda t: queue.update_recipients(t, queue_id, updates, now))
 
-    async def mark_queue_reported(self, queue_id: int, positions: Sequence[int], action: str) -> None:
+    async def mark_queue_reported(self, queue_id: str, positions: Sequence[int], action: str) -> None:
         await self._write(lambda t: queue.mark_reported(t, queue_id, positions, action))
 
-    async def delete_queue_entry(self, queue_id: int) -> bool:
+    async def delete_queue_entry(self, queue_id: str) -> bool:
         return await self._write(lambda t: queue.delete_entry(t, queue_id))
 
-    async def get_queue_entry(self, queue_id: int) -> QueuedMessage | None:
+    async def get_queue_entry(self, queue_id: str) -> QueuedMessage | None:
         return await self._read(lambda c: queue.get_entry(c, queue_id))
 
     async def list_queue(self) -> list[QueuedMessage]:
         return await self._read(queue.list_entries)
 
-    async def retry_queue(self, queue_ids: Sequence[int] | None = None) -> int:
+    async def retry_queue(self, queue_ids: Sequence[str] | None = None) -> int:
         now = self._seconds()
         return await self._write(lambda t: queue.retry_now(t, queue_ids, now))
 
-    async def hold_queue_entry(self, queue_id: int, held: bool) -> bool:
+    async def hold_queue_entry(self, queue_id: str, held: bool) -> bool:
         return await self._write(lambda t: queue.set_held(t, queue_id, held))
 
     async def add_dkim_key(self, key: DKIMKey) -> None:
