@@ -54,35 +54,46 @@ def blob_files(store: Any) -> int | None:
 
 def make_template(admin_url: str) -> None:
     """A database with the whole schema, that each test's database is copied from (fast: no migrations)."""
-    import asyncpg
+    _admin(admin_url, f"CREATE DATABASE {TEMPLATE}")
 
-    async def make() -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f"CREATE DATABASE {TEMPLATE}")
-        finally:
-            await conn.close()
-        store = await PostgresStore.open(admin_url.rsplit("/", 1)[0] + "/" + TEMPLATE)
+    async def migrate() -> None:
+        store = await PostgresStore.open(_sibling(admin_url, TEMPLATE))
         await store.close()
 
-    asyncio.run(make())
+    asyncio.run(migrate())
 
 
 def fresh_database(admin_url: str) -> str:
     """A new empty-but-migrated database; returns its URL."""
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    _admin(admin_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+    return _sibling(admin_url, name)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    _admin(admin_url, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def _sibling(url: str, database: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+def _admin(admin_url: str, statement: str, exists_ok: bool = False) -> None:
+    """One statement on the server (CREATE/DROP DATABASE), from synchronous code or inside a running loop."""
     import asyncpg
 
-    name = f"test_{os.getpid()}_{next(_databases)}"
-
-    async def create() -> None:
+    async def run() -> None:
         conn = await asyncpg.connect(admin_url)
         try:
-            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+            await conn.execute(statement)
+        except asyncpg.DuplicateDatabaseError:
+            if not exists_ok:
+                raise
         finally:
             await conn.close()
 
-    asyncio.run(create())
-    return admin_url.rsplit("/", 1)[0] + "/" + name
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, run()).result()
 
 
 async def execute_sql(store: Any, sqlite: str, postgres: str) -> None:
@@ -109,19 +120,6 @@ async def fetch_value(store: Any, sqlite: str, postgres: str) -> Any:
         return await conn.fetchval(postgres)
 
 
-def drop_database(admin_url: str, url: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
-
-
 ADMIN_URL_VARIABLE = "PILLARBOX_TEST_PG_ADMIN"
 """Set by the session fixture when the tests run on PostgreSQL: the throwaway server's admin URL."""
 
@@ -134,22 +132,10 @@ def url_for(data_dir: Path) -> str | None:
         return None
     name = "d_" + hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:24]
 
-    async def create() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
-        except asyncpg.DuplicateDatabaseError:
-            pass
-        finally:
-            await conn.close()
-
     if name not in _made:
-        with concurrent.futures.ThreadPoolExecutor(1) as thread:  # callable inside a running event loop too
-            thread.submit(asyncio.run, create()).result()
+        _admin(admin, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY", exists_ok=True)
         _made.add(name)
-    return admin.rsplit("/", 1)[0] + "/" + name
+    return _sibling(admin, name)
 
 
 _made: set[str] = set()
