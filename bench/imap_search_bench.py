@@ -5,7 +5,7 @@ Populates one mailbox with N generated messages (fixed seed) directly through th
 socket would, with an in-memory connection: no TLS, no network, so the figures are the server's own
 cost) through:
 
-    SEARCH TEXT <word>      full-text, headers and body (trigram FTS5, folded at delivery)
+    SEARCH TEXT <word>      full-text, headers and body (word index + stored text, folded when indexed)
     SEARCH BODY <word>      body only
     SEARCH BODY <rare>      a needle matching few messages
     SORT (DATE)             Date header, from the stored summaries
@@ -13,9 +13,13 @@ cost) through:
     THREAD REFERENCES       over the whole mailbox
     QRESYNC SELECT          after 1,000 flag changes and 100 expunges made by another session
 
-Each timing is the best of 3 runs (first run included in the median shown too).
+Each timing is the median and range of 5 runs (the first included). Before the timings the backlog is
+indexed (``index_pending`` until empty, timed) and the size of the search index is compared with the
+size of the mail it indexes (SQLite's dbstat: every table and index named message_text*, message_words*
+or search_terms*). ``--corpus DIR`` appends the messages found in DIR (one file each, as in the
+SpamAssassin public corpus) before the generated ones, for a size measured on real mail.
 
-    /work/venv/bin/python bench/imap_search_bench.py --messages 10000 100000 [--dir /tmp/bench]
+    .venv/bin/python bench/imap_search_bench.py --messages 10000 100000 [--dir /tmp/bench] [--corpus DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -82,23 +87,48 @@ async def command(session: IMAPSession, conn: MemoryConnection, line: str) -> tu
     return elapsed, bytes(conn.out)
 
 
-async def timed(session: IMAPSession, conn: MemoryConnection, line: str, runs: int = 3) -> tuple[float, float, int]:
+async def timed(session: IMAPSession, conn: MemoryConnection, line: str, runs: int = 5) -> tuple[str, int]:
+    """'median (min-max)' in ms of ``runs`` runs, and the response size."""
     times = []
     size = 0
     for _ in range(runs):
         elapsed, out = await command(session, conn, line)
-        times.append(elapsed)
+        times.append(elapsed * 1000)
         size = len(out)
-    return min(times), statistics.median(times), size
+    return f"{statistics.median(times):.1f} ({min(times):.1f}-{max(times):.1f})", size
 
 
-async def populate(store: SQLiteStore, count: int, seed: int) -> tuple[int, int, float]:
+def corpus_messages(root: Path) -> list[bytes]:
+    """Every file under ``root`` as a message with CRLF line ends (an mbox "From " line dropped)."""
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix not in (".json", ".js")):
+        raw = path.read_bytes()
+        if raw.startswith(b"From "):
+            raw = raw.partition(b"\n")[2]
+        found.append(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    return found
+
+
+def index_size(db_path: Path) -> tuple[int, int]:
+    """(bytes of the search index's tables and indexes, bytes of the mail in the store)."""
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        mail = conn.execute("SELECT sum(size) FROM messages").fetchone()[0]
+        index = conn.execute(
+            "SELECT sum(pgsize) FROM dbstat WHERE name GLOB 'message_text*' OR name GLOB 'message_words*'"
+            " OR name GLOB 'search_terms*' OR name GLOB 'sqlite_autoindex_search_terms*'").fetchone()[0]
+    return index, mail
+
+
+async def populate(store: SQLiteStore, count: int, seed: int, corpus: list[bytes]) -> tuple[int, int, float]:
     await store.add_domain("bench.test")
     account = await store.add_account("bob@bench.test", "x", None)
     inbox = await store.get_mailbox(account.id, "INBOX")
     assert inbox is not None
     rng = random.Random(seed)
     started = time.perf_counter()
+    for start in range(0, len(corpus), 1000):
+        await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in corpus[start:start + 1000]])
     for start in range(0, count, 1000):
         batch = [(generate(n, rng), DeliveryTarget(inbox.id)) for n in range(start, min(count, start + 1000))]
         await store.append_messages(inbox.id, batch)
@@ -112,10 +142,15 @@ def session_for(store: SQLiteStore) -> tuple[IMAPSession, MemoryConnection]:
     return IMAPSession(conn, services, implicit_tls=True), conn  # type: ignore[arg-type]
 
 
-async def bench(count: int, root: Path, seed: int) -> dict[str, object]:
+async def bench(count: int, root: Path, seed: int, corpus: list[bytes]) -> dict[str, object]:
     store = SQLiteStore.open(root / f"m{count}")
     try:
-        _, inbox_id, fill = await populate(store, count, seed)
+        _, inbox_id, fill = await populate(store, count, seed, corpus)
+        started = time.perf_counter()
+        while await store.index_pending():
+            pass
+        indexing = time.perf_counter() - started
+        index, mail = index_size(store.db_path)
         account = await store.get_account("bob@bench.test")
         assert account is not None
         session, conn = session_for(store)
@@ -124,7 +159,9 @@ async def bench(count: int, root: Path, seed: int) -> dict[str, object]:
         _, out = await command(session, conn, "s1 SELECT INBOX")
         uidvalidity = int(out.split(b"[UIDVALIDITY ")[1].split(b"]")[0])
         modseq = int(out.split(b"[HIGHESTMODSEQ ")[1].split(b"]")[0])
-        results: dict[str, object] = {"messages": count, "populate_s": round(fill, 1)}
+        results: dict[str, object] = {
+            "messages": count + len(corpus), "populate_s": round(fill, 1), "index_s": round(indexing, 1),
+            "index_bytes": index, "mail_bytes": mail, "index_ratio": round(index / mail, 2)}
         for name, line in [
             ("search_text_common", "a1 SEARCH TEXT invoice"),
             ("search_body_common", "a2 SEARCH BODY budget"),
@@ -135,8 +172,7 @@ async def bench(count: int, root: Path, seed: int) -> dict[str, object]:
             ("sort_subject", "a7 SORT (SUBJECT) UTF-8 ALL"),
             ("thread_references", "a8 THREAD REFERENCES UTF-8 ALL"),
         ]:
-            best, median, size = await timed(session, conn, line)
-            results[name] = (round(best * 1000, 1), round(median * 1000, 1), size)
+            results[name] = await timed(session, conn, line)
         await command(session, conn, "u1 UNSELECT")
         # another session changes 1,000 messages' flags and expunges 100 while this one is away
         rng = random.Random(seed + 1)
@@ -145,10 +181,8 @@ async def bench(count: int, root: Path, seed: int) -> dict[str, object]:
             await store.store_flags(inbox_id, rng.sample(uids, 100), "add", [f"$bench{chunk}"])
         await store.expunge(inbox_id, rng.sample(uids, 100))
         line = f"q1 SELECT INBOX (QRESYNC ({uidvalidity} {modseq}))"
-        best, median, size = await timed(session, conn, line, runs=3)
-        results["qresync_select"] = (round(best * 1000, 1), round(median * 1000, 1), size)
-        best, median, size = await timed(session, conn, "s2 SELECT INBOX")
-        results["plain_select"] = (round(best * 1000, 1), round(median * 1000, 1), size)
+        results["qresync_select"] = await timed(session, conn, line)
+        results["plain_select"] = await timed(session, conn, "s2 SELECT INBOX")
         return results
     finally:
         await store.close()
@@ -159,14 +193,18 @@ def main() -> None:
     parser.add_argument("--messages", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--corpus", type=Path, default=None, help="a folder of real messages to add first")
     args = parser.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="pillarbox-search-bench-"))
+    corpus = corpus_messages(args.corpus) if args.corpus else []
     for count in args.messages:
-        results = asyncio.run(bench(count, root, args.seed))
-        print(f"== {count} messages (populate {results.pop('messages') and results.pop('populate_s')} s)")
+        results = asyncio.run(bench(count, root, args.seed, corpus))
+        print(f"== {results.pop('messages')} messages")
         for name, value in results.items():
-            best, median, size = value  # type: ignore[misc]
-            print(f"  {name:22s} best {best:8.1f} ms   median {median:8.1f} ms   response {size} bytes")
+            if isinstance(value, tuple):
+                print(f"  {name:22s} median (range) {value[0]} ms   response {value[1]} bytes")
+            else:
+                print(f"  {name:22s} {value}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ asyncio runner with a deadline, and a fresh store per test."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -60,6 +61,22 @@ def postgres_for_wire_tests(request: pytest.FixtureRequest) -> Iterator[None]:
     os.environ.pop(stores.ADMIN_URL_VARIABLE, None)
 
 
+def run_against(open_store: Callable[[], Any], body: StoreTest) -> None:
+    """Run an async test body against the store ``open_store`` makes (or whose opening it returns, to
+    await), in its own event loop, closing it after."""
+
+    async def main() -> None:
+        store = open_store()
+        if inspect.isawaitable(store):
+            store = await store
+        try:
+            await body(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
 @pytest.fixture
 def backend() -> str:
     """Which store the test runs on: PILLARBOX_TEST_STORE (sqlite by default); the contract suite
@@ -82,15 +99,4 @@ def store_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str | No
 @pytest.fixture
 def with_store(tmp_path: Path, store_url: str | None) -> Callable[[StoreTest], None]:
     """Run an async test body against a fresh store in its own event loop, closing it after."""
-
-    def run_body(body: StoreTest) -> None:
-        async def main() -> None:
-            store = await stores.open_store(tmp_path / "data", store_url)
-            try:
-                await body(store)
-            finally:
-                await store.close()
-
-        asyncio.run(main())
-
-    return run_body
+    return lambda body: run_against(lambda: stores.open_store(tmp_path / "data", store_url), body)

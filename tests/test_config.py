@@ -75,10 +75,25 @@ def test_default_limits() -> None:
     limits = load_config(environ={}).limits
     assert limits == LimitsConfig()
     assert limits.max_message_size == 50 * MiB == limits.imap_max_literal
-    assert (limits.max_recipients, limits.max_connections, limits.max_connections_per_ip) == (100, 1000, 20)
+    assert limits.max_recipients == 100
     assert (limits.max_line_length, limits.max_command_errors) == (4096, 10)
     assert (limits.smtp_timeout, limits.imap_timeout, limits.pop3_timeout) == (300, 1800, 600)
     assert limits.auth_failures_per_ip == 10
+    assert (limits.smtp_connections, limits.smtp_connections_per_ip) == (500, 50)  # Postfix: 50 per client
+    assert (limits.imap_connections, limits.imap_connections_per_ip, limits.imap_connections_per_user_ip) == (
+        2000, 20, 10)  # Dovecot: 10 per user and address
+    assert (limits.http_connections, limits.reserved_for_users) == (100, 10)
+    assert (limits.imap_login_timeout, limits.transfer_timeout, limits.min_transfer_rate) == (60, 300, 1024)
+    assert (limits.send_timeout, limits.buffer_memory) == (300, 256 * MiB)
+
+
+def test_old_connection_keys_set_every_listener_not_given(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.toml", "[limits]\nmax_connections = 40\nmax_connections_per_ip = 4\n"
+                                      "imap_connections = 900\n")
+    limits = load_config(path).limits
+    assert (limits.smtp_connections, limits.submission_connections, limits.pop3_connections) == (40, 40, 40)
+    assert limits.imap_connections == 900 and limits.http_connections == 100
+    assert (limits.smtp_connections_per_ip, limits.imap_connections_per_ip, limits.pop3_connections_per_ip) == (4, 4, 4)
 
 
 @pytest.mark.parametrize("fqdn", ["", "bad_name.local", "-x", "127.0.0.1"])
@@ -186,7 +201,7 @@ format = "json"
     assert config.limits.max_message_size == 10 * MiB
     assert config.limits.imap_max_literal == 10 * MiB  # follows max_message_size unless set
     assert config.limits.max_recipients == 5 and config.limits.smtp_timeout == 60
-    assert config.limits.max_connections == 1000
+    assert config.limits.smtp_connections == 500
     assert (config.log.level, config.log.format) == ("debug", "json")
 
 
@@ -236,6 +251,9 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ('[limits]\nmax_recipients = "x"', 'limits.max_recipients: expected a positive integer, got "x"'),
     ("[limits]\nmax_recipients = -1", "limits.max_recipients: expected a positive integer, got -1"),
     ("[limits]\nmax_connections = 0", "limits.max_connections: expected a positive integer, got 0"),
+    ("[limits]\nreserved_for_users = 95", "limits.reserved_for_users: expected a percentage from 0 to 90, got 95"),
+    ("[limits]\nbuffer_memory = \"1.5M\"",
+     'limits.buffer_memory: expected a size such as "50M" or a number of bytes, got "1.5M"'),
     ("[limits]\nsmtp_timeout = 1.5", "limits.smtp_timeout: expected a positive integer, got 1.5"),
     ("[limits]\nmax_recipients = true", "limits.max_recipients: expected a positive integer, got true"),
     ("[limits]\nmax_line_length = 100", "limits.max_line_length: expected an integer of at least 512"),

@@ -14,19 +14,23 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
-from pillarbox.config import Config, Endpoint
+from pillarbox.config import Config, Endpoint, LimitsConfig
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
+from pillarbox.imap import response as imap_response
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.net.balance import LoadBoard
-from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
+from pillarbox.net.limits import ConnectionLimiter, PoolLimits
+from pillarbox.net.listener import Connection, Listener
+from pillarbox.net.spool import SpoolArea
 from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
@@ -45,6 +49,7 @@ from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
 from pillarbox.store.api import Backend
 from pillarbox.store.factory import open_store
+from pillarbox.store.files import repair
 from pillarbox.store.indexer import BackgroundIndexer
 from pillarbox.web.http import make_http_app
 from pillarbox.workers import (
@@ -72,7 +77,9 @@ class Services:
     directory: Directory
     tls: TLSContextHolder
     authenticator: Authenticator
-    limiter: ConnectionLimiter
+    limiters: dict[str, ConnectionLimiter]
+    """One per kind of listener (``ServiceSpec.pool``): each has its own connection limits."""
+    spool: SpoolArea
     resolver: DNSResolver
     queue_runner: QueueRunner
     listeners: list[Listener] = field(default_factory=list)
@@ -82,12 +89,39 @@ class Services:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """How one ``[listen]`` key is served: its connection handler, implicit TLS or not, and the
-    line sent to a client refused for too many connections."""
+    """How one ``[listen]`` key is served: its connection handler, the connection limits it shares
+    (``pool``: the plaintext and TLS ports of a protocol together), implicit TLS or not, and the line
+    sent to a client refused for too many connections."""
 
     make_handler: Callable[[Services], Handler]
+    pool: str
     implicit_tls: bool = False
     refusal: bytes = b""
+
+
+def pool_limits(limits: LimitsConfig) -> dict[str, PoolLimits]:
+    """The connection limits of each kind of listener (``net/limits.py``, docs/security.md)."""
+
+    def reserve(total: int) -> int:
+        return total * limits.reserved_for_users // 100
+
+    return {
+        "smtp": PoolLimits(limits.smtp_connections, limits.smtp_connections_per_ip),
+        "submission": PoolLimits(limits.submission_connections, limits.submission_connections_per_ip,
+                                 reserved=reserve(limits.submission_connections)),
+        "imap": PoolLimits(limits.imap_connections, limits.imap_connections_per_ip,
+                           limits.imap_connections_per_user_ip, reserve(limits.imap_connections),
+                           per_ip_counts_users=False),
+        "pop3": PoolLimits(limits.pop3_connections, limits.pop3_connections_per_ip,
+                           reserved=reserve(limits.pop3_connections), per_ip_counts_users=False),
+        "http": PoolLimits(limits.http_connections),
+    }
+
+
+def build_limiters(limits: LimitsConfig) -> dict[str, ConnectionLimiter]:
+    """Two counters each on the workers' load board (``LoadBoard(counters=2 * len(...))``)."""
+    return {name: ConnectionLimiter(pool, name=name, slot=2 * index)
+            for index, (name, pool) in enumerate(pool_limits(limits).items())}
 
 
 async def build_services(config: Config, primary: bool = True) -> Services:
@@ -105,7 +139,8 @@ async def build_services(config: Config, primary: bool = True) -> Services:
         directory=Directory(store, hostname=config.hostname, postmaster=config.postmaster),
         tls=TLSContextHolder(cert, key),
         authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
-        limiter=ConnectionLimiter(max_total=limits.max_connections, max_per_ip=limits.max_connections_per_ip),
+        limiters=build_limiters(limits),
+        spool=SpoolArea.prepare(config.data_dir, limits.buffer_memory, sweep=primary),
         resolver=resolver,
         queue_runner=build_runner(config, store, resolver),
     )
@@ -126,7 +161,8 @@ def _smtp_services(services: Services) -> SMTPServices:
     settings = SMTPSettings(
         hostname=config.hostname, max_message_size=limits.max_message_size, max_recipients=limits.max_recipients,
         max_command_errors=limits.max_command_errors, timeout=limits.smtp_timeout,
-        line_limit=limits.max_line_length,
+        line_limit=limits.max_line_length, transfer_timeout=limits.transfer_timeout,
+        min_transfer_rate=limits.min_transfer_rate,
     )
     policy = None
     if config.policy.check:
@@ -142,7 +178,7 @@ def _smtp_services(services: Services) -> SMTPServices:
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
                                senders=SenderRules(services.directory, config.senders))
-    return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls)
+    return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:
@@ -154,9 +190,11 @@ def _imap(implicit_tls: bool) -> Callable[[Services], Handler]:
         limits = services.config.limits
         settings = IMAPSettings(
             hostname=services.config.hostname, timeout=limits.imap_timeout, max_literal=limits.imap_max_literal,
-            max_command_errors=limits.max_command_errors,
+            max_command_errors=limits.max_command_errors, login_timeout=limits.imap_login_timeout,
+            transfer_timeout=limits.transfer_timeout, min_transfer_rate=limits.min_transfer_rate,
         )
-        imap_services = IMAPServices(settings, services.store, services.authenticator, services.tls)
+        imap_services = IMAPServices(settings, services.store, services.authenticator, services.tls,
+                                     spool=services.spool)
         return imap_handler(imap_services, implicit_tls)
 
     return make
@@ -166,14 +204,14 @@ def service_specs() -> dict[str, ServiceSpec]:
     """Every listener kind Pillarbox serves; a protocol joins this table when it is implemented."""
     smtp_refusal = replies.TOO_MANY_CONNECTIONS.to_bytes()
     return {
-        "http": ServiceSpec(_http_handler),
-        "smtp": ServiceSpec(_smtp(Role.MX), refusal=smtp_refusal),
-        "submission": ServiceSpec(_smtp(Role.SUBMISSION), refusal=smtp_refusal),
-        "submissions": ServiceSpec(_smtp(Role.SUBMISSIONS), implicit_tls=True),
-        "imap": ServiceSpec(_imap(False), refusal=b"* BYE Too many connections, try again later\r\n"),
-        "imaps": ServiceSpec(_imap(True), implicit_tls=True),
-        "pop3": ServiceSpec(pop3.make_app_handler, refusal=pop3.TOO_MANY_CONNECTIONS),
-        "pop3s": ServiceSpec(pop3.make_app_handler, implicit_tls=True),
+        "http": ServiceSpec(_http_handler, "http"),
+        "smtp": ServiceSpec(_smtp(Role.MX), "smtp", refusal=smtp_refusal),
+        "submission": ServiceSpec(_smtp(Role.SUBMISSION), "submission", refusal=smtp_refusal),
+        "submissions": ServiceSpec(_smtp(Role.SUBMISSIONS), "submission", implicit_tls=True),
+        "imap": ServiceSpec(_imap(False), "imap", refusal=imap_response.TOO_MANY_CONNECTIONS.to_bytes()),
+        "imaps": ServiceSpec(_imap(True), "imap", implicit_tls=True),
+        "pop3": ServiceSpec(pop3.make_app_handler, "pop3", refusal=pop3.TOO_MANY_CONNECTIONS),
+        "pop3s": ServiceSpec(pop3.make_app_handler, "pop3", implicit_tls=True),
     }
 
 
@@ -191,8 +229,8 @@ async def start_listeners(
             continue
         listener = Listener(
             endpoints, spec.make_handler(services), tls=services.tls if spec.implicit_tls else None,
-            limiter=services.limiter, refusal=spec.refusal, name=name,
-            balance=services.balance if name != "http" else None,
+            limiter=services.limiters[spec.pool], refusal=spec.refusal, name=name,
+            balance=services.balance if name != "http" else None, send_timeout=services.config.limits.send_timeout,
         )
         try:
             await listener.start(inherited[name] if inherited is not None else None)
@@ -237,11 +275,15 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
 
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
+    if worker is None:
+        _make_private(config.data_dir)
     services = await build_services(config, primary=worker is None)
     if worker_count(config) > 1:
-        services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config),
-                                     worker.index if worker is not None else 0)
-        services.limiter.board = services.balance  # the limits hold for all processes together
+        try:
+            _share_counts(services, worker.index if worker is not None else 0)
+        except BaseException:
+            await services.store.close()
+            raise
     # the primary's alone: nothing twice; a worker only reports its counters for /metrics
     tasks = background_tasks(services) if worker is None else [MetricsExport(config.data_dir, worker.index)]
     if worker is not None:
@@ -274,6 +316,27 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
             await task.stop(STOP_GRACE)
         await services.store.close()
     log_event(log, "info", "stopped")
+
+
+def _share_counts(services: Services, index: int) -> None:
+    """With workers: the load board, on which every limit counts all processes together."""
+    config = services.config
+    services.balance = LoadBoard(config.data_dir / LOAD_BOARD, worker_count(config), index,
+                                 counters=2 * len(services.limiters))
+    for limiter in services.limiters.values():
+        limiter.board = services.balance
+
+
+def _make_private(data_dir: Path) -> None:
+    """An older install left the data_dir readable by every local user: close it (``store/files.py``)."""
+    try:
+        repaired = repair(data_dir)
+    except OSError as exc:  # e.g. a file of another owner: ``pillarbox store check`` names it
+        log_event(log, "error", "cannot make the data_dir private", data_dir=str(data_dir), error=str(exc))
+        return
+    if repaired:
+        log_event(log, "warning", "file modes repaired: the data_dir was open to other users",
+                  data_dir=str(data_dir), paths=len(repaired))
 
 
 def _install_signal_handlers(services: Services, stop: asyncio.Event, pool: WorkerPool | None) -> None:

@@ -26,7 +26,8 @@ from pillarbox.admin import domains_users as du
 from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, store_commands
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError, StoreUnavailable
+from pillarbox.errors import PillarboxError, StorageFull, StoreUnavailable
+from pillarbox.store.files import UMASK
 
 Command = Callable[..., Awaitable[int]]
 _FLAG_ATOM_SPECIALS = set('(){ %*"\\]')
@@ -242,6 +243,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    os.umask(UMASK)  # whatever any command creates in the data_dir is its owner's alone (store/files.py)
     config = load_config(args.config)
     if args.log_level:
         config = replace(config, log=replace(config.log, level=args.log_level))
@@ -261,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except StorageFull as exc:  # the disk reserve: the same command works once there is room
+        return _fail(str(exc), EX_TEMPFAIL)
     except StoreUnavailable as exc:
         return _fail(str(exc), EX_TEMPFAIL if tempfail else EX_FAIL)
     except PillarboxError as exc:

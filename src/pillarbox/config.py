@@ -36,6 +36,7 @@ ENV_VAR = "PILLARBOX_CONFIG"
 DEFAULT_FILE = "pillarbox.toml"
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
+DEFAULT_MIN_FREE_SPACE = 256 * MiB
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("kv", "json")
 
@@ -196,6 +197,13 @@ def _size(value: Any, base: Path) -> int:
     return size
 
 
+def _size_or_zero(value: Any, base: Path) -> int:
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise _expected('a size such as "256M", or 0', value) from None
+
+
 def _choice(choices: tuple[str, ...]) -> Convert:
     def convert(value: Any, base: Path) -> str:
         if not isinstance(value, str) or value.lower() not in choices:
@@ -321,20 +329,48 @@ class DNSConfig:
     timeout: float = 5.0
 
 
+def _percent_below_100(value: Any, base: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
+        raise _expected("a percentage from 0 to 90", value)
+    return value
+
+
+CONNECTION_POOLS = ("smtp", "submission", "imap", "pop3")
+"""The listeners with a ``<name>_connections`` and ``<name>_connections_per_ip`` limit (and http)."""
+
+
 @dataclass(frozen=True)
 class LimitsConfig:
     """A hard limit on everything a peer controls (ARCHITECTURE principle 8)."""
 
     max_message_size: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
     max_recipients: int = 100
-    max_connections: int = 1000
-    max_connections_per_ip: int = 20
+    # Per kind of listener (plaintext and TLS ports together); see net/limits.py and docs/security.md.
+    smtp_connections: int = 500
+    smtp_connections_per_ip: int = 50  # Postfix's smtpd_client_connection_count_limit
+    submission_connections: int = 500
+    submission_connections_per_ip: int = 50
+    imap_connections: int = 2000
+    imap_connections_per_ip: int = 20  # not yet logged in
+    imap_connections_per_user_ip: int = 10  # Dovecot's mail_max_userip_connections
+    pop3_connections: int = 500
+    pop3_connections_per_ip: int = 20  # not yet logged in
+    http_connections: int = 100
+    reserved_for_users: int = _setting(10, _percent_below_100)
+    # Older names: when given, the default of every listener's limit above that is not.
+    max_connections: int | None = None
+    max_connections_per_ip: int | None = None
     # RFC 5321 4.5.3.1.4 and RFC 2449 both promise peers at least 512 octets per command line.
     max_line_length: int = _setting(4096, minimum=512)
     max_command_errors: int = 10
     smtp_timeout: int = 300  # RFC 5321 4.5.3.2.7: at least 5 minutes
     imap_timeout: int = 1800  # RFC 9051 5.4: at least 30 minutes
+    imap_login_timeout: int = 60  # RFC 9051 5.4 sets no minimum before login
     pop3_timeout: int = 600  # RFC 1939 3: at least 10 minutes
+    transfer_timeout: int = 300
+    min_transfer_rate: int = 1024  # bytes per second; Postfix's smtpd_min_data_rate is 500
+    send_timeout: int = 300
+    buffer_memory: int = _setting(256 * MiB, _size)
     imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
     auth_failures_per_ip: int = 10
 
@@ -343,6 +379,11 @@ class LimitsConfig:
         # An APPEND literal is a whole message: a smaller literal limit would refuse mail we accept by SMTP.
         if "max_message_size" in given:
             given.setdefault("imap_max_literal", given["max_message_size"])
+        for pool in CONNECTION_POOLS:
+            if "max_connections" in given:
+                given.setdefault(f"{pool}_connections", given["max_connections"])
+            if "max_connections_per_ip" in given:
+                given.setdefault(f"{pool}_connections_per_ip", given["max_connections_per_ip"])
 
 
 @dataclass(frozen=True)
@@ -482,6 +523,9 @@ class StoreConfig:
 
     url: str = _setting("", _store_url)
     pool_size: int = _setting(20, minimum=2)
+    min_free_space: int = _setting(DEFAULT_MIN_FREE_SPACE, _size_or_zero)
+    """SQLite: new mail is refused when it would leave less free in ``data_dir`` (``store/reserve.py``);
+    PostgreSQL watches its own disk (a full one refuses writes, which become StorageFull)."""
 
 
 _FROM_RULES = ("owned", "any")
@@ -551,11 +595,11 @@ class Config:
     tls: TLSConfig = field(default_factory=TLSConfig)
     dns: DNSConfig = field(default_factory=DNSConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     log: LogConfig = field(default_factory=LogConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
-    store: StoreConfig = field(default_factory=StoreConfig)
     senders: SendersConfig = field(default_factory=SendersConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.

@@ -31,6 +31,11 @@ class QuotaExceeded(StoreError):
     """Storing this would put the account over its quota."""
 
 
+class StorageFull(StoreError):
+    """The disk is full, or new mail would leave less free than the reserve: a temporary refusal, nothing
+    was stored, and the same request will succeed once there is room again."""
+
+
 class ProtocolError(PillarboxError):
     """A peer's input was refused; ``reply`` is what the protocol sends back (type depends on protocol)."""
 

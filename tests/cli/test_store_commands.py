@@ -24,13 +24,13 @@ def test_store_check_reports_a_consistent_store_and_a_damaged_one(pb: Pillarbox)
     pb.ok("domain", "add", "example.com")
     pb.ok("user", "add", "bob@example.com", "--password-stdin", input="secret-password\n")
     pb.ok("message", "add", "bob@example.com", input=message())
-    assert pb.ok("store", "check").out == "the store is consistent\n"
+    assert pb.ok("store", "check").out.endswith(": no problems\n")
 
     async def damage(store: Any) -> None:
         await stores.execute_sql(store, *["UPDATE mailboxes SET message_count = 5 WHERE name = 'INBOX'"] * 2)
     pb.with_store(damage)
     result = pb.run("store", "check")
-    assert result.code == 1 and "counters" in result.out and result.out.endswith("1 problem(s) found\n")
+    assert result.code == 1 and "counters" in result.out and "1 problem(s) found in " in result.out
 
 
 async def _fill(store: Any) -> dict[str, Any]:

@@ -172,8 +172,8 @@ def test_the_primary_indexes_what_every_process_delivered_once_mail_pauses(serve
     assert run_at(tmp_path / "data", _backlog) == 0
 
     async def hits(store: Any) -> int:  # read without indexing anything first (search_text would)
-        return int(await fetch_value(store, "SELECT count(*) FROM message_text WHERE body MATCH '\"body 1\"'",
-                                     "SELECT count(*) FROM message_text WHERE body LIKE '%body 1%'"))
+        words = "SELECT count(*) FROM message_words WHERE message_words MATCH 'body : \"body 1\" *'"
+        return int(await fetch_value(store, words, "SELECT count(*) FROM message_text WHERE body LIKE '%body 1%'"))
     assert run_at(tmp_path / "data", hits) == 11  # "body 1", "body 10" ... "body 19"
 
 

@@ -13,6 +13,7 @@ from pillarbox.imap.framing import (
     ConnectionClosed,
     FramedCommand,
     FramingError,
+    LiteralData,
     NeedContinuation,
     RawLine,
     StateError,
@@ -219,8 +220,8 @@ PIECES = [
 ]
 
 
-def run_chunks(chunks: list[bytes]) -> list[object]:
-    framer = CommandFramer(max_line=256, max_literal=600, max_command=2000)
+def run_chunks(chunks: list[bytes], max_in_memory: int = 64 * 1024) -> list[object]:
+    framer = CommandFramer(max_line=256, max_literal=600, max_command=2000, max_in_memory=max_in_memory)
     events: list[object] = []
     for chunk in filter(None, chunks):  # b"" would mean end of stream
         framer.receive_data(chunk)
@@ -277,3 +278,63 @@ def test_small_limits_byte_at_a_time(max_line: int, tokens: list[bytes]) -> None
         return out
 
     assert run([stream]) == run([stream[i : i + 1] for i in range(len(stream))])
+
+
+# -- large literals are handed over, not kept ----------------------------------------------------------
+
+
+def reassemble(events: list[object]) -> list[object]:
+    """What a session makes of the events: literal octets kept aside and put back into their command
+    (dropped when the command is refused)."""
+    out: list[object] = []
+    kept = b""
+    for event in events:
+        if isinstance(event, LiteralData):
+            kept += event.data
+            continue
+        if isinstance(event, FramedCommand):
+            assert sum(size for _, size in event.spooled) == len(kept)
+            event, kept = event.with_literals(kept), b""
+        elif isinstance(event, FramingError | ConnectionClosed):
+            kept = b""
+        out.append(event)
+    return out
+
+
+def test_a_large_literal_is_handed_over_as_it_arrives() -> None:
+    framer = CommandFramer(max_in_memory=1024)
+    framer.receive_data(b"a APPEND x {100000}\r\n")
+    assert drain(framer) == [NeedContinuation("a", 100000, False)]
+    pieces = []
+    for start in range(0, 100000, 7000):
+        framer.receive_data(b"m" * min(7000, 100000 - start))
+        pieces += drain(framer)
+        assert framer._held < 1024 and len(framer._buf) == 0  # nothing of the literal is kept
+    assert b"".join(p.data for p in pieces) == b"m" * 100000  # type: ignore[attr-defined]
+    framer.receive_data(b" tail\r\n")
+    (command,) = drain(framer)
+    assert command == FramedCommand("a", b"a APPEND x {100000}\r\n tail", ((21, 100000),))
+    assert command.with_literals(b"m" * 100000).raw == b"a APPEND x {100000}\r\n" + b"m" * 100000 + b" tail"
+
+
+def test_small_literals_stay_inline_until_the_command_passes_the_memory_limit() -> None:
+    framer = CommandFramer(max_in_memory=40)
+    framer.receive_data(b"a X {5+}\r\n12345 {30+}\r\n" + b"z" * 30 + b" {4+}\r\nabcd\r\n")
+    events = drain(framer)
+    assert events == [  # 23 octets held + 30 pass 40: handed over; then 30 + 4 fit again
+        LiteralData(b"z" * 30), FramedCommand("a", b"a X {5+}\r\n12345 {30+}\r\n {4+}\r\nabcd", ((23, 30),))]
+    assert reassemble(events) == [FramedCommand("a", b"a X {5+}\r\n12345 {30+}\r\n" + b"z" * 30 + b" {4+}\r\nabcd")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12), st.integers(1, 600), st.data())
+def test_streaming_literals_changes_nothing_but_memory(pieces: list[bytes], limit: int, data: st.DataObject) -> None:
+    """Whatever ``max_in_memory`` and however the bytes are cut, the commands put back together are
+    the ones framed with every literal kept."""
+    stream = b"".join(pieces)
+    kept = run_chunks([stream])
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(stream)), max_size=8)))
+    edges = [0, *cuts, len(stream)]
+    streamed = run_chunks([stream[a:b] for a, b in itertools.pairwise(edges)], max_in_memory=limit)
+    assert reassemble(streamed) == kept
+    assert reassemble(run_chunks([stream[i : i + 1] for i in range(len(stream))], max_in_memory=limit)) == kept

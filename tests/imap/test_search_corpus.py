@@ -98,7 +98,7 @@ def test_body_text_subject_known_answers(searched):
     programs = []
     for needle in NEEDLES:
         programs += [And((StringKey(name, needle),)) for name in ("BODY", "TEXT", "SUBJECT")]
-    programs.append(And((StringKey("BODY", "ZE"),)))  # under three characters: no trigram, a LIKE scan
+    programs.append(And((StringKey("BODY", "ZE"),)))  # two characters: found in many terms
     programs.append(And((Not(StringKey("BODY", "cafe")), StringKey("TEXT", "cafe"))))
     results = asyncio.run(run(programs))
     from pillarbox.store.textfold import fold

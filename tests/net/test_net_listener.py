@@ -1,4 +1,5 @@
-"""Listeners: plain and implicit TLS, STARTTLS plaintext discard, connection limits, graceful stop."""
+"""Listeners: plain and implicit TLS, STARTTLS plaintext discard, connection limits and letting the
+oldest waiting connection go, graceful stop, slow readers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 import pytest
 
 from pillarbox.net.balance import ABSENT, LoadBoard
-from pillarbox.net.listener import Connection, ConnectionLimiter, Listener
+from pillarbox.net.limits import ConnectionLimiter, PoolLimits
+from pillarbox.net.listener import Connection, Listener
 
 REFUSAL = b"421 4.7.0 Too many connections\r\n"
 
@@ -136,12 +138,22 @@ def test_starttls_without_pipelining_discards_nothing(run, holder, client_ctx) -
     assert discarded == [0]
 
 
+def limiter_of(max_connections: int, max_per_ip: int | None = None, **kwargs) -> ConnectionLimiter:
+    return ConnectionLimiter(PoolLimits(max_connections, max_per_ip, **kwargs))
+
+
 async def _held_open(limiter: ConnectionLimiter, refusal: bytes = REFUSAL, tls=None):
-    """A listener whose handler says hi and then waits for ``release``."""
+    """A listener whose handler says hi, logs in as the user it is sent (a line) if any, and then
+    waits for ``release`` (or says goodbye when let go for a newcomer)."""
     release = asyncio.Event()
 
     async def handler(conn: Connection) -> None:
         await conn.write(b"hi\r\n")
+        while (line := await conn.read_unless_stopping()) is not None and line:
+            await conn.write(b"ok\r\n" if conn.logged_in(line.strip().decode()) else b"no\r\n")
+        if conn.is_shed:
+            await conn.write(b"bye, full\r\n")
+            return
         await release.wait()
 
     listener = Listener([("127.0.0.1", 0)], handler, limiter=limiter, refusal=refusal, tls=tls)
@@ -150,7 +162,7 @@ async def _held_open(limiter: ConnectionLimiter, refusal: bytes = REFUSAL, tls=N
 
 
 def test_per_ip_limit_refuses_with_line(run) -> None:
-    limiter = ConnectionLimiter(max_total=100, max_per_ip=2)
+    limiter = limiter_of(100, max_per_ip=2)
 
     async def scenario() -> None:
         listener, release = await _held_open(limiter)
@@ -177,14 +189,16 @@ def test_per_ip_limit_refuses_with_line(run) -> None:
     assert limiter.total == 0 and limiter.count("127.0.0.1") == 0
 
 
-def test_global_limit_shared_by_listeners(run) -> None:
-    limiter = ConnectionLimiter(max_total=1, max_per_ip=10)
+def test_a_limit_shared_by_listeners_refuses_when_everyone_logged_in(run) -> None:
+    limiter = limiter_of(1, max_per_ip=10)
 
     async def scenario() -> None:
         first, release_1 = await _held_open(limiter)
         second, release_2 = await _held_open(limiter, refusal=b"* BYE Too many connections\r\n")
         reader, writer = await asyncio.open_connection(*first.addresses[0])
         assert await reader.readline() == b"hi\r\n"
+        writer.write(b"alice\n")
+        assert await reader.readline() == b"ok\r\n"
         r2, w2 = await asyncio.open_connection(*second.addresses[0])
         assert await r2.read() == b"* BYE Too many connections\r\n"
         w2.close()
@@ -197,8 +211,43 @@ def test_global_limit_shared_by_listeners(run) -> None:
     run(scenario())
 
 
+def test_when_full_the_oldest_connection_not_logged_in_goes_for_the_newcomer(run) -> None:
+    """Three places, one of them kept for logged-in users: two strangers fill the rest; a third
+    stranger lets the oldest go (it hears why), a user's session is never let go."""
+    limiter = limiter_of(3, reserved=1)
+
+    async def scenario() -> None:
+        listener, release = await _held_open(limiter)
+        address = listener.addresses[0]
+        clients = []
+        for name in (b"user", b"", b""):
+            reader, writer = await asyncio.open_connection(*address)
+            assert await reader.readline() == b"hi\r\n"
+            if name:
+                writer.write(name + b"\n")
+                assert await reader.readline() == b"ok\r\n"
+            clients.append((reader, writer))
+        # full: 1 user + 2 strangers (the reserved place is the user's); a newcomer sheds stranger 1
+        reader, writer = await asyncio.open_connection(*address)
+        assert await reader.readline() == b"hi\r\n"
+        assert await clients[1][0].read() == b"bye, full\r\n"
+        assert limiter.total == 3 and limiter.users == 1
+        clients.append((reader, writer))
+        reader, writer = await asyncio.open_connection(*address)
+        assert await reader.readline() == b"hi\r\n"
+        assert await clients[2][0].read() == b"bye, full\r\n"  # the next oldest stranger
+        clients.append((reader, writer))
+        release.set()
+        for _reader, writer in clients:
+            writer.close()
+        await listener.stop()
+
+    run(scenario())
+    assert limiter.total == 0 and limiter.users == 0
+
+
 def test_limit_on_implicit_tls_closes_without_plaintext(run, holder) -> None:
-    limiter = ConnectionLimiter(max_total=0, max_per_ip=0)
+    limiter = limiter_of(0, max_per_ip=0)
 
     async def scenario() -> None:
         listener, release = await _held_open(limiter, tls=holder)
@@ -212,14 +261,15 @@ def test_limit_on_implicit_tls_closes_without_plaintext(run, holder) -> None:
 
 
 def test_limiter_groups_ipv6_by_prefix() -> None:
-    limiter = ConnectionLimiter(max_total=10, max_per_ip=1)
-    assert limiter.try_acquire("2001:db8::1")
-    assert not limiter.try_acquire("2001:db8::2")  # same /64
-    assert limiter.try_acquire("2001:db8:0:1::1")
-    assert limiter.try_acquire("::ffff:192.0.2.1")
-    assert not limiter.try_acquire("192.0.2.1")  # the same client, IPv4-mapped
-    limiter.release("2001:db8::1")
-    assert limiter.try_acquire("2001:db8::2")
+    limiter = limiter_of(10, max_per_ip=1)
+    first = limiter.admit("2001:db8::1")
+    assert first and not limiter.admit("2001:db8::2")  # same /64
+    assert limiter.admit("2001:db8:0:1::1")
+    assert limiter.admit("::ffff:192.0.2.1")
+    assert not limiter.admit("192.0.2.1")  # the same client, IPv4-mapped
+    first.release()
+    first.release()  # once only
+    assert limiter.admit("2001:db8::2") and limiter.total == 3
 
 
 def test_graceful_stop_waits_then_cancels(run) -> None:
@@ -260,7 +310,7 @@ def test_graceful_stop_waits_then_cancels(run) -> None:
 
 
 def test_handler_crash_is_logged_and_slot_released(run, caplog) -> None:
-    limiter = ConnectionLimiter(max_total=5, max_per_ip=5)
+    limiter = limiter_of(5, max_per_ip=5)
 
     async def handler(conn: Connection) -> None:
         raise RuntimeError("boom")
@@ -280,7 +330,7 @@ def test_handler_crash_is_logged_and_slot_released(run, caplog) -> None:
 
 
 def test_failed_tls_handshake_releases_slot(run, holder) -> None:
-    limiter = ConnectionLimiter(max_total=5, max_per_ip=5)
+    limiter = limiter_of(5, max_per_ip=5)
     reached: list[Connection] = []
 
     async def handler(conn: Connection) -> None:
@@ -360,10 +410,11 @@ def test_the_process_with_fewer_connections_accepts_the_next_one(run, tmp_path) 
         primary_board = LoadBoard(tmp_path / "load", 2, 0)
         assert primary_board.totals() == [0, ABSENT]  # the worker has not started: nobody waits for it
         primary = Listener([("127.0.0.1", 0)], holding("primary"), balance=primary_board,
-                           limiter=ConnectionLimiter(board=primary_board))
+                           limiter=ConnectionLimiter(PoolLimits(100), board=primary_board))
         await primary.start()
         worker_board = LoadBoard(tmp_path / "load", 2, 1)
-        worker = Listener([], holding("worker"), balance=worker_board, limiter=ConnectionLimiter(board=worker_board))
+        worker = Listener([], holding("worker"), balance=worker_board,
+                          limiter=ConnectionLimiter(PoolLimits(100), board=worker_board))
         await worker.start([primary.sockets[0].dup()])  # as a worker process inherits it
         host, port = primary.addresses[0]
         clients = []
@@ -377,7 +428,7 @@ def test_the_process_with_fewer_connections_accepts_the_next_one(run, tmp_path) 
             writer.close()
         await asyncio.gather(primary.stop(), worker.stop())
         assert primary_board.totals() == [0, 0]
-        primary_board.opened("127.0.0.1")
+        primary_board.add_total(1)
         assert primary_board.busier_than_another()
         primary_board.mark_absent(1)  # the worker died: the primary takes everything without waiting
         assert not primary_board.busier_than_another()
@@ -387,16 +438,35 @@ def test_the_process_with_fewer_connections_accepts_the_next_one(run, tmp_path) 
 
 
 def test_connection_limits_hold_across_processes(tmp_path) -> None:
-    """Two processes' limiters on one board: per client IP and in all, the other's connections count."""
-    first = ConnectionLimiter(max_total=5, max_per_ip=3, board=LoadBoard(tmp_path / "load", 2, 0))
-    second = ConnectionLimiter(max_total=5, max_per_ip=3, board=LoadBoard(tmp_path / "load", 2, 1))
-    assert first.try_acquire("192.0.2.1") and first.try_acquire("192.0.2.1")
-    assert second.try_acquire("192.0.2.1")
-    assert not second.try_acquire("192.0.2.1") and not first.try_acquire("192.0.2.1")  # 3 from it already
-    assert second.try_acquire("2001:db8::1") and second.try_acquire("2001:db8::2")  # one /64: one client
-    assert not first.try_acquire("198.51.100.7")  # 5 in all
-    first.release("192.0.2.1")
-    assert second.try_acquire("192.0.2.1")
-    assert not first.try_acquire("192.0.2.9")  # 5 in all again: 1 here, 4 there
-    first.board.mark_absent(1)  # the second process died: its connections went with it
-    assert first.try_acquire("192.0.2.9") and first.try_acquire("192.0.2.1")
+    """Two processes' limiters on one board: per client IP and in all, the other's connections count;
+    each process lets only its own connections go."""
+    boards = [LoadBoard(tmp_path / "load", 2, index, counters=2) for index in (0, 1)]
+    first, second = (ConnectionLimiter(PoolLimits(5, max_per_ip=3), name="smtp", board=board) for board in boards)
+    held = [first.admit("192.0.2.1"), first.admit("192.0.2.1"), second.admit("192.0.2.1")]
+    assert all(held)
+    assert not second.admit("192.0.2.1") and not first.admit("192.0.2.1")  # 3 from it already
+    assert second.admit("2001:db8::1") and second.admit("2001:db8::2")  # one /64: one client
+    assert held[0].promote("a@example.com") and held[1].promote("b@example.com")
+    assert not first.admit("198.51.100.7")  # 5 in all, and this process has no stranger to let go
+    assert second.admit("198.51.100.7")  # the second has: its oldest goes
+    assert held[2].released and second.total == 3 and first.total == 2
+    boards[0].mark_absent(1)  # the second process died: its connections went with it
+    assert first.admit("192.0.2.9") and first.admit("192.0.2.9") and first.admit("192.0.2.1")
+
+
+def test_logins_per_user_and_address_hold_across_processes(tmp_path) -> None:
+    """IMAP-like: an address may have 2 connections not logged in yet; a logged-in one counts per
+    user and address instead (2 each), in both processes together."""
+    boards = [LoadBoard(tmp_path / "load", 2, index, counters=2) for index in (0, 1)]
+    limits = PoolLimits(100, max_per_ip=2, max_per_user_ip=2, per_ip_counts_users=False)
+    first, second = (ConnectionLimiter(limits, name="imap", board=board) for board in boards)
+    one, two = first.admit("192.0.2.1"), second.admit("192.0.2.1")
+    assert first.admit("192.0.2.1") is None  # two from this address have not logged in yet
+    assert one.promote("bob@example.com") and two.promote("Bob@Example.com")
+    third = first.admit("192.0.2.1")  # the logged-in ones no longer count for the address
+    assert not third.promote("bob@example.com")  # bob has two from here already, one per process
+    assert third.promote("carol@example.com")
+    elsewhere = second.admit("198.51.100.1")
+    assert elsewhere.promote("bob@example.com")  # another address: a count of its own
+    one.release()
+    assert first.admit("192.0.2.1").promote("bob@example.com")

@@ -1,11 +1,14 @@
-"""The generic shell: data goes to the session, silence ends in on_timeout, EOF in on_eof."""
+"""The generic shell: data goes to the session, a missed deadline ends in on_timeout, EOF in on_eof.
+
+The deadline tests move an injected clock instead of waiting: bytes that arrive "every 5 seconds"
+arrive at once in real time, with the clock moved 5 seconds between them."""
 
 from __future__ import annotations
 
 import asyncio
 
 from pillarbox.net.listener import Connection, Listener
-from pillarbox.net.shell import run_shell
+from pillarbox.net.shell import Deadlines, Phase, run_shell
 
 
 class LineSession:
@@ -38,13 +41,16 @@ class LineSession:
         self.events.append("eof")
 
 
-async def _serve(session_factory) -> tuple[Listener, list[LineSession]]:
+FIVE_SECONDS = Deadlines(5.0)
+
+
+async def _serve(session_factory, deadlines: Deadlines = FIVE_SECONDS) -> tuple[Listener, list[LineSession]]:
     sessions: list[LineSession] = []
 
     async def handler(conn: Connection) -> None:
         session = session_factory(conn)
         sessions.append(session)
-        await run_shell(conn, session, idle_timeout=5.0)
+        await run_shell(conn, session, deadlines)
 
     listener = Listener([("127.0.0.1", 0)], handler)
     await listener.start()
@@ -133,3 +139,97 @@ def test_stop_lets_a_command_in_progress_finish_first(run) -> None:
         return sessions[0].events
 
     assert run(scenario()) == ["line:a", "shutdown"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class PhasedSession(LineSession):
+    """Lines, and "DATA n": n octets of content follow (the TRANSFER phase)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.content_left = 0
+
+    @property
+    def phase(self) -> Phase:
+        if self.content_left:
+            return Phase.TRANSFER
+        return Phase.COMMAND if self.buffer else Phase.IDLE
+
+    async def on_data(self, data: bytes) -> None:
+        if self.content_left:
+            taken = data[: self.content_left]
+            self.content_left -= len(taken)
+            self.events.append(f"content:{len(taken)}")
+            data = data[len(taken):]
+        if data.startswith(b"DATA "):
+            self.content_left = int(data.split()[1])
+            self.events.append("data")
+            return
+        await super().on_data(data)
+
+
+async def _trickle(deadlines: Deadlines, clock: FakeClock, pieces: list[tuple[float, bytes]]) -> list[str]:
+    """Send each piece ``seconds`` (on the fake clock) after the previous one was taken; stop at the end
+    or when the server closes."""
+    listener, sessions = await _serve(PhasedSession, deadlines)
+    _reader, writer = await asyncio.open_connection(*listener.addresses[0])
+    await wait_for(lambda: sessions)
+    session = sessions[0]
+
+    def progress() -> tuple[int, int, int]:
+        return len(session.events), len(session.buffer), session.content_left
+
+    for seconds, piece in pieces:
+        clock.now += seconds
+        before = progress()
+        writer.write(piece)
+        await writer.drain()
+        await wait_for(lambda before=before: progress() != before)
+        if "timeout" in session.events:
+            break
+    writer.close()
+    await listener.stop()
+    return session.events
+
+
+async def wait_for(predicate) -> None:
+    async with asyncio.timeout(5):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+def test_a_command_trickled_in_misses_its_deadline(run) -> None:
+    """1 byte every 5 s: each byte comes well within any idle timer, but the command does not."""
+    clock = FakeClock()
+    deadlines = Deadlines(idle=60.0, clock=clock)
+    line = [(5.0, bytes([b])) for b in b"NOOP and a long tail of words\n"]
+    events = run(_trickle(deadlines, clock, line))
+    assert events == ["timeout"]  # 13 bytes in 65 s: the line never completed
+
+
+def test_commands_each_in_time_keep_the_session_however_long(run) -> None:
+    clock = FakeClock()
+    lines = [(50.0, b"noop\n")] * 10  # 500 s in all, each command 50 s after the last reply
+    events = run(_trickle(Deadlines(idle=60.0, clock=clock), clock, lines))
+    assert events == ["line:noop"] * 10
+
+
+def test_content_earns_time_at_the_minimum_rate_and_a_trickle_does_not(run) -> None:
+    clock = FakeClock()
+    deadlines = Deadlines(idle=60.0, transfer=10.0, min_rate=100.0, clock=clock)
+    fast = [(1.0, b"DATA 3000\n")] + [(4.0, b"x" * 500)] * 6  # 125 bytes/s: 24 s, allowed 10 + 30
+    assert run(_trickle(deadlines, clock, [*fast, (1.0, b"next\n")])) == [
+        "data", *["content:500"] * 6, "line:next"]
+    clock = FakeClock()
+    deadlines = Deadlines(idle=60.0, transfer=10.0, min_rate=100.0, clock=clock)
+    slow = [(1.0, b"DATA 3000\n")] + [(5.0, b"x" * 100)] * 30  # 20 bytes/s
+    events = run(_trickle(deadlines, clock, slow))
+    # 10 s + 1 s earned per 100 bytes: the third piece comes at 16 s, past the deadline (14 s)
+    assert events == ["data", *["content:100"] * 3, "timeout"]

@@ -76,6 +76,9 @@ class FakeConnection:
         self.tls_started += 1
         return 0
 
+    def logged_in(self, user: str) -> bool:
+        return True
+
     def take(self) -> bytes:
         out, self.written = bytes(self.written), bytearray()
         return out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import hashlib
 import hmac
+import os
 import secrets
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pillarbox.errors import StorageFull
 from pillarbox.pop3.protocol import KNOWN
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.pop3.helpers import PASSWORD, USER, Driver, make_services, message, populate_store
@@ -303,3 +306,35 @@ def test_random_bytes_in_every_state_only_get_err_or_close():
     finally:
         loop.run_until_complete(store.close())
         loop.close()
+
+
+def test_a_full_disk_is_a_temporary_error_never_a_hang_up(with_store, monkeypatch):
+    """No room for the maildrop's lock file at login, then none for the deletes at QUIT: -ERR [SYS/TEMP]."""
+    async def body(store: SQLiteStore) -> None:
+        inbox = await populate_store(store, [message(1), message(2)])
+        services = make_services(store)
+        real_open = os.open
+
+        def no_space(path, flags, mode=0o777):
+            if str(path).endswith(".lock"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real_open(path, flags, mode)
+
+        monkeypatch.setattr(os, "open", no_space)
+        driver = Driver(services, tls=True)
+        await driver.start()
+        assert (await driver.login()).startswith("-ERR [SYS/TEMP]")
+        monkeypatch.undo()
+        assert (await driver.login()).startswith("+OK maildrop locked")
+        assert await driver.line("DELE 1") == "+OK message 1 deleted\r\n"
+
+        async def full(*_args: object) -> list[int]:
+            raise StorageFull("insufficient storage, try again later")
+
+        monkeypatch.setattr(store, "expunge", full)
+        assert (await driver.line("QUIT")).startswith("-ERR [SYS/TEMP]")
+        await driver.close()
+        monkeypatch.undo()
+        assert await uids(store, inbox) == [1, 2]
+
+    with_store(body)

@@ -34,4 +34,23 @@ def drive_bytewise(core: sp.SMTPServerProtocol, data: bytes, **kwargs: bool) -> 
     events: list[sp.Event] = []
     for i in range(len(data)):
         events += drive(core, data[i : i + 1], **kwargs)
-    return events
+    return fold(events)
+
+
+def fold(events: list[sp.Event]) -> list[sp.Event]:
+    """The events as if every message had arrived in one read: ``Content`` pieces joined into the
+    ``MessageComplete``/``BdatChunk`` they lead to, dropped before a refusal (which discards them) and
+    at the end (a message not finished yet may still turn out too big: whole, it would show nothing)."""
+    folded: list[sp.Event] = []
+    pending = b""
+    for event in events:
+        if isinstance(event, sp.Content):
+            pending += event.data
+            continue
+        if isinstance(event, sp.MessageComplete):
+            event = sp.MessageComplete(pending + event.tail)
+        elif isinstance(event, sp.BdatChunk):
+            event = sp.BdatChunk(pending + event.tail, event.last, event.size)
+        pending = b""
+        folded.append(event)
+    return folded

@@ -28,7 +28,7 @@ class BrokenDirectory:
 def test_an_exception_in_a_handler_is_a_451_and_the_session_goes_on():
     settings = SMTPSettings(hostname="mx.test", max_message_size=1 << 20, max_recipients=10,
                             max_command_errors=10, timeout=60, line_limit=4096)
-    services = SMTPServices(settings, BrokenDirectory(), None, None, None)  # type: ignore[arg-type]
+    services = SMTPServices(settings, BrokenDirectory(), None, None, None, None)  # type: ignore[arg-type]
     conn = FakeConnection()
     session = SMTPSession(conn, services, Role.MX)  # type: ignore[arg-type]
 

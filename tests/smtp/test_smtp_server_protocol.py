@@ -6,7 +6,7 @@ import pytest
 
 from pillarbox.smtp import replies
 from pillarbox.smtp import server_protocol as sp
-from tests.smtp.helpers import drive, drive_bytewise
+from tests.smtp.helpers import drive, drive_bytewise, fold
 
 
 def new(**kwargs: int) -> sp.SMTPServerProtocol:
@@ -171,7 +171,6 @@ def test_oversize_message_is_consumed_and_stream_stays_in_sync() -> None:
     body = b"".join(b"line %d of a long message\r\n" % i for i in range(50))
     events = drive(core, body + b".\r\nRSET\r\n")
     assert events == [sp.MessageRejected(replies.SIZE_EXCEEDED, len(body)), sp.Rset()]
-    assert len(core._body) == 0
 
 
 def test_message_exactly_at_size_limit() -> None:
@@ -181,15 +180,24 @@ def test_message_exactly_at_size_limit() -> None:
 
 def test_very_long_line_in_data_is_flushed_not_buffered() -> None:
     core = in_data()
-    drive(core, b"." + b"x" * 100_000)
+    assert drive(core, b"." + b"x" * 100_000) == [sp.Content(b"x" * 100_000)]  # unstuffed, handed over
     assert len(core._buf) < 8192
-    assert drive(core, b"\r\n.\r\n") == [sp.MessageComplete(b"x" * 100_000 + b"\r\n")]
+    assert drive(core, b"\r\n.\r\n") == [sp.MessageComplete(b"\r\n")]
+
+
+def test_content_is_handed_over_as_it_arrives_not_kept() -> None:
+    core = in_data()
+    pieces = [drive(core, b"line %d\r\n" % n + b"x" * 9) for n in range(3)]
+    assert pieces == [[sp.Content(b"line 0\r\n")], [sp.Content(b"x" * 9 + b"line 1\r\n")],
+                      [sp.Content(b"x" * 9 + b"line 2\r\n")]]
+    assert len(core._buf) == 9  # only the unfinished line waits in the core
+    assert drive(core, b"\r\n.\r\n") == [sp.MessageComplete(b"x" * 9 + b"\r\n")]
 
 
 def test_cr_split_across_packets_is_not_bare() -> None:
     core = in_data()
-    assert drive(core, b"x" * 9000 + b"\r") == []
-    assert drive(core, b"\n.\r\n") == [sp.MessageComplete(b"x" * 9000 + b"\r\n")]
+    assert drive(core, b"x" * 9000 + b"\r") == [sp.Content(b"x" * 9000)]
+    assert drive(core, b"\n.\r\n") == [sp.MessageComplete(b"\r\n")]
 
 
 # -- BDAT (RFC 3030) -------------------------------------------------------------------------------
@@ -198,31 +206,31 @@ def test_cr_split_across_packets_is_not_bare() -> None:
 def test_bdat_chunk_is_binary_and_not_interpreted() -> None:
     chunk = b"a\r\n.\r\nQUIT\r\n\x00\xff\n"
     events = drive(new(), b"BDAT %d\r\n" % len(chunk) + chunk + b"BDAT 0 LAST\r\nNOOP\r\n")
-    assert events == [sp.BdatChunk(chunk, False), sp.BdatChunk(b"", True), sp.Noop()]
+    assert events == [sp.BdatChunk(chunk, False, len(chunk)), sp.BdatChunk(b"", True, 0), sp.Noop()]
 
 
 def test_bdat_last_case_insensitive_and_split_delivery() -> None:
     core = new()
-    assert drive(core, b"BDAT 10 last\r\n01234") == []
+    assert drive(core, b"BDAT 10 last\r\n01234") == [sp.Content(b"01234")]
     assert core.state is sp.State.BDAT
-    assert drive(core, b"56789RSET\r\n") == [sp.BdatChunk(b"0123456789", True), sp.Rset()]
+    assert drive(core, b"56789RSET\r\n") == [sp.BdatChunk(b"56789", True, 10), sp.Rset()]
 
 
 def test_bdat_over_size_limit_is_consumed_and_rejected() -> None:
     core = new(max_message_size=10)
     events = drive(core, b"BDAT 6\r\nabcdefBDAT 6 LAST\r\nghijklNOOP\r\n")
     assert events == [
-        sp.BdatChunk(b"abcdef", False),
+        sp.BdatChunk(b"abcdef", False, 6),
         sp.ChunkRejected(replies.SIZE_EXCEEDED, 6, True),
         sp.Noop(),
     ]
-    assert drive(core, b"BDAT 4 LAST\r\nmnop") == [sp.BdatChunk(b"mnop", True)]
+    assert drive(core, b"BDAT 4 LAST\r\nmnop") == [sp.BdatChunk(b"mnop", True, 4)]
 
 
 def test_huge_bdat_is_not_buffered() -> None:
     core = new(max_message_size=10)
     assert drive(core, b"BDAT 1000000\r\n" + b"x" * 500_000) == []
-    assert len(core._body) == 0 and len(core._buf) == 0
+    assert len(core._buf) == 0
 
 
 @pytest.mark.parametrize(
@@ -331,7 +339,7 @@ TRANSCRIPT = (
 
 
 def test_whole_and_bytewise_feeding_agree() -> None:
-    whole = drive(new(), TRANSCRIPT)
+    whole = fold(drive(new(), TRANSCRIPT))
     assert drive_bytewise(new(), TRANSCRIPT) == whole
     assert [type(e).__name__ for e in whole] == [
         "Ehlo", "Mail", "Rcpt", "Data", "MessageComplete", "BdatChunk", "BdatChunk", "Auth",

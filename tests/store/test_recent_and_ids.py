@@ -11,9 +11,9 @@ from pillarbox.store.sqlite.schema import MIGRATIONS, migrate
 
 def test_mail_stored_before_the_upgrade_is_not_recent(tmp_path: Path):
     path = tmp_path / "pillarbox.sqlite3"
+    before_recent = next(n for n, script in enumerate(MIGRATIONS) if "recent_uid" in script)
     with sqlite3.connect(path, isolation_level=None) as conn:
-        before = next(n for n, script in enumerate(MIGRATIONS) if "recent_uid" in script)
-        for number, script in enumerate(MIGRATIONS[:before]):
+        for number, script in enumerate(MIGRATIONS[:before_recent]):
             conn.executescript(script)
             conn.execute(f"PRAGMA user_version = {number + 1}")
         conn.execute("INSERT INTO domains (name, created) VALUES ('example.com', 0)")

@@ -1,4 +1,10 @@
-"""``pillarbox store check`` and ``pillarbox store migrate``: the store as a whole, on either backend."""
+"""``pillarbox store check`` and ``pillarbox store migrate``: the store as a whole, on either backend.
+
+``check``: one line per problem, then a summary; exit status 0 when there is none, 1 otherwise. Checked:
+the store's consistency (``find_problems``: every message's bytes present and intact, counters,
+references, the search index; on SQLite also its own integrity check) and, where the store lives in the
+data_dir, the mode of every file and folder there (``store/files.py``: 0600 files, 0700 folders; the
+server repairs an older install at start)."""
 
 from __future__ import annotations
 
@@ -8,18 +14,20 @@ from pathlib import Path
 from pillarbox.admin.common import EX_FAIL, EX_OK, CommandFailed
 from pillarbox.config import check_store_url
 from pillarbox.store.api import Backend
+from pillarbox.store.files import open_paths
 
 
-async def store_check(store: Backend, args: argparse.Namespace) -> int:
-    """Every consistency check of the store (bodies intact, counters, references, search index)."""
+async def store_check(store: Backend, _args: argparse.Namespace) -> int:
     problems = await store.find_problems()
+    data_dir = getattr(store, "data_dir", None)
+    if isinstance(data_dir, Path):
+        problems += [f"{path}: mode {mode:04o} lets others in, should be {wanted:04o}"
+                     for path, mode, wanted in open_paths(data_dir)]
+    where = str(data_dir) if isinstance(data_dir, Path) else "the PostgreSQL store"
     for problem in problems:
         print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) found")
-        return EX_FAIL
-    print("the store is consistent")
-    return EX_OK
+    print(f"{len(problems)} problem(s) found in {where}" if problems else f"{where}: no problems")
+    return EX_FAIL if problems else EX_OK
 
 
 async def store_migrate(store: Backend, args: argparse.Namespace) -> int:
@@ -46,8 +54,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``store`` subcommands to the CLI's parser."""
     actions = commands.add_parser("store", help="the store as a whole").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    actions.add_parser("check", help="check the store's consistency (exit 1 on a problem)").set_defaults(
-        func=store_check)
+    actions.add_parser("check", help="check the store's consistency and file modes (exit 1 on a problem)"
+                       ).set_defaults(func=store_check)
     migrate = actions.add_parser("migrate", help="copy this SQLite store into an empty PostgreSQL database")
     migrate.add_argument("--to", required=True, metavar="URL", type=_postgres_url,
                          help="postgresql://user:password@host:port/database")

@@ -14,7 +14,15 @@ server buffers it. Here every size is checked against limits before anything is 
 * ``max_line``: bytes of command text in one command, literals excluded;
 * ``max_literal``: one literal (the APPENDLIMIT);
 * ``max_command``: text plus literals of one command;
-* ``literal_minus``: LITERAL- (RFC 7888 3): a non-synchronizing literal over 4096 octets is refused.
+* ``literal_minus``: LITERAL- (RFC 7888 5): a non-synchronizing literal over 4096 octets is refused.
+
+The session lowers ``max_literal`` and ``max_command`` and sets ``literal_minus`` until the client
+logs in, so that a stranger can make the server hold only a few kilobytes.
+
+Nor does the framer hold a large literal itself: once a command's literals would pass
+``max_in_memory``, each further literal is handed over as it arrives (``LiteralData`` events) and
+left out of ``FramedCommand.raw``; ``FramedCommand.spooled`` says where each goes back, and
+``with_literals`` puts them back (the session keeps them in a spool file meanwhile, ``net/spool.py``).
 
 Refusals are events, never exceptions. A refused synchronizing literal gets ``NO [TOOBIG]`` and the
 command is dropped: the client sent nothing more of it. A refused non-synchronizing literal is read
@@ -36,6 +44,7 @@ How the session drives it (h11 style)::
         match event:
             case FramedCommand(): command = parse_command(event) ...; maybe expect_line()/resume()
             case NeedContinuation(): send(continuation()); framer.accept_literal()   # or reject_literal()
+            case LiteralData(): keep event.data for the command being framed
             case RawLine(): the SASL response or "DONE"
             case FramingError(): send(event.reply.to_bytes())
             case ConnectionClosed(): break
@@ -55,6 +64,7 @@ DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_LITERAL = 50 * 1024 * 1024
 DEFAULT_MAX_COMMAND = 64 * 1024 * 1024
 DEFAULT_MAX_RAW_LINE = 64 * 1024
+DEFAULT_MAX_IN_MEMORY = 64 * 1024
 LITERAL_MINUS_MAX = 4096  # RFC 7888 3
 PAUSING_COMMANDS = frozenset({b"AUTHENTICATE", b"IDLE", b"STARTTLS", b"COMPRESS"})
 # literal / literal8 at the end of a line: ["~"] "{" number64 ["+"] "}"
@@ -76,10 +86,21 @@ class StateError(RuntimeError):
 
 @dataclass(frozen=True)
 class FramedCommand:
-    """One whole command: its lines joined by CRLF with literals inline as sent, no final CRLF."""
+    """One whole command: its lines joined by CRLF with literals inline as sent, no final CRLF;
+    except the literals in ``spooled``: (offset in ``raw``, size) of each, sent as ``LiteralData``."""
 
     tag: str
     raw: bytes
+    spooled: tuple[tuple[int, int], ...] = ()
+
+    def with_literals(self, data: bytes) -> FramedCommand:
+        """The command with its spooled literals, ``data`` being all of them in order, put back."""
+        pieces, start, taken = [], 0, 0
+        for offset, size in self.spooled:
+            pieces += [self.raw[start:offset], data[taken:taken + size]]
+            start, taken = offset, taken + size
+        pieces.append(self.raw[start:])
+        return FramedCommand(self.tag, b"".join(pieces))
 
     @property
     def name(self) -> str:
@@ -96,6 +117,13 @@ class NeedContinuation:
     tag: str
     size: int
     binary: bool
+
+
+@dataclass(frozen=True)
+class LiteralData:
+    """Octets of a literal the framer does not keep (see ``max_in_memory``), in order."""
+
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -119,7 +147,7 @@ class ConnectionClosed:
     partial: bool
 
 
-Event = FramedCommand | NeedContinuation | RawLine | FramingError | ConnectionClosed
+Event = FramedCommand | NeedContinuation | LiteralData | RawLine | FramingError | ConnectionClosed
 Result = Event | Sentinel
 
 
@@ -145,6 +173,7 @@ class CommandFramer:
         max_command: int = DEFAULT_MAX_COMMAND,
         max_raw_line: int = DEFAULT_MAX_RAW_LINE,
         literal_minus: bool = False,
+        max_in_memory: int = DEFAULT_MAX_IN_MEMORY,
         pausing_commands: frozenset[bytes] = PAUSING_COMMANDS,
     ) -> None:
         self.max_line = max_line
@@ -152,6 +181,7 @@ class CommandFramer:
         self.max_command = max_command
         self.max_raw_line = max_raw_line
         self.literal_minus = literal_minus
+        self.max_in_memory = max_in_memory
         self.pausing_commands = pausing_commands
         self._buf = bytearray()
         self._scanned = 0
@@ -165,9 +195,16 @@ class CommandFramer:
 
     def _start_command(self) -> None:
         self._parts: list[bytes] = []
+        self._held = 0  # octets in _parts
+        self._spooled: list[tuple[int, int]] = []
+        self._streaming = False  # the literal being read goes out as LiteralData
         self._tag: str | None = None
         self._text_size = 0
         self._total_size = 0
+
+    def _hold(self, part: bytes) -> None:
+        self._parts.append(part)
+        self._held += len(part)
 
     # -- input ------------------------------------------------------------------------------------
 
@@ -182,6 +219,16 @@ class CommandFramer:
     def in_command(self) -> bool:
         """Part of a command has been read (a session may hold back untagged updates)."""
         return bool(self._parts) or self._state in (_State.LITERAL, _State.SYNC_WAIT)
+
+    @property
+    def receiving_literal(self) -> bool:
+        """Inside a literal's octets, kept or discarded (the peer's deadline grows as they come)."""
+        return self._state is _State.LITERAL or self._state is _State.DISCARD
+
+    @property
+    def partial_input(self) -> bool:
+        """Part of a command (or of the line being dropped) has arrived: the peer owes the rest."""
+        return self.in_command or bool(self._buf) or self._state is _State.SKIP_LINE
 
     @property
     def paused(self) -> bool:
@@ -283,7 +330,10 @@ class CommandFramer:
         refusal = self._check_literal(size, sync)
         if refusal is not None:
             return self._refuse_literal(size, sync, refusal)
-        self._parts.append(line + b"\r\n")
+        self._hold(line + b"\r\n")
+        self._streaming = self._held + size > self.max_in_memory
+        if self._streaming:
+            self._spooled.append((self._held, size))
         self._total_size += size
         self._remaining = size
         if sync:
@@ -313,7 +363,7 @@ class CommandFramer:
 
     def _complete(self, line: bytes) -> FramedCommand:
         raw = b"".join(self._parts) + line
-        command = FramedCommand(self._tag or "*", raw)
+        command = FramedCommand(self._tag or "*", raw, tuple(self._spooled))
         self._start_command()
         self._state = _State.LINE
         words = raw.split(b" ", 2)
@@ -336,11 +386,14 @@ class CommandFramer:
         if not self._buf:
             return NEED_DATA
         take = min(self._remaining, len(self._buf))
-        self._parts.append(bytes(self._buf[:take]))
+        piece = bytes(self._buf[:take])
         del self._buf[:take]
         self._remaining -= take
         if self._remaining == 0:
             self._state = _State.LINE
+        if self._streaming:
+            return LiteralData(piece)
+        self._hold(piece)
         return None
 
     def _on_discard(self) -> Result | None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pillarbox.errors import StorageFull, StoreError
 from pillarbox.imap import utf7
 
 MAX_QUOTED = 1024  # longer strings go out as literals
@@ -66,6 +67,18 @@ def no(tag: str, code: str | None, text: str) -> TaggedReply:
     return TaggedReply(tag, "NO", text, code)
 
 
+def storage_full(tag: str) -> TaggedReply:
+    """A full disk (or the store's free-space reserve). RFC 5530: UNAVAILABLE is a temporary failure of
+    a subsystem, the client may try again later; OVERQUOTA would tell the user that their own quota
+    is used up and send them deleting mail that is not the cause."""
+    return no(tag, UNAVAILABLE, "Insufficient storage on the server, try again later")
+
+
+def store_refused(tag: str, exc: StoreError) -> TaggedReply:
+    """NO for a store refusal without a more specific code."""
+    return storage_full(tag) if isinstance(exc, StorageFull) else no(tag, CANNOT, str(exc))
+
+
 def bad(tag: str, text: str, code: str | None = None) -> TaggedReply:
     return TaggedReply(tag, "BAD", text, code)
 
@@ -95,6 +108,9 @@ PRIVACYREQUIRED, READ_ONLY, READ_WRITE = "PRIVACYREQUIRED", "READ-ONLY", "READ-W
 SERVERBUG, TOOBIG, TRYCREATE, UNAVAILABLE = "SERVERBUG", "TOOBIG", "TRYCREATE", "UNAVAILABLE"
 UNKNOWN_CTE, UIDNOTSTICKY, COMPRESSIONACTIVE = "UNKNOWN-CTE", "UIDNOTSTICKY", "COMPRESSIONACTIVE"
 USEATTR = "USEATTR"
+
+TOO_MANY_CONNECTIONS = bye("Too many connections, try again later", UNAVAILABLE)
+"""The goodbye of a connection refused or let go because its listener is full (``net/limits.py``)."""
 
 
 def code_capability(capabilities: Iterable[str]) -> str:

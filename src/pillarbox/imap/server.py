@@ -17,8 +17,9 @@ def make_handler(services: IMAPServices, implicit_tls: bool) -> Callable[[Connec
         session = IMAPSession(conn, services, implicit_tls)
         try:
             await session.greet()
-            await run_shell(conn, session, idle_timeout=services.settings.timeout)
+            await run_shell(conn, session, services.settings.deadlines)
         finally:  # one summary line per session, however it ended
+            session.finish()
             log_event(log, "info", "imap session", session=session.session_id, client=conn.peer[0],
                       user=session.user.address if session.user else None,
                       **session.tally.fields(conn.bytes_in, conn.bytes_out))

@@ -9,6 +9,11 @@ is enabled, flag updates carry MODSEQ (3.1.4.1).
 
 The commands that turn the conversation around (STARTTLS, AUTHENTICATE, IDLE, COMPRESS) live in
 ``turnaround``; when COMPRESS=DEFLATE is active, ``on_data`` inflates and ``flush`` deflates.
+
+Before login a stranger may send only small literals (``PRE_LOGIN_MAX_LITERAL``, and LITERAL- is
+announced instead of LITERAL+: RFC 7888 5); after it, a literal the framer does not keep (an APPEND
+of a large message) goes to a spool file as it arrives and is read back, within the process's memory
+budget, when its command is complete (``net/spool.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, SaslExchange
-from pillarbox.errors import ProtocolError, StoreUnavailable
+from pillarbox.errors import ProtocolError, StorageFull, StoreUnavailable
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
@@ -33,15 +38,20 @@ from pillarbox.imap.parser.commands import Store as StoreCommand
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
+from pillarbox.net.shell import DEFAULT_MIN_RATE, DEFAULT_TRANSFER_TIMEOUT, Deadlines, Phase
+from pillarbox.net.spool import Spool, SpoolArea, SpoolError
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
+from pillarbox.store.reserve import is_disk_full
 
 log = get_logger("imap")
 SESSIONS = Counter("pillarbox_imap_sessions_total", "IMAP sessions started", ("tls",))
 COMMANDS = Counter("pillarbox_imap_commands_total", "IMAP commands by name and status", ("command", "status"))
 PRE_AUTH_TIMEOUT = 60.0
+PRE_LOGIN_MAX_LITERAL = framing.LITERAL_MINUS_MAX  # a password or an ID value needs no more
+PRE_LOGIN_MAX_COMMAND = 16 * 1024  # the literals of one command, before login
 
 
 class State(enum.Enum):
@@ -87,6 +97,13 @@ class IMAPSettings:
     timeout: float
     max_literal: int
     max_command_errors: int
+    login_timeout: float = PRE_AUTH_TIMEOUT
+    transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT
+    min_transfer_rate: float = DEFAULT_MIN_RATE
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(self.timeout, self.transfer_timeout, self.min_transfer_rate)
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,8 @@ class IMAPServices:
     """Stored messages never change: one cache of decoded structures for every session of the server."""
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     """The newest snapshot of recently selected mailboxes, shared by the sessions that select them."""
+    spool: SpoolArea | None = None
+    """Where large literals wait for their command; None keeps them in memory (tools, tests)."""
 
 
 class IMAPSession:
@@ -110,7 +129,11 @@ class IMAPSession:
         self.store = services.store
         self.settings = services.settings
         self.table = TABLE
-        self.framer = framing.CommandFramer(max_literal=services.settings.max_literal)
+        self.framer = framing.CommandFramer(
+            max_literal=PRE_LOGIN_MAX_LITERAL, max_command=PRE_LOGIN_MAX_COMMAND, literal_minus=True,
+            max_in_memory=framing.DEFAULT_MAX_IN_MEMORY if services.spool else framing.DEFAULT_MAX_COMMAND,
+        )
+        self.literals: Spool | None = None  # the large literals of the command being framed
         self.state = State.NOT_AUTHENTICATED
         self.closed = False
         self.session_id = secrets.token_hex(6)
@@ -131,7 +154,14 @@ class IMAPSession:
 
     @property
     def idle_timeout(self) -> float:
-        return PRE_AUTH_TIMEOUT if self.user is None else self.settings.timeout
+        return self.settings.login_timeout if self.user is None else self.settings.timeout
+
+    @property
+    def phase(self) -> Phase:
+        """Where the peer is in its input, for its deadline (``net/shell.py``)."""
+        if self.framer.receiving_literal:
+            return Phase.TRANSFER
+        return Phase.COMMAND if self.framer.partial_input else Phase.IDLE
 
     @property
     def utf8(self) -> bool:
@@ -156,7 +186,8 @@ class IMAPSession:
         return "QRESYNC" in self.enabled
 
     def capabilities(self) -> list[str]:
-        caps = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
+        literal = "LITERAL-" if self.framer.literal_minus else "LITERAL+"  # never both (RFC 7888 5)
+        caps = ["IMAP4rev1", "IMAP4rev2", literal, "SASL-IR", "ID", "ENABLE", "IDLE"]
         if self.state is State.NOT_AUTHENTICATED:
             if self.conn.is_tls:
                 caps += [f"AUTH={name}" for name in sasl.mechanisms_for(tls=True)]
@@ -185,6 +216,18 @@ class IMAPSession:
     def login(self, account: Account) -> None:
         self.user = account
         self.state = State.AUTHENTICATED
+        self.framer.max_literal, self.framer.literal_minus = self.settings.max_literal, False
+        self.framer.max_command = max(framing.DEFAULT_MAX_COMMAND, self.settings.max_literal + framing.DEFAULT_MAX_LINE)
+
+    def complete_login(self, account: Account, tag: str) -> r.TaggedReply:
+        """``account`` authenticated: the tagged OK, or NO when that user already has as many sessions
+        from this address as allowed (the connection stays, not logged in)."""
+        if not self.conn.logged_in(account.address):
+            log_event(log, "info", "login refused: too many sessions", session=self.session_id,
+                      user=account.address, client=self.conn.peer[0])
+            return r.no(tag, r.UNAVAILABLE, "Too many sessions of this user from this address, try again later")
+        self.login(account)
+        return r.ok(tag, "Logged in", r.code_capability(self.capabilities()))
 
     # -- output ---------------------------------------------------------------------------------------
 
@@ -213,34 +256,46 @@ class IMAPSession:
 
     async def on_shutdown(self) -> None:
         await turnaround.stop_idle(self)
-        self.send(r.bye("Server shutting down", r.UNAVAILABLE).to_bytes())
+        farewell = r.TOO_MANY_CONNECTIONS if self.conn.is_shed else r.bye("Server shutting down", r.UNAVAILABLE)
+        self.send(farewell.to_bytes())
         await self.flush()
         self.closed = True
+
+    def finish(self) -> None:
+        """The connection is over, however it ended: drop a command's literals still spooled."""
+        self._drop_literals()
 
     async def on_eof(self) -> None:
         await turnaround.stop_idle(self)
         self.closed = True
 
     async def on_data(self, data: bytes) -> None:
-        if self.deflate is not None and data:
+        if self.deflate is None or not data:
+            await self._frame(data)
+        else:
             try:
-                data = self.deflate.decompress(data)
+                for piece in self.deflate.decompress(data):  # framed piece by piece: bounded memory
+                    await self._frame(piece)
+                    if self.closed:
+                        break
             except (turnaround.InflateLimit, zlib.error):  # RFC 4978 4: a broken stream ends the session
                 self.send(r.bye("Invalid compressed data").to_bytes())
-                await self.flush()
                 self.closed = True
-                return
+        await self.flush()
+
+    async def _frame(self, data: bytes) -> None:
         self.framer.receive_data(data)
         while not self.closed:
             event = self.framer.next_command()
             if isinstance(event, framing.Sentinel):
                 break
             await self._event(event)
-        await self.flush()
 
     async def _event(self, event: framing.Event) -> None:
         if isinstance(event, framing.FramedCommand):
-            await self._command(event)
+            await (self._spooled_command(event) if event.spooled else self._command(event))
+        elif isinstance(event, framing.LiteralData):
+            self._literal_spool().write(event.data)
         elif isinstance(event, framing.NeedContinuation):
             self.send(r.continuation())
             await self.flush()
@@ -248,9 +303,33 @@ class IMAPSession:
         elif isinstance(event, framing.RawLine):
             await turnaround.raw_line(self, event.line)
         elif isinstance(event, framing.FramingError):
+            self._drop_literals()
             self.reply(event.reply)
         elif isinstance(event, framing.ConnectionClosed):
             self.closed = True
+
+    def _literal_spool(self) -> Spool:
+        if self.literals is None:
+            assert self.services.spool is not None  # the framer streams only with a spool
+            self.literals = self.services.spool.open()
+        return self.literals
+
+    def _drop_literals(self) -> None:
+        if self.literals is not None:
+            self.literals.close()
+            self.literals = None
+
+    async def _spooled_command(self, framed: framing.FramedCommand) -> None:
+        """A command whose large literals waited in the spool: run it with them back in place."""
+        literals = self._literal_spool()
+        try:
+            async with literals.contents() as data:
+                await self._command(framed.with_literals(data))
+        except SpoolError as exc:
+            log_event(log, "error", "literal not kept", session=self.session_id, error=str(exc))
+            self.reply(r.no(framed.tag, r.UNAVAILABLE, "Insufficient system storage, try again later"))
+        finally:
+            self._drop_literals()
 
     # -- commands -------------------------------------------------------------------------------------
 
@@ -267,8 +346,10 @@ class IMAPSession:
                 reply = r.TaggedReply(framed.tag or "*", reply.status, reply.text, reply.code)
             if self.sasl is None and self.idle_task is None:
                 self.resume_framing()
-        except (OSError, ssl.SSLError):
-            raise  # the peer went away or broke TLS: the listener ends the connection quietly
+        except (OSError, ssl.SSLError, StorageFull) as exc:
+            if not isinstance(exc, StorageFull) and not is_disk_full(exc):
+                raise  # the peer went away or broke TLS: the listener ends the connection quietly
+            reply = self._abandon(r.storage_full(framed.tag or "*"))
         except StoreUnavailable as exc:  # RFC 5530 3: UNAVAILABLE, "a subsystem is down"; try later
             log_event(log, "warning", "store unavailable", session=self.session_id, command=name, error=str(exc))
             reply = r.no(framed.tag or "*", r.UNAVAILABLE, "The mail store is unavailable; try again later")
@@ -276,12 +357,16 @@ class IMAPSession:
                 self.resume_framing()
         except Exception:  # a bug costs the client one command, not the connection
             log.exception("imap: internal error in %s", name, extra={"fields": {"session": self.session_id}})
-            reply = r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed")
-            if self.sasl is None and self.idle_task is None:
-                self.resume_framing()
+            reply = self._abandon(r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed"))
         if reply is not None:
             COMMANDS.inc(command=name if name in self.table else "other", status=reply.status)
             self.reply(reply)
+
+    def _abandon(self, reply: r.TaggedReply) -> r.TaggedReply:
+        """A command that failed midway: its reply, and framing resumed unless a turn-around goes on."""
+        if self.sasl is None and self.idle_task is None:
+            self.resume_framing()
+        return reply
 
     async def _run(self, command: Command) -> r.TaggedReply | None:
         entry = self.table.get(command.name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pillarbox.auth import sasl
@@ -49,16 +49,18 @@ class Deflate:
     def compress(self, data: bytes) -> bytes:
         return self._out.compress(data) + self._out.flush(zlib.Z_SYNC_FLUSH)
 
-    def decompress(self, data: bytes) -> bytes:
-        """Inflate ``data`` in bounded steps; more than ``limit`` octets from one read is refused."""
-        out = [self._in.decompress(data, MAX_INFLATE_CHUNK)]
-        total = len(out[0])
+    def decompress(self, data: bytes) -> Iterator[bytes]:
+        """Inflate ``data`` in pieces of at most ``MAX_INFLATE_CHUNK`` (the caller takes each before
+        the next is made); more than ``limit`` octets from one read is refused."""
+        piece = self._in.decompress(data, MAX_INFLATE_CHUNK)
+        total = len(piece)
+        yield piece
         while self._in.unconsumed_tail:
-            out.append(self._in.decompress(self._in.unconsumed_tail, MAX_INFLATE_CHUNK))
-            total += len(out[-1])
+            piece = self._in.decompress(self._in.unconsumed_tail, MAX_INFLATE_CHUNK)
+            total += len(piece)
             if total > self._limit:
                 raise InflateLimit(f"more than {self._limit} octets inflated from one read")
-        return b"".join(out)
+            yield piece
 
 
 async def starttls(session: IMAPSession, command: Command) -> r.TaggedReply | None:
@@ -149,8 +151,7 @@ async def _sasl_step(session: IMAPSession, advance: Awaitable[Any]) -> r.TaggedR
         session.send(b"+ " + sasl.encode_challenge(outcome.challenge).encode() + b"\r\n")
         session.framer.expect_line()
         return None
-    session.login(outcome.account)
-    return end_sasl(session, r.ok(tag, "Logged in", r.code_capability(session.capabilities())))
+    return end_sasl(session, session.complete_login(outcome.account, tag))
 
 
 def end_sasl(session: IMAPSession, reply: r.TaggedReply) -> r.TaggedReply:

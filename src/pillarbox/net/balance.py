@@ -10,13 +10,19 @@ Two uses:
   (a 7/3 split is as likely as 5/5). So a process with more open connections than another waits
   ``BALANCE_DEFER`` seconds before it accepts, and the less busy one takes the connection; if the
   connection still waits after that (that process is busy right now), it is accepted all the same.
-- **Limits hold across processes.** ``ConnectionLimiter`` adds the other processes' connections to
-  its own: their totals exactly, and per client by a hash bucket of the client's address (two
-  clients sharing a bucket count together there, which can only refuse early, and rarely: 4,096
-  buckets).
+- **Limits hold across processes.** A ``ConnectionLimiter`` (``net/limits.py``) adds the other
+  processes' counts to its own: named counters exactly (a listener's connections, its logged-in
+  ones), and per key (a client address, a user at an address) by a hash bucket of the key; two keys
+  sharing a bucket count together there, which can only refuse early, and rarely (16,384 buckets).
 
-Layout: one row per process, its total then its per-bucket counts, 8 bytes each. Each process writes
-only its own row; reads of the others' may be a moment old, which costs at worst one connection.
+Layout: one row per process, 8 bytes a number: the process's total, its named counters, then its
+buckets. Each process writes only its own row; reads of the others' may be a moment old, which costs
+at worst one connection.
+
+The file is mapped, so its blocks must exist before anyone writes through the map: a write to a hole
+that the file system cannot fill (the disk is full) is not an error code but SIGBUS, which kills the
+process. The primary therefore allocates the whole file (``posix_fallocate``) before mapping it and
+stops with one line when it cannot.
 """
 
 from __future__ import annotations
@@ -26,28 +32,28 @@ import os
 import zlib
 from pathlib import Path
 
+from pillarbox.errors import PillarboxError
+
 BALANCE_DEFER = 0.005
-BUCKETS = 4096
-_ROW = 1 + BUCKETS
+BUCKETS = 16384
 ABSENT = 1 << 62
 """The total of a process that is not running (not started yet, or being restarted): never the
-least busy one, so nobody waits for it; its buckets are zero."""
+least busy one, so nobody waits for it; its counts are zero."""
+
+
+class BoardUnavailable(PillarboxError):
+    """The shared file cannot be made (disk full, read-only data_dir...)."""
 
 
 class LoadBoard:
     """The primary (``me`` = 0) makes the board: every other row ``ABSENT`` until that worker starts
-    and zeroes its own."""
+    and zeroes its own. ``counters``: how many named counters each row has (``add``/``others``)."""
 
-    def __init__(self, path: Path, processes: int, me: int) -> None:
-        size = processes * _ROW * 8
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if me == 0:
-                os.ftruncate(fd, 0)  # a fresh board, also when the number of processes changed
-            os.ftruncate(fd, size)
-            self._map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
+    def __init__(self, path: Path, processes: int, me: int, counters: int = 0) -> None:
+        self._row = 1 + counters + BUCKETS
+        self._counters = counters
+        size = processes * self._row * 8
+        self._map = _map_file(path, size, fresh=me == 0)
         self._counts = memoryview(self._map).cast("q")
         self._processes = processes
         self._me = me
@@ -56,25 +62,28 @@ class LoadBoard:
                 self.mark_absent(index)
         self._reset(me, 0)
 
-    def opened(self, client: str) -> None:
-        """A connection from ``client`` (the limiter's key: an IP address, or an IPv6 prefix) opened here."""
-        self._add(client, 1)
+    def add(self, counter: int, delta: int) -> None:
+        """Named counter ``counter`` of this process moves by ``delta``."""
+        self._counts[self._me * self._row + 1 + counter] += delta
 
-    def closed(self, client: str) -> None:
-        self._add(client, -1)
+    def add_key(self, key: str, delta: int) -> None:
+        """The count of ``key`` (e.g. ``"smtp|192.0.2.1"``) in this process moves by ``delta``."""
+        self._counts[self._me * self._row + self._bucket(key)] += delta
 
-    def others(self, client: str) -> tuple[int, int]:
-        """Open connections of the other running processes: in all, and from ``client``'s bucket."""
-        bucket = 1 + _bucket(client)
-        total = from_client = 0
-        for index in range(self._processes):
-            if index != self._me and (count := self._counts[index * _ROW]) != ABSENT:
-                total += count
-                from_client += self._counts[index * _ROW + bucket]
-        return total, from_client
+    def add_total(self, delta: int) -> None:
+        """This process's open connections, the number that decides who accepts next."""
+        self._counts[self._me * self._row] += delta
+
+    def others(self, counter: int) -> int:
+        """Named counter ``counter``, added up over the other running processes."""
+        return self._sum_others(1 + counter)
+
+    def others_key(self, key: str) -> int:
+        """The count of ``key`` in the other running processes (its bucket's, to be exact)."""
+        return self._sum_others(self._bucket(key))
 
     def totals(self) -> list[int]:
-        return [self._counts[index * _ROW] for index in range(self._processes)]
+        return [self._counts[index * self._row] for index in range(self._processes)]
 
     def busier_than_another(self) -> bool:
         """Does another process have fewer open connections than this one?"""
@@ -87,16 +96,37 @@ class LoadBoard:
         it, and its connections are gone."""
         self._reset(index, ABSENT)
 
-    def _add(self, client: str, delta: int) -> None:
-        row = self._me * _ROW
-        self._counts[row] += delta
-        self._counts[row + 1 + _bucket(client)] += delta
+    def _sum_others(self, column: int) -> int:
+        found = 0
+        for index in range(self._processes):
+            if index != self._me and self._counts[index * self._row] != ABSENT:
+                found += self._counts[index * self._row + column]
+        return found
+
+    def _bucket(self, key: str) -> int:
+        # crc32 is the same in every process (hash() is not)
+        return 1 + self._counters + zlib.crc32(key.encode()) % BUCKETS
 
     def _reset(self, index: int, total: int) -> None:
-        row = index * _ROW
-        self._map[(row + 1) * 8:(row + _ROW) * 8] = bytes(BUCKETS * 8)
+        row = index * self._row
+        self._map[(row + 1) * 8:(row + self._row) * 8] = bytes((self._row - 1) * 8)
         self._counts[row] = total
 
 
-def _bucket(client: str) -> int:
-    return zlib.crc32(client.encode()) % BUCKETS  # the same in every process (hash() is not)
+def _map_file(path: Path, size: int, fresh: bool) -> mmap.mmap:
+    """Map ``size`` bytes of ``path``, every block of them allocated on disk (see the module essay)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise BoardUnavailable(f"cannot open {path}: {exc.strerror}") from exc
+    try:
+        if fresh:
+            os.ftruncate(fd, 0)  # a fresh board, also when the number of processes changed
+        os.posix_fallocate(fd, 0, size)
+        return mmap.mmap(fd, size)
+    except OSError as exc:
+        raise BoardUnavailable(
+            f"cannot allocate {size} bytes for {path} (the workers' shared connection counts): {exc.strerror}"
+        ) from exc
+    finally:
+        os.close(fd)

@@ -9,6 +9,12 @@ We run our own accept loop on sockets we bind ourselves instead of ``asyncio.sta
 
 On implicit-TLS ports the refusal line is not sent (plaintext would only be a TLS error to the
 client); the connection is simply closed.
+
+Each admitted connection holds a ``Lease`` of its listener's ``ConnectionLimiter`` (``net/limits.py``)
+as ``Connection.lease``: the session reports its login through it, and the limiter may let the
+connection go for a newcomer (``Connection.shed()``: the session's goodbye, then the socket is closed).
+A peer that stops reading cannot hold a session forever either: a write that cannot hand its data to
+the kernel within ``send_timeout`` seconds ends the connection.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import asyncio.sslproto
 import contextlib
-import ipaddress
 import itertools
 import logging
 import socket
@@ -25,9 +30,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pillarbox.net.balance import BALANCE_DEFER, LoadBoard
+from pillarbox.net.limits import ConnectionLimiter, Lease, PoolLimits
 from pillarbox.net.tls import TLSContextHolder, describe_tls
+from pillarbox.obs import Counter
 
 log = logging.getLogger("pillarbox.net")
+REFUSED = Counter("pillarbox_connections_refused_total", "Connections refused by the limits", ("listener",))
+SHED = Counter("pillarbox_connections_shed_total", "Connections not logged in let go for a newcomer", ("listener",))
 
 # asyncio's TLS layer gives every connection a zero-filled 256 KiB read buffer (sslproto.SSLProtocol
 # .max_size) for the bytes off the socket: with thousands of idle IMAP IDLE sessions that buffer is most
@@ -40,6 +49,9 @@ if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > TLS_READ_BUFFER:
 DEFAULT_READ_SIZE = 64 * 1024
 DEFAULT_HANDSHAKE_TIMEOUT = 30.0
 DEFAULT_BACKLOG = 128
+DEFAULT_SEND_TIMEOUT = 300.0
+WRITE_PIECE = 256 * 1024
+SHED_GRACE = 5.0  # seconds a connection let go for a newcomer has for its goodbye before it is cut
 ACCEPT_ERROR_PAUSE = 0.1  # seconds to back off when accept() fails (EMFILE...), instead of spinning
 
 
@@ -64,10 +76,15 @@ class Connection:
         self.local: tuple[str, int] = _addr(writer.get_extra_info("sockname"))
         self.stopping = asyncio.Event()
         """Set by ``stop()`` at shutdown: a session waiting for its peer should say goodbye."""
+        self.is_shed = False
+        """Let go for a newcomer (``shed()``): the goodbye is "too many connections", not "shutting down"."""
+        self.lease: Lease | None = None
+        self.send_timeout = DEFAULT_SEND_TIMEOUT
         self._closed = False
         self.bytes_in = 0
         self.bytes_out = 0
         """Application bytes read and written (after TLS), for the session's summary line."""
+        self._cut: asyncio.TimerHandle | None = None
         self._reading: asyncio.Task[Any] | None = None
         self._stop_cancelled = False
 
@@ -116,11 +133,47 @@ class Connection:
             self._stop_cancelled = True
             self._reading.cancel()
 
+    def logged_in(self, user: str) -> bool:
+        """The session authenticated ``user``; False when that user already has too many sessions
+        from this address (the session then refuses the login)."""
+        return self.lease is None or self.lease.promote(user)
+
+    def shed(self, grace: float = SHED_GRACE) -> None:
+        """Let this connection go: a session waiting for its peer says goodbye at once (like
+        ``stop()``), and whatever still runs after ``grace`` seconds is cut off."""
+        self.is_shed = True
+        self.stop()
+        self._cut = asyncio.get_running_loop().call_later(grace, self.writer.transport.abort)
+
     async def write(self, data: bytes) -> None:
-        """Write and wait for the buffer to drain, so a slow reader slows us instead of growing memory."""
-        self.writer.write(data)
+        """Write and wait for the buffer to drain, so a slow reader slows us instead of growing memory;
+        a reader too slow for ``send_timeout`` ends the connection (TimeoutError, an OSError).
+
+        Large data goes in pieces: the TLS layer hands whatever it is given to the socket's buffer in
+        one go and only pauses the writer on the *next* write, so a 50 MB FETCH written at once would
+        sit in memory, encrypted, however slowly the peer reads."""
         self.bytes_out += len(data)
-        await self.writer.drain()
+        if len(data) <= WRITE_PIECE:
+            self.writer.write(data)
+            await self._drain()
+            return
+        view = memoryview(data)
+        for start in range(0, len(data), WRITE_PIECE):
+            self.writer.write(view[start:start + WRITE_PIECE])
+            await self._drain()
+
+    async def _drain(self) -> None:
+        # StreamWriter has no public "would drain wait?"; its protocol's flag says it. Arming a timer
+        # for every write would cost several percent of an SMTP message's CPU for nothing.
+        if not getattr(self.writer._protocol, "_paused", True):  # type: ignore[attr-defined]
+            await self.writer.drain()  # returns at once (or raises if the peer is gone)
+            return
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await self.writer.drain()
+        except TimeoutError:
+            self.writer.transport.abort()  # close() would wait for the unread data to leave: forever
+            raise
 
     async def start_tls(
         self, ctx: ssl.SSLContext, handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
@@ -147,6 +200,8 @@ class Connection:
         if self._closed:
             return
         self._closed = True
+        if self._cut is not None:
+            self._cut.cancel()
         self.writer.close()
         with contextlib.suppress(OSError, ssl.SSLError, asyncio.TimeoutError):
             await asyncio.wait_for(self.writer.wait_closed(), timeout=5.0)
@@ -159,64 +214,6 @@ def _addr(addr: Any) -> tuple[str, int]:
     if isinstance(addr, tuple) and len(addr) >= 2:
         return str(addr[0]), int(addr[1])
     return ("", 0)
-
-
-class ConnectionLimiter:
-    """Counts open connections, globally and per client; may be shared by several listeners, and
-    with a ``board`` holds across server processes.
-
-    IPv6 clients are counted per /64 by default, since one host usually owns a whole /64.
-    """
-
-    def __init__(
-        self, max_total: int = 1000, max_per_ip: int = 20, ipv6_prefix: int = 64, board: LoadBoard | None = None,
-    ) -> None:
-        self.max_total = max_total
-        self.max_per_ip = max_per_ip
-        self.ipv6_prefix = ipv6_prefix
-        self.board = board
-        """With several server processes: their connections count too (``net/balance.py``)."""
-        self.total = 0
-        self._per_ip: dict[str, int] = {}
-
-    def key(self, ip: str) -> str:
-        try:
-            addr = ipaddress.ip_address(ip.split("%", 1)[0])
-        except ValueError:
-            return ip  # not an IP peer (never expected on TCP); count it under its own name
-        if isinstance(addr, ipaddress.IPv6Address):
-            if addr.ipv4_mapped is not None:
-                return str(addr.ipv4_mapped)
-            return str(ipaddress.IPv6Network((addr, self.ipv6_prefix), strict=False))
-        return str(addr)
-
-    def try_acquire(self, ip: str) -> bool:
-        key = self.key(ip)
-        total, from_ip = self.total, self._per_ip.get(key, 0)
-        if self.board is not None:
-            elsewhere, from_ip_elsewhere = self.board.others(key)
-            total, from_ip = total + elsewhere, from_ip + from_ip_elsewhere
-        if total >= self.max_total or from_ip >= self.max_per_ip:
-            return False
-        self.total += 1
-        self._per_ip[key] = self._per_ip.get(key, 0) + 1
-        if self.board is not None:
-            self.board.opened(key)
-        return True
-
-    def release(self, ip: str) -> None:
-        key = self.key(ip)
-        self.total -= 1
-        if self.board is not None:
-            self.board.closed(key)
-        left = self._per_ip.get(key, 1) - 1
-        if left > 0:
-            self._per_ip[key] = left
-        else:
-            self._per_ip.pop(key, None)
-
-    def count(self, ip: str) -> int:
-        return self._per_ip.get(self.key(ip), 0)
 
 
 def endpoint_host_port(endpoint: Endpoint) -> tuple[str, int]:
@@ -280,6 +277,7 @@ class Listener:
         tls: TLSContextHolder | None = None,
         limiter: ConnectionLimiter | None = None,
         refusal: bytes = b"",
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
         name: str = "",
         read_limit: int = DEFAULT_READ_SIZE,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
@@ -289,8 +287,9 @@ class Listener:
         self.balance = balance
         self.handler = handler
         self.tls = tls
-        self.limiter = limiter or ConnectionLimiter()
+        self.limiter = limiter or ConnectionLimiter(PoolLimits(max_connections=1000))
         self.refusal = refusal
+        self.send_timeout = send_timeout
         self.name = name or ("tls" if tls else "plain")
         self.read_limit = read_limit
         self.handshake_timeout = handshake_timeout
@@ -376,11 +375,14 @@ class Listener:
                 continue  # another process took it
 
     def _admit(self, client: socket.socket, ip: str) -> None:
-        if not self.limiter.try_acquire(ip):
-            log.info("%s: refused %s: too many connections", self.name, ip)
+        lease = self.limiter.admit(ip)
+        if lease is None:
+            REFUSED.inc(listener=self.name)
+            log.info("%s: refused %s: %s", self.name, ip, self.limiter.refusal_reason)
             self._refuse(client)
             return
-        task = asyncio.create_task(self._serve(client, ip))
+        task = asyncio.create_task(self._serve(client, lease))
+        lease.on_shed = lambda: self._shed(ip, task.cancel)  # before it started: it has said nothing yet
         self._clients.add(task)
         task.add_done_callback(self._clients.discard)
 
@@ -391,16 +393,18 @@ class Listener:
                 client.send(self.refusal)  # a short line always fits in an empty socket buffer
         client.close()
 
-    async def _serve(self, client: socket.socket, ip: str) -> None:
+    async def _serve(self, client: socket.socket, lease: Lease) -> None:
         try:
             conn = await self._open(client)
         except BaseException as exc:
             client.close()
-            self.limiter.release(ip)
+            lease.release()
             if not isinstance(exc, Exception):
-                raise  # cancelled by stop()
-            log.debug("%s: connection from %s failed before start: %s", self.name, ip, exc)
+                raise  # cancelled by stop(), or let go for a newcomer
+            log.debug("%s: connection from %s failed before start: %s", self.name, lease.ip_key, exc)
             return
+        conn.lease, conn.send_timeout = lease, self.send_timeout
+        lease.on_shed = lambda: self._shed(conn.peer[0], conn.shed)
         self._connections.add(conn)
         try:
             await self.handler(conn)
@@ -411,8 +415,13 @@ class Listener:
             log.exception("%s: handler failed for %r", self.name, conn)
         finally:
             self._connections.discard(conn)
-            self.limiter.release(ip)
+            lease.release()
             await conn.close()
+
+    def _shed(self, ip: str, end: Callable[[], object]) -> None:
+        SHED.inc(listener=self.name)
+        log.info("%s: let %s go for a newcomer: full", self.name, ip)
+        end()
 
     async def _open(self, client: socket.socket) -> Connection:
         """Wrap an accepted socket in streams; for implicit TLS, handshake with the current context."""

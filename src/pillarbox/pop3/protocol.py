@@ -110,6 +110,11 @@ class POP3ServerProtocol:
         elif self.state is not State.UPDATE:
             self._buf += data
 
+    @property
+    def partial_input(self) -> bool:
+        """Part of a line has arrived (or an overlong one is being dropped): the peer owes the rest."""
+        return bool(self._buf) or self._discarding
+
     def next_event(self) -> Event:
         if self.state is State.UPDATE:
             return CLOSED

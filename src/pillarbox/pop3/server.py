@@ -10,7 +10,7 @@ from typing import Protocol
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.config import Config
 from pillarbox.net.listener import Connection
-from pillarbox.net.shell import run_shell
+from pillarbox.net.shell import Deadlines, run_shell
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.pop3 import replies
 from pillarbox.pop3.session import POP3Services, POP3Session, POP3Settings
@@ -49,7 +49,7 @@ def make_handler(services: POP3Services) -> Handler:
         session = POP3Session(conn, services)
         try:
             await session.greet()
-            await run_shell(conn, session, idle_timeout=services.settings.timeout)
+            await run_shell(conn, session, Deadlines(services.settings.timeout))
         finally:
             session.finish()
 

@@ -24,6 +24,7 @@ from pillarbox.auth.authenticator import Authenticator
 from pillarbox.errors import ProtocolError, StoreError, StoreUnavailable
 from pillarbox.mime.downgrade import downgrade
 from pillarbox.net.listener import Connection
+from pillarbox.net.shell import Phase
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, SessionTally, get_logger, log_event
 from pillarbox.pop3 import protocol as core
@@ -109,6 +110,18 @@ class POP3Session:
 
     async def on_eof(self) -> None:
         self.closed = True
+
+    async def on_shutdown(self) -> None:
+        """Server stop: the connection just closes, as it always has; let go for a newcomer: say so."""
+        self.closed = True
+        if self.conn.is_shed:
+            self.end = "shed"
+            await self.conn.write(replies.TOO_MANY_CONNECTIONS.to_bytes())
+
+    @property
+    def phase(self) -> Phase:
+        """Where the peer is in its input, for its deadline (``net/shell.py``): POP3 has only lines."""
+        return Phase.COMMAND if self.core.partial_input else Phase.IDLE
 
     def finish(self) -> None:
         """Release the maildrop and log the session: always called once, however it ended."""
@@ -310,6 +323,7 @@ class POP3Session:
             raise ProtocolError(replies.LOGIN_DELAY)
         if not await locks.acquire(account.id):
             raise ProtocolError(replies.IN_USE)
+        self.conn.logged_in(account.address)  # never refused: the lock allows one session per user
         try:
             mailbox = await self.store.get_mailbox(account.id, "INBOX")
             if mailbox is None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pillarbox.delivery.local import DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
-from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StoreError, StoreUnavailable
+from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StorageFull, StoreError, StoreUnavailable
 from pillarbox.mailauth.arc import seal_message
 from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
@@ -113,7 +113,8 @@ class MessageAcceptor:
         except (StoreError, StoreUnavailable) as exc:
             log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
             MESSAGES.inc(result="tempfail")
-            return replies.TEMP_FAILURE
+            # RFC 5321 4.2.2 / RFC 3463 4.3.1: a full disk is "insufficient system storage", not a bug
+            return replies.INSUFFICIENT_STORAGE if isinstance(exc, StorageFull) else replies.TEMP_FAILURE
         failed = [r for r in report.accounts if r.error is not None]
         if failed and len(failed) == len(report.accounts) and report.queue_id is None:
             MESSAGES.inc(result="refused")

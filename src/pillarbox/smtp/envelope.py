@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pillarbox.address import AddressError, split_address
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError
+from pillarbox.net.spool import Spool
 from pillarbox.smtp import replies
 from pillarbox.smtp.grammar import MailFrom, RcptTo
 from pillarbox.store.records import Account, OutboundRecipient
@@ -43,11 +44,16 @@ class Recipient:
 class Transaction:
     mail: MailFrom
     recipients: list[Recipient] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)
-    chunk_octets: int = 0
-    chunk_failure: replies.Reply | None = None
+    body: Spool | None = None
+    """The content received so far (DATA, or the BDAT chunks); closed when the transaction ends."""
     verdict: tuple[str, str | None] | None = None
     """MX role: the sender-authentication decision (action, reason), for the transaction's log line."""
+
+    def close(self) -> None:
+        """The transaction is over, however it ended: let its body go."""
+        if self.body is not None:
+            self.body.close()
+            self.body = None
 
     @property
     def sender(self) -> str:

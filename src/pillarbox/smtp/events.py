@@ -108,10 +108,20 @@ class AuthCancelled(Event):
 
 
 @dataclass(frozen=True)
-class MessageComplete(Event):
-    """The DATA content, dot-unstuffed, with its final CRLF; the core is back in command mode."""
+class Content(Event):
+    """A piece of the message (DATA dot-unstuffed, or BDAT chunk octets) as it arrives; more follows.
 
-    content: bytes
+    The core keeps none of it: the session decides where it goes (``net/spool.py``)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class MessageComplete(Event):
+    """The end of DATA: ``tail`` is the last piece of the content (after any ``Content`` events; all
+    of it when none came), dot-unstuffed, with the final CRLF; the core is back in command mode."""
+
+    tail: bytes
 
 
 @dataclass(frozen=True)
@@ -124,10 +134,12 @@ class MessageRejected(Event):
 
 @dataclass(frozen=True)
 class BdatChunk(Event):
-    """A whole BDAT chunk (RFC 3030 2)."""
+    """The end of a BDAT chunk (RFC 3030 2): ``tail`` is its last piece (after any ``Content``
+    events), ``size`` the chunk's octets in all."""
 
-    data: bytes
+    tail: bytes
     last: bool
+    size: int
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,10 @@ from pillarbox.smtp.session import SMTPServices, SMTPSession
 def make_handler(services: SMTPServices, role: Role) -> Callable[[Connection], Awaitable[None]]:
     async def handle(conn: Connection) -> None:
         session = SMTPSession(conn, services, role)
-        await session.greet()
-        await run_shell(conn, session, idle_timeout=services.settings.timeout)
+        try:
+            await session.greet()
+            await run_shell(conn, session, services.settings.deadlines)
+        finally:
+            session.finish()
 
     return handle

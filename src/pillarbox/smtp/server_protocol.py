@@ -19,6 +19,9 @@ What we do:
 * BDAT <size> [LAST] is followed by exactly ``size`` octets whatever the reply will be (RFC 3030 2),
   so the core reads them on its own and yields one ``BdatChunk`` (or ``ChunkRejected`` when the
   transaction's chunks exceed ``max_message_size``).
+* The core holds no message: content is handed over as it arrives, in ``Content`` events, and the
+  last piece rides in ``MessageComplete``/``BdatChunk`` (a message that arrives in one read is one
+  event). The session decides where it goes: memory for the first part, then a spool file.
 * After DATA, AUTH and STARTTLS the core *pauses* (``next_event()`` returns ``PAUSED``) until the
   session decides: ``start_data()`` after 354, ``expect_auth_response()`` after 334, ``start_tls()``
   after 220 (which drops and counts the bytes pipelined behind STARTTLS), or ``resume()`` when it
@@ -54,6 +57,7 @@ from pillarbox.smtp.events import (  # the core's vocabulary, re-exported for it
     BdatChunk,
     ChunkRejected,
     ConnectionClosed,
+    Content,
     Data,
     Ehlo,
     Event,
@@ -188,6 +192,16 @@ class SMTPServerProtocol:
     def has_buffered_input(self) -> bool:
         """More pipelined input is waiting (RFC 2920: the session may hold its replies back)."""
         return bool(self._buf) and not self._discarding
+
+    @property
+    def receiving_content(self) -> bool:
+        """Inside DATA content or a BDAT chunk (the peer's deadline grows with the octets it sends)."""
+        return self.state is State.DATA or self.state is State.BDAT
+
+    @property
+    def partial_input(self) -> bool:
+        """Part of a line has arrived (or an overlong one is being dropped): the peer owes the rest."""
+        return bool(self._buf) or self._discarding
 
     def next_event(self) -> Result:
         """The next event, or NEED_DATA / PAUSED / CLOSED. Never raises on peer input."""
@@ -416,20 +430,19 @@ class SMTPServerProtocol:
 
     def _on_bdat(self) -> Result:
         take = min(self._chunk_remaining, len(self._buf))
-        if not self._too_big:
-            self._body += self._buf[:take]
+        piece = b"" if self._too_big else bytes(self._buf[:take])
         del self._buf[:take]
         self._chunk_remaining -= take
         if self._chunk_remaining:
-            return NEED_DATA
+            return Content(piece) if piece else NEED_DATA
         self._move(Trigger.END_OF_CHUNK)
-        last, size, too_big, data = self._chunk_last, self._chunk_size, self._too_big, bytes(self._body)
+        last, size, too_big = self._chunk_last, self._chunk_size, self._too_big
         self._reset_content()
         if last:
             self._end_transaction()
         if too_big:
             return ChunkRejected(replies.SIZE_EXCEEDED, size, last)
-        return BdatChunk(data, last)
+        return BdatChunk(piece, last, size)
 
     # -- DATA content -------------------------------------------------------------------------------
 
@@ -439,13 +452,12 @@ class SMTPServerProtocol:
         region = bytes(buf[: last_lf + 1])
         end = self._find_end_of_data(region)
         if end is not None:
-            self._take_content(region[:end])
+            tail = self._take_content(region[:end])
             del buf[: end + 3]
-            return self._finish_data()
-        self._take_content(region)
+            return self._finish_data(tail)
         del buf[: last_lf + 1]
-        self._flush_partial_line()
-        return NEED_DATA
+        piece = self._take_content(region) + self._flush_partial_line()
+        return Content(piece) if piece else NEED_DATA
 
     def _find_end_of_data(self, region: bytes) -> int | None:
         """Where the "." of <CRLF>.<CRLF> starts; a region starts at a line start iff ``_line_start``."""
@@ -454,19 +466,20 @@ class SMTPServerProtocol:
         found = region.find(b"\r\n.\r\n")
         return found + 2 if found >= 0 else None
 
-    def _flush_partial_line(self) -> None:
+    def _flush_partial_line(self) -> bytes:
         """Take a long line without LF so far, keeping a final CR (it may start a CRLF)."""
         if len(self._buf) < _PARTIAL_FLUSH:
-            return
+            return b""
         keep = 1 if self._buf.endswith(b"\r") else 0
         piece = bytes(self._buf[: len(self._buf) - keep])
         del self._buf[: len(piece)]
-        self._take_content(piece)
+        return self._take_content(piece)
 
-    def _take_content(self, content: bytes) -> None:
-        """Check for bare CR/LF, unstuff (4.5.2) and keep ``content`` unless the message is too big."""
+    def _take_content(self, content: bytes) -> bytes:
+        """Check for bare CR/LF and unstuff (4.5.2) ``content``; what is left to pass on (nothing once
+        the message is too big)."""
         if not content:
-            return
+            return b""
         if _has_bare_cr_or_lf(content):
             self._bare_line_ending = True
         unstuffed = content[1:] if self._line_start and content.startswith(b".") else content
@@ -475,11 +488,10 @@ class SMTPServerProtocol:
         self._size += len(unstuffed)
         if self._too_big or self._size > self.max_message_size:
             self._too_big = True
-            self._body.clear()
-        else:
-            self._body += unstuffed
+            return b""
+        return unstuffed
 
-    def _finish_data(self) -> Event:
+    def _finish_data(self, tail: bytes) -> Event:
         self._move(Trigger.END_OF_DATA)
         event: Event
         if self._bare_line_ending:
@@ -487,7 +499,7 @@ class SMTPServerProtocol:
         elif self._too_big:
             event = MessageRejected(replies.SIZE_EXCEEDED, self._size)
         else:
-            event = MessageComplete(bytes(self._body))
+            event = MessageComplete(tail)
         self._reset_content()
         self._end_transaction()
         return event
@@ -495,7 +507,6 @@ class SMTPServerProtocol:
     # -- bookkeeping ------------------------------------------------------------------------------
 
     def _reset_content(self) -> None:
-        self._body = bytearray()
         self._size = 0
         self._too_big = False
         self._bare_line_ending = False

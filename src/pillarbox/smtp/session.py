@@ -21,6 +21,8 @@ from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContin
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError, StoreUnavailable
 from pillarbox.net.listener import Connection
+from pillarbox.net.shell import DEFAULT_MIN_RATE, DEFAULT_TRANSFER_TIMEOUT, Deadlines, Phase
+from pillarbox.net.spool import Spool, SpoolArea, SpoolError
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, SenderCheck
@@ -31,6 +33,7 @@ from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_rec
 from pillarbox.smtp.refusals import log_refusal
 from pillarbox.smtp.replies import Reply
 from pillarbox.store.records import Account, new_queue_id
+from pillarbox.store.reserve import is_disk_full
 
 log = get_logger("smtp")
 CONNECTIONS = Counter("pillarbox_smtp_connections_total", "SMTP connections accepted", ("role",))
@@ -45,6 +48,12 @@ class SMTPSettings:
     max_command_errors: int
     timeout: float
     line_limit: int
+    transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT
+    min_transfer_rate: float = DEFAULT_MIN_RATE
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(self.timeout, self.transfer_timeout, self.min_transfer_rate)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class SMTPServices:
     authenticator: Authenticator
     acceptor: MessageAcceptor
     tls: TLSContextHolder
+    spool: SpoolArea
 
 
 class SMTPSession:
@@ -78,7 +88,8 @@ class SMTPSession:
         self._out: list[bytes] = []
         self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
             core.Ehlo: self._ehlo, core.Helo: self._helo, core.Mail: self._mail, core.Rcpt: self._rcpt,
-            core.Data: self._data, core.MessageComplete: self._message, core.MessageRejected: self._rejected,
+            core.Data: self._data, core.Content: self._content, core.MessageComplete: self._message,
+            core.MessageRejected: self._rejected,
             core.BdatChunk: self._bdat, core.ChunkRejected: self._chunk_rejected, core.Rset: self._rset,
             core.Noop: self._noop, core.Quit: self._quit, core.Vrfy: self._vrfy, core.Expn: self._expn,
             core.Help: self._help, core.StartTls: self._starttls, core.Auth: self._auth,
@@ -100,8 +111,20 @@ class SMTPSession:
         self.closed = True
 
     async def on_shutdown(self) -> None:
-        await self.conn.write(self.core.send(replies.SHUTTING_DOWN))
+        farewell = replies.TOO_MANY_CONNECTIONS if self.conn.is_shed else replies.SHUTTING_DOWN
+        await self.conn.write(self.core.send(farewell))
         self.closed = True
+
+    def finish(self) -> None:
+        """The connection is over, however it ended: a transaction in progress lets its body go."""
+        self._drop_transaction()
+
+    @property
+    def phase(self) -> Phase:
+        """Where the peer is in its input, for its deadline (``net/shell.py``)."""
+        if self.core.receiving_content:
+            return Phase.TRANSFER
+        return Phase.COMMAND if self.core.partial_input else Phase.IDLE
 
     async def on_eof(self) -> None:
         self.core.receive_data(b"")
@@ -118,12 +141,18 @@ class SMTPSession:
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
                 reply, detail = exc.reply, exc.detail
-            except (OSError, ssl.SSLError):
-                raise  # the peer went away or broke TLS: the listener ends the connection quietly
-            except StoreUnavailable as exc:
-                reply = self._internal_error(event, exc)
+            except (OSError, ssl.SSLError) as exc:
+                if not is_disk_full(exc):
+                    raise  # the peer went away or broke TLS: the listener ends the connection quietly
+                reply = self._abandon(replies.INSUFFICIENT_STORAGE)
+            except StoreUnavailable as exc:  # nothing of the transaction was acknowledged: 451 4.3.0
+                log_event(log, "warning", "store unavailable", session=self.session_id, client=self.conn.peer[0],
+                          error=str(exc))
+                reply = self._abandon(replies.TEMP_FAILURE)
             except Exception:
-                reply = self._internal_error(event)
+                log.exception("smtp: internal error handling %s", type(event).__name__,
+                              extra={"fields": {"session": self.session_id, "client": self.conn.peer[0]}})
+                reply = self._abandon(replies.TEMP_FAILURE)
             if reply is not None:
                 self._queue(reply)
                 if reply.code >= 400:
@@ -131,18 +160,13 @@ class SMTPSession:
                                 client=self.conn.peer[0], user=self.user.address if self.user else None)
         await self._flush()
 
-    def _internal_error(self, event: object, unavailable: StoreUnavailable | None = None) -> Reply:
-        """A bug, or a store that cannot be reached, must cost the client one transaction (451 4.3.0,
-        retry later), not the connection; nothing of the transaction was acknowledged."""
-        fields = {"session": self.session_id, "client": self.conn.peer[0]}
-        if unavailable is not None:
-            log_event(log, "warning", "store unavailable", **fields, error=str(unavailable))
-        else:
-            log.exception("smtp: internal error handling %s", type(event).__name__, extra={"fields": fields})
+    def _abandon(self, reply: Reply) -> Reply:
+        """A bug or a full disk must cost the client one transaction (4xx, retry later), not the connection."""
         if self.core.state in (core.State.DATA_PENDING, core.State.AUTH_PENDING, core.State.TLS_PENDING):
             self.core.resume()
-        self.transaction, self.sasl = None, None
-        return replies.TEMP_FAILURE
+        self._drop_transaction()
+        self.sasl = None
+        return reply
 
     def _queue(self, reply: Reply) -> None:
         self._out.append(self.core.send(reply))
@@ -172,7 +196,13 @@ class SMTPSession:
         return replies.HELO_OK.format(host=self.settings.hostname)
 
     def _reset(self, helo: str, esmtp: bool) -> None:
-        self.helo, self.esmtp, self.transaction = helo, esmtp, None
+        self.helo, self.esmtp = helo, esmtp
+        self._drop_transaction()
+
+    def _drop_transaction(self) -> None:
+        if self.transaction is not None:
+            self.transaction.close()
+            self.transaction = None
 
     def _extensions(self) -> list[str]:
         keywords = ["PIPELINING", f"SIZE {self.settings.max_message_size}", "8BITMIME", "SMTPUTF8",
@@ -191,6 +221,8 @@ class SMTPSession:
         mail = event.args
         if mail.size is not None and mail.size > self.settings.max_message_size:
             raise ProtocolError(replies.SIZE_EXCEEDED)
+        if not self.services.acceptor.store.has_room(mail.size or 0):
+            raise ProtocolError(replies.INSUFFICIENT_STORAGE)  # RFC 1870 6.1: 452 for a temporary lack of room
         await check_sender(self.services.directory, self.role, mail, self.user)
         self.sender_check = await self._check_spf(mail.address)
         self.transaction = Transaction(mail)
@@ -218,53 +250,75 @@ class SMTPSession:
 
     async def _data(self, _event: core.Data) -> Reply:
         transaction = self.transaction
-        if transaction is None or transaction.mail.body == "BINARYMIME" or transaction.chunks:
+        if transaction is None or transaction.mail.body == "BINARYMIME" or transaction.body is not None:
             self.core.resume()
             raise ProtocolError(replies.BAD_SEQUENCE)
         if not transaction.recipients:
             self.core.resume()
             raise ProtocolError(replies.NO_VALID_RECIPIENTS)
         self.core.start_data()
+        transaction.body = self.services.spool.open()
         return replies.START_MAIL_INPUT
 
+    async def _content(self, event: core.Content) -> None:
+        body = self._body()
+        if body is not None:
+            body.write(event.data)
+
+    def _body(self) -> Spool | None:
+        """Where content goes: the transaction's body (BDAT starts one), or nowhere when there is
+        no transaction to take it (the core still reads it, RFC 3030 2)."""
+        transaction = self.transaction
+        if transaction is None or not transaction.recipients:
+            return None
+        if transaction.body is None:
+            transaction.body = self.services.spool.open()
+        return transaction.body
+
     async def _message(self, event: core.MessageComplete) -> Reply:
-        return await self._accept(event.content)
+        await self._content(core.Content(event.tail))
+        return await self._accept()
 
     async def _rejected(self, event: core.MessageRejected) -> Reply:
         self._log_transaction(event.size, event.reply)
-        self.transaction = None
+        self._drop_transaction()
         return event.reply
 
     async def _bdat(self, event: core.BdatChunk) -> Reply:
-        transaction = self.transaction
-        if transaction is None or not transaction.recipients:
-            return replies.BAD_SEQUENCE if transaction is None else replies.NO_VALID_RECIPIENTS
-        transaction.chunks.append(event.data)
-        transaction.chunk_octets += len(event.data)
+        body = self._body()
+        if body is None:
+            return replies.BAD_SEQUENCE if self.transaction is None else replies.NO_VALID_RECIPIENTS
+        body.write(event.tail)
         if not event.last:
-            return replies.CHUNK_OK.format(size=len(event.data))
-        return await self._accept(b"".join(transaction.chunks))
+            return replies.CHUNK_OK.format(size=event.size)
+        return await self._accept()
 
     async def _chunk_rejected(self, event: core.ChunkRejected) -> Reply:
         if self.transaction is not None:
             self._log_transaction(event.size, event.reply)
-            self.transaction = None
+            self._drop_transaction()
         return event.reply
 
-    async def _accept(self, content: bytes) -> Reply:
+    async def _accept(self) -> Reply:
         transaction = self.transaction
-        assert transaction is not None
-        self.transaction = None
+        assert transaction is not None and transaction.body is not None
+        body, self.transaction = transaction.body, None
         queue_id = new_queue_id()
         try:
-            reply = await self.services.acceptor.accept(
-                content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
-            )
+            async with body.contents() as content:  # memory for it is budgeted (net/spool.py)
+                reply = await self.services.acceptor.accept(
+                    content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
+                )
         except ProtocolError as refused:  # e.g. the From: rule: still one line for the transaction
             assert isinstance(refused.reply, Reply)
-            self._log_transaction(len(content), refused.reply, transaction)
+            self._log_transaction(body.size, refused.reply, transaction)
             raise
-        self._log_transaction(len(content), reply, transaction, queue_id)
+        except SpoolError as exc:
+            log_event(log, "error", "message not kept", session=self.session_id, error=str(exc))
+            reply = replies.INSUFFICIENT_STORAGE
+        finally:
+            transaction.close()
+        self._log_transaction(body.size, reply, transaction, queue_id)
         return reply
 
     def _trace_context(self, queue_id: str) -> dict[str, Any]:
@@ -287,7 +341,7 @@ class SMTPSession:
 
     # simple commands
     async def _rset(self, _event: core.Rset) -> Reply:
-        self.transaction = None
+        self._drop_transaction()
         return replies.RESET_OK
 
     async def _noop(self, _event: core.Noop) -> Reply:
@@ -330,7 +384,8 @@ class SMTPSession:
                       client=self.conn.peer[0], octets=discarded)
         self.core.reset_after_starttls()
         # RFC 3207 4.2: forget everything learned before TLS, the client must EHLO again
-        self.helo, self.esmtp, self.transaction, self.user = None, False, None, None
+        self._drop_transaction()
+        self.helo, self.esmtp, self.user = None, False, None
         return None
 
     # AUTH (RFC 4954)
@@ -392,6 +447,7 @@ class SMTPSession:
             self.core.expect_auth_response()
             return replies.auth_challenge(sasl.encode_challenge(outcome.additional_data))
         self.user = outcome.account
+        self.conn.logged_in(outcome.account.address)  # never refused: SMTP counts per address only
         return self._end_sasl(replies.AUTH_SUCCEEDED)
 
     def _end_sasl(self, reply: Reply) -> Reply:

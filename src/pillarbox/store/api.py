@@ -4,6 +4,11 @@ Every backend implements ``Store``; protocol and delivery code depend on this Pr
 method that changes state returns only after the change is durable (principle 7). Every mailbox
 change bumps the mailbox's HIGHESTMODSEQ; ``changes_since`` is the one reader of that log and
 ``ChangeFeed`` wakes the sessions that should read it.
+
+Disk space: methods that store new mail (deliver, deliver_and_queue, append_messages) raise
+``errors.StorageFull`` when it would leave less free than the configured reserve, and any method
+raises it when the disk is full all the same; nothing of that call is stored, and the same call
+succeeds once there is room (``store/reserve.py``). The other writes may use the reserve.
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
     async def healthy(self) -> bool: ...
+    def has_room(self, incoming: int = 0) -> bool:
+        """False while ``incoming`` more bytes of new mail would leave less free than the reserve (so a
+        delivery would be refused with StorageFull); cheap and safe on the event loop."""
+        ...
 
     # domains, accounts, aliases
     async def add_domain(self, name: str) -> Domain: ...

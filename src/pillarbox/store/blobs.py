@@ -20,6 +20,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from pillarbox.store.files import PRIVATE_FILE, make_private_dirs
+
 _libc_name = ctypes.util.find_library("c")
 _libc = ctypes.CDLL(_libc_name, use_errno=True) if _libc_name else None
 _syncfs = getattr(_libc, "syncfs", None) if _libc is not None else None
@@ -32,7 +34,7 @@ def blob_name(data: bytes) -> str:
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(root)
         self._made: set[Path] = set()  # fan-out folders known to exist (a mkdir per blob was measurable)
 
     def path(self, name: str) -> Path:
@@ -45,12 +47,16 @@ class BlobStore:
         """Write without flushing; ``sync`` must follow before any row names the blob."""
         final = self.path(name)
         if final.parent not in self._made:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(final.parent)
             self._made.add(final.parent)
         tmp = final.with_name(f"{name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, final)
+        try:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as f:
+                f.write(data)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave half a file behind
+            raise
         return final
 
     def sync(self, written: list[Path]) -> None:

@@ -19,10 +19,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from pillarbox.background import LoopingTask
+from pillarbox.errors import StorageFull
 from pillarbox.obs import get_logger, log_event
 from pillarbox.store.records import IndexBacklog
 
 log = get_logger("indexer")
+ROOM_POLL = 10.0  # seconds between tries while the disk reserve refuses new index data
 
 
 class BackgroundIndexer(LoopingTask):
@@ -47,16 +49,25 @@ class BackgroundIndexer(LoopingTask):
         self._sleep = sleep
         self._newest_seen: int | None = None
         self._indexed_since_idle = 0
+        self._waiting_for_room = False
 
     async def _loop(self) -> None:
         while True:
             try:
                 pause = await self.step()
+            except StorageFull:  # new index data must wait for room; SEARCH reads what waits meanwhile
+                pause = self._quiet_for_room()
             except Exception as exc:  # a failing batch must not end indexing for good
                 log_event(log, "error", "indexing failed", error=str(exc))
                 pause = self._poll
             if pause:
                 await self._sleep(pause)
+
+    def _quiet_for_room(self) -> float:
+        if not self._waiting_for_room:
+            log_event(log, "warning", "full-text indexing paused: the disk reserve is reached")
+        self._waiting_for_room = True
+        return ROOM_POLL
 
     async def step(self) -> float:
         """Look at the backlog once and index one batch if it is time; returns the seconds to wait
@@ -74,5 +85,6 @@ class BackgroundIndexer(LoopingTask):
         if arriving and not overdue:
             return self._quiet
         indexed = await self._index_batch()
+        self._waiting_for_room = False
         self._indexed_since_idle += indexed
         return 0.0 if indexed else self._poll

@@ -21,7 +21,7 @@ and writes blobs below roughly 100 KB faster than the filesystem does (sqlite.or
 and a row needs no syncfs of its own: the commit that makes the row durable makes the body durable."""
 INLINE_PARSE_LIMIT = 32 * 1024
 INDEX_BATCH = 64
-INDEX_BATCH_BYTES = 512 * 1024  # about 25 ms of trigram indexing: what a delivery may wait behind
+INDEX_BATCH_BYTES = 512 * 1024  # a few ms of indexing: what a delivery may wait behind
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ async def prepare(raw: bytes) -> PreparedMessage:
 
 def index_text(raw: bytes) -> tuple[str, str]:
     """(header text, body text) for the full-text index, folded once here (case and accents, see
-    textfold), so SEARCH is one phrase query on the trigram index."""
+    textfold), so SEARCH compares folded needles with folded terms and text."""
     headers_text, body_text = search_text(raw, parse_message(raw))
     return fold(headers_text), fold(body_text)
 

@@ -38,7 +38,7 @@ async def append(session: IMAPSession, command: Append) -> r.TaggedReply:
     except NotFound:
         return r.no(command.tag, r.TRYCREATE, "No such mailbox")
     except StoreError as exc:
-        return r.no(command.tag, r.CANNOT, str(exc))
+        return r.store_refused(command.tag, exc)
     return r.ok(command.tag, "APPEND completed", r.code_appenduid(target.uidvalidity, [a.uid for a in appended]))
 
 

@@ -47,7 +47,7 @@ async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
     except AlreadyExists:
         return r.no(command.tag, r.ALREADYEXISTS, "Mailbox already exists")
     except StoreError as exc:
-        return r.no(command.tag, r.CANNOT, str(exc))
+        return r.store_refused(command.tag, exc)
     return r.ok(command.tag, "CREATE completed", r.code_mailboxid(mailbox_id(created)))  # RFC 8474 4.1
 
 
@@ -72,7 +72,7 @@ async def delete(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply
     try:
         await session.store.delete_mailbox(session.user.id, mailbox.name)
     except StoreError as exc:
-        return r.no(command.tag, r.CANNOT, str(exc))
+        return r.store_refused(command.tag, exc)
     if session.selected is not None and session.selected.id == mailbox.id:
         # the selected mailbox is gone: back to the authenticated state, and say so (RFC 9051 7.1 CLOSED)
         session.select(None)
@@ -94,7 +94,7 @@ async def rename(session: IMAPSession, command: Rename) -> r.TaggedReply:
     except AlreadyExists:
         return r.no(command.tag, r.ALREADYEXISTS, "Target mailbox already exists")
     except StoreError as exc:
-        return r.no(command.tag, r.CANNOT, str(exc))
+        return r.store_refused(command.tag, exc)
     return r.ok(command.tag, "RENAME completed")
 
 

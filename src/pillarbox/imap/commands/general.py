@@ -59,8 +59,7 @@ async def login(session: IMAPSession, command: Login) -> r.TaggedReply:
     except LoginRefused as refused:
         code = r.UNAVAILABLE if refused.locked else r.AUTHENTICATIONFAILED
         return r.no(command.tag, code, "Authentication failed")
-    session.login(account)
-    return r.ok(command.tag, "Logged in", r.code_capability(session.capabilities()))
+    return session.complete_login(account, command.tag)
 
 
 async def namespace(session: IMAPSession, command: Command) -> r.TaggedReply:

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from pillarbox.errors import StoreUnavailable
+from pillarbox.errors import StorageFull, StoreUnavailable
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 5.0
@@ -98,6 +98,8 @@ async def translated() -> AsyncIterator[None]:
         yield
     except StoreUnavailable:
         raise
+    except asyncpg.DiskFullError as exc:  # nothing was written; the same call succeeds once there is room
+        raise StorageFull(f"the database server's disk is full: {exc}") from exc
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"store unavailable: {describe(exc)}") from exc
     except asyncpg.InterfaceError as exc:

@@ -17,7 +17,7 @@ import asyncpg
 from pillarbox.store.names import like_pattern
 from pillarbox.store.postgres.messages import clean
 from pillarbox.store.records import IndexBacklog
-from pillarbox.store.textfold import needles
+from pillarbox.store.textfold import fold
 
 
 async def backlog(conn: asyncpg.Connection) -> IndexBacklog:
@@ -64,9 +64,8 @@ async def record(conn: asyncpg.Connection, texts: Sequence[tuple[int, str, str]]
 
 async def search_text(conn: asyncpg.Connection, mailbox_id: int, columns: tuple[str, ...], needle: str) -> set[int]:
     """UIDs of the mailbox whose indexed text contains ``needle`` (any case, any accents) in one of ``columns``."""
-    patterns = [like_pattern(clean(v) or "") for v in needles(needle)]
-    tests = " OR ".join(f"t.{column} LIKE ${n + 2}" for column in columns for n in range(len(patterns)))
+    tests = " OR ".join(f"t.{column} LIKE $2" for column in columns)
     rows = await conn.fetch(
         "SELECT mm.uid FROM mailbox_messages mm JOIN message_text t ON t.message_id = mm.message_id"
-        f" WHERE mm.mailbox_id = $1 AND ({tests or 'false'})", mailbox_id, *patterns)
+        f" WHERE mm.mailbox_id = $1 AND ({tests or 'false'})", mailbox_id, like_pattern(clean(fold(needle)) or ""))
     return {row[0] for row in rows}

@@ -98,6 +98,10 @@ class PostgresStore:
         await self.changes.close()
         await self._db.close()
 
+    def has_room(self, incoming: int = 0) -> bool:
+        """Always: PostgreSQL keeps its own disk; a full one refuses the write, which is StorageFull."""
+        return True
+
     def maildrop_locks(self) -> AdvisoryMaildropLocks:
         return self._maildrop_locks
 

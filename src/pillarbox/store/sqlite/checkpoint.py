@@ -13,7 +13,11 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
+from pillarbox.obs import get_logger, log_event
+from pillarbox.store.reserve import is_disk_full
+
 INTERVAL_SECONDS = 1.0
+log = get_logger("store")
 
 
 class Checkpointer:
@@ -31,10 +35,17 @@ class Checkpointer:
         conn = self._connect()
         try:
             while not self._stop.wait(INTERVAL_SECONDS):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.OperationalError:
-                    continue  # busy: the next round will do it
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self._checkpoint(conn)
+            self._checkpoint(conn)
         finally:
             conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.OperationalError as exc:
+            # busy: the next round will do it; the disk is full: the WAL keeps the pages (committed
+            # and durable) until the database file can grow again
+            if is_disk_full(exc):
+                log_event(log, "warning", "WAL checkpoint postponed: the disk is full", error=str(exc))

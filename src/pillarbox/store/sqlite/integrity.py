@@ -38,13 +38,13 @@ def _index_problems(conn: sqlite3.Connection) -> list[str]:
     """Every stored message is either in the full-text index or waiting for it, never both, never
     neither (it would be unsearchable for good), and nothing is indexed for a message that is gone."""
     unsearchable, both = conn.execute(
-        "SELECT coalesce(sum(t.rowid IS NULL AND u.message_id IS NULL), 0),"
-        " coalesce(sum(t.rowid IS NOT NULL AND u.message_id IS NOT NULL), 0) FROM messages m"
-        " LEFT JOIN message_text t ON t.rowid = m.id LEFT JOIN unindexed u ON u.message_id = m.id"
+        "SELECT coalesce(sum(t.message_id IS NULL AND u.message_id IS NULL), 0),"
+        " coalesce(sum(t.message_id IS NOT NULL AND u.message_id IS NOT NULL), 0) FROM messages m"
+        " LEFT JOIN message_text t ON t.message_id = m.id LEFT JOIN unindexed u ON u.message_id = m.id"
     ).fetchone()
     stray = conn.execute(
         "SELECT (SELECT count(*) FROM unindexed WHERE message_id NOT IN (SELECT id FROM messages))"
-        " + (SELECT count(*) FROM message_text WHERE rowid NOT IN (SELECT id FROM messages))"
+        " + (SELECT count(*) FROM message_text WHERE message_id NOT IN (SELECT id FROM messages))"
     ).fetchone()[0]
     found = [(unsearchable, "message(s) neither indexed for SEARCH nor waiting for it"),
              (both, "message(s) indexed and still waiting to be indexed"),

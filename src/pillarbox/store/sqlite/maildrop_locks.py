@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pillarbox.store.files import make_private_dirs
+from pillarbox.store.reserve import is_disk_full, storage_full
+
 
 class FileMaildropLocks:
     """Which accounts have a POP3 session in TRANSACTION state, and when each last logged in, for
@@ -24,8 +27,13 @@ class FileMaildropLocks:
     async def acquire(self, account_id: int) -> bool:
         if account_id in self._held:
             return False
-        self._directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._path(account_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            make_private_dirs(self._directory)
+            fd = os.open(self._path(account_id), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # a full disk has no room for a new lock file: -ERR [SYS/TEMP], not a hang-up
+            if is_disk_full(exc):
+                raise storage_full(exc) from exc
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -272,6 +272,16 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE mailboxes SET recent_uid = uidnext - 1;
     INSERT INTO counters VALUES ('message_id', (SELECT coalesce(max(id), 0) FROM messages));
     """,
+    # (store) The full-text index at a fifth of its size (store/sqlite/fulltext.py, store/searchterms.py):
+    # the trigram index weighed 3-4 times the mail. Every message goes back to the indexer's backlog.
+    """
+    DROP TABLE message_text;
+    CREATE TABLE message_text (message_id INTEGER PRIMARY KEY, headers BLOB NOT NULL, body BLOB NOT NULL);
+    CREATE VIRTUAL TABLE message_words USING fts5(
+        headers, body, tokenize = 'ascii', content = '', columnsize = 0);
+    CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT OR IGNORE INTO unindexed (message_id) SELECT id FROM messages;
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;

@@ -16,15 +16,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from pillarbox.address import normalize_address, normalize_domain
-from pillarbox.errors import NotFound, StoreError
+from pillarbox.config import DEFAULT_MIN_FREE_SPACE
+from pillarbox.errors import NotFound, StorageFull, StoreError
 from pillarbox.obs import get_logger
 from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.blobs import BlobStore
+from pillarbox.store.files import create_private_file, make_private_dirs
 from pillarbox.store.names import canonical_name, normalize_alias
 from pillarbox.store.prepare import index_texts, prepare
 from pillarbox.store.records import (
@@ -50,6 +53,7 @@ from pillarbox.store.records import (
     SenderGrant,
     StoreFlagsResult,
 )
+from pillarbox.store.reserve import DiskReserve, free_bytes
 from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
@@ -58,6 +62,7 @@ from pillarbox.store.sqlite.maildrop_locks import FileMaildropLocks
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
+from pillarbox.store.textfold import fold
 
 T = TypeVar("T")
 log = get_logger("store")
@@ -78,31 +83,45 @@ class SQLiteStore:
 
     def __init__(
         self, data_dir: Path, clock: Callable[[], float] = time.time, readers: int = 4, checkpoints: bool = True,
+        min_free_space: int = DEFAULT_MIN_FREE_SPACE, free_space: Callable[[Path], int] = free_bytes,
     ) -> None:
         """``checkpoints``: run the WAL checkpointer here; with several server processes only the
-        primary does (the WAL is shared, and a second one only adds flushes of the database file)."""
+        primary does (the WAL is shared, and a second one only adds flushes of the database file).
+        ``min_free_space``: new mail is refused when it would leave less free (``store/reserve.py``)."""
         self.data_dir = data_dir
         self._clock = clock
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(data_dir)
         self.db_path = data_dir / "pillarbox.sqlite3"
+        create_private_file(self.db_path)  # before SQLite does, with the umask's mode (its WAL copies the mode)
         with connect(self.db_path) as conn:
             migrate(conn)
         self.blobs = BlobStore(data_dir / "blobs")
+        self.reserve = DiskReserve(data_dir, min_free_space, free_space)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self._wakeup = CommitWakeup(data_dir / "wake")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since, self._wakeup)
         self._writer = GroupCommitWriter(
-            self._writer_connection, self.blobs, self._committed, data_dir / "write.lock")
+            self._writer_connection, self.blobs, self._committed, data_dir / "write.lock", self.reserve)
         self._checkpointer = Checkpointer(lambda: connect(self.db_path)) if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
         self._maildrop_locks = FileMaildropLocks(data_dir / "pop3", clock)
 
     @classmethod
-    def open(cls, data_dir: Path, clock: Callable[[], float] = time.time, checkpoints: bool = True) -> SQLiteStore:
-        return cls(Path(data_dir), clock, checkpoints=checkpoints)
+    def open(
+        cls, data_dir: Path, clock: Callable[[], float] = time.time, checkpoints: bool = True,
+        min_free_space: int = DEFAULT_MIN_FREE_SPACE,
+    ) -> SQLiteStore:
+        return cls(Path(data_dir), clock, checkpoints=checkpoints, min_free_space=min_free_space)
+
+    def has_room(self, incoming: int = 0) -> bool:
+        """False when ``incoming`` more bytes of new mail would leave less free than the reserve."""
+        try:
+            return self.reserve.has_room(incoming)
+        except OSError:
+            return True  # free space unknown: the write itself will tell
 
     def _committed(self) -> None:
         """After every commit, in the writer thread: this process's feed, and the others'."""
@@ -152,8 +171,8 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: _in_read_txn(self._reader(), fn))
 
-    async def _write(self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None) -> T:
-        return await self._writer.submit(fn, blobs)
+    async def _write(self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0) -> T:
+        return await self._writer.submit(fn, blobs, grows)
 
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
@@ -383,7 +402,10 @@ class SQLiteStore:
             return DeliveryOutcome(results, queue_id)
 
         blobs = messages.blob_files(((prepared, raw), (queued, outbound_raw or raw)))
-        committed = self._writer.enqueue(deliver, blobs)
+        new_copies = [raw] if prepared is not None else []
+        if queued is not None and queued is not prepared:
+            new_copies.append(outbound_raw or raw)
+        committed = self._writer.enqueue(deliver, blobs, grows=sum(map(len, new_copies)))
         mine.set_result(None)
         return await committed
 
@@ -448,9 +470,26 @@ class SQLiteStore:
     async def search_text(self, mailbox_id: int, needle: str, fields: tuple[str, ...]) -> set[int]:
         """UIDs of the mailbox whose headers and/or body text contain ``needle``, any case."""
         columns = tuple(f for f in fields if f in ("headers", "body"))
-        while await self.index_pending(mailbox_id):  # what the background indexer has not reached yet
-            pass
-        return await self._read(lambda c: fulltext.search_text(c, mailbox_id, columns, needle))
+        waiting: set[int] = set()
+        try:
+            while await self.index_pending(mailbox_id):  # what the background indexer has not reached yet
+                pass
+        except StorageFull:  # no room to index what waits: read it instead (slower, the same answer)
+            waiting = await self._search_waiting(mailbox_id, columns, fold(needle))
+        return waiting | await self._read(lambda c: fulltext.search_text(c, mailbox_id, columns, needle))
+
+    async def _search_waiting(self, mailbox_id: int, columns: tuple[str, ...], folded: str) -> set[int]:
+        """UIDs of the mailbox's messages still waiting for the index whose text holds ``folded``."""
+        found: set[int] = set()
+        after = 0
+        while batch := await self._read(
+                partial(fulltext.pending, limit=preparing.INDEX_BATCH, max_bytes=preparing.INDEX_BATCH_BYTES,
+                        mailbox_id=mailbox_id, after=after)):
+            after = batch[-1][0]
+            for message_id, headers, body in await asyncio.to_thread(self._index_texts, batch):
+                if any(folded in text for column, text in (("headers", headers), ("body", body)) if column in columns):
+                    found.add(message_id)
+        return await self._read(lambda c: fulltext.uids_of(c, mailbox_id, found))
 
     # login throttle
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
@@ -477,7 +516,7 @@ class SQLiteStore:
         if not batch:
             return 0
         texts = await asyncio.to_thread(self._index_texts, batch)
-        await self._write(lambda t: fulltext.record(t, texts))
+        await self._write(lambda t: fulltext.record(t, texts), grows=sum(len(h) + len(b) for _, h, b in texts))
         return len(batch)
 
     def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
@@ -584,7 +623,8 @@ class SQLiteStore:
                 internal = int(target.internal_date.timestamp()) if target.internal_date else now
                 done.append(messages.append_entry(txn, mailbox_id, message_id, len(raw), target.flags, internal, now))
             return done
-        return await self._write(append_all, messages.blob_files(zip(prepared, (raw for raw, _ in batch), strict=True)))
+        blobs = messages.blob_files(zip(prepared, (raw for raw, _ in batch), strict=True))
+        return await self._write(append_all, blobs, grows=sum(len(raw) for raw, _ in batch))
 
 
 

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pillarbox.store.files import PRIVATE_FILE, make_private_dirs
+
 _instances = itertools.count()
 LISTING_TTL = 1.0  # seconds a listing of the markers is reused: a new process is heard from within it
 
@@ -43,8 +45,8 @@ class CommitWakeup:
         receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             receiver.bind(self._address(self._name))
-            self.directory.mkdir(parents=True, exist_ok=True)
-            (self.directory / self._name).touch()
+            make_private_dirs(self.directory)
+            (self.directory / self._name).touch(mode=PRIVATE_FILE)
         except OSError:
             receiver.close()
             return  # the poll still finds other processes' commits

@@ -9,6 +9,10 @@ Only then are the callers' futures resolved: nothing is acknowledged before it i
 Under load the batch grows by itself: while one commit flushes, the next jobs queue up, and they all
 ride the next flush. With a single caller there is no added wait.
 
+Jobs that bring new mail say how many bytes (``grows``); when the disk reserve (``store/reserve.py``)
+cannot take them the writer refuses them with StorageFull before writing anything, and the other
+jobs of the batch go on. A full disk met all the same fails the batch with the same error.
+
 Several processes (server workers, the CLI) write the same database. SQLite lets one commit at a
 time and makes the others poll with sleeps of 1, 2, 5, 10... ms; writers therefore queue on an
 exclusive flock(2) of ``write.lock`` around the transaction instead, which wakes the next writer the
@@ -31,10 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pillarbox.obs import get_logger, log_event
 from pillarbox.store.blobs import BlobStore
+from pillarbox.store.reserve import DiskReserve, is_disk_full, storage_full
 
 T = TypeVar("T")
 MAX_BATCH = 512
+log = get_logger("store")
 
 
 @dataclass
@@ -55,6 +62,7 @@ class _Job:
     blobs: dict[str, bytes]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    grows: int = 0
 
 
 class GroupCommitWriter:
@@ -64,11 +72,13 @@ class GroupCommitWriter:
         blobs: BlobStore,
         on_commit: Callable[[], None],
         lock_path: Path,
+        reserve: DiskReserve | None = None,
     ) -> None:
         self._connect = connect
         self._blobs = blobs
         self._on_commit = on_commit
         self._lock_path = lock_path
+        self._reserve = reserve
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._held: _Job | None = None  # taken from the queue but left for the next batch
         self._thread = threading.Thread(target=self._run, name="pillarbox-store-writer", daemon=True)
@@ -77,15 +87,18 @@ class GroupCommitWriter:
         self.jobs_done = 0
 
     async def submit(
-        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None
+        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0
     ) -> T:
-        return await self.enqueue(fn, blobs)
+        return await self.enqueue(fn, blobs, grows)
 
-    def enqueue(self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None) -> asyncio.Future[T]:
-        """Queue a job now (jobs run in the order they are queued); the future settles after COMMIT."""
+    def enqueue(
+        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0
+    ) -> asyncio.Future[T]:
+        """Queue a job now (jobs run in the order they are queued); the future settles after COMMIT.
+        ``grows``: the bytes of new mail (or index) it stores, which must fit above the disk reserve."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, blobs or {}, future, loop))
+        self._jobs.put(_Job(fn, blobs or {}, future, loop, grows))
         return future
 
     def close(self) -> None:
@@ -130,6 +143,9 @@ class GroupCommitWriter:
             batch.append(job)
 
     def _execute(self, conn: sqlite3.Connection, lock: int, batch: list[_Job]) -> None:
+        batch = self._within_reserve(batch)
+        if not batch:
+            return
         results: list[tuple[_Job, Any, BaseException | None]] = []
         txn = Txn(conn)
         try:
@@ -149,8 +165,9 @@ class GroupCommitWriter:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         except BaseException as exc:  # the whole batch failed: nothing of it is durable
+            error = storage_full(exc) if is_disk_full(exc) else exc
             for job in batch:
-                _resolve(job, None, exc)
+                _resolve(job, None, error)
             return
         self.batches += 1
         self.jobs_done += len(batch)
@@ -158,6 +175,22 @@ class GroupCommitWriter:
         self._on_commit()
         for job, value, error in results:
             _resolve(job, value, error)
+
+    def _within_reserve(self, batch: list[_Job]) -> list[_Job]:
+        """The jobs of ``batch`` that may run; those whose new mail does not fit above the reserve are
+        refused with StorageFull (a job that adds nothing always runs)."""
+        growing = [job for job in batch if job.grows]
+        if self._reserve is None or not growing:
+            return batch
+        try:
+            admitted = dict(zip(map(id, growing), self._reserve.admit([job.grows for job in growing]), strict=True))
+        except OSError as exc:  # statvfs failed: let the write itself find out
+            log_event(log, "warning", "free space unknown", error=str(exc))
+            return batch
+        for job in growing:
+            if not admitted[id(job)]:
+                _resolve(job, None, storage_full())
+        return [job for job in batch if admitted.get(id(job), True)]
 
     def _unlink_unused(self, conn: sqlite3.Connection, names: set[str]) -> None:
         # checked after the commit, in this thread: a job of the same batch may have stored
@@ -182,6 +215,8 @@ class GroupCommitWriter:
         try:
             value = job.fn(txn)
         except Exception as exc:
+            if is_disk_full(exc):
+                raise  # SQLite may have rolled the whole transaction back: the batch fails
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
             txn.forgotten_blobs = forgotten
