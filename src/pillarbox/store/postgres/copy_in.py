@@ -33,6 +33,8 @@ NOT_COPIED = {
     "message_bodies": "bodies go into messages.body",
     "unindexed": "every message is indexed again",
     "message_text": "every message is indexed again",
+    "message_words": "every message is indexed again",
+    "search_terms": "every message is indexed again",
 }
 IDENTITY_TABLES = ("domains", "accounts", "mailboxes", "messages", "queue")
 
@@ -57,7 +59,8 @@ async def copy_from_sqlite(data_dir: Path, conn: asyncpg.Connection) -> dict[str
 
 def _check_tables(source: sqlite3.Connection) -> None:
     names = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    unknown = sorted(n for n in names - set(TABLES) - set(NOT_COPIED) if not n.startswith(("message_text_", "sqlite_")))
+    shadows = (*(f"{name}_" for name in NOT_COPIED), "sqlite_")  # FTS5's own tables, SQLite's
+    unknown = sorted(n for n in names - set(TABLES) - set(NOT_COPIED) if not n.startswith(shadows))
     if unknown:
         raise StoreError(f"this Pillarbox does not know how to move table(s) {', '.join(unknown)}")
 
