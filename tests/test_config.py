@@ -85,6 +85,7 @@ def test_default_limits() -> None:
     assert (limits.http_connections, limits.reserved_for_users) == (100, 10)
     assert (limits.imap_login_timeout, limits.transfer_timeout, limits.min_transfer_rate) == (60, 300, 1024)
     assert (limits.send_timeout, limits.buffer_memory) == (300, 256 * MiB)
+    assert (limits.max_header_size, limits.max_header_lines) == (256 * 1024, 5000)
 
 
 def test_old_connection_keys_set_every_listener_not_given(tmp_path: Path) -> None:
@@ -238,6 +239,12 @@ def test_imap_max_literal_can_be_set_apart(tmp_path: Path) -> None:
     assert (limits.max_message_size, limits.imap_max_literal) == (10 * MiB, MiB)
 
 
+def test_header_limits(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.toml", '[limits]\nmax_header_size = "64K"\nmax_header_lines = 1000\n')
+    limits = load_config(path, environ={}).limits
+    assert (limits.max_header_size, limits.max_header_lines) == (64 * 1024, 1000)
+
+
 def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     path = write(tmp_path / "p.toml", '[listen]\nsmtp = "127.0.0.1:0"\nimap = "127.0.0.1:0"\n')
     assert load_config(path, environ={}).listen.imap == (Endpoint("127.0.0.1", 0),)
@@ -260,6 +267,8 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ('[limits]\nmax_message_size = "10Q"', "limits.max_message_size: expected a size"),
     ("[limits]\nmax_message_size = 0", "limits.max_message_size: expected a size above zero, got 0"),
     ('[limits]\nimap_max_literal = "-5M"', "limits.imap_max_literal: expected a size"),
+    ("[limits]\nmax_header_size = 0", "limits.max_header_size: expected a size above zero, got 0"),
+    ("[limits]\nmax_header_lines = 0", "limits.max_header_lines: expected a positive integer, got 0"),
     ("[dns]\ntimeout = -1", "dns.timeout: expected a positive number, got -1"),
     ('[dns]\ntimeout = "5"', 'dns.timeout: expected a positive number, got "5"'),
     ('[dns]\nnameservers = ["dns.google"]', 'dns.nameservers: expected an IP address with optional :port'),

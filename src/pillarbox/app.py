@@ -20,6 +20,7 @@ from typing import Protocol
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.throttle import LoginThrottle
+from pillarbox.clientsetup import configured_ports
 from pillarbox.config import Config, Endpoint, LimitsConfig
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
@@ -27,15 +28,15 @@ from pillarbox.imap import response as imap_response
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.mime.headers import HeaderLimits
 from pillarbox.net.balance import LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, PoolLimits
 from pillarbox.net.listener import Connection, Listener
 from pillarbox.net.spool import SpoolArea
-from pillarbox.net.tls import TLSContextHolder, ensure_certificate
+from pillarbox.net.tls import TLSContextHolder, certificate_facts, ensure_certificate
 from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
-from pillarbox.policy.publish import add_mta_sts_route
 from pillarbox.policy.reports import StoreDMARCRecorder
 from pillarbox.policy.senders import SenderRules
 from pillarbox.pop3 import server as pop3
@@ -51,7 +52,9 @@ from pillarbox.store.api import Backend
 from pillarbox.store.factory import open_store
 from pillarbox.store.files import repair
 from pillarbox.store.indexer import BackgroundIndexer
-from pillarbox.web.http import make_http_app
+from pillarbox.web.server import HttpLimits, HttpServer
+from pillarbox.web.services import WebServices
+from pillarbox.web.site import build_site
 from pillarbox.workers import (
     LOAD_BOARD,
     QUEUE_POKE,
@@ -85,6 +88,8 @@ class Services:
     listeners: list[Listener] = field(default_factory=list)
     balance: LoadBoard | None = None
     """With ``workers`` > 1: the open connections of every process, so the least busy one accepts."""
+    web: WebServices | None = None
+    """What the ``http`` and ``https`` listeners serve (built when the first of them starts)."""
 
 
 @dataclass(frozen=True)
@@ -146,14 +151,41 @@ async def build_services(config: Config, primary: bool = True) -> Services:
     )
 
 
-def _http_handler(services: Services) -> Handler:
+def web_services(services: Services) -> WebServices:
+    """What the web face gets: the admin operations as data (``admin/registry.py``) among the rest."""
+    from pillarbox.admin.registry import OPERATIONS, Context
+
     config = services.config
     workers = worker_count(config)
-    app = make_http_app(services.store.healthy,
-                        lambda: render_metrics(others=worker_metrics(config.data_dir, workers)))
-    add_mta_sts_route(app, services.store.has_domain, config.policy.mta_sts_mode, config.hostname,
-                      config.policy.mta_sts_max_age)
-    return app.handle
+    ports = served_ports(services)
+    return WebServices(
+        config=config, store=services.store, authenticator=services.authenticator, operations=OPERATIONS,
+        context=Context(services.store, config, services.resolver, ports), healthcheck=services.store.healthy,
+        metrics=lambda: render_metrics(others=worker_metrics(config.data_dir, workers)), ports=ports,
+        status=lambda: server_status(services),
+    )
+
+
+def served_ports(services: Services) -> dict[str, int]:
+    """The port each client-facing listener really serves: the configured one, or the bound one (port 0)."""
+    ports = configured_ports(services.config)
+    for listener in services.listeners:
+        if listener.name in ports and listener.addresses:
+            ports[listener.name] = listener.addresses[0][1]
+    return ports
+
+
+async def server_status(services: Services) -> dict[str, object]:
+    return {"certificate": certificate_facts(services.tls.cert_path)}
+
+
+def _web_handler(internal: bool) -> Callable[[Services], Handler]:
+    def make(services: Services) -> Handler:
+        if services.web is None:
+            services.web = web_services(services)
+        return HttpServer(build_site(services.web, internal=internal), HttpLimits()).handle
+
+    return make
 
 
 def _smtp_services(services: Services) -> SMTPServices:
@@ -163,6 +195,7 @@ def _smtp_services(services: Services) -> SMTPServices:
         max_command_errors=limits.max_command_errors, timeout=limits.smtp_timeout,
         line_limit=limits.max_line_length, transfer_timeout=limits.transfer_timeout,
         min_transfer_rate=limits.min_transfer_rate,
+        header_limits=HeaderLimits(max_bytes=limits.max_header_size, max_lines=limits.max_header_lines),
     )
     policy = None
     if config.policy.check:
@@ -204,7 +237,8 @@ def service_specs() -> dict[str, ServiceSpec]:
     """Every listener kind Pillarbox serves; a protocol joins this table when it is implemented."""
     smtp_refusal = replies.TOO_MANY_CONNECTIONS.to_bytes()
     return {
-        "http": ServiceSpec(_http_handler, "http"),
+        "http": ServiceSpec(_web_handler(internal=True), "http"),
+        "https": ServiceSpec(_web_handler(internal=False), "http", implicit_tls=True),
         "smtp": ServiceSpec(_smtp(Role.MX), "smtp", refusal=smtp_refusal),
         "submission": ServiceSpec(_smtp(Role.SUBMISSION), "submission", refusal=smtp_refusal),
         "submissions": ServiceSpec(_smtp(Role.SUBMISSIONS), "submission", implicit_tls=True),
@@ -230,7 +264,8 @@ async def start_listeners(
         listener = Listener(
             endpoints, spec.make_handler(services), tls=services.tls if spec.implicit_tls else None,
             limiter=services.limiters[spec.pool], refusal=spec.refusal, name=name,
-            balance=services.balance if name != "http" else None, send_timeout=services.config.limits.send_timeout,
+            balance=services.balance if name not in PRIMARY_ONLY else None,
+            send_timeout=services.config.limits.send_timeout,
         )
         try:
             await listener.start(inherited[name] if inherited is not None else None)
@@ -241,14 +276,18 @@ async def start_listeners(
             log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
 
 
+PRIMARY_ONLY = ("http", "https")
+"""Listeners the primary keeps: health, metrics and the web face (its traffic is small)."""
+
+
 def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
-    """What workers inherit: every protocol listener; HTTP (health, metrics) stays with the primary."""
-    return {listener.name: listener.sockets for listener in services.listeners if listener.name != "http"}
+    """What workers inherit: every protocol listener but ``PRIMARY_ONLY``."""
+    return {listener.name: listener.sockets for listener in services.listeners if listener.name not in PRIMARY_ONLY}
 
 
 def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
     listen = config.listen
-    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https")
     return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
@@ -292,6 +331,8 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     pool: WorkerPool | None = None
     try:
         await start_listeners(services, worker.sockets if worker is not None else None)
+        if services.web is not None:  # the listeners bound after the web's own (https) are known now
+            services.web.ports.update(served_ports(services))  # type: ignore[attr-defined]
         workers = worker_count(config) if worker is None else 1
         if workers > 1:
             pool = WorkerPool(config, _shared_sockets(services), workers, services.balance)

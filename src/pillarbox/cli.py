@@ -23,10 +23,10 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, store_commands
+from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, store_commands, tokens
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import PillarboxError, StorageFull, StoreUnavailable
+from pillarbox.errors import InvalidInput, PillarboxError, StorageFull, StoreUnavailable
 from pillarbox.store.files import UMASK
 
 Command = Callable[..., Awaitable[int]]
@@ -114,6 +114,7 @@ def build_parser() -> Parser:
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
     store_commands.register(commands)  # store check, store migrate
+    tokens.register(commands)  # token
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
@@ -168,6 +169,11 @@ def _user_commands(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("address", metavar="ADDRESS")
         parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
         parser.set_defaults(func=func)
+    actions.choices["add"].add_argument("--admin", action="store_true", help="may administer the server")
+    admin = actions.add_parser("admin", help="let an account administer the server, or stop it")
+    admin.add_argument("address", metavar="ADDRESS")
+    admin.add_argument("state", choices=("on", "off"))
+    admin.set_defaults(func=du.user_admin)
     _listing(actions, "list accounts with quota and usage", du.user_list)
     delete = actions.add_parser("delete", help="delete an account and all of its mail")
     delete.add_argument("address", metavar="ADDRESS")
@@ -263,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except CommandFailed as exc:
         return _fail(str(exc), exc.exit_code)
+    except InvalidInput as exc:  # a value the operation refused (a weak password: a usage error)
+        return _fail(str(exc), EX_USAGE if exc.field == "password" else EX_FAIL)
     except StorageFull as exc:  # the disk reserve: the same command works once there is room
         return _fail(str(exc), EX_TEMPFAIL)
     except StoreUnavailable as exc:

@@ -294,6 +294,9 @@ class ListenConfig:
     pop3: tuple[Endpoint, ...] = _listen("0.0.0.0:110")
     pop3s: tuple[Endpoint, ...] = _listen("0.0.0.0:995")
     http: tuple[Endpoint, ...] = _listen("127.0.0.1:8080")
+    # The public web port with TLS (admin and account pages, the JSON API, autoconfig, MTA-STS policies;
+    # never /metrics): off unless named, since another web server may own 443.
+    https: tuple[Endpoint, ...] = _setting((), _endpoints())
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
@@ -373,6 +376,8 @@ class LimitsConfig:
     buffer_memory: int = _setting(256 * MiB, _size)
     imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
     auth_failures_per_ip: int = 10
+    max_header_size: int = _setting(256 * 1024, _size)  # a message's header section, over SMTP
+    max_header_lines: int = 5000
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
@@ -565,6 +570,16 @@ class AccountsConfig:
     password_min_length: int = 8  # NIST SP 800-63B 5.1.1.1: at least 8 characters
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    """The web pages and the JSON API (``web/``)."""
+
+    session_lifetime: int = field(default=8 * 3600, metadata={"minimum": 60})
+    """Seconds a web login lasts (the session cookie and its row in the store)."""
+    session_idle: int = field(default=3600, metadata={"minimum": 60})
+    """Seconds without a request after which a web session ends."""
+
+
 def _address(value: Any, base: Path) -> str:
     if value == "":
         return ""
@@ -602,6 +617,7 @@ class Config:
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     senders: SendersConfig = field(default_factory=SendersConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
 

@@ -52,3 +52,12 @@ class StoreUnavailable(PillarboxError):
     Not a refusal of the operation (not a ``StoreError``): nothing was committed, and the same request
     may succeed once the store is back. Protocols answer with their temporary-failure reply
     (SMTP 451 4.3.0, IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP])."""
+
+
+class InvalidInput(PillarboxError):
+    """A value given to an operation is unusable; ``field`` names it (a form field, an API parameter, a
+    command-line argument), and the message says why in one line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

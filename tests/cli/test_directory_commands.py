@@ -146,3 +146,18 @@ def test_config_from_environment_or_working_directory(pb: Pillarbox) -> None:
     elsewhere.mkdir()
     result = pb.run("domain", "list", config=False, cwd=elsewhere, env={"PILLARBOX_CONFIG": str(pb.config)})
     assert result.code == 0 and "example.com" in result.out
+
+
+def test_user_admin_flag(bob: Pillarbox) -> None:
+    def admins() -> dict[str, bool]:
+        return {u["address"]: u["admin"] for u in json_of(bob.ok("user", "list", "--json"))}
+
+    assert admins() == {"alice@example.com": False, "bob@example.com": False}
+    assert "an admin" in bob.ok("user", "add", "root@example.com", "--admin", "--password-stdin",
+                                input="correct horse\n").out
+    bob.ok("user", "admin", "bob@example.com", "on")
+    assert admins() == {"alice@example.com": False, "bob@example.com": True, "root@example.com": True}
+    bob.ok("user", "admin", "root@example.com", "off")
+    assert not admins()["root@example.com"]
+    assert "no user nobody@example.com" in bob.fails("user", "admin", "nobody@example.com", "on")
+    assert bob.run("user", "admin", "bob@example.com", "maybe").code == 2

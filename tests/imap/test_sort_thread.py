@@ -6,28 +6,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pillarbox.imap.sort import base_subject
+from pillarbox.imap.subject import base_subject
 from pillarbox.imap.thread import ThreadMessage, ordered_subject, references
 
 
 @pytest.mark.parametrize(
     ("subject", "base", "reply"),
     [
-        ("Hello", "hello", False),
-        ("Re: Hello", "hello", True),
-        ("RE: re: Fwd: hello", "hello", True),
-        ("Fw: hello", "hello", True),
-        ("Re [PATCH]: fix it", "fix it", True),  # subj-refwd with a subj-blob before the colon
-        ("[list] Re: Hello", "hello", True),  # subj-blob then subj-refwd is one subj-leader
-        ("[list] Hello", "hello", False),  # step 4: a leading blob goes when text remains
-        ("[list]", "[list]", False),  # ... and stays when nothing would remain
-        ("Hello (fwd)", "hello", True),  # subj-trailer
-        ("Hello (fwd) (FWD)  ", "hello", True),
-        ("[Fwd: Re: Hello]", "hello", True),  # step 6, then back to step 2
-        ("[fwd: [list] hello (fwd)]", "hello", True),
-        ("  Hello   \t world ", "hello world", False),  # whitespace collapsed, trimmed
+        ("Hello", "HELLO", False),
+        ("Re: Hello", "HELLO", True),
+        ("RE: re: Fwd: hello", "HELLO", True),
+        ("Fw: hello", "HELLO", True),
+        ("Re [PATCH]: fix it", "FIX IT", True),  # subj-refwd with a subj-blob before the colon
+        ("[list] Re: Hello", "HELLO", True),  # subj-blob then subj-refwd is one subj-leader
+        ("[list] Hello", "HELLO", False),  # step 4: a leading blob goes when text remains
+        ("[list]", "[LIST]", False),  # ... and stays when nothing would remain
+        ("Hello (fwd)", "HELLO", True),  # subj-trailer
+        ("Hello (fwd) (FWD)  ", "HELLO", True),
+        ("[Fwd: Re: Hello]", "HELLO", True),  # step 6, then back to step 2
+        ("[fwd: [list] hello (fwd)]", "HELLO", True),
+        ("  Hello   \t world ", "HELLO WORLD", False),  # whitespace collapsed, trimmed
         ("Re:", "", True),
-        ("Réponse", "re\u0301ponse", False),  # i;unicode-casemap: NFKD
+        ("Réponse", "RE\u0301PONSE", False),  # i;unicode-casemap: titlecase, then decomposed
     ],
 )
 def test_base_subject(subject: str, base: str, reply: bool):

@@ -58,6 +58,16 @@ class Target:
     public_ip: str
     dkim: Sequence[tuple[str, str, str]]
     """(selector, k= algorithm, public key) of each active DKIM key of the domain."""
+    mta_sts_id: str = ""
+    """The id our MTA-STS policy has (``policy.publish.mta_sts_id``), which the record must name."""
+
+
+def dkim_of(keys: Sequence[Any]) -> list[tuple[str, str, str]]:
+    return [(k.selector, "ed25519" if k.algorithm.startswith("ed25519") else "rsa", k.public_key) for k in keys]
+
+
+def make_resolver(config: Config) -> DNSResolver:
+    return DNSResolver([(e.host, e.port) for e in config.dns.nameservers], config.dns.timeout)
 
 
 async def check_domain(resolver: Resolver, target: Target) -> list[Finding]:
@@ -140,10 +150,12 @@ async def _mta_sts(resolver: Resolver, t: Target) -> list[Finding]:
     name = f"_mta-sts.{t.domain}"
     findings = []
     found = await _txt(resolver, name, "v=STSv1")
+    want = f"{name}. TXT {_quote('v=STSv1; id=' + t.mta_sts_id)}"
     if len(found) != 1:
         what = "no MTA-STS record" if not found else "several MTA-STS records"
-        findings.append(Finding("MISSING" if not found else "WRONG", "MTA-STS", f"{what} at {name}",
-                                f"{name}. TXT {_quote('v=STSv1; id=' + _policy_id())}"))
+        findings.append(Finding("MISSING" if not found else "WRONG", "MTA-STS", f"{what} at {name}", want))
+    elif t.mta_sts_id and f"id={t.mta_sts_id}" not in found[0].replace(" ", ""):
+        findings.append(Finding("WRONG", "MTA-STS", f"{found[0]}: not the id of the policy we serve", want))
     else:
         findings.append(Finding("ok", "MTA-STS", found[0]))
     host = f"mta-sts.{t.domain}"
@@ -155,12 +167,6 @@ async def _mta_sts(resolver: Resolver, t: Target) -> list[Finding]:
     else:
         findings.append(Finding("ok", "MTA-STS", f"{host} resolves"))
     return findings
-
-
-def _policy_id() -> str:
-    import time
-
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime())
 
 
 async def _tls_rpt(resolver: Resolver, t: Target) -> list[Finding]:
@@ -195,17 +201,11 @@ async def _ptr(resolver: Resolver, t: Target) -> list[Finding]:
 
 
 async def check_command(store: Any, args: argparse.Namespace) -> int:
-    config: Config = load_config(args.config)
-    domain = args.domain.rstrip(".").lower()
-    keys = await store.dkim_keys(domain) if hasattr(store, "dkim_keys") else []
-    dkim = [(k.selector, "ed25519" if k.algorithm.startswith("ed25519") else "rsa", k.public_key) for k in keys]
-    target = Target(domain, config.hostname, config.policy.public_ip, dkim)
-    resolver = DNSResolver([(e.host, e.port) for e in config.dns.nameservers], config.dns.timeout)
-    findings = await check_domain(resolver, target)
-    if not await store.has_domain(domain):
-        findings.insert(0, Finding("warn", "DOMAIN", f"{domain} is not served here (pillarbox domain add {domain})"))
-    for finding in findings:
-        print("\n".join(finding.lines()))
-    problems = sum(f.is_problem for f in findings)
+    from pillarbox.admin.ops_outbound import check_dns
+
+    result = await check_dns(store, load_config(args.config), args.domain.rstrip("."))
+    for finding in result["findings"]:
+        print("\n".join(Finding(finding["status"], finding["item"], finding["detail"], finding["publish"]).lines()))
+    domain, problems = result["domain"], result["problems"]
     print(f"{problems} problem(s) found for {domain}" if problems else f"{domain} publishes everything we need")
     return 1 if problems else 0

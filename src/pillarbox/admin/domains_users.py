@@ -1,4 +1,8 @@
-"""``pillarbox domain``, ``user`` and ``alias``: the directory half of administration."""
+"""``pillarbox domain``, ``user`` and ``alias``: the CLI face of the directory operations.
+
+Each command reads its arguments (and a password from the terminal or stdin), calls the one
+operation in ``ops_directory`` that the JSON API and the admin pages call too, and prints the result.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +10,48 @@ import argparse
 import getpass
 import sys
 
-from pillarbox.address import normalize_address, normalize_domain, split_address
-from pillarbox.admin.common import EX_OK, EX_USAGE, CommandFailed, human_size, iso, listing, require_account, warn
-from pillarbox.admin.postmaster import ROLES, add_domain, assign_roles, roles_for_first_user
-from pillarbox.auth.passwords import WeakPassword, check_password, make_credentials_async
-from pillarbox.errors import AlreadyExists, NotFound
-from pillarbox.store.api import Backend
+from pillarbox.admin import ops_directory as ops
+from pillarbox.admin.common import EX_OK, CommandFailed, human_size, listing, warn
+from pillarbox.store.api import Store
 
 # ---------------------------------------------------------------------------------------------- domain
 
 
-async def domain_add(store: Backend, args: argparse.Namespace) -> int:
-    postmaster = args.postmaster or args.settings.postmaster
-    domain, roles = await add_domain(store, args.domain, postmaster)
-    print(f"added domain {domain.name} (publish its records: pillarbox dns {domain.name})")
-    if roles:
-        await _warn_if_dangling(store, postmaster)
-        print(f"{' and '.join(roles)} reach {normalize_address(postmaster)}")
+def _warn_all(result: dict) -> None:
+    for line in result.get("warnings", ()):
+        warn(line)
+
+
+async def domain_add(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.create_domain(store, args.domain, args.postmaster or args.settings.postmaster or None)
+    print(f"added domain {result['name']} (publish its records: pillarbox dns {result['name']})")
+    _warn_all(result)
+    if result["roles"]:
+        print(f"{' and '.join(result['roles'])} reach {result['postmaster']}")
     else:
-        print(f"postmaster@{domain.name} and abuse@{domain.name} will reach the first user added to {domain.name}"
-              f" (to choose someone: pillarbox domain postmaster {domain.name} ADDRESS)")
+        name = result["name"]
+        print(f"postmaster@{name} and abuse@{name} will reach the first user added to {name}"
+              f" (to choose someone: pillarbox domain postmaster {name} ADDRESS)")
     return EX_OK
 
 
-async def domain_postmaster(store: Backend, args: argparse.Namespace) -> int:
-    domain, target = normalize_domain(args.domain), normalize_address(args.address)
-    if not await store.has_domain(domain):
-        raise NotFound(f"no domain {domain}")
-    roles = await assign_roles(store, domain, target, replace=True)
-    await _warn_if_dangling(store, target)
-    for address in (f"{role}@{domain}" for role in ROLES):
-        if address not in roles and address != target:
-            print(f"{address} is a user: its own mailbox stays")
-    if roles:
-        print(f"{' and '.join(roles)} now reach {target}")
+async def domain_postmaster(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.set_domain_postmaster(store, args.domain, args.address)
+    _warn_all(result)
+    for address in result["kept_users"]:
+        print(f"{address} is a user: its own mailbox stays")
+    if result["roles"]:
+        print(f"{' and '.join(result['roles'])} now reach {result['postmaster']}")
     return EX_OK
 
 
-async def domain_list(store: Backend, args: argparse.Namespace) -> int:
-    domains = await store.list_domains()
-    accounts = await store.list_accounts()
-    objects = [
-        {"name": d.name, "users": sum(a.domain == d.name for a in accounts), "created": iso(d.created)}
-        for d in domains
-    ]
-    return listing(args.json, ("DOMAIN", "USERS", "CREATED"), objects,
+async def domain_list(store: Store, args: argparse.Namespace) -> int:
+    return listing(args.json, ("DOMAIN", "USERS", "CREATED"), await ops.list_domains(store),
                    lambda o: (o["name"], o["users"], o["created"]), "no domains")
 
 
-async def domain_delete(store: Backend, args: argparse.Namespace) -> int:
-    await store.delete_domain(args.domain)
+async def domain_delete(store: Store, args: argparse.Namespace) -> int:
+    await ops.delete_domain(store, args.domain)
     print(f"deleted domain {args.domain}")
     return EX_OK
 
@@ -78,116 +74,84 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-async def user_add(store: Backend, args: argparse.Namespace) -> int:
-    address = normalize_address(args.address)
-    domain = split_address(address)[1]
-    # refuse before asking for a password that would be thrown away
-    if not await store.has_domain(domain):
-        raise NotFound(f"no domain {domain}; add it first with: pillarbox domain add {domain}")
-    if await store.get_account(address) is not None:
-        raise AlreadyExists(f"user {address} exists already")
-    if await store.get_alias(address) is not None:
-        raise AlreadyExists(f"{address} is an alias")
-    password_hash, scram = await _new_credentials(args, address)
-    account = await store.add_account(address, password_hash, scram)
-    print(f"added user {address}")
-    roles = await roles_for_first_user(store, account)
-    if roles:
-        print(f"{' and '.join(roles)} reach {address}, the first user of {domain}"
+async def user_add(store: Store, args: argparse.Namespace) -> int:
+    address = await ops.check_new_user(store, args.address)  # refuse before asking for a password
+    password = read_password(args.password_stdin)
+    result = await ops.create_user(store, address, password, args.settings.accounts.password_min_length,
+                                   admin=args.admin)
+    print(f"added user {address}{' (an admin)' if args.admin else ''}")
+    if result["roles"]:
+        domain = address.rpartition("@")[2]
+        print(f"{' and '.join(result['roles'])} reach {address}, the first user of {domain}"
               f" (to choose someone else: pillarbox domain postmaster {domain} ADDRESS)")
     return EX_OK
 
 
-async def _new_credentials(args: argparse.Namespace, address: str) -> tuple[str, str]:
-    """The password read as ``read_password`` does, held to the password policy, then hashed."""
-    password = read_password(args.password_stdin)
-    try:
-        check_password(password, address, args.settings.accounts.password_min_length)
-    except WeakPassword as exc:
-        raise CommandFailed(str(exc), EX_USAGE) from None
-    return await make_credentials_async(password)
-
-
-async def user_list(store: Backend, args: argparse.Namespace) -> int:
-    objects = []
-    for account in await store.list_accounts():
-        used_bytes, used_messages = await store.account_usage(account.id)
-        objects.append({
-            "address": account.address, "quota_bytes": account.quota_bytes,
-            "quota_messages": account.quota_messages, "used_bytes": used_bytes,
-            "used_messages": used_messages, "created": iso(account.created),
-        })
+async def user_list(store: Store, args: argparse.Namespace) -> int:
     return listing(
-        args.json, ("ADDRESS", "QUOTA", "USED", "MESSAGES"), objects,
-        lambda o: (o["address"], human_size(o["quota_bytes"]), human_size(o["used_bytes"]), o["used_messages"]),
+        args.json, ("ADDRESS", "QUOTA", "USED", "MESSAGES", "ADMIN"), await ops.list_users(store),
+        lambda o: (o["address"], human_size(o["quota_bytes"]), human_size(o["used_bytes"]), o["used_messages"],
+                   "yes" if o["admin"] else ""),
         "no users",
     )
 
 
-async def user_passwd(store: Backend, args: argparse.Namespace) -> int:
-    account = await require_account(store, args.address)
-    password_hash, scram = await _new_credentials(args, account.address)
-    await store.set_password(account.address, password_hash, scram)
-    print(f"changed the password of {account.address}")
+async def user_passwd(store: Store, args: argparse.Namespace) -> int:
+    account = await ops.get_user(store, args.address)
+    password = read_password(args.password_stdin)
+    await ops.set_user_password(store, account["address"], password, args.settings.accounts.password_min_length)
+    print(f"changed the password of {account['address']}")
     return EX_OK
 
 
-async def user_delete(store: Backend, args: argparse.Namespace) -> int:
-    account = await require_account(store, args.address)
-    await store.delete_account(account.address)
-    print(f"deleted user {account.address} and all of its mail")
+async def user_delete(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.delete_user(store, args.address)
+    print(f"deleted user {result['address']} and all of its mail")
     return EX_OK
 
 
-async def user_quota(store: Backend, args: argparse.Namespace) -> int:
-    account = await require_account(store, args.address)
+async def user_quota(store: Store, args: argparse.Namespace) -> int:
     # the message-count quota changes only when --messages is given
-    messages = args.messages if hasattr(args, "messages") else account.quota_messages
-    await store.set_quota(account.address, args.size, messages)
-    shown = "no storage quota" if args.size is None else f"a storage quota of {human_size(args.size)}"
+    result = await ops.set_user_quota(store, args.address, args.size, getattr(args, "messages", ops.UNCHANGED))
+    size, messages = result["quota_bytes"], result["quota_messages"]
+    shown = "no storage quota" if size is None else f"a storage quota of {human_size(size)}"
     if messages is not None:
         shown += f" and at most {messages} messages"
-    print(f"{account.address} now has {shown}")
+    print(f"{result['address']} now has {shown}")
     return EX_OK
 
 
-async def user_pop3_policy(store: Backend, args: argparse.Namespace) -> int:
-    account = await require_account(store, args.address)
-    await store.set_pop3_policy(account.address, args.policy)
+async def user_admin(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.set_user_admin(store, args.address, args.state == "on")
+    print(f"{result['address']} {'is now an admin' if result['admin'] else 'is no longer an admin'}")
+    return EX_OK
+
+
+async def user_pop3_policy(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.set_user_pop3_policy(store, args.address, args.policy)
     shown = {None: "keeps downloaded mail", 0: "deletes mail once POP3 downloaded it"}.get(
         args.policy, f"keeps downloaded mail {args.policy} days")
-    print(f"{account.address} now {shown}")
+    print(f"{result['address']} now {shown}")
     return EX_OK
 
 
 # ---------------------------------------------------------------------------------------------- alias
 
 
-async def alias_add(store: Backend, args: argparse.Namespace) -> int:
-    alias = await store.add_alias(args.alias, args.targets)
-    for target in alias.targets:
-        await _warn_if_dangling(store, target)
-    print(f"added alias {alias.address} -> {', '.join(alias.targets)}")
+async def alias_add(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.create_alias(store, args.alias, args.targets)
+    _warn_all(result)
+    print(f"added alias {result['address']} -> {', '.join(result['targets'])}")
     return EX_OK
 
 
-async def _warn_if_dangling(store: Backend, target: str) -> None:
-    local = await store.has_domain(split_address(target)[1])
-    if local and await store.get_account(target) is None and await store.get_alias(target) is None:
-        warn(f"{target} is not a user or an alias (yet); mail to it will not be delivered")
-
-
-async def alias_list(store: Backend, args: argparse.Namespace) -> int:
-    objects = [{"address": a.address, "targets": list(a.targets)} for a in await store.list_aliases()]
-    return listing(args.json, ("ALIAS", "TARGETS"), objects,
+async def alias_list(store: Store, args: argparse.Namespace) -> int:
+    return listing(args.json, ("ALIAS", "TARGETS"), await ops.list_aliases(store),
                    lambda o: (o["address"], ", ".join(o["targets"])), "no aliases")
 
 
-async def alias_delete(store: Backend, args: argparse.Namespace) -> int:
-    await store.delete_alias(args.alias)
-    local, _, domain = args.alias.lower().rpartition("@")
-    if local in ROLES:
-        warn(f"mail to {args.alias} is now refused; RFC 5321 4.5.1 and RFC 2142 want it read"
-             f" (see: pillarbox domain postmaster {domain} ADDRESS)")
+async def alias_delete(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.delete_alias(store, args.alias)
+    _warn_all(result)
     print(f"deleted alias {args.alias}")
     return EX_OK

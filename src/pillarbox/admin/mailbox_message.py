@@ -27,6 +27,7 @@ from pillarbox.admin.common import (
     warn,
 )
 from pillarbox.admin.crlf import to_crlf
+from pillarbox.admin.ops_directory import list_mailboxes
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import QuotaExceeded, StoreError, StoreUnavailable
 from pillarbox.store.api import Backend
@@ -35,20 +36,9 @@ from pillarbox.store.records import Appended, DeliveryTarget, Mailbox, Refused
 # ---------------------------------------------------------------------------------------------- mailbox
 
 
-def mailbox_object(mailbox: Mailbox) -> dict[str, object]:
-    return {
-        "name": mailbox.name, "special_use": mailbox.special_use, "messages": mailbox.messages,
-        "unseen": mailbox.unseen, "size": mailbox.size, "uidvalidity": mailbox.uidvalidity,
-        "uidnext": mailbox.uidnext, "highestmodseq": mailbox.highestmodseq, "subscribed": mailbox.subscribed,
-    }
-
-
 async def mailbox_list(store: Backend, args: argparse.Namespace) -> int:
-    account = await require_account(store, args.address)
-    folders = sorted(await store.list_mailboxes(account.id), key=lambda m: (m.name != "INBOX", m.name))
-    objects = [mailbox_object(m) for m in folders]
     return listing(
-        args.json, ("FOLDER", "SPECIAL-USE", "MESSAGES", "UNSEEN", "SIZE"), objects,
+        args.json, ("FOLDER", "SPECIAL-USE", "MESSAGES", "UNSEEN", "SIZE"), await list_mailboxes(store, args.address),
         lambda o: (o["name"], o["special_use"] or "", o["messages"], o["unseen"], human_size(o["size"])),
         "no folders",
     )

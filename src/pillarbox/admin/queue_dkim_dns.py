@@ -1,65 +1,26 @@
-"""``pillarbox queue``, ``dkim`` and ``dns``: the outbound half of administration.
+"""``pillarbox queue``, ``dkim`` and ``dns``: the CLI face of the outbound operations (``ops_outbound``).
 
-``queue`` works on the store while the server runs (the runner notices retries at its next poll).
 ``dns DOMAIN`` prints, as zone-file lines with fully-qualified names, every record the domain must
-publish: MX, SPF, DKIM (creating the keys if the domain has none yet), DMARC, MTA-STS, TLS-RPT,
-and the SRV/autoconfig records mail clients use to find the server (RFC 6186, RFC 8314).
+publish: MX, SPF, DKIM (creating the keys if the domain has none yet), DMARC, TLS-RPT, the SRV
+records of the client ports configured (RFC 6186, RFC 8314), and with a ``[listen] https`` listener
+MTA-STS and the autoconfig/autodiscover names.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-from datetime import UTC, datetime
-from typing import Any
 
-from pillarbox.admin.common import EX_OK, iso, listing, print_json
+from pillarbox.admin import ops_outbound as ops
+from pillarbox.admin.common import EX_OK, listing, print_json
 from pillarbox.config import load_config
-from pillarbox.errors import NotFound
-from pillarbox.mailauth import dkim_sign
-from pillarbox.obs import get_logger, log_event
-from pillarbox.policy.publish import mta_sts_policy
-from pillarbox.store.api import Backend
-from pillarbox.store.records import QueuedMessage, is_queue_id
-
-TTL = 3600
-log = get_logger("queue")
-
-
-def _when(seconds: int | None) -> str | None:
-    return iso(datetime.fromtimestamp(seconds, UTC)) if seconds else None
-
-
-def _entry_object(entry: QueuedMessage) -> dict[str, Any]:
-    return {
-        "id": entry.id, "sender": entry.sender, "created": _when(entry.created), "held": entry.held,
-        "envid": entry.envid, "ret": entry.ret,
-        "recipients": [{
-            "address": r.address, "state": r.state, "attempts": r.attempts,
-            "next_attempt": _when(r.next_attempt) if r.state == "pending" else None,
-            "last_error": r.last_error, "status": r.status, "remote_mta": r.remote_mta,
-            "notify": list(r.notify), "orcpt": r.orcpt,
-        } for r in entry.recipients],
-    }
-
-
-def _missing(queue_id: str) -> NotFound:
-    # a message that only had local recipients, or whose delivery ended, has no queue entry (any more)
-    return NotFound(f"no queue entry {queue_id}: not queued, or its delivery has ended (see: pillarbox queue list)")
-
-
-async def _require(store: Backend, queue_id: str) -> QueuedMessage:
-    entry = await store.get_queue_entry(queue_id)
-    if entry is None:
-        raise _missing(queue_id)
-    return entry
-
+from pillarbox.errors import InvalidInput
+from pillarbox.store.api import Store
 
 # ---------------------------------------------------------------------------------------------- queue
 
 
-async def queue_list(store: Backend, args: argparse.Namespace) -> int:
-    objects = [_entry_object(e) for e in await store.list_queue()]
+async def queue_list(store: Store, args: argparse.Namespace) -> int:
+    objects = await ops.list_queue(store)
     rows = [{**o, "recipient": r} for o in objects for r in o["recipients"]]
     if args.json:
         print_json(objects)
@@ -71,48 +32,39 @@ async def queue_list(store: Backend, args: argparse.Namespace) -> int:
                    "the queue is empty")
 
 
-async def queue_show(store: Backend, args: argparse.Namespace) -> int:
-    entry = await _require(store, args.id)
-    obj = _entry_object(entry)
+async def queue_show(store: Store, args: argparse.Namespace) -> int:
+    obj = await ops.show_queue_entry(store, args.id)
     if args.json:
-        print_json([obj])
+        print_json([{k: v for k, v in obj.items() if k not in ("headers", "subject", "size")}])
         return EX_OK
-    print(f"queue id:  {entry.id}{' (held)' if entry.held else ''}")
-    print(f"sender:    <{entry.sender}>")
+    print(f"queue id:  {obj['id']}{' (held)' if obj['held'] else ''}")
+    print(f"sender:    <{obj['sender']}>")
     print(f"created:   {obj['created']}")
     for r in obj["recipients"]:
         print(f"recipient: <{r['address']}> {r['state']}, {r['attempts']} attempts"
               + (f", next {r['next_attempt']}" if r["next_attempt"] else ""))
         if r["last_error"]:
             print(f"           {r['last_error']}")
-    raw = await store.read_message(entry.message_id)
     print()
-    print(raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", errors="replace").replace("\r\n", "\n"))
+    print(obj["headers"])
     return EX_OK
 
 
-async def queue_retry(store: Backend, args: argparse.Namespace) -> int:
-    if args.all:
-        count = await store.retry_queue(None)
-    else:
-        await _require(store, args.id)
-        count = await store.retry_queue([args.id])
-    print(f"{count} recipient(s) will be tried again now")
+async def queue_retry(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.retry_queue(store, None if args.all else args.id)
+    print(f"{result['recipients']} recipient(s) will be tried again now")
     return EX_OK
 
 
-async def queue_delete(store: Backend, args: argparse.Namespace) -> int:
-    if not await store.delete_queue_entry(args.id):
-        raise _missing(args.id)
-    log_event(log, "info", "queue entry done", queue_id=args.id, result="deleted")
+async def queue_delete(store: Store, args: argparse.Namespace) -> int:
+    await ops.delete_queue_entry(store, args.id)
     print(f"deleted queue entry {args.id} (no bounce is sent)")
     return EX_OK
 
 
-async def queue_hold(store: Backend, args: argparse.Namespace) -> int:
+async def queue_hold(store: Store, args: argparse.Namespace) -> int:
     held = args.action == "hold"
-    if not await store.hold_queue_entry(args.id, held):
-        raise _missing(args.id)
+    await ops.hold_queue_entry(store, args.id, held)
     print(f"queue entry {args.id} {'held' if held else 'released'}")
     return EX_OK
 
@@ -120,21 +72,17 @@ async def queue_hold(store: Backend, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- dkim
 
 
-async def dkim_rotate(store: Backend, args: argparse.Namespace) -> int:
-    if not await store.has_domain(args.domain):
-        raise NotFound(f"no domain {args.domain}")
-    keys = await dkim_sign.rotate(store, args.domain)
-    print(f"new DKIM keys for {args.domain}: {', '.join(k.selector for k in keys)}; publish:")
-    for key in keys:
-        print(_txt(f"{key.selector}._domainkey.{key.domain}.", dkim_sign.dns_value(key)))
+async def dkim_rotate(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.rotate_dkim_keys(store, args.domain)
+    print(f"new DKIM keys for {result['domain']}: {', '.join(result['selectors'])}; publish:")
+    for record in result["records"]:
+        print(record)
     return EX_OK
 
 
-async def dkim_list(store: Backend, args: argparse.Namespace) -> int:
-    keys = await store.dkim_keys(args.domain, active_only=False)
-    objects = [{"domain": k.domain, "selector": k.selector, "algorithm": k.algorithm, "active": k.active,
-                "created": _when(k.created)} for k in keys]
-    return listing(args.json, ("SELECTOR", "ALGORITHM", "ACTIVE", "CREATED"), objects,
+async def dkim_list(store: Store, args: argparse.Namespace) -> int:
+    keys = await ops.list_dkim_keys(store, args.domain)
+    return listing(args.json, ("SELECTOR", "ALGORITHM", "ACTIVE", "CREATED"), keys,
                    lambda o: (o["selector"], o["algorithm"], "yes" if o["active"] else "no", o["created"]),
                    f"no DKIM keys for {args.domain}")
 
@@ -142,49 +90,18 @@ async def dkim_list(store: Backend, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- dns
 
 
-def _txt(name: str, value: str) -> str:
-    chunks = " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
-    return f"{name} {TTL} IN TXT {chunks}"
-
-
-def dns_records(domain: str, hostname: str, keys: list[Any], policy: str) -> list[str]:
-    """Zone-file lines; ``policy`` is the served MTA-STS file, whose hash is the record's id (so the
-    id changes exactly when the policy does, RFC 8461 3.1)."""
-    d, mx = f"{domain}.", f"{hostname}."
-    policy_id = hashlib.sha256(policy.encode()).hexdigest()[:20]
-    lines = [f"{d} {TTL} IN MX 10 {mx}", _txt(d, "v=spf1 mx -all")]
-    lines += [_txt(f"{k.selector}._domainkey.{d}", dkim_sign.dns_value(k)) for k in keys]
-    lines += [
-        _txt(f"_dmarc.{d}", f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"),
-        _txt(f"_mta-sts.{d}", f"v=STSv1; id={policy_id}"),
-        f"mta-sts.{d} {TTL} IN CNAME {mx}",
-        _txt(f"_smtp._tls.{d}", f"v=TLSRPTv1; rua=mailto:postmaster@{domain}"),
-        f"autoconfig.{d} {TTL} IN CNAME {mx}",
-        f"autodiscover.{d} {TTL} IN CNAME {mx}",
-        f"_submissions._tcp.{d} {TTL} IN SRV 0 1 465 {mx}",
-        f"_submission._tcp.{d} {TTL} IN SRV 1 1 587 {mx}",
-        f"_imaps._tcp.{d} {TTL} IN SRV 0 1 993 {mx}",
-        f"_imap._tcp.{d} {TTL} IN SRV 1 1 143 {mx}",
-        f"_pop3s._tcp.{d} {TTL} IN SRV 10 1 995 {mx}",
-        f"_pop3._tcp.{d} {TTL} IN SRV 20 1 110 {mx}",
-        f"_autodiscover._tcp.{d} {TTL} IN SRV 0 1 443 {mx}",
-    ]
-    return lines
-
-
-async def dns_command(store: Backend, args: argparse.Namespace) -> int:
-    if not await store.has_domain(args.domain):
-        raise NotFound(f"no domain {args.domain}; add it first with: pillarbox domain add {args.domain}")
-    config = load_config(args.config)
-    hostname = config.hostname
-    policy = mta_sts_policy(config.policy.mta_sts_mode, hostname, config.policy.mta_sts_max_age)
-    keys = await dkim_sign.ensure_keys(store, args.domain.lower())
-    print(f"; records for {args.domain.lower()} (the MX host {hostname} needs its own A/AAAA records)")
-    for line in dns_records(args.domain.lower(), hostname, keys, policy):
+async def dns_command(store: Store, args: argparse.Namespace) -> int:
+    result = await ops.domain_records(store, load_config(args.config), args.domain)
+    domain = result["domain"]
+    print(f"; records for {domain} (the MX host {result['hostname']} needs its own A/AAAA records)")
+    for line in result["records"]:
         print(line)
-    print(f"; https://mta-sts.{args.domain.lower()}/.well-known/mta-sts.txt must serve:")
-    for line in policy.splitlines():
-        print(f";   {line}")
+    if result["mta_sts_policy"]:
+        print(f"; https://mta-sts.{domain}/.well-known/mta-sts.txt serves:")
+        for line in result["mta_sts_policy"].splitlines():
+            print(f";   {line}")
+    else:
+        print("; no [listen] https: no MTA-STS, autoconfig or autodiscover records (nothing would serve them)")
     return EX_OK
 
 
@@ -193,9 +110,10 @@ async def dns_command(store: Backend, args: argparse.Namespace) -> int:
 
 def queue_id(text: str) -> str:
     """The id the SMTP reply and the logs show (any case)."""
-    if not is_queue_id(text.lower()):
-        raise argparse.ArgumentTypeError(f"not a queue id: {text!r} (12 letters and digits, see: pillarbox queue list)")
-    return text.lower()
+    try:
+        return ops.queue_id_field(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -9,18 +9,23 @@ connection), counted per IP and per account, and logged.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from pillarbox.address import AddressError
 from pillarbox.auth import sasl
 from pillarbox.auth.passwords import parse_scram, verify_password_async
+from pillarbox.auth.secrets import secret_hash
 from pillarbox.auth.throttle import LoginThrottle
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account
 
 log = get_logger("auth")
+WEB_ONLY_SETTING = "main_password_web_only"
+"""The account setting (``admin/ops_account.py``) that keeps the main password off IMAP/POP3/SMTP."""
+HISTORY_EVERY = 600.0
 LOGINS = Counter("pillarbox_logins_total", "Login attempts by protocol and result", ("protocol", "result"))
 
 
@@ -47,6 +52,7 @@ class Authenticator:
     def __init__(self, store: Store, throttle: LoginThrottle) -> None:
         self.store = store
         self.throttle = throttle
+        self._remembered: dict[tuple[str, str, str], float] = {}
 
     async def login(self, protocol: str, ip: str, username: str, password: str) -> Account:
         """Check a user name and password; raises LoginRefused (after the failure delay)."""
@@ -55,9 +61,23 @@ class Authenticator:
         credentials = await self.store.get_credentials(account.address) if account else None
         if account is None or credentials is None:
             raise await self.refuse(protocol, ip, username, "unknown user")
-        if not await verify_password_async(credentials.password_hash, password):
-            raise await self.refuse(protocol, ip, username, "bad password")
-        return await self.succeed(protocol, ip, account)
+        if await self._main_password_allowed(account.address, protocol) and await verify_password_async(
+                credentials.password_hash, password):
+            return await self.succeed(protocol, ip, account)
+        if protocol != "web" and await self._app_password(account.address, password):
+            return await self.succeed(protocol, ip, account)
+        raise await self.refuse(protocol, ip, username, "bad password")
+
+    async def _main_password_allowed(self, address: str, protocol: str) -> bool:
+        """The account's main password works everywhere, unless its owner limited it to the web."""
+        if protocol == "web" or not hasattr(self.store, "account_settings"):
+            return True
+        return not (await self.store.account_settings(address)).get(WEB_ONLY_SETTING)
+
+    async def _app_password(self, address: str, password: str) -> bool:
+        """One of the account's app passwords (``admin/ops_account.py``): mail protocols only."""
+        use = getattr(self.store, "use_app_password", None)
+        return bool(use and len(password) < 64 and await use(address, secret_hash(password)))
 
     def start_sasl(self, protocol: str, ip: str, mechanism: str) -> SaslExchange | None:
         mech = sasl.create(mechanism)
@@ -86,9 +106,23 @@ class Authenticator:
 
     async def succeed(self, protocol: str, ip: str, account: Account) -> Account:
         await self.throttle.record_success(account.address)
+        await self._remember(account.address, protocol, ip)
         LOGINS.inc(protocol=protocol, result="success")
         log_event(log, "info", "login", protocol=protocol, ip=ip, user=account.address)
         return account
+
+
+    async def _remember(self, address: str, protocol: str, ip: str) -> None:
+        """Note the login for the account page, once per (account, protocol, IP) and ``HISTORY_EVERY``
+        seconds: a client polling every minute must not cost a store write each time."""
+        record = getattr(self.store, "record_login", None)
+        key, now = (address, protocol, ip), time.monotonic()
+        if record is None or now - self._remembered.get(key, -HISTORY_EVERY) < HISTORY_EVERY:
+            return
+        if len(self._remembered) > 10_000:
+            self._remembered.clear()
+        self._remembered[key] = now
+        await record(address, protocol, ip)
 
 
 class SaslExchange:
@@ -130,6 +164,8 @@ class SaslExchange:
         await self._auth.check_not_locked(self._protocol, self._ip, username)
         account = await self._auth.lookup(username)
         credentials = await self._auth.store.get_credentials(account.address) if account else None
+        if account is not None and not await self._auth._main_password_allowed(account.address, self._protocol):
+            credentials = None  # SCRAM proves the main password, which its owner kept for the web
         assert isinstance(self._mechanism, sasl.ScramSha256)
         return self._mechanism.supply_credentials(parse_scram(credentials.scram_sha256) if credentials else None)
 

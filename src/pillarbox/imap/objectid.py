@@ -51,15 +51,13 @@ def preview(raw: bytes, parsed: ParsedMessage) -> str:
     return text[:PREVIEW_CHARS]
 
 
-def _first_text(part: Part, subtype: str) -> Part | None:
+def _first_text(root: Part, subtype: str) -> Part | None:
     """The first text/<subtype> leaf that is not an attachment, depth first (RFC 8970 3.2)."""
-    if part.children:
-        for child in part.children:
-            found = _first_text(child, subtype)
-            if found is not None:
-                return found
-        return None
-    attached = part.disposition is not None and part.disposition[0].lower() == "attachment"
-    if part.content_type == "text" and part.content_subtype == subtype and not attached:
-        return part
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        stack.extend(reversed(part.children))
+        attached = part.disposition is not None and part.disposition[0].lower() == "attachment"
+        if not part.children and part.content_type == "text" and part.content_subtype == subtype and not attached:
+            return part
     return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pillarbox.imap.parser.fetch_att import Section
 from pillarbox.mime import ParsedMessage, Part, decode_body, find_part
+from pillarbox.mime.headers import split_raw_fields
 
 
 def _target(parsed: ParsedMessage, section: Section) -> Part | None:
@@ -42,24 +43,11 @@ def section_bytes(raw: bytes, parsed: ParsedMessage, section: Section) -> bytes:
 
 def filter_header(header: bytes, fields: tuple[str, ...], exclude: bool) -> bytes:
     wanted = {f.lower().encode() for f in fields}
-    kept = [field for field in split_fields(header) if (_name(field) in wanted) != exclude]
+    kept = [field for field in split_raw_fields(header) if (_name(field) in wanted) != exclude]
     # RFC 9051 6.4.5: the blank line ending the header is part of it, unless the message has none
     # (no body and no blank line): then there is none to return either
     ends_blank = header.endswith((b"\r\n\r\n", b"\n\n")) or header in (b"\r\n", b"\n")
     return b"".join(kept) + (b"\r\n" if ends_blank else b"")
-
-
-def split_fields(header: bytes) -> list[bytes]:
-    """Header fields with their continuation lines; the blank line ending the block is dropped."""
-    fields: list[bytes] = []
-    for line in header.splitlines(keepends=True):
-        if line in (b"\r\n", b"\n"):
-            break
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1] += line
-        else:
-            fields.append(line)
-    return fields
 
 
 def _name(field: bytes) -> bytes:

@@ -7,11 +7,13 @@ the Date, the envelope addresses), so SORT never reads a message's bytes.
 
 Keys, as the RFC defines them:
 - ARRIVAL: INTERNALDATE; DATE: the Date header in UTC, else INTERNALDATE (RFC 5256 3, DATE);
-- FROM / TO / CC: the addr-mailbox (local part) of the first address, casefolded;
-- DISPLAYFROM / DISPLAYTO: the decoded display name of the first address, else its addr-spec;
-- SIZE: RFC822.SIZE; SUBJECT: the base subject.
-Strings compare by i;unicode-casemap (RFC 5051: case-mapped, then decomposed with NFKD, so "É"
-sorts with "E"), done here as ``casemap``: ``str.casefold`` then NFKD.
+- FROM / TO / CC: the addr-mailbox of the first address: its local part, or for a group the group's
+  name, since the first IMAP address of a group is its start marker (RFC 9051 7.5.2);
+- DISPLAYFROM / DISPLAYTO: the decoded display name of the first address, else its addr-spec, else
+  its addr-mailbox, which for a group is its name (RFC 5957 3);
+- SIZE: RFC822.SIZE; SUBJECT: the base subject (``subject``).
+Strings compare by i;unicode-casemap (RFC 5051, ``casemap``: titlecased and decomposed, so "É"
+sorts with "E" and "_" after "Z").
 
 Ordering: Python's sort is stable (also with ``reverse=True``), so sorting the sequence-ordered
 list once per criterion, last criterion first, gives the multi-key order with REVERSE applying to
@@ -20,85 +22,30 @@ its own key only and sequence number as the final tie-breaker.
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pillarbox.imap.casemap import casemap
 from pillarbox.imap.snapshot import ViewEntry
+from pillarbox.imap.subject import base_subject
 from pillarbox.mime import ParsedMessage, decode_header_value
 from pillarbox.mime.addresses import Address
 from pillarbox.store.records import MessageSummary
 
-_TRAILER = re.compile(r"(?:\s|\(fwd\))+$", re.IGNORECASE)  # subj-trailer = "(fwd)" / WSP
-_BLOB = r"\[[^\[\]]*\]\s*"  # subj-blob = "[" *BLOBCHAR "]" *WSP
-_REFWD = rf"(?:re|fwd?)\s*(?:{_BLOB})?:"  # subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
-_LEADER = re.compile(rf"^(?:(?:{_BLOB})*{_REFWD}|\s+)", re.IGNORECASE)  # subj-leader
-_LEADING_BLOB = re.compile(rf"^{_BLOB}")
-_WSP = re.compile(r"\s+")
-_SPECIAL = re.compile(r"[\[(:]|^\s|\s$")
-
-
-@functools.lru_cache(maxsize=8192)
-def base_subject(subject: str) -> tuple[str, bool]:
-    """RFC 5256 2.1: (the base subject, whether the subject marked a reply or forward)."""
-    text = subject if subject.isascii() else unicodedata.normalize("NFKC", subject)
-    text = _WSP.sub(" ", text)  # step 1 (encoded-words were decoded at delivery)
-    if not _SPECIAL.search(text):  # no leader, trailer or blob can match: the common case, fast
-        return casemap(text.strip()), False
-    marked = False
-    while True:
-        text, cut = _strip_trailer(text)  # step 2
-        marked |= cut
-        text, cut = _strip_leaders(text)  # steps 3-5
-        marked |= cut
-        if text[:5].lower() == "[fwd:" and text.endswith("]"):  # step 6
-            text, marked = text[5:-1], True
-            continue
-        return casemap(text), marked
-
-
-def casemap(text: str) -> str:
-    """The i;unicode-casemap key of ``text`` (RFC 5051 2, with casefold standing in for titlecase)."""
-    return text.lower() if text.isascii() else unicodedata.normalize("NFKD", text.casefold())
-
-
-def _strip_trailer(text: str) -> tuple[str, bool]:
-    stripped = _TRAILER.sub("", text)
-    return stripped, "(fwd)" in text[len(stripped) :].lower()
-
-
-def _strip_leaders(text: str) -> tuple[str, bool]:
-    marked = False
-    while True:
-        before = text
-        while (found := _LEADER.match(text)) is not None and found.end() > 0:
-            marked |= not found.group().isspace()
-            text = text[found.end() :]
-        found = _LEADING_BLOB.match(text)
-        if found is not None and text[found.end() :].strip():  # step 4: only if something remains
-            text = text[found.end() :]
-        if text == before:
-            return text, marked
-
-
-def _first(addresses: tuple[Address, ...]) -> Address | None:
-    return next((a for a in addresses if a.host is not None and a.mailbox is not None), None)
-
 
 def _mailbox(addresses: tuple[Address, ...]) -> str:
-    first = _first(addresses)
-    return casemap(first.mailbox or "") if first else ""
+    """RFC 5256 3: the addr-mailbox of the first address (a group's start marker holds its name)."""
+    return casemap(addresses[0].mailbox or "") if addresses else ""
 
 
 def display_name(addresses: tuple[Address, ...]) -> str:
-    """RFC 5957 2: the decoded display name of the first address, else its addr-spec."""
-    first = _first(addresses)
-    if first is None:
+    """RFC 5957 3: the decoded addr-name of the first address, else addr-mailbox@addr-host, else
+    addr-mailbox (a group's name), else the empty string."""
+    if not addresses:
         return ""
+    first = addresses[0]
     name = decode_header_value(first.name).strip() if first.name else ""
-    return casemap(name or first.addr_spec)
+    return casemap(name or first.addr_spec or first.mailbox or "")
 
 
 class Facts:

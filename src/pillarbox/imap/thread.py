@@ -5,12 +5,16 @@ base subject is a thread whose first message is the parent of all the others.
 
 REFERENCES is Jamie Zawinski's algorithm as RFC 5256 words it: (1) link every message to its
 parent along its References (or first In-Reply-To) chain, creating empty containers for
-Message-IDs not in the mailbox and never creating a loop; a duplicate Message-ID is treated as
-unique; (2) the parentless containers are the root set; (3) empty containers are pruned, their
-children promoted (to the root only when there is one child); (4) siblings are sorted by sent
-date (an empty container by its first child's), ties by sequence number; (5) roots with the same
-base subject are gathered; (6) the tree is written out. After step 5 siblings are sorted again so
-the gathered children take their date order too (the RFC leaves the order of appended children open).
+Message-IDs not in the mailbox and never creating a loop (``thread_link``); (2) the parentless
+containers are the root set; (3) empty containers are pruned, their children promoted (to the root
+only when there is one child); (4) siblings are sorted by sent date (an empty container by its
+first child's), ties by sequence number; (5) roots with the same base subject are gathered; (6) the
+tree is written out. After step 5 siblings are sorted again so the gathered children take their
+date order too (the RFC leaves the order of appended children open).
+
+Senders decide the shape of the tree, so no step recurses or rescans: a thread may be 100,000
+replies deep. Each step is one pass over the containers in an order computed once (parents before
+children), plus the sorts.
 
 Output (RFC 5256 5): ``thread-list = "(" (thread-members / thread-nested) ")"``: a parent with
 one child continues the list ("(1 2 3)"), with several it nests one list per child ("(1 (2)(3))").
@@ -20,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import groupby
 
-from pillarbox.imap.sort import base_subject
+from pillarbox.imap.subject import base_subject
+from pillarbox.imap.thread_link import Node, link
 
 
 @dataclass
@@ -45,30 +50,6 @@ class ThreadMessage:
         return self._base
 
 
-@dataclass(eq=False)
-class Node:
-    message: ThreadMessage | None = None
-    parent: Node | None = None
-    children: list[Node] = field(default_factory=list)
-
-    def sort_key(self) -> tuple[datetime, int]:
-        if self.message is not None:
-            return self.message.date, self.message.seq
-        return self.children[0].sort_key() if self.children else (datetime.min.replace(tzinfo=UTC), 0)
-
-    def subject(self) -> tuple[str, bool]:
-        source = self if self.message is not None or not self.children else self.children[0]
-        return source.message.base() if source.message else ("", False)
-
-    def is_ancestor_of(self, other: Node) -> bool:
-        node: Node | None = other
-        while node is not None:
-            if node is self:
-                return True
-            node = node.parent
-        return False
-
-
 def ordered_subject(messages: Sequence[ThreadMessage]) -> str:
     """RFC 5256 THREAD=ORDEREDSUBJECT."""
     ordered = sorted(messages, key=lambda m: (m.base()[0], m.date, m.seq))
@@ -84,87 +65,94 @@ def ordered_subject(messages: Sequence[ThreadMessage]) -> str:
 
 def references(messages: Sequence[ThreadMessage]) -> str:
     """RFC 5256 THREAD=REFERENCES."""
-    roots = _link(messages)
-    roots = _prune(roots, top=True)
-    _sort(roots)
-    roots = _gather(roots)
-    _sort(roots)
+    roots, parents = _prune(link(messages))
+    for node in parents:  # step 4 (and 6: every level at once); only messages are below a dummy
+        node.children.sort(key=Node.sort_key)
+    roots.sort(key=Node.sort_key)
+    roots, grown = _gather(roots)
+    for node in grown:  # step 6 again where step 5 added children
+        node.children.sort(key=Node.sort_key)
+    roots.sort(key=Node.sort_key)
     return serialize(roots)
 
 
-def _link(messages: Sequence[ThreadMessage]) -> list[Node]:
-    table: dict[str, Node] = {}
-    nodes: list[Node] = []
-    for message in messages:
-        node = table.get(message.message_id or "")
-        if node is None or node.message is not None:  # a duplicate Message-ID is treated as unique
-            node = Node()
-            if message.message_id and message.message_id not in table:
-                table[message.message_id] = node
-        node.message = message
-        nodes.append(node)
-        previous: Node | None = None
-        for ref in message.references:
-            current = table.setdefault(ref, Node())
-            if previous is not None and current.parent is None and not current.is_ancestor_of(previous):
-                _adopt(previous, current)
-            previous = current
-        if previous is not None and previous is not node and not node.is_ancestor_of(previous):
-            _adopt(previous, node)  # the message's own parent is the last reference, replacing any other
-        elif previous is None and node.parent is not None:
-            node.parent.children.remove(node)
-            node.parent = None
-    everything = set(table.values()) | set(nodes)
-    return [n for n in everything if n.parent is None]
+def _prune(nodes: list[Node]) -> tuple[list[Node], list[Node]]:
+    """Steps 2 and 3 over every container (parents set): the roots of the pruned trees, and the
+    nodes that hold children.
+
+    Pruning a dummy promotes its children to its level, up and up, so a message ends under its
+    nearest ancestor that is a message. With none it is a root, or, when its tree's root is a dummy,
+    a child of that dummy, which stays to hold several such messages (and goes for a single one).
+    """
+    order = _top_down(nodes)
+    for node in order:
+        node.children = []
+    roots: list[Node] = []
+    top_dummies: list[Node] = []
+    holder_of: dict[Node, Node] = {}  # an inner dummy's nearest message ancestor, else its tree's root
+    for node in order:  # parents first: a message's parent is final when its children look at it
+        parent = node.parent
+        if parent is None:
+            (roots if node.message is not None else top_dummies).append(node)
+            continue
+        holder = parent if parent.message is not None or parent.parent is None else holder_of[parent]
+        if node.message is None:
+            holder_of[node] = holder
+        else:
+            node.parent = holder
+            holder.children.append(node)
+    for dummy in top_dummies:
+        if len(dummy.children) > 1:
+            roots.append(dummy)
+        elif dummy.children:  # a lone child takes its dummy's place
+            only = dummy.children.pop()
+            only.parent = None
+            roots.append(only)
+    return roots, [node for node in order if node.children]
 
 
-def _adopt(parent: Node, child: Node) -> None:
-    if child.parent is parent:
-        return
-    if child.parent is not None:
-        child.parent.children.remove(child)
-    child.parent = parent
-    parent.children.append(child)
-
-
-def _prune(nodes: list[Node], top: bool) -> list[Node]:
-    """RFC 5256 step 3: drop empty leaves, promote the children of empty containers."""
-    kept: list[Node] = []
+def _top_down(nodes: list[Node]) -> list[Node]:
+    """``nodes`` in an order where a parent comes before its children."""
     for node in nodes:
-        node.children = _prune(node.children, top=False)
-        for child in node.children:
-            child.parent = node
-        if node.message is not None:
-            kept.append(node)
-        elif node.children and (not top or len(node.children) == 1):
-            for child in node.children:
-                child.parent = None if top else node.parent
-            kept.extend(node.children)
-        elif node.children:
-            kept.append(node)  # an empty root with several children stays as their common parent
-    return kept
-
-
-def _sort(nodes: list[Node]) -> None:
+        node.children = []
     for node in nodes:
-        _sort(node.children)
-    nodes.sort(key=Node.sort_key)
+        if node.parent is not None:
+            node.parent.children.append(node)
+    return _preorder([node for node in nodes if node.parent is None])
 
 
-def _gather(roots: list[Node]) -> list[Node]:
-    """RFC 5256 step 5: roots with the same base subject become one thread."""
+def _preorder(roots: list[Node]) -> list[Node]:
+    order: list[Node] = []
+    stack = roots[::-1]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(reversed(node.children))
+    return order
+
+
+def _subject(node: Node) -> tuple[str, bool]:
+    """The thread subject (RFC 5256 5.B.i): the node's base subject, or its first child's for a dummy."""
+    source = node if node.message is not None or not node.children else node.children[0]
+    return source.message.base() if source.message else ("", False)
+
+
+def _gather(roots: list[Node]) -> tuple[list[Node], list[Node]]:
+    """RFC 5256 step 5: roots with the same base subject become one thread. Returns the roots and
+    the nodes that got children."""
     table: dict[str, Node] = {}
     for root in roots:
-        subject, reply = root.subject()
+        subject, reply = _subject(root)
         if not subject:
             continue
         held = table.get(subject)
-        if held is None or (held.message is not None and (root.message is None or (held.subject()[1] and not reply))):
+        if held is None or (held.message is not None and (root.message is None or (_subject(held)[1] and not reply))):
             table[subject] = root
     result: list[Node] = []
+    grown: dict[Node, None] = {}
     position: dict[Node, int] = {}  # where each kept root sits in ``result`` (no list scans: 100,000 roots)
     for root in roots:
-        subject, reply = root.subject()
+        subject, reply = _subject(root)
         held = table.get(subject) if subject else None
         if held is None or held is root:
             position[root] = len(result)
@@ -174,35 +162,53 @@ def _gather(roots: list[Node]) -> list[Node]:
             for child in root.children:
                 child.parent = held
             held.children.extend(root.children)
-        elif held.message is None or (reply and not held.subject()[1]):
-            _adopt(held, root)
+        elif held.message is None or (reply and not _subject(held)[1]):
+            _attach(held, root)
         else:  # a new dummy takes the held thread's place and holds both
             dummy = Node()
             index = position.pop(held, len(result))
-            result[index:index + 1] = [dummy]
+            result[index : index + 1] = [dummy]
             position[dummy] = index
-            _adopt(dummy, held)
-            _adopt(dummy, root)
-            table[subject] = dummy
-    return [node for node in result if node.parent is None]
+            _attach(dummy, held)
+            _attach(dummy, root)
+            table[subject] = held = dummy
+        grown[held] = None
+    return [node for node in result if node.parent is None], list(grown)
+
+
+def _attach(parent: Node, root: Node) -> None:
+    root.parent = parent
+    parent.children.append(root)
 
 
 def serialize(roots: Sequence[Node]) -> str:
-    return "".join(f"({_members(root)})" for root in roots)
-
-
-def _members(node: Node) -> str:
-    parts: list[str] = []
-    current = node
-    while True:
-        if current.message is not None:
-            parts.append(str(current.message.number))
-        if len(current.children) == 1:
-            current = current.children[0]
+    """Step 6's output, written with a stack: each list opens, runs down its single-child chain,
+    then holds one nested list per child of the chain's end, then closes."""
+    out: list[str] = []
+    stack: list[Node | str] = [item for root in reversed(roots) for item in (")", root)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
             continue
-        if current.children:
-            parts.append("".join(f"({_members(child)})" for child in current.children))
-        return " ".join(parts)
+        numbers, end = _chain(item)
+        out.append("(" + " ".join(numbers))
+        if end.children:
+            out.append(" " if numbers else "")
+            for child in reversed(end.children):
+                stack += (")", child)
+    return "".join(out)
+
+
+def _chain(node: Node) -> tuple[list[str], Node]:
+    """The numbers along ``node``'s run of single children, and the node where the run ends."""
+    numbers: list[str] = []
+    while True:
+        if node.message is not None:
+            numbers.append(str(node.message.number))
+        if len(node.children) != 1:
+            return numbers, node
+        node = node.children[0]
 
 
 ALGORITHMS: dict[str, Callable[[Sequence[ThreadMessage]], str]] = {

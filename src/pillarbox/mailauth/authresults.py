@@ -17,6 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pillarbox.mime.headers import find_body_start, split_raw_fields
+
 _TOKEN_SAFE = re.compile(r"[A-Za-z0-9!#$%&'*+\-./=?^_`{|}~@]+")
 
 
@@ -72,33 +74,14 @@ def authserv_id_of(value: bytes) -> str:
     return match.group(1).decode("utf-8", "replace").lower() if match else ""
 
 
-def _header_end(message: bytes) -> int:
-    """Offset of the empty line ending the header section (len(message) when there is none)."""
-    if message.startswith((b"\r\n", b"\n")):
-        return 0
-    positions = [p for p in (message.find(b"\n\r\n"), message.find(b"\n\n")) if p >= 0]
-    return min(positions) + 1 if positions else len(message)
-
-
-def _fields(header: bytes) -> list[bytes]:
-    """The header section split into whole fields (each with its continuation lines and EOLs)."""
-    lines = header.splitlines(keepends=True)
-    fields: list[bytes] = []
-    for line in lines:
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1] += line
-        else:
-            fields.append(line)
-    return fields
-
-
 def remove_ours(message: bytes, authserv_id: str) -> tuple[bytes, int]:
     """The message without Authentication-Results fields carrying our authserv-id; and how many went."""
-    end = _header_end(message)
+    end = find_body_start(message, 0, len(message))
     ours = authserv_id.lower()
     kept: list[bytes] = []
     removed = 0
-    for item in _fields(message[:end]):
+    fields = split_raw_fields(message[:end])  # linear: a field folded over many lines is joined once
+    for item in fields:
         name, colon, value = item.partition(b":")
         if colon and name.strip().lower() == b"authentication-results" and authserv_id_of(value) == ours:
             removed += 1
@@ -106,4 +89,5 @@ def remove_ours(message: bytes, authserv_id: str) -> tuple[bytes, int]:
         kept.append(item)
     if not removed:
         return message, 0
-    return b"".join(kept) + message[end:], removed
+    header_length = sum(len(item) for item in fields)  # the empty line ending the header and the body follow
+    return b"".join(kept) + message[header_length:], removed

@@ -35,7 +35,7 @@ import unicodedata
 from urllib.parse import quote
 
 from pillarbox.mime.charsets import decode_bytes
-from pillarbox.mime.headers import find_body_start
+from pillarbox.mime.headers import find_body_start, split_raw_fields
 from pillarbox.mime.params import parse_content_type, parse_disposition
 from pillarbox.mime.rfc2047_encode import encode_text, encode_words, fold, split_words
 
@@ -56,18 +56,9 @@ def downgrade(message: bytes) -> bytes:
     end = find_body_start(message, 0, len(message))
     if message[:end].isascii():
         return message
-    return b"".join(_field(raw) for raw in _raw_fields(message[:end])) + message[end:]
-
-
-def _raw_fields(header: bytes) -> list[bytes]:
-    """The header section split into fields, each with its continuation lines and line ends."""
-    fields: list[bytes] = []
-    for line in header.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1] += line
-        else:
-            fields.append(line)
-    return fields
+    fields = split_raw_fields(message[:end])  # linear in a field's lines, and no 8-bit field hides behind a CR
+    rest = sum(map(len, fields))  # the empty line and the body
+    return b"".join(_field(raw) for raw in fields) + message[rest:]
 
 
 def _field(raw: bytes) -> bytes:

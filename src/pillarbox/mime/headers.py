@@ -5,11 +5,18 @@ body is folded by putting CRLF before whitespace, and unfolding just removes tho
 breaks all of this: bare LF for CRLF, lines without a colon, 8-bit bytes, no empty line at all. Like
 Dovecot we never refuse: junk lines are skipped, a part with no empty line is all header, and bytes
 that are not UTF-8 are read as Latin-1 (see ``charsets``), so every value is a printable str.
+
+Every function here is linear in the size of the header: a field folded over 100,000 lines is
+gathered as a list of lines joined once, never by appending to a growing string (which copies the
+whole field again for each line). What a peer may send at all is bounded by ``HeaderLimits``,
+checked once when a message arrives (SMTP DATA / BDAT).
 """
 
 from __future__ import annotations
 
+import enum
 import re
+from dataclasses import dataclass
 
 from pillarbox.mime.charsets import decode_bytes
 
@@ -17,6 +24,9 @@ from pillarbox.mime.charsets import decode_bytes
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
 
 Field = tuple[str, str]
+# A line with its LF; the last one may have none. Only LF ends a line, as in ``find_body_start``: a
+# bare CR inside a field must not end the header early for one reader and not for another.
+_RAW_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 _WINDOW = 8192
 
 
@@ -43,6 +53,51 @@ def find_body_start(raw: bytes, start: int, end: int) -> int:
             return lf_lf + 2
         low = high - 2 if high < end else end  # overlap so a pattern across windows is seen
     return end
+
+
+class HeaderExcess(enum.Enum):
+    """Which of the ``HeaderLimits`` a header section goes past."""
+
+    BYTES = "bytes"
+    LINES = "lines"
+
+
+@dataclass(frozen=True)
+class HeaderLimits:
+    """The largest header section a peer may send: in bytes, and in lines (the empty line that ends
+    it included). Lines are limited on their own because each costs a Python step in every reader
+    (ours, and the DKIM library's, which is not linear in them)."""
+
+    max_bytes: int = 256 * 1024
+    max_lines: int = 5000
+
+
+def header_excess(raw: bytes, limits: HeaderLimits) -> HeaderExcess | None:
+    """The limit the header section of the message ``raw`` goes past, or None.
+
+    Only the first ``max_bytes + 1`` bytes are looked at, so a large body costs nothing.
+    """
+    end = find_body_start(raw, 0, min(len(raw), limits.max_bytes + 1))
+    if end > limits.max_bytes:
+        return HeaderExcess.BYTES
+    if raw.count(b"\n", 0, end) > limits.max_lines:
+        return HeaderExcess.LINES
+    return None
+
+
+def split_raw_fields(block: bytes) -> list[bytes]:
+    """The fields of the header ``block`` as their exact bytes (continuation lines and line ends
+    included), up to the empty line that ends the block. A continuation line before any field
+    stands alone."""
+    fields: list[list[bytes]] = []
+    for line in _RAW_LINE.findall(block):
+        if line in (b"\r\n", b"\n"):
+            break
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    return [b"".join(lines) for lines in fields]
 
 
 def parse_fields(raw: bytes, start: int, stop: int) -> list[Field]:

@@ -121,6 +121,21 @@ def skip_comment(value: str, pos: int) -> int:
     return end
 
 
+def without_comments(value: str) -> str:
+    """``value`` with its (possibly nested) comments replaced by a space; an unclosed one runs to the
+    end. One pass: a regular expression for this rescans the rest of the value at every "(" it
+    cannot close, which is quadratic in a value of many "(".
+    """
+    out: list[str] = []
+    pos = 0
+    while (start := value.find("(", pos)) != -1:
+        out.append(value[pos:start])
+        out.append(" ")
+        pos = skip_comment(value, start)
+    out.append(value[pos:])
+    return "".join(out)
+
+
 def _skip_cfws(value: str, pos: int) -> int:
     end = len(value)
     while pos < end:

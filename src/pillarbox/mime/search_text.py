@@ -19,17 +19,19 @@ from pillarbox.mime.model import ParsedMessage, Part
 from pillarbox.mime.transfer import decode_body
 
 MAX_BODY_CHARS = 2_000_000  # one message cannot make the index huge
-_HIDDEN = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
+# Where hidden text starts, and what ends it. Not one regex "<script.*?</script>": at every opener
+# it cannot close it would rescan the rest of the text, quadratic in a body of many "<script".
+_HIDDEN_START = re.compile(r"<(script|style)\b|<!--", re.IGNORECASE)
+_HIDDEN_END = {"script": re.compile(r"</script\s*>", re.IGNORECASE), "style": re.compile(r"</style\s*>", re.IGNORECASE)}
+_COMMENT_END = re.compile(r"-->")
+_TAG = re.compile(r"<[^<>]*>")  # not "<[^>]*>": a "<" never closed would rescan to the end each time
 # runs of blanks other than a lone space (replacing every single space by itself was most of the cost)
 _BLANKS = re.compile(r"[\t\r\f\v][ \t\r\f\v]*| [ \t\r\f\v]+")
 
 
 def search_text(raw: bytes, parsed: ParsedMessage, limit: int = MAX_BODY_CHARS) -> tuple[str, str]:
     """(decoded header text, decoded body text) of the message ``raw`` parsed as ``parsed``."""
-    chunks: list[str] = []
-    _collect(raw, parsed.root, chunks)
-    return _header_text(raw, parsed.root), "\n".join(chunks)[:limit]
+    return _header_text(raw, parsed.root), "\n".join(_body_chunks(raw, parsed.root))[:limit]
 
 
 def _header_text(raw: bytes, part: Part) -> str:
@@ -37,19 +39,39 @@ def _header_text(raw: bytes, part: Part) -> str:
     return "\n".join(f"{name}: {decode_header_value(value)}" for name, value in fields)
 
 
-def _collect(raw: bytes, part: Part, chunks: list[str]) -> None:
-    for child in part.children:
-        _collect(raw, child, chunks)
-    if part.message is not None:
-        chunks.append(_header_text(raw, part.message.root))
-        _collect(raw, part.message.root, chunks)
-    elif not part.children and part.content_type == "text":
-        chunks.append(part_text(raw, part))
+def _body_chunks(raw: bytes, root: Part) -> list[str]:
+    """The text of every text leaf and encapsulated header, depth first, walked with a stack."""
+    chunks: list[str] = []
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        if part.message is not None:
+            chunks.append(_header_text(raw, part.message.root))
+            stack.append(part.message.root)
+        elif not part.children and part.content_type == "text":
+            chunks.append(part_text(raw, part))
+        stack.extend(reversed(part.children))
+    return chunks
 
 
 def part_text(raw: bytes, part: Part) -> str:
     """The readable text of the text/* leaf ``part``."""
     text = decode_charset(decode_body(raw, part), part.param("charset"), errors="replace")
     if part.content_subtype == "html":
-        text = html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", text)))
+        text = html.unescape(_TAG.sub(" ", _without_hidden(text)))
     return _BLANKS.sub(" ", text)
+
+
+def _without_hidden(text: str) -> str:
+    """HTML ``text`` without scripts, styles and comments (each replaced by a space); one that is
+    never closed hides the rest of the text, as in a browser."""
+    out: list[str] = []
+    pos = 0
+    while (start := _HIDDEN_START.search(text, pos)) is not None:
+        out.append(text[pos : start.start()])
+        out.append(" ")
+        element = start.group(1)
+        end = (_HIDDEN_END[element.lower()] if element else _COMMENT_END).search(text, start.end())
+        pos = len(text) if end is None else end.end()
+    out.append(text[pos:])
+    return "".join(out)

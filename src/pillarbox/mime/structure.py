@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pillarbox.mime.envelope import build_envelope, decode_header_value, display_addresses
 from pillarbox.mime.headers import Field, find_body_start, first_values, parse_fields
 from pillarbox.mime.model import Encapsulated, ParsedMessage, Part, find_part
-from pillarbox.mime.params import Params, parse_content_type, parse_disposition
-from pillarbox.mime.summary import parse_date, references
+from pillarbox.mime.params import Params, parse_content_type, parse_disposition, without_comments
+from pillarbox.mime.summary import first_msg_id, parse_date, references
 
 __all__ = ["Encapsulated", "Limits", "ParsedMessage", "Part", "find_part", "parse_message"]
 
@@ -73,8 +73,7 @@ def parse_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMessage:
 
 
 def _first_id(value: str | None) -> str | None:
-    found = references(value)
-    return found[0] if found else (value or None)
+    return first_msg_id(value) or value or None
 
 
 def _parse_entity(
@@ -130,13 +129,13 @@ def _content_type(value: str | None, in_digest: bool) -> tuple[str, str, Params]
 
 def _encoding(value: str | None) -> str:
     """RFC 2045 6.1: the mechanism token, case-insensitive (upper-cased here for IMAP); 7BIT default."""
-    token = re.sub(r"\([^)]*\)", " ", value or "").strip().split()
+    token = without_comments(value or "").split()
     return token[0].upper() if token else "7BIT"
 
 
 def _language(value: str | None) -> tuple[str, ...] | None:
     """RFC 3282 Content-Language: a comma-separated list of tags, comments dropped."""
-    tags = tuple(tag.strip() for tag in re.sub(r"\([^)]*\)", "", value or "").split(",") if tag.strip())
+    tags = tuple(tag.strip() for tag in without_comments(value or "").split(",") if tag.strip())
     return tags or None
 
 

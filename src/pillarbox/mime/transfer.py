@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 KNOWN_ENCODINGS = frozenset({"7BIT", "8BIT", "BINARY", "BASE64", "QUOTED-PRINTABLE"})
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]+")
-_TRAILING_BLANKS = re.compile(rb"[ \t]+(?=\r?\n|\Z)")
+# The lookbehind starts a match only where a run of blanks starts: without it, a run not at a line end
+# is rescanned from each of its blanks (quadratic in a body of many blanks).
+_TRAILING_BLANKS = re.compile(rb"(?<![ \t])[ \t]+(?=\r?\n|\Z)")
 _SOFT_BREAK = re.compile(rb"=(?:\r?\n|\Z)")
 _ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _OCTETS = {b"%02X" % octet: bytes([octet]) for octet in range(256)}

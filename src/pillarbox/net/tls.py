@@ -170,3 +170,15 @@ def format_tls(info: dict[str, Any] | None) -> str:
         return ""
     bits = info["bits"]
     return f"using {info['version']} with cipher {info['cipher']} ({bits}/{bits} bits)"
+
+
+def certificate_facts(cert_path: Path, now: datetime.datetime | None = None) -> dict[str, Any] | None:
+    """Subject, expiry and days left of the certificate in ``cert_path`` (the dashboard's), or None."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    not_after = cert.not_valid_after_utc
+    left = not_after - (now or datetime.datetime.now(datetime.UTC))
+    return {"subject": cert.subject.rfc4514_string(), "not_after": not_after.date().isoformat(),
+            "days_left": left.days}

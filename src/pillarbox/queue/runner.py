@@ -25,12 +25,14 @@ from pillarbox.config import Config
 from pillarbox.delivery.local import LocalDelivery
 from pillarbox.errors import StoreError
 from pillarbox.mailauth.dkim_sign import DKIMSigner
-from pillarbox.obs import get_logger, log_event
+from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.outbound.deliver import Deliverer, OutboundMessage, Outcome, Target
 from pillarbox.queue.reports import Reporter
 from pillarbox.queue.schedule import RetryPolicy
 from pillarbox.store.records import FINAL_STATES, QueuedMessage, QueuedRecipient, RecipientUpdate
 
+ATTEMPTS = Counter("pillarbox_outbound_attempts_total", "Recipient delivery attempts by result", ("result",))
+RESULT_OF = {"pending": "deferred", "failed": "bounced"}  # sent, relayed, delivered: delivered
 log = get_logger("queue")
 STATE_OF = {"sent": "sent", "relayed": "relayed", "delivered": "delivered", "permanent": "failed"}
 
@@ -158,7 +160,7 @@ class QueueRunner:
         recorded: set[int] = set()
 
         async def record(outcomes: list[Outcome]) -> None:
-            await self._write(entry, [self._update(by_position[o.position], o) for o in outcomes])
+            await self._write(entry, [self._update(by_position[o.position], o) for o in outcomes], domain)
             recorded.update(o.position for o in outcomes)
 
         async with self._domains[domain]:
@@ -168,11 +170,23 @@ class QueueRunner:
                 targets = [Target(r.position, r.address, r.notify, r.orcpt) for r in recipients]
                 outcomes = await self.deliverer.deliver(message, domain, targets, record)
         rest = [self._update(by_position[o.position], o) for o in outcomes if o.position not in recorded]
-        await self._write(entry, rest)
+        await self._write(entry, rest, domain)
 
-    async def _write(self, entry: QueuedMessage, updates: list[RecipientUpdate]) -> None:
+    async def _write(self, entry: QueuedMessage, updates: list[RecipientUpdate], domain: str = "") -> None:
         if updates:
             await self.store.update_queue_recipients(entry.id, updates)  # type: ignore[attr-defined]
+            await self._count(updates, domain)
+
+    async def _count(self, updates: list[RecipientUpdate], domain: str) -> None:
+        """Metrics, and the outcomes per destination domain and hour the dashboard draws."""
+        results: dict[str, int] = {}
+        for update in updates:
+            result = RESULT_OF.get(update.state, "delivered")
+            ATTEMPTS.inc(result=result)
+            results[result] = results.get(result, 0) + 1
+        count = getattr(self.store, "count_delivery", None)
+        for result, number in results.items() if domain and count else ():
+            await count(domain, result, number)
 
     def _update(self, recipient: QueuedRecipient, outcome: Outcome) -> RecipientUpdate:
         now = int(self.clock())

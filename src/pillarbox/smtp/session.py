@@ -13,13 +13,14 @@ from __future__ import annotations
 import secrets
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError, StoreUnavailable
+from pillarbox.mime.headers import HeaderExcess, HeaderLimits, header_excess
 from pillarbox.net.listener import Connection
 from pillarbox.net.shell import DEFAULT_MIN_RATE, DEFAULT_TRANSFER_TIMEOUT, Deadlines, Phase
 from pillarbox.net.spool import Spool, SpoolArea, SpoolError
@@ -36,6 +37,7 @@ from pillarbox.store.records import Account, new_queue_id
 from pillarbox.store.reserve import is_disk_full
 
 log = get_logger("smtp")
+_HEADER_REFUSALS = {HeaderExcess.BYTES: replies.HEADER_TOO_BIG, HeaderExcess.LINES: replies.HEADER_TOO_MANY_LINES}
 CONNECTIONS = Counter("pillarbox_smtp_connections_total", "SMTP connections accepted", ("role",))
 COMMAND_ERRORS = Counter("pillarbox_smtp_command_errors_total", "SMTP commands refused with 5xx/4xx", ("role",))
 
@@ -50,6 +52,7 @@ class SMTPSettings:
     line_limit: int
     transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT
     min_transfer_rate: float = DEFAULT_MIN_RATE
+    header_limits: HeaderLimits = field(default_factory=HeaderLimits)
 
     @property
     def deadlines(self) -> Deadlines:
@@ -306,6 +309,11 @@ class SMTPSession:
         queue_id = new_queue_id()
         try:
             async with body.contents() as content:  # memory for it is budgeted (net/spool.py)
+                excess = header_excess(content, self.settings.header_limits)
+                if excess is not None:  # refused before any reader (ours, DKIM's) goes through the header
+                    reply = _HEADER_REFUSALS[excess]
+                    self._log_transaction(body.size, reply, transaction)
+                    return reply
                 reply = await self.services.acceptor.accept(
                     content, transaction, self._trace_context(queue_id), queue_id, self.user, self.sender_check
                 )

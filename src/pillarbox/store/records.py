@@ -40,6 +40,8 @@ class Account:
     created: datetime
     pop3_delete_after_days: int | None = None
     """None: POP3 never deletes on its own; 0: delete at download; N: leave N days (RFC 2449 EXPIRE)."""
+    admin: bool = False
+    """May administer the server (the web admin pages); set by ``user add --admin`` / ``user admin``."""
 
 
 @dataclass(frozen=True)

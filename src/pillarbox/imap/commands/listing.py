@@ -19,13 +19,13 @@ that meets the selection criteria. A candidate the patterns match is returned
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.folders import DELIMITER, attributes, status_items
+from pillarbox.imap.list_pattern import ListPattern
 from pillarbox.imap.parser.commands import ListCommand
 from pillarbox.store.records import Mailbox
 
@@ -33,13 +33,13 @@ if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
 
-def pattern_regex(reference: str, pattern: str) -> re.Pattern[str]:
-    """"*" matches anything, "%" anything but the delimiter; the reference goes in front (6.3.9)."""
+def list_pattern(reference: str, pattern: str) -> ListPattern:
+    """"*" matches anything, "%" anything but the delimiter; the reference goes in front (6.3.9).
+    Not a regex: ".*a.*a.*b" backtracks exponentially (see ``list_pattern``)."""
     full = pattern if pattern.startswith(DELIMITER) or not reference else reference + pattern
     if full[:5].upper() == "INBOX" and full[5:6] in ("", DELIMITER, "*", "%"):
         full = "INBOX" + full[5:]  # stored names spell INBOX canonically
-    text = "".join(".*" if c == "*" else f"[^{DELIMITER}]*" if c == "%" else re.escape(c) for c in full)
-    return re.compile(text + r"\Z", re.DOTALL)
+    return ListPattern(full, DELIMITER)
 
 
 def _levels(name: str) -> list[str]:
@@ -79,10 +79,10 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
     if by_subscription:  # RFC 9051 6.3.7: a subscription outlives its mailbox
         subscribed.update(await session.store.subscribed_without_mailbox(session.user.id))
     names = _Names(mailboxes, subscribed, _meeting(command, mailboxes, subscribed, by_subscription))
-    regexes = [pattern_regex(command.reference, pattern) for pattern in command.patterns]
+    patterns = [list_pattern(command.reference, pattern) for pattern in command.patterns]
 
     def listed(name: str) -> bool:
-        return any(regex.match(name) for regex in regexes)
+        return any(pattern.matches(name) for pattern in patterns)
 
     for name in names.candidates():
         if listed(name):

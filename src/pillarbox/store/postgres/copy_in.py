@@ -24,10 +24,12 @@ from pillarbox.store.blobs import BlobStore
 
 BATCH = 500
 
-_BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",)}
+_BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",), "accounts": ("admin",)}
 TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", "messages", "mailbox_messages",
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
-          "dmarc_observations", "login_failures", "daily_jobs", "sender_grants")
+          "dmarc_observations", "login_failures", "daily_jobs", "sender_grants", "web_sessions", "api_tokens",
+          "app_passwords", "login_history", "account_settings", "received_reports", "report_cursors",
+          "delivery_stats")
 NOT_COPIED = {
     "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
     "message_bodies": "bodies go into messages.body",
@@ -36,7 +38,8 @@ NOT_COPIED = {
     "message_words": "every message is indexed again",
     "search_terms": "every message is indexed again",
 }
-IDENTITY_TABLES = ("domains", "accounts", "mailboxes", "messages", "queue")
+IDENTITY_TABLES = ("domains", "accounts", "mailboxes", "messages", "queue", "api_tokens", "app_passwords",
+                   "received_reports")
 
 
 async def copy_from_sqlite(data_dir: Path, conn: asyncpg.Connection) -> dict[str, int]:
@@ -74,7 +77,8 @@ async def _copy_table(source: sqlite3.Connection, conn: asyncpg.Connection, tabl
     columns = await _target_columns(conn, table)
     wanted = [c for c in columns if c != "body"] if table == "messages" else columns
     convert = _converter(table, wanted, source, blobs)
-    query = f"SELECT {', '.join(wanted)} FROM {table}"
+    quoted = ", ".join(f'"{column}"' for column in wanted)  # "end" is a keyword
+    query = f"SELECT {quoted} FROM {table}"
     count = 0
     for batch in _batches(source.execute(query)):
         records = [convert(row) for row in batch]

@@ -16,7 +16,7 @@ from pillarbox.store.postgres.mailboxes import insert_mailbox
 from pillarbox.store.records import SPECIAL_USE_FOLDERS, Account, Alias, Credentials, Domain
 
 _ACCOUNT_COLUMNS = (
-    "a.id, a.address, d.name, a.quota_bytes, a.quota_messages, a.created, a.pop3_delete_after_days"
+    "a.id, a.address, d.name, a.quota_bytes, a.quota_messages, a.created, a.pop3_delete_after_days, a.admin"
 )
 
 
@@ -82,7 +82,7 @@ async def list_accounts(conn: asyncpg.Connection) -> list[Account]:
 
 
 def _account(row: asyncpg.Record) -> Account:
-    return Account(row[0], row[1], row[2], row[3], row[4], to_datetime(row[5]), row[6])
+    return Account(row[0], row[1], row[2], row[3], row[4], to_datetime(row[5]), row[6], row[7])
 
 
 async def require_account_id(conn: asyncpg.Connection, address: str) -> int:

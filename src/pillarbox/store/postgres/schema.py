@@ -43,7 +43,8 @@ MIGRATIONS: tuple[str, ...] = (
         quota_bytes BIGINT,
         quota_messages BIGINT,
         pop3_delete_after_days INTEGER,
-        created BIGINT NOT NULL
+        created BIGINT NOT NULL,
+        admin BOOLEAN NOT NULL DEFAULT false
     );
     CREATE INDEX accounts_domain ON accounts(domain_id);
     CREATE TABLE alias_targets (
@@ -221,6 +222,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TRIGGER sender_grants_directory AFTER INSERT OR UPDATE OR DELETE ON sender_grants
         FOR EACH STATEMENT EXECUTE FUNCTION pillarbox_directory_changed();
+    CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY, account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL, ip TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE, created DOUBLE PRECISION NOT NULL, last_used DOUBLE PRECISION
+    );
+    CREATE TABLE app_passwords (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, name TEXT NOT NULL,
+        password_hash TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, last_used DOUBLE PRECISION
+    );
+    CREATE INDEX app_passwords_account ON app_passwords(account_id);
+    CREATE TABLE login_history (
+        account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, protocol TEXT NOT NULL,
+        ip TEXT NOT NULL, at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX login_history_account ON login_history(account_id, at);
+    CREATE TABLE account_settings (
+        account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, name TEXT NOT NULL,
+        value TEXT NOT NULL, PRIMARY KEY (account_id, name)
+    );
+    CREATE TABLE received_reports (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT NOT NULL, reporter TEXT NOT NULL,
+        report_id TEXT NOT NULL, domain TEXT NOT NULL, "begin" BIGINT NOT NULL, "end" BIGINT NOT NULL,
+        rows TEXT NOT NULL, received DOUBLE PRECISION NOT NULL, UNIQUE (kind, reporter, report_id)
+    );
+    CREATE TABLE report_cursors (mailbox_id BIGINT PRIMARY KEY, uid BIGINT NOT NULL);
+    CREATE TABLE delivery_stats (
+        hour BIGINT NOT NULL, domain TEXT NOT NULL, result TEXT NOT NULL, count BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (hour, domain, result)
+    );
     """,
 )
 

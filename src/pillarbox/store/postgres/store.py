@@ -34,6 +34,7 @@ from pillarbox.store.postgres.feed import NotifyChangeFeed
 from pillarbox.store.postgres.locks import AdvisoryMaildropLocks
 from pillarbox.store.postgres.messages import NewEntry
 from pillarbox.store.postgres.schema import migrate
+from pillarbox.store.postgres.webdata import WebData
 from pillarbox.store.prepare import PreparedMessage, index_texts, prepare
 from pillarbox.store.records import (
     Account,
@@ -65,7 +66,7 @@ DEFAULT_POOL_SIZE = 20
 HEALTH_TIMEOUT = 2.0
 
 
-class PostgresStore:
+class PostgresStore(WebData):
     """Open with ``await PostgresStore.open(url)``; close with ``await store.close()``."""
 
     def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float]) -> None:
@@ -194,6 +195,10 @@ class PostgresStore:
         address = normalize_address(address)
         await self._directory_write(lambda c: directory.update_account(
             c, address, "quota_bytes = $2, quota_messages = $3", quota_bytes, quota_messages))
+
+    async def set_admin(self, address: str, admin: bool) -> None:
+        address = normalize_address(address)
+        await self._directory_write(lambda c: directory.update_account(c, address, "admin = $2", admin))
 
     async def set_pop3_policy(self, address: str, delete_after_days: int | None) -> None:
         address = normalize_address(address)

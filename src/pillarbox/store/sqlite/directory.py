@@ -16,7 +16,7 @@ from pillarbox.store.sqlite.mailboxes import insert_mailbox
 from pillarbox.store.sqlite.writer import Txn
 
 _ACCOUNT_COLUMNS = (
-    "a.id, a.address, d.name, a.quota_bytes, a.quota_messages, a.created, a.pop3_delete_after_days"
+    "a.id, a.address, d.name, a.quota_bytes, a.quota_messages, a.created, a.pop3_delete_after_days, a.admin"
 )
 
 
@@ -89,7 +89,7 @@ def list_accounts(conn: sqlite3.Connection) -> list[Account]:
 
 
 def _account(row: tuple) -> Account:
-    return Account(row[0], row[1], row[2], row[3], row[4], to_datetime(row[5]), row[6])
+    return Account(row[0], row[1], row[2], row[3], row[4], to_datetime(row[5]), row[6], bool(row[7]))
 
 
 def require_account_id(conn: sqlite3.Connection, address: str) -> int:
@@ -120,6 +120,11 @@ def set_quota(txn: Txn, address: str, quota_bytes: int | None, quota_messages: i
         "UPDATE accounts SET quota_bytes = ?, quota_messages = ? WHERE address = ?",
         (quota_bytes, quota_messages, address),
     )
+
+
+def set_admin(txn: Txn, address: str, admin: bool) -> None:
+    require_account_id(txn.conn, address)
+    txn.conn.execute("UPDATE accounts SET admin = ? WHERE address = ?", (int(admin), address))
 
 
 def set_pop3_policy(txn: Txn, address: str, delete_after_days: int | None) -> None:

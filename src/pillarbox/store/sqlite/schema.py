@@ -282,6 +282,53 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO unindexed (message_id) SELECT id FROM messages;
     """,
+    # (quickstart) An account may administer the server (the web admin pages); nobody could before.
+    """
+    ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    """,
+    # (web) Web logins and API tokens (hashes only), app passwords (one per device, for IMAP/POP3/SMTP),
+    # the logins of each account (protocol, IP) for its account page, per-account settings (forwarding,
+    # vacation, "main password for the web only"), DMARC/TLS-RPT reports received from other domains,
+    # and delivery outcomes per destination domain and hour (the dashboard's trends). An account's
+    # rows go with it.
+    """
+    CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY, account_id INTEGER NOT NULL, csrf TEXT NOT NULL, ip TEXT NOT NULL,
+        created REAL NOT NULL, last_seen REAL NOT NULL, expires REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL, last_used REAL
+    );
+    CREATE TABLE app_passwords (
+        id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, name TEXT NOT NULL, password_hash TEXT NOT NULL,
+        created REAL NOT NULL, last_used REAL
+    );
+    CREATE INDEX app_passwords_account ON app_passwords(account_id);
+    CREATE TABLE login_history (account_id INTEGER NOT NULL, protocol TEXT NOT NULL, ip TEXT NOT NULL,
+                                at REAL NOT NULL);
+    CREATE INDEX login_history_account ON login_history(account_id, at);
+    CREATE TABLE account_settings (
+        account_id INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE received_reports (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, reporter TEXT NOT NULL, report_id TEXT NOT NULL,
+        domain TEXT NOT NULL, begin INTEGER NOT NULL, end INTEGER NOT NULL, rows TEXT NOT NULL,
+        received REAL NOT NULL, UNIQUE (kind, reporter, report_id)
+    );
+    CREATE TABLE report_cursors (mailbox_id INTEGER PRIMARY KEY, uid INTEGER NOT NULL);
+    CREATE TABLE delivery_stats (
+        hour INTEGER NOT NULL, domain TEXT NOT NULL, result TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (hour, domain, result)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER accounts_delete_web AFTER DELETE ON accounts BEGIN
+        DELETE FROM web_sessions WHERE account_id = old.id;
+        DELETE FROM api_tokens WHERE account_id = old.id;
+        DELETE FROM app_passwords WHERE account_id = old.id;
+        DELETE FROM login_history WHERE account_id = old.id;
+        DELETE FROM account_settings WHERE account_id = old.id;
+    END;
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;

@@ -61,6 +61,7 @@ from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.maildrop_locks import FileMaildropLocks
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
+from pillarbox.store.sqlite.webdata import WebData
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
 from pillarbox.store.textfold import fold
 
@@ -78,7 +79,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(WebData):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
@@ -257,6 +258,10 @@ class SQLiteStore:
     async def set_quota(self, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
         address = normalize_address(address)
         await self._write(lambda t: directory.set_quota(t, address, quota_bytes, quota_messages))
+
+    async def set_admin(self, address: str, admin: bool) -> None:
+        address = normalize_address(address)
+        await self._write(lambda t: directory.set_admin(t, address, admin))
 
     async def set_pop3_policy(self, address: str, delete_after_days: int | None) -> None:
         address = normalize_address(address)
