@@ -15,6 +15,15 @@ One session (what a desktop client does when it opens a mailbox, reads a few mes
     idle      IDLE, wait for "+", DONE, wait for the tagged OK
     logout    LOGOUT
 
+With ``--profile login`` a session is what a polling client does many times an hour, so the login is
+most of its cost:
+
+    connect   TCP + TLS handshake + greeting
+    login     LOGIN user password
+    select    SELECT INBOX
+    fetch_flags UID FETCH 1:* (FLAGS)
+    logout    LOGOUT
+
 Clients are spread over the users (client k logs in as user ((k-1) mod USERS)+1) so they do not all
 share one mailbox. A run ends after --sessions sessions in total or after --duration seconds,
 whichever comes first; every operation has a timeout.
@@ -267,6 +276,9 @@ class Session:
             client = await self.timed("connect", self._connect(context))
             writer = client.writer
             await self.timed("login", client.command(f"LOGIN {quote(self.user)} {quote(args.password)}"))
+            if args.profile == "login":
+                await self._poll(client)
+                return
             untagged: list[bytes] = []
             await self.timed("select", client.command("SELECT INBOX", untagged))
             exists = next((int(x.split()[1]) for x in untagged if x.endswith(b" EXISTS")), 0)
@@ -298,6 +310,12 @@ class Session:
         finally:
             if writer is not None:
                 writer.close()
+
+    async def _poll(self, client: IMAPClient) -> None:
+        await self.timed("select", client.command("SELECT INBOX"))
+        await self.timed("fetch_flags", client.command("UID FETCH 1:* (FLAGS)"))
+        await self.timed("logout", client.command("LOGOUT"))
+        self.stats.sessions += 1
 
     async def _connect(self, context: ssl.SSLContext) -> IMAPClient:
         reader, writer = await asyncio.open_connection(self.args.host, self.args.port, ssl=context, limit=READ)
@@ -349,14 +367,15 @@ def report(args: argparse.Namespace, stats: Stats, elapsed: float) -> dict:
     ops = sum(len(v) for v in stats.latencies.values())
     errors = sum(stats.errors.values())
     result = {
-        "label": args.label, "clients": args.clients, "users": args.users, "elapsed_s": round(elapsed, 3),
+        "label": args.label, "profile": args.profile, "clients": args.clients, "users": args.users, "elapsed_s": round(elapsed, 3),
         "sessions": stats.sessions, "sessions_per_s": round(stats.sessions / elapsed, 2),
         "ops": ops, "ops_per_s": round(ops / elapsed, 1), "errors": errors,
         "mb_received": round(stats.octets / 1e6, 1), "ops_detail": {},
     }
     print(f"{args.label}: {args.clients} clients, {args.users} users, {elapsed:.1f} s")
     print(f"{'op':<11}{'count':>8}{'errors':>8}{'p50 ms':>10}{'p99 ms':>10}")
-    for op in ("connect", "login", "select", "fetch_all", "fetch_body", "store", "search", "idle", "logout"):
+    for op in ("connect", "login", "select", "fetch_all", "fetch_flags", "fetch_body", "store", "search", "idle",
+               "logout"):
         values = sorted(stats.latencies.get(op, []))
         if not values and op not in stats.errors:
             continue
@@ -391,6 +410,8 @@ def main() -> None:
     run.add_argument("--sessions", type=int, default=200, help="stop after this many sessions in total")
     run.add_argument("--duration", type=float, default=60.0, help="... or after this many seconds")
     run.add_argument("--bodies", type=int, default=5, help="FETCH BODY[] of this many messages per session")
+    run.add_argument("--profile", choices=("session", "login"), default="session",
+                     help="session: a desktop client's visit (above); login: a poll (LOGIN, SELECT, FETCH FLAGS)")
     run.add_argument("--op-timeout", type=float, default=60.0)
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--label", default="imap")

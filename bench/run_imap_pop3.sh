@@ -36,6 +36,8 @@ DC_PORT_IMAPS=10993 DC_PORT_POP3=10110 DC_PORT_POP3S=10995
 export PILLARBOX_CHEAP_HASHES=1
 PB_PID=
 ulimit -n "$(ulimit -Hn)"  # one descriptor per idle session, in the server and in the client
+# shellcheck source=bench/pillarbox_server.sh
+. "$HERE/pillarbox_server.sh"
 
 dc() { local root=$BASE; BASE=$root/dovecot CORPUS=$root/corpus SMALL_CORPUS=$root/small PYTHON=$PY "$HERE/peers/dovecot_imap_pop3.sh" "$@"; }
 pb() { "$PILLARBOX" --config "$PB_CONF" "$@"; }
@@ -70,26 +72,6 @@ EOF
         "$PY" "$HERE/pop3_load.py" populate "$BASE/pillarbox/data" --clients 50 --messages 200 --size 20000
     fi
     [ -d "$BASE/dovecot" ] || dc setup
-}
-
-pb_start() {
-    sed -i '/^workers = /d; s|^data_dir = .*|&\nworkers = '"$PB_WORKERS"'|' "$PB_CONF"
-    "$PILLARBOX" --config "$PB_CONF" serve >"$BASE/pillarbox/serve.log" 2>&1 &
-    PB_PID=$!
-    local ready='msg="ready"'
-    [ "$PB_WORKERS" -gt 1 ] && ready="msg=\"worker ready\" worker=$((PB_WORKERS - 1))"
-    for _ in $(seq 300); do
-        grep -q "$ready" "$BASE/pillarbox/serve.log" && return
-        sleep 0.1
-    done
-    echo "pillarbox did not start" >&2; exit 1
-}
-
-pb_stop() {
-    [ -n "$PB_PID" ] || return 0
-    kill -TERM "$PB_PID" 2>/dev/null || true
-    wait "$PB_PID" 2>/dev/null || true
-    PB_PID=
 }
 
 cleanup() {

@@ -6,7 +6,8 @@ without the asked type is NODATA. Names in ``servfail`` answer SERVFAIL; names i
 AD bit (what a validating resolver says of DNSSEC-signed data, which DANE trusts). With
 ``negative_ttl`` set, NXDOMAIN and NODATA answers carry an SOA whose MINIMUM is that value (RFC 2308
 negative caching); without it they carry none, and resolvers must not cache them. Records may be
-changed while it runs (``server.records[...] = [...]``).
+changed while it runs (``server.records[...] = [...]``). A name with a CNAME answers other types with the
+CNAME and, when it is known here, the target's records.
 """
 
 from __future__ import annotations
@@ -71,8 +72,14 @@ class DNSServer:
             response.set_rcode(dns.rcode.SERVFAIL)
             return response.to_wire()
         values = self.records.get((name, rdtype))
+        alias = self.records.get((name, "CNAME")) if rdtype != "CNAME" else None
         if values:
             response.answer.append(dns.rrset.from_text(question.name, TTL, "IN", rdtype, *values))
+        elif alias:  # as an authoritative server does: the CNAME, then the target's records if we have them
+            response.answer.append(dns.rrset.from_text(question.name, TTL, "IN", "CNAME", *alias))
+            target = self.records.get((_norm(alias[0]), rdtype))
+            if target:
+                response.answer.append(dns.rrset.from_text(alias[0], TTL, "IN", rdtype, *target))
         else:
             if not any(n == name for n, _ in self.records):
                 response.set_rcode(dns.rcode.NXDOMAIN)

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.stores import open_at, store_section
+from tests.stores import open_at, run_at, store_section
 
 SERVICES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
 _LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
@@ -26,18 +26,31 @@ _READY = re.compile(r'msg="?ready"?')
 def write_config(
     directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", store_url: str | None = None, **top: str
 ) -> Path:
-    """A config on loopback ports; the store is the test run's (``tests/stores``) unless ``store_url`` names one."""
+    """A config on loopback ports with ``data_dir = "data"`` beside it. The store is the test run's
+    (``tests/stores``) unless ``store_url`` names one; it exists already (admin commands need one)."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
     store = f'\n[store]\nurl = "{store_url}"\n' if store_url else store_section(directory / "data")
     path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n{store}')
+    if not store_url:
+        init_store(directory / "data")
     return path
 
 
-def cli_env() -> dict[str, str]:
+def init_store(data_dir: Path) -> None:
+    """Create an empty store, as the first ``serve`` or ``quickstart`` does (on PostgreSQL, the data_dir's
+    database, made migrated by ``url_for``)."""
+    run_at(data_dir, _nothing)
+
+
+async def _nothing(store: object) -> None:
+    return None
+
+
+def cli_env(cheap_hashes: bool = True) -> dict[str, str]:
     env = dict(os.environ)
-    env["PILLARBOX_CHEAP_HASHES"] = "1"
+    env["PILLARBOX_CHEAP_HASHES"] = "1" if cheap_hashes else "0"
     return env
 
 
@@ -68,14 +81,18 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
 
 
 class ServerProcess:
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, shares_data_dir: bool = False, cheap_hashes: bool = True) -> None:
+        """``shares_data_dir``: a second server on a data_dir another one runs on, which ``serve`` refuses
+        but for tests that play two processes with a port each (PILLARBOX_TESTS_SHARE_DATA_DIR).
+        ``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest."""
         self.config = config
         self.lines: list[str] = []
         self.addresses: dict[str, tuple[str, int]] = {}
         self._ready = threading.Event()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pillarbox", "--config", str(config), "serve"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**cli_env(cheap_hashes), **({"PILLARBOX_TESTS_SHARE_DATA_DIR": "1"} if shares_data_dir else {})},
         )
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()

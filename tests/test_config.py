@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pillarbox import config as config_module
+from pillarbox import paths
 from pillarbox.config import (
     Config,
     Endpoint,
@@ -27,9 +28,13 @@ MiB = 1024 * 1024
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run every test from an empty directory with no PILLARBOX_CONFIG, whatever the real machine has."""
+    """Run every test from an empty directory with no PILLARBOX_CONFIG, whatever the real machine has; the
+    default places (``paths``) are those of a non-root user whose XDG folders are under tmp_path/home."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PILLARBOX_CONFIG", raising=False)
+    monkeypatch.setattr(paths, "_is_root", lambda: False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
 
 
 def write(path: Path, text: str) -> Path:
@@ -57,7 +62,7 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     config = load_config(environ={})
     assert config.source is None
     assert config.hostname == "mail.example.com"
-    assert config.data_dir == tmp_path / "pillarbox-data"
+    assert config.data_dir == tmp_path / "home" / "data" / "pillarbox"
     assert config.listen.smtp == (Endpoint("0.0.0.0", 25),)
     assert config.listen.submission == (Endpoint("0.0.0.0", 587),)
     assert config.listen.submissions == (Endpoint("0.0.0.0", 465),)
@@ -103,15 +108,36 @@ def test_unusable_fqdn_falls_back_to_localhost(monkeypatch: pytest.MonkeyPatch, 
     assert load_config(environ={}).hostname == "localhost"
 
 
-def test_pillarbox_toml_in_cwd_is_used(tmp_path: Path) -> None:
+def test_pillarbox_toml_in_cwd_is_not_read(tmp_path: Path) -> None:
+    # where a command runs must not change which store it opens
     write(tmp_path / "pillarbox.toml", 'hostname = "mx.example.org"\n')
-    config = load_config(environ={})
-    assert config.hostname == "mx.example.org"
-    assert config.source == tmp_path / "pillarbox.toml"
+    config = load_config()
+    assert config.source is None and config.hostname != "mx.example.org"
 
 
-def test_env_var_wins_over_cwd_file(tmp_path: Path) -> None:
-    write(tmp_path / "pillarbox.toml", 'hostname = "cwd.example"\n')
+def test_the_default_file_is_in_the_xdg_config_folder(tmp_path: Path) -> None:
+    default = tmp_path / "home" / "config" / "pillarbox" / "pillarbox.toml"
+    default.parent.mkdir(parents=True)
+    write(default, 'hostname = "mx.example.org"\n')
+    config = load_config()
+    assert (config.hostname, config.source) == ("mx.example.org", default)
+
+
+def test_root_defaults_are_the_system_places() -> None:
+    assert paths.default_config_path({}, root=True) == Path("/etc/pillarbox/pillarbox.toml")
+    assert paths.default_data_dir({}, root=True) == Path("/var/lib/pillarbox")
+
+
+def test_xdg_defaults_fall_back_to_home_and_ignore_relative_values() -> None:
+    environ = {"HOME": "/home/ann", "XDG_DATA_HOME": "relative/data"}
+    assert paths.default_data_dir(environ, root=False) == Path("/home/ann/.local/share/pillarbox")
+    assert paths.default_config_path(environ, root=False) == Path("/home/ann/.config/pillarbox/pillarbox.toml")
+
+
+def test_env_var_wins_over_default_file(tmp_path: Path) -> None:
+    default = tmp_path / "home" / "config" / "pillarbox" / "pillarbox.toml"
+    default.parent.mkdir(parents=True)
+    write(default, 'hostname = "cwd.example"\n')
     other = write(tmp_path / "other.toml", 'hostname = "env.example"\n')
     assert load_config(environ={"PILLARBOX_CONFIG": str(other)}).hostname == "env.example"
 
@@ -219,8 +245,8 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path, monkeypatch: py
     assert config.data_dir == tmp_path / "var" / "mail"
     assert config.tls.cert == etc / "c.pem"
     assert config.source == path
-    # Built-in defaults are relative to cwd, even when a file is used.
-    assert load_config(write(elsewhere / "x.toml", ""), environ={}).data_dir == elsewhere / "pillarbox-data"
+    # The built-in default never depends on the current directory, even when a file is used.
+    assert load_config(write(elsewhere / "x.toml", ""), environ={}).data_dir == paths.default_data_dir()
 
 
 def test_absolute_data_dir_is_kept(tmp_path: Path) -> None:
@@ -237,6 +263,16 @@ def test_imap_max_literal_can_be_set_apart(tmp_path: Path) -> None:
     path = write(tmp_path / "p.toml", '[limits]\nmax_message_size = "10M"\nimap_max_literal = 1048576\n')
     limits = load_config(path, environ={}).limits
     assert (limits.max_message_size, limits.imap_max_literal) == (10 * MiB, MiB)
+
+
+def test_auth_defaults_and_a_cache_turned_off(tmp_path: Path) -> None:
+    auth = Config().auth
+    assert (auth.argon2_memory, auth.argon2_time_cost, auth.argon2_parallelism) == (19 * MiB, 2, 1)
+    assert (auth.scram_iterations, auth.cache_ttl, auth.cache_size) == (600_000, 900, 10_000)
+    assert (auth.failure_window, auth.account_failures, auth.trusted_network_days) == (900, 10, 30)
+    path = write(tmp_path / "p.toml", '[auth]\ncache_ttl = 0\nfailure_delay = 0\nargon2_memory = "64M"\n')
+    loaded = load_config(path, environ={}).auth
+    assert (loaded.cache_ttl, loaded.failure_delay, loaded.argon2_memory) == (0, 0.0, 64 * MiB)
 
 
 def test_header_limits(tmp_path: Path) -> None:
@@ -293,6 +329,11 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ("data_dir = 5", "data_dir: expected a path, got 5"),
     ('data_dir = ""', 'data_dir: expected a path, got ""'),
     ('event_loop = "trio"', 'event_loop: expected one of "auto", "uvloop", "asyncio", got "trio"'),
+    ("[auth]\nscram_iterations = 4095", "auth.scram_iterations: expected an integer of at least 4096, got 4095"),
+    ('[auth]\nargon2_memory = "4K"', "auth.argon2_memory: expected at least 8K for 1 lane(s), got 4096"),
+    ('[auth]\nargon2_memory = "16K"\nargon2_parallelism = 4', "auth.argon2_memory: expected at least 32K"),
+    ("[auth]\nfailure_delay = -1", "auth.failure_delay: expected a number of at least 0, got -1"),
+    ("[auth]\ncache_ttl = -5", "auth.cache_ttl: expected an integer of at least 0, got -5"),
 ])
 def test_bad_values(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in refusal(tmp_path, text)
@@ -441,3 +482,21 @@ def test_parse_size_property(number: int, unit: tuple[str, int]) -> None:
 def test_parse_size_only_raises_value_error(text: str) -> None:
     with contextlib.suppress(ValueError):
         assert parse_size(text) >= 0
+
+
+def test_acme_keys_and_public_web_listeners(tmp_path: Path) -> None:
+    path = write(tmp_path / "pillarbox.toml", '[listen]\nweb = ["0.0.0.0:80"]\nhttps = "0.0.0.0:443"\n'
+                 '[acme]\ndirectory = "https://acme.example/dir"\nemail = "Ops@Example.COM"\n')
+    config = load_config(path, environ={})
+    assert (config.acme.directory, config.acme.email, config.acme.ca_file) == (
+        "https://acme.example/dir", "ops@example.com", None)
+    assert [str(e) for e in config.listen.web + config.listen.https] == ["0.0.0.0:80", "0.0.0.0:443"]
+    assert load_config(environ={}).acme.directory == ""  # off by default
+    assert load_config(environ={}).listen.web == ()
+
+
+def test_acme_refusals(tmp_path: Path) -> None:
+    assert "acme.directory: expected an https:// URL" in refusal(tmp_path, '[acme]\ndirectory = "http://x/dir"\n')
+    message = refusal(tmp_path, '[acme]\ndirectory = "https://acme.example/dir"\n')
+    assert "listen.https" in message and "listen.web" in message
+    assert "acme.ca_file: no such file" in refusal(tmp_path, '[acme]\nca_file = "missing.pem"\n')

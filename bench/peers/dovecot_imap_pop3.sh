@@ -14,7 +14,8 @@
 #   POP3: load1..load$POP3_USERS@example.com, each $POP3_MESSAGES messages of $POP3_SIZE octets made by
 #         bench/pop3_load.py's own message generator
 # Passwords: passwd-file with {PLAIN} "bench-password" / "load-password" (no hashing cost; Pillarbox's
-# side uses PILLARBOX_CHEAP_HASHES=1 for the same reason).
+# side uses PILLARBOX_CHEAP_HASHES=1 for the same reason). PASSWORD_SCHEME=ARGON2ID (or any scheme
+# `doveadm pw` knows) stores hashes made by `doveadm pw -s SCHEME` instead.
 #
 # Dovecot runs its login processes in "high-performance mode" (service_count = 0, one imap-login per
 # CPU, each serving many clients: what Dovecot's docs recommend for busy servers) unless
@@ -37,6 +38,7 @@ POP3_USERS=${POP3_USERS:-50}
 POP3_MESSAGES=${POP3_MESSAGES:-200}
 POP3_SIZE=${POP3_SIZE:-20000}
 LOGIN_MODE=${LOGIN_MODE:-performance}
+PASSWORD_SCHEME=${PASSWORD_SCHEME:-PLAIN}
 IMAP_PORT=${IMAP_PORT:-10143} IMAPS_PORT=${IMAPS_PORT:-10993}
 POP3_PORT=${POP3_PORT:-10110} POP3S_PORT=${POP3S_PORT:-10995}
 CONF=$BASE/dovecot.conf
@@ -66,7 +68,7 @@ auth_mechanisms = plain login
 mail_location = maildir:$BASE/mail/%d/%n
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u $BASE/passwd
+  args = scheme=$PASSWORD_SCHEME username_format=%u $BASE/passwd
 }
 userdb {
   driver = passwd-file
@@ -127,13 +129,18 @@ setup() {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
         -subj "/CN=dovecot.bench.test" -keyout "$BASE/key.pem" -out "$BASE/cert.pem" 2>/dev/null
     : >"$BASE/passwd"
+    local bench_pw="{PLAIN}bench-password" load_pw="{PLAIN}load-password"
+    if [ "$PASSWORD_SCHEME" != PLAIN ]; then
+        bench_pw=$(doveadm pw -s "$PASSWORD_SCHEME" -p bench-password)
+        load_pw=$(doveadm pw -s "$PASSWORD_SCHEME" -p load-password)
+    fi
     mkdir -p "$BASE/mail/bench.test"
     for n in $(seq 1 "$IMAP_USERS"); do
-        echo "bench$n@bench.test:{PLAIN}bench-password::::::" >>"$BASE/passwd"
+        echo "bench$n@bench.test:$bench_pw::::::" >>"$BASE/passwd"
         cp -r "$CORPUS" "$BASE/mail/bench.test/bench$n"
     done
     for n in $(seq 1 "$SMALL_USERS"); do
-        echo "small$n@bench.test:{PLAIN}bench-password::::::" >>"$BASE/passwd"
+        echo "small$n@bench.test:$bench_pw::::::" >>"$BASE/passwd"
         cp -r "$SMALL_CORPUS" "$BASE/mail/bench.test/small$n"
     done
     "$PYTHON" - "$BASE/pop3-messages" "$POP3_MESSAGES" "$POP3_SIZE" <<EOF
@@ -148,7 +155,7 @@ for i in range(1, count + 1):
     (root / "cur" / f"{1704067200 + i}.M{i}P1.bench:2,").write_bytes(_message(i, size))
 EOF
     for n in $(seq 1 "$POP3_USERS"); do
-        echo "load$n@example.com:{PLAIN}load-password::::::" >>"$BASE/passwd"
+        echo "load$n@example.com:$load_pw::::::" >>"$BASE/passwd"
         mkdir -p "$BASE/mail/example.com"
         cp -r "$BASE/pop3-messages" "$BASE/mail/example.com/load$n"
     done

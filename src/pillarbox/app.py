@@ -10,6 +10,7 @@ then stops accepting, lets sessions in flight finish within ``STOP_GRACE`` secon
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,9 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pillarbox.acme.challenges import ChallengeBoard, port80_app
+from pillarbox.acme.files import CertFiles
+from pillarbox.acme.manager import Wanted
+from pillarbox.acme.service import ACME, CertificateSource, build_acme, current_certificate
+from pillarbox.acme.status import status as acme_status
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
-from pillarbox.auth.throttle import LoginThrottle
+from pillarbox.auth.login_cache import LoginCache
+from pillarbox.auth.passwords import PasswordHashing, hash_parameters
+from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
 from pillarbox.clientsetup import configured_ports
 from pillarbox.config import Config, Endpoint, LimitsConfig
 from pillarbox.dns.resolver import DNSResolver
@@ -33,7 +41,7 @@ from pillarbox.net.balance import LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, PoolLimits
 from pillarbox.net.listener import Connection, Listener
 from pillarbox.net.spool import SpoolArea
-from pillarbox.net.tls import TLSContextHolder, certificate_facts, ensure_certificate
+from pillarbox.net.tls import TLSContextHolder, certificate_facts
 from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
@@ -49,6 +57,7 @@ from pillarbox.smtp.envelope import Role
 from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
 from pillarbox.store.api import Backend
+from pillarbox.store.datadir import ServeLock
 from pillarbox.store.factory import open_store
 from pillarbox.store.files import repair
 from pillarbox.store.indexer import BackgroundIndexer
@@ -66,6 +75,9 @@ from pillarbox.workers import (
 )
 
 STOP_GRACE = 10.0
+SHARED_DATA_DIR_FOR_TESTS = "PILLARBOX_TESTS_SHARE_DATA_DIR"
+"""Set to 1, a second ``serve`` may run on a data_dir in use: only for tests that play two processes
+on one data_dir with a port each (as workers are, but reachable one by one). Never in production."""
 log = get_logger("app")
 
 Handler = Callable[[Connection], Awaitable[None]]
@@ -85,11 +97,15 @@ class Services:
     spool: SpoolArea
     resolver: DNSResolver
     queue_runner: QueueRunner
+    certificate: CertificateSource
     listeners: list[Listener] = field(default_factory=list)
     balance: LoadBoard | None = None
     """With ``workers`` > 1: the open connections of every process, so the least busy one accepts."""
     web: WebServices | None = None
     """What the ``http`` and ``https`` listeners serve (built when the first of them starts)."""
+    acme: ACME | None = None
+    """The primary's, with ``[acme] directory`` set: challenges, the 443 listener's TLS, the manager."""
+    pool: WorkerPool | None = None
 
 
 @dataclass(frozen=True)
@@ -132,23 +148,33 @@ def build_limiters(limits: LimitsConfig) -> dict[str, ConnectionLimiter]:
 async def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
     store = await open_store(config, primary)
-    if config.tls.cert is not None and config.tls.key is not None:
-        cert, key = config.tls.cert, config.tls.key
-    else:
-        cert, key = ensure_certificate(config.data_dir, config.hostname)
+    certificate = current_certificate(config)
     limits = config.limits
     resolver = make_resolver(config)  # one cache for SPF/DKIM/DMARC and outbound routing
     return Services(
         config=config,
         store=store,
         directory=Directory(store, hostname=config.hostname, postmaster=config.postmaster),
-        tls=TLSContextHolder(cert, key),
-        authenticator=Authenticator(store, LoginThrottle(store, max_failures=limits.auth_failures_per_ip)),
+        tls=TLSContextHolder(certificate.cert, certificate.key),
+        authenticator=build_authenticator(config, store),
         limiters=build_limiters(limits),
         spool=SpoolArea.prepare(config.data_dir, limits.buffer_memory, sweep=primary),
         resolver=resolver,
         queue_runner=build_runner(config, store, resolver),
+        certificate=certificate,
     )
+
+
+def build_authenticator(config: Config, store: Backend) -> Authenticator:
+    auth = config.auth
+    throttle = ThrottleSettings(
+        max_ip_failures=config.limits.auth_failures_per_ip, window=auth.failure_window,
+        failure_delay=auth.failure_delay, max_failure_delay=auth.max_failure_delay,
+        account_failures=auth.account_failures, account_delay=auth.account_delay,
+        max_account_delay=auth.max_account_delay, trusted_for=auth.trusted_network_days * 86400,
+    )
+    return Authenticator(store, LoginThrottle(store, throttle), PasswordHashing(hash_parameters(auth)),
+                         LoginCache(ttl=auth.cache_ttl, size=auth.cache_size))
 
 
 def web_services(services: Services) -> WebServices:
@@ -176,7 +202,10 @@ def served_ports(services: Services) -> dict[str, int]:
 
 
 async def server_status(services: Services) -> dict[str, object]:
-    return {"certificate": certificate_facts(services.tls.cert_path)}
+    status: dict[str, object] = {"certificate": certificate_facts(services.tls.cert_path)}
+    if services.acme is not None:  # each ACME certificate: expiry, next attempt, failures, last error
+        status["acme"] = acme_status(services.config.data_dir).to_json()
+    return status
 
 
 def _web_handler(internal: bool) -> Callable[[Services], Handler]:
@@ -186,6 +215,12 @@ def _web_handler(internal: bool) -> Callable[[Services], Handler]:
         return HttpServer(build_site(services.web, internal=internal), HttpLimits()).handle
 
     return make
+
+
+def _plain_web_handler(services: Services) -> Handler:
+    """Port 80: ACME HTTP-01 challenges; every other request is sent to https."""
+    board = services.acme.board if services.acme is not None else ChallengeBoard()
+    return HttpServer(port80_app(board), HttpLimits()).handle
 
 
 def _smtp_services(services: Services) -> SMTPServices:
@@ -238,6 +273,7 @@ def service_specs() -> dict[str, ServiceSpec]:
     smtp_refusal = replies.TOO_MANY_CONNECTIONS.to_bytes()
     return {
         "http": ServiceSpec(_web_handler(internal=True), "http"),
+        "web": ServiceSpec(_plain_web_handler, "http"),
         "https": ServiceSpec(_web_handler(internal=False), "http", implicit_tls=True),
         "smtp": ServiceSpec(_smtp(Role.MX), "smtp", refusal=smtp_refusal),
         "submission": ServiceSpec(_smtp(Role.SUBMISSION), "submission", refusal=smtp_refusal),
@@ -261,8 +297,9 @@ async def start_listeners(
             continue
         if inherited is not None and name not in inherited:
             continue
+        tls = services.acme.web_tls if name == "https" and services.acme is not None else services.tls
         listener = Listener(
-            endpoints, spec.make_handler(services), tls=services.tls if spec.implicit_tls else None,
+            endpoints, spec.make_handler(services), tls=tls if spec.implicit_tls else None,
             limiter=services.limiters[spec.pool], refusal=spec.refusal, name=name,
             balance=services.balance if name not in PRIMARY_ONLY else None,
             send_timeout=services.config.limits.send_timeout,
@@ -276,8 +313,9 @@ async def start_listeners(
             log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
 
 
-PRIMARY_ONLY = ("http", "https")
-"""Listeners the primary keeps: health, metrics and the web face (its traffic is small)."""
+PRIMARY_ONLY = ("http", "web", "https")
+"""Listeners the primary keeps: health, metrics and the web face (its traffic is small), and the ACME
+challenges (answered by the process that orders)."""
 
 
 def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
@@ -287,7 +325,7 @@ def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
 
 def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
     listen = config.listen
-    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https")
+    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "web", "https")
     return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
@@ -309,14 +347,30 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
         tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
                               smtp_port=config.outbound.smtp_port)
         tasks.append(TLSReportTask(tls, claim=store.claim_daily_job))
+    if services.acme is not None:
+        tasks.append(services.acme.manager)
     return tasks
 
 
 async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     """Serve until stopped: as the primary process (``worker`` None), or as one of its workers."""
+    # one server per data_dir; the cross-process tests set SHARED_DATA_DIR_FOR_TESTS to run two on purpose
+    claim = ServeLock(config.data_dir) if worker is None and not os.environ.get(SHARED_DATA_DIR_FOR_TESTS) else None
+    try:
+        await _run_services(config, worker)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
     if worker is None:
         _make_private(config.data_dir)
     services = await build_services(config, primary=worker is None)
+    if worker is None:
+        _say_what_runs(services)
+        if config.acme.directory:
+            services.acme = _build_acme(services)
     if worker_count(config) > 1:
         try:
             _share_counts(services, worker.index if worker is not None else 0)
@@ -330,12 +384,13 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
     started: list[BackgroundTask] = []
     pool: WorkerPool | None = None
     try:
+        await services.authenticator.start()
         await start_listeners(services, worker.sockets if worker is not None else None)
         if services.web is not None:  # the listeners bound after the web's own (https) are known now
             services.web.ports.update(served_ports(services))  # type: ignore[attr-defined]
         workers = worker_count(config) if worker is None else 1
         if workers > 1:
-            pool = WorkerPool(config, _shared_sockets(services), workers, services.balance)
+            pool = services.pool = WorkerPool(config, _shared_sockets(services), workers, services.balance)
             await pool.start()
         for task in tasks:
             await task.start()
@@ -343,6 +398,7 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
         stop = asyncio.Event()
         _install_signal_handlers(services, stop, pool)
         if worker is not None:
+            _catch_up_tls(services)  # a SIGHUP ignored while starting (see __main__.py)
             worker.watch_parent(stop.set)
             log_event(log, "info", "worker ready", worker=worker.index)
         else:
@@ -355,8 +411,32 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
                              *([pool.stop(STOP_GRACE)] if pool is not None else []))
         for task in reversed(started):
             await task.stop(STOP_GRACE)
+        services.authenticator.close()
         await services.store.close()
     log_event(log, "info", "stopped")
+
+
+def _say_what_runs(services: Services) -> None:
+    """One line each at start: which file, which data_dir, which certificate (listeners follow)."""
+    config = services.config
+    log_event(log, "info", "configuration", file=str(config.source) if config.source else "none (built-in defaults)")
+    log_event(log, "info", "data_dir", path=str(config.data_dir),
+              store="PostgreSQL ([store] url)" if config.store.url else "SQLite in the data_dir")
+    log_event(log, "info", "certificate", source=services.certificate.description)
+
+
+def _build_acme(services: Services) -> ACME:
+    async def domains() -> list[str]:
+        return [domain.name for domain in await services.store.list_domains()]
+
+    def issued(certificate: Wanted, files: CertFiles) -> None:
+        if certificate.main and services.config.tls.cert is None:  # configured files always win
+            services.tls.use(files.cert, files.key)
+            if services.pool is not None:
+                services.pool.signal(signal.SIGHUP)  # the workers load it too
+            log_event(log, "info", "TLS certificate replaced", cert=str(files.cert))
+
+    return build_acme(services.config, services.tls, domains, issued)
 
 
 def _share_counts(services: Services, index: int) -> None:
@@ -394,9 +474,17 @@ def _reload(services: Services, pool: WorkerPool | None) -> None:
         pool.signal(signal.SIGHUP)
 
 
+def _catch_up_tls(services: Services) -> None:
+    if current_certificate(services.config).cert != services.tls.cert_path:
+        _reload_tls(services)
+
+
 def _reload_tls(services: Services) -> None:
+    if services.acme is not None:
+        services.acme.manager.poke()  # e.g. `pillarbox acme renew`
     try:
-        services.tls.reload()
+        source = current_certificate(services.config)
+        services.tls.use(source.cert, source.key)
     except ConfigError as exc:
         log_event(log, "error", "TLS reload failed; keeping the old certificate", error=str(exc))
         return

@@ -1,9 +1,10 @@
 """The ``pillarbox`` command: argument parsing and dispatch, and the one place errors become one line.
 
-Global options come before the subcommand: ``--config PATH`` (else $PILLARBOX_CONFIG, else
-./pillarbox.toml, else built-in defaults) and ``--log-level``. The commands themselves live in
-``pillarbox.admin``; each gets an open store and returns the exit status. ``serve`` imports the
-server lazily, so administration works without it.
+Global options come before the subcommand: ``--config PATH`` (else $PILLARBOX_CONFIG, else the
+default file of ``pillarbox.paths``, else built-in defaults), ``--log-level`` and ``--version``. The
+commands themselves live in ``pillarbox.admin``; each gets an open store and returns the exit status.
+An admin command opens only a store that exists (``store.datadir``). ``serve`` imports the server
+lazily, so administration works without it.
 
 Every failure is one line on stderr, ``pillarbox: error: <message>``, never a traceback: exit 2 for a
 usage error (as argparse does), 1 for a refusal, and the sysexits.h codes 67 and 75 where
@@ -22,11 +23,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
+from pillarbox.admin import (
+    acme_commands,
+    backup,
+    importer,
+    mailbox_message,
+    queue_dkim_dns,
+    quickstart,
+    senders,
+    store_commands,
+    tokens,
+)
 from pillarbox.admin import domains_users as du
-from pillarbox.admin import importer, mailbox_message, queue_dkim_dns, senders, store_commands, tokens
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
 from pillarbox.errors import InvalidInput, PillarboxError, StorageFull, StoreUnavailable
+from pillarbox.paths import default_config_path
 from pillarbox.store.files import UMASK
 
 Command = Callable[..., Awaitable[int]]
@@ -95,10 +107,20 @@ def uid(text: str) -> int:
 # ---------------------------------------------------------------------------------------------- parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pillarbox")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="pillarbox", description="Pillarbox mail server and its administration.")
     parser.add_argument("--config", metavar="PATH",
-                        help="configuration file (default: $PILLARBOX_CONFIG, else ./pillarbox.toml)")
+                        help=f"configuration file (default: $PILLARBOX_CONFIG, else {default_config_path()})")
+    parser.add_argument("--version", action="version", version=f"pillarbox {_version()}")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="log level (default: from the configuration)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="run the mail server")
@@ -114,6 +136,9 @@ def build_parser() -> Parser:
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
     store_commands.register(commands)  # store check, store migrate
+    backup.register(commands)  # backup, restore
+    acme_commands.register(commands)  # acme status, acme renew
+    quickstart.register(commands)
     tokens.register(commands)  # token
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
@@ -231,8 +256,15 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 
 
 async def _run(config: Config, args: argparse.Namespace) -> int:
+    from pillarbox.store.datadir import act_as_owner, require_store
     from pillarbox.store.factory import open_store
 
+    if not config.store.url:  # on PostgreSQL the data_dir holds no store
+        require_store(config.data_dir)
+    act_as_owner(config.data_dir)
+    if sys.stderr.isatty():  # a person at a terminal sees which store they act on; scripts stay quiet
+        where = "PostgreSQL store" if config.store.url else f"data_dir {config.data_dir}"
+        print(f"pillarbox: {where}", file=sys.stderr)
     store = await open_store(config)
     try:
         return int(await args.func(store, args))
@@ -249,6 +281,9 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if getattr(args, "before_config", False):  # quickstart writes the file the others read
+        os.umask(UMASK)
+        return int(args.func(args))
     os.umask(UMASK)  # whatever any command creates in the data_dir is its owner's alone (store/files.py)
     config = load_config(args.config)
     if args.log_level:
@@ -258,6 +293,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from pillarbox.obs import setup_logging
 
     setup_logging(args.log_level or "warning", config.log.format)
+    if not getattr(args, "opens_store", True):  # works on the data_dir itself (backup, quickstart...)
+        return int(args.func(config, args))
     args.settings = config  # for commands that apply its rules (message size, passwords, postmaster)
     return asyncio.run(_run(config, args))
 

@@ -31,9 +31,9 @@ from typing import Any
 
 from pillarbox.address import AddressError, normalize_address, normalize_domain
 from pillarbox.errors import ConfigError
+from pillarbox.paths import default_config_path, default_data_dir
 
 ENV_VAR = "PILLARBOX_CONFIG"
-DEFAULT_FILE = "pillarbox.toml"
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
 DEFAULT_MIN_FREE_SPACE = 256 * MiB
@@ -294,8 +294,10 @@ class ListenConfig:
     pop3: tuple[Endpoint, ...] = _listen("0.0.0.0:110")
     pop3s: tuple[Endpoint, ...] = _listen("0.0.0.0:995")
     http: tuple[Endpoint, ...] = _listen("127.0.0.1:8080")
-    # The public web port with TLS (admin and account pages, the JSON API, autoconfig, MTA-STS policies;
-    # never /metrics): off unless named, since another web server may own 443.
+    # The public web ports, off unless named (another web server may own 80 and 443; quickstart names them).
+    # web (80): ACME HTTP-01 challenges, everything else redirected to https. https (443): the admin and
+    # account pages, the JSON API, autoconfig, MTA-STS policies, ACME TLS-ALPN-01; never /metrics.
+    web: tuple[Endpoint, ...] = _setting((), _endpoints())
     https: tuple[Endpoint, ...] = _setting((), _endpoints())
 
     @classmethod
@@ -389,6 +391,39 @@ class LimitsConfig:
                 given.setdefault(f"{pool}_connections", given["max_connections"])
             if "max_connections_per_ip" in given:
                 given.setdefault(f"{pool}_connections_per_ip", given["max_connections_per_ip"])
+
+
+def _non_negative_number(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise _expected("a number of at least 0", value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Logins on every protocol (docs/security.md, Authentication): the throttle, the verified-credentials
+    cache and the password hashes. ``limits.auth_failures_per_ip`` is the per-IP limit."""
+
+    failure_window: int = 900
+    failure_delay: float = _setting(1.0, _non_negative_number)
+    max_failure_delay: float = _setting(5.0, _non_negative_number)
+    account_failures: int = 10
+    account_delay: float = _setting(1.0, _non_negative_number)
+    max_account_delay: float = _setting(15.0, _non_negative_number)
+    trusted_network_days: int = 30
+    cache_ttl: int = _setting(900, minimum=0)
+    cache_size: int = _setting(10_000, minimum=0)
+    argon2_memory: int = _setting(19 * MiB, _size)
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    scram_iterations: int = _setting(600_000, minimum=4096)  # RFC 7677 3: "SHOULD be at least 4096"
+
+    @classmethod
+    def _complete(cls, given: dict[str, Any], where: str) -> None:
+        # argon2 needs at least 8 KiB per lane (RFC 9106 3.1)
+        memory, lanes = given.get("argon2_memory", cls.argon2_memory), given.get("argon2_parallelism", 1)
+        if memory < 8 * 1024 * lanes:
+            raise _Bad(f"{where}.argon2_memory: expected at least {8 * lanes}K for {lanes} lane(s), got {memory}")
 
 
 @dataclass(frozen=True)
@@ -591,6 +626,27 @@ def _address(value: Any, base: Path) -> str:
     raise _expected("a mail address such as hostmaster@example.com", value)
 
 
+def _url(value: Any, base: Path) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not re.match(r"https://[^\s/]+(/\S*)?\Z", value):
+        raise _expected("an https:// URL", value)
+    return value
+
+
+@dataclass(frozen=True)
+class ACMEConfig:
+    """Certificates from an ACME CA (RFC 8555), e.g. Let's Encrypt; off while ``directory`` is empty.
+    ``ca_file`` trusts a private ACME server's HTTPS certificate (as ``[outbound] ca_file`` does for peers)."""
+
+    directory: str = _setting("", _url)
+    email: str = _setting("", _address)
+    ca_file: Path | None = field(default=None, metadata={"convert": _existing_file})
+
+
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
 def _default_hostname() -> str:
     try:
         return parse_hostname(socket.getfqdn())
@@ -603,23 +659,32 @@ class Config:
     hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
     postmaster: str = _setting("", _address)
     """Who reads postmaster@ and abuse@ of a domain added without ``--postmaster`` (RFC 5321 4.5.1, RFC 2142)."""
-    data_dir: Path = field(default_factory=lambda: Path.cwd() / "pillarbox-data")
+    data_dir: Path = field(default_factory=default_data_dir)
     workers: int = field(default=1, metadata={"minimum": 0})
     event_loop: str = _setting("auto", _choice(("auto", "uvloop", "asyncio")))
     listen: ListenConfig = field(default_factory=ListenConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
     dns: DNSConfig = field(default_factory=DNSConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     log: LogConfig = field(default_factory=LogConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    acme: ACMEConfig = field(default_factory=ACMEConfig)
     senders: SendersConfig = field(default_factory=SendersConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
+
+    @classmethod
+    def _complete(cls, given: dict[str, Any], where: str) -> None:
+        acme, listen = given.get("acme"), given.get("listen", ListenConfig())
+        if acme is not None and acme.directory and not (listen.web or listen.https):
+            raise _Bad("acme.directory: the CA validates names on port 443 or 80: add listen.https (TLS-ALPN-01)"
+                       " or listen.web (HTTP-01)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -679,13 +744,13 @@ def _unknown(where: str, name: str, known: Mapping[str, Any]) -> str:
 
 
 def _find(path: Path | str | None, environ: Mapping[str, str]) -> Path | None:
-    """The file to read. One the user named must exist; ./pillarbox.toml is used only if it does."""
+    """The file to read. One the user named must exist; the default file (``paths``) is used only if it does."""
     if path is not None:
         return Path(path)
     if environ.get(ENV_VAR):
         return Path(environ[ENV_VAR])
-    local = Path(DEFAULT_FILE)
-    return local if local.is_file() else None
+    default = default_config_path(environ)
+    return default if default.is_file() else None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -707,8 +772,8 @@ def _one_line(text: str) -> str:
 
 
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else ``./pillarbox.toml`` if it
-    exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
+    """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else the default file (``paths``) if
+    it exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
     found = _find(path, os.environ if environ is None else environ)
     if found is None:
         return Config()

@@ -129,17 +129,24 @@ def test_scram_wrong_password_fails() -> None:
         mech.step(CLIENT_FINAL)
 
 
-def test_scram_unknown_user_runs_to_the_end_with_stable_fake_salt() -> None:
-    salts = []
-    for _ in range(2):
+def test_scram_unknown_user_runs_to_the_end_with_a_salt_fixed_by_the_secret() -> None:
+    """The fake salt depends on the server secret and the name only: the same at every try, another
+    for another name or another server, and the iteration count is the one real accounts have."""
+
+    def server_first(secret: bytes, user: str = "user") -> bytes:
         mech = rfc7677_mech()
-        mech.start(CLIENT_FIRST)
-        challenge = mech.supply_credentials(None)
+        mech.start(CLIENT_FIRST.replace(b"n=user", b"n=" + user.encode()))
+        challenge = mech.supply_credentials(sasl.fake_scram_credentials(secret, user, 600_000))
         assert isinstance(challenge, Challenge)
-        salts.append(challenge.data.split(b",")[1])
-        with pytest.raises(AuthenticationFailed):
-            mech.step(CLIENT_FINAL)
-    assert salts[0] == salts[1]
+        if user == "user":
+            with pytest.raises(AuthenticationFailed):
+                mech.step(CLIENT_FINAL)
+        return challenge.data.split(b",", 1)[1]
+
+    assert server_first(b"k" * 32) == server_first(b"k" * 32)
+    assert server_first(b"k" * 32).endswith(b",i=600000")
+    assert server_first(b"k" * 32) != server_first(b"j" * 32)
+    assert server_first(b"k" * 32) != server_first(b"k" * 32, "other")
 
 
 def test_scram_y_flag_allowed() -> None:

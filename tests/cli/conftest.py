@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pillarbox.store.api import Store
+from tests.server_process import init_store
 from tests.stores import open_at, store_section
 
 T = TypeVar("T")
@@ -76,6 +77,7 @@ def pb(tmp_path: Path) -> Pillarbox:
     config = tmp_path / "pillarbox.toml"
     config.write_text('data_dir = "data"\nhostname = "mail.example.com"\n' + store_section(tmp_path / "data")
                       + '\n[listen]\n')
+    init_store(tmp_path / "data")
     return Pillarbox(config, tmp_path / "data")
 
 

@@ -3,6 +3,7 @@ the password policy on every path that sets a password; an existing install keep
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import pytest
@@ -86,6 +87,7 @@ def test_an_existing_install_keeps_its_postmaster_and_queue(pb: Pillarbox) -> No
     if url_for(pb.data_dir):
         pytest.skip("an upgrade of a SQLite data_dir")
     before = next(n for n, script in enumerate(MIGRATIONS) if "public_id" in script)
+    shutil.rmtree(pb.data_dir)
     pb.data_dir.mkdir()
     with sqlite3.connect(pb.data_dir / "pillarbox.sqlite3", isolation_level=None) as conn:
         for script in MIGRATIONS[:before]:

@@ -19,7 +19,7 @@ import pytest
 
 from pillarbox.net.tls import ensure_certificate
 from tests.imap_wire.conftest import IMAPServer
-from tests.server_process import ServerProcess, cli_env, pillarbox, write_config
+from tests.server_process import ServerProcess, cli_env, init_store, pillarbox, write_config
 from tests.smtp.conftest import NO_POLICY, PASSWORD, populate
 
 FREE_ON_DISK = 48 * 1024  # SQLite opens with 32 KB; the board of 2 processes needs 256 KB (main's: 64 KB)
@@ -136,6 +136,7 @@ def test_workers_on_a_full_disk_stop_with_one_line_not_sigbus(tmp_path: Path):
     try:
         config = write_config(tmp_path, ("smtp",), extra=NO_POLICY)
         config.write_text("workers = 2\n" + config.read_text().replace('data_dir = "data"', 'data_dir = "disk"'))
+        init_store(disk)
         pillarbox(config, "domain", "add", "example.com")  # the store and its files exist
         ensure_certificate(disk, "mx.test")
         with (disk / "filler").open("wb", buffering=0) as out:

@@ -38,7 +38,7 @@ def test_a_new_message_is_recent_to_one_session_of_any_process(tmp_path: Path):
     second = tmp_path / "second.toml"
     second.write_text(first.read_text())  # same data_dir, another ephemeral port
     populate(tmp_path / "data")
-    servers = [ServerProcess(first), ServerProcess(second)]
+    servers = [ServerProcess(first), ServerProcess(second, shares_data_dir=True)]
     context = ssl.create_default_context(cafile=str(tmp_path / "data" / "tls" / "cert.pem"))
     one, two, other = (RawIMAP(server.port("imaps"), context) for server in (*servers, servers[0]))
     try:

@@ -191,7 +191,7 @@ def test_login_failures_count_across_processes(tmp_path: Path):
     second.write_text(first.read_text())  # same data_dir, another ephemeral port
     pillarbox(first, "domain", "add", "example.com")
     pillarbox(first, "user", "add", "bob@example.com", "--password-stdin", input=PASSWORD.encode() + b"\n")
-    servers = [ServerProcess(first), ServerProcess(second)]
+    servers = [ServerProcess(first), ServerProcess(second, shares_data_dir=True)]
 
     def refused(server: ServerProcess, password: str) -> None:
         with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=30) as client:
@@ -240,7 +240,7 @@ def test_pop3_maildrop_lock_holds_across_processes(tmp_path: Path):
     second.write_text(first.read_text())  # same data_dir, another ephemeral port
     pillarbox(first, "domain", "add", "example.com")
     pillarbox(first, "user", "add", "bob@example.com", "--password-stdin", input=PASSWORD.encode() + b"\n")
-    servers = [ServerProcess(first), ServerProcess(second)]
+    servers = [ServerProcess(first), ServerProcess(second, shares_data_dir=True)]
     sessions = []
     try:
         for server in servers:

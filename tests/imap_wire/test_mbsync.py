@@ -14,7 +14,7 @@ from tests.smtp.conftest import PASSWORD
 USER = "dave@example.com"
 
 
-def mbsync(server: IMAPServer, home: Path) -> subprocess.CompletedProcess[str]:
+def mbsync(server: IMAPServer, home: Path, auth_mechs: str = "*") -> subprocess.CompletedProcess[str]:
     binary = shutil.which("mbsync")
     assert binary, "mbsync is installed by scripts/test.sh (Debian package isync)"
     local = home / "Mail"
@@ -22,7 +22,7 @@ def mbsync(server: IMAPServer, home: Path) -> subprocess.CompletedProcess[str]:
     config = home / ".mbsyncrc"
     config.write_text(
         f"IMAPAccount pb\nHost localhost\nPort {server.imap}\nUser {USER}\nPass \"{PASSWORD}\"\n"
-        f"SSLType STARTTLS\nCertificateFile {server.data_dir / 'tls' / 'cert.pem'}\n\n"
+        f"SSLType STARTTLS\nCertificateFile {server.data_dir / 'tls' / 'cert.pem'}\nAuthMechs {auth_mechs}\n\n"
         "IMAPStore pb-remote\nAccount pb\n\n"
         f"MaildirStore pb-local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n"
         "Channel pb\nFar :pb-remote:\nNear :pb-local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"
@@ -66,3 +66,12 @@ def test_mbsync_pulls_and_pushes(server: IMAPServer, tmp_path: Path):
     remote.select_folder("INBOX")
     assert len(remote.search("SEEN")) == 1
     remote.logout()
+
+
+def test_mbsync_logs_in_with_scram_and_gets_the_server_signature(server: IMAPServer, tmp_path: Path):
+    """SCRAM-SHA-256 through Cyrus SASL: the server-final message ("v=", the server's proof that it knew
+    the password) must reach the client as a last challenge (RFC 4422 3.6), or mbsync warns at every sync."""
+    result = mbsync(server, tmp_path, auth_mechs="SCRAM-SHA-256")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.strip() == "", result.stderr
+    assert 'mechanism=SCRAM-SHA-256' in server.process.log()

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.auth.throttle import LoginThrottle, Standing
 from pillarbox.pop3.session import POP3Services, POP3Session, POP3Settings
 from pillarbox.store.api import Store
 from pillarbox.store.records import DeliveryTarget
+from tests.auth.helpers import fast_authenticator
 from tests.stores import open_at
 
 USER = "bob@example.com"
@@ -84,20 +83,13 @@ class FakeConnection:
         return out
 
 
-class FastThrottle(LoginThrottle):
-    """Failures still counted and locked out, but answered at once (the delay is for attackers)."""
-
-    def failure_delay(self, standing: Standing) -> float:
-        return 0.0
-
-
 class FakeTLS:
     context = None
 
 
 def make_services(store: Store, **settings: object) -> POP3Services:
     pop3_settings = POP3Settings(hostname="mx.test", **settings)  # type: ignore[arg-type]
-    authenticator = Authenticator(store, FastThrottle(store, max_failures=1000))
+    authenticator = fast_authenticator(store)
     return POP3Services(pop3_settings, store, authenticator, FakeTLS(), store.maildrop_locks())  # type: ignore[arg-type]
 
 

@@ -1,10 +1,12 @@
-"""``pillarbox store check`` and ``pillarbox store migrate``: the store as a whole, on either backend.
+"""``pillarbox store check [--repair]`` and ``pillarbox store migrate``: the store as a whole, on either backend.
 
 ``check``: one line per problem, then a summary; exit status 0 when there is none, 1 otherwise. Checked:
 the store's consistency (``find_problems``: every message's bytes present and intact, counters,
 references, the search index; on SQLite also its own integrity check) and, where the store lives in the
 data_dir, the mode of every file and folder there (``store/files.py``: 0600 files, 0700 folders; the
-server repairs an older install at start)."""
+server repairs an older install at start) and blob files no message uses (``store/sqlite/orphans.py``: a
+crash between writing one and the commit), which ``--repair`` removes (it changes nothing else). On
+PostgreSQL bodies live in rows: there are no such files."""
 
 from __future__ import annotations
 
@@ -15,19 +17,29 @@ from pillarbox.admin.common import EX_FAIL, EX_OK, CommandFailed
 from pillarbox.config import check_store_url
 from pillarbox.store.api import Backend
 from pillarbox.store.files import open_paths
+from pillarbox.store.sqlite.store import SQLiteStore
 
 
-async def store_check(store: Backend, _args: argparse.Namespace) -> int:
+async def store_check(store: Backend, args: argparse.Namespace) -> int:
     problems = await store.find_problems()
     data_dir = getattr(store, "data_dir", None)
     if isinstance(data_dir, Path):
         problems += [f"{path}: mode {mode:04o} lets others in, should be {wanted:04o}"
                      for path, mode, wanted in open_paths(data_dir)]
+    if isinstance(store, SQLiteStore):
+        problems += await _unused_blob_files(store, args.repair)
     where = str(data_dir) if isinstance(data_dir, Path) else "the PostgreSQL store"
     for problem in problems:
         print(problem)
     print(f"{len(problems)} problem(s) found in {where}" if problems else f"{where}: no problems")
     return EX_FAIL if problems else EX_OK
+
+
+async def _unused_blob_files(store: SQLiteStore, repair: bool) -> list[str]:
+    if repair and await store.orphan_blobs():
+        print(f"removed {await store.remove_orphan_blobs()} message file(s) that no message uses")
+    return [f"{path}: no message uses this file (pillarbox store check --repair removes it)"
+            for path in await store.orphan_blobs()]
 
 
 async def store_migrate(store: Backend, args: argparse.Namespace) -> int:
@@ -54,8 +66,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``store`` subcommands to the CLI's parser."""
     actions = commands.add_parser("store", help="the store as a whole").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    actions.add_parser("check", help="check the store's consistency and file modes (exit 1 on a problem)"
-                       ).set_defaults(func=store_check)
+    check = actions.add_parser("check", help="check the store's consistency, file modes and unused files "
+                               "(exit 1 on a problem)")
+    check.add_argument("--repair", action="store_true", help="remove message files that no message uses (SQLite)")
+    check.set_defaults(func=store_check)
     migrate = actions.add_parser("migrate", help="copy this SQLite store into an empty PostgreSQL database")
     migrate.add_argument("--to", required=True, metavar="URL", type=_postgres_url,
                          help="postgresql://user:password@host:port/database")

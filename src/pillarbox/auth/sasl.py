@@ -261,6 +261,16 @@ def scram_credentials_from_password(
     return ScramCredentials(salt, iterations, hashlib.sha256(client_key).digest(), _hmac(salted, b"Server Key"))
 
 
+def fake_scram_credentials(secret: bytes, username: str, iterations: int) -> ScramCredentials:
+    """Credentials for a user that does not exist, which no proof matches. The salt must be the same
+    at every try, or a changing salt would tell the user does not exist (RFC 5802 7 lets the server
+    hide "unknown-user" "to prevent information disclosure"); it is derived from a server secret that
+    survives restarts and is shared by every process and node, and ``iterations`` is what real
+    accounts get."""
+    salt = _hmac(secret, b"scram-sha-256 fake salt\0" + username.encode("utf-8"))[:16]
+    return ScramCredentials(salt, iterations, secrets.token_bytes(32), secrets.token_bytes(32))
+
+
 def _saslname(value: str) -> str:
     """saslname = 1*(value-safe-char / "=2C" / "=3D") (RFC 5802 7)."""
     parts = value.split("=")
@@ -274,9 +284,6 @@ def _attribute(field: str, name: str) -> str:
     if not field.startswith(name + "="):
         raise SASLError(f"expected attribute {name!r}")
     return field[len(name) + 1 :]
-
-
-_FAKE_SALT_KEY = secrets.token_bytes(32)  # unknown users get a stable fake salt (RFC 5802 5.1)
 
 
 def _default_nonce() -> str:
@@ -339,21 +346,17 @@ class ScramSha256(_Finished):
         _check_authzid(self._authzid, self._username)
         self._nonce = client_nonce + self._nonce_factory()
 
-    def supply_credentials(self, credentials: ScramCredentials | None) -> Step:
-        """The stored credentials of the user, or None for an unknown user (the exchange then runs
-        to the end with a stable fake salt and fails, so it does not reveal which users exist)."""
+    def supply_credentials(self, credentials: ScramCredentials) -> Step:
+        """The stored credentials of the user. For an unknown user the caller supplies made-up ones
+        (``fake_scram_credentials``): the exchange then runs to the end and fails, like a wrong password."""
         if self._phase != "credentials":
             raise SASLError("credentials not expected now")
-        self._credentials = credentials or self._fake_credentials()
+        self._credentials = credentials
         salt = base64.b64encode(self._credentials.salt).decode("ascii")
         # server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," extensions]
         self._server_first = f"r={self._nonce},s={salt},i={self._credentials.iterations}"
         self._phase = "final"
         return Challenge(self._server_first.encode("ascii"))
-
-    def _fake_credentials(self) -> ScramCredentials:
-        salt = _hmac(_FAKE_SALT_KEY, self._username.encode("utf-8"))[:16]
-        return ScramCredentials(salt, SCRAM_MIN_ITERATIONS, secrets.token_bytes(32), secrets.token_bytes(32))
 
     def _client_final(self, text: str) -> Step:
         """client-final-message = client-final-message-without-proof "," proof ;

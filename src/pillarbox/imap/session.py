@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pillarbox.auth import sasl
-from pillarbox.auth.authenticator import Authenticator, SaslExchange
+from pillarbox.auth.authenticator import Authenticator
 from pillarbox.errors import ProtocolError, StorageFull, StoreUnavailable
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
@@ -145,7 +145,7 @@ class IMAPSession:
         self.errors = 0
         self._out: list[bytes] = []
         self._write_lock = asyncio.Lock()
-        self.sasl: tuple[str, SaslExchange] | None = None
+        self.sasl: turnaround.SaslTurn | None = None
         self.idle_task: tuple[str, asyncio.Task[None]] | None = None
         self.deflate: turnaround.Deflate | None = None
         self.implicit_tls = implicit_tls

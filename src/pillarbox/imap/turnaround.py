@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 import zlib
 from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pillarbox.auth import sasl
-from pillarbox.auth.authenticator import LoginRefused, SaslContinue
+from pillarbox.auth.authenticator import LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.errors import StoreUnavailable
 from pillarbox.imap import response as r
 from pillarbox.imap.parser.commands import Authenticate, Command, Compress
@@ -101,12 +102,27 @@ async def compress(session: IMAPSession, command: Compress) -> r.TaggedReply | N
 # -- AUTHENTICATE -------------------------------------------------------------------------------------
 
 
+@dataclass
+class SaslTurn:
+    """One AUTHENTICATE under way; ``success`` is set while SCRAM's server-final data awaits its answer."""
+
+    tag: str
+    exchange: SaslExchange
+    success: SaslSuccess | None = None
+
+
 async def authenticate(session: IMAPSession, command: Authenticate) -> r.TaggedReply | None:
-    exchange = session.services.authenticator.start_sasl("imap", session.conn.peer[0], command.mechanism)
+    if not session.conn.is_tls:
+        # Principle 8, RFC 9051 6.2.2 (note) and 7.1 PRIVACYREQUIRED: no mechanism at all before TLS,
+        # whatever it sends in clear and whoever connects (loopback included): CAPABILITY lists no AUTH=
+        session.resume_framing()
+        return r.no(command.tag, r.PRIVACYREQUIRED, "Authentication is disabled before STARTTLS")
+    exchange = session.services.authenticator.start_sasl("imap", session.conn.peer[0], command.mechanism,
+                                                         secure=True)
     if exchange is None:
         session.resume_framing()
         return r.no(command.tag, None, f"Unsupported mechanism {command.mechanism}")
-    session.sasl = (command.tag, exchange)
+    session.sasl = SaslTurn(command.tag, exchange)
     initial = command.initial_response
     try:
         decoded = sasl.decode_response(initial, initial=True) if initial is not None else None
@@ -123,35 +139,52 @@ async def raw_line(session: IMAPSession, line: bytes) -> None:
     if session.sasl is None:
         session.resume_framing()
         return
-    tag, exchange = session.sasl
+    turn = session.sasl
     if line.strip() == b"*":
-        session.reply(end_sasl(session, r.bad(tag, "Authentication cancelled")))
+        session.reply(end_sasl(session, r.bad(turn.tag, "Authentication cancelled")))
+        return
+    if turn.success is not None:  # the answer to the server-final data must be empty (RFC 4422 3.6)
+        reply = _logged_in(session, turn.success) if not line.strip() else r.bad(turn.tag, "Invalid SASL exchange")
+        session.reply(end_sasl(session, reply))
         return
     try:
         decoded = sasl.decode_response(line)
     except sasl.SASLError:
-        session.reply(end_sasl(session, r.bad(tag, "Invalid base64")))
+        session.reply(end_sasl(session, r.bad(turn.tag, "Invalid base64")))
         return
-    reply = await _sasl_step(session, exchange.step(decoded))
+    reply = await _sasl_step(session, turn.exchange.step(decoded))
     if reply is not None:
         session.reply(reply)
 
 
 async def _sasl_step(session: IMAPSession, advance: Awaitable[Any]) -> r.TaggedReply | None:
     assert session.sasl is not None
-    tag = session.sasl[0]
+    turn = session.sasl
     try:
         outcome = await advance
-    except LoginRefused as refused:
-        code = r.UNAVAILABLE if refused.locked else r.AUTHENTICATIONFAILED
-        return end_sasl(session, r.no(tag, code, "Authentication failed"))
+    except LoginRefused:  # a locked-out client too: it must not learn that its guesses go unchecked
+        return end_sasl(session, r.no(turn.tag, r.AUTHENTICATIONFAILED, "Authentication failed"))
     except sasl.SASLError:
-        return end_sasl(session, r.bad(tag, "Invalid SASL exchange"))
+        return end_sasl(session, r.bad(turn.tag, "Invalid SASL exchange"))
     if isinstance(outcome, SaslContinue):
-        session.send(b"+ " + sasl.encode_challenge(outcome.challenge).encode() + b"\r\n")
-        session.framer.expect_line()
-        return None
-    return end_sasl(session, session.complete_login(outcome.account, tag))
+        return _challenge(session, outcome.challenge)
+    if outcome.additional_data is not None:
+        # IMAP's tagged OK cannot carry SASL data, so SCRAM's server-final message ("v=", which proves
+        # the server knew the password) goes as one more challenge, answered with an empty line
+        # (RFC 4422 3.6 and 5; what SMTP and POP3 do too)
+        turn.success = outcome
+        return _challenge(session, outcome.additional_data)
+    return end_sasl(session, _logged_in(session, outcome))
+
+
+def _challenge(session: IMAPSession, data: bytes) -> None:
+    session.send(b"+ " + sasl.encode_challenge(data).encode() + b"\r\n")
+    session.framer.expect_line()
+
+
+def _logged_in(session: IMAPSession, success: SaslSuccess) -> r.TaggedReply:
+    assert session.sasl is not None
+    return session.complete_login(success.account, session.sasl.tag)
 
 
 def end_sasl(session: IMAPSession, reply: r.TaggedReply) -> r.TaggedReply:

@@ -45,8 +45,8 @@ def ensure_certificate(data_dir: Path, hostname: str) -> tuple[Path, Path]:
     tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_pem, key_pem = generate_self_signed(hostname)
     # Key first: a cert.pem on disk then always has its key beside it, even after a crash in between.
-    _write_atomic(key_path, key_pem, mode=0o600)
-    _write_atomic(cert_path, cert_pem, mode=0o644)
+    write_atomic(key_path, key_pem, mode=0o600)
+    write_atomic(cert_path, cert_pem, mode=0o644)
     return cert_path, key_path
 
 
@@ -86,7 +86,7 @@ def _san_entries(hostname: str) -> list[x509.GeneralName]:
     return names
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
     """Write via a temporary file, fsync, rename, fsync the directory: the file is whole or absent."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # O_EXCL + mode at creation: the private key is never readable by others, not even for a moment.
@@ -138,6 +138,17 @@ class TLSContextHolder:
     def reload(self) -> None:
         """Re-read the files. On failure keep the old context and raise ``ConfigError`` (caller logs it)."""
         self._context = self._build()
+
+    def use(self, cert_path: Path | str, key_path: Path | str) -> None:
+        """Switch to other files (an ACME certificate replacing the self-signed one); as ``reload``, the
+        old context stays when the new files do not load."""
+        old = self.cert_path, self.key_path
+        self.cert_path, self.key_path = Path(cert_path), Path(key_path)
+        try:
+            self.reload()
+        except ConfigError:
+            self.cert_path, self.key_path = old
+            raise
 
     def _build(self) -> ssl.SSLContext:
         try:

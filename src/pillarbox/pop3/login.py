@@ -70,9 +70,10 @@ class LoginFlow:
         if username is None:
             raise ProtocolError(replies.PASS_WITHOUT_USER)
         try:
-            account = await self.session.services.authenticator.login(PROTOCOL, self.ip, username, str(cmd.args[0]))
-        except LoginRefused as exc:
-            raise ProtocolError(replies.LOCKED_OUT if exc.locked else replies.AUTH_FAILED) from None
+            account = await self.session.services.authenticator.login(
+                PROTOCOL, self.ip, username, str(cmd.args[0]), secure=self.session.conn.is_tls)
+        except LoginRefused:  # a locked-out client too: it must not learn that its guesses go unchecked
+            raise ProtocolError(replies.AUTH_FAILED) from None
         return await self.session.open_maildrop(account)
 
     # AUTH
@@ -81,7 +82,8 @@ class LoginFlow:
         self.pending_user = None
         if not cmd.args:
             return core.multiline(replies.AUTH_LIST, sasl.mechanisms_for(tls=True))
-        exchange = self.session.services.authenticator.start_sasl(PROTOCOL, self.ip, str(cmd.args[0]))
+        exchange = self.session.services.authenticator.start_sasl(
+            PROTOCOL, self.ip, str(cmd.args[0]), secure=self.session.conn.is_tls)
         if exchange is None:
             raise ProtocolError(replies.UNKNOWN_MECHANISM)
         self.exchange = exchange
@@ -107,9 +109,9 @@ class LoginFlow:
         except sasl.SASLError:
             self.forget()
             raise ProtocolError(replies.SASL_MALFORMED) from None
-        except LoginRefused as exc:
+        except LoginRefused:
             self.forget()
-            raise ProtocolError(replies.LOCKED_OUT if exc.locked else replies.AUTH_FAILED) from None
+            raise ProtocolError(replies.AUTH_FAILED) from None
         if isinstance(step, SaslContinue):
             return self._challenge(step.challenge)
         assert isinstance(step, SaslSuccess)

@@ -85,7 +85,6 @@ ALREADY_TLS = _fault("TLS is already active")
 STLS_AFTER_UTF8 = _fault("STLS is not allowed after UTF8")  # RFC 6856 2.1
 APOP_REFUSED = _fault("APOP is not supported; use USER/PASS or AUTH over TLS")
 AUTH_FAILED = Reply(False, "authentication failed", "AUTH", fault=True)
-LOCKED_OUT = Reply(False, "too many authentication failures; try again later", "AUTH", fault=True)
 UNKNOWN_MECHANISM = _fault("unrecognized authentication mechanism")
 SASL_MALFORMED = _fault("malformed authentication exchange")
 SASL_CANCELLED = _err("authentication cancelled")

@@ -402,7 +402,8 @@ class SMTPSession:
         if reply is not None:
             self.core.resume()
             raise ProtocolError(reply)
-        exchange = self.services.authenticator.start_sasl("smtp", self.conn.peer[0], event.mechanism)
+        exchange = self.services.authenticator.start_sasl("smtp", self.conn.peer[0], event.mechanism,
+                                                          secure=self.conn.is_tls)
         if exchange is None:
             self.core.resume()
             raise ProtocolError(replies.AUTH_MECH_UNKNOWN)
@@ -442,7 +443,7 @@ class SMTPSession:
     async def _sasl_step(self, advance: Callable[[], Awaitable[SaslContinue | SaslSuccess]]) -> Reply | None:
         try:
             outcome = await advance()
-        except LoginRefused:
+        except LoginRefused:  # a locked-out client too: it must not learn that its guesses go unchecked
             return self._end_sasl(replies.AUTH_FAILED)
         except sasl.SASLError:
             return self._end_sasl(replies.AUTH_CANCELLED.with_text("Invalid SASL data"))

@@ -71,15 +71,15 @@ class BlobStore:
             finally:
                 os.close(fd)
         for path in written:
-            _fsync_path(path)
-            _fsync_path(path.parent)
+            fsync_path(path)
+            fsync_path(path.parent)
 
     def unlink(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path(name).unlink()
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

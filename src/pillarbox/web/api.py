@@ -124,8 +124,8 @@ async def _login(request: Request, services: WebServices) -> Response:
         session_id = await log_in(request, services, address, password)
     except InvalidInput as exc:
         return refusal(422, str(exc), exc.field)
-    except LoginRefused as exc:
-        return refusal(429 if exc.locked else 401, "too many failures; try later" if exc.locked else "login failed")
+    except LoginRefused:  # a locked-out address too: it must not learn that its guesses go unchecked
+        return refusal(401, "login failed")
     session = await services.store.get_web_session(secret_hash(session_id))
     response = JSONResponse({"address": session.address if session else address,
                              "csrf": session.csrf if session else ""})

@@ -74,7 +74,8 @@ async def log_in(request: Request, services: WebServices, address: str, password
     """A new session's id for a right address and password; raises ``LoginRefused`` after the delay."""
     ip = client_ip(request)
     try:
-        account = await services.authenticator.login("web", ip, address, password)
+        # secure=True: the web face has its own rule for TLS (listen.http is loopback, for a TLS proxy)
+        account = await services.authenticator.login("web", ip, address, password, secure=True)
     except Exception:
         WEB_LOGINS.inc(result="failure")
         raise

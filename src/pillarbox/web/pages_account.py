@@ -35,9 +35,9 @@ def account_routes(s: WebServices) -> list[Route]:
         target = _safe_next(form.get("next", "/"))
         try:
             session_id = await log_in(request, s, form.get("address", ""), form.get("password", ""))
-        except LoginRefused as exc:
-            message = "Too many failed logins; try again later." if exc.locked else "Wrong address or password."
-            return render(request, "login.html", None, 401, next=target, errors={"password": message},
+        except LoginRefused:  # a locked-out address too: it must not learn that its guesses go unchecked
+            return render(request, "login.html", None, 401, next=target,
+                          errors={"password": "Wrong address or password."},
                           form={"address": form.get("address", "")})
         response = redirect(target)
         set_session_cookie(request, response, session_id, s.config.web.session_lifetime)

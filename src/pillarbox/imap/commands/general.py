@@ -54,11 +54,10 @@ async def login(session: IMAPSession, command: Login) -> r.TaggedReply:
         return r.no(command.tag, r.PRIVACYREQUIRED, "LOGIN is disabled before STARTTLS")
     try:
         account = await session.services.authenticator.login(
-            "imap", session.conn.peer[0], command.userid, command.password
+            "imap", session.conn.peer[0], command.userid, command.password, secure=session.conn.is_tls
         )
-    except LoginRefused as refused:
-        code = r.UNAVAILABLE if refused.locked else r.AUTHENTICATIONFAILED
-        return r.no(command.tag, code, "Authentication failed")
+    except LoginRefused:  # a locked-out client too: it must not learn that its guesses go unchecked
+        return r.no(command.tag, r.AUTHENTICATIONFAILED, "Authentication failed")
     return session.complete_login(account, command.tag)
 
 

@@ -24,10 +24,11 @@ from pillarbox.store.blobs import BlobStore
 
 BATCH = 500
 
-_BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",), "accounts": ("admin",)}
+_BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",), "accounts": ("admin",),
+             "login_failures": ("pending",)}
 TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", "messages", "mailbox_messages",
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
-          "dmarc_observations", "login_failures", "daily_jobs", "sender_grants", "web_sessions", "api_tokens",
+          "dmarc_observations", "login_failures", "login_networks", "server_secrets", "daily_jobs", "sender_grants", "web_sessions", "api_tokens",
           "app_passwords", "login_history", "account_settings", "received_reports", "report_cursors",
           "delivery_stats")
 NOT_COPIED = {
@@ -39,7 +40,7 @@ NOT_COPIED = {
     "search_terms": "every message is indexed again",
 }
 IDENTITY_TABLES = ("domains", "accounts", "mailboxes", "messages", "queue", "api_tokens", "app_passwords",
-                   "received_reports")
+                   "received_reports", "login_failures")
 
 
 async def copy_from_sqlite(data_dir: Path, conn: asyncpg.Connection) -> dict[str, int]:

@@ -192,9 +192,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (policy_domain, day, source_ip, header_from, envelope_from, spf_domain, spf_result, dkim,
                      dmarc_result, spf_aligned, dkim_aligned, disposition, policy)
     );
-    CREATE TABLE login_failures (kind TEXT NOT NULL, key TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
-    CREATE INDEX login_failures_key ON login_failures(kind, key, at);
+    CREATE TABLE login_failures (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ip TEXT NOT NULL,
+        account TEXT,
+        at DOUBLE PRECISION NOT NULL,
+        pending BOOLEAN NOT NULL
+    );
+    CREATE INDEX login_failures_ip ON login_failures(ip, at);
+    CREATE INDEX login_failures_account ON login_failures(account, at);
     CREATE INDEX login_failures_at ON login_failures(at);
+    CREATE TABLE login_networks (
+        account TEXT NOT NULL,
+        network TEXT NOT NULL,
+        last_success DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (account, network)
+    );
+    CREATE INDEX login_networks_last ON login_networks(last_success);
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
     CREATE FUNCTION pillarbox_mailbox_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         PERFORM pg_notify('pillarbox_changes', NEW.id || ':' || NEW.highestmodseq);

@@ -191,6 +191,16 @@ class PostgresStore(WebData):
         await self._directory_write(lambda c: directory.update_account(
             c, address, "password_hash = $2, scram_sha256 = $3", password_hash, scram_sha256))
 
+    async def replace_credentials(
+        self, address: str, old_hash: str, password_hash: str, scram_sha256: str | None
+    ) -> bool:
+        """Compare-and-set: False, and nothing changed, when the stored hash is no longer ``old_hash``."""
+        address = normalize_address(address)
+        status = await self._directory_write(lambda c: c.execute(
+            "UPDATE accounts SET password_hash = $3, scram_sha256 = $4 WHERE address = $1 AND password_hash = $2",
+            address, old_hash, password_hash, scram_sha256))
+        return status == "UPDATE 1"
+
     async def set_quota(self, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
         address = normalize_address(address)
         await self._directory_write(lambda c: directory.update_account(
@@ -432,11 +442,22 @@ class PostgresStore(WebData):
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
         return await self._read(lambda c: logins.count(c, ip, account, since))
 
-    async def add_login_failure(self, ip: str, account: str | None, at: float, forget_before: float) -> None:
-        await self._write(lambda c: logins.add(c, ip, account, at, forget_before))
+    async def add_login_failure(
+        self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
+    ) -> tuple[int | None, int, int]:
+        return await self._write(lambda c: logins.add(c, ip, account, at, since, ip_limit, pending))
 
-    async def clear_login_failures(self, account: str) -> None:
-        await self._write(lambda c: logins.clear_account(c, account))
+    async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
+        await self._write(lambda c: logins.settle(c, failure_id, failed))
+
+    async def login_network_seen(self, account: str, network: str, since: float) -> bool:
+        return await self._read(lambda c: logins.network_seen(c, account, network, since))
+
+    async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:
+        await self._write(lambda c: logins.record_network(c, account, network, at, forget_before))
+
+    async def server_secret(self, name: str) -> bytes:
+        return await self._write(lambda c: logins.server_secret(c, name))
 
     async def record_dmarc(self, row: Mapping[str, object]) -> None:
         day = self.now().strftime("%Y-%m-%d")

@@ -114,6 +114,14 @@ def set_password(txn: Txn, address: str, password_hash: str, scram: str | None) 
     )
 
 
+def replace_credentials(txn: Txn, address: str, old_hash: str, password_hash: str, scram: str | None) -> bool:
+    cursor = txn.conn.execute(
+        "UPDATE accounts SET password_hash = ?, scram_sha256 = ? WHERE address = ? AND password_hash = ?",
+        (password_hash, scram, address, old_hash),
+    )
+    return cursor.rowcount == 1
+
+
 def set_quota(txn: Txn, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
     require_account_id(txn.conn, address)
     txn.conn.execute(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from pillarbox.errors import StoreError
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -329,6 +331,31 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM account_settings WHERE account_id = old.id;
     END;
     """,
+    # (auth) One row per failed login attempt, written (pending) before the password is checked, so
+    # parallel attempts count at once, and deleted if it succeeds; the networks each account logged in from
+    # (accounts under attack keep working from them); server secrets made on first use. The failures
+    # of the last 15 minutes are forgotten once, at this upgrade.
+    """
+    DROP TABLE login_failures;
+    CREATE TABLE login_failures (
+        id INTEGER PRIMARY KEY,
+        ip TEXT NOT NULL,
+        account TEXT,
+        at REAL NOT NULL,
+        pending INTEGER NOT NULL
+    );
+    CREATE INDEX login_failures_ip ON login_failures(ip, at);
+    CREATE INDEX login_failures_account ON login_failures(account, at);
+    CREATE INDEX login_failures_at ON login_failures(at);
+    CREATE TABLE login_networks (
+        account TEXT NOT NULL,
+        network TEXT NOT NULL,
+        last_success REAL NOT NULL,
+        PRIMARY KEY (account, network)
+    ) WITHOUT ROWID;
+    CREATE INDEX login_networks_last ON login_networks(last_success);
+    CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;
@@ -340,9 +367,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the newest schema; returns the version it is at."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this Pillarbox ({len(MIGRATIONS)})"
+        # An older binary must not write into a newer store (it would not know what its rows mean).
+        raise StoreError(
+            f"the store's schema version {version} is newer than this Pillarbox knows ({len(MIGRATIONS)}):"
+            " it was written by a newer version; run that version (or restore a backup made by this one)"
         )
+    _repair_edited_history(conn, version)
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -358,6 +388,27 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return len(MIGRATIONS)
+
+
+def _repair_edited_history(conn: sqlite3.Connection, version: int) -> None:
+    """Migration 6 was edited after a release (tests/upgrade keeps that release's data_dir): it first
+    kept small bodies in a ``messages.body`` column, then in ``message_bodies``. A store made by the
+    first form is at version 6 or later without that table; move its bodies where they live now."""
+    def missing() -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_bodies'").fetchone() is None
+
+    if version < 6 or not missing():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if missing():  # again under the write lock: another process may have repaired it meanwhile
+            conn.execute("CREATE TABLE message_bodies (message_id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            conn.execute("INSERT INTO message_bodies SELECT id, body FROM messages WHERE body IS NOT NULL")
+            conn.execute("ALTER TABLE messages DROP COLUMN body")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _statements(script: str) -> list[str]:

@@ -54,7 +54,18 @@ from pillarbox.store.records import (
     StoreFlagsResult,
 )
 from pillarbox.store.reserve import DiskReserve, free_bytes
-from pillarbox.store.sqlite import directory, dmarc, fulltext, grants, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.sqlite import (
+    directory,
+    dmarc,
+    fulltext,
+    grants,
+    integrity,
+    logins,
+    mailboxes,
+    messages,
+    orphans,
+    queue,
+)
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
@@ -179,6 +190,14 @@ class SQLiteStore(WebData):
         """Consistency report (empty when all is well); see ``integrity``."""
         return await self._read(lambda c: integrity.find_problems(c, self.blobs))
 
+    async def orphan_blobs(self) -> list[Path]:
+        """Blob files no row names (a refused delivery or a crash left them); see ``orphans``."""
+        return await self._read(lambda c: orphans.find_orphans(c, self.blobs, self._clock()))
+
+    async def remove_orphan_blobs(self) -> int:
+        return await self._read(
+            lambda c: orphans.remove_orphans(c, self.blobs, self.data_dir / "write.lock", self._clock()))
+
     async def healthy(self) -> bool:
         try:
             return await self._read(lambda c: c.execute("SELECT 1").fetchone() == (1,))
@@ -254,6 +273,14 @@ class SQLiteStore(WebData):
     async def set_password(self, address: str, password_hash: str, scram_sha256: str | None) -> None:
         address = normalize_address(address)
         await self._write(lambda t: directory.set_password(t, address, password_hash, scram_sha256))
+
+    async def replace_credentials(
+        self, address: str, old_hash: str, password_hash: str, scram_sha256: str | None
+    ) -> bool:
+        """Set new credentials only if the stored hash is still ``old_hash``; False if it changed meanwhile."""
+        address = normalize_address(address)
+        return await self._write(
+            lambda t: directory.replace_credentials(t, address, old_hash, password_hash, scram_sha256))
 
     async def set_quota(self, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
         address = normalize_address(address)
@@ -496,17 +523,28 @@ class SQLiteStore(WebData):
                     found.add(message_id)
         return await self._read(lambda c: fulltext.uids_of(c, mailbox_id, found))
 
-    # login throttle
+    # login throttle, trusted networks, server secrets
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
         """Failed logins since ``since`` (Unix seconds) from ``ip`` and against ``account``."""
         return await self._read(lambda c: logins.count(c, ip, account, since))
 
-    async def add_login_failure(self, ip: str, account: str | None, at: float, forget_before: float) -> None:
-        """Record a failed login (and forget every one older than ``forget_before``)."""
-        await self._write(lambda t: logins.add(t, ip, account, at, forget_before))
+    async def add_login_failure(
+        self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
+    ) -> tuple[int | None, int, int]:
+        """Record a failure or a pending check (and forget every one before ``since``); see ``logins.add``."""
+        return await self._write(lambda t: logins.add(t, ip, account, at, since, ip_limit, pending))
 
-    async def clear_login_failures(self, account: str) -> None:
-        await self._write(lambda t: logins.clear_account(t, account))
+    async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
+        await self._write(lambda t: logins.settle(t, failure_id, failed))
+
+    async def login_network_seen(self, account: str, network: str, since: float) -> bool:
+        return await self._read(lambda c: logins.network_seen(c, account, network, since))
+
+    async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:
+        await self._write(lambda t: logins.record_network(t, account, network, at, forget_before))
+
+    async def server_secret(self, name: str) -> bytes:
+        return await self._write(lambda t: logins.server_secret(t, name))
 
     async def index_backlog(self) -> IndexBacklog:
         """The stored messages not yet in the full-text index (``store/indexer.py`` works it off)."""
