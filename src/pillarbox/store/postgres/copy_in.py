@@ -28,9 +28,9 @@ _BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",), "accounts"
              "login_failures": ("pending",)}
 TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", "messages", "mailbox_messages",
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
-          "dmarc_observations", "login_failures", "login_networks", "server_secrets", "daily_jobs", "sender_grants", "web_sessions", "api_tokens",
-          "app_passwords", "login_history", "account_settings", "received_reports", "report_cursors",
-          "delivery_stats")
+          "dmarc_observations", "login_failures", "login_networks", "server_secrets", "daily_jobs",
+          "sender_grants", "web_sessions", "api_tokens", "app_passwords", "login_history", "account_settings",
+          "received_reports", "report_cursors", "delivery_stats")
 NOT_COPIED = {
     "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
     "message_bodies": "bodies go into messages.body",

@@ -11,7 +11,6 @@ import asyncpg
 
 from pillarbox.store.records import DMARC_COLUMNS
 
-
 PENDING_LIFETIME = 60.0
 """Seconds after which a pending check is taken as lost (its process died): as on SQLite."""
 SECRET_BYTES = 32
