@@ -126,10 +126,21 @@ class Database:
     async def write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """``fn`` in one transaction, durable when this returns (COMMIT done); run again on a
         deadlock or serialization failure, when PostgreSQL rolled it back whole."""
+        return await self._retried(fn, transaction=True)
+
+    async def statement(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """``fn`` sending one statement, outside an explicit transaction: the statement is its own
+        transaction, committed when its answer arrives (one round trip instead of BEGIN, it, COMMIT)."""
+        return await self._retried(fn, transaction=False)
+
+    async def _retried(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], transaction: bool) -> T:
         for attempt in range(RETRIES):
             try:
-                async with translated(), self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
-                    return await fn(conn)
+                async with translated(), self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+                    if not transaction:
+                        return await fn(conn)
+                    async with conn.transaction():
+                        return await fn(conn)
             except _RETRY:
                 if attempt == RETRIES - 1:
                     raise

@@ -83,9 +83,11 @@ class NotifyChangeFeed(ChangeWaiters):
         self.directory_changed()  # what changed while nobody listened is unknown
 
     def _on_change(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        mailbox_id, _, highest = payload.partition(":")
-        with contextlib.suppress(ValueError):
-            self.note(int(mailbox_id), int(highest))
+        """``<mailbox>:<modseq>``, or several separated by spaces (a batch of deliveries sends one)."""
+        for change in payload.split():
+            mailbox_id, _, highest = change.partition(":")
+            with contextlib.suppress(ValueError):
+                self.note(int(mailbox_id), int(highest))
 
     async def _supervise(self) -> None:
         while True:

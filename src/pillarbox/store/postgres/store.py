@@ -6,9 +6,10 @@ leases are rows taken with SKIP LOCKED. Each write is one transaction, acknowled
 of several statements run in one REPEATABLE READ snapshot. A lost server becomes ``StoreUnavailable``
 (``connection.py``) and the pool reconnects by itself.
 
-Deliveries lock their target mailboxes in call order (``_take_turn``): UIDs follow arrival on a node,
-as on SQLite (an mbox import keeps its order); a delivery waits only for earlier ones to the same
-mailboxes, so deliveries to other mailboxes overlap.
+Local deliveries go in batches (``batch.py``: the group commit of a node, one statement per batch).
+Those that also queue for elsewhere lock their target mailboxes in call order (``_take_turn``): UIDs
+follow arrival on a node, as on SQLite (an mbox import keeps its order); such a delivery waits only for
+earlier ones to the same mailboxes, so deliveries to other mailboxes overlap.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.names import canonical_name, normalize_alias
 from pillarbox.store.postgres import directory, fulltext, grants, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.postgres.batch import DeliveryBatcher
 from pillarbox.store.postgres.connection import Database, create_pool, translated
 from pillarbox.store.postgres.copy_in import copy_from_sqlite
 from pillarbox.store.postgres.feed import NotifyChangeFeed
@@ -76,6 +78,7 @@ class PostgresStore(WebData):
         self._clock = clock
         self._turns: dict[int, asyncio.Future[None]] = {}  # mailbox id -> the latest delivery's turn
         self._maildrop_locks = AdvisoryMaildropLocks(url, clock)
+        self._batcher = DeliveryBatcher(db, self._seconds)
 
     @classmethod
     async def open(
@@ -318,7 +321,16 @@ class PostgresStore(WebData):
         outbound_raw: bytes | None = None,
     ) -> DeliveryOutcome:
         """Local copies and the outbound queue entry of one message, in one transaction.
-        ``outbound_raw``: the queued copy's bytes when they differ from the local copies'."""
+        ``outbound_raw``: the queued copy's bytes when they differ from the local copies'. Local
+        deliveries alone join the node's group commit (``batch.py``)."""
+        if outbound is None and targets:
+            delivery = self._batcher.enter(raw, targets, [_internal(t, self._seconds()) for t in targets])
+            try:
+                prepared = await prepare(raw)
+            except BaseException:
+                self._batcher.leave(delivery)
+                raise
+            return DeliveryOutcome(await self._batcher.deliver(delivery, prepared), None)
         previous, mine = self._take_turn([t.mailbox_id for t in targets])
         try:
             prepared = await prepare(raw) if targets else None
