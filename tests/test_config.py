@@ -334,6 +334,11 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ('[auth]\nargon2_memory = "16K"\nargon2_parallelism = 4', "auth.argon2_memory: expected at least 32K"),
     ("[auth]\nfailure_delay = -1", "auth.failure_delay: expected a number of at least 0, got -1"),
     ("[auth]\ncache_ttl = -5", "auth.cache_ttl: expected an integer of at least 0, got -5"),
+    ('postmaster = "<b>x</b>@example.com"', "postmaster: expected a mail address"),
+    ('[policy]\nreports_to = "dmarc@example.com"', "policy.reports_to: expected the part of an address before the @"),
+    ('[policy]\nreports_to = "a b"', "policy.reports_to: expected the part of an address before the @"),
+    ('[policy]\nreceived_report_max_size = 0', "policy.received_report_max_size: expected a size above zero"),
+    ("[web]\ndns_status_ttl = 5", "web.dns_status_ttl: expected an integer of at least 60"),
 ])
 def test_bad_values(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in refusal(tmp_path, text)

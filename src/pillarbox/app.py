@@ -45,10 +45,12 @@ from pillarbox.net.tls import TLSContextHolder, certificate_facts
 from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
+from pillarbox.policy.received.intake import ReportIntake
 from pillarbox.policy.reports import StoreDMARCRecorder
 from pillarbox.policy.senders import SenderRules
 from pillarbox.pop3 import server as pop3
 from pillarbox.queue.runner import QueueRunner
+from pillarbox.queue.sampler import QueueSampler
 from pillarbox.queue.setup import build_runner, make_resolver
 from pillarbox.queue.tlsrpt import TLSReportSender, TLSReportTask
 from pillarbox.smtp import replies
@@ -245,8 +247,16 @@ def _smtp_services(services: Services) -> SMTPServices:
     acceptor = MessageAcceptor(services.store, config.hostname, policy, DKIMSigner(services.store),
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
-                               senders=SenderRules(services.directory, config.senders))
+                               senders=SenderRules(services.directory, config.senders),
+                               reports=_report_intake(services))
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool)
+
+
+def _report_intake(services: Services) -> ReportIntake | None:
+    policy = services.config.policy
+    if not policy.received_reports:
+        return None
+    return ReportIntake(services.store, policy.reports_to, policy.received_report_max_size)
 
 
 def _smtp(role: Role) -> Callable[[Services], Handler]:
@@ -335,11 +345,13 @@ class BackgroundTask(Protocol):
 
 
 def background_tasks(services: Services) -> list[BackgroundTask]:
-    """Long-running jobs beside the listeners: the outbound queue, the search indexer, the daily reports."""
+    """Long-running jobs beside the listeners: the outbound queue, the search indexer, the queue's size
+    for the dashboard, the daily reports."""
     config = services.config
     runner = services.queue_runner
     store = services.store
-    tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending)]
+    tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending),
+                                   QueueSampler(store)]
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
         tasks.append(DMARCReportTask(reporter, claim=store.claim_daily_job))

@@ -29,7 +29,7 @@ from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pillarbox.address import AddressError, normalize_address, normalize_domain
+from pillarbox.address import DOT_STRING, MAX_LOCAL_PART, AddressError, mailbox_address, normalize_domain
 from pillarbox.errors import ConfigError
 from pillarbox.paths import default_config_path, default_data_dir
 
@@ -511,6 +511,13 @@ def _optional_ip(value: Any, base: Path) -> str:
 _ACTIONS = ("accept", "junk", "reject")
 
 
+def _local_part(value: Any, base: Path) -> str:
+    """The part of an address before the @ (RFC 5321 Dot-string), lower case."""
+    if not isinstance(value, str) or not DOT_STRING.fullmatch(value) or len(value.encode()) > MAX_LOCAL_PART:
+        raise _expected('the part of an address before the @, such as "postmaster"', value)
+    return value.lower()
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """Inbound sender authentication on the MX (SPF, DKIM, DMARC, ARC) and what we publish (MTA-STS).
@@ -529,6 +536,9 @@ class PolicyConfig:
     mta_sts_max_age: int = 604800
     public_ip: str = _setting("", _optional_ip)
     dmarc_reports: bool = _setting(True, _flag)
+    reports_to: str = _setting("postmaster", _local_part)
+    received_reports: bool = _setting(True, _flag)
+    received_report_max_size: int = _setting(10 * MiB, _size)
 
 
 def _store_url(value: Any, base: Path) -> str:
@@ -613,6 +623,8 @@ class WebConfig:
     """Seconds a web login lasts (the session cookie and its row in the store)."""
     session_idle: int = field(default=3600, metadata={"minimum": 60})
     """Seconds without a request after which a web session ends."""
+    dns_status_ttl: int = field(default=3600, metadata={"minimum": 60})
+    """Seconds the dashboard shows a domain's DNS check before checking again (in the background)."""
 
 
 def _address(value: Any, base: Path) -> str:
@@ -620,7 +632,7 @@ def _address(value: Any, base: Path) -> str:
         return ""
     if isinstance(value, str):
         try:
-            return normalize_address(value)
+            return mailbox_address(value)
         except AddressError:
             pass
     raise _expected("a mail address such as hostmaster@example.com", value)

@@ -37,7 +37,7 @@ def test_user_add_and_refusals(pb: Pillarbox) -> None:
     assert line == "pillarbox: error: user bob@example.com exists already"
     line = pb.fails("user", "add", "carol@nowhere.example", "--password-stdin", input="x\n")
     assert "no domain nowhere.example" in line and "pillarbox domain add nowhere.example" in line
-    assert "invalid address" in pb.fails("user", "add", "not-an-address", "--password-stdin", input="x\n")
+    assert "not a mail address" in pb.fails("user", "add", "not-an-address", "--password-stdin", input="x\n")
     assert "empty password" in pb.fails("user", "add", "carol@example.com", "--password-stdin", input="\n")
     assert "--password-stdin" in pb.fails("user", "add", "carol@example.com")  # stdin is not a TTY
     assert "domain example.com still has 1 user" in pb.fails("domain", "delete", "example.com")

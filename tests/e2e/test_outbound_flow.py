@@ -221,4 +221,5 @@ def test_dkim_dual_signature_verifies(world: World):
     for index in (0, 1):
         assert dkim.DKIM(signed).verify(idx=index, dnsfunc=lambda name, timeout=5: records.get(name))
     assert "a.test. 3600 IN MX 10 mx.a.test." in zone and '"v=spf1 mx -all"' in zone
-    assert "_mta-sts.a.test." in zone and "_smtp._tls.a.test." in zone and "_submissions._tcp.a.test." in zone
+    assert "_smtp._tls.a.test." in zone and "_submissions._tcp.a.test." in zone
+    assert "_mta-sts.a.test." not in zone and "no [listen] https" in zone  # nothing here would serve the policy

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from pillarbox.config import PolicyConfig
 from pillarbox.mailauth.arc import seal
 from pillarbox.mailauth.dkim_sign import dns_value
 from pillarbox.mime.headers import parse_fields
+from pillarbox.policy.publish import mta_sts_id, mta_sts_policy
 from tests.dnsserver import DNSServer
 from tests.mailauth.keys import message, rsa_key, sign
 from tests.mailauth.test_verifiers_hostile import sealing_key as relay_key
@@ -19,6 +21,7 @@ from tests.smtp.conftest import MailServer, start_server
 from tests.stores import run_at
 
 PEER = "127.0.0.5"
+SERVED_POLICY_ID = mta_sts_id(mta_sts_policy(PolicyConfig().mta_sts_mode, "mx.test", PolicyConfig().mta_sts_max_age))
 
 
 def _txt(text: str) -> str:
@@ -54,7 +57,7 @@ def zone() -> dict[tuple[str, str], list[str]]:
         ("fine.test", "MX"): ["10 mx.test."],
         ("fine.test", "TXT"): [_txt("v=spf1 ip4:127.0.0.1 -all")],
         ("_dmarc.fine.test", "TXT"): [_txt("v=DMARC1; p=reject")],
-        ("_mta-sts.fine.test", "TXT"): [_txt("v=STSv1; id=1")],
+        ("_mta-sts.fine.test", "TXT"): [_txt(f"v=STSv1; id={SERVED_POLICY_ID}")],  # the id `pillarbox dns` gives
         ("mta-sts.fine.test", "A"): ["127.0.0.1"],
         ("_smtp._tls.fine.test", "TXT"): [_txt("v=TLSRPTv1; rua=mailto:tls@fine.test")],
         ("mx.test", "A"): ["127.0.0.1"],
@@ -132,7 +135,8 @@ def http_get(mx: MailServer, host: str, path: str = "/.well-known/mta-sts.txt") 
     import socket
 
     with socket.create_connection(("127.0.0.1", mx.process.port("http")), timeout=10) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        # the web face keeps HTTP/1.1 connections open (10 s): ask it to close, so reading to EOF ends at once
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         data = b""
         while chunk := sock.recv(65536):
             data += chunk

@@ -102,7 +102,7 @@ def test_a_grant_lets_bob_send_as_carol_until_revoked(server: MailServer):
 def test_grant_refusals_are_one_line(server: MailServer):
     config = server.process.config
     for args, text in ((("nobody@example.com", "x@example.com"), "no user nobody@example.com"),
-                       (("bob@example.com", "not an address"), "invalid address"),
+                       (("bob@example.com", "not an address"), "not a mail address"),
                        (("bob@example.com", "@bad..domain"), "invalid domain")):
         refused = pillarbox(config, "user", "grant", *args, check=False)
         assert refused.returncode == 1 and text in refused.stderr.decode()

@@ -1,9 +1,13 @@
 """The web face's rows (``store.api.WebStore``) on every backend: sessions, tokens, app passwords,
-logins, settings, received reports, delivery counts; an account's rows go with it."""
+logins, settings, received reports, delivery counts, queue samples; an account's rows go with it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pillarbox.store.api import Backend
+from tests import stores
+from tests.conftest import run_against
 
 
 def test_web_rows_round_trip_and_go_with_their_account(with_store):
@@ -34,9 +38,6 @@ def test_web_rows_round_trip_and_go_with_their_account(with_store):
         assert not await store.add_received_report("dmarc", "google.com", "r1", "example.com", 10, 20, [])
         [report] = await store.received_reports("dmarc", since=15)
         assert (report.reporter, report.begin, report.end, report.rows) == ("google.com", 10, 20, [{"n": 1}])
-        await store.set_report_cursor(7, 3)
-        await store.set_report_cursor(7, 5)
-        assert await store.report_cursor(7) == 5 and await store.report_cursor(8) == 0
         await store.count_delivery("Remote.TEST", "delivered")
         await store.count_delivery("remote.test", "delivered", 2)
         assert [(c.domain, c.result, c.count) for c in await store.delivery_counts(0)] == [
@@ -46,3 +47,23 @@ def test_web_rows_round_trip_and_go_with_their_account(with_store):
         assert await store.get_web_session("s1") is None and await store.api_tokens() == []
 
     with_store(body)
+
+
+def test_queue_samples_one_per_second_and_old_ones_go(tmp_path: Path, store_url: str | None):
+    now = [1000.0]
+
+    async def body(store: Backend) -> None:
+        await store.record_queue_sample({"pending": 3, "held": 1}, keep=100)
+        await store.record_queue_sample({"pending": 4, "failed": 2}, keep=100)  # the same second: replaced
+        now[0] = 1050.0
+        await store.record_queue_sample({"held": 5}, keep=100)
+        assert [(s.at, s.pending, s.held, s.failed) for s in await store.queue_samples(0)] == [
+            (1000, 4, 0, 2), (1050, 0, 5, 0)]
+        now[0] = 1120.0
+        await store.record_queue_sample({}, keep=100)
+        assert [s.at for s in await store.queue_samples(1050)] == [1050, 1120]
+        now[0] = 1151.0
+        await store.record_queue_sample({}, keep=100)
+        assert [s.at for s in await store.queue_samples(0)] == [1120, 1151]
+
+    run_against(lambda: stores.open_store(tmp_path / "data", store_url, clock=lambda: now[0]), body)

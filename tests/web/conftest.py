@@ -45,8 +45,8 @@ class WebServer:
         return client, answer.json()["csrf"]
 
 
-def start_web_server(directory: Path) -> WebServer:
-    config = write_config(directory, (*SERVICES, "https"), extra=EXTRA)
+def start_web_server(directory: Path, extra: str = EXTRA) -> WebServer:
+    config = write_config(directory, (*SERVICES, "https"), extra=extra)
     pillarbox(config, "domain", "add", "example.com")
     pillarbox(config, "user", "add", ADMIN, "--admin", "--password-stdin", input=ADMIN_PASSWORD.encode() + b"\n")
     pillarbox(config, "user", "add", USER, "--password-stdin", input=USER_PASSWORD.encode() + b"\n")

@@ -22,7 +22,8 @@ def test_openapi_describes_every_route(web: WebServer, admin: httpx.Client) -> N
     assert document["openapi"].startswith("3.1")
     operations = {spec["operationId"] for path in document["paths"].values() for spec in path.values()}
     for name in ("domain.create", "user.quota", "queue.retry", "dkim.rotate", "domain.records", "domain.check",
-                 "sender.grant", "alias.delete", "user.pop3_policy", "token.create", "account.app_password.create"):
+                 "sender.grant", "alias.delete", "user.pop3_policy", "token.create", "account.app_password.create",
+                 "report.list"):
         assert name in operations
 
 

@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
-from tests.web.conftest import ADMIN, ADMIN_PASSWORD, WebServer
+from tests.server_process import pillarbox
+from tests.web.conftest import ADMIN, ADMIN_PASSWORD, USER, WebServer
 
 POX = (b'<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/'
        b'autodiscover/outlook/requestschema/2006"><Request><EMailAddress>bob@example.com</EMailAddress>'
@@ -63,6 +64,21 @@ def test_dns_names_only_what_is_configured(tmp_path) -> None:
     assert not any("mta-sts" in line or "autoconfig" in line for line in zone)  # no https listener
 
 
+def test_reports_to_names_the_rua_address(tmp_path) -> None:
+    from pillarbox.admin.ops_outbound import dns_records
+    from pillarbox.config import load_config
+    from pillarbox.policy.received.intake import ReportIntake
+
+    path = tmp_path / "p.toml"
+    path.write_text('hostname = "mx.test"\n[policy]\nreports_to = "DMARC-Reports"\n')
+    config = load_config(path)
+    zone = dns_records("example.com", config, [])
+    assert '_dmarc.example.com. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com"' in zone
+    assert '_smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:dmarc-reports@example.com"' in zone
+    intake = ReportIntake(None, config.policy.reports_to, config.policy.received_report_max_size)  # type: ignore[arg-type]
+    assert intake.wants(["bob@example.com", "DMARC-reports@Example.com"]) and not intake.wants(["postmaster@x.test"])
+
+
 @pytest.fixture(scope="module")
 def admin(web: WebServer) -> tuple[httpx.Client, str]:
     return web.login(ADMIN, ADMIN_PASSWORD)
@@ -88,11 +104,45 @@ def test_hostile_forms_answer_with_the_field_error(admin: tuple[httpx.Client, st
     assert "<script>@" not in answer.text
 
 
-def test_markup_in_an_address_is_text(admin: tuple[httpx.Client, str]) -> None:
+MARKUP = "<b>x</b>@example.com"
+
+
+@pytest.mark.parametrize(("path", "form", "field"), [
+    ("/admin/users", {"address": MARKUP, "password": "long-enough-1"}, "address"),
+    ("/admin/domains", {"domain": "markup.test", "postmaster": MARKUP}, "postmaster"),
+    ("/admin/aliases", {"address": MARKUP, "targets": USER}, "address"),
+    ("/admin/aliases", {"address": "ok@example.com", "targets": f"{USER} {MARKUP}"}, "targets"),
+    ("/account/forward", {"to": "a b@elsewhere.test"}, "to"),
+])
+def test_markup_is_no_address_in_forms(admin: tuple[httpx.Client, str], path: str, form: dict, field: str) -> None:
+    """RFC 5321 4.1.2 Mailbox wherever an address is created: the field's error, nothing stored."""
     client, csrf = admin
-    client.post("/admin/users", data={"address": "<b>x</b>@example.com", "password": "long-enough-1", "csrf": csrf})
-    page = client.get("/admin/users").text
-    assert "<b>x</b>" not in page
+    answer = client.post(path, data={**form, "csrf": csrf})
+    assert answer.status_code == 422 and f'data-field="{field}"' in answer.text, answer.text[:300]
+    assert "<b>x</b>" not in answer.text and "<b>x</b>" not in client.get("/admin/users").text
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("POST", "/api/v1/users", {"address": MARKUP, "password": "long-enough-1"}, "address"),
+    ("POST", "/api/v1/aliases", {"address": "list@example.com", "targets": ["x(y)@elsewhere.test"]}, "targets"),
+    ("POST", f"/api/v1/users/{USER}/senders", {"sender": "<a>@example.com"}, "sender"),
+    ("PUT", "/api/v1/domains/example.com/postmaster", {"address": "a..b@example.com"}, "address"),
+    ("PUT", "/api/v1/account/forward", {"to": "[x]@elsewhere.test"}, "to"),
+])
+def test_markup_is_no_address_in_the_api(admin: tuple[httpx.Client, str], method: str, path: str, body: dict,
+                                         field: str) -> None:
+    client, csrf = admin
+    answer = client.request(method, path, json=body, headers={"X-CSRF-Token": csrf})
+    assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+
+
+def test_markup_is_no_address_in_the_cli(web: WebServer) -> None:
+    for args in (("user", "add", MARKUP, "--password-stdin"), ("alias", "add", "x@example.com", MARKUP),
+                 ("user", "grant", USER, "a b@example.com")):
+        result = pillarbox(web.config, *args, input=b"long-enough-1\n", check=False)
+        assert result.returncode != 0 and b"Traceback" not in result.stderr
+        assert len(result.stderr.decode().strip().splitlines()) == 1 and b"not a mail address" in result.stderr
+    assert "<b>" not in web.cli("user", "list") + web.cli("alias", "list")
 
 
 def test_markup_in_a_report_is_text(web: WebServer, admin: tuple[httpx.Client, str]) -> None:

@@ -14,6 +14,7 @@ import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from tests.web.conftest import ADMIN, ADMIN_PASSWORD, WebServer
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(CHROMEDRIVER is None or shutil.which("chromium") is None,
@@ -68,6 +70,8 @@ def log_in(browser: webdriver.Chrome, web: WebServer, address: str, password: st
     browser.find_element(By.NAME, "address").send_keys(address)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.ID, "login").click()
+    # the click only starts the form's navigation: a browser.get() before it ends would cancel it (no cookie)
+    WebDriverWait(browser, 30).until(lambda b: urlsplit(b.current_url).path != "/login")
 
 
 def submit(browser: webdriver.Chrome, form_id: str, **fields: str) -> None:
@@ -85,6 +89,7 @@ def note(browser: webdriver.Chrome) -> str:
 
 def test_every_page_renders(browser: webdriver.Chrome, web: WebServer, shots: Path) -> None:
     _queue_hostile_mail(web)
+    _seed_reports_and_trends(web)
     log_in(browser, web, ADMIN, ADMIN_PASSWORD)
     assert browser.current_url.endswith("/admin")
     for path in PAGES:
@@ -157,3 +162,37 @@ def _queue_hostile_mail(web: WebServer) -> None:
         smtp.sendmail(ADMIN, ["someone@remote.invalid"],
                       f"From: {ADMIN}\r\nTo: someone@remote.invalid\r\nSubject: {HOSTILE}\r\n\r\nhi\r\n".encode())
     asyncio.run(asyncio.sleep(0))
+
+
+def _seed_reports_and_trends(web: WebServer) -> None:
+    """Reports as the intake keeps them and a day of outcomes and queue samples, so the screenshots show
+    the tables and charts filled."""
+    import time
+
+    from tests.web.test_received_reports import dated
+
+    from pillarbox.policy.received.intake import parse_file
+    from pillarbox.store.sqlite.store import SQLiteStore
+
+    async def fill() -> None:
+        now = time.time()
+        for hours_ago in range(24, -1, -1):
+            store = SQLiteStore.open(web.config.parent / "data", clock=lambda h=hours_ago: now - h * 3600)
+            try:
+                await store.count_delivery("gmail.com", "delivered", 40 + (hours_ago * 7) % 30)
+                await store.count_delivery("outlook.com", "deferred", hours_ago % 4)
+                await store.count_delivery("gone.example", "bounced", int(hours_ago % 5 == 0))
+                await store.record_queue_sample({"pending": (24 - hours_ago) % 9, "held": 1}, 8 * 86400)
+            finally:
+                await store.close()
+        store = SQLiteStore.open(web.config.parent / "data")
+        try:
+            for name in ("google.xml", "microsoft.xml", "google-tlsrpt.json"):
+                report = parse_file(dated(name))
+                rows = [row for row in report.rows if row.get("domain", "example.com") == "example.com"]
+                await store.add_received_report(report.kind, report.reporter, report.report_id, "example.com",
+                                                report.begin, report.end, rows)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())

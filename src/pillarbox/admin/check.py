@@ -60,6 +60,8 @@ class Target:
     """(selector, k= algorithm, public key) of each active DKIM key of the domain."""
     mta_sts_id: str = ""
     """The id our MTA-STS policy has (``policy.publish.mta_sts_id``), which the record must name."""
+    rua: str = ""
+    """Where the DMARC and TLS-RPT records should ask for reports (``policy.publish.report_address``)."""
 
 
 def dkim_of(keys: Sequence[Any]) -> list[tuple[str, str, str]]:
@@ -133,7 +135,7 @@ async def _dkim(resolver: Resolver, t: Target) -> list[Finding]:
 
 async def _dmarc(resolver: Resolver, t: Target) -> list[Finding]:
     name = f"_dmarc.{t.domain}"
-    want = f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{t.domain}"
+    want = f"v=DMARC1; p=quarantine; rua=mailto:{t.rua}"
     publish = f"{name}. TXT {_quote(want)}"
     found = await _txt(resolver, name, "v=DMARC1")
     if not found:
@@ -173,7 +175,7 @@ async def _tls_rpt(resolver: Resolver, t: Target) -> list[Finding]:
     name = f"_smtp._tls.{t.domain}"
     found = await _txt(resolver, name, "v=TLSRPTv1")
     if not found:
-        want = f"v=TLSRPTv1; rua=mailto:postmaster@{t.domain}"
+        want = f"v=TLSRPTv1; rua=mailto:{t.rua}"
         return [Finding("MISSING", "TLS-RPT", f"no TLS-RPT record at {name}", f"{name}. TXT {_quote(want)}")]
     return [Finding("ok", "TLS-RPT", found[0])]
 

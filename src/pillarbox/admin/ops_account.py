@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pillarbox.admin.common import require_account
-from pillarbox.admin.ops_directory import address_field, hashed_password, user_object
+from pillarbox.admin.ops_directory import address_field, hashed_password, new_address_field, user_object
 from pillarbox.auth.authenticator import WEB_ONLY_SETTING
 from pillarbox.auth.passwords import verify_password_async
 from pillarbox.auth.secrets import secret_hash
@@ -101,7 +101,7 @@ async def revoke_app_password(store: WebStore, address: str, password_id: int) -
 
 async def set_forward(store: WebStore, address: str, to: str | None, keep: bool = True) -> JSON:
     """Forward new mail to ``to`` (None: stop), keeping a copy here unless ``keep`` is False."""
-    value = {"to": address_field(to, "to"), "keep": keep} if to else None
+    value = {"to": new_address_field(to, "to"), "keep": keep} if to else None
     if value and value["to"] == address:
         raise InvalidInput("to", "forwarding to the same address would loop")
     await store.set_account_setting(address, FORWARD, value)

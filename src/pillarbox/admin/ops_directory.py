@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pillarbox.address import AddressError, normalize_address, normalize_domain, split_address
+from pillarbox.address import AddressError, mailbox_address, normalize_address, normalize_domain, split_address
 from pillarbox.admin.common import iso, require_account
 from pillarbox.admin.postmaster import ROLES, add_domain, assign_roles, roles_for_first_user
 from pillarbox.auth.passwords import WeakPassword, check_password, make_credentials_async
@@ -22,8 +22,20 @@ JSON = dict[str, Any]
 
 
 def address_field(value: str, field: str = "address") -> str:
+    """An address to look up (normalised), or the field's refusal."""
     try:
         return normalize_address(value)
+    except AddressError as exc:
+        raise InvalidInput(field, str(exc)) from None
+
+
+def new_address_field(value: str, field: str = "address", catch_all: bool = False) -> str:
+    """An address about to be created or pointed at: RFC 5321's Mailbox (``address.mailbox_address``),
+    or with ``catch_all`` also ``@domain``; else the field's refusal."""
+    try:
+        if catch_all and value.strip().startswith("@"):
+            return "@" + normalize_domain(value.strip()[1:])
+        return mailbox_address(value)
     except AddressError as exc:
         raise InvalidInput(field, str(exc)) from None
 
@@ -47,7 +59,7 @@ async def list_domains(store: Store) -> list[JSON]:
 async def create_domain(store: Store, domain: str, postmaster: str | None = None) -> JSON:
     """Serve ``domain``; ``postmaster`` (else the first user added) reads its postmaster@ and abuse@."""
     name = domain_field(domain)
-    target = address_field(postmaster, "postmaster") if postmaster else None
+    target = new_address_field(postmaster, "postmaster") if postmaster else None
     created, roles = await add_domain(store, name, target)
     return {"name": created.name, "roles": roles, "postmaster": target,
             "warnings": await dangling(store, target) if target and roles else []}
@@ -60,7 +72,7 @@ async def delete_domain(store: Store, domain: str) -> JSON:
 
 
 async def set_domain_postmaster(store: Store, domain: str, address: str) -> JSON:
-    name, target = domain_field(domain), address_field(address)
+    name, target = domain_field(domain), new_address_field(address)
     if not await store.has_domain(name):
         raise NotFound(f"no domain {name}")
     roles = await assign_roles(store, name, target, replace=True)
@@ -109,7 +121,7 @@ async def hashed_password(password: str, address: str, min_length: int) -> tuple
 
 async def check_new_user(store: Store, address: str) -> str:
     """The normalised address, or the refusal (before a password would be asked for and thrown away)."""
-    address = address_field(address)
+    address = new_address_field(address)
     domain = split_address(address)[1]
     if not await store.has_domain(domain):
         raise NotFound(f"no domain {domain}; add it first with: pillarbox domain add {domain}")
@@ -183,7 +195,8 @@ async def list_aliases(store: Store) -> list[JSON]:
 async def create_alias(store: Store, address: str, targets: list[str]) -> JSON:
     if not targets:
         raise InvalidInput("targets", "an alias needs at least one target")
-    checked = [address_field(t, "targets") for t in targets]
+    address = new_address_field(address, catch_all=True)
+    checked = [new_address_field(t, "targets") for t in targets]
     alias = await store.add_alias(address, checked)
     warnings = [w for target in alias.targets for w in await dangling(store, target)]
     return {"address": alias.address, "targets": list(alias.targets), "warnings": warnings}

@@ -19,7 +19,7 @@ from pillarbox.config import Config
 from pillarbox.errors import InvalidInput, NotFound
 from pillarbox.mailauth import dkim_sign
 from pillarbox.obs import get_logger, log_event
-from pillarbox.policy.publish import mta_sts_id, mta_sts_policy
+from pillarbox.policy.publish import mta_sts_id, mta_sts_policy, report_address
 from pillarbox.store.api import Store
 from pillarbox.store.records import QueuedMessage, is_queue_id
 
@@ -140,8 +140,9 @@ def dns_records(domain: str, config: Config, keys: list[Any], ports: dict[str, i
     ports = configured_ports(config) if ports is None else ports
     lines = [f"{d} {TTL} IN MX 10 {mx}", txt_record(d, "v=spf1 mx -all")]
     lines += [txt_record(f"{k.selector}._domainkey.{d}", dkim_sign.dns_value(k)) for k in keys]
-    lines += [txt_record(f"_dmarc.{d}", f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"),
-              txt_record(f"_smtp._tls.{d}", f"v=TLSRPTv1; rua=mailto:postmaster@{domain}")]
+    rua = report_address(domain, config.policy.reports_to)
+    lines += [txt_record(f"_dmarc.{d}", f"v=DMARC1; p=quarantine; rua=mailto:{rua}"),
+              txt_record(f"_smtp._tls.{d}", f"v=TLSRPTv1; rua=mailto:{rua}")]
     if ports.get("https"):
         lines += [txt_record(f"_mta-sts.{d}", f"v=STSv1; id={mta_sts_id(served_policy(config))}"),
                   f"mta-sts.{d} {TTL} IN CNAME {mx}",
@@ -166,7 +167,8 @@ async def check_dns(store: Store, config: Config, domain: str, resolver: Any = N
 
     name = domain_field(domain)
     dkim = dkim_of(await store.dkim_keys(name))
-    target = Target(name, config.hostname, config.policy.public_ip, dkim, mta_sts_id(served_policy(config)))
+    target = Target(name, config.hostname, config.policy.public_ip, dkim, mta_sts_id(served_policy(config)),
+                    report_address(name, config.policy.reports_to))
     findings = await check_domain(resolver or make_resolver(config), target)
     if not await store.has_domain(name):
         findings.insert(0, Finding("warn", "DOMAIN", f"{name} is not served here (pillarbox domain add {name})"))

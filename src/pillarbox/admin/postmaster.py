@@ -10,7 +10,7 @@ A real account named postmaster@ or abuse@ is left alone: its mailbox already is
 
 from __future__ import annotations
 
-from pillarbox.address import normalize_address
+from pillarbox.address import mailbox_address
 from pillarbox.mailauth import dkim_sign
 from pillarbox.store.api import Backend
 from pillarbox.store.records import Account, Domain
@@ -35,7 +35,7 @@ async def assign_roles(store: Backend, domain: str, target: str, *, replace: boo
 
 async def add_domain(store: Backend, name: str, postmaster: str | None) -> tuple[Domain, list[str]]:
     """Serve ``name`` (with DKIM keys, for ``pillarbox dns``); with a ``postmaster``, its role aliases."""
-    target = normalize_address(postmaster) if postmaster else None  # refuse a bad address before anything
+    target = mailbox_address(postmaster) if postmaster else None  # refuse a bad address before anything
     domain = await store.add_domain(name)
     await dkim_sign.ensure_keys(store, domain.name)  # Ed25519 + RSA-2048 pair
     roles = await assign_roles(store, domain.name, target, replace=False) if target else []

@@ -14,6 +14,7 @@ from typing import Any
 from pillarbox.admin import ops_account as a
 from pillarbox.admin import ops_directory as d
 from pillarbox.admin import ops_outbound as o
+from pillarbox.admin import ops_reports as r
 from pillarbox.admin import senders
 from pillarbox.config import Config
 from pillarbox.store.api import Store
@@ -167,6 +168,10 @@ OPERATIONS: tuple[Operation, ...] = (
         lambda ctx, id: o.hold_queue_entry(ctx.store, id, False)),
     _op("queue.delete", "DELETE", "/queue/{id}", "drop an entry without a bounce",
         lambda ctx, id: o.delete_queue_entry(ctx.store, id)),
+    _op("report.list", "GET", "/reports/{kind}",
+        "reports other domains sent to our rua address: dmarc (aggregate, RFC 7489) or tlsrpt (RFC 8460)",
+        _with_store(r.list_received_reports), Param("kind", where="path", description="dmarc or tlsrpt"),
+        Param("days", "integer", required=False, description="ending within this many days (30)")),
 )
 
 SELF_OPERATIONS: tuple[Operation, ...] = (

@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 
 from pillarbox.admin.common import EX_OK, listing, require_account
+from pillarbox.admin.ops_directory import new_address_field
 from pillarbox.store.api import Backend
 from pillarbox.store.records import SenderGrant
 
 
 async def grant_sender(store: Backend, user: str, address: str) -> SenderGrant:
     account = await require_account(store, user)
-    return await store.add_sender_grant(account.address, address)
+    return await store.add_sender_grant(account.address, new_address_field(address, "sender", catch_all=True))
 
 
 async def revoke_sender(store: Backend, user: str, address: str) -> None:

@@ -10,6 +10,9 @@ race.
 Mail that arrived on the MX and goes back out through an alias is ARC-sealed (RFC 8617) by the
 forwarding domain, so that the next receiver can see what we saw even if SPF no longer aligns; only
 the queued copy carries the seal, local copies are stored as received.
+
+Mail to our rua address is then read for DMARC and TLS reports (``policy/received``) once it is
+stored, before the reply: nothing that reading finds changes the reply or the stored message.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
+from pillarbox.policy.received.intake import ReportIntake
 from pillarbox.policy.senders import Problem, SenderRules
 from pillarbox.smtp import replies
 from pillarbox.smtp.envelope import Transaction
@@ -42,6 +46,7 @@ class MessageAcceptor:
         self, store: Store, hostname: str, policy: InboundPolicy | None = None,
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
         reporter: Callable[[LocalReport], Awaitable[None]] | None = None, senders: SenderRules | None = None,
+        reports: ReportIntake | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
@@ -51,6 +56,7 @@ class MessageAcceptor:
         self.on_queued = on_queued
         self.reporter = reporter
         self.senders = senders
+        self.reports = reports
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
         """RCPT-time quota check (RFC 9208 / the issue: 452 4.2.2 while there is no room)."""
@@ -125,6 +131,7 @@ class MessageAcceptor:
             log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
                       recipient=result.account.address, error=str(result.error))
         await self._report(transaction, report, content, queue_id)
+        await self._read_reports(transaction, message, queue_id)
         if report.queue_id is not None and self.on_queued is not None:
             self.on_queued()
         MESSAGES.inc(result="accepted")
@@ -136,6 +143,14 @@ class MessageAcceptor:
             MESSAGES.inc(result="refused")
             reply = replies.AUTHOR_NOT_OWNED if refusal.problem is Problem.NOT_OWNED else replies.AUTHOR_FIELDS_INVALID
             raise ProtocolError(reply, refusal.reason)
+
+    async def _read_reports(self, transaction: Transaction, message: bytes, queue_id: str) -> None:
+        if self.reports is None or not self.reports.wants(r.address for r in transaction.recipients):
+            return
+        try:
+            await self.reports.take(message, queue_id)
+        except Exception as exc:  # a courtesy to the admin: the stored mail and its 250 stand whatever happens
+            log_event(log, "error", "reading reports failed", queue_id=queue_id, error=str(exc))
 
     async def _seal(self, message: bytes, transaction: Transaction, queue_id: str) -> bytes | None:
         """The forwarded copy with an ARC set by the (first) alias domain that sends it on, or None."""

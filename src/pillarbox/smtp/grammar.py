@@ -22,19 +22,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pillarbox.address import ATEXT, MAX_LOCAL_PART, QTEXT_SMTP, UTF8_NON_ASCII
 from pillarbox.errors import ProtocolError
 from pillarbox.smtp import replies
 from pillarbox.smtp.replies import Reply
 
-MAX_LOCAL_PART = 64  # 4.5.3.1.1
 MAX_DOMAIN = 255  # 4.5.3.1.2
 MAX_PATH = 256  # 4.5.3.1.3 (including the punctuation and element separators)
-
-_U = "\u0080-\U0010ffff"  # UTF8-non-ascii (RFC 6531 3.3), as decoded code points
-# atext (RFC 5322 3.2.3)
-_ATEXT = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~"
-# qtextSMTP = %d32-33 / %d35-91 / %d93-126 ; quoted-pairSMTP = %d92 %d32-126
-_QTEXT = r"\x20\x21\x23-\x5b\x5d-\x7e"
+# atext, qtextSMTP and UTF8-non-ascii (RFC 6531 3.3) are those of ``address.py``, which admits new addresses
+_U, _ATEXT, _QTEXT = UTF8_NON_ASCII, ATEXT, QTEXT_SMTP
 
 
 def _patterns(utf8: bool) -> dict[str, re.Pattern[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pillarbox.address import normalize_address, normalize_domain
@@ -26,11 +27,12 @@ def new_folder_name(name: str) -> str:
     return name.rstrip(HIERARCHY_DELIMITER)
 
 
-def normalize_alias(address: str) -> str:
-    """Aliases may be catch-alls: ``@domain`` stands for every unknown local part of the domain."""
+def normalize_alias(address: str, normalize: Callable[[str], str] = normalize_address) -> str:
+    """Aliases may be catch-alls: ``@domain`` stands for every unknown local part of the domain.
+    ``normalize``: ``mailbox_address`` for one being created."""
     if address.startswith("@"):
         return "@" + normalize_domain(address[1:])
-    return normalize_address(address)
+    return normalize(address)
 
 
 def to_datetime(seconds: int) -> datetime:

@@ -286,6 +286,16 @@ class QueuedMessage:
 
 
 @dataclass(frozen=True)
+class QueueSummary:
+    """The queue at a glance: its entries (messages), their recipients by state ("held" for every
+    recipient of a held entry) and the creation time of the oldest entry (None: the queue is empty)."""
+
+    entries: int
+    states: dict[str, int]
+    oldest: int | None
+
+
+@dataclass(frozen=True)
 class RecipientUpdate:
     """The outcome of one delivery attempt for one recipient; ``counts`` adds one to its attempts."""
 

@@ -61,6 +61,16 @@ class ReceivedReport:
 
 
 @dataclass(frozen=True)
+class QueueSample:
+    """The outbound queue's size at one moment (recipients by state), for the dashboard's chart."""
+
+    at: int
+    pending: int
+    held: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class DeliveryCount:
     hour: int
     """Seconds since the epoch, at the start of the hour."""

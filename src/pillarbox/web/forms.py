@@ -5,6 +5,7 @@ the field's error, status 422; never a 500 for bad input)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -35,7 +36,24 @@ def human_size(size: int | None) -> str:
     return f"{value:.1f} TiB"
 
 
+def ago(then: float, now: float) -> str:
+    """How long ago ``then`` was, in the largest unit that fits: "just now", "12 min ago", "3 h ago"."""
+    seconds = max(0, int(now - then))
+    if seconds < 60:
+        return "just now"
+    return f"{seconds // 60} min ago" if seconds < 3600 else f"{seconds // 3600} h ago"
+
+
+def stamp(when: str | float | None, empty: str = "-") -> str:
+    """A time of the API (ISO 8601, UTC) or in seconds since the epoch as a table shows it: "2026-12-07 19:24"."""
+    if isinstance(when, int | float):
+        when = datetime.fromtimestamp(when, UTC).isoformat()
+    return when[:16].replace("T", " ") if when else empty
+
+
 templates.filters["size"] = human_size
+templates.filters["ago"] = ago
+templates.filters["stamp"] = stamp
 templates.filters["q"] = lambda text: quote(str(text), safe="@")
 
 

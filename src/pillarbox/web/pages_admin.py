@@ -1,10 +1,9 @@
-"""The admin pages: dashboard, domains (records with a live check), users, aliases, queue, reports
-received from other domains, delivery outcomes per destination. Each form runs one admin operation
-(``forms.action``); the views only read."""
+"""The admin pages: dashboard (with each domain's DNS status, ``dns_status.py``), domains (records with
+a live check), users, aliases, queue, reports received from other domains, delivery outcomes per
+destination. Each form runs one admin operation (``forms.action``); the views only read."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from typing import Any
 
@@ -14,24 +13,30 @@ from starlette.routing import Route
 
 from pillarbox.web import charts
 from pillarbox.web.auth import Identity
+from pillarbox.web.dns_status import DnsStatusCache, check_in_time
 from pillarbox.web.forms import action, optional_int, page, render
 from pillarbox.web.services import WebServices
 
 DAY = 24 * 3600
-CHECK_TIMEOUT = 10.0
 
 
 def admin_routes(s: WebServices) -> list[Route]:
+    async def check_dns(domain: str) -> dict[str, Any]:
+        return await s.run("domain.check", domain=domain)  # type: ignore[no-any-return]
+
+    dns = DnsStatusCache(check_dns, s.clock, s.config.web.dns_status_ttl)
+
     async def dashboard(request: Request, me: Identity, errors: dict[str, str]) -> Response:
-        now = int(s.clock())
-        queue = await s.run("queue.list")
+        now, domains = int(s.clock()), await s.run("domain.list")
         counts = await s.store.delivery_counts(now - DAY)
-        disk = shutil.disk_usage(s.config.data_dir)
+        queue = await s.store.queue_summary()
+        queue_chart = charts.queue_line(await s.store.queue_samples(now - DAY), now, queue.states)
         server = await s.status() if s.status else {}
-        return render(request, "dashboard.html", me, errors=errors, queue=queue, disk=disk, server=server,
-                      states=_states(queue), oldest=_oldest(queue, now),
+        return render(request, "dashboard.html", me, errors=errors, queue=queue, now=now,
+                      disk=shutil.disk_usage(s.config.data_dir), server=server, queue_chart=queue_chart,
                       totals={r: sum(c.count for c in counts if c.result == r) for r in charts.RESULTS},
-                      chart=charts.hourly(counts, now), domains=await s.run("domain.list"))
+                      chart=charts.hourly(counts, now), bounce_chart=charts.hourly(counts, now, ("bounced",)),
+                      domains=domains, dns=dns.statuses(d["name"] for d in domains))
 
     async def domains(request: Request, me: Identity, errors: dict[str, str]) -> Response:
         return render(request, "domains.html", me, errors=errors, domains=await s.run("domain.list"))
@@ -41,11 +46,8 @@ def admin_routes(s: WebServices) -> list[Route]:
         records = await s.run("domain.records", domain=name)
         check = None
         if request.query_params.get("check"):
-            try:
-                check = await asyncio.wait_for(s.run("domain.check", domain=name), CHECK_TIMEOUT)
-            except TimeoutError:
-                check = {"problems": 1, "findings": [{"status": "ERROR", "item": "DNS", "problem": True,
-                                                      "detail": "the DNS did not answer in time", "publish": ""}]}
+            check = await check_in_time(check_dns, records["domain"])
+            dns.keep(records["domain"], check)
         return render(request, "domain.html", me, errors=errors, records=records, check=check,
                       dkim=await s.run("dkim.list", domain=name))
 
@@ -67,10 +69,8 @@ def admin_routes(s: WebServices) -> list[Route]:
         return render(request, "queue_entry.html", me, errors=errors, entry=entry)
 
     async def reports(request: Request, me: Identity, errors: dict[str, str]) -> Response:
-        since = int(s.clock()) - 30 * DAY
-        return render(request, "reports.html", me, errors=errors,
-                      dmarc=await s.store.received_reports("dmarc", since),
-                      tlsrpt=await s.store.received_reports("tlsrpt", since))
+        return render(request, "reports.html", me, errors=errors, dmarc=await s.run("report.list", kind="dmarc"),
+                      tlsrpt=await s.run("report.list", kind="tlsrpt"))
 
     async def deliveries(request: Request, me: Identity, errors: dict[str, str]) -> Response:
         counts = await s.store.delivery_counts(int(s.clock()) - 7 * DAY)
@@ -121,25 +121,6 @@ def admin_routes(s: WebServices) -> list[Route]:
 
 def _path(name: str) -> Any:
     return lambda form, request, identity: {name: request.path_params[name]}
-
-
-def _states(queue: list[dict[str, Any]]) -> dict[str, int]:
-    states: dict[str, int] = {}
-    for entry in queue:
-        for recipient in entry["recipients"]:
-            state = "held" if entry["held"] else recipient["state"]
-            states[state] = states.get(state, 0) + 1
-    return states
-
-
-def _oldest(queue: list[dict[str, Any]], now: int) -> str:
-    from datetime import datetime
-
-    created = [datetime.fromisoformat(e["created"]).timestamp() for e in queue if e["created"]]
-    if not created:
-        return "-"
-    age = now - min(created)
-    return f"{age / 3600:.1f} h" if age >= 3600 else f"{age / 60:.0f} min"
 
 
 def _matches(entry: dict[str, Any], wanted: str, state: str) -> bool:

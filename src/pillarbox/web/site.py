@@ -18,6 +18,7 @@ from starlette.routing import Route
 from pillarbox.errors import InvalidInput
 from pillarbox.obs import Gauge, get_logger
 from pillarbox.policy.publish import MTA_STS_PATH, mta_sts_id, mta_sts_policy
+from pillarbox.store.records import FINAL_STATES
 from pillarbox.web import autoconfig
 from pillarbox.web.api import api_routes
 from pillarbox.web.pages_account import account_routes
@@ -43,15 +44,10 @@ OLDEST = Gauge("pillarbox_queue_oldest_seconds", "Age of the oldest entry in the
 
 async def _queue_gauges(s: WebServices) -> None:
     """The queue as it is now (read at scrape time: the store is shared by every process and node)."""
-    entries = await s.store.list_queue()
-    states = dict.fromkeys(("pending", "held", "failed"), 0)
-    for entry in entries:
-        for recipient in entry.recipients:
-            state = "held" if entry.held else recipient.state
-            states[state] = states.get(state, 0) + 1
-    for state, count in states.items():
+    summary = await s.store.queue_summary()
+    for state, count in {**dict.fromkeys(("pending", "held", *FINAL_STATES), 0), **summary.states}.items():
         QUEUED.set(count, state=state)
-    OLDEST.set(max((s.clock() - e.created for e in entries), default=0))
+    OLDEST.set(max(s.clock() - summary.oldest, 0) if summary.oldest is not None else 0)
 
 
 def public_routes(s: WebServices, internal: bool) -> list[Route]:

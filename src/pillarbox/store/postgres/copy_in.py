@@ -30,7 +30,7 @@ TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", 
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
           "dmarc_observations", "login_failures", "login_networks", "server_secrets", "daily_jobs",
           "sender_grants", "web_sessions", "api_tokens", "app_passwords", "login_history", "account_settings",
-          "received_reports", "report_cursors", "delivery_stats")
+          "received_reports", "queue_samples", "delivery_stats")
 NOT_COPIED = {
     "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
     "message_bodies": "bodies go into messages.body",

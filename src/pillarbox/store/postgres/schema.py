@@ -383,6 +383,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     DELIVER_BATCH,
+    # The outbound queue's size every few minutes (queue/sampler.py); report_cursors goes unused (as in SQLite).
+    """
+    CREATE TABLE queue_samples (
+        at BIGINT PRIMARY KEY, pending BIGINT NOT NULL, held BIGINT NOT NULL, failed BIGINT NOT NULL
+    );
+    DROP TABLE report_cursors;
+    """,
 )
 
 

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from pillarbox.address import normalize_address, normalize_domain
+from pillarbox.address import mailbox_address, normalize_address, normalize_domain
 from pillarbox.errors import StoreError
 from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
@@ -163,7 +163,7 @@ class PostgresStore(WebData):
         return await self._read(lambda c: directory.domain_id(c, name)) is not None
 
     async def add_account(self, address: str, password_hash: str, scram_sha256: str | None) -> Account:
-        address, now = normalize_address(address), self._seconds()
+        address, now = mailbox_address(address), self._seconds()  # a new address: RFC 5321 Mailbox
 
         async def add(conn: Conn) -> Account:
             first = await mailboxes.next_uidvalidity(conn, now, count=6)
@@ -226,8 +226,8 @@ class PostgresStore(WebData):
         return await self._read(lambda c: directory.account_usage(c, account_id))
 
     async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
-        address = normalize_alias(address)
-        normalized = [normalize_address(t) for t in targets]
+        address = normalize_alias(address, mailbox_address)
+        normalized = [mailbox_address(t) for t in targets]
         if not normalized:
             raise StoreError("an alias needs at least one target")
         return await self._directory_write(lambda c: directory.add_alias(c, address, normalized, replace))
@@ -246,7 +246,7 @@ class PostgresStore(WebData):
 
     # sender grants
     async def add_sender_grant(self, user: str, address: str) -> SenderGrant:
-        user, address = normalize_address(user), normalize_alias(address)
+        user, address = normalize_address(user), normalize_alias(address, mailbox_address)
         return await self._directory_write(lambda c: grants.add(c, user, address))
 
     async def delete_sender_grant(self, user: str, address: str) -> None:

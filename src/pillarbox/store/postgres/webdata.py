@@ -6,7 +6,7 @@ per-account settings, reports received from other domains, delivery outcomes. Th
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -16,6 +16,7 @@ from pillarbox.store.web_records import (
     AppPassword,
     DeliveryCount,
     LoginRecord,
+    QueueSample,
     ReceivedReport,
     WebSession,
 )
@@ -163,14 +164,6 @@ class WebData:
             ' WHERE kind = $1 AND "end" >= $2 ORDER BY "begin" DESC, reporter COLLATE "C"', kind, since)
         return [ReceivedReport(*r[:7], json.loads(r[7]), r[8]) for r in rows]
 
-    async def report_cursor(self, mailbox_id: int) -> int:
-        rows = await self._fetch("SELECT uid FROM report_cursors WHERE mailbox_id = $1", mailbox_id)
-        return int(rows[0][0]) if rows else 0
-
-    async def set_report_cursor(self, mailbox_id: int, uid: int) -> None:
-        await self._execute("INSERT INTO report_cursors VALUES ($1, $2)"
-                            " ON CONFLICT (mailbox_id) DO UPDATE SET uid = excluded.uid", mailbox_id, uid)
-
     async def count_delivery(self, domain: str, result: str, count: int = 1) -> None:
         hour = int(self._clock()) // 3600 * 3600
         await self._execute("INSERT INTO delivery_stats VALUES ($1, $2, $3, $4) ON CONFLICT (hour, domain, result)"
@@ -181,3 +174,20 @@ class WebData:
         rows = await self._fetch("SELECT hour, domain, result, count FROM delivery_stats WHERE hour >= $1"
                                  " ORDER BY hour", since)
         return [DeliveryCount(*r) for r in rows]
+
+    async def record_queue_sample(self, states: Mapping[str, int], keep: int) -> None:
+        now = int(self._clock())
+        values = (now, states.get("pending", 0), states.get("held", 0), states.get("failed", 0))
+
+        async def add(conn: Conn) -> None:
+            await conn.execute("INSERT INTO queue_samples VALUES ($1, $2, $3, $4) ON CONFLICT (at) DO UPDATE"
+                               " SET pending = excluded.pending, held = excluded.held, failed = excluded.failed",
+                               *values)
+            await conn.execute("DELETE FROM queue_samples WHERE at < $1", now - keep)
+
+        await self._write(add)
+
+    async def queue_samples(self, since: int) -> list[QueueSample]:
+        rows = await self._fetch("SELECT at, pending, held, failed FROM queue_samples WHERE at >= $1 ORDER BY at",
+                                 since)
+        return [QueueSample(*r) for r in rows]

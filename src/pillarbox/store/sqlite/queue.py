@@ -11,6 +11,7 @@ from pillarbox.store.records import (
     OutboundRequest,
     QueuedMessage,
     QueuedRecipient,
+    QueueSummary,
     RecipientUpdate,
 )
 from pillarbox.store.sqlite import messages
@@ -142,6 +143,13 @@ def _entry(conn: sqlite3.Connection, rowid: int) -> QueuedMessage | None:
 def list_entries(conn: sqlite3.Connection) -> list[QueuedMessage]:
     rowids = [row[0] for row in conn.execute("SELECT id FROM queue ORDER BY id")]
     return [entry for entry in (_entry(conn, rowid) for rowid in rowids) if entry is not None]
+
+
+def summary(conn: sqlite3.Connection) -> QueueSummary:
+    rows = conn.execute("SELECT CASE WHEN q.held THEN 'held' ELSE r.state END AS s, count(*) FROM queue_recipients r"
+                        " JOIN queue q ON q.id = r.queue_id GROUP BY s").fetchall()
+    entries, oldest = conn.execute("SELECT count(*), min(created) FROM queue").fetchone()
+    return QueueSummary(entries, dict(rows), oldest)
 
 
 def retry_now(txn: Txn, queue_ids: Sequence[str] | None, now: int) -> int:

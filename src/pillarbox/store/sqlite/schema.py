@@ -356,6 +356,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_networks_last ON login_networks(last_success);
     CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     """,
+    # (web) The outbound queue's size every few minutes (queue/sampler.py), for the dashboard's chart, a
+    # week kept. report_cursors goes unused: reports from other domains are read at delivery
+    # (policy/received), not by walking a mailbox.
+    """
+    CREATE TABLE queue_samples (
+        at INTEGER PRIMARY KEY, pending INTEGER NOT NULL, held INTEGER NOT NULL, failed INTEGER NOT NULL
+    );
+    DROP TABLE report_cursors;
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;

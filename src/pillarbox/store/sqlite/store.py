@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from pillarbox.address import normalize_address, normalize_domain
+from pillarbox.address import mailbox_address, normalize_address, normalize_domain
 from pillarbox.config import DEFAULT_MIN_FREE_SPACE
 from pillarbox.errors import NotFound, StorageFull, StoreError
 from pillarbox.obs import get_logger
@@ -48,6 +48,7 @@ from pillarbox.store.records import (
     MessageSummary,
     OutboundRequest,
     QueuedMessage,
+    QueueSummary,
     RecipientUpdate,
     Refused,
     SenderGrant,
@@ -243,7 +244,7 @@ class SQLiteStore(WebData):
 
     # accounts
     async def add_account(self, address: str, password_hash: str, scram_sha256: str | None) -> Account:
-        address, now = normalize_address(address), self._seconds()
+        address, now = mailbox_address(address), self._seconds()  # a new address: RFC 5321 Mailbox
 
         def add(txn: Txn) -> Account:
             first_uidvalidity = next_uidvalidity(txn.conn, now, count=6)
@@ -303,8 +304,8 @@ class SQLiteStore(WebData):
 
     # aliases
     async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
-        address = normalize_alias(address)
-        normalized = [normalize_address(t) for t in targets]
+        address = normalize_alias(address, mailbox_address)
+        normalized = [mailbox_address(t) for t in targets]
         if not normalized:
             raise StoreError("an alias needs at least one target")
         return await self._write(lambda t: directory.add_alias(t, address, normalized, replace))
@@ -323,7 +324,7 @@ class SQLiteStore(WebData):
 
     # sender grants
     async def add_sender_grant(self, user: str, address: str) -> SenderGrant:
-        user, address = normalize_address(user), normalize_alias(address)
+        user, address = normalize_address(user), normalize_alias(address, mailbox_address)
         return await self._write(lambda t: grants.add(t, user, address))
 
     async def delete_sender_grant(self, user: str, address: str) -> None:
@@ -602,6 +603,9 @@ class SQLiteStore(WebData):
 
     async def list_queue(self) -> list[QueuedMessage]:
         return await self._read(queue.list_entries)
+
+    async def queue_summary(self) -> QueueSummary:
+        return await self._read(queue.summary)
 
     async def retry_queue(self, queue_ids: Sequence[str] | None = None) -> int:
         now = self._seconds()

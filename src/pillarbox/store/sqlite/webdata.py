@@ -1,5 +1,5 @@
 """The web face's rows in SQLite (``store/api.WebStore``): sessions, API tokens, app passwords, logins,
-per-account settings, reports received from other domains, delivery outcomes.
+per-account settings, reports received from other domains, delivery outcomes, queue size samples.
 
 Secrets are stored as SHA-256 hashes only: session ids, API tokens and app passwords are 128+ random
 bits the server made, so a fast hash is enough (no guessing to slow down), and the database alone
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pillarbox.store.sqlite.writer import Txn
@@ -19,6 +19,7 @@ from pillarbox.store.web_records import (
     AppPassword,
     DeliveryCount,
     LoginRecord,
+    QueueSample,
     ReceivedReport,
     WebSession,
 )
@@ -184,16 +185,6 @@ class WebData:
         rows = await self._read(lambda c: c.execute(query, (kind, since)).fetchall())
         return [ReceivedReport(*r[:7], json.loads(r[7]), r[8]) for r in rows]
 
-    async def report_cursor(self, mailbox_id: int) -> int:
-        row = await self._read(lambda c: c.execute(
-            "SELECT uid FROM report_cursors WHERE mailbox_id = ?", (mailbox_id,)).fetchone())
-        return row[0] if row else 0
-
-    async def set_report_cursor(self, mailbox_id: int, uid: int) -> None:
-        await self._write(lambda t: t.conn.execute(
-            "INSERT INTO report_cursors VALUES (?, ?) ON CONFLICT (mailbox_id) DO UPDATE SET uid = excluded.uid",
-            (mailbox_id, uid)))
-
     async def count_delivery(self, domain: str, result: str, count: int = 1) -> None:
         hour = int(self._clock()) // 3600 * 3600
         await self._write(lambda t: t.conn.execute(
@@ -205,3 +196,18 @@ class WebData:
             "SELECT hour, domain, result, count FROM delivery_stats WHERE hour >= ? ORDER BY hour",
             (since,)).fetchall())
         return [DeliveryCount(*r) for r in rows]
+
+    async def record_queue_sample(self, states: Mapping[str, int], keep: int) -> None:
+        now = int(self._clock())
+        values = (now, states.get("pending", 0), states.get("held", 0), states.get("failed", 0))
+
+        def add(txn: Txn) -> None:
+            txn.conn.execute("INSERT OR REPLACE INTO queue_samples VALUES (?, ?, ?, ?)", values)
+            txn.conn.execute("DELETE FROM queue_samples WHERE at < ?", (now - keep,))
+
+        await self._write(add)
+
+    async def queue_samples(self, since: int) -> list[QueueSample]:
+        rows = await self._read(lambda c: c.execute(
+            "SELECT at, pending, held, failed FROM queue_samples WHERE at >= ? ORDER BY at", (since,)).fetchall())
+        return [QueueSample(*r) for r in rows]
