@@ -16,7 +16,6 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from pillarbox.acme.challenges import ChallengeBoard, port80_app
 from pillarbox.acme.files import CertFiles
@@ -28,6 +27,7 @@ from pillarbox.auth.directory import Directory
 from pillarbox.auth.login_cache import LoginCache
 from pillarbox.auth.passwords import PasswordHashing, hash_parameters
 from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
+from pillarbox.background import BackgroundTask, LeaderOnly
 from pillarbox.clientsetup import configured_ports
 from pillarbox.config import Config, Endpoint, LimitsConfig
 from pillarbox.dns.resolver import DNSResolver
@@ -339,19 +339,15 @@ def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
     return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
-class BackgroundTask(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self, grace: float = 10.0) -> None: ...
-
-
 def background_tasks(services: Services) -> list[BackgroundTask]:
     """Long-running jobs beside the listeners: the outbound queue, the search indexer, the queue's size
     for the dashboard, the daily reports."""
     config = services.config
     runner = services.queue_runner
     store = services.store
+    lead = store.leadership().hold  # jobs one node of a cluster runs
     tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending),
-                                   QueueSampler(store)]
+                                   LeaderOnly(QueueSampler(store), "queue-sampler", lead)]
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
         tasks.append(DMARCReportTask(reporter, claim=store.claim_daily_job))
@@ -360,7 +356,7 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
                               smtp_port=config.outbound.smtp_port)
         tasks.append(TLSReportTask(tls, claim=store.claim_daily_job))
     if services.acme is not None:
-        tasks.append(services.acme.manager)
+        tasks.append(LeaderOnly(services.acme.manager, "acme", lead))
     return tasks
 
 

@@ -6,7 +6,8 @@ connections, as two nodes have).
   growing with them, and a reader that follows the change log (as CONDSTORE/QRESYNC clients do) ends
   with exactly the mailbox's state;
 - a change through one wakes the other's change feed by notification, not by its safety-net poll;
-- queue leases: every due entry leased by exactly one of them, and taken over once the lease expires.
+- queue leases: every due entry leased by exactly one of them, and taken over once the lease expires;
+- POP3 maildrops and singleton jobs (leadership): held by one of them, free when the holder dies.
 """
 
 from __future__ import annotations
@@ -188,3 +189,22 @@ def test_a_daily_job_is_claimed_by_one_writer_per_day(with_store):
             await other.close()
 
     with_store(body)
+
+
+def test_a_singleton_job_is_led_by_one_writer_and_taken_over_when_the_leader_dies(tmp_path, store_url):
+    async def body() -> None:
+        store = await stores.open_store(tmp_path, store_url)
+        other = await stores.open_another(store)
+        try:
+            mine, theirs = store.leadership(), other.leadership()
+            assert await mine.hold("queue-sampler")
+            assert await mine.hold("queue-sampler")  # confirmed while held
+            assert not await theirs.hold("queue-sampler")
+            assert await theirs.hold("acme")  # each job has its own leader
+            assert not await mine.hold("acme")
+            await store.close()  # the leader dies: its jobs are free
+            assert await _eventually(lambda: theirs.hold("queue-sampler"))
+        finally:
+            await other.close()
+
+    asyncio.run(body())

@@ -77,6 +77,16 @@ class MaildropLocks(Protocol):
     async def too_soon(self, account_id: int, login_delay: int) -> bool: ...
 
 
+class Leadership(Protocol):
+    """Singleton jobs (the queue's size samples, ACME renewals): which process or node runs each. A
+    holder that dies lets go, and the next ``hold`` of another node takes over."""
+
+    async def hold(self, job: str) -> bool:
+        """True while this node runs ``job``: taken when free, confirmed when held; False when another
+        node holds it. Raises StoreUnavailable when that cannot be known (then do not run it)."""
+        ...
+
+
 class Store(Protocol):
     changes: ChangeFeed
 
@@ -296,3 +306,4 @@ class Backend(WebStore, OutboundQueueStore, Protocol):
         every later one (the daily reports go out once, however many nodes share the store)."""
         ...
     async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]: ...
+    def leadership(self) -> Leadership: ...

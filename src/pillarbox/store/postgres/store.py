@@ -33,7 +33,7 @@ from pillarbox.store.postgres.batch import DeliveryBatcher
 from pillarbox.store.postgres.connection import Database, create_pool, translated
 from pillarbox.store.postgres.copy_in import copy_from_sqlite
 from pillarbox.store.postgres.feed import NotifyChangeFeed
-from pillarbox.store.postgres.locks import AdvisoryMaildropLocks
+from pillarbox.store.postgres.locks import AdvisoryLeadership, AdvisoryMaildropLocks, LockConnection
 from pillarbox.store.postgres.messages import NewEntry
 from pillarbox.store.postgres.schema import migrate
 from pillarbox.store.postgres.webdata import WebData
@@ -77,7 +77,9 @@ class PostgresStore(WebData):
         self.changes = changes
         self._clock = clock
         self._turns: dict[int, asyncio.Future[None]] = {}  # mailbox id -> the latest delivery's turn
-        self._maildrop_locks = AdvisoryMaildropLocks(url, clock)
+        self._locks = LockConnection(url)
+        self._maildrop_locks = AdvisoryMaildropLocks(self._locks, clock)
+        self._leadership = AdvisoryLeadership(self._locks)
         self._batcher = DeliveryBatcher(db, self._seconds)
 
     @classmethod
@@ -99,6 +101,7 @@ class PostgresStore(WebData):
 
     async def close(self) -> None:
         await self._maildrop_locks.close()
+        await self._locks.close()
         await self.changes.close()
         await self._db.close()
 
@@ -108,6 +111,9 @@ class PostgresStore(WebData):
 
     def maildrop_locks(self) -> AdvisoryMaildropLocks:
         return self._maildrop_locks
+
+    def leadership(self) -> AdvisoryLeadership:
+        return self._leadership
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

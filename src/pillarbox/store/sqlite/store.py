@@ -70,6 +70,7 @@ from pillarbox.store.sqlite import (
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
+from pillarbox.store.sqlite.leadership import FileLeadership
 from pillarbox.store.sqlite.maildrop_locks import FileMaildropLocks
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
@@ -121,6 +122,7 @@ class SQLiteStore(WebData):
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
         self._maildrop_locks = FileMaildropLocks(data_dir / "pop3", clock)
+        self._leadership = FileLeadership(data_dir / "leaders")
 
     @classmethod
     def open(
@@ -148,6 +150,7 @@ class SQLiteStore(WebData):
 
     async def close(self) -> None:
         self._maildrop_locks.close()
+        self._leadership.close()
         await self.changes.close()
         await asyncio.to_thread(self._writer.close)
         self._wakeup.close()
@@ -162,6 +165,9 @@ class SQLiteStore(WebData):
 
     def maildrop_locks(self) -> FileMaildropLocks:
         return self._maildrop_locks
+
+    def leadership(self) -> FileLeadership:
+        return self._leadership
 
     def _seconds(self) -> int:
         return int(self._clock())
