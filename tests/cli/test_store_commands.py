@@ -4,7 +4,12 @@ everything moves with its ids, UIDs, UIDVALIDITY and MODSEQs, so clients and the
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
+import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +98,39 @@ def test_migrate_moves_everything_and_the_new_store_goes_on_where_the_old_stoppe
 
     asyncio.run(check())
     assert "not empty" in pb.fails("store", "migrate", "--to", target)  # never into a used database
+    assert "copying" not in pb.run("store", "migrate", "--to", target).stderr  # a script sees no progress
+
+
+def test_migrate_counts_the_rows_up_on_a_terminal(pb: Pillarbox, postgres_cluster: pg_cluster.Cluster) -> None:
+    if stores.url_for(pb.data_dir):
+        pytest.skip("the source of a migration is a SQLite data_dir")
+    pb.with_store(_fill)
+    target = stores.fresh_database(postgres_cluster.url())
+    terminal, shown = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "pillarbox", "--config", str(pb.config), "store", "migrate",
+                               "--to", target], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=shown,
+                              env={**os.environ, "PILLARBOX_CHEAP_HASHES": "1"}, timeout=120)
+        os.close(shown)
+        seen = _read_all(terminal).decode()
+    finally:
+        os.close(terminal)
+    assert done.returncode == 0 and b"done: set [store] url" in done.stdout
+    counts = re.findall(r"\rcopying rows: (\d+)/(\d+) \((\d+)%\)", seen)
+    assert counts and counts[-1][0] == counts[-1][1] and counts[-1][2] == "100", seen
+    assert seen.endswith("\r\n")  # the line ends once the copy is done (the pty turns \n into \r\n)
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the other end is closed and everything was read
+            return data
+        if not chunk:
+            return data
+        data += chunk
 
 
 def test_migrate_knows_every_sqlite_table(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from pillarbox.admin.common import EX_FAIL, EX_OK, CommandFailed
+from pillarbox.admin.progress import progress_printer
 from pillarbox.config import check_store_url
 from pillarbox.store.api import Backend
 from pillarbox.store.files import open_paths
@@ -43,7 +44,8 @@ async def _unused_blob_files(store: SQLiteStore, repair: bool) -> list[str]:
 
 
 async def store_migrate(store: Backend, args: argparse.Namespace) -> int:
-    """Copy the configured SQLite store into an empty PostgreSQL database (stop the server first)."""
+    """Copy the configured SQLite store into an empty PostgreSQL database (stop the server first); the
+    rows copied count up on a terminal (stderr), a script sees only the result."""
     data_dir = getattr(store, "data_dir", None)
     if not isinstance(data_dir, Path):
         raise CommandFailed("this install's store is PostgreSQL already; migrate moves a SQLite data_dir")
@@ -51,7 +53,7 @@ async def store_migrate(store: Backend, args: argparse.Namespace) -> int:
 
     target = await PostgresStore.open(args.to)
     try:
-        copied = await target.copy_in_sqlite(data_dir)
+        copied = await target.copy_in_sqlite(data_dir, progress_printer("copying rows"))
         problems = await target.find_problems()
     finally:
         await target.close()

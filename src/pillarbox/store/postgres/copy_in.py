@@ -43,7 +43,13 @@ IDENTITY_TABLES = ("domains", "accounts", "mailboxes", "messages", "queue", "api
                    "received_reports", "login_failures")
 
 
-async def copy_from_sqlite(data_dir: Path, conn: asyncpg.Connection) -> dict[str, int]:
+Progress = Callable[[int, int], None]
+"""Told (rows copied, rows in all) after every batch."""
+
+
+async def copy_from_sqlite(
+    data_dir: Path, conn: asyncpg.Connection, progress: Progress | None = None
+) -> dict[str, int]:
     """Copy the SQLite store in ``data_dir`` into the (migrated, empty) database of ``conn``;
     returns the rows copied per table."""
     source = sqlite3.connect(f"file:{data_dir / 'pillarbox.sqlite3'}?mode=ro", uri=True)
@@ -53,7 +59,8 @@ async def copy_from_sqlite(data_dir: Path, conn: asyncpg.Connection) -> dict[str
         source.execute("BEGIN")  # one snapshot of the source for the whole copy
         async with conn.transaction():
             await _refuse_unless_empty(conn)
-            copied = {table: await _copy_table(source, conn, table, blobs) for table in TABLES}
+            counter = _RowCounter(source, progress)
+            copied = {table: await _copy_table(source, conn, table, blobs, counter) for table in TABLES}
             await conn.execute("INSERT INTO unindexed (message_id) SELECT id FROM messages")
             await _continue_counters(source, conn)
         return copied
@@ -74,7 +81,23 @@ async def _refuse_unless_empty(conn: asyncpg.Connection) -> None:
         raise StoreError("the target database is not empty; move into a new database")
 
 
-async def _copy_table(source: sqlite3.Connection, conn: asyncpg.Connection, table: str, blobs: BlobStore) -> int:
+class _RowCounter:
+    """Rows copied so far, told to ``progress`` (rows are counted first only when someone watches)."""
+
+    def __init__(self, source: sqlite3.Connection, progress: Progress | None) -> None:
+        self.progress = progress
+        self.done = 0
+        if progress is not None:
+            self.total = sum(source.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES)
+
+    def add(self, rows: int) -> None:
+        self.done += rows
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+async def _copy_table(source: sqlite3.Connection, conn: asyncpg.Connection, table: str, blobs: BlobStore,
+                      counter: _RowCounter) -> int:
     columns = await _target_columns(conn, table)
     wanted = [c for c in columns if c != "body"] if table == "messages" else columns
     convert = _converter(table, wanted, source, blobs)
@@ -85,6 +108,7 @@ async def _copy_table(source: sqlite3.Connection, conn: asyncpg.Connection, tabl
         records = [convert(row) for row in batch]
         await conn.copy_records_to_table(table, records=records, columns=columns)
         count += len(records)
+        counter.add(len(records))
     return count
 
 

@@ -31,7 +31,7 @@ from pillarbox.store.names import canonical_name, normalize_alias
 from pillarbox.store.postgres import directory, fulltext, grants, integrity, logins, mailboxes, messages, queue
 from pillarbox.store.postgres.batch import DeliveryBatcher
 from pillarbox.store.postgres.connection import Database, create_pool, translated
-from pillarbox.store.postgres.copy_in import copy_from_sqlite
+from pillarbox.store.postgres.copy_in import Progress, copy_from_sqlite
 from pillarbox.store.postgres.feed import NotifyChangeFeed
 from pillarbox.store.postgres.locks import AdvisoryLeadership, AdvisoryMaildropLocks, LockConnection
 from pillarbox.store.postgres.messages import NewEntry
@@ -139,10 +139,10 @@ class PostgresStore(WebData):
             return False
         return answer == 1 and self.changes.listening
 
-    async def copy_in_sqlite(self, data_dir: Path) -> dict[str, int]:
+    async def copy_in_sqlite(self, data_dir: Path, progress: Progress | None = None) -> dict[str, int]:
         """Fill this (empty) database with the SQLite store in ``data_dir``; rows copied per table."""
         async with translated(), self._db.pool.acquire() as conn:
-            return await copy_from_sqlite(data_dir, conn)
+            return await copy_from_sqlite(data_dir, conn, progress)
 
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
