@@ -208,3 +208,32 @@ def test_a_singleton_job_is_led_by_one_writer_and_taken_over_when_the_leader_die
             await other.close()
 
     asyncio.run(body())
+
+
+def test_delivery_slots_of_a_destination_are_counted_over_every_writer(tmp_path, store_url):
+    async def body() -> None:
+        store = await stores.open_store(tmp_path, store_url)
+        other = await stores.open_another(store)
+        others = [other]
+        try:
+            mine, theirs = store.destination_slots(), other.destination_slots()
+            assert await mine.take("remote.test", 2) == 0
+            assert await theirs.take("remote.test", 2) == 1
+            assert await mine.take("remote.test", 2) is None  # two run already, one on each
+            assert await theirs.take("remote.test", 2) is None
+            assert await theirs.take("other.test", 2) == 0  # each domain counts alone
+            await mine.release("remote.test", 0)
+            assert await theirs.take("remote.test", 2) == 0
+            await theirs.release("remote.test", 1)
+            assert await mine.take("remote.test", 2) == 1
+            await others.pop().close()  # a node dies: its slots are free
+            assert await _eventually(lambda: _took(mine.take("remote.test", 2)))
+        finally:
+            for node in (*others, store):
+                await node.close()
+
+    asyncio.run(body())
+
+
+async def _took(taking) -> bool:
+    return await taking is not None

@@ -10,6 +10,8 @@ work). Two kinds:
   LOGIN-DELAY), written with the lock.
 - Leaders of singleton jobs (``AdvisoryLeadership``): the node holding a job's lock runs it; when it
   dies, another node's next ``hold`` gets the lock.
+- Delivery slots per destination domain (``AdvisoryDestinationSlots``): ``[queue] per_domain`` locks per
+  domain, one held per delivery under way, so the limit holds for all nodes together.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 
+from pillarbox.errors import StoreUnavailable
 from pillarbox.obs import get_logger, log_event
 from pillarbox.store.postgres.connection import connect, translated
 
 POP3_LOCKS = 1  # the advisory lock class (first key) of POP3 maildrops; the second key is the account id
 LEADERS = 2  # the advisory lock class of singleton jobs; the second key is made from the job's name
+DESTINATIONS = 3  # the class of per-destination delivery slots; the second key from "<domain>/<slot>"
 log = get_logger("store")
 
 
@@ -70,6 +74,35 @@ class AdvisoryLeadership:
                 self._holding[job] = conn
                 return True
             return False
+
+
+class AdvisoryDestinationSlots:
+    """``store.api.DestinationSlots`` for every node of the database."""
+
+    def __init__(self, connection: LockConnection) -> None:
+        self._connection = connection
+        self._held: dict[tuple[str, int], asyncpg.Connection] = {}  # (domain, slot) -> its holder
+
+    async def take(self, domain: str, limit: int) -> int | None:
+        async with self._connection.using() as conn:
+            for slot in range(limit):
+                if (domain, slot) in self._held:  # re-entrant on our connection: ask only for free ones
+                    continue
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2::int)", DESTINATIONS,
+                                       job_key(f"{domain}/{slot}")):
+                    self._held[domain, slot] = conn
+                    return slot
+        return None
+
+    async def release(self, domain: str, slot: int) -> None:
+        holder = self._held.pop((domain, slot), None)
+        try:
+            async with self._connection.using() as conn:
+                if conn is holder:  # else the connection was lost, and the lock with it
+                    await conn.fetchval("SELECT pg_advisory_unlock($1, $2::int)", DESTINATIONS,
+                                        job_key(f"{domain}/{slot}"))
+        except StoreUnavailable as exc:
+            log_event(log, "warning", "delivery slot not released", domain=domain, error=str(exc))
 
 
 def job_key(job: str) -> int:

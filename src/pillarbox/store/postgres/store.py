@@ -33,7 +33,12 @@ from pillarbox.store.postgres.batch import DeliveryBatcher
 from pillarbox.store.postgres.connection import Database, create_pool, translated
 from pillarbox.store.postgres.copy_in import Progress, copy_from_sqlite
 from pillarbox.store.postgres.feed import NotifyChangeFeed
-from pillarbox.store.postgres.locks import AdvisoryLeadership, AdvisoryMaildropLocks, LockConnection
+from pillarbox.store.postgres.locks import (
+    AdvisoryDestinationSlots,
+    AdvisoryLeadership,
+    AdvisoryMaildropLocks,
+    LockConnection,
+)
 from pillarbox.store.postgres.messages import NewEntry
 from pillarbox.store.postgres.schema import migrate
 from pillarbox.store.postgres.webdata import WebData
@@ -80,6 +85,7 @@ class PostgresStore(WebData):
         self._locks = LockConnection(url)
         self._maildrop_locks = AdvisoryMaildropLocks(self._locks, clock)
         self._leadership = AdvisoryLeadership(self._locks)
+        self._destination_slots = AdvisoryDestinationSlots(self._locks)
         self._batcher = DeliveryBatcher(db, self._seconds)
 
     @classmethod
@@ -114,6 +120,9 @@ class PostgresStore(WebData):
 
     def leadership(self) -> AdvisoryLeadership:
         return self._leadership
+
+    def destination_slots(self) -> AdvisoryDestinationSlots:
+        return self._destination_slots
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

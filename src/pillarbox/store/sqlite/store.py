@@ -70,7 +70,7 @@ from pillarbox.store.sqlite import (
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.feed import PollingChangeFeed
-from pillarbox.store.sqlite.leadership import FileLeadership
+from pillarbox.store.sqlite.file_locks import FileDestinationSlots, FileLeadership, FileLocks
 from pillarbox.store.sqlite.maildrop_locks import FileMaildropLocks
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
@@ -122,7 +122,9 @@ class SQLiteStore(WebData):
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
         self._maildrop_locks = FileMaildropLocks(data_dir / "pop3", clock)
-        self._leadership = FileLeadership(data_dir / "leaders")
+        self._locks = FileLocks(data_dir / "locks")
+        self._leadership = FileLeadership(self._locks)
+        self._destination_slots = FileDestinationSlots(self._locks)
 
     @classmethod
     def open(
@@ -150,7 +152,7 @@ class SQLiteStore(WebData):
 
     async def close(self) -> None:
         self._maildrop_locks.close()
-        self._leadership.close()
+        self._locks.close()
         await self.changes.close()
         await asyncio.to_thread(self._writer.close)
         self._wakeup.close()
@@ -168,6 +170,9 @@ class SQLiteStore(WebData):
 
     def leadership(self) -> FileLeadership:
         return self._leadership
+
+    def destination_slots(self) -> FileDestinationSlots:
+        return self._destination_slots
 
     def _seconds(self) -> int:
         return int(self._clock())
