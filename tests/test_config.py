@@ -505,3 +505,48 @@ def test_acme_refusals(tmp_path: Path) -> None:
     message = refusal(tmp_path, '[acme]\ndirectory = "https://acme.example/dir"\n')
     assert "listen.https" in message and "listen.web" in message
     assert "acme.ca_file: no such file" in refusal(tmp_path, '[acme]\nca_file = "missing.pem"\n')
+
+
+# --------------------------------------------------------------------------------------------------
+# Nodes sharing one file (docs/cluster.md): only their listen addresses differ.
+
+NODES = """
+[listen]
+http = ["127.0.0.1:8080"]
+smtp = ["0.0.0.0:25"]
+
+[nodes.a.listen]
+smtp = ["192.0.2.1:25"]
+
+[nodes.b.listen]
+smtp = ["192.0.2.2:25"]
+imaps = ["192.0.2.2:993"]
+"""
+
+
+def test_each_node_takes_its_own_listen_addresses_from_the_shared_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "pillarbox.toml", NODES)
+    shared = load_config(path, environ={}).listen
+    a = load_config(path, environ={"PILLARBOX_NODE": "a"}).listen
+    b = load_config(path, environ={"PILLARBOX_NODE": "b"}).listen
+    assert [str(e) for e in shared.smtp] == ["0.0.0.0:25"] and shared.imaps == ()
+    assert [str(e) for e in a.smtp] == ["192.0.2.1:25"] and a.http == shared.http and a.imaps == ()
+    assert [str(e) for e in b.smtp] == ["192.0.2.2:25"] and [str(e) for e in b.imaps] == ["192.0.2.2:993"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[nodes.a]\nhostname = "x"\n', "nodes.a: only a listen table may differ per node"),
+    ('[nodes.a.listen]\n[nodes.a.queue]\nworkers = 1\n', "nodes.a: only a listen table may differ per node"),
+    ('nodes = 3\n', "nodes: expected a table"),
+    ('[nodes.a]\nlisten = 3\n', "nodes.a.listen: expected a table"),
+    ('[nodes.a.listen]\nsmtp = ["nowhere"]\n', "nodes.a.listen.smtp"),
+    ('[nodes.a.listen]\nsmpt = ["127.0.0.1:25"]\n', "unknown key nodes.a.listen.smpt"),
+])
+def test_node_tables_are_checked_on_every_node(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in refusal(tmp_path, text)
+
+
+def test_a_node_name_without_its_table_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "pillarbox.toml", NODES)
+    with pytest.raises(ConfigError, match=r"PILLARBOX_NODE=c: the file has no \[nodes\.c\.listen\]"):
+        load_config(path, environ={"PILLARBOX_NODE": "c"})

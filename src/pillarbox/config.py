@@ -34,6 +34,8 @@ from pillarbox.errors import ConfigError
 from pillarbox.paths import default_config_path, default_data_dir
 
 ENV_VAR = "PILLARBOX_CONFIG"
+NODE_VAR = "PILLARBOX_NODE"
+"""Names this node's ``[nodes.NAME]`` table, when nodes sharing one file listen on their own addresses."""
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
 DEFAULT_MIN_FREE_SPACE = 256 * MiB
@@ -779,6 +781,29 @@ def _read(path: Path) -> dict[str, Any]:
         raise _Bad(f"TOML syntax error: {exc}") from None
 
 
+def _for_node(doc: dict[str, Any], node: str | None, base: Path) -> dict[str, Any]:
+    """Nodes sharing one file (docs/cluster.md): on the node started with PILLARBOX_NODE=NAME, the keys of
+    ``[nodes.NAME.listen]`` replace those of ``[listen]``. Nothing else may differ per node; every node's
+    table is checked wherever the file is read."""
+    nodes = doc.pop("nodes", {})
+    if not isinstance(nodes, dict):
+        raise _Bad(f"nodes: {_expected('a table', nodes)}")
+    shared = doc.get("listen") if isinstance(doc.get("listen"), dict) else {}  # else [listen] is refused later
+    listens = {}
+    for name, table in nodes.items():
+        if not isinstance(table, dict) or set(table) != {"listen"}:
+            raise _Bad(f"nodes.{name}: only a listen table may differ per node")
+        if not isinstance(table["listen"], dict):
+            raise _Bad(f"nodes.{name}.listen: {_expected('a table', table['listen'])}")
+        listens[name] = {**shared, **table["listen"]}
+        _build(ListenConfig, listens[name], base, f"nodes.{name}.listen")
+    if node is None:
+        return doc
+    if node not in listens:
+        raise _Bad(f"{NODE_VAR}={node}: the file has no [nodes.{node}.listen]")
+    return {**doc, "listen": listens[node]}
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -786,13 +811,14 @@ def _one_line(text: str) -> str:
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else the default file (``paths``) if
     it exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
-    found = _find(path, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    found = _find(path, environ)
     if found is None:
         return Config()
     try:
-        doc = _read(found)
         source = Path(os.path.abspath(found))
         base = source.parent  # relative paths in a file mean "next to this file"
+        doc = _for_node(_read(found), environ.get(NODE_VAR) or None, base)
         config = _build(Config, doc, base)
     except _Bad as exc:
         raise ConfigError(_one_line(f"{found}: {exc}")) from None

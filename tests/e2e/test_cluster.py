@@ -1,5 +1,6 @@
 """Three nodes, one PostgreSQL: real ``pillarbox serve`` processes that share one database and one config
-(only their listen addresses differ), behaving as one server.
+file (only their SMTP addresses differ, ``[nodes.NAME.listen]`` picked by PILLARBOX_NODE), behaving as one
+server. On one machine they also share the file's data_dir (on separate machines each has its own).
 
 - a delivery over SMTP to one node wakes an IDLE session on another with ``* EXISTS``;
 - two clients on two nodes APPEND into one mailbox in alternation: UIDs strictly increasing, and a third
@@ -44,12 +45,12 @@ QUEUED = 60
 @dataclass
 class Cluster:
     nodes: list[ServerProcess]
-    certificates: list[Path]
+    certificate: Path
     sink: SMTPSink
     mx: MXNet
 
     def tls(self, node: int) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.certificates[node]))
+        context = ssl.create_default_context(cafile=str(self.certificate))  # one for all nodes
         context.check_hostname = False
         return context
 
@@ -57,12 +58,15 @@ class Cluster:
         return RawIMAP(self.nodes[node].port("imaps"), self.tls(node), user)
 
 
-def _config(mx: MXNet, dns: DNSServer, url: str, host: int) -> str:
-    """The one config every node reads; only its own listen addresses differ."""
+HOSTS = (2, 3, 4)
+
+
+def _config(mx: MXNet, dns: DNSServer, url: str) -> str:
+    """The one config every node reads; each node's SMTP address is its own."""
     remote_port = "" if mx.port == SMTP_PORT else f"smtp_port = {mx.port}\n"
+    nodes = "".join(f'[nodes.n{host}.listen]\nsmtp = ["{mx.ip(host)}:{mx.port}"]\n\n' for host in HOSTS)
     return (f'hostname = "mx.example.com"\ndata_dir = "data"\n\n'
-            f'[listen]\nsmtp = ["{mx.ip(host)}:{mx.port}"]\nsubmission = ["127.0.0.1:0"]\n'
-            f'imaps = ["127.0.0.1:0"]\npop3s = ["127.0.0.1:0"]\n\n'
+            f'[listen]\nsubmission = ["127.0.0.1:0"]\nimaps = ["127.0.0.1:0"]\npop3s = ["127.0.0.1:0"]\n\n{nodes}'
             f'[policy]\ncheck = false\n\n[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n\n'
             f"[queue]\nper_domain = {PER_DOMAIN}\nlease = 3\nretry_first = 1\nretry_max = 2\npoll_interval = 0.2\n\n"
             f"[outbound]\n{remote_port}connect_timeout = 3\n\n[store]\nurl = \"{url}\"\n")
@@ -88,16 +92,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet,
     _populate(url)
     dns = DNSServer({("peer.test", "MX"): ["10 mx.peer.test."], ("mx.peer.test", "A"): [mx_net.ip(6)]})
     sink = SMTPSink(host=mx_net.ip(6), port=mx_net.port, data_delay=0.2)  # slow: deliveries overlap the kill
-    root = tmp_path_factory.mktemp("cluster")
-    nodes, certificates = [], []
+    config = tmp_path_factory.mktemp("cluster") / "pillarbox.toml"
+    config.write_text(_config(mx_net, dns, url))
+    nodes: list[ServerProcess] = []
     try:
-        for host in (2, 3, 4):
-            directory = root / f"node{host}"
-            directory.mkdir()
-            (directory / "pillarbox.toml").write_text(_config(mx_net, dns, url, host))
-            nodes.append(ServerProcess(directory / "pillarbox.toml"))
-            certificates.append(directory / "data" / "tls" / "cert.pem")
-        yield Cluster(nodes, certificates, sink, mx_net)
+        for host in HOSTS:
+            nodes.append(ServerProcess(config, shares_data_dir=True, node=f"n{host}"))
+        yield Cluster(nodes, config.parent / "data" / "tls" / "cert.pem", sink, mx_net)
     finally:
         for node in nodes:
             node.kill()
