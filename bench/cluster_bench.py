@@ -109,15 +109,9 @@ def main() -> None:
     if args.backend == "sqlite":
         result = measure(args, None, [])
     else:
-        bin_dir = pg_cluster.binaries()
-        assert bin_dir is not None, "apt-get install postgresql"
-        cluster = pg_cluster.Cluster(bin_dir, durable=True)
-        try:
-            cluster.start()
+        with pg_cluster.running_cluster(durable=True) as cluster:
             stores.make_template(cluster.url())
             result = measure(args, stores.fresh_database(cluster.url()), [postmaster_pid(cluster)])
-        finally:
-            cluster.remove()
     print(json.dumps(result) if args.json else "  ".join(f"{k}={v}" for k, v in result.items()))
 
 

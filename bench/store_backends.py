@@ -62,15 +62,9 @@ def main() -> None:
     if sys.argv[1:] == ["sqlite"]:
         asyncio.run(run("sqlite", []))
         return
-    bin_dir = pg_cluster.binaries()
-    assert bin_dir is not None, "apt-get install postgresql"
-    cluster = pg_cluster.Cluster(bin_dir, durable=True)
-    try:
-        cluster.start()
+    with pg_cluster.running_cluster(durable=True) as cluster:
         stores.make_template(cluster.url())
         asyncio.run(run("postgres", [stores.fresh_database(cluster.url()) for _ in range(4)]))
-    finally:
-        cluster.remove()
 
 
 if __name__ == "__main__":

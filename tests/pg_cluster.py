@@ -86,11 +86,12 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[Cluster]:
+def running_cluster(durable: bool = False) -> Iterator[Cluster]:
+    """``durable``: PostgreSQL's own safe settings, for benchmarks (see ``Cluster``)."""
     bin_dir = binaries()
     if bin_dir is None:
         raise FileNotFoundError("PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql")
-    cluster = Cluster(bin_dir)
+    cluster = Cluster(bin_dir, durable=durable)
     try:
         cluster.start()
         yield cluster

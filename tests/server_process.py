@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.stores import open_at, run_at, store_section
@@ -46,6 +47,16 @@ def init_store(data_dir: Path) -> None:
 
 async def _nothing(store: object) -> None:
     return None
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30) -> bool:
+    """Poll ``check`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def cli_env(cheap_hashes: bool = True) -> dict[str, str]:

@@ -339,6 +339,13 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ('[policy]\nreports_to = "a b"', "policy.reports_to: expected the part of an address before the @"),
     ('[policy]\nreceived_report_max_size = 0', "policy.received_report_max_size: expected a size above zero"),
     ("[web]\ndns_status_ttl = 5", "web.dns_status_ttl: expected an integer of at least 60"),
+    # nodes sharing one file: every node's table is checked on every node
+    ('[nodes.a]\nhostname = "x"\n', "nodes.a: only a listen table may differ per node"),
+    ('[nodes.a.listen]\n[nodes.a.queue]\nworkers = 1\n', "nodes.a: only a listen table may differ per node"),
+    ('nodes = 3\n', "nodes: expected a table"),
+    ('[nodes.a]\nlisten = 3\n', "nodes.a.listen: expected a table"),
+    ('[nodes.a.listen]\nsmtp = ["nowhere"]\n', "nodes.a.listen.smtp"),
+    ('[nodes.a.listen]\nsmpt = ["127.0.0.1:25"]\n', "unknown key nodes.a.listen.smpt"),
 ])
 def test_bad_values(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in refusal(tmp_path, text)
@@ -532,18 +539,6 @@ def test_each_node_takes_its_own_listen_addresses_from_the_shared_file(tmp_path:
     assert [str(e) for e in shared.smtp] == ["0.0.0.0:25"] and shared.imaps == ()
     assert [str(e) for e in a.smtp] == ["192.0.2.1:25"] and a.http == shared.http and a.imaps == ()
     assert [str(e) for e in b.smtp] == ["192.0.2.2:25"] and [str(e) for e in b.imaps] == ["192.0.2.2:993"]
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ('[nodes.a]\nhostname = "x"\n', "nodes.a: only a listen table may differ per node"),
-    ('[nodes.a.listen]\n[nodes.a.queue]\nworkers = 1\n', "nodes.a: only a listen table may differ per node"),
-    ('nodes = 3\n', "nodes: expected a table"),
-    ('[nodes.a]\nlisten = 3\n', "nodes.a.listen: expected a table"),
-    ('[nodes.a.listen]\nsmtp = ["nowhere"]\n', "nodes.a.listen.smtp"),
-    ('[nodes.a.listen]\nsmpt = ["127.0.0.1:25"]\n', "unknown key nodes.a.listen.smpt"),
-])
-def test_node_tables_are_checked_on_every_node(tmp_path: Path, text: str, expected: str) -> None:
-    assert expected in refusal(tmp_path, text)
 
 
 def test_a_node_name_without_its_table_is_refused(tmp_path: Path) -> None:

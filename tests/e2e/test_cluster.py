@@ -21,7 +21,7 @@ import smtplib
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from tests.dnsserver import DNSServer
 from tests.e2e.outbound_env import SMTP_PORT, MXNet
 from tests.imap_wire.raw import RawIMAP
 from tests.outbound.smtpsink import SMTPSink
-from tests.server_process import ServerProcess
+from tests.server_process import ServerProcess, eventually
 from tests.smtp.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -105,15 +105,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet,
         sink.close()
         dns.close()
         stores.drop_database(postgres_cluster.url(), url)
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_delivery_on_one_node_wakes_idle_on_another(cluster: Cluster):
@@ -197,11 +188,11 @@ def test_queued_mail_is_drained_by_the_nodes_and_a_killed_node_loses_nothing(clu
             client.sendmail("alice@example.com", ["far@peer.test"],
                             b"From: alice@example.com\r\nMessage-ID: <m%d@example.com>\r\nSubject: %d\r\n\r\nhello\r\n"
                             % (n, n))
-    assert _eventually(lambda: len(cluster.sink.messages) >= QUEUED // 2)
+    assert eventually(lambda: len(cluster.sink.messages) >= QUEUED // 2, 60)
     cluster.nodes[1].kill()
     assert len(cluster.sink.messages) < QUEUED  # killed mid-way through the queue
     expected = {f"<m{n}@example.com>" for n in range(QUEUED)}
-    assert _eventually(lambda: expected <= _message_ids(cluster.sink)), expected - _message_ids(cluster.sink)
+    assert eventually(lambda: expected <= _message_ids(cluster.sink), 60), expected - _message_ids(cluster.sink)
     counts = Counter(re.search(rb"Message-ID: (<[^>]+>)", m.data).group(1).decode()
                      for m in cluster.sink.messages)
     duplicates = {mid: count for mid, count in counts.items() if count > 1}

@@ -4,7 +4,6 @@ the same UIDVALIDITYs and UIDs, so it fetches no message body and changes nothin
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from pillarbox.auth.passwords import make_credentials
 from pillarbox.store.records import DeliveryTarget
 from tests import pg_cluster, stores
+from tests.mbsync import run_mbsync
 from tests.server_process import ServerProcess, pillarbox, run_at, write_config
 from tests.smtp.conftest import PASSWORD
 
@@ -21,20 +21,8 @@ USER = "dave@example.com"
 
 
 def _mbsync(server: ServerProcess, home: Path) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("mbsync")
-    assert binary, "mbsync is installed by scripts/test.sh (Debian package isync)"
-    local = home / "Mail"
-    local.mkdir(exist_ok=True)
-    config = home / ".mbsyncrc"
-    config.write_text(
-        f"IMAPAccount pb\nHost localhost\nPort {server.port('imap')}\nUser {USER}\nPass \"{PASSWORD}\"\n"
-        f"SSLType STARTTLS\nCertificateFile {server.config.parent / 'data' / 'tls' / 'cert.pem'}\n\n"
-        "IMAPStore pb-remote\nAccount pb\n\n"
-        f"MaildirStore pb-local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n"
-        "Channel pb\nFar :pb-remote:\nNear :pb-local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"
-    )
-    return subprocess.run([binary, "-Dn", "-c", str(config), "-a"], capture_output=True, text=True, timeout=120,
-                          env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    certificate = server.config.parent / "data" / "tls" / "cert.pem"
+    return run_mbsync(server.port("imap"), certificate, home, USER, network_log=True)
 
 
 async def _fill(store) -> None:

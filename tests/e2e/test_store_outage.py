@@ -12,10 +12,9 @@ import imaplib
 import poplib
 import smtplib
 import ssl
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from pillarbox.auth.passwords import make_credentials
 from pillarbox.store.postgres.store import PostgresStore
 from pillarbox.store.records import DeliveryTarget
 from tests import pg_cluster
-from tests.server_process import ServerProcess, pillarbox, write_config
+from tests.server_process import ServerProcess, eventually, pillarbox, write_config
 from tests.smtp.conftest import NO_POLICY, PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -61,15 +60,6 @@ def _health(port: int) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _send(port: int) -> tuple[int, bytes]:
@@ -109,7 +99,7 @@ def test_the_store_goes_away_and_comes_back(tmp_path: Path, cluster: pg_cluster.
         assert _health(server.port("http")) == 503
 
         cluster.resume()
-        assert _eventually(lambda: _health(server.port("http")) == 200)
+        assert eventually(lambda: _health(server.port("http")) == 200)
         assert _send(server.port("smtp"))[0] == 250
         status, answer = imap.status("INBOX", "(MESSAGES)")
         assert status == "OK" and b"(MESSAGES 3)" in answer[0]  # the refused message was not stored

@@ -1,5 +1,9 @@
 """Locks of a SQLite data_dir that every server process on it sees: an flock(2) of ``<name>.lock`` in
-``data_dir/locks``, dropped by the kernel when the holder dies (no stale lock).
+a folder of the data_dir, dropped by the kernel when the holder dies (no stale lock).
+
+- POP3 maildrops (``maildrop_locks.py``, in ``data_dir/pop3``).
+
+In ``data_dir/locks``:
 
 - Leaders of singleton jobs (``store.api.Leadership``). One server runs per data_dir (its serve lock), so
   that is nearly always the server itself; the lock keeps it right where two run on one data_dir.
@@ -24,12 +28,15 @@ class FileLocks:
     def holds(self, name: str) -> bool:
         return name in self._held
 
+    def path(self, name: str) -> Path:
+        return self._directory / f"{name}.lock"
+
     def try_lock(self, name: str) -> bool:
         """True when this process holds ``name`` now (taken, or held already)."""
         if name in self._held:
             return True
         make_private_dirs(self._directory)
-        fd = os.open(self._directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.path(name), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -3,14 +3,13 @@ data_dir (``workers``) sees them (``store.api.MaildropLocks``)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pillarbox.store.files import make_private_dirs
 from pillarbox.store.reserve import is_disk_full, storage_full
+from pillarbox.store.sqlite.file_locks import FileLocks
 
 
 class FileMaildropLocks:
@@ -20,49 +19,37 @@ class FileMaildropLocks:
     leaves no stale lock), and the file's modification time is the account's last login."""
 
     def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
-        self._directory = directory
+        self._locks = FileLocks(directory)
         self._clock = clock
-        self._held: dict[int, int] = {}  # account id -> the locked file descriptor
 
     async def acquire(self, account_id: int) -> bool:
-        if account_id in self._held:
+        name = str(account_id)
+        if self._locks.holds(name):
             return False
         try:
-            make_private_dirs(self._directory)
-            fd = os.open(self._path(account_id), os.O_RDWR | os.O_CREAT, 0o600)
+            if not self._locks.try_lock(name):
+                return False  # a session in this process or another one holds it
         except OSError as exc:  # a full disk has no room for a new lock file: -ERR [SYS/TEMP], not a hang-up
             if is_disk_full(exc):
                 raise storage_full(exc) from exc
             raise
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False  # a session in this process or another one holds it
         now = self._clock()
-        os.utime(fd, (now, now))
-        self._held[account_id] = fd
+        os.utime(self._locks.path(name), (now, now))
         return True
 
     def release(self, account_id: int) -> None:
-        fd = self._held.pop(account_id, None)
-        if fd is not None:
-            os.close(fd)  # and with it the lock
+        self._locks.unlock(str(account_id))
 
     def close(self) -> None:
         """Let go of every lock (as the process's exit would)."""
-        for account_id in list(self._held):
-            self.release(account_id)
+        self._locks.close()
 
     async def too_soon(self, account_id: int, login_delay: int) -> bool:
         """RFC 2449 6.5: fewer than ``login_delay`` seconds since the last successful login."""
         if login_delay <= 0:
             return False
         try:
-            last = os.stat(self._path(account_id)).st_mtime
+            last = os.stat(self._locks.path(str(account_id))).st_mtime
         except FileNotFoundError:
             return False
         return self._clock() - last < login_delay
-
-    def _path(self, account_id: int) -> Path:
-        return self._directory / f"{account_id}.lock"
