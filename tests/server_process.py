@@ -92,21 +92,21 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
 
 
 class ServerProcess:
-    def __init__(self, config: Path, shares_data_dir: bool = False, cheap_hashes: bool = True,
-                 node: str | None = None) -> None:
+    def __init__(
+        self, config: Path, shares_data_dir: bool = False, cheap_hashes: bool = True, serve_args: tuple[str, ...] = (),
+    ) -> None:
         """``shares_data_dir``: a second server on a data_dir another one runs on, which ``serve`` refuses
         but for tests that play two processes with a port each (PILLARBOX_TESTS_SHARE_DATA_DIR).
-        ``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest. ``node``:
-        PILLARBOX_NODE, the ``[nodes.NAME]`` of a config that several nodes share."""
+        ``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest.
+        ``serve_args``: options of ``serve`` (``--node NAME``)."""
         self.config = config
         self.lines: list[str] = []
         self.addresses: dict[str, tuple[str, int]] = {}
         self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pillarbox", "--config", str(config), "serve"],
+            [sys.executable, "-m", "pillarbox", "--config", str(config), "serve", *serve_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={**cli_env(cheap_hashes), **({"PILLARBOX_TESTS_SHARE_DATA_DIR": "1"} if shares_data_dir else {}),
-                 **({"PILLARBOX_NODE": node} if node else {})},
+            env={**cli_env(cheap_hashes), **({"PILLARBOX_TESTS_SHARE_DATA_DIR": "1"} if shares_data_dir else {})},
         )
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()

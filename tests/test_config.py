@@ -256,7 +256,7 @@ def test_absolute_data_dir_is_kept(tmp_path: Path) -> None:
 
 def test_empty_listen_table_starts_nothing(tmp_path: Path) -> None:
     config = load_config(write(tmp_path / "pillarbox.toml", "[listen]\n"), environ={})
-    assert all(value == () for value in vars(config.listen).values())
+    assert config.listen.endpoints() == {}
 
 
 def test_imap_max_literal_can_be_set_apart(tmp_path: Path) -> None:
@@ -339,13 +339,6 @@ def test_port_zero_is_allowed_for_tests(tmp_path: Path) -> None:
     ('[policy]\nreports_to = "a b"', "policy.reports_to: expected the part of an address before the @"),
     ('[policy]\nreceived_report_max_size = 0', "policy.received_report_max_size: expected a size above zero"),
     ("[web]\ndns_status_ttl = 5", "web.dns_status_ttl: expected an integer of at least 60"),
-    # nodes sharing one file: every node's table is checked on every node
-    ('[nodes.a]\nhostname = "x"\n', "nodes.a: only a listen table may differ per node"),
-    ('[nodes.a.listen]\n[nodes.a.queue]\nworkers = 1\n', "nodes.a: only a listen table may differ per node"),
-    ('nodes = 3\n', "nodes: expected a table"),
-    ('[nodes.a]\nlisten = 3\n', "nodes.a.listen: expected a table"),
-    ('[nodes.a.listen]\nsmtp = ["nowhere"]\n', "nodes.a.listen.smtp"),
-    ('[nodes.a.listen]\nsmpt = ["127.0.0.1:25"]\n', "unknown key nodes.a.listen.smpt"),
 ])
 def test_bad_values(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in refusal(tmp_path, text)
@@ -512,36 +505,3 @@ def test_acme_refusals(tmp_path: Path) -> None:
     message = refusal(tmp_path, '[acme]\ndirectory = "https://acme.example/dir"\n')
     assert "listen.https" in message and "listen.web" in message
     assert "acme.ca_file: no such file" in refusal(tmp_path, '[acme]\nca_file = "missing.pem"\n')
-
-
-# --------------------------------------------------------------------------------------------------
-# Nodes sharing one file (docs/cluster.md): only their listen addresses differ.
-
-NODES = """
-[listen]
-http = ["127.0.0.1:8080"]
-smtp = ["0.0.0.0:25"]
-
-[nodes.a.listen]
-smtp = ["192.0.2.1:25"]
-
-[nodes.b.listen]
-smtp = ["192.0.2.2:25"]
-imaps = ["192.0.2.2:993"]
-"""
-
-
-def test_each_node_takes_its_own_listen_addresses_from_the_shared_file(tmp_path: Path) -> None:
-    path = write(tmp_path / "pillarbox.toml", NODES)
-    shared = load_config(path, environ={}).listen
-    a = load_config(path, environ={"PILLARBOX_NODE": "a"}).listen
-    b = load_config(path, environ={"PILLARBOX_NODE": "b"}).listen
-    assert [str(e) for e in shared.smtp] == ["0.0.0.0:25"] and shared.imaps == ()
-    assert [str(e) for e in a.smtp] == ["192.0.2.1:25"] and a.http == shared.http and a.imaps == ()
-    assert [str(e) for e in b.smtp] == ["192.0.2.2:25"] and [str(e) for e in b.imaps] == ["192.0.2.2:993"]
-
-
-def test_a_node_name_without_its_table_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path / "pillarbox.toml", NODES)
-    with pytest.raises(ConfigError, match=r"PILLARBOX_NODE=c: the file has no \[nodes\.c\.listen\]"):
-        load_config(path, environ={"PILLARBOX_NODE": "c"})

@@ -29,7 +29,7 @@ from pillarbox.auth.passwords import PasswordHashing, hash_parameters
 from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
 from pillarbox.background import BackgroundTask, LeaderOnly
 from pillarbox.clientsetup import configured_ports
-from pillarbox.config import Config, Endpoint, LimitsConfig
+from pillarbox.config import Config, Endpoint, LimitsConfig, ListenConfig
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap import response as imap_response
@@ -40,9 +40,10 @@ from pillarbox.mime.headers import HeaderLimits
 from pillarbox.net.balance import LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, PoolLimits
 from pillarbox.net.listener import Connection, Listener
+from pillarbox.net.proxy import ProxyPolicy
 from pillarbox.net.spool import SpoolArea
 from pillarbox.net.tls import TLSContextHolder, certificate_facts
-from pillarbox.obs import get_logger, log_event, render_metrics, set_process_label, setup_logging
+from pillarbox.obs import get_logger, log_event, render_metrics, set_node_name, set_process_label, setup_logging
 from pillarbox.policy.dmarc_reports import DMARCReporter, DMARCReportTask
 from pillarbox.policy.inbound import InboundPolicy, PolicySettings
 from pillarbox.policy.received.intake import ReportIntake
@@ -300,7 +301,7 @@ async def start_listeners(
 ) -> None:
     """Bind and serve every configured listener; a worker serves the ``inherited`` sockets instead."""
     specs = service_specs()
-    for name, endpoints in _configured(services.config).items():
+    for name, endpoints in services.config.listen.endpoints().items():
         spec = specs.get(name)
         if spec is None:
             log_event(log, "warning", "listener not started: protocol not implemented yet", service=name)
@@ -312,7 +313,7 @@ async def start_listeners(
             endpoints, spec.make_handler(services), tls=tls if spec.implicit_tls else None,
             limiter=services.limiters[spec.pool], refusal=spec.refusal, name=name,
             balance=services.balance if name not in PRIMARY_ONLY else None,
-            send_timeout=services.config.limits.send_timeout,
+            send_timeout=services.config.limits.send_timeout, proxy=_proxy_policy(services.config.listen, name),
         )
         try:
             await listener.start(inherited[name] if inherited is not None else None)
@@ -323,6 +324,11 @@ async def start_listeners(
             log_event(log, "info", "listening", service=name, address=str(Endpoint(host, port)))
 
 
+def _proxy_policy(listen: ListenConfig, name: str) -> ProxyPolicy | None:
+    """Behind a load balancer: who may say, in a PROXY header, which client a connection is for."""
+    return ProxyPolicy(listen.proxy_trusted, listen.proxy_timeout) if name in listen.proxy_protocol else None
+
+
 PRIMARY_ONLY = ("http", "web", "https")
 """Listeners the primary keeps: health, metrics and the web face (its traffic is small), and the ACME
 challenges (answered by the process that orders)."""
@@ -331,12 +337,6 @@ challenges (answered by the process that orders)."""
 def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
     """What workers inherit: every protocol listener but ``PRIMARY_ONLY``."""
     return {listener.name: listener.sockets for listener in services.listeners if listener.name not in PRIMARY_ONLY}
-
-
-def _configured(config: Config) -> dict[str, tuple[Endpoint, ...]]:
-    listen = config.listen
-    names = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "web", "https")
-    return {name: getattr(listen, name) for name in names if getattr(listen, name)}
 
 
 def background_tasks(services: Services) -> list[BackgroundTask]:
@@ -502,6 +502,7 @@ def _reload_tls(services: Services) -> None:
 def serve(config: Config, worker: WorkerSetup | None = None) -> int:
     """Run the server until a stop signal; the exit status for the CLI."""
     setup_logging(config.log.level, config.log.format)
+    set_node_name(config.node or None)
     if worker is not None:
         set_process_label(str(worker.index))
     elif worker_count(config) > 1:

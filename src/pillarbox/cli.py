@@ -125,6 +125,8 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="run the mail server")
     serve.set_defaults(func=None)
+    serve.add_argument("--node", metavar="NAME",
+                       help="this server is node NAME: the file's [nodes.NAME] table says where it listens")
     # how the primary starts a worker process (pillarbox.workers), not for people
     serve.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     serve.add_argument("--inherit", default="", help=argparse.SUPPRESS)
@@ -285,7 +287,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         os.umask(UMASK)
         return int(args.func(args))
     os.umask(UMASK)  # whatever any command creates in the data_dir is its owner's alone (store/files.py)
-    config = load_config(args.config)
+    config = load_config(args.config, node=getattr(args, "node", None))
     if args.log_level:
         config = replace(config, log=replace(config.log, level=args.log_level))
     if args.command == "serve":

@@ -34,8 +34,6 @@ from pillarbox.errors import ConfigError
 from pillarbox.paths import default_config_path, default_data_dir
 
 ENV_VAR = "PILLARBOX_CONFIG"
-NODE_VAR = "PILLARBOX_NODE"
-"""Names this node's ``[nodes.NAME]`` table, when nodes sharing one file listen on their own addresses."""
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
 DEFAULT_MIN_FREE_SPACE = 256 * MiB
@@ -283,6 +281,34 @@ def _listen(*texts: str) -> Any:
     return _setting(tuple(Endpoint.parse(t) for t in texts), _endpoints())
 
 
+LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "web", "https")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _listener_names(value: Any, base: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _expected("an array of listener names", value)
+    for name in value:
+        if name not in LISTENERS:
+            close = difflib.get_close_matches(name, LISTENERS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise _Bad(f"{_show(name)} is not a listener{hint}; the listeners are {', '.join(LISTENERS)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _networks(value: Any, base: Path) -> tuple[Network, ...]:
+    """A list of networks ("10.0.0.0/8", "2001:db8::/32") or single addresses ("192.0.2.10")."""
+    if not isinstance(value, list):
+        raise _expected('an array of networks such as "10.0.0.0/8"', value)
+    found = []
+    for text in value:
+        try:
+            found.append(ipaddress.ip_network(text if isinstance(text, str) else None, strict=True))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise _Bad(f'expected a network such as "10.0.0.0/8", got {_show(text)} ({exc})') from None
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class ListenConfig:
     """Where each service listens. A ``[listen]`` table in the file replaces all of these defaults:
@@ -301,17 +327,29 @@ class ListenConfig:
     # account pages, the JSON API, autoconfig, MTA-STS policies, ACME TLS-ALPN-01; never /metrics.
     web: tuple[Endpoint, ...] = _setting((), _endpoints())
     https: tuple[Endpoint, ...] = _setting((), _endpoints())
+    # Behind a load balancer (net/proxy.py): these listeners take the client's address from a PROXY
+    # protocol header, which only sources in proxy_trusted may send (any other is closed unread).
+    proxy_protocol: tuple[str, ...] = _setting((), _listener_names)
+    proxy_trusted: tuple[Network, ...] = _setting((), _networks)
+    proxy_timeout: float = 5.0
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
         seen: dict[Endpoint, str] = {}
-        for f in fields(cls):
-            given.setdefault(f.name, ())
-            for endpoint in given[f.name]:
+        for name in LISTENERS:
+            given.setdefault(name, ())
+            for endpoint in given[name]:
                 # Two services on one address would fail at bind time with a far less helpful message.
                 if endpoint in seen and endpoint.port != 0:
-                    raise _Bad(f"{where}.{f.name}: {endpoint} is also used by {where}.{seen[endpoint]}")
-                seen[endpoint] = f.name
+                    raise _Bad(f"{where}.{name}: {endpoint} is also used by {where}.{seen[endpoint]}")
+                seen[endpoint] = name
+        if given.get("proxy_protocol") and not given.get("proxy_trusted"):
+            raise _Bad(f"{where}.proxy_trusted: missing; {where}.proxy_protocol needs the load balancers'"
+                       " networks (a PROXY header from anyone else is refused)")
+
+    def endpoints(self) -> dict[str, tuple[Endpoint, ...]]:
+        """The listeners that have addresses, by name."""
+        return {name: getattr(self, name) for name in LISTENERS if getattr(self, name)}
 
 
 @dataclass(frozen=True)
@@ -692,6 +730,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
+    node: str = field(default="", metadata={"internal": True})
+    """The ``[nodes.NAME]`` table this server was started with (``serve --node NAME``), "" for none."""
 
     @classmethod
     def _complete(cls, given: dict[str, Any], where: str) -> None:
@@ -781,45 +821,65 @@ def _read(path: Path) -> dict[str, Any]:
         raise _Bad(f"TOML syntax error: {exc}") from None
 
 
-def _for_node(doc: dict[str, Any], node: str | None, base: Path) -> dict[str, Any]:
-    """Nodes sharing one file (docs/cluster.md): on the node started with PILLARBOX_NODE=NAME, the keys of
-    ``[nodes.NAME.listen]`` replace those of ``[listen]``. Nothing else may differ per node; every node's
-    table is checked wherever the file is read."""
-    nodes = doc.pop("nodes", {})
-    if not isinstance(nodes, dict):
-        raise _Bad(f"nodes: {_expected('a table', nodes)}")
-    shared = doc.get("listen") if isinstance(doc.get("listen"), dict) else {}  # else [listen] is refused later
-    listens = {}
-    for name, table in nodes.items():
-        if not isinstance(table, dict) or set(table) != {"listen"}:
-            raise _Bad(f"nodes.{name}: only a listen table may differ per node")
-        if not isinstance(table["listen"], dict):
-            raise _Bad(f"nodes.{name}.listen: {_expected('a table', table['listen'])}")
-        listens[name] = {**shared, **table["listen"]}
-        _build(ListenConfig, listens[name], base, f"nodes.{name}.listen")
-    if node is None:
-        return doc
-    if node not in listens:
-        raise _Bad(f"{NODE_VAR}={node}: the file has no [nodes.{node}.listen]")
-    return {**doc, "listen": listens[node]}
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+# --------------------------------------------------------------------------------------------------
+# Nodes: several servers on one store (docs/cluster.md) read one file; [nodes.NAME] says what differs.
+
+NODE_TABLES = ("listen",)
+"""What a ``[nodes.NAME]`` table may hold: the rest of the file is every node's."""
+
+
+def _for_node(config: Config, doc: dict[str, Any], nodes: Any, node: str | None, base: Path) -> Config:
+    """``config`` as node ``node`` sees it; every ``[nodes.NAME]`` table is checked, whichever node runs."""
+    if not isinstance(nodes, dict):
+        raise _Bad(f"nodes: {_expected('a table of [nodes.NAME] tables', nodes)}")
+    views = {name: _node_listen(doc.get("listen"), name, table, base) for name, table in nodes.items()}
+    if node is None:
+        return config
+    if node not in views:
+        known = ", ".join(_key("nodes", name) for name in views) or "none"
+        raise _Bad(f"{_key('nodes', node)}: no such table for serve --node {node} (the file has: {known})")
+    listen = views[node] or config.listen
+    Config._complete({"acme": config.acme, "listen": listen}, _key("nodes", node))
+    return replace(config, listen=listen, node=node)
+
+
+def _node_listen(shared: Any, name: str, table: Any, base: Path) -> ListenConfig | None:
+    """The ``[listen]`` of node ``name``: its own keys over the file's; None when it changes nothing."""
+    where = _key("nodes", name)
+    if not isinstance(table, dict):
+        raise _Bad(f"{where}: {_expected('a table', table)}")
+    for key in table:
+        if key not in NODE_TABLES:
+            raise _Bad(f"{_key(where, key)}: only {', '.join(NODE_TABLES)} may differ per node;"
+                       " every other setting is shared by all nodes")
+    if "listen" not in table:
+        return None
+    if not isinstance(table["listen"], dict):
+        raise _Bad(f"{where}.listen: {_expected('a table', table['listen'])}")
+    return _build(ListenConfig, {**(shared or {}), **table["listen"]}, base, f"{where}.listen")
+
+
+def load_config(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None, node: str | None = None,
+) -> Config:
     """Read the configuration: ``path``, else ``$PILLARBOX_CONFIG``, else the default file (``paths``) if
-    it exists, else the built-in defaults. Raises ConfigError with one line naming the file and the key."""
-    environ = os.environ if environ is None else environ
-    found = _find(path, environ)
+    it exists, else the built-in defaults; ``node``: as the ``[nodes.NODE]`` table of the file changes it.
+    Raises ConfigError with one line naming the file and the key."""
+    found = _find(path, os.environ if environ is None else environ)
     if found is None:
+        if node is not None:
+            raise ConfigError(f"serve --node {node}: no configuration file with a [nodes.{node}] table")
         return Config()
     try:
+        doc = _read(found)
         source = Path(os.path.abspath(found))
         base = source.parent  # relative paths in a file mean "next to this file"
-        doc = _for_node(_read(found), environ.get(NODE_VAR) or None, base)
-        config = _build(Config, doc, base)
+        nodes = doc.pop("nodes", {})
+        config = _for_node(_build(Config, doc, base), doc, nodes, node, base)
     except _Bad as exc:
         raise ConfigError(_one_line(f"{found}: {exc}")) from None
     return replace(config, source=source)

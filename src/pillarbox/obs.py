@@ -31,7 +31,7 @@ ROOT_LOGGER = "pillarbox"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
                 logging.ERROR: "error", logging.CRITICAL: "critical"}
-_RESERVED = ("ts", "level", "logger", "proc", "msg", "exc")
+_RESERVED = ("ts", "level", "logger", "node", "proc", "msg", "exc")
 
 # --------------------------------------------------------------------------------------------------
 # Logging.
@@ -62,6 +62,7 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 _process_label: str | None = None
+_node_name: str | None = None
 
 
 def set_process_label(label: str | None) -> None:
@@ -70,10 +71,18 @@ def set_process_label(label: str | None) -> None:
     _process_label = label
 
 
+def set_node_name(name: str | None) -> None:
+    """With several nodes (``serve --node NAME``), every line says which one wrote it (``node=``)."""
+    global _node_name
+    _node_name = name
+
+
 def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
     """Everything a line carries, in order: the fixed keys first, then the caller's fields."""
     out: dict[str, Any] = {"ts": _timestamp(record), "level": _LEVEL_NAMES.get(record.levelno, "info"),
                            "logger": _short_name(record.name)}
+    if _node_name is not None:
+        out["node"] = _node_name
     if _process_label is not None:
         out["proc"] = _process_label
     out["msg"] = record.getMessage()

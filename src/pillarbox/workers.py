@@ -158,7 +158,8 @@ class WorkerPool:
         command = [sys.executable, "-m", "pillarbox", "--log-level", self.config.log.level]
         if self.config.source is not None:
             command += ["--config", str(self.config.source)]
-        command += ["serve", "--worker", str(index), "--inherit", inherit, "--parent-fd", str(self._parent_read)]
+        command += ["serve", *(["--node", self.config.node] if self.config.node else []),
+                    "--worker", str(index), "--inherit", inherit, "--parent-fd", str(self._parent_read)]
         process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.DEVNULL, pass_fds=[*fds, self._parent_read])
         self._processes[index] = process

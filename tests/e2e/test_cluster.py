@@ -1,5 +1,5 @@
 """Three nodes, one PostgreSQL: real ``pillarbox serve`` processes that share one database and one config
-file (only their SMTP addresses differ, ``[nodes.NAME.listen]`` picked by PILLARBOX_NODE), behaving as one
+file (only their SMTP addresses differ, ``[nodes.NAME.listen]`` picked by ``serve --node``), behaving as one
 server. On one machine they also share the file's data_dir (on separate machines each has its own).
 
 - a delivery over SMTP to one node wakes an IDLE session on another with ``* EXISTS``;
@@ -97,7 +97,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet,
     nodes: list[ServerProcess] = []
     try:
         for host in HOSTS:
-            nodes.append(ServerProcess(config, shares_data_dir=True, node=f"n{host}"))
+            nodes.append(ServerProcess(config, shares_data_dir=True, serve_args=("--node", f"n{host}")))
         yield Cluster(nodes, config.parent / "data" / "tls" / "cert.pem", sink, mx_net)
     finally:
         for node in nodes:

@@ -35,11 +35,16 @@ class WebServer:
         return pillarbox(self.config, *args, input=input, check=check).stdout.decode()
 
     def client(self) -> httpx.Client:
+        """Over plain http: the internal face (``/metrics``), anonymous requests, API tokens."""
         return httpx.Client(base_url=self.base, timeout=30)
 
+    def tls_client(self) -> httpx.Client:
+        """Over https (the server's self-signed certificate): where a password is taken."""
+        return httpx.Client(base_url=self.tls_base, timeout=30, verify=False)
+
     def login(self, address: str, password: str) -> tuple[httpx.Client, str]:
-        """A client with a session, and the session's CSRF token."""
-        client = self.client()
+        """A client with a session over https, and the session's CSRF token."""
+        client = self.tls_client()
         answer = client.post("/api/v1/session", json={"address": address, "password": password})
         assert answer.status_code == 200, answer.text
         return client, answer.json()["csrf"]

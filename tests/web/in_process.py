@@ -3,6 +3,7 @@ resolver): for what a subprocess cannot show without sleeping (session expiry, c
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -19,6 +20,7 @@ from pillarbox.auth.passwords import CHEAP, PasswordHashing, make_credentials
 from pillarbox.auth.throttle import LoginThrottle
 from pillarbox.config import Config
 from pillarbox.net.listener import Listener
+from pillarbox.net.tls import TLSContextHolder, ensure_certificate
 from pillarbox.obs import render_metrics
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.server import HttpLimits, HttpServer
@@ -49,8 +51,12 @@ class Site:
     clock: Clock
     base: str
 
+    certificate: Path
+
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base, timeout=30)
+        trust = ssl.create_default_context(cafile=str(self.certificate))
+        trust.check_hostname = False  # the certificate names localhost, the base is 127.0.0.1 (IPv4 only)
+        return httpx.AsyncClient(base_url=self.base, timeout=30, verify=trust)
 
     async def login(self, address: str = ADMIN, password: str = PASSWORD) -> tuple[httpx.AsyncClient, str]:
         client = self.client()
@@ -61,7 +67,8 @@ class Site:
 
 @asynccontextmanager
 async def serve_site(data_dir: Path, resolver: Any = None, **web: Any) -> AsyncIterator[Site]:
-    """A store with example.com and an admin, and the whole site on 127.0.0.1, all on one fake clock."""
+    """A store with example.com and an admin, and the whole site on 127.0.0.1 over TLS (a password is
+    taken over https only), all on one fake clock."""
     clock = Clock()
     config = Config(hostname="mx.test", data_dir=data_dir)
     config = replace(config, web=replace(config.web, **web))
@@ -73,11 +80,13 @@ async def serve_site(data_dir: Path, resolver: Any = None, **web: Any) -> AsyncI
                                   LoginCache(900, 100))
     services = WebServices(config, store, authenticator, OPERATIONS, Context(store, config, resolver, {}),
                            store.healthy, render_metrics, {}, clock=clock)
-    listener = Listener([("127.0.0.1", 0)], HttpServer(build_site(services), HttpLimits()).handle)
+    certificate, key = ensure_certificate(data_dir, "localhost")
+    listener = Listener([("127.0.0.1", 0)], HttpServer(build_site(services), HttpLimits()).handle,
+                        tls=TLSContextHolder(certificate, key))
     await listener.start()
     host, port = listener.addresses[0]
     try:
-        yield Site(services, store, clock, f"http://{host}:{port}")
+        yield Site(services, store, clock, f"https://{host}:{port}", certificate)
     finally:
         await listener.stop()
         await store.close()

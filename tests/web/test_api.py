@@ -9,6 +9,8 @@ import httpx
 import pytest
 from tests.web.conftest import ADMIN, ADMIN_PASSWORD, USER, USER_PASSWORD, WebServer
 
+from pillarbox.web.auth import NEEDS_TLS
+
 
 @pytest.fixture(scope="module")
 def admin(web: WebServer) -> httpx.Client:
@@ -99,7 +101,7 @@ def test_a_user_reaches_only_their_own_account(web: WebServer) -> None:
 def test_no_login_no_access(web: WebServer) -> None:
     anonymous = web.client()
     assert anonymous.get("/api/v1/users").status_code == 401
-    assert anonymous.post("/api/v1/session", json={"address": ADMIN, "password": "wrong"}).status_code == 401
+    assert web.tls_client().post("/api/v1/session", json={"address": ADMIN, "password": "wrong"}).status_code == 401
 
 
 def test_csrf_is_required_for_changes(web: WebServer) -> None:
@@ -131,7 +133,7 @@ def test_logout_ends_the_session(web: WebServer) -> None:
     client, csrf = web.login(USER, USER_PASSWORD)
     cookie = dict(client.cookies)
     assert client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 200
-    replay = web.client()
+    replay = web.tls_client()
     replay.cookies.update(cookie)
     assert replay.get("/api/v1/account").status_code == 401
 
@@ -142,8 +144,21 @@ def test_session_cookie_flags(web: WebServer) -> None:
     cookie = answer.headers["set-cookie"].lower()
     assert cookie.startswith("__host-pb_session=")
     assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
-    plain = web.client().post("/api/v1/session", json={"address": USER, "password": USER_PASSWORD})
-    assert "secure" not in plain.headers["set-cookie"].lower()
+
+
+def test_a_password_over_plain_http_is_refused_unread(web: WebServer) -> None:
+    """The ``http`` listener took passwords in clear (issue 13). Now the right password too is refused
+    there, before it is looked at: no session, the form says why; API tokens still work over http."""
+    plain, right = web.client(), {"address": USER, "password": USER_PASSWORD}
+    answer = plain.post("/api/v1/session", json=right)
+    assert (answer.status_code, answer.json()) == (403, {"error": NEEDS_TLS})
+    assert "set-cookie" not in answer.headers
+    form = plain.post("/login", data=right)
+    assert form.status_code == 403 and NEEDS_TLS in form.text and "set-cookie" not in form.headers
+    assert NEEDS_TLS in plain.get("/login").text and NEEDS_TLS not in web.tls_client().get("/login").text
+    assert web.server.wait_for_log(r"login refused: no TLS.* protocol=web")
+    token = web.cli("token", "create", USER).splitlines()[0]
+    assert plain.get("/api/v1/account", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
 def test_app_password_over_pop3_and_main_password_web_only(web: WebServer) -> None:

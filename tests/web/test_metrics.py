@@ -9,7 +9,6 @@ import ssl
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from tests.dnsserver import DNSServer
 from tests.outbound.smtpsink import SMTPSink
@@ -87,7 +86,7 @@ def test_web_login_metrics(world: tuple[WebServer, SMTPSink]) -> None:
     web, _ = world
     key = "pillarbox_web_logins_total"
     before = metrics(web)
-    client = httpx.Client(base_url=web.base, timeout=30)
+    client = web.tls_client()
     for password in ("wrong-1", "wrong-2"):
         assert client.post("/api/v1/session", json={"address": ADMIN, "password": password}).status_code == 401
     assert client.post("/login", data={"address": ADMIN, "password": "wrong-3"}).status_code == 401

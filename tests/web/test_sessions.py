@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.web.in_process import ADMIN, PASSWORD, Site, serve_site
 
 from pillarbox.auth.secrets import secret_hash
-from pillarbox.web.auth import COOKIE
+from pillarbox.web.auth import SECURE_COOKIE as COOKIE
 
 IDLE, LIFETIME = 3600, 8 * 3600
 

@@ -52,6 +52,11 @@ class LoginRefused(Exception):
         self.reason = reason
 
 
+class NoTLS(LoginRefused):
+    """A password offered without TLS: refused before it is looked at. Unlike the other refusals this
+    one tells the client nothing about the account, so a protocol may say plainly what is missing."""
+
+
 @dataclass(frozen=True)
 class SaslContinue:
     challenge: bytes
@@ -143,7 +148,7 @@ class Authenticator:
     def require_secure(self, protocol: str, ip: str, secure: bool) -> None:
         if not secure:  # the protocols refuse before this with their own reply; a last line
             log_event(log, "warning", "login refused: no TLS", protocol=protocol, ip=ip)
-            raise LoginRefused("no TLS")
+            raise NoTLS("no TLS")
 
     async def admit(self, protocol: str, ip: str, username: str | None, started: float) -> Standing:
         """The throttle's word before anything is looked up: refused if the IP is locked, made to wait

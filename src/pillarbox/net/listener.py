@@ -15,6 +15,10 @@ as ``Connection.lease``: the session reports its login through it, and the limit
 connection go for a newcomer (``Connection.shed()``: the session's goodbye, then the socket is closed).
 A peer that stops reading cannot hold a session forever either: a write that cannot hand its data to
 the kernel within ``send_timeout`` seconds ends the connection.
+
+Behind a load balancer (``proxy``: a ``ProxyPolicy``, ``net/proxy.py``) each connection's PROXY header
+is read first, and the client it names is the one the limits count and ``Connection.peer`` shows; a
+client whose TLS the balancer ended (its v2 SSL TLV) counts as TLS (``Connection.is_tls``).
 """
 
 from __future__ import annotations
@@ -31,12 +35,16 @@ from typing import Any, Protocol
 
 from pillarbox.net.balance import BALANCE_DEFER, LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, Lease, PoolLimits
+from pillarbox.net.proxy import Proxied, ProxyPolicy, receive_header, wait_readable
+from pillarbox.net.proxy_header import ProxyHeaderError
 from pillarbox.net.tls import TLSContextHolder, describe_tls
 from pillarbox.obs import Counter
 
 log = logging.getLogger("pillarbox.net")
 REFUSED = Counter("pillarbox_connections_refused_total", "Connections refused by the limits", ("listener",))
 SHED = Counter("pillarbox_connections_shed_total", "Connections not logged in let go for a newcomer", ("listener",))
+PROXY_REFUSED = Counter("pillarbox_proxy_refused_total",
+                        "Connections closed for the PROXY protocol: untrusted source, no valid header", ("listener",))
 
 # asyncio's TLS layer gives every connection a zero-filled 256 KiB read buffer (sslproto.SSLProtocol
 # .max_size) for the bytes off the socket: with thousands of idle IMAP IDLE sessions that buffer is most
@@ -61,6 +69,7 @@ class EndpointLike(Protocol):
 
 
 Endpoint = tuple[str, int] | EndpointLike
+Address = tuple[str, int]
 Handler = Callable[["Connection"], Awaitable[None]]
 _ids = itertools.count(1)
 
@@ -68,12 +77,17 @@ _ids = itertools.count(1)
 class Connection:
     """One client connection over asyncio streams: addresses, TLS state, bounded reads, STARTTLS."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, proxied: Proxied | None = None,
+    ) -> None:
+        """``proxied``: what a trusted balancer's PROXY header said (else the socket's addresses stand)."""
         self.reader = reader
         self.writer = writer
         self.id = f"{next(_ids):x}"
-        self.peer: tuple[str, int] = _addr(writer.get_extra_info("peername"))
-        self.local: tuple[str, int] = _addr(writer.get_extra_info("sockname"))
+        own = _addr(writer.get_extra_info("peername")), _addr(writer.get_extra_info("sockname"))
+        self.peer, self.local = (proxied.peer, proxied.local) if proxied else own
+        self.balancer_tls = proxied.tls if proxied else None
+        """The client's TLS ended at a trusted load balancer in front of us (its PROXY v2 SSL TLV)."""
         self.stopping = asyncio.Event()
         """Set by ``stop()`` at shutdown: a session waiting for its peer should say goodbye."""
         self.is_shed = False
@@ -90,11 +104,17 @@ class Connection:
 
     @property
     def is_tls(self) -> bool:
-        return self.writer.get_extra_info("ssl_object") is not None
+        """The client's connection is encrypted: TLS here, or ended at a trusted balancer that said so.
+        Either way there is no STARTTLS to offer, and a password may be taken."""
+        return self.balancer_tls is not None or self.writer.get_extra_info("ssl_object") is not None
 
     @property
     def tls_info(self) -> dict[str, Any] | None:
-        """``{"version", "cipher", "bits"}`` of the TLS session, or None in plaintext."""
+        """``{"version", "cipher", "bits"}`` of the TLS session, or None in plaintext; ``bits`` None when
+        a balancer ended it (it names no key size)."""
+        if self.balancer_tls is not None:
+            return {"version": self.balancer_tls.version or "TLS", "cipher": self.balancer_tls.cipher or "unknown",
+                    "bits": None}
         return describe_tls(self.writer.get_extra_info("ssl_object"))
 
     async def read(self, max_bytes: int = DEFAULT_READ_SIZE) -> bytes:
@@ -282,9 +302,11 @@ class Listener:
         read_limit: int = DEFAULT_READ_SIZE,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         balance: LoadBoard | None = None,
+        proxy: ProxyPolicy | None = None,
     ) -> None:
         self.endpoints = list(endpoints)
         self.balance = balance
+        self.proxy = proxy
         self.handler = handler
         self.tls = tls
         self.limiter = limiter or ConnectionLimiter(PoolLimits(max_connections=1000))
@@ -358,7 +380,10 @@ class Listener:
                 log.warning("%s: accept failed on %s: %s", self.name, sock.getsockname(), exc)
                 await asyncio.sleep(ACCEPT_ERROR_PAUSE)
                 continue
-            self._admit(client, _addr(addr)[0])
+            if self.proxy is None:
+                self._admit(client, None, _addr(addr)[0])
+            else:
+                self._track(asyncio.create_task(self._admit_proxied(client, _addr(addr), self.proxy)))
 
     @staticmethod
     async def _accept_balanced(
@@ -366,7 +391,7 @@ class Listener:
     ) -> tuple[socket.socket, Any]:
         """The next connection, left first for a less busy process (``net/balance.py``)."""
         while True:
-            await _readable(loop, sock)
+            await wait_readable(loop, sock)
             if board.busier_than_another():
                 await asyncio.sleep(BALANCE_DEFER)
             try:
@@ -374,17 +399,43 @@ class Listener:
             except BlockingIOError:
                 continue  # another process took it
 
-    def _admit(self, client: socket.socket, ip: str) -> None:
+    async def _admit_proxied(self, client: socket.socket, proxy: Address, policy: ProxyPolicy) -> None:
+        """Read the PROXY header of a trusted balancer's connection, then admit the client it names."""
+        if not policy.trusts(proxy[0]):
+            self._close_unproxied(client, proxy, "not a trusted proxy (listen.proxy_trusted)")
+            return
+        try:
+            header = await receive_header(client, policy.timeout)
+        except (ProxyHeaderError, OSError) as exc:  # TimeoutError is an OSError
+            self._close_unproxied(client, proxy, str(exc) or "no PROXY header in time")
+            return
+        except BaseException:
+            client.close()
+            raise
+        peer = header.source or proxy
+        log.debug("%s: %s:%s via %s%s", self.name, peer[0], peer[1], proxy[0], " (TLS)" if header.tls else "")
+        self._admit(client, Proxied(peer, header.destination or _addr(client.getsockname()), header.tls), peer[0])
+
+    def _close_unproxied(self, client: socket.socket, proxy: Address, reason: str) -> None:
+        PROXY_REFUSED.inc(listener=self.name)
+        log.info("%s: closed %s: %s", self.name, proxy[0], reason)
+        client.close()
+
+    def _admit(self, client: socket.socket, proxied: Proxied | None, ip: str) -> None:
         lease = self.limiter.admit(ip)
         if lease is None:
             REFUSED.inc(listener=self.name)
             log.info("%s: refused %s: %s", self.name, ip, self.limiter.refusal_reason)
             self._refuse(client)
             return
-        task = asyncio.create_task(self._serve(client, lease))
+        task = self._track(asyncio.create_task(self._serve(client, lease, proxied)))
         lease.on_shed = lambda: self._shed(ip, task.cancel)  # before it started: it has said nothing yet
+
+    def _track(self, task: asyncio.Task[None]) -> asyncio.Task[None]:
+        """A task of one client's: ``stop()`` waits for it, then cancels it."""
         self._clients.add(task)
         task.add_done_callback(self._clients.discard)
+        return task
 
     def _refuse(self, client: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -393,9 +444,9 @@ class Listener:
                 client.send(self.refusal)  # a short line always fits in an empty socket buffer
         client.close()
 
-    async def _serve(self, client: socket.socket, lease: Lease) -> None:
+    async def _serve(self, client: socket.socket, lease: Lease, proxied: Proxied | None) -> None:
         try:
-            conn = await self._open(client)
+            conn = await self._open(client, proxied)
         except BaseException as exc:
             client.close()
             lease.release()
@@ -423,7 +474,7 @@ class Listener:
         log.info("%s: let %s go for a newcomer: full", self.name, ip)
         end()
 
-    async def _open(self, client: socket.socket) -> Connection:
+    async def _open(self, client: socket.socket, proxied: Proxied | None) -> Connection:
         """Wrap an accepted socket in streams; for implicit TLS, handshake with the current context."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=self.read_limit)
@@ -439,14 +490,4 @@ class Listener:
         await loop.connect_accepted_socket(
             lambda: protocol, client, ssl=ctx, ssl_handshake_timeout=self.handshake_timeout if ctx else None
         )
-        return Connection(reader, await made)
-
-
-async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-    """Wait until ``sock`` has something to accept (without accepting it)."""
-    ready: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
-    try:
-        await ready
-    finally:
-        loop.remove_reader(sock.fileno())
+        return Connection(reader, await made, proxied)

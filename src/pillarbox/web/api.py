@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pillarbox.auth.authenticator import LoginRefused
+from pillarbox.auth.authenticator import LoginRefused, NoTLS
 from pillarbox.auth.secrets import secret_hash
 from pillarbox.errors import AlreadyExists, InvalidInput, NotFound, PillarboxError
-from pillarbox.web.auth import Identity, audit, csrf_ok, identify, log_in, log_out, set_session_cookie
+from pillarbox.web.auth import NEEDS_TLS, Identity, audit, csrf_ok, identify, log_in, log_out, set_session_cookie
 from pillarbox.web.services import OperationLike, ParamLike, WebServices
 
 PREFIX = "/api/v1"
@@ -124,6 +124,8 @@ async def _login(request: Request, services: WebServices) -> Response:
         session_id = await log_in(request, services, address, password)
     except InvalidInput as exc:
         return refusal(422, str(exc), exc.field)
+    except NoTLS:
+        return refusal(403, NEEDS_TLS)
     except LoginRefused:  # a locked-out address too: it must not learn that its guesses go unchecked
         return refusal(401, "login failed")
     session = await services.store.get_web_session(secret_hash(session_id))

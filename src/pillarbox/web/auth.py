@@ -1,7 +1,9 @@
 """Who is asking: a web session (cookie) or an API token (``Authorization: Bearer``), and CSRF.
 
 A password login goes through ``auth.Authenticator`` like IMAP/POP3/SMTP ones (same throttle, same
-failure delay, counted as protocol ``web``). It makes a session: a random id in a cookie (HttpOnly,
+failure delay, counted as protocol ``web``), and like theirs only over TLS: a password that came over
+plain http (the ``http`` listener, unless a trusted balancer ended TLS in front of it) is refused unread,
+whatever listener the operator exposed. It makes a session: a random id in a cookie (HttpOnly,
 SameSite=Strict, Secure and ``__Host-`` prefixed on https) whose hash is a row in the store, so
 every worker and node knows it; it ends after ``[web] session_lifetime`` or ``session_idle`` seconds,
 or at logout. Every state-changing request of a session must carry the session's CSRF token (form
@@ -16,10 +18,12 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pillarbox.auth.authenticator import NoTLS
 from pillarbox.auth.secrets import new_secret, same_secret, secret_hash
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.web.services import WebServices
 
+NEEDS_TLS = "Passwords are taken over https only."
 COOKIE = "pb_session"
 SECURE_COOKIE = "__Host-pb_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -41,8 +45,14 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def over_tls(request: Request) -> bool:
+    """The browser's connection is encrypted: the ``https`` listener, or a plain one behind a trusted
+    balancer that ended TLS and said so in its PROXY v2 header (``Connection.is_tls``, web/server.py)."""
+    return request.url.scheme == "https"
+
+
 def _cookie_name(request: Request) -> str:
-    return SECURE_COOKIE if request.url.scheme == "https" else COOKIE
+    return SECURE_COOKIE if over_tls(request) else COOKIE
 
 
 async def identify(request: Request, services: WebServices) -> Identity | None:
@@ -71,11 +81,13 @@ async def csrf_ok(request: Request, identity: Identity, form_value: str | None =
 
 
 async def log_in(request: Request, services: WebServices, address: str, password: str) -> str:
-    """A new session's id for a right address and password; raises ``LoginRefused`` after the delay."""
+    """A new session's id for a right address and password; raises ``LoginRefused`` after the delay,
+    ``NoTLS`` at once when the password came over plain http."""
     ip = client_ip(request)
     try:
-        # secure=True: the web face has its own rule for TLS (listen.http is loopback, for a TLS proxy)
-        account = await services.authenticator.login("web", ip, address, password, secure=True)
+        account = await services.authenticator.login("web", ip, address, password, secure=over_tls(request))
+    except NoTLS:
+        raise  # not a guess at a password: the login counter and the throttle never saw it
     except Exception:
         WEB_LOGINS.inc(result="failure")
         raise
@@ -87,15 +99,14 @@ async def log_in(request: Request, services: WebServices, address: str, password
 
 
 def set_session_cookie(request: Request, response: Response, session_id: str, lifetime: int) -> None:
-    secure = request.url.scheme == "https"
     response.set_cookie(_cookie_name(request), session_id, max_age=lifetime, path="/", httponly=True,
-                        secure=secure, samesite="strict")
+                        secure=over_tls(request), samesite="strict")
 
 
 async def log_out(request: Request, response: Response, services: WebServices, identity: Identity) -> None:
     if identity.session_hash:
         await services.store.delete_web_session(identity.session_hash)
-    response.delete_cookie(_cookie_name(request), path="/", secure=request.url.scheme == "https",
+    response.delete_cookie(_cookie_name(request), path="/", secure=over_tls(request),
                            httponly=True, samesite="strict")
 
 

@@ -51,7 +51,8 @@ def document(operations: Sequence[OperationLike]) -> dict[str, Any]:
                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
                      "type": "object", "required": ["address", "password"],
                      "properties": {"address": {"type": "string"}, "password": {"type": "string"}}}}}},
-                 "responses": {"200": {"description": "logged in"}, "401": {"description": "login failed"}}},
+                 "responses": {"200": {"description": "logged in"}, "401": {"description": "login failed"},
+                               "403": {"description": "not over TLS: passwords are taken over https only"}}},
         "delete": {"operationId": "session.delete", "summary": "log out",
                    "responses": {"200": {"description": "logged out"}}},
     }

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pillarbox.auth.authenticator import LoginRefused
-from pillarbox.web.auth import Identity, csrf_ok, identify, log_in, log_out, set_session_cookie
+from pillarbox.auth.authenticator import LoginRefused, NoTLS
+from pillarbox.web.auth import NEEDS_TLS, Identity, csrf_ok, identify, log_in, log_out, over_tls, set_session_cookie
 from pillarbox.web.autoconfig import mobileconfig
 from pillarbox.web.forms import action, optional_int, page, read_form, redirect, render
 from pillarbox.web.services import WebServices
@@ -28,13 +28,18 @@ def account_routes(s: WebServices) -> list[Route]:
         return render(request, "account.html", me, errors=errors, account=overview, created=created)
 
     async def login_form(request: Request) -> Response:
-        return render(request, "login.html", None, next=_safe_next(request.query_params.get("next", "/")))
+        errors = {} if over_tls(request) else {"password": NEEDS_TLS}
+        target = _safe_next(request.query_params.get("next", "/"))
+        return render(request, "login.html", None, errors=errors, next=target)
 
     async def login(request: Request) -> Response:
         form = await read_form(request)
         target = _safe_next(form.get("next", "/"))
         try:
             session_id = await log_in(request, s, form.get("address", ""), form.get("password", ""))
+        except NoTLS:
+            return render(request, "login.html", None, 403, next=target, errors={"password": NEEDS_TLS},
+                          form={"address": form.get("address", "")})
         except LoginRefused:  # a locked-out address too: it must not learn that its guesses go unchecked
             return render(request, "login.html", None, 401, next=target,
                           errors={"password": "Wrong address or password."},
