@@ -168,7 +168,16 @@ def test_a_maildrop_held_on_one_node_is_in_use_on_another(cluster: Cluster):
             _pop3(cluster, 1)
     finally:
         holder.quit()
-    _pop3(cluster, 1).quit()  # free again once the holder has quit
+    assert eventually(lambda: _pop3_login_works(cluster, 1))  # free again once the unlock has arrived
+
+
+def _pop3_login_works(cluster: Cluster, node: int) -> bool:
+    try:
+        _pop3(cluster, node).quit()
+    except poplib.error_proto as exc:
+        assert b"[IN-USE]" in exc.args[0], exc
+        return False
+    return True
 
 
 def _pop3(cluster: Cluster, node: int) -> poplib.POP3_SSL:
