@@ -30,12 +30,15 @@ from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
 from pillarbox.background import BackgroundTask, LeaderOnly
 from pillarbox.clientsetup import configured_ports
 from pillarbox.config import Config, Endpoint, LimitsConfig, ListenConfig
+from pillarbox.delivery.filtering import SieveFilter, settings_from_config
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
 from pillarbox.imap import response as imap_response
 from pillarbox.imap.server import make_handler as imap_handler
 from pillarbox.imap.session import IMAPServices, IMAPSettings
 from pillarbox.mailauth.dkim_sign import DKIMSigner
+from pillarbox.managesieve import server as managesieve
+from pillarbox.managesieve.session import ManageSieveServices
 from pillarbox.mime.headers import HeaderLimits
 from pillarbox.net.balance import LoadBoard
 from pillarbox.net.limits import ConnectionLimiter, PoolLimits
@@ -138,6 +141,9 @@ def pool_limits(limits: LimitsConfig) -> dict[str, PoolLimits]:
                            per_ip_counts_users=False),
         "pop3": PoolLimits(limits.pop3_connections, limits.pop3_connections_per_ip,
                            reserved=reserve(limits.pop3_connections), per_ip_counts_users=False),
+        "managesieve": PoolLimits(limits.managesieve_connections, limits.managesieve_connections_per_ip,
+                                  limits.managesieve_connections_per_user_ip, reserve(limits.managesieve_connections),
+                                  per_ip_counts_users=False),
         "http": PoolLimits(limits.http_connections),
     }
 
@@ -249,6 +255,8 @@ def _smtp_services(services: Services) -> SMTPServices:
                                on_queued=services.queue_runner.poke,
                                reporter=services.queue_runner.reporter.report_local,
                                senders=SenderRules(services.directory, config.senders),
+                               sieve=SieveFilter(services.store, settings_from_config(config.sieve)),
+                               directory=services.directory,
                                reports=_report_intake(services))
     return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool)
 
@@ -293,7 +301,16 @@ def service_specs() -> dict[str, ServiceSpec]:
         "imaps": ServiceSpec(_imap(True), "imap", implicit_tls=True),
         "pop3": ServiceSpec(pop3.make_app_handler, "pop3", refusal=pop3.TOO_MANY_CONNECTIONS),
         "pop3s": ServiceSpec(pop3.make_app_handler, "pop3", implicit_tls=True),
+        "managesieve": ServiceSpec(_managesieve, "managesieve", refusal=managesieve.TOO_MANY_CONNECTIONS),
     }
+
+
+def _managesieve(services: Services) -> Handler:
+    config = services.config
+    return managesieve.make_handler(ManageSieveServices(
+        config.hostname, services.store, services.authenticator, services.tls, settings_from_config(config.sieve),
+        timeout=config.sieve.managesieve_timeout, max_command_errors=config.limits.max_command_errors,
+    ))
 
 
 async def start_listeners(

@@ -31,6 +31,7 @@ from pillarbox.admin import (
     queue_dkim_dns,
     quickstart,
     senders,
+    sieve_commands,
     store_commands,
     tokens,
 )
@@ -138,6 +139,7 @@ def build_parser() -> Parser:
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
     store_commands.register(commands)  # store check, store migrate
+    sieve_commands.register(commands)  # sieve, forward, vacation
     backup.register(commands)  # backup, restore
     acme_commands.register(commands)  # acme status, acme renew
     quickstart.register(commands)

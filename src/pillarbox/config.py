@@ -281,7 +281,8 @@ def _listen(*texts: str) -> Any:
     return _setting(tuple(Endpoint.parse(t) for t in texts), _endpoints())
 
 
-LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "web", "https")
+LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve", "http", "web",
+             "https")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -321,6 +322,7 @@ class ListenConfig:
     imaps: tuple[Endpoint, ...] = _listen("0.0.0.0:993")
     pop3: tuple[Endpoint, ...] = _listen("0.0.0.0:110")
     pop3s: tuple[Endpoint, ...] = _listen("0.0.0.0:995")
+    managesieve: tuple[Endpoint, ...] = _listen("0.0.0.0:4190")  # RFC 5804 1.8
     http: tuple[Endpoint, ...] = _listen("127.0.0.1:8080")
     # The public web ports, off unless named (another web server may own 80 and 443; quickstart names them).
     # web (80): ACME HTTP-01 challenges, everything else redirected to https. https (443): the admin and
@@ -380,7 +382,7 @@ def _percent_below_100(value: Any, base: Path) -> int:
     return value
 
 
-CONNECTION_POOLS = ("smtp", "submission", "imap", "pop3")
+CONNECTION_POOLS = ("smtp", "submission", "imap", "pop3", "managesieve")
 """The listeners with a ``<name>_connections`` and ``<name>_connections_per_ip`` limit (and http)."""
 
 
@@ -400,6 +402,9 @@ class LimitsConfig:
     imap_connections_per_user_ip: int = 10  # Dovecot's mail_max_userip_connections
     pop3_connections: int = 500
     pop3_connections_per_ip: int = 20  # not yet logged in
+    managesieve_connections: int = 200
+    managesieve_connections_per_ip: int = 10  # not yet logged in
+    managesieve_connections_per_user_ip: int = 5
     http_connections: int = 100
     reserved_for_users: int = _setting(10, _percent_below_100)
     # Older names: when given, the default of every listener's limit above that is not.
@@ -707,6 +712,26 @@ def _default_hostname() -> str:
 
 
 @dataclass(frozen=True)
+class SieveConfig:
+    """Server-side filtering (docs/sieve.md): the bounds of RFC 5228 10 and of ManageSieve (RFC 5804)."""
+
+    max_script_size: int = _setting(65_536, _size)
+    max_scripts: int = 16
+    max_actions: int = 32
+    max_redirects: int = 4
+    max_steps: int = 200_000
+    """The CPU limit, in work units: one per command or test, one per 256 characters compared."""
+    max_include_depth: int = 10
+    max_includes: int = 32
+    vacation_min_days: int = 1
+    vacation_max_days: int = 90
+    duplicate_max_days: int = 30
+    srs_max_age_days: int = 21
+    max_delivered_to: int = 10
+    managesieve_timeout: int = 1800
+
+
+@dataclass(frozen=True)
 class Config:
     hostname: str = field(default_factory=_default_hostname, metadata={"convert": _hostname})
     postmaster: str = _setting("", _address)
@@ -728,6 +753,7 @@ class Config:
     senders: SendersConfig = field(default_factory=SendersConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})
     node: str = field(default="", metadata={"internal": True})

@@ -43,6 +43,11 @@ class MXNet:
     def addresses(self) -> list[str]:
         return [self.ip(n) for n in MX_HOSTS]
 
+    def two_nodes(self) -> dict[tuple[str, str], list[str]]:
+        """The DNS records of node A (a.test on ``.2``) and node B (b.test on ``.3``)."""
+        return {("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [self.ip(2)],
+                ("b.test", "MX"): ["10 mx.b.test."], ("mx.b.test", "A"): [self.ip(3)]}
+
 
 def loopback_net() -> str:
     """A random 127.a.b prefix; hosts are ``prefix + ".2"`` etc."""

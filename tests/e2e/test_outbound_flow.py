@@ -34,8 +34,7 @@ class World:
 
 def zones(mx: MXNet) -> dict[tuple[str, str], list[str]]:
     return {
-        ("a.test", "MX"): ["10 mx.a.test."], ("mx.a.test", "A"): [mx.ip(2)],
-        ("b.test", "MX"): ["10 mx.b.test."], ("mx.b.test", "A"): [mx.ip(3)],
+        **mx.two_nodes(),
         ("c.test", "MX"): ["10 mx.b.test."],
         ("fallback.test", "MX"): ["10 dead.fallback.test.", "20 mx.b.test."],
         ("dead.fallback.test", "A"): [mx.ip(9)],

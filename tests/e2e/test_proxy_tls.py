@@ -19,7 +19,7 @@ from tests.server_process import ServerProcess, write_config
 from tests.smtp.conftest import NO_POLICY, PASSWORD, MailServer, populate
 
 CLIENT = "203.0.113.90"
-LISTENERS = ("submission", "imap", "http")
+LISTENERS = ("submission", "imap", "managesieve", "http")
 
 
 def ended(port: int) -> bytes:
@@ -107,3 +107,25 @@ def test_web_login_when_the_balancer_ended_tls(mx: MailServer) -> None:
     assert post_login(mx.process.port("http"), NOT_ENDED["no TLV"]).startswith(b"HTTP/1.1 403")
     mx.process.wait_for_log(rf'msg="?login refused: no TLS"? protocol=web ip={CLIENT}')
 
+
+
+def managesieve_login(port: int, header: bytes) -> tuple[bytes, bytes]:
+    """The greeting's capabilities and the answer to a right AUTHENTICATE PLAIN behind ``header``."""
+    plain = base64.b64encode(f"\0bob@example.com\0{PASSWORD}".encode())
+    with proxied_socket(port, header) as sock, sock.makefile("rb") as server:
+        lines = [server.readline()]
+        while lines[-1] and not lines[-1].startswith(b"OK"):
+            lines.append(server.readline())
+        greeting = b"".join(lines)
+        sock.sendall(b'AUTHENTICATE "PLAIN" "' + plain + b'"\r\n')
+        return greeting, server.readline()
+
+
+def test_managesieve_takes_a_password_only_when_the_balancer_ended_tls(mx: MailServer) -> None:
+    port = mx.process.port("managesieve")
+    greeting, answer = managesieve_login(port, ended(4190))
+    assert b'"SASL" "SCRAM-SHA-256 PLAIN LOGIN"' in greeting and b'"STARTTLS"' not in greeting
+    assert answer.startswith(b"OK")
+    greeting, answer = managesieve_login(port, NOT_ENDED["no TLV"])
+    assert b'"SASL" ""' in greeting and b'"STARTTLS"' in greeting
+    assert answer.startswith(b"NO")

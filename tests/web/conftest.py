@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.dnsserver import DNSServer
 from tests.server_process import SERVICES, ServerProcess, pillarbox, write_config
 
 ADMIN, ADMIN_PASSWORD = "admin@example.com", "admin-secret-1"
@@ -56,6 +58,21 @@ def start_web_server(directory: Path, extra: str = EXTRA) -> WebServer:
     pillarbox(config, "user", "add", ADMIN, "--admin", "--password-stdin", input=ADMIN_PASSWORD.encode() + b"\n")
     pillarbox(config, "user", "add", USER, "--password-stdin", input=USER_PASSWORD.encode() + b"\n")
     return WebServer(ServerProcess(config), config)
+
+
+@contextmanager
+def web_server_with_dns(directory: Path, records: dict[tuple[str, str], list[str]]) -> Iterator[WebServer]:
+    """A web server whose resolver is a loopback DNS server with ``records`` (tests/dnsserver.py); its log
+    must hold no traceback when it stops."""
+    dns = DNSServer(records)
+    extra = f'\n[limits]\nauth_failures_per_ip = 1000\n\n[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 1.0\n'
+    web = start_web_server(directory, extra)
+    try:
+        yield web
+    finally:
+        web.server.stop()
+        dns.close()
+        assert "Traceback" not in web.server.log()
 
 
 @pytest.fixture(scope="module")

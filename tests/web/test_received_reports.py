@@ -17,9 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.dnsserver import DNSServer
 from tests.server_process import stored_messages
-from tests.web.conftest import ADMIN, ADMIN_PASSWORD, USER, WebServer, start_web_server
+from tests.web.conftest import ADMIN, ADMIN_PASSWORD, USER, WebServer, web_server_with_dns
 
 FIXTURES = Path(__file__).parents[1] / "policy" / "reports"
 RUA = "postmaster@example.com"  # what `pillarbox dns` publishes (the first user, ADMIN, reads it)
@@ -75,15 +74,9 @@ def gzip_bomb() -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    dns = DNSServer({})  # every reporter's domain is NXDOMAIN: no SPF, no DMARC, mail accepted to the INBOX
-    extra = f'\n[limits]\nauth_failures_per_ip = 1000\n\n[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 1.0\n'
-    web = start_web_server(tmp_path_factory.mktemp("reports"), extra)
-    try:
+    # every reporter's domain is NXDOMAIN: no SPF, no DMARC, mail accepted to the INBOX
+    with web_server_with_dns(tmp_path_factory.mktemp("reports"), {}) as web:
         yield web
-    finally:
-        web.server.stop()
-        dns.close()
-        assert "Traceback" not in web.server.log()
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 App passwords (one per device) are made here, shown once and stored as a hash; IMAP, POP3 and SMTP
 accept them in place of the main password (``auth/authenticator.py``), which the user may limit to
-the web. Forwarding and vacation are kept as account settings; the Sieve work (branch ``sieve``)
-turns them into the account's filter. API tokens (``pillarbox token``) act as their account.
+the web. Forwarding and vacation are kept as account settings (for the pages) and as the generated
+Sieve scripts that delivery runs (``delivery/scripts.py``). API tokens (``pillarbox token``) act as their account.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pillarbox.admin.ops_directory import address_field, hashed_password, new_ad
 from pillarbox.auth.authenticator import WEB_ONLY_SETTING
 from pillarbox.auth.passwords import verify_password_async
 from pillarbox.auth.secrets import secret_hash
+from pillarbox.delivery import scripts
 from pillarbox.errors import InvalidInput, NotFound
 from pillarbox.store.api import WebStore
 
@@ -104,17 +105,28 @@ async def set_forward(store: WebStore, address: str, to: str | None, keep: bool 
     value = {"to": new_address_field(to, "to"), "keep": keep} if to else None
     if value and value["to"] == address:
         raise InvalidInput("to", "forwarding to the same address would loop")
+    account = await require_account(store, address)
+    script = scripts.forward_script(value["to"], keep) if value else None
+    await scripts.set_generated(store, account.id, FORWARD, script)  # type: ignore[arg-type]
     await store.set_account_setting(address, FORWARD, value)
     return {"address": address, "forward": value}
 
 
-async def set_vacation(store: WebStore, address: str, enabled: bool, subject: str = "", text: str = "") -> JSON:
-    """An automatic answer (RFC 5230 vacation, once per sender per week), or none."""
+async def set_vacation(
+    store: WebStore, address: str, enabled: bool, subject: str = "", text: str = "", days: int = 7
+) -> JSON:
+    """An automatic answer (RFC 5230 vacation, once per sender per ``days``), or none; kept as a setting
+    for the pages and as the generated Sieve script that delivery runs (delivery/scripts.py)."""
     if enabled and not text.strip():
         raise InvalidInput("text", "write the answer people should get")
     if len(text) > MAX_VACATION_TEXT or len(subject) > 200 or any(c in subject for c in "\r\n"):
         raise InvalidInput("text" if len(text) > MAX_VACATION_TEXT else "subject", "too long, or a line break")
-    value = {"subject": subject.strip() or "Away", "text": text} if enabled else None
+    if not 1 <= days <= 365:
+        raise InvalidInput("days", "between 1 and 365")
+    value = {"subject": subject.strip() or "Away", "text": text, "days": days} if enabled else None
+    account = await require_account(store, address)
+    script = scripts.vacation_script(text, value["subject"], days) if value else None
+    await scripts.set_generated(store, account.id, VACATION, script)  # type: ignore[arg-type]
     await store.set_account_setting(address, VACATION, value)
     return {"address": address, "vacation": value}
 

@@ -196,8 +196,11 @@ SELF_OPERATIONS: tuple[Operation, ...] = (
         lambda ctx, address, to, keep=True: a.set_forward(ctx.store, address, to, keep),
         Param("to", nullable=True), Param("keep", "boolean", required=False), scope="self"),
     _op("account.vacation", "PUT", "/account/vacation", "an automatic answer while you are away",
-        lambda ctx, address, enabled, subject="", text="": a.set_vacation(ctx.store, address, enabled, subject, text),
-        Param("enabled", "boolean"), Param("subject", required=False), Param("text", required=False), scope="self"),
+        lambda ctx, address, enabled, subject="", text="", days=7: a.set_vacation(ctx.store, address, enabled, subject,
+                                                                                   text, days),
+        Param("enabled", "boolean"), Param("subject", required=False), Param("text", required=False),
+        Param("days", "integer", required=False, description="one answer per sender in this many days (7)"),
+        scope="self"),
 )
 
 TOKEN_OPERATIONS: tuple[Operation, ...] = (

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from pillarbox.auth.directory import Directory
 from pillarbox.delivery.local import LocalDelivery, LocalReport
+from pillarbox.mailauth import srs
 from pillarbox.mailauth.dkim_sign import DKIMSigner
 from pillarbox.obs import get_logger, log_event
 from pillarbox.queue.dsn import RecipientReport, Report, build_dsn
@@ -23,6 +24,7 @@ from pillarbox.queue.schedule import RetryPolicy
 from pillarbox.store.records import OutboundRecipient, OutboundRequest, QueuedMessage, QueuedRecipient
 
 log = get_logger("queue")
+
 STATE_ACTION = {"failed": ("failed", "FAILURE"), "relayed": ("relayed", "SUCCESS"),
                 "delivered": ("delivered", "SUCCESS"), "pending": ("delayed", "DELAY")}
 
@@ -119,6 +121,11 @@ class Reporter:
         """``send``, returning the queue id when (some of) it was queued."""
         dsn = await self._signed(dsn)
         domain = to.rpartition("@")[2]
+        if srs.is_srs(to) and await self.directory.is_local_domain(domain):
+            original = await self._srs_original(to)
+            if original is None:
+                return
+            to, domain = original, original.rpartition("@")[2]
         if await self.directory.is_local_domain(domain):
             resolution = await self.directory.resolve(to)
             if resolution.accounts:
@@ -132,6 +139,15 @@ class Reporter:
         await self.store.deliver_and_queue(b"", [], request, dsn)  # type: ignore[attr-defined]
         self.poke()
         return request.queue_id
+
+    async def _srs_original(self, address: str) -> str | None:
+        """A bounce of mail we forwarded goes to the sender hidden in our SRS address (mailauth/srs.py)."""
+        secret = await self.store.server_secret("srs")  # type: ignore[attr-defined]
+        try:
+            return srs.reverse(address, secret, time.time())
+        except srs.SRSError as exc:
+            log_event(log, "warning", "report to an invalid SRS address dropped", address=address, reason=str(exc))
+            return None
 
     async def _signed(self, message: bytes) -> bytes:
         """Signed by the served domain that is the host name or its closest parent (mx.example.com:

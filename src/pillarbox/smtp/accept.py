@@ -20,8 +20,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from pillarbox.auth.directory import Directory
+from pillarbox.delivery.filtering import SieveFilter
 from pillarbox.delivery.local import DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
+from pillarbox.delivery.sieve_delivery import SieveDelivery
 from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StorageFull, StoreError, StoreUnavailable
+from pillarbox.mailauth import srs
 from pillarbox.mailauth.arc import seal_message
 from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
@@ -31,10 +35,11 @@ from pillarbox.policy.received.intake import ReportIntake
 from pillarbox.policy.senders import Problem, SenderRules
 from pillarbox.smtp import replies
 from pillarbox.smtp.envelope import Transaction
+from pillarbox.smtp.filtering import FilterStep, SieveFiltering
 from pillarbox.smtp.received import TraceInfo, received_header
 from pillarbox.smtp.replies import Reply
 from pillarbox.store.api import Store
-from pillarbox.store.records import Account, OutboundRequest
+from pillarbox.store.records import Account, OutboundRecipient, OutboundRequest
 
 log = get_logger("smtp")
 MESSAGES = Counter("pillarbox_smtp_messages_total", "Messages at end of data, by result", ("result",))
@@ -46,6 +51,7 @@ class MessageAcceptor:
         self, store: Store, hostname: str, policy: InboundPolicy | None = None,
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
         reporter: Callable[[LocalReport], Awaitable[None]] | None = None, senders: SenderRules | None = None,
+        sieve: SieveFilter | None = None, directory: Directory | None = None,
         reports: ReportIntake | None = None,
     ) -> None:
         self.store = store
@@ -55,6 +61,10 @@ class MessageAcceptor:
         self.signer = signer
         self.on_queued = on_queued
         self.reporter = reporter
+        self.filtering = SieveFiltering(
+            SieveDelivery(sieve, self.delivery, directory, hostname, self._seal_for, self._sign), reporter
+        ) if sieve is not None and directory is not None else None
+        self.sieve = sieve
         self.senders = senders
         self.reports = reports
 
@@ -97,25 +107,25 @@ class MessageAcceptor:
         message = received_header(info, self.store.now()) + content
         accounts = transaction.local_accounts()
         remote = transaction.remote_recipients()
-        outbound, relayed = None, None
-        if remote:
-            mail = transaction.mail
-            outbound = OutboundRequest(
-                sender=transaction.sender, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
-                smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
-            )
-            if user is not None and self.signer is not None:
-                # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
-                relayed = await self.signer.sign(message, transaction.sender)
-            elif sender is not None and self.policy is not None:
-                relayed = await self._seal(message, transaction, queue_id)
+        filtered: FilterStep | None = None
+        if self.filtering is not None and accounts:
+            filtered = await self.filtering.plan(message, transaction, accounts, folder)
+            if filtered.refusal is not None:
+                MESSAGES.inc(result="sieve_reject")
+                return filtered.refusal
+            accounts = filtered.plain
+        outbound, relayed = await self._outbound(message, transaction, remote, queue_id, user, sender)
         try:
-            report = await self.delivery.deliver(
-                message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder,
-                outbound_raw=relayed,
-            )
+            report = DeliveryReport((), None)
+            if accounts or outbound is not None:
+                report = await self.delivery.deliver(
+                    message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder,
+                    outbound_raw=relayed,
+                )
             if folder != "INBOX":
                 report = await self._inbox_fallback(message, report, transaction.sender)
+            if filtered is not None and self.filtering is not None:
+                report = await self.filtering.perform(filtered, report, transaction, folder, content)
         except (StoreError, StoreUnavailable) as exc:
             log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
             MESSAGES.inc(result="tempfail")
@@ -132,7 +142,7 @@ class MessageAcceptor:
                       recipient=result.account.address, error=str(result.error))
         await self._report(transaction, report, content, queue_id)
         await self._read_reports(transaction, message, queue_id)
-        if report.queue_id is not None and self.on_queued is not None:
+        if (report.queue_id is not None or (filtered is not None and filtered.queued)) and self.on_queued is not None:
             self.on_queued()
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
@@ -144,6 +154,26 @@ class MessageAcceptor:
             reply = replies.AUTHOR_NOT_OWNED if refusal.problem is Problem.NOT_OWNED else replies.AUTHOR_FIELDS_INVALID
             raise ProtocolError(reply, refusal.reason)
 
+    async def _outbound(
+        self, message: bytes, transaction: Transaction, remote: tuple[OutboundRecipient, ...], queue_id: str,
+        user: Account | None, sender: SenderCheck | None,
+    ) -> tuple[OutboundRequest | None, bytes | None]:
+        """The queue entry for the remote recipients, and the queued copy when it differs from ``message``."""
+        if not remote:
+            return None, None
+        mail = transaction.mail
+        rewritten = await self._srs_sender(transaction) if user is None else transaction.sender
+        outbound = OutboundRequest(
+            sender=rewritten, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
+            smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
+        )
+        if user is not None and self.signer is not None:
+            # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)
+            return outbound, await self.signer.sign(message, transaction.sender)
+        if sender is not None and self.policy is not None:
+            return outbound, await self._seal(message, transaction, queue_id)
+        return outbound, None
+
     async def _read_reports(self, transaction: Transaction, message: bytes, queue_id: str) -> None:
         if self.reports is None or not self.reports.wants(r.address for r in transaction.recipients):
             return
@@ -154,15 +184,43 @@ class MessageAcceptor:
 
     async def _seal(self, message: bytes, transaction: Transaction, queue_id: str) -> bytes | None:
         """The forwarded copy with an ARC set by the (first) alias domain that sends it on, or None."""
-        domain = next((r.address.rpartition("@")[2].lower() for r in transaction.recipients if r.remote), "")
+        domain = _forwarding_domain(transaction)
         if self.signer is None or not domain:
             return None
-        try:
-            sealed = await seal_message(message, await self.signer.keys(domain), self.hostname)
-        except Exception as exc:  # a seal is a courtesy: never lose the message over it
-            log_event(log, "error", "ARC sealing failed", queue_id=queue_id, domain=domain, error=str(exc))
-            return None
+        sealed = await self._seal_for(message, domain, queue_id)
         return sealed if sealed is not message else None
+
+    async def _seal_for(self, message: bytes, domain: str, queue_id: str = "") -> bytes:
+        """``message`` ARC-sealed by ``domain`` when it can be (a seal is a courtesy: never lose mail over it)."""
+        if self.signer is None:
+            return message
+        try:
+            return await seal_message(message, await self.signer.keys(domain), self.hostname)
+        except Exception as exc:
+            log_event(log, "error", "ARC sealing failed", queue_id=queue_id, domain=domain, error=str(exc))
+            return message
+
+    async def _sign(self, message: bytes, sender: str) -> bytes:
+        return await self.signer.sign(message, sender) if self.signer is not None else message
+
+    async def _srs_sender(self, transaction: Transaction) -> str:
+        """Mail forwarded off the server by an alias leaves with an SRS sender of the alias's domain, so
+        that SPF passes at its destination and bounces find their way back (mailauth/srs.py)."""
+        domain = _forwarding_domain(transaction)
+        if not transaction.sender or not domain:
+            return transaction.sender
+        return srs.forward(transaction.sender, domain, await self.store.server_secret("srs"),
+                           self.store.now().timestamp())
+
+    async def srs_original(self, address: str) -> str:
+        """The sender hidden in our SRS address (a bounce coming back), or ProtocolError (RCPT refused)."""
+        secret = await self.store.server_secret("srs")
+        max_age = self.sieve.settings.srs_max_age_days if self.sieve is not None else srs.MAX_AGE_DAYS
+        try:
+            return srs.reverse(address, secret, self.store.now().timestamp(), max_age)
+        except srs.SRSError as exc:
+            log_event(log, "warning", "SRS address refused", address=address, reason=str(exc))
+            raise ProtocolError(replies.SRS_INVALID) from None
 
     async def _report(self, transaction: Transaction, report: DeliveryReport, content: bytes, queue_id: str) -> None:
         """DSNs owed at once: local copies refused after DATA (RFC 5321 6.1: once we said 250 we
@@ -199,6 +257,10 @@ class MessageAcceptor:
         ids = {a.id for a in missing}
         kept = tuple(r for r in report.accounts if r.account.id not in ids)
         return DeliveryReport(kept + extra.accounts, report.queue_id)
+
+
+def _forwarding_domain(transaction: Transaction) -> str:
+    return next((r.address.rpartition("@")[2].lower() for r in transaction.recipients if r.remote), "")
 
 
 def _refusal(decision: Decision) -> Reply | None:

@@ -11,11 +11,13 @@ accepts any recipient, but the sender must be an address the authenticated user 
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from pillarbox.address import AddressError, split_address
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError
+from pillarbox.mailauth.srs import is_srs
 from pillarbox.net.spool import Spool
 from pillarbox.smtp import replies
 from pillarbox.smtp.grammar import MailFrom, RcptTo
@@ -88,8 +90,14 @@ async def check_sender(directory: Directory, role: Role, mail: MailFrom, user: A
             raise ProtocolError(replies.SENDER_NOT_OWNED, f"{user.address} may not use {mail.address or '<>'}")
 
 
-async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> Recipient:
-    """Where this RCPT TO goes, or ProtocolError with the refusal."""
+async def resolve_recipient(
+    directory: Directory, role: Role, rcpt: RcptTo, srs_original: Callable[[str], Awaitable[str]] | None = None
+) -> Recipient:
+    """Where this RCPT TO goes, or ProtocolError with the refusal.
+
+    ``srs_original``: for an SRS address of ours (a bounce of mail we forwarded), the original sender it
+    hides, or ProtocolError when forged or expired; the bounce is then relayed to that sender.
+    """
     if "@" not in rcpt.address:  # the grammar lets only <Postmaster> through without a domain
         return await _host_postmaster(directory, rcpt)
     try:
@@ -101,6 +109,8 @@ async def resolve_recipient(directory: Directory, role: Role, rcpt: RcptTo) -> R
         if not role.is_submission:
             raise ProtocolError(replies.RELAY_DENIED, f"relay to {domain} refused: not a domain of ours")
         return Recipient(rcpt.address, rcpt, [], [rcpt.address])
+    if srs_original is not None and is_srs(local + "@"):
+        return Recipient(rcpt.address, rcpt, [], [await srs_original(rcpt.address)])
     if "%" in local or "!" in local:
         raise ProtocolError(replies.RELAY_DENIED, "relay by %-hack or bang path refused")
     resolution = await directory.resolve(rcpt.address)

@@ -246,7 +246,8 @@ class SMTPSession:
             raise ProtocolError(replies.BAD_SEQUENCE)
         if len(self.transaction.recipients) >= self.settings.max_recipients:
             raise ProtocolError(replies.TOO_MANY_RECIPIENTS)
-        recipient = await resolve_recipient(self.services.directory, self.role, event.args)
+        recipient = await resolve_recipient(self.services.directory, self.role, event.args,
+                                            self.services.acceptor.srs_original)
         await self.services.acceptor.check_quota(recipient.accounts, self.transaction.mail.size or 0)
         self.transaction.recipients.append(recipient)
         return replies.RECIPIENT_OK

@@ -346,3 +346,10 @@ class IndexBacklog:
 DMARC_COLUMNS = ("policy_domain", "day", "source_ip", "header_from", "envelope_from", "spf_domain", "spf_result",
                  "dkim", "dmarc_result", "spf_aligned", "dkim_aligned", "disposition", "policy")
 """The keys of one DMARC observation (RFC 7489 7.2 aggregate-report data), as recorded and read back."""
+@dataclass(frozen=True)
+class SieveScript:
+    """One stored Sieve script of an account (or a global one, ``account_id`` None)."""
+
+    name: str
+    content: str
+    active: bool

@@ -21,6 +21,12 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
+def _vacation_days(form: dict[str, str]) -> int:
+    """The form's days; empty means the default 7 (0 or a negative number is the field's error)."""
+    days = optional_int(form, "days")
+    return 7 if days is None else days
+
+
 def account_routes(s: WebServices) -> list[Route]:
     async def account(request: Request, me: Identity, errors: dict[str, str]) -> Response:
         overview = await s.run("account.get", address=me.address)
@@ -93,7 +99,8 @@ def account_routes(s: WebServices) -> list[Route]:
         Route("/account/forward", mine("account.forward", lambda f, r: {
             "to": f.get("to", "").strip() or None, "keep": "keep" in f}, "forwarding saved"), methods=["POST"]),
         Route("/account/vacation", mine("account.vacation", lambda f, r: {
-            "enabled": "enabled" in f, "subject": f.get("subject", ""), "text": f.get("text", "")},
+            "enabled": "enabled" in f, "subject": f.get("subject", ""), "text": f.get("text", ""),
+            "days": _vacation_days(f)},
             "vacation saved"), methods=["POST"]),
     ]
 

@@ -25,12 +25,12 @@ from pillarbox.store.blobs import BlobStore
 BATCH = 500
 
 _BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",), "accounts": ("admin",),
-             "login_failures": ("pending",)}
+             "login_failures": ("pending",), "sieve_scripts": ("active",)}
 TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", "messages", "mailbox_messages",
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
           "dmarc_observations", "login_failures", "login_networks", "server_secrets", "daily_jobs",
           "sender_grants", "web_sessions", "api_tokens", "app_passwords", "login_history", "account_settings",
-          "received_reports", "queue_samples", "delivery_stats")
+          "received_reports", "queue_samples", "delivery_stats", "sieve_scripts", "sieve_tracking")
 NOT_COPIED = {
     "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
     "message_bodies": "bodies go into messages.body",

@@ -390,6 +390,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     DROP TABLE report_cursors;
     """,
+    # Sieve scripts (account_id 0: the admin's global ones) and what "duplicate" and vacation remember.
+    """
+    CREATE TABLE sieve_scripts (
+        account_id BIGINT NOT NULL, name TEXT NOT NULL, content TEXT NOT NULL,
+        active BOOLEAN NOT NULL DEFAULT false, PRIMARY KEY (account_id, name)
+    );
+    CREATE TABLE sieve_tracking (
+        account_id BIGINT NOT NULL, key TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (account_id, key)
+    );
+    CREATE INDEX sieve_tracking_expires ON sieve_tracking(expires);
+    """,
 )
 
 

@@ -41,6 +41,7 @@ from pillarbox.store.postgres.locks import (
 )
 from pillarbox.store.postgres.messages import NewEntry
 from pillarbox.store.postgres.schema import migrate
+from pillarbox.store.postgres import sieve
 from pillarbox.store.postgres.webdata import WebData
 from pillarbox.store.prepare import PreparedMessage, index_texts, prepare
 from pillarbox.store.records import (
@@ -73,7 +74,7 @@ DEFAULT_POOL_SIZE = 20
 HEALTH_TIMEOUT = 2.0
 
 
-class PostgresStore(WebData):
+class PostgresStore(WebData, sieve.SieveTables):
     """Open with ``await PostgresStore.open(url)``; close with ``await store.close()``."""
 
     def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float]) -> None:
@@ -201,6 +202,7 @@ class PostgresStore(WebData):
                 await messages.drop_mailbox_messages(conn, mailbox.id)
                 await mailboxes.remove_mailbox_row(conn, mailbox.id)
             await grants.delete_account_grants(conn, account_id)
+            await sieve.delete_account_rows(conn, account_id)
             await directory.delete_account(conn, account_id)
         await self._directory_write(delete)
 

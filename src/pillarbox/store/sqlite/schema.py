@@ -365,6 +365,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     DROP TABLE report_cursors;
     """,
+    # (sieve) Sieve scripts (account_id 0: the admin's global ones), at most one active per account, and
+    # what "duplicate" and vacation remember (a key per account until it expires). The SRS key is one of
+    # the auth migration's server_secrets.
+    """
+    CREATE TABLE sieve_scripts (
+        account_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        content TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE sieve_tracking (
+        account_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        expires REAL NOT NULL,
+        PRIMARY KEY (account_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX sieve_tracking_expires ON sieve_tracking(expires);
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;

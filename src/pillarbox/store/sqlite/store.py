@@ -66,6 +66,7 @@ from pillarbox.store.sqlite import (
     messages,
     orphans,
     queue,
+    sieve,
 )
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
@@ -92,7 +93,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(WebData):
+class SQLiteStore(WebData, sieve.SieveTables):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
@@ -279,6 +280,7 @@ class SQLiteStore(WebData):
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
             grants.delete_account_grants(txn, account_id)
+            sieve.delete_account_rows(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
 

@@ -1,0 +1,1 @@
+"""ManageSieve (RFC 5804): upload, check and activate Sieve scripts from a mail client."""
