@@ -28,7 +28,7 @@ from pillarbox.errors import StoreError
 from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.names import canonical_name, normalize_alias
-from pillarbox.store.postgres import directory, fulltext, grants, integrity, logins, mailboxes, messages, queue
+from pillarbox.store.postgres import directory, fulltext, grants, integrity, logins, mailboxes, messages, queue, sieve
 from pillarbox.store.postgres.batch import DeliveryBatcher
 from pillarbox.store.postgres.connection import Database, create_pool, translated
 from pillarbox.store.postgres.copy_in import Progress, copy_from_sqlite
@@ -41,7 +41,6 @@ from pillarbox.store.postgres.locks import (
 )
 from pillarbox.store.postgres.messages import NewEntry
 from pillarbox.store.postgres.schema import migrate
-from pillarbox.store.postgres import sieve
 from pillarbox.store.postgres.webdata import WebData
 from pillarbox.store.prepare import PreparedMessage, index_texts, prepare
 from pillarbox.store.records import (
