@@ -279,6 +279,7 @@ def _imap(implicit_tls: bool) -> Callable[[Services], Handler]:
             hostname=services.config.hostname, timeout=limits.imap_timeout, max_literal=limits.imap_max_literal,
             max_command_errors=limits.max_command_errors, login_timeout=limits.imap_login_timeout,
             transfer_timeout=limits.transfer_timeout, min_transfer_rate=limits.min_transfer_rate,
+            metadata_max_size=limits.imap_metadata_max_size, metadata_max_entries=limits.imap_metadata_max_entries,
         )
         imap_services = IMAPServices(settings, services.store, services.authenticator, services.tls,
                                      spool=services.spool)
@@ -370,7 +371,7 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
         tasks.append(DMARCReportTask(reporter, claim=store.claim_daily_job))
     if config.queue.tls_reports:
         tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
-                              smtp_port=config.outbound.smtp_port)
+                              smtp_port=config.outbound.smtp_port, ca_file=config.outbound.ca_file)
         tasks.append(TLSReportTask(tls, claim=store.claim_daily_job))
     if services.acme is not None:
         tasks.append(LeaderOnly(services.acme.manager, "acme", lead))

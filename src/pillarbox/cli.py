@@ -33,6 +33,7 @@ from pillarbox.admin import (
     senders,
     sieve_commands,
     store_commands,
+    tls_seen,
     tokens,
 )
 from pillarbox.admin import domains_users as du
@@ -144,6 +145,7 @@ def build_parser() -> Parser:
     acme_commands.register(commands)  # acme status, acme renew
     quickstart.register(commands)
     tokens.register(commands)  # token
+    tls_seen.register(commands)  # tls list, tls forget
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")
     imp.add_argument("path", metavar="PATH", help="an mbox file, a Maildir, or a Maildir++ root (subfolders too)")
@@ -237,6 +239,15 @@ def _mailbox_commands(commands: argparse._SubParsersAction) -> None:
     actions = _group(commands, "mailbox", "an account's folders")
     listing = _listing(actions, "list folders with counts and sizes", mailbox_message.mailbox_list)
     listing.add_argument("address", metavar="ADDRESS")
+    share = actions.add_parser("share", help="share a folder with a user of its domain (IMAP ACL rights)")
+    share.add_argument("owner", metavar="OWNER", help="the folder's account")
+    share.add_argument("folder", metavar="FOLDER")
+    share.add_argument("grantee", metavar="GRANTEE", help='an address of the same domain, or "anyone" of it')
+    share.add_argument("rights", metavar="RIGHTS",
+                       help='RFC 4314 letters: "lr" read, "lrsw" and flags, "lrswite" and delete, "+i" adds,'
+                            ' "-w" removes, "none" revokes')
+    share.add_argument("--json", action="store_true", help="print the folder's ACL as JSON")
+    share.set_defaults(func=mailbox_message.mailbox_share)
 
 
 def _message_commands(commands: argparse._SubParsersAction) -> None:

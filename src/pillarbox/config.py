@@ -422,6 +422,9 @@ class LimitsConfig:
     send_timeout: int = 300
     buffer_memory: int = _setting(256 * MiB, _size)
     imap_max_literal: int = _setting(DEFAULT_MAX_MESSAGE_SIZE, _size)
+    # RFC 5464 4.1: a server must take values of at least 1,024 octets and at least 10 entries.
+    imap_metadata_max_size: int = _setting(64 * 1024, minimum=1024)
+    imap_metadata_max_entries: int = _setting(100, minimum=10)
     auth_failures_per_ip: int = 10
     max_header_size: int = _setting(256 * 1024, _size)  # a message's header section, over SMTP
     max_header_lines: int = 5000
@@ -528,6 +531,19 @@ class QueueConfig:
     tls_reports: bool = _setting(True, _flag)
 
 
+def _source_address(value: Any, version: int) -> str:
+    """An address of this host to send from: an IPv4 (``source_ipv4``) or IPv6 (``source_ipv6``) one."""
+    if value == "":
+        return ""
+    try:
+        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise _expected(f"an IPv{version} address", value)
+    return str(address)
+
+
 @dataclass(frozen=True)
 class OutboundConfig:
     """How the queue reaches other servers: port, trust store, smarthosts, TLS policies."""
@@ -543,6 +559,10 @@ class OutboundConfig:
     mta_sts_port: int = 443
     mta_sts: bool = _setting(True, _flag)
     dane: bool = _setting(True, _flag)
+    tls_memory: bool = _setting(True, _flag)
+    """Hold each destination domain to the best TLS it was seen with (outbound/tls_memory.py)."""
+    source_ipv4: str = _setting("", lambda value, base: _source_address(value, 4))
+    source_ipv6: str = _setting("", lambda value, base: _source_address(value, 6))
 
 
 def _optional_ip(value: Any, base: Path) -> str:

@@ -31,6 +31,10 @@ class QuotaExceeded(StoreError):
     """Storing this would put the account over its quota."""
 
 
+class LimitReached(StoreError):
+    """The operation would make more of something than its configured limit allows (annotations...)."""
+
+
 class StorageFull(StoreError):
     """The disk is full, or new mail would leave less free than the reserve: a temporary refusal, nothing
     was stored, and the same request will succeed once there is room again."""

@@ -97,3 +97,23 @@ def test_message_add_refuses_oversized(bob: Pillarbox) -> None:
                           + store_section(bob.data_dir))
     line = bob.fails("message", "add", "bob@example.com", input=message(body="x" * 2000))
     assert "max_message_size" in line
+
+
+def test_mailbox_share_gives_rights_within_the_domain(bob: Pillarbox) -> None:
+    shared = json_of(bob.ok("mailbox", "share", "bob@example.com", "Archive", "alice@example.com", "lr", "--json"))
+    assert shared == {"owner": "bob@example.com", "folder": "Archive", "acl": {"alice@example.com": "lr"},
+                      "seen_by_grantee_as": "Shared/bob@example.com/Archive"}
+    out = bob.ok("mailbox", "share", "bob@example.com", "Archive", "alice@example.com", "+ste").out
+    assert out.splitlines()[0] == "alice@example.com\tlrsted"
+    assert "rights" in bob.fails("mailbox", "share", "bob@example.com", "Archive", "alice@example.com", "lQ")
+    assert "every right" in bob.fails("mailbox", "share", "bob@example.com", "Archive", "bob@example.com", "l")
+    bob.ok("domain", "add", "example.org")
+    bob.ok("user", "add", "carol@example.org", "--password-stdin", input="a long enough password 12\n")
+    assert "within a domain" in bob.fails("mailbox", "share", "bob@example.com", "Archive", "carol@example.org", "l")
+    assert "no folder" in bob.fails("mailbox", "share", "bob@example.com", "Nope", "alice@example.com", "l")
+    bob.ok("mailbox", "share", "bob@example.com", "Archive", "alice@example.com", "none")
+
+    async def shared_with_alice(store: SQLiteStore) -> list[str]:
+        return [s.mailbox.name for s in await store.shared_with("alice@example.com")]
+
+    assert bob.with_store(shared_with_alice) == []

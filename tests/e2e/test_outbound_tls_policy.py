@@ -10,12 +10,20 @@ caches policies per domain), all hosted by B:
 - unlisted.test: enforce, MX mx.b.test but the policy lists only mx.elsewhere.test → deferred;
 - testing.test: testing mode with the badname mismatch → delivered (failure only counted);
 - dane.test / danebad.test: a DNSSEC-authenticated (AD bit) TLSA 3 1 1 of B's key, right and wrong;
+  the MX RRsets of the DANE domains are authenticated too (RFC 7672 2.2.1), dane-insecure-mx.test's is
+  not: its MX host is danebad's, whose wrong TLSA then does not apply (delivered, opportunistic TLS);
 - ta.test / tabadname.test: DANE-TA, a TLSA 2 0 1 / 2 1 1 of the test CA, which B sends after its own
   certificate; the CA is in A's trust store too, but DANE-TA does not need that. ta.test's MX is a
   name on B's certificate (delivered), tabadname.test's is not (deferred: for DANE-TA names count).
+  cname-ta.test's MX is mx-cname-ta.b.test, a validated CNAME of mx-ta.b.test: the TLSA records and the
+  certificate's name are those of the expanded name (RFC 7672 2.2.3, 3.2.2; delivered under DANE).
 - tlsafail.test / tlsafail-unsigned.test: the TLSA lookup of the MX fails (SERVFAIL); the first MX's
   address records are DNSSEC-signed (a failure may hide a DANE policy: deferred), the second's are not
   (a failure means no TLSA: delivered with opportunistic TLS).
+- REQUIRETLS (RFC 8689) messages: rtls-dnssec.test's MX RRset is DNSSEC-authenticated and names
+  mx.b.test (verified TLS, B advertises REQUIRETLS: delivered); rtls-mismatch.test's is authenticated
+  but names mx2.b.test, not on B's certificate; rtls-plain.test's is not authenticated and has no
+  MTA-STS policy: both bounced (5.7.10) and nothing reaches B, in clear or otherwise.
 """
 
 from __future__ import annotations
@@ -41,7 +49,12 @@ from tests.stores import run_at
 pytestmark = pytest.mark.slow
 
 DOMAINS = ["good.test", "badname.test", "unlisted.test", "testing.test", "dane.test", "danebad.test", "ta.test",
-           "tabadname.test", "tlsafail.test", "tlsafail-unsigned.test"]
+           "tabadname.test", "dane-insecure-mx.test", "cname-ta.test", "tlsafail.test", "tlsafail-unsigned.test",
+           "rtls-dnssec.test", "rtls-mismatch.test", "rtls-plain.test"]
+REQUIRETLS_SIGNED_MX = ["rtls-dnssec.test", "rtls-mismatch.test"]
+DANE_SIGNED_MX = ["dane.test", "danebad.test", "ta.test", "tabadname.test", "cname-ta.test", "mx-cname-ta.b.test",
+                  "tlsafail.test", "tlsafail-unsigned.test"]
+"""Names whose answers carry the AD bit: the DANE domains' MX RRsets, the CNAME that cname-ta.test's MX is."""
 TLSA_FAILING = {"mx-tlsafail.b.test": True, "mx-tlsafail-unsigned.b.test": False}
 """MX hosts whose TLSA lookup fails: are their address records DNSSEC-signed?"""
 B_NAMES = ["mx.b.test", "mx-ta.b.test"]
@@ -109,8 +122,12 @@ def zones(mx: MXNet, b_der: bytes, ca_der: bytes) -> tuple[dict[tuple[str, str],
         ("unlisted.test", "MX"): ["10 mx.b.test."], ("testing.test", "MX"): ["10 mx2.b.test."],
         ("dane.test", "MX"): ["10 mx-dane.b.test."], ("danebad.test", "MX"): ["10 mx-danebad.b.test."],
         ("ta.test", "MX"): ["10 mx-ta.b.test."], ("tabadname.test", "MX"): ["10 mx-tabad.b.test."],
+        ("dane-insecure-mx.test", "MX"): ["10 mx-danebad.b.test."],
+        ("cname-ta.test", "MX"): ["10 mx-cname-ta.b.test."], ("mx-cname-ta.b.test", "CNAME"): ["mx-ta.b.test."],
         ("tlsafail.test", "MX"): ["10 mx-tlsafail.b.test."],
         ("tlsafail-unsigned.test", "MX"): ["10 mx-tlsafail-unsigned.b.test."],
+        ("rtls-dnssec.test", "MX"): ["10 mx.b.test."], ("rtls-mismatch.test", "MX"): ["10 mx2.b.test."],
+        ("rtls-plain.test", "MX"): ["10 mx.b.test."],
     }
     for domain in POLICIES:
         records[(f"_mta-sts.{domain}", "TXT")] = ['"v=STSv1; id=20260101"']
@@ -138,7 +155,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[W
     web_cert, web_key = ca.issue([f"mta-sts.{d}" for d in POLICIES]).write(root, "mta-sts")
     records, secure = zones(mx_net, b_issued.der, der(ca.cert))
     signed = [host for host, is_signed in TLSA_FAILING.items() if is_signed]
-    dns = DNSServer(records, secure=[*secure, *signed],
+    dns = DNSServer(records, secure=[*secure, *signed, *REQUIRETLS_SIGNED_MX, *DANE_SIGNED_MX],
                     servfail=[dane.tlsa_name(host, mx_net.port) for host in TLSA_FAILING])
     https = PolicyServer(mx_net.ip(5), https_port, web_cert, web_key, POLICIES)
     b = make_node(root, "b", mx_net.ip(3), mx_net.port, dns, DOMAINS, [f"bob@{d}" for d in DOMAINS])
@@ -230,12 +247,22 @@ def test_testing_mode_delivers_and_only_reports(world: World):
     assert tls_results(world.a, "testing.test").get(("sts", "mx2.b.test", "certificate-host-mismatch"), 0) >= 1
 
 
-def test_dane_ee_match_delivers(world: World):
-    world.a.submit("alice@a.test", ["bob@dane.test"], message("bob@dane.test"))
-    delivered(world, "bob@dane.test")
-    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@dane.test")
+def sent(world: World, to: str) -> tuple[bytes, str]:
+    """Submit to ``to``; what B received, and A's log line of the delivery attempt."""
+    world.a.submit("alice@a.test", [to], message(to))
+    raw = delivered(world, to)
+    return raw, world.a.process.wait_for_log(rf"delivery attempt.*recipient={to}")
+
+
+@pytest.mark.parametrize(("domain", "mx"), [
+    ("dane.test", "mx-dane.b.test"),  # DANE-EE
+    ("ta.test", "mx-ta.b.test"),  # DANE-TA: the chain to the published anchor
+    ("cname-ta.test", "mx-cname-ta.b.test"),  # the MX host a validated CNAME of mx-ta.b.test
+])
+def test_dane_match_delivers(world: World, domain: str, mx: str):
+    _, line = sent(world, f"bob@{domain}")
     assert "policy=dane" in line and "result=sent" in line
-    assert tls_results(world.a, "dane.test").get(("tlsa", "mx-dane.b.test", "success"), 0) >= 1
+    assert tls_results(world.a, domain).get(("tlsa", mx, "success"), 0) >= 1
 
 
 def test_dane_ee_mismatch_defers(world: World):
@@ -243,14 +270,6 @@ def test_dane_ee_mismatch_defers(world: World):
     error = deferred(world, "bob@danebad.test")
     assert "TLSA" in error
     assert tls_results(world.a, "danebad.test").get(("tlsa", "mx-danebad.b.test", "tlsa-invalid"), 0) >= 1
-
-
-def test_dane_ta_chain_to_the_published_anchor_delivers(world: World):
-    world.a.submit("alice@a.test", ["bob@ta.test"], message("bob@ta.test"))
-    delivered(world, "bob@ta.test")
-    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@ta.test")
-    assert "policy=dane" in line and "result=sent" in line
-    assert tls_results(world.a, "ta.test").get(("tlsa", "mx-ta.b.test", "success"), 0) >= 1
 
 
 def test_dane_ta_with_an_mx_name_not_on_the_certificate_defers(world: World):
@@ -261,6 +280,11 @@ def test_dane_ta_with_an_mx_name_not_on_the_certificate_defers(world: World):
     assert results.get(("tlsa", "mx-tabad.b.test", "certificate-host-mismatch"), 0) >= 1
 
 
+def test_tlsa_records_do_not_apply_when_the_mx_rrset_is_not_validated(world: World):
+    raw, line = sent(world, "bob@dane-insecure-mx.test")
+    assert b"with ESMTPS" in raw and "policy=opportunistic" in line and "result=sent" in line
+
+
 def test_a_failed_tlsa_lookup_for_a_dnssec_signed_mx_defers(world: World):
     world.a.submit("alice@a.test", ["bob@tlsafail.test"], message("bob@tlsafail.test"))
     error = deferred(world, "bob@tlsafail.test")
@@ -268,7 +292,35 @@ def test_a_failed_tlsa_lookup_for_a_dnssec_signed_mx_defers(world: World):
 
 
 def test_a_failed_tlsa_lookup_for_an_unsigned_mx_means_no_dane(world: World):
-    world.a.submit("alice@a.test", ["bob@tlsafail-unsigned.test"], message("bob@tlsafail-unsigned.test"))
-    delivered(world, "bob@tlsafail-unsigned.test")
-    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@tlsafail-unsigned.test")
+    _, line = sent(world, "bob@tlsafail-unsigned.test")
     assert "policy=opportunistic" in line and "result=sent" in line
+
+
+def dsn_for(world: World, to: str, timeout: float = 20) -> bytes:
+    """The bounce alice@a.test got for her message to ``to``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for raw in world.a.messages("alice@a.test"):
+            if b"message/delivery-status" in raw and to.encode() in raw:
+                return raw
+        time.sleep(0.1)
+    raise AssertionError(f"no bounce for {to}:\n{world.a.process.log()}")
+
+
+def test_requiretls_over_a_dnssec_validated_mx_with_a_valid_certificate_delivers(world: World):
+    world.a.submit("alice@a.test", ["bob@rtls-dnssec.test"], message("bob@rtls-dnssec.test"), mail=["REQUIRETLS"])
+    assert b"Hello over verified TLS." in delivered(world, "bob@rtls-dnssec.test")
+    line = world.a.process.wait_for_log(r"delivery attempt.*recipient=bob@rtls-dnssec.test")
+    assert "policy=requiretls" in line and "result=sent" in line and "tls=TLSv1" in line
+
+
+@pytest.mark.parametrize("to", ["bob@rtls-mismatch.test", "bob@rtls-plain.test"])
+def test_requiretls_without_a_validated_tls_path_bounces_and_sends_nothing(world: World, to: str):
+    world.a.submit("alice@a.test", [to], message(to), mail=["REQUIRETLS"])
+    bounce = dsn_for(world, to)
+    assert b"Status: 5.7.10" in bounce and b"Action: failed" in bounce
+    assert b"text/rfc822-headers" in bounce and b"Hello over verified TLS." not in bounce  # RFC 8689 5: RET=HDRS
+    line = world.a.process.wait_for_log(rf"delivery attempt.*recipient={to}")
+    assert "result=permanent" in line  # at the first attempt: no other path would appear later
+    assert world.b.messages(to) == []
+    assert f"recipients={to}" not in world.b.process.log()  # B never saw a transaction for it

@@ -94,6 +94,9 @@ def test_create() -> None:
     )
     reply = refused(b"t1 CREATE x (USE (\\Bogus))")
     assert (reply.status, reply.code) == ("NO", "USEATTR")
+    assert parse(b"t1 CREATE x (USE ())") == Create("t1", "CREATE", "x", ())  # RFC 6154 6: zero or more
+    assert parse(b"t1 CREATE x (USE (\\Sent \\sent))").special_use == ("\\Sent",)  # type: ignore[attr-defined]
+    assert refused(b"t1 CREATE x (USE (\\Sent ))").status == "BAD"
 
 
 def test_mailbox_commands() -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pillarbox.imap.subject import base_subject
 from pillarbox.imap.thread import ThreadMessage, ordered_subject, references
+from pillarbox.mime.subject import base_subject
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,13 @@
-"""THREAD through a real session on the SQLite store: the thread_refs column recorded at delivery,
-and rows stored before it existed (thread_refs NULL), which fall back to the stored structure."""
+"""SORT and THREAD through a real session on the SQLite store: the thread_refs and base_subject columns
+recorded at delivery, and rows stored before they existed (NULL), which fall back to the stored
+structure and subject."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+
+import pytest
 
 from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
 from pillarbox.store.records import DeliveryTarget
@@ -16,7 +19,11 @@ MESSAGES = [
     (f"Subject: Re: hello\r\nMessage-ID: <b@t>\r\nIn-Reply-To: <a@t>\r\n{DATE.format(2)}\r\n2\r\n").encode(),
     (f"Subject: other\r\nMessage-ID: <d@t>\r\nReferences: <x@t>\r\n{DATE.format(3)}\r\n3\r\n").encode(),
     (f"Subject: Re: other\r\nMessage-ID: <e@t>\r\nReferences: <x@t>\r\n{DATE.format(4)}\r\n4\r\n").encode(),
+    (f"Subject: Re: [list] apple (fwd)\r\nMessage-ID: <f@t>\r\n{DATE.format(5)}\r\n5\r\n").encode(),
 ]
+BY_SUBJECT = b"* SORT 5 1 2 3 4\r\nt OK SORT completed\r\n"
+BY_REFERENCES = b"* THREAD (1 2)((3)(4))(5)\r\nt OK THREAD completed\r\n"
+BY_ORDERED_SUBJECT = b"* THREAD (1 2)(3 4)(5)\r\nt OK THREAD completed\r\n"
 
 
 class Memory:
@@ -30,7 +37,8 @@ class Memory:
         self.out += data
 
 
-async def _thread(data_dir: Path, forget_refs: bool) -> bytes:
+async def _answer(data_dir: Path, command: bytes, forget: str = "") -> bytes:
+    """``command``'s answer over MESSAGES, after setting the column ``forget`` to NULL, if any."""
     store = await open_at(data_dir)
     try:
         await store.add_domain("t.test")
@@ -38,25 +46,41 @@ async def _thread(data_dir: Path, forget_refs: bool) -> bytes:
         inbox = await store.get_mailbox(account.id, "INBOX")
         assert inbox is not None
         await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in MESSAGES])
-        if forget_refs:
-            await execute_sql(store, *["UPDATE messages SET thread_refs = NULL"] * 2)
+        if forget:
+            await execute_sql(store, *[f"UPDATE messages SET {forget} = NULL"] * 2)
         settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
         memory = Memory()
         session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]
         session.login(account)
         await session.on_data(b"s SELECT INBOX\r\n")
         memory.out.clear()
-        await session.on_data(b"t THREAD REFERENCES UTF-8 ALL\r\n")
+        await session.on_data(b"t " + command + b"\r\n")
         return bytes(memory.out)
     finally:
         await store.close()
 
 
-def test_thread_from_recorded_references(tmp_path: Path):
-    out = asyncio.run(_thread(tmp_path, forget_refs=False))
-    assert out == b"* THREAD (1 2)((3)(4))\r\nt OK THREAD completed\r\n"
+ANSWERS = [(b"SORT (SUBJECT) UTF-8 ALL", BY_SUBJECT), (b"THREAD REFERENCES UTF-8 ALL", BY_REFERENCES),
+           (b"THREAD ORDEREDSUBJECT UTF-8 ALL", BY_ORDERED_SUBJECT)]
 
 
-def test_thread_for_rows_stored_before_thread_refs(tmp_path: Path):
-    out = asyncio.run(_thread(tmp_path, forget_refs=True))
-    assert out == b"* THREAD (1 2)((3)(4))\r\nt OK THREAD completed\r\n"
+@pytest.mark.parametrize(("command", "expected"), ANSWERS)
+def test_sort_and_thread_compare_the_base_subject_kept_at_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: bytes, expected: bytes
+):
+    """No subject is normalised when the command runs (that was most of its time over a big mailbox);
+    delivery (store/prepare.py) still computes it."""
+
+    def not_again(subject: str) -> tuple[str, bool]:
+        raise AssertionError(f"base subject of {subject!r} computed at read")
+
+    for module in ("pillarbox.imap.sort", "pillarbox.imap.thread", "pillarbox.store.sqlite.messages"):
+        monkeypatch.setattr(f"{module}.base_subject", not_again)
+    assert asyncio.run(_answer(tmp_path, command)) == expected
+
+
+@pytest.mark.parametrize(("command", "expected"), ANSWERS)
+@pytest.mark.parametrize("forget", ["thread_refs", "base_subject"])
+def test_sort_and_thread_for_rows_stored_before_the_columns(tmp_path: Path, command: bytes, expected: bytes,
+                                                            forget: str):
+    assert asyncio.run(_answer(tmp_path, command, forget)) == expected

@@ -176,3 +176,19 @@ def test_idle_pushes_vanished_and_modseq_once_qresync_is_enabled(server: IMAPSer
     finally:
         phone.close()
         desktop.close()
+
+
+def test_metadata_count_limit_is_all_or_nothing(server: IMAPServer):  # RFC 5464 4.3 [METADATA TOOMANY]
+    client = raw(server, "dave@example.com")
+    try:
+        assert client.command("m1 CREATE Counted")[-1].startswith(b"m1 OK")
+        pairs = " ".join(f"/private/n{i} \"v\"" for i in range(95))
+        assert client.command(f"m2 SETMETADATA Counted ({pairs})")[-1] == b"m2 OK SETMETADATA completed"
+        more = " ".join(f"/private/m{i} \"v\"" for i in range(6))
+        refused = client.command(f"m3 SETMETADATA Counted ({more})")[-1]
+        assert refused == b"m3 NO [METADATA TOOMANY] Too many annotations"
+        assert client.command("m4 GETMETADATA Counted /private/m0")[0] == b"* METADATA Counted (/private/m0 NIL)"
+        five = " ".join(f"/private/m{i} \"v\"" for i in range(5))
+        assert client.command(f"m5 SETMETADATA Counted ({five} /shared/one \"v\")")[-1].endswith(b"completed")
+    finally:
+        client.close()

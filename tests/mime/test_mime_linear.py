@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from pillarbox.imap.bodystructure import body_structure, envelope
 from pillarbox.imap.sections import filter_header
 from pillarbox.imap.sort import display_name
-from pillarbox.imap.subject import base_subject
 from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mime import ParsedMessage, parse_message, search_text
 from pillarbox.mime.downgrade import downgrade
+from pillarbox.mime.subject import base_subject
 from tests.complexity import assert_linear
 
 

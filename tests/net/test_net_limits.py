@@ -38,7 +38,7 @@ def test_a_board_that_cannot_be_allocated_is_one_line(tmp_path: Path, monkeypatc
 LIMITS = PoolLimits(6, max_per_ip=3, max_per_user_ip=2, reserved=2, per_ip_counts_users=False)
 ADDRESSES = ["192.0.2.1", "192.0.2.2", "2001:db8::1", "2001:db8::2"]  # the last two: one /64
 USERS = ["ann", "bob"]
-steps = st.lists(st.tuples(st.sampled_from(["admit", "promote", "release"]), st.integers(0, 1),
+steps = st.lists(st.tuples(st.sampled_from(["admit", "promote", "demote", "release"]), st.integers(0, 1),
                            st.integers(0, 50), st.sampled_from(USERS)), max_size=60)
 
 
@@ -56,7 +56,12 @@ def test_every_limit_holds_for_two_processes_together(tmp_path_factory, script) 
                 leases.append(lease)
         elif leases:
             lease = leases[pick % len(leases)]
-            lease.promote(user) if action == "promote" else lease.release()
+            if action == "promote":
+                lease.promote(user)
+            elif action == "demote":
+                lease.demote()
+            else:
+                lease.release()
         check(limiters, [lease for lease in leases if not lease.released])
     for lease in leases:
         lease.release()

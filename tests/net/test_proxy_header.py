@@ -122,8 +122,9 @@ def test_any_split(sample: tuple[bytes, ProxyHeader], data: st.DataObject) -> No
     raw, expected = sample
     cut = data.draw(st.integers(0, len(raw) - 1))
     reader = HeaderReader()
-    assert reader.offer(raw[:cut]) == (cut, None)
-    assert read_whole(reader, raw[cut:] + b"EHLO x\r\n") == (expected, b"EHLO x\r\n")
+    looked_at = min(cut, reader.want())  # a v2 header can be longer than the first look (V1_MAX bytes)
+    assert reader.offer(raw[:cut]) == (looked_at, None)
+    assert read_whole(reader, raw[looked_at:] + b"EHLO x\r\n") == (expected, b"EHLO x\r\n")
 
 
 # --- hostile input ------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """A scriptable SMTP server for client tests: records transactions, answers as told, in a thread.
 
 ``SMTPSink(host, port, extensions=[...], rcpt_reply=lambda address: "250 2.1.5 ok")``; every accepted
-message lands in ``sink.messages`` as (sender, recipients, MAIL params, RCPT params, bytes).
+message lands in ``sink.messages`` as (sender, recipients, MAIL params, RCPT params, bytes). With a
+``tls`` context, STARTTLS works whenever ``extensions`` offers it (a test may stop offering it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ class Received:
     mail_params: list[str]
     rcpt_params: list[list[str]]
     data: bytes
+    tls: bool = False
 
 
 @dataclass
@@ -33,6 +36,7 @@ class SMTPSink:
     not kept (it never saw the 250)."""
     messages: list[Received] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -66,9 +70,15 @@ class SMTPSink:
                 lines = ["sink.test", *self.extensions]
                 for n, text in enumerate(lines):
                     say(f"250{'-' if n < len(lines) - 1 else ' '}{text}")
+            elif verb == "STARTTLS" and self.tls is not None and "STARTTLS" in self.extensions:
+                say("220 2.0.0 go ahead")
+                await writer.drain()
+                await writer.start_tls(self.tls)
+                continue
             elif verb == "MAIL":
                 words = line[10:].split()
-                current = Received(words[0].strip("<>"), [], words[1:], [], b"")
+                secure = writer.get_extra_info("ssl_object") is not None
+                current = Received(words[0].strip("<>"), [], words[1:], [], b"", secure)
                 say("250 2.1.0 ok")
             elif verb == "RCPT" and current is not None:
                 words = line[8:].split()

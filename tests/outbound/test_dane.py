@@ -73,6 +73,15 @@ def test_name_mismatch_under_dane_ta_fails():
 
 
 
+def test_dane_ta_accepts_the_tlsa_base_domain_or_the_mx_alias():
+    """RFC 7672 3.2.2: the CNAME-expanded TLSA base domain first, the MX host name (its alias) too;
+    a failure is reported for the first name."""
+    dane.authenticate(CHAIN, [record(dane.DANE_TA, ROOT.cert)], "target.b.test", HOST)
+    with pytest.raises(dane.DANEFailure) as caught:
+        dane.authenticate(CHAIN, [record(dane.DANE_TA, ROOT.cert)], "target.b.test", "alias.b.test")
+    assert caught.value.result == "certificate-host-mismatch"
+
+
 def test_host_name_no_certificate_can_carry_fails():
     assert failure(CHAIN, [record(dane.DANE_TA, ROOT.cert)], host="mx_1.b.test") == "certificate-host-mismatch"
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pillarbox.errors import AlreadyExists, QuotaExceeded, StoreError
 from pillarbox.store.api import Store
 from pillarbox.store.records import Appended, DeliveryTarget, Refused
+from pillarbox.store.sqlite import messages
 from tests import stores
 from tests.store.conftest import message
 
@@ -248,5 +252,52 @@ def test_concurrent_deliveries_get_uids_in_call_order(with_store):
             store.deliver(message(f"m{n}", body="x" * size), [DeliveryTarget(inbox.id)])
             for n, size in enumerate(sizes)))
         assert [r[0].uid for r in results] == list(range(1, 31))
+
+    with_store(body)
+
+
+def test_replace_is_one_change_and_quota_counts_the_net_growth(with_store):  # RFC 8508 3.4
+    async def body(store: Store) -> None:
+        _, inbox = await _account(store)
+        old = message(body="x" * 300)
+        [first] = await store.deliver(old, [DeliveryTarget(inbox.id)])
+        assert isinstance(first, Appended)
+        await store.set_quota("bob@example.com", len(old) + 50, None)
+        bigger = message(body="y" * 330)  # both at once would not fit, one instead of the other does
+        replaced = await store.replace_message(bigger, DeliveryTarget(inbox.id, frozenset({"\\Seen"})), (inbox.id, 1))
+        assert replaced.uid == 2 and replaced.modseq > first.modseq
+        changes = await store.changes_since(inbox.id, first.modseq)
+        assert changes.expunged == (1,) and [e.uid for e in changes.changed] == [2]
+        with pytest.raises(QuotaExceeded):
+            await store.replace_message(message(body="z" * 500), DeliveryTarget(inbox.id), (inbox.id, 2))
+        with pytest.raises(StoreError):  # NotFound: the message to replace is gone
+            await store.replace_message(message(), DeliveryTarget(inbox.id), (inbox.id, 1))
+        assert [e.uid for e in await store.list_messages(inbox.id)] == [2]  # the refusals changed nothing
+
+    with_store(body)
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)),
+       st.integers(-(23 * 60 + 59), 23 * 60 + 59))
+def test_an_internal_date_comes_back_in_its_zone(moment: datetime, minutes: int) -> None:
+    given_date = moment.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=minutes)))
+    seconds, zone = messages.internal_date_columns(given_date, now=0)
+    back = messages.zoned(seconds, zone)
+    assert back == given_date and back.utcoffset() == given_date.utcoffset()
+
+
+def test_due_queue_entries_are_leased_highest_priority_first(with_store):  # RFC 6710
+    from pillarbox.store.records import OutboundRecipient, OutboundRequest
+
+    async def body(store: Store) -> None:
+        await _account(store)
+        ids = []
+        for priority in (0, -5, 7, 0):
+            request = OutboundRequest("bob@example.com", (OutboundRecipient("x@remote.test"),), priority=priority)
+            await store.deliver_and_queue(b"", [], request, message())
+            ids.append(request.queue_id)
+        leased = await store.lease_queue("me", 60, 10)
+        assert [entry.id for entry in leased] == [ids[2], ids[0], ids[3], ids[1]]
+        assert [entry.priority for entry in leased] == [7, 0, 0, -5]
 
     with_store(body)

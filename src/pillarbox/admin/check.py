@@ -62,6 +62,8 @@ class Target:
     """The id our MTA-STS policy has (``policy.publish.mta_sts_id``), which the record must name."""
     rua: str = ""
     """Where the DMARC and TLS-RPT records should ask for reports (``policy.publish.report_address``)."""
+    sources: tuple[str, ...] = ()
+    """``[outbound] source_ipv4/source_ipv6``: where mail leaves from, whose PTR must name the EHLO name."""
 
 
 def dkim_of(keys: Sequence[Any]) -> list[tuple[str, str, str]]:
@@ -192,14 +194,21 @@ async def _address(resolver: Resolver, t: Target) -> list[Finding]:
 
 
 async def _ptr(resolver: Resolver, t: Target) -> list[Finding]:
-    if not t.public_ip:
+    """The reverse DNS of our address and of each address mail leaves from must name the host name we
+    say in EHLO (receivers check the two agree)."""
+    addresses = [ip for ip in dict.fromkeys((t.public_ip, *t.sources)) if ip]
+    if not addresses:
         return [Finding("skip", "PTR", "set [policy] public_ip to check the reverse DNS of our address")]
-    names = await resolver.ptr(t.public_ip)
-    if t.hostname in names:
-        return [Finding("ok", "PTR", f"{t.public_ip} → {t.hostname}")]
-    detail = f"the PTR of {t.public_ip} is {', '.join(names) or 'missing'}, not {t.hostname}"
-    publish = f"PTR of {t.public_ip} → {t.hostname}. (ask whoever owns the address: your hosting provider)"
-    return [Finding("MISSING" if not names else "WRONG", "PTR", detail, publish)]
+    findings = []
+    for ip in addresses:
+        names = await resolver.ptr(ip)
+        if t.hostname in names:
+            findings.append(Finding("ok", "PTR", f"{ip} → {t.hostname} (the EHLO name)"))
+            continue
+        detail = f"the PTR of {ip} is {', '.join(names) or 'missing'}, not {t.hostname} (the EHLO name)"
+        publish = f"PTR of {ip} → {t.hostname}. (ask whoever owns the address: your hosting provider)"
+        findings.append(Finding("MISSING" if not names else "WRONG", "PTR", detail, publish))
+    return findings
 
 
 async def check_command(store: Any, args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ so that the calling MTA retries later instead of bouncing.
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
 
@@ -28,6 +29,7 @@ from pillarbox.admin.common import (
 )
 from pillarbox.admin.crlf import to_crlf
 from pillarbox.admin.ops_directory import list_mailboxes
+from pillarbox.admin.ops_sharing import share_mailbox
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import QuotaExceeded, StoreError, StoreUnavailable
 from pillarbox.store.api import Backend
@@ -42,6 +44,17 @@ async def mailbox_list(store: Backend, args: argparse.Namespace) -> int:
         lambda o: (o["name"], o["special_use"] or "", o["messages"], o["unseen"], human_size(o["size"])),
         "no folders",
     )
+
+
+async def mailbox_share(store: Backend, args: argparse.Namespace) -> int:
+    result = await share_mailbox(store, args.owner, args.folder, args.grantee, args.rights)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return EX_OK
+    for who, rights in result["acl"].items():
+        print(f"{who}\t{rights}")
+    print(f"{result['owner']}'s {result['folder']} is {result['seen_by_grantee_as']} to those it is shared with")
+    return EX_OK
 
 
 # ---------------------------------------------------------------------------------------------- message

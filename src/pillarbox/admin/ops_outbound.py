@@ -167,8 +167,9 @@ async def check_dns(store: Store, config: Config, domain: str, resolver: Any = N
 
     name = domain_field(domain)
     dkim = dkim_of(await store.dkim_keys(name))
+    sources = (config.outbound.source_ipv4, config.outbound.source_ipv6)
     target = Target(name, config.hostname, config.policy.public_ip, dkim, mta_sts_id(served_policy(config)),
-                    report_address(name, config.policy.reports_to))
+                    report_address(name, config.policy.reports_to), tuple(ip for ip in sources if ip))
     findings = await check_domain(resolver or make_resolver(config), target)
     if not await store.has_domain(name):
         findings.insert(0, Finding("warn", "DOMAIN", f"{name} is not served here (pillarbox domain add {name})"))

@@ -47,3 +47,17 @@ class FakeResolver:
 
     async def addresses_authenticated(self, host: str) -> bool:
         return host.lower() in self.authenticated
+
+    async def mx_authenticated(self, domain: str) -> bool:
+        return domain.lower() in self.authenticated
+
+    async def canonical(self, host: str) -> tuple[str, bool]:
+        """Follows ("name", "CNAME") records; validated when every name on the way is authenticated."""
+        name, secure = host.lower().rstrip("."), True
+        for _ in range(8):
+            secure = secure and name in self.authenticated
+            targets = self._get(name, "CNAME")
+            if not targets:
+                break
+            name = str(targets[0]).lower().rstrip(".")
+        return name, secure

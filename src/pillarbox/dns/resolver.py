@@ -62,6 +62,8 @@ class Resolver(Protocol):
     async def ptr(self, ip: str) -> list[str]: ...
     async def tlsa(self, name: str) -> tuple[list[TLSARecord], bool]: ...
     async def addresses_authenticated(self, host: str) -> bool: ...
+    async def mx_authenticated(self, domain: str) -> bool: ...
+    async def canonical(self, host: str) -> tuple[str, bool]: ...
 
 
 class DNSResolver:
@@ -158,6 +160,19 @@ class DNSResolver:
         answers = [await self._query(host, rdtype) for rdtype in ("A", "AAAA")]
         found = [answer for answer in answers if answer is not None]
         return bool(found) and all(_authenticated(answer) for answer in found)
+
+    async def mx_authenticated(self, domain: str) -> bool:
+        """Was the domain's MX RRset DNSSEC-validated (AD bit)? REQUIRETLS (RFC 8689 4.2.1) and DANE
+        (RFC 7672 2.2.1) trust an MX host's name only then (or through MTA-STS)."""
+        return _authenticated(await self._query(domain, "MX"))
+
+    async def canonical(self, host: str) -> tuple[str, bool]:
+        """The name ``host``'s CNAME chain ends at (``host`` itself without one), and whether the
+        answer was DNSSEC-validated (RFC 7672 2.2.3: only then is the TLSA base name taken from it)."""
+        answer = await self._query(host, "A") or await self._query(host, "AAAA")
+        if answer is None:
+            return host.lower().rstrip("."), False
+        return _host(answer.canonical_name), _authenticated(answer)
 
 
 def _authenticated(answer: dns.resolver.Answer | None) -> bool:

@@ -117,6 +117,19 @@ def code_capability(capabilities: Iterable[str]) -> str:
     return "CAPABILITY " + " ".join(capabilities)
 
 
+def code_inprogress(tag: str, done: int | None = None, goal: int | None = None) -> str:
+    """RFC 9585: ``"INPROGRESS" SP "(" progress-tag SP progress-count SP progress-goal ")"``, NIL for an
+    unknown count or goal."""
+    counts = " ".join("NIL" if n is None else str(n) for n in (done, goal))
+    return f"INPROGRESS ({string(tag).decode()} {counts})"
+
+
+def code_badurl(url: str | bytes) -> str:
+    """RFC 4469 4.1 ``"BADURL" SP url-resp-text``: the URL, any TEXT-CHAR but "]"."""
+    text = url.decode("utf-8", "replace") if isinstance(url, bytes) else url
+    return "BADURL " + text.replace("]", "%5D").replace("\r", "").replace("\n", "")
+
+
 def code_uidvalidity(value: int) -> str:
     return f"UIDVALIDITY {value}"
 
@@ -346,9 +359,34 @@ def status_data(name: str, items: Sequence[tuple[str, int | str]], utf8: bool = 
     return untagged(b"STATUS " + mailbox(name, utf8) + b" (" + " ".join(pieces).encode() + b")")
 
 
-def search_data(numbers: Iterable[int], highest_modseq: int | None = None) -> bytes:
-    """RFC 3501 7.2.5 ``"SEARCH" *(SP nz-number)`` [RFC 7162 ``SP "(MODSEQ" SP mod-sequence-value ")"``]."""
-    out = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
+def myrights_data(name: str, rights: str, utf8: bool = False) -> bytes:
+    """RFC 4314 3.8 ``"MYRIGHTS" SP mailbox SP rights``."""
+    return untagged(b"MYRIGHTS " + mailbox(name, utf8) + b" " + astring(rights))
+
+
+def acl_data(name: str, entries: Sequence[tuple[str, str]], utf8: bool = False) -> bytes:
+    """RFC 4314 3.6 ``"ACL" SP mailbox *(SP identifier SP rights)``."""
+    pairs = b"".join(b" " + astring(who, utf8) + b" " + astring(rights) for who, rights in entries)
+    return untagged(b"ACL " + mailbox(name, utf8) + pairs)
+
+
+def listrights_data(name: str, identifier: str, required: str, optional: Sequence[str], utf8: bool = False) -> bytes:
+    """RFC 4314 3.7 ``"LISTRIGHTS" SP mailbox SP identifier SP rights *(SP rights)``."""
+    rest = b"".join(b" " + astring(rights) for rights in optional)
+    return untagged(b"LISTRIGHTS " + mailbox(name, utf8) + b" " + astring(identifier, utf8) + b" "
+                    + astring(required) + rest)
+
+
+def metadata_data(name: str, values: Sequence[tuple[str, bytes | None]], utf8: bool = False) -> bytes:
+    """RFC 5464 5: ``metadata-resp = "METADATA" SP mailbox SP entry-values``; ``value = nstring / literal8``."""
+    pairs = [astring(entry) + b" " + (b"NIL" if value is None else string(value, utf8)) for entry, value in values]
+    return untagged(b"METADATA " + mailbox(name, utf8) + b" (" + b" ".join(pairs) + b")")
+
+
+def search_data(numbers: Iterable[int], highest_modseq: int | None = None, keyword: bytes = b"SEARCH") -> bytes:
+    """RFC 3501 7.2.5 ``"SEARCH" *(SP nz-number)``, RFC 5256 ``"SORT" *(SP nz-number)``, each with RFC 7162's
+    ``[SP search-sort-mod-seq]``."""
+    out = keyword + b"".join(b" %d" % n for n in numbers)
     if highest_modseq is not None:
         out += b" (MODSEQ %d)" % highest_modseq
     return untagged(out)
@@ -357,21 +395,31 @@ def search_data(numbers: Iterable[int], highest_modseq: int | None = None) -> by
 def esearch_data(
     tag: str | None,
     uid: bool,
-    results: Sequence[tuple[str, int | Iterable[int]]],
+    results: Sequence[tuple[str, int | str | Iterable[int]]],
+    mailbox_of: tuple[str, int] | None = None,
+    *,
+    utf8: bool = False,
 ) -> bytes:
     """RFC 9051 7.3.4 ``esearch-response = "ESEARCH" [search-correlator] [SP "UID"] *(SP search-return-data)``.
 
     ``results`` holds (name, value): MIN/MAX/COUNT/MODSEQ take a number, ALL a set of numbers
-    (sent as a compact sequence-set, omitted when empty as RFC 4731 3.1 asks).
+    (sent as a compact sequence-set, omitted when empty as RFC 4731 3.1 asks), a string is sent as
+    it is (``imap.esearch`` builds ordered sets and PARTIAL's payload). ``mailbox_of`` (name,
+    UIDVALIDITY) adds RFC 7377's MAILBOX and UIDVALIDITY correlators.
     """
     out = b"ESEARCH"
-    if tag is not None:
+    if mailbox_of is not None:
+        name, uidvalidity = mailbox_of
+        out += b" (TAG %s MAILBOX %s UIDVALIDITY %d)" % (string(tag or ""), mailbox(name, utf8), uidvalidity)
+    elif tag is not None:
         out += b" (TAG " + string(tag) + b")"
     if uid:
         out += b" UID"
     for name, value in results:
         if isinstance(value, int):
             out += b" %s %d" % (name.encode(), value)
+        elif isinstance(value, str):
+            out += b" %s %s" % (name.encode(), value.encode())
         else:
             numbers = uid_set(value)
             if numbers:

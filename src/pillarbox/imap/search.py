@@ -10,8 +10,9 @@ the program has a TO/CC/BCC key, then walks messages with cheap checks.
 Matching is case- and accent-insensitive substring on decoded text (RFC 9051 6.4.4; the folding is
 ``store.textfold.fold``, the same the index was built with), after RFC 2047 decoding of headers.
 Address keys match the field in display form, ``Alice <a@x>, b@y`` (``display_addresses``, what
-delivery stored for From), groups with their names. Dates ignore time and zone, internal dates taken
-in UTC. RECENT, NEW and OLD ask the session's own \\Recent (``imap.recent``; none in IMAP4rev2).
+delivery stored for From), groups with their names. Dates ignore time and zone: the date as written in
+the Date header (SENT*) or in the INTERNALDATE as the client gave it (BEFORE/ON/SINCE). RECENT, NEW
+and OLD ask the session's own \\Recent (``imap.recent``; none in IMAP4rev2).
 """
 
 from __future__ import annotations
@@ -231,8 +232,8 @@ class _Evaluator:
             name = name[4:]
         elif name.startswith("SAVED"):
             actual, name = entry.save_date.astimezone(UTC).date(), name[5:]
-        else:
-            actual = entry.internal_date.astimezone(UTC).date()
+        else:  # the INTERNALDATE's date as given to APPEND (in its zone), as SENT* reads the Date header's
+            actual = entry.internal_date.date()
         return {"BEFORE": actual < day, "ON": actual == day, "SINCE": actual >= day}[name]
 
     def _sent_day(self, uid: int) -> date | None:

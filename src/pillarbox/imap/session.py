@@ -25,16 +25,18 @@ import ssl
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator
-from pillarbox.errors import ProtocolError, StorageFull, StoreUnavailable
+from pillarbox.errors import NotFound, ProtocolError, StorageFull, StoreUnavailable
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
-from pillarbox.imap.parser.commands import Command, Fetch, Search
+from pillarbox.imap.parser.commands import Command, Fetch, MultiSearch, Replace, Search
 from pillarbox.imap.parser.commands import Store as StoreCommand
+from pillarbox.imap.rights import EXTRA as EXTRA_RIGHTS
+from pillarbox.imap.rights import RIGHTS, settable
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.imap.snapshot import SnapshotCache
 from pillarbox.net.listener import Connection
@@ -46,12 +48,18 @@ from pillarbox.store.api import Store
 from pillarbox.store.records import Account
 from pillarbox.store.reserve import is_disk_full
 
+if TYPE_CHECKING:
+    from pillarbox.imap.notify import Watch
+
 log = get_logger("imap")
 SESSIONS = Counter("pillarbox_imap_sessions_total", "IMAP sessions started", ("tls",))
 COMMANDS = Counter("pillarbox_imap_commands_total", "IMAP commands by name and status", ("command", "status"))
 PRE_AUTH_TIMEOUT = 60.0
 PRE_LOGIN_MAX_LITERAL = framing.LITERAL_MINUS_MAX  # a password or an ID value needs no more
 PRE_LOGIN_MAX_COMMAND = 16 * 1024  # the literals of one command, before login
+PROGRESS_INTERVAL = 10.0
+NO_PROGRESS = frozenset({"STARTTLS", "AUTHENTICATE", "LOGIN", "IDLE", "COMPRESS", "LOGOUT"})
+"""Commands that turn the conversation around or end it: nothing may be written while they run."""
 
 
 class State(enum.Enum):
@@ -63,6 +71,7 @@ class State(enum.Enum):
 
 EXTENSIONS = (
     "ESEARCH",
+    "MULTISEARCH",
     "SEARCHRES",
     "BINARY",
     "STATUS=SIZE",
@@ -70,10 +79,18 @@ EXTENSIONS = (
     "QRESYNC",
     "SORT",
     "SORT=DISPLAY",
+    "ESORT",
+    "METADATA",
+    "METADATA-SERVER",
+    "LIST-METADATA",
+    "PARTIAL",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "WITHIN",
     "MULTIAPPEND",
+    "CATENATE",
+    "URLAUTH",
+    "REPLACE",
     "UTF8=ACCEPT",
     "COMPRESS=DEFLATE",
     "QUOTA",
@@ -100,6 +117,13 @@ class IMAPSettings:
     login_timeout: float = PRE_AUTH_TIMEOUT
     transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT
     min_transfer_rate: float = DEFAULT_MIN_RATE
+    metadata_max_size: int = 64 * 1024
+    """The largest METADATA value SETMETADATA takes (RFC 5464 4.3 [METADATA MAXSIZE])."""
+    metadata_max_entries: int = 100
+    """Entries of one owner on one mailbox, or of a user on the server ([METADATA TOOMANY])."""
+    progress_interval: float = PROGRESS_INTERVAL
+    """A command still running after this many seconds tells the client so (RFC 9585), and again
+    after each further interval."""
 
     @property
     def deadlines(self) -> Deadlines:
@@ -122,7 +146,8 @@ class IMAPServices:
 
 class IMAPSession:
     def __init__(self, conn: Connection, services: IMAPServices, implicit_tls: bool) -> None:
-        from pillarbox.imap.commands import TABLE  # the commands import this module's types
+        from pillarbox.imap import notify  # it and the commands import this module's types
+        from pillarbox.imap.commands import TABLE
 
         self.conn = conn
         self.services = services
@@ -140,6 +165,10 @@ class IMAPSession:
         self.tally = SessionTally()
         self.user: Account | None = None
         self.selected: SelectedMailbox | None = None
+        self.selected_name = ""
+        """The selected mailbox as this user names it (a shared one: ``Shared/owner/name``)."""
+        self.rights = RIGHTS
+        """This user's rights on the selected mailbox (RFC 4314; all on its own)."""
         self.enabled: set[str] = set()
         self.saved_search: list[int] = []
         self.errors = 0
@@ -149,6 +178,11 @@ class IMAPSession:
         self.idle_task: tuple[str, asyncio.Task[None]] | None = None
         self.deflate: turnaround.Deflate | None = None
         self.implicit_tls = implicit_tls
+        self.notify: Watch | None = None
+        self.notifying = notify
+        self.busy = asyncio.Lock()
+        """Held while a command runs, and by NOTIFY's watch while it writes between commands."""
+        self._commanding: asyncio.Task[Any] | None = None
 
     # -- state --------------------------------------------------------------------------------------
 
@@ -197,21 +231,40 @@ class IMAPSession:
         return [
             *caps,
             "NAMESPACE",
+            "UNAUTHENTICATE",
+            "INPROGRESS",
+            "NOTIFY",
             "UIDPLUS",
             "MOVE",
             "UNSELECT",
             "CHILDREN",
             "SPECIAL-USE",
+            "CREATE-SPECIAL-USE",
+            "ACL",
+            f"RIGHTS={EXTRA_RIGHTS}",
+            "LIST-MYRIGHTS",
             "LIST-EXTENDED",
             "LIST-STATUS",
             *EXTENSIONS,
             f"APPENDLIMIT={self.settings.max_literal}",
         ]
 
-    def select(self, view: SelectedMailbox | None) -> None:
-        self.selected = view
+    def select(self, view: SelectedMailbox | None, name: str = "", rights: str = RIGHTS) -> None:
+        self.selected, self.selected_name, self.rights = view, name, rights
         self.saved_search = []
         self.state = State.SELECTED if view is not None else State.AUTHENTICATED
+
+    def logout_user(self) -> None:
+        """RFC 8437 3: back to the not authenticated state with nothing of the user's session kept
+        (selected mailbox, enabled extensions, saved search: 4.1) but the TLS layer; a stranger's
+        limits again, for literals and for the time to send a command."""
+        self.user = None
+        self.select(None)
+        self.enabled.clear()
+        self.notifying.stop(self)  # RFC 8437 4.1
+        self.state = State.NOT_AUTHENTICATED
+        self.framer.max_literal, self.framer.literal_minus = PRE_LOGIN_MAX_LITERAL, True
+        self.framer.max_command = PRE_LOGIN_MAX_COMMAND
 
     def login(self, account: Account) -> None:
         self.user = account
@@ -262,8 +315,10 @@ class IMAPSession:
         self.closed = True
 
     def finish(self) -> None:
-        """The connection is over, however it ended: drop a command's literals still spooled."""
+        """The connection is over, however it ended: drop a command's literals still spooled, stop a
+        NOTIFY watch."""
         self._drop_literals()
+        self.notifying.stop(self)
 
     async def on_eof(self) -> None:
         await turnaround.stop_idle(self)
@@ -334,6 +389,17 @@ class IMAPSession:
     # -- commands -------------------------------------------------------------------------------------
 
     async def _command(self, framed: framing.FramedCommand) -> None:
+        if self._commanding is asyncio.current_task():  # run by a command (what COMPRESS found behind it)
+            await self._locked_command(framed)
+            return
+        async with self.busy:
+            self._commanding = asyncio.current_task()
+            try:
+                await self._locked_command(framed)
+            finally:
+                self._commanding = None
+
+    async def _locked_command(self, framed: framing.FramedCommand) -> None:
         name = "other"  # metric label: only names we know, a client must not mint metric series
         self.tally.commands += 1
         try:
@@ -375,11 +441,43 @@ class IMAPSession:
         states, handler = entry
         if self.state not in states:
             raise ProtocolError(r.bad(command.tag, f"{command.name} not allowed now ({self.state.value})"))
-        reply = await handler(self, command)
+        if command.name in NO_PROGRESS:
+            reply = await handler(self, command)
+        else:
+            reply = await self._telling_progress(command.tag, handler(self, command))
+        if reply is not None and self.notify is not None:
+            await self.notifying.after_command(self, command.name)
         # nothing at all goes out after LOGOUT's BYE (RFC 9051 6.1.3)
         if reply is not None and self.state is State.SELECTED and self.selected is not None and not self.closed:
-            await self.report_changes(allow_expunge=_may_expunge(command))
+            await self.report_changes(_may_expunge(command), exists_first=isinstance(command, Replace))
+            if self.closed:  # the selected mailbox went away: its BYE ends the session, nothing follows it
+                return None
         return reply
+
+    async def _telling_progress(self, tag: str, work: Awaitable[r.TaggedReply | None]) -> r.TaggedReply | None:
+        """Run a command; while it runs, every ``progress_interval`` seconds, ``* OK [INPROGRESS ("tag"
+        NIL NIL)]`` (RFC 9585: the counts may be NIL), flushed at once, so that a client (and any NAT
+        between) sees the connection is alive. A timer, not a task: most commands end long before it."""
+        loop = asyncio.get_running_loop()
+        sending: list[asyncio.Task[None]] = []
+        timer: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal timer
+            sending.append(loop.create_task(self._send_progress(tag)))
+            timer = loop.call_later(self.settings.progress_interval, tick)
+
+        timer = loop.call_later(self.settings.progress_interval, tick)
+        try:
+            return await work
+        finally:
+            if timer is not None:
+                timer.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)  # before the tagged reply, in order
+
+    async def _send_progress(self, tag: str) -> None:
+        self.send(r.UntaggedReply("OK", "Still working", r.code_inprogress(tag)).to_bytes())
+        await self.flush()
 
     def resume_framing(self) -> None:
         """After a turn-around command: back to framing commands (a raw line already did that)."""
@@ -400,33 +498,40 @@ class IMAPSession:
         PERMANENTFLAGS () never changes."""
         self.send(r.flags_data(view.flag_names()))
         if opening or not view.read_only:
-            code = r.code_permanentflags(view.permanent_flags())
+            code = r.code_permanentflags(settable(view.permanent_flags(), self.rights))
             self.send(r.UntaggedReply("OK", "Flags permitted", code).to_bytes())
 
-    def send_exists(self, view: SelectedMailbox) -> None:
+    def send_exists(self, view: SelectedMailbox, count: int | None = None) -> None:
         """EXISTS, with RECENT for an IMAP4rev1 client (RFC 3501 7.3.2: whenever the size changes)."""
-        self.send(r.exists_data(view.exists))
+        self.send(r.exists_data(view.exists if count is None else count))
         if not self.rev2:
             self.send(r.recent_data(view.recent.count(view.uids)))
 
-    async def report_changes(self, allow_expunge: bool) -> None:
-        """Untagged EXPUNGE (or VANISHED)/EXISTS/FETCH for what others changed (RFC 9051 7.4.1, 5.2)."""
+    async def report_changes(self, allow_expunge: bool, exists_first: bool = False) -> None:
+        """Untagged EXPUNGE (or VANISHED)/EXISTS/FETCH for what others changed (RFC 9051 7.4.1, 5.2);
+        ``exists_first``: the new size before the expunges, as RFC 8508's REPLACE example shows (the
+        new messages come after every expunged one, so each EXPUNGE's number stays right)."""
         view = self.selected
         assert view is not None
-        changes = await self.store.changes_since(view.id, view.known_modseq)
+        try:
+            changes = await self.store.changes_since(view.id, view.known_modseq)
+        except NotFound:  # deleted by another session (or the mailbox's owner): nothing left to show
+            self.send(r.bye("The selected mailbox was deleted", r.NONEXISTENT).to_bytes())
+            self.closed = True
+            return
         told = view.uids[-1] if view.uids else 0
         update = view.apply(changes, allow_expunge)
         if update.new_keywords:
             self.send_flags(view)
+        if exists_first and update.exists is not None:
+            await self._report_exists(view, told, update.exists + len(update.expunged))
         if self.qresync and update.expunged_uids:
             self.send(r.vanished_data(update.expunged_uids))  # RFC 7162 3.2.10: no sequence numbers
         else:
             for seq in update.expunged:
                 self.send(r.expunge_data(seq))
-        if update.exists is not None:
-            if not self.rev2:
-                await recent.take(self.store, view, told)
-            self.send_exists(view)
+        if not exists_first and update.exists is not None:
+            await self._report_exists(view, told, update.exists)
         for entry in update.flags:
             seq = view.seq_of(entry.uid)
             if seq is not None:
@@ -435,8 +540,16 @@ class IMAPSession:
                     items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.1.4.1
                 self.send(r.fetch_data(seq, items))
 
+    async def _report_exists(self, view: SelectedMailbox, told: int, count: int) -> None:
+        if not self.rev2:
+            await recent.take(self.store, view, told)
+        self.send_exists(view, count)
+
 
 def _may_expunge(command: Command) -> bool:
     """RFC 9051 7.5.1 (RFC 3501 7.4.1): no EXPUNGE while answering FETCH, STORE or SEARCH, whose
-    sequence numbers it would shift; their UID forms are other commands, and may carry one."""
+    sequence numbers it would shift; their UID forms are other commands, and may carry one. ESEARCH
+    (RFC 7377) answers by UID but its criteria may hold sequence numbers: none either."""
+    if isinstance(command, MultiSearch):
+        return False
     return not isinstance(command, (Fetch, StoreCommand, Search)) or command.uid

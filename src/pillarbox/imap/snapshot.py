@@ -21,7 +21,7 @@ import dataclasses
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from pillarbox.store.api import Store
 from pillarbox.store.records import Changes, Mailbox, MessageColumns, MessageEntry
@@ -37,11 +37,11 @@ class ViewEntry:
     for a message it knows newer facts about than its snapshot.
     """
 
-    __slots__ = ("flags", "internal_seconds", "message_id", "modseq", "save_seconds", "size", "uid")
+    __slots__ = ("flags", "internal_seconds", "internal_zone", "message_id", "modseq", "save_seconds", "size", "uid")
 
     def __init__(
         self, uid: int, message_id: int, flags: frozenset[str], modseq: int, size: int, internal_seconds: int,
-        save_seconds: int,
+        save_seconds: int, internal_zone: int = 0,
     ) -> None:
         self.uid = uid
         self.message_id = message_id
@@ -50,20 +50,26 @@ class ViewEntry:
         self.size = size
         self.internal_seconds = internal_seconds
         self.save_seconds = save_seconds
+        self.internal_zone = internal_zone
+        """The zone the INTERNALDATE was given in, minutes east of UTC."""
 
     @classmethod
     def of(cls, entry: MessageEntry) -> ViewEntry:
+        offset = entry.internal_date.utcoffset()
+        zone = int(offset.total_seconds() // 60) if offset is not None else 0
         return cls(entry.uid, entry.message_id, entry.flags, entry.modseq, entry.size,
-                   int(entry.internal_date.timestamp()), int(entry.save_date.timestamp()))
+                   int(entry.internal_date.timestamp()), int(entry.save_date.timestamp()), zone)
 
     def told(self, flags: frozenset[str], modseq: int) -> ViewEntry:
         """The same message with the flags and MODSEQ a response has just reported."""
         return ViewEntry(self.uid, self.message_id, flags, modseq, self.size, self.internal_seconds,
-                         self.save_seconds)
+                         self.save_seconds, self.internal_zone)
 
     @property
     def internal_date(self) -> datetime:
-        return datetime.fromtimestamp(self.internal_seconds, UTC)
+        """The instant, in the zone it was given in (RFC 9051 2.3.3: FETCH INTERNALDATE says it so)."""
+        zone = timezone(timedelta(minutes=self.internal_zone)) if self.internal_zone else UTC
+        return datetime.fromtimestamp(self.internal_seconds, zone)
 
     @property
     def save_date(self) -> datetime:
@@ -77,9 +83,11 @@ def position(columns: MessageColumns, uid: int) -> int | None:
 
 
 def entry_at(columns: MessageColumns, index: int) -> ViewEntry:
+    uid = columns.uids[index]
     return ViewEntry(
-        columns.uids[index], columns.message_ids[index], columns.flag_sets[columns.flag_ids[index]],
+        uid, columns.message_ids[index], columns.flag_sets[columns.flag_ids[index]],
         columns.modseqs[index], columns.sizes[index], columns.internal_dates[index], columns.save_dates[index],
+        columns.internal_zones.get(uid, 0),
     )
 
 
@@ -101,6 +109,7 @@ def merged(
     )
     flag_sets = list(columns.flag_sets)
     flag_id = {flags: index for index, flags in enumerate(flag_sets)}
+    zones = {uid: zone for uid, zone in columns.internal_zones.items() if uid not in removed}
     for entry in sorted(newer, key=lambda e: e.uid):
         if entry.uid in removed:
             continue
@@ -115,7 +124,10 @@ def merged(
                                   (flag_ids, flag_id[entry.flags]), (modseqs, entry.modseq), (sizes, entry.size),
                                   (internal, entry.internal_seconds), (saved, entry.save_seconds)):
                 column.append(value)
-    return MessageColumns(mailbox, uids, message_ids, flag_ids, tuple(flag_sets), modseqs, sizes, internal, saved)
+            if entry.internal_zone:
+                zones[entry.uid] = entry.internal_zone
+    return MessageColumns(mailbox, uids, message_ids, flag_ids, tuple(flag_sets), modseqs, sizes, internal, saved,
+                          zones)
 
 
 def _copy(column: array[int], keep: list[int] | None) -> array[int]:

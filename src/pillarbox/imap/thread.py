@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 
-from pillarbox.imap.subject import base_subject
 from pillarbox.imap.thread_link import Node, link
+from pillarbox.mime.subject import base_subject
 
 
 @dataclass
@@ -41,13 +41,14 @@ class ThreadMessage:
     subject: str
     message_id: str | None
     references: tuple[str, ...]
-    _base: tuple[str, bool] | None = field(default=None, repr=False, compare=False)
+    known_base: tuple[str, bool] | None = field(default=None, repr=False, compare=False)
+    """The base subject kept at delivery; None: computed from ``subject`` when first asked."""
 
     def base(self) -> tuple[str, bool]:
         """The base subject and whether it marked a reply (RFC 5256 2.1), computed once."""
-        if self._base is None:
-            self._base = base_subject(self.subject)
-        return self._base
+        if self.known_base is None:
+            self.known_base = base_subject(self.subject)
+        return self.known_base
 
 
 def ordered_subject(messages: Sequence[ThreadMessage]) -> str:

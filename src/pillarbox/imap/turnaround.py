@@ -206,6 +206,8 @@ async def idle(session: IMAPSession, command: Command) -> None:
 
 
 async def _push_updates(session: IMAPSession) -> None:
+    if session.notify is not None:  # RFC 5465 4: during IDLE exactly NOTIFY's events, which its watch tells
+        await asyncio.get_running_loop().create_future()
     view = session.selected
     while view is not None:
         await session.store.changes.wait({view.id: view.known_modseq}, timeout=None)

@@ -64,6 +64,11 @@ class Lease:
         """The session logged in as ``user``; False if that user has too many sessions from here."""
         return self.limiter.promote(self, user)
 
+    def demote(self) -> bool:
+        """The session logged out but goes on (IMAP UNAUTHENTICATE): a stranger's place again; False
+        (and nothing changed) when that place is not free, and the session should end instead."""
+        return self.limiter.demote(self)
+
     def release(self) -> None:
         if not self.released:
             self.released = True
@@ -139,6 +144,26 @@ class ConnectionLimiter:
         self._move_key(user_key, 1)
         if not self.limits.per_ip_counts_users:
             self._move_key(self._ip_counter(lease.ip_key), -1)
+        return True
+
+    def demote(self, lease: Lease) -> bool:
+        if lease.user is None or lease.released:
+            return not lease.released
+        ip_counter = self._ip_counter(lease.ip_key)
+        limit = self.limits.max_per_ip
+        counted_already = self.limits.per_ip_counts_users
+        if not counted_already and limit is not None and self._count(ip_counter) >= limit:
+            return False
+        total = self.total + (self.board.others(self.slot + _TOTAL) if self.board else 0)
+        users = self.users + (self.board.others(self.slot + _USERS) if self.board else 0)
+        if total - users >= self.limits.max_connections - self.limits.reserved:
+            return False  # the waiting room is full: this session would take a logged-in user's place
+        self._move(_USERS, -1)
+        self._move_key(self._user_counter(lease.user, lease.ip_key), -1)
+        if not counted_already:
+            self._move_key(ip_counter, 1)
+        lease.user = None
+        self._waiting[lease.order] = lease
         return True
 
     def release(self, lease: Lease) -> None:

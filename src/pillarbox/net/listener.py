@@ -158,6 +158,11 @@ class Connection:
         from this address (the session then refuses the login)."""
         return self.lease is None or self.lease.promote(user)
 
+    def logged_out(self) -> bool:
+        """The session's user logged out and it goes on unauthenticated; False when the connection
+        cannot take a stranger's place again (the session then ends)."""
+        return self.lease is None or self.lease.demote()
+
     def shed(self, grace: float = SHED_GRACE) -> None:
         """Let this connection go: a session waiting for its peer says goodbye at once (like
         ``stop()``), and whatever still runs after ``grace`` seconds is cut off."""

@@ -37,6 +37,13 @@ class Session:
     client: SMTPClient
     host: str
     policy: HostPolicy
+    transactions: int = 0
+    """Mail transactions run on it, against the peer's RFC 9422 MAILMAX."""
+
+    @property
+    def exhausted(self) -> bool:
+        limit = self.client.extensions.limit("MAILMAX")
+        return limit is not None and self.transactions >= limit
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,12 @@ class ConnectSettings:
     implicit_tls: bool = False
     username: str = ""
     password: str = ""
+    source_ipv4: str = ""
+    source_ipv6: str = ""
+    """Where to leave from (``[outbound] source_ipv4/source_ipv6``), by the family of the peer's address."""
+
+    def source_for(self, address: str) -> str | None:
+        return (self.source_ipv6 if ":" in address else self.source_ipv4) or None
 
 
 async def open_session(host: str, policy: HostPolicy, resolver: Resolver, settings: ConnectSettings,
@@ -79,8 +92,9 @@ async def _session_at(address: str, host: str, policy: HostPolicy, settings: Con
         if policy.required or policy.kind == "relay":
             raise
     if policy.verifies_name:
-        # MTA-STS testing mode (RFC 8461 5): the failure is reported, the mail goes as if there were no
-        # policy — opportunistic TLS, and plaintext only if even unverified TLS cannot be had.
+        # MTA-STS testing mode (RFC 8461 5), or a first look at a domain (tls_memory): the failure is
+        # reported (testing), the mail goes as if there were no policy — opportunistic TLS, and
+        # plaintext only if even unverified TLS cannot be had.
         try:
             return await _handshake(address, host, _unverified(policy), settings, use_tls=True, report=_ignore)
         except TLSFailure:
@@ -113,7 +127,8 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
     implicit = settings.implicit_tls and use_tls
     context = context_for(policy, settings.ca_file) if use_tls else None
     client = await SMTPClient.connect(address, settings.port, settings.timeouts,
-                                      ssl_context=context if implicit else None, server_hostname=host)
+                                      ssl_context=context if implicit else None, server_hostname=host,
+                                      source=settings.source_for(address))
     try:
         greeting = await client.greet()
         if greeting.code != 220:
@@ -137,7 +152,7 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
 def _check_dane(client: SMTPClient, host: str, policy: HostPolicy) -> None:
     """RFC 7672 3.1: DANE checks the certificates itself, after a handshake that verified nothing."""
     try:
-        dane.authenticate(client.peer_chain(), policy.tlsa, host)
+        dane.authenticate(client.peer_chain(), policy.tlsa, *(policy.names or (host,)))
     except dane.DANEFailure as failure:
         raise TLSFailure(f"{host}: {failure}", failure.result) from failure
 
@@ -150,7 +165,7 @@ async def _ehlo(client: SMTPClient, helo: str, host: str) -> None:
 
 async def _starttls(client: SMTPClient, host: str, policy: HostPolicy, context: ssl.SSLContext) -> None:
     if "STARTTLS" not in client.extensions:
-        if policy.required or policy.verifies_name or policy.kind == "relay":
+        if policy.required or (policy.verifies_name and policy.kind != "probe") or policy.kind == "relay":
             raise TLSFailure(f"{host}: STARTTLS not offered", "starttls-not-supported")
         return
     try:

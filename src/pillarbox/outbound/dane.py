@@ -50,8 +50,10 @@ def tlsa_name(host: str, port: int = 25) -> str:
     return f"_{port}._tcp.{host}"
 
 
-def authenticate(chain: Sequence[bytes], records: Sequence[TLSARecord], host: str) -> None:
-    """Accept the server's certificates (DER, leaf first, as it sent them) for ``host`` or raise DANEFailure."""
+def authenticate(chain: Sequence[bytes], records: Sequence[TLSARecord], host: str, *aliases: str) -> None:
+    """Accept the server's certificates (DER, leaf first, as it sent them) for ``host`` or raise DANEFailure.
+    A DANE-TA chain may name ``host`` or one of ``aliases`` (RFC 7672 3.2.2: the TLSA base domain, and the
+    MX host name when that is an alias of it); a failure reports the first name's reason."""
     try:
         certs = [x509.load_der_x509_certificate(der) for der in chain]
     except ValueError as exc:
@@ -64,7 +66,13 @@ def authenticate(chain: Sequence[bytes], records: Sequence[TLSARecord], host: st
     anchors = [cert for cert in certs[1:] if any(_matches(cert, r) for r in records if r.usage == DANE_TA)]
     if not anchors:
         raise DANEFailure("certificate matches no TLSA record", "tlsa-invalid")
-    _chains_to(anchors, certs, host)
+    failures = []
+    for name in (host, *aliases):
+        try:
+            return _chains_to(anchors, certs, name)
+        except DANEFailure as failure:
+            failures.append(failure)
+    raise failures[0]
 
 
 def _chains_to(anchors: list[x509.Certificate], certs: list[x509.Certificate], host: str) -> None:

@@ -21,17 +21,26 @@ from pillarbox.outbound.mtasts import client_context
 @dataclass(frozen=True)
 class HostPolicy:
     kind: str
-    """``dane``, ``sts`` (enforce), ``sts-testing``, ``relay``, ``opportunistic``."""
+    """``dane``, ``sts`` (enforce), ``sts-testing``, ``requiretls`` (RFC 8689: verified TLS to an MX
+    host whose name DNSSEC or MTA-STS vouches for), ``relay``, ``opportunistic``; and from
+    ``tls_memory``: ``probe`` (try verified, else as opportunistic), ``tls-seen`` (TLS a must),
+    ``tls-pinned`` (verified TLS a must)."""
     policy_domain: str
     tlsa: tuple[TLSARecord, ...] = field(default=())
+    names: tuple[str, ...] = field(default=())
+    """DANE: the names a DANE-TA certificate may carry, the CNAME-expanded MX host name first when the
+    TLSA records were found there (RFC 7672 2.2.3, 3.2.2); empty: the host name."""
 
     @property
     def required(self) -> bool:
-        return self.kind in ("dane", "sts")
+        """TLS is a must (a failure defers the mail): DANE, MTA-STS enforce, REQUIRETLS, and a domain
+        seen with TLS before (``tls_memory``)."""
+        return self.kind in ("dane", "sts", "requiretls", "tls-seen", "tls-pinned")
 
     @property
     def verifies_name(self) -> bool:
-        return self.kind in ("sts", "sts-testing")
+        """The certificate is checked for the host name under our trust store (a ``probe`` tries)."""
+        return self.kind in ("sts", "sts-testing", "requiretls", "tls-pinned", "probe")
 
     @property
     def report_type(self) -> str:

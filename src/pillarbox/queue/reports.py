@@ -47,14 +47,22 @@ def due_actions(entry: QueuedMessage, policy: RetryPolicy, now: int) -> dict[int
         action, kind = STATE_ACTION[r.state]
         if action in r.reported or not wants(r, kind):
             continue
-        if r.state == "pending" and not policy.delay_due(entry.created, now):
+        if r.state == "pending" and not (policy.delay_due(entry.created, now) or _by_passed(entry, now)):
             continue
         due[r.position] = action
     return due
 
 
-def recipient_report(entry: QueuedMessage, r: QueuedRecipient, action: str, policy: RetryPolicy) -> RecipientReport:
+def _by_passed(entry: QueuedMessage, now: int) -> bool:
+    """RFC 2852 by-mode N: the deadline has passed, a "delayed" DSN is owed (4.4.7)."""
+    return entry.by_mode.startswith("N") and 0 < entry.deliver_by <= now
+
+
+def recipient_report(entry: QueuedMessage, r: QueuedRecipient, action: str, policy: RetryPolicy,
+                     now: int = 0) -> RecipientReport:
     status = r.status or {"failed": "5.0.0", "delayed": "4.0.0"}.get(action, "2.0.0")
+    if action == "delayed" and _by_passed(entry, now):
+        status = "4.4.7"  # RFC 2852 4.1.4: delivery time expired
     if action == "failed" and status.startswith("4"):
         status = "5" + status[1:]
     if action in ("delivered", "relayed") and not status.startswith("2"):
@@ -86,11 +94,14 @@ class Reporter:
             return
         if entry.sender:
             by_position = {r.position: r for r in entry.recipients}
-            reports = tuple(recipient_report(entry, by_position[p], a, self.policy) for p, a in due.items())
+            reports = tuple(recipient_report(entry, by_position[p], a, self.policy, now)
+                            for p, a in due.items())
             original = await self.store.read_message(entry.message_id)  # type: ignore[attr-defined]
+            # RFC 8689 5: a REQUIRETLS message's report carries its headers only, and requires TLS too
+            ret = "HDRS" if entry.requiretls else entry.ret
             dsn = build_dsn(Report(self.hostname, entry.sender, reports, original, entry.created, entry.envid,
-                                   entry.ret), now)
-            self._log(entry.id, entry.sender, reports, await self._send(entry.sender, dsn))
+                                   ret), now)
+            self._log(entry.id, entry.sender, reports, await self._send(entry.sender, dsn, entry.requiretls))
         for action in set(due.values()):
             positions = [p for p, a in due.items() if a == action]
             await self.store.mark_queue_reported(entry.id, positions, action)  # type: ignore[attr-defined]
@@ -117,7 +128,7 @@ class Reporter:
         """Deliver or queue a report the server writes (DMARC, TLS-RPT) to ``to``."""
         await self._send(to, message)
 
-    async def _send(self, to: str, dsn: bytes) -> str | None:
+    async def _send(self, to: str, dsn: bytes, requiretls: bool = False) -> str | None:
         """``send``, returning the queue id when (some of) it was queued."""
         dsn = await self._signed(dsn)
         domain = to.rpartition("@")[2]
@@ -135,7 +146,8 @@ class Reporter:
             targets = [to]
         if not targets:
             return None
-        request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets))
+        request = OutboundRequest(sender="", recipients=tuple(OutboundRecipient(t) for t in targets),
+                                  requiretls=requiretls)
         await self.store.deliver_and_queue(b"", [], request, dsn)  # type: ignore[attr-defined]
         self.poke()
         return request.queue_id

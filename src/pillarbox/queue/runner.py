@@ -32,6 +32,7 @@ from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.outbound.deliver import Deliverer, OutboundMessage, Outcome, Target
 from pillarbox.queue.reports import Reporter
 from pillarbox.queue.schedule import RetryPolicy
+from pillarbox.smtp import deliver_by
 from pillarbox.store.records import FINAL_STATES, QueuedMessage, QueuedRecipient, RecipientUpdate
 
 ATTEMPTS = Counter("pillarbox_outbound_attempts_total", "Recipient delivery attempts by result", ("result",))
@@ -147,13 +148,16 @@ class QueueRunner:
         due = [r for r in entry.recipients if r.state == "pending" and r.next_attempt <= now]
         if not due:
             return
-        if self.policy.expired(entry.created, now):
+        deadline = deliver_by.of_queue(entry.deliver_by, entry.by_mode)
+        if self.policy.expired(entry.created, now) or (deadline is not None and deadline.returns
+                                                       and deadline.at <= now):
             await self._expire(entry, due, now)
             return
         raw = await self.store.read_message(entry.message_id)  # type: ignore[attr-defined]
         if entry.auth_user and entry.sender:  # submitted mail not signed at submission: sign it now
             raw = await self.signer.sign(raw, entry.sender)
-        message = OutboundMessage(entry.id, entry.sender, raw, entry.envid, entry.ret, entry.body, entry.smtputf8)
+        message = OutboundMessage(entry.id, entry.sender, raw, entry.envid, entry.ret, entry.body, entry.smtputf8,
+                                  entry.requiretls, entry.priority, deadline)
         groups: defaultdict[str, list[QueuedRecipient]] = defaultdict(list)
         for r in due:
             groups[r.domain].append(r)
@@ -165,7 +169,7 @@ class QueueRunner:
         recorded: set[int] = set()
 
         async def record(outcomes: list[Outcome]) -> None:
-            await self._write(entry, [self._update(by_position[o.position], o) for o in outcomes], domain)
+            await self._write(entry, [self._update(entry, by_position[o.position], o) for o in outcomes], domain)
             recorded.update(o.position for o in outcomes)
 
         async with self._domains[domain]:
@@ -182,7 +186,7 @@ class QueueRunner:
                     outcomes = await self.deliverer.deliver(message, domain, targets, record)
                 finally:
                     await slots.release(domain, slot)
-        rest = [self._update(by_position[o.position], o) for o in outcomes if o.position not in recorded]
+        rest = [self._update(entry, by_position[o.position], o) for o in outcomes if o.position not in recorded]
         await self._write(entry, rest, domain)
 
     async def _wait_for_slot(self, entry: QueuedMessage, domain: str, recipients: list[QueuedRecipient]) -> None:
@@ -210,12 +214,14 @@ class QueueRunner:
         for result, number in results.items() if domain and count else ():
             await count(domain, result, number)
 
-    def _update(self, recipient: QueuedRecipient, outcome: Outcome) -> RecipientUpdate:
+    def _update(self, entry: QueuedMessage, recipient: QueuedRecipient, outcome: Outcome) -> RecipientUpdate:
         now = int(self.clock())
         state = STATE_OF.get(outcome.kind, "pending")
         next_attempt = now
         if state == "pending":
             next_attempt = self.policy.next_attempt(now, recipient.attempts + 1)
+            if entry.deliver_by > now:  # RFC 2852: tried again (or expired, or reported) at the deadline
+                next_attempt = min(next_attempt, entry.deliver_by)
         return RecipientUpdate(recipient.position, state, next_attempt, outcome.diagnostic, outcome.status,
                                outcome.remote_mta)
 
@@ -232,6 +238,7 @@ class QueueRunner:
         return Outcome(recipient.position, "delivered", "2.0.0", "x-pillarbox; delivered to mailbox")
 
     async def _expire(self, entry: QueuedMessage, due: list[QueuedRecipient], now: int) -> None:
+        """Out of time: ``max_age`` passed, or a DELIVERBY R deadline (RFC 2852 4.1.4, 5.4.7 both)."""
         updates = [RecipientUpdate(r.position, "failed", now, r.last_error or "x-pillarbox; delivery time expired",
                                    "5.4.7", r.remote_mta, counts=False) for r in due]
         for r in due:

@@ -23,6 +23,7 @@ def build_deliverer(config: Config, store: object, resolver: Resolver) -> Delive
     settings = ConnectSettings(
         helo=config.hostname, port=out.smtp_port, timeouts=Timeouts(connect=out.connect_timeout),
         ca_file=out.ca_file, username=out.relay_username, password=out.relay_password,
+        source_ipv4=out.source_ipv4, source_ipv6=out.source_ipv6,
     )
     routing = Routing(out.smtp_port, out.relay, out.routes, out.mta_sts, out.dane, out.relay_tls)
 
@@ -34,7 +35,8 @@ def build_deliverer(config: Config, store: object, resolver: Resolver) -> Delive
 
     mtasts = MTASTS(store, resolver, out.ca_file, out.mta_sts_port, on_failure=policy_failure) if out.mta_sts else None
 
-    return Deliverer(resolver, settings, routing, mtasts, tls_report)
+    memory = store if out.tls_memory else None
+    return Deliverer(resolver, settings, routing, mtasts, tls_report, memory)  # type: ignore[arg-type]
 
 
 def build_runner(config: Config, store: object, resolver: Resolver | None = None) -> QueueRunner:

@@ -15,7 +15,7 @@ looks up the domain's TLSRPT record, builds one report (section 4) and mails it 
 outbound queue).
 
 Choices and vague points: RFC 8460 3 says exactly one ``v=TLSRPTv1`` record, otherwise none; only
-``mailto:`` destinations are used (``https:`` POST is not implemented, logged). "mx-not-listed" (an MX
+``mailto:`` destinations get the report mailed, ``https:`` ones POSTed (``report_post``). "mx-not-listed" (an MX
 host that the MTA-STS policy does not list) is not a registered result type: it is reported as
 ``validation-failure`` with ``failure-reason-code`` "mx-not-listed". The policy-string of an STS
 policy is the cached policy's lines; of a TLSA policy a fresh lookup of the MX host's TLSA records
@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 from pillarbox.daily import DailyTask
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
@@ -43,6 +44,7 @@ from pillarbox.obs import get_logger, log_event
 from pillarbox.outbound import dane
 from pillarbox.outbound.mtasts import PolicyError, parse_policy
 from pillarbox.policy.dmarc_reports import parse_mailto
+from pillarbox.queue.report_post import PostFailed, https_uri, post_report
 
 log = get_logger("queue")
 Send = Callable[[str, bytes], Awaitable[None]]
@@ -168,7 +170,8 @@ class TLSReportSender:
     """Builds and sends one day's TLS reports; ``TLSReportTask`` runs it daily."""
 
     def __init__(self, store: object, resolver: Resolver, hostname: str, send: Send, smtp_port: int = 25,
-                 contact: str = "", clock: Callable[[], float] = time.time) -> None:
+                 contact: str = "", clock: Callable[[], float] = time.time, ca_file: Path | None = None) -> None:
+        self.ca_file = ca_file
         self.store = store
         self.resolver = resolver
         self.hostname = hostname
@@ -198,16 +201,29 @@ class TLSReportSender:
             log_event(log, "warning", "TLS report skipped: lookup failed", domain=meta.policy_domain, error=str(exc))
             return 0
         targets = mailto_addresses(uris)
-        if len(targets) < len(uris):
-            log_event(log, "info", "TLS report: only mailto: destinations are used", domain=meta.policy_domain,
-                      rua=",".join(uris))
-        if not targets:
+        posts = [uri for uri in uris if https_uri(uri) is not None]
+        if len(targets) + len(posts) < len(uris):
+            log_event(log, "info", "TLS report: only mailto: and https: destinations are used",
+                      domain=meta.policy_domain, rua=",".join(uris))
+        if not targets and not posts:
             return 0
         report = build_report(meta, await self.groups(meta.policy_domain, rows))
         for target in targets:
             await self.send(target, build_mail(meta, report, target, self.clock()))
-        log_event(log, "info", "TLS report", domain=meta.policy_domain, day=meta.day, sent=len(targets))
-        return len(targets)
+        posted = [uri for uri in posts if await self._post(meta, report, uri)]
+        log_event(log, "info", "TLS report", domain=meta.policy_domain, day=meta.day, sent=len(targets),
+                  posted=len(posted))
+        return len(targets) + len(posted)
+
+    async def _post(self, meta: ReportMeta, report: dict[str, object], uri: str) -> bool:
+        """RFC 8460 5.3.1: the gzip'd JSON as the body of an HTTPS POST."""
+        body = gzip.compress(json.dumps(report).encode(), mtime=0)
+        try:
+            await post_report(uri, body, self.resolver, self.ca_file)
+        except PostFailed as exc:
+            log_event(log, "warning", "TLS report not posted", domain=meta.policy_domain, rua=uri, error=str(exc))
+            return False
+        return True
 
     async def groups(self, domain: str, rows: Sequence[Row]) -> list[PolicyGroup]:
         groups: dict[tuple[str, str], PolicyGroup] = {}

@@ -18,6 +18,7 @@ stored, before the reply: nothing that reading finds changes the reply or the st
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pillarbox.auth.directory import Directory
@@ -33,7 +34,7 @@ from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
 from pillarbox.policy.received.intake import ReportIntake
 from pillarbox.policy.senders import Problem, SenderRules
-from pillarbox.smtp import replies
+from pillarbox.smtp import deliver_by, future_release, replies
 from pillarbox.smtp.envelope import Transaction
 from pillarbox.smtp.filtering import FilterStep, SieveFiltering
 from pillarbox.smtp.received import TraceInfo, received_header
@@ -107,6 +108,9 @@ class MessageAcceptor:
         message = received_header(info, self.store.now()) + content
         accounts = transaction.local_accounts()
         remote = transaction.remote_recipients()
+        release = future_release.release_time(transaction.mail, self.store.now()) if user is not None else None
+        if release is not None:  # RFC 4865: held whole, its local recipients too (the queue delivers them)
+            remote, accounts = remote + transaction.local_recipients(), []
         filtered: FilterStep | None = None
         if self.filtering is not None and accounts:
             filtered = await self.filtering.plan(message, transaction, accounts, folder)
@@ -114,7 +118,7 @@ class MessageAcceptor:
                 MESSAGES.inc(result="sieve_reject")
                 return filtered.refusal
             accounts = filtered.plain
-        outbound, relayed = await self._outbound(message, transaction, remote, queue_id, user, sender)
+        outbound, relayed = await self._outbound(message, transaction, remote, queue_id, user, sender, release)
         try:
             report = DeliveryReport((), None)
             if accounts or outbound is not None:
@@ -156,16 +160,25 @@ class MessageAcceptor:
 
     async def _outbound(
         self, message: bytes, transaction: Transaction, remote: tuple[OutboundRecipient, ...], queue_id: str,
-        user: Account | None, sender: SenderCheck | None,
+        user: Account | None, sender: SenderCheck | None, release: datetime | None,
     ) -> tuple[OutboundRequest | None, bytes | None]:
-        """The queue entry for the remote recipients, and the queued copy when it differs from ``message``."""
+        """The queue entry for the remote recipients (held until ``release``, RFC 4865), and the queued copy
+        when it differs from ``message``."""
         if not remote:
             return None, None
         mail = transaction.mail
         rewritten = await self._srs_sender(transaction) if user is None else transaction.sender
+        deadline = deliver_by.deadline(mail, self.store.now())  # RFC 2852: counted from now
         outbound = OutboundRequest(
             sender=rewritten, recipients=remote, envid=mail.envid, ret=mail.ret, body=mail.body,
             smtputf8=mail.smtputf8, auth_user=user.address if user else None, queue_id=queue_id,
+            requiretls=mail.requiretls,
+            # RFC 6710 4: a priority above normal only from an authenticated sender (a stranger could
+            # otherwise move its mail ahead of everyone's)
+            priority=mail.priority if user is not None else min(mail.priority, 0),
+            release_at=int(release.timestamp()) if release is not None else None,
+            deliver_by=deadline.at if deadline is not None else 0,
+            by_mode=deadline.mode if deadline is not None else "",
         )
         if user is not None and self.signer is not None:
             # submitted mail leaves signed; the stored queue copy is the signed one (RFC 6376)

@@ -59,11 +59,15 @@ class SMTPClient:
 
     @classmethod
     async def connect(cls, address: str, port: int, timeouts: Timeouts = Timeouts(),
-                      ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None) -> SMTPClient:
+                      ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
+                      source: str | None = None) -> SMTPClient:
+        """``source``: the local address to leave from (the one the SPF record and PTR name), else the
+        kernel's choice."""
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(address, port, ssl=ssl_context,
-                                        server_hostname=server_hostname if ssl_context else None),
+                                        server_hostname=server_hostname if ssl_context else None,
+                                        local_addr=(source, 0) if source else None),
                 timeouts.connect)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             raise SMTPClientError(f"connect to {address}:{port}: {exc or type(exc).__name__}") from exc

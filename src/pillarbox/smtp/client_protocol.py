@@ -120,6 +120,14 @@ class Extensions:
         params = self.offered.get("SIZE")
         return int(params[0]) if params and params[0].isdigit() and int(params[0]) > 0 else None
 
+    def limit(self, name: str) -> int | None:
+        """RFC 9422 LIMITS: a positive ``NAME=value`` (RCPTMAX, MAILMAX, RCPTDOMAINMAX), else None."""
+        for param in self.offered.get("LIMITS", ()):
+            key, _, value = param.partition("=")
+            if key.upper() == name and value.isdigit() and int(value) > 0:
+                return int(value)
+        return None
+
     @property
     def auth_mechanisms(self) -> tuple[str, ...]:
         return tuple(m.upper() for m in self.offered.get("AUTH", ()))

@@ -68,6 +68,12 @@ class Transaction:
                 unique.setdefault(account.id, account)
         return list(unique.values())
 
+    def local_recipients(self) -> tuple[OutboundRecipient, ...]:
+        """The recipients that reach local accounts, by the address given (the queue resolves it again
+        when it delivers: a FUTURERELEASE hold)."""
+        return tuple(OutboundRecipient(r.address, notify=tuple(sorted(r.rcpt.notify or ())))
+                     for r in self.recipients if r.accounts)
+
     def remote_recipients(self) -> tuple[OutboundRecipient, ...]:
         found: dict[str, OutboundRecipient] = {}
         for recipient in self.recipients:

@@ -143,6 +143,14 @@ class BdatChunk(Event):
 
 
 @dataclass(frozen=True)
+class Burl(Event):
+    """RFC 4468 ``burl-cmd = "BURL" SP absolute-URI [SP end-marker]``: a chunk the server fetches itself."""
+
+    url: str
+    last: bool
+
+
+@dataclass(frozen=True)
 class ChunkRejected(Event):
     """A BDAT chunk read and discarded because the transaction passed ``max_message_size``."""
 

@@ -84,6 +84,17 @@ class MailFrom:
         return "SMTPUTF8" in self.params
 
     @property
+    def priority(self) -> int:
+        """RFC 6710 MT-PRIORITY, -9 (lowest) to 9 (highest); 0 when not given."""
+        value = self.params.get("MT-PRIORITY")
+        return int(value) if value else 0
+
+    @property
+    def requiretls(self) -> bool:
+        """RFC 8689 4.1: the message must travel over validated TLS only, all the way."""
+        return "REQUIRETLS" in self.params
+
+    @property
     def ret(self) -> str | None:
         return self.params.get("RET")
 
@@ -335,6 +346,30 @@ def _check_orcpt(value: str | None, utf8: bool) -> bool:
     return bool(semicolon and _ESMTP_KEYWORD.fullmatch(addr_type) and xtext and is_xtext(xtext, utf8=utf8))
 
 
+def _check_priority(value: str | None, utf8: bool) -> bool:
+    """``priority-value = ["-" / "+"] DIGIT`` (RFC 6710 3): -9 to 9."""
+    return value is not None and re.fullmatch(r"[+-]?[0-9]", value) is not None
+
+
+def _check_hold_for(value: str | None, utf8: bool) -> bool:
+    """``hold-for-param = "HOLDFOR=" 1*9DIGIT``."""
+    return value is not None and re.fullmatch(r"[0-9]{1,9}", value) is not None
+
+
+def _check_by(value: str | None, utf8: bool) -> bool:
+    """``by-value = by-time ";" by-mode [by-trace]``, ``by-time = ["-" / "+"] 1*9digit``,
+    ``by-mode = "N" / "R"``, ``by-trace = "T"`` (RFC 2852 4, case-insensitive)."""
+    return value is not None and re.fullmatch(r"[+-]?[0-9]{1,9};[NnRr][Tt]?", value) is not None
+
+
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9:.]+(?:[Zz]|[+-][0-9:]+)")
+
+
+def _check_hold_until(value: str | None, utf8: bool) -> bool:
+    """``hold-until-param = "HOLDUNTIL=" date-time`` (RFC 3339), its digits and separators."""
+    return value is not None and _DATE_TIME.fullmatch(value) is not None
+
+
 _MAIL_PARAMS: dict[str, Check] = {
     "SIZE": _check_size,  # RFC 1870
     "BODY": _one_of("7BIT", "8BITMIME", "BINARYMIME"),  # RFC 1652, RFC 3030
@@ -343,9 +378,13 @@ _MAIL_PARAMS: dict[str, Check] = {
     "ENVID": _check_envid,  # RFC 3461 4.4
     "AUTH": _any_value,  # RFC 4954 5: accepted and ignored
     "REQUIRETLS": _no_value,  # RFC 8689 4
+    "MT-PRIORITY": _check_priority,  # RFC 6710 3
+    "HOLDFOR": _check_hold_for,  # RFC 4865 4
+    "HOLDUNTIL": _check_hold_until,  # RFC 4865 4, the date-time read by smtp/future_release.py
+    "BY": _check_by,  # RFC 2852 4, read by smtp/deliver_by.py
 }
 _RCPT_PARAMS: dict[str, Check] = {"NOTIFY": _check_notify, "ORCPT": _check_orcpt}
-_UPPERCASE_VALUES = {"BODY", "RET", "NOTIFY"}
+_UPPERCASE_VALUES = {"BODY", "RET", "NOTIFY", "BY"}
 
 
 def _validate(params: dict[str, str | None], table: dict[str, Check], utf8: bool) -> dict[str, str | None]:

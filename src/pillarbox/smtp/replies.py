@@ -157,6 +157,8 @@ PARAM_NOT_RECOGNIZED = Reply(555, "5.5.4", "MAIL FROM/RCPT TO parameters not rec
 # -- 5xx: policy and security -----------------------------------------------------------------------
 AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
 STARTTLS_REQUIRED = Reply(530, "5.7.0", "Must issue a STARTTLS command first")
+REQUIRETLS_WITHOUT_TLS = Reply(530, "5.7.10", "REQUIRETLS needs a TLS session")
+"""RFC 8689 2: the MAIL FROM option may only be given in a session that employs TLS."""
 AUTH_TOO_WEAK = Reply(534, "5.7.9", "Authentication mechanism is too weak")
 AUTH_FAILED = Reply(535, "5.7.8", "Authentication credentials invalid")
 ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for requested authentication mechanism")
@@ -180,3 +182,5 @@ QUOTA_EXCEEDED = Reply(552, "5.2.2", "Mailbox full")
 BARE_LINE_ENDING = Reply(550, "5.5.2", "Bare LF/CR not allowed in message, use CRLF")
 TRANSACTION_FAILED = Reply(554, "5.0.0", "Transaction failed")
 NO_VALID_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")
+BURL_FAILED = Reply(554, "5.6.6", "IMAP URL resolution failed")
+"""RFC 4468 6: the URL cannot be fetched (not authorized for this user, expired, gone)."""

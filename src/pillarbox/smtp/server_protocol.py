@@ -55,6 +55,7 @@ from pillarbox.smtp.events import (  # the core's vocabulary, re-exported for it
     AuthCancelled,
     AuthResponse,
     BdatChunk,
+    Burl,
     ChunkRejected,
     ConnectionClosed,
     Content,
@@ -370,6 +371,13 @@ class SMTPServerProtocol:
         self._too_big = self._bdat_total > self.max_message_size
         return _CHUNK_FOLLOWS, Trigger.BDAT_COMMAND  # the event is BdatChunk, once the chunk is read
 
+    def _cmd_burl(self, argument: str) -> tuple[Event, Trigger]:
+        """burl-cmd = "BURL" SP absolute-URI [SP end-marker] CRLF ; end-marker = "LAST" (RFC 4468 3)"""
+        words = argument.split(" ")
+        if not 1 <= len(words) <= 2 or not words[0] or (len(words) == 2 and words[1].upper() != "LAST"):
+            raise ProtocolError(replies.PARAM_SYNTAX.with_text("Syntax: BURL <url> [LAST]"))
+        return Burl(words[0], len(words) == 2), Trigger.COMMAND
+
     def _cmd_rset(self, argument: str) -> tuple[Event, Trigger]:
         """rset = "RSET" CRLF (4.1.1.5)"""
         _no_argument(argument)
@@ -559,6 +567,7 @@ _COMMANDS = {
     "RCPT": SMTPServerProtocol._cmd_rcpt,
     "DATA": SMTPServerProtocol._cmd_data,
     "BDAT": SMTPServerProtocol._cmd_bdat,
+    "BURL": SMTPServerProtocol._cmd_burl,
     "RSET": SMTPServerProtocol._cmd_rset,
     "VRFY": SMTPServerProtocol._cmd_vrfy,
     "EXPN": SMTPServerProtocol._cmd_expn,

@@ -20,6 +20,7 @@ from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError, StoreUnavailable
+from pillarbox.imap import urlauth
 from pillarbox.mime.headers import HeaderExcess, HeaderLimits, header_excess
 from pillarbox.net.listener import Connection
 from pillarbox.net.shell import DEFAULT_MIN_RATE, DEFAULT_TRANSFER_TIMEOUT, Deadlines, Phase
@@ -27,7 +28,7 @@ from pillarbox.net.spool import Spool, SpoolArea, SpoolError
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.obs import Counter, get_logger, log_event
 from pillarbox.policy.inbound import Action, SenderCheck
-from pillarbox.smtp import replies
+from pillarbox.smtp import deliver_by, future_release, replies
 from pillarbox.smtp import server_protocol as core
 from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role, Transaction, check_sender, resolve_recipient
@@ -94,6 +95,7 @@ class SMTPSession:
             core.Data: self._data, core.Content: self._content, core.MessageComplete: self._message,
             core.MessageRejected: self._rejected,
             core.BdatChunk: self._bdat, core.ChunkRejected: self._chunk_rejected, core.Rset: self._rset,
+            core.Burl: self._burl,
             core.Noop: self._noop, core.Quit: self._quit, core.Vrfy: self._vrfy, core.Expn: self._expn,
             core.Help: self._help, core.StartTls: self._starttls, core.Auth: self._auth,
             core.AuthResponse: self._auth_response, core.AuthCancelled: self._auth_cancelled,
@@ -209,11 +211,19 @@ class SMTPSession:
 
     def _extensions(self) -> list[str]:
         keywords = ["PIPELINING", f"SIZE {self.settings.max_message_size}", "8BITMIME", "SMTPUTF8",
-                    "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN"]
+                    "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN",
+                    f"LIMITS RCPTMAX={self.settings.max_recipients}",  # RFC 9422: what 452 4.5.3 enforces
+                    "MT-PRIORITY",  # RFC 6710: no priority profile named, -9..9 order the queue
+                    deliver_by.EHLO_KEYWORD]  # RFC 2852
         if not self.conn.is_tls:
             keywords.append("STARTTLS")
+        else:
+            keywords.append("REQUIRETLS")  # RFC 8689 2: only after TLS (and honoured on the way out)
         if self.role.is_submission and self.conn.is_tls and self.user is None:
             keywords.append("AUTH " + " ".join(sasl.mechanisms_for(tls=True)))
+        if self.role.is_submission:
+            keywords.append(future_release.ehlo_keyword(self.services.acceptor.store.now()))
+            keywords.append("BURL imap")  # RFC 4468 3: imap URLs with URLAUTH for this user
         keywords.append("HELP")
         return keywords
 
@@ -222,6 +232,15 @@ class SMTPSession:
         if self.helo is None or self.transaction is not None or self.sasl is not None:
             raise ProtocolError(replies.BAD_SEQUENCE)
         mail = event.args
+        if mail.requiretls and not self.conn.is_tls:
+            raise ProtocolError(replies.REQUIRETLS_WITHOUT_TLS)
+        if not self.role.is_submission and {"HOLDFOR", "HOLDUNTIL"} & set(mail.params):
+            raise ProtocolError(replies.PARAM_NOT_RECOGNIZED)  # RFC 4865: offered to submission only
+        now = self.services.acceptor.store.now()
+        release = future_release.release_time(mail, now)  # refused now, not after DATA
+        deadline = deliver_by.deadline(mail, now)
+        if release is not None and deadline is not None and deadline.returns and deadline.at <= release.timestamp():
+            raise ProtocolError(replies.PARAM_SYNTAX.with_text("BY with mode R ends before the release time"))
         if mail.size is not None and mail.size > self.settings.max_message_size:
             raise ProtocolError(replies.SIZE_EXCEEDED)
         if not self.services.acceptor.store.has_room(mail.size or 0):
@@ -296,6 +315,31 @@ class SMTPSession:
         if not event.last:
             return replies.CHUNK_OK.format(size=event.size)
         return await self._accept()
+
+    async def _burl(self, event: core.Burl) -> Reply:
+        """RFC 4468: a chunk fetched by URL (URLAUTH ``submit+`` this user, RFC 4467); a failure ends the
+        transaction as a refused BDAT chunk does."""
+        if not self.role.is_submission or self.user is None:
+            return replies.BAD_SEQUENCE
+        body = self._body()
+        if body is None:
+            return replies.BAD_SEQUENCE if self.transaction is None else replies.NO_VALID_RECIPIENTS
+        try:
+            octets = await urlauth.fetch(self.services.acceptor.store, event.url, self.user.address,
+                                         submission=True, now=self.services.acceptor.store.now())
+        except urlauth.URLAuthError as exc:
+            return self._refuse_chunk(body.size, replies.BURL_FAILED.with_text(f"IMAP URL resolution failed: {exc}"))
+        if body.size + len(octets) > self.settings.max_message_size:
+            return self._refuse_chunk(body.size + len(octets), replies.SIZE_EXCEEDED)
+        body.write(octets)
+        if not event.last:
+            return replies.CHUNK_OK.format(size=len(octets))
+        return await self._accept()
+
+    def _refuse_chunk(self, size: int, reply: Reply) -> Reply:
+        self._log_transaction(size, reply)
+        self._drop_transaction()
+        return reply
 
     async def _chunk_rejected(self, event: core.ChunkRejected) -> Reply:
         if self.transaction is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pillarbox.mime.search_text import search_text
 from pillarbox.mime.structure import parse_message
+from pillarbox.mime.subject import base_subject
 from pillarbox.obs import get_logger, log_event
 from pillarbox.store.blobs import blob_name
 from pillarbox.store.textfold import fold
@@ -37,6 +38,8 @@ class PreparedMessage:
     structure_json: str
     thread_refs: str | None = None
     """References (else In-Reply-To) msg-ids, space-separated: what THREAD=REFERENCES links by."""
+    base_subject: tuple[str, bool] | None = None
+    """RFC 5256 2.1: the base subject and whether the subject marked a reply (SORT and THREAD compare it)."""
     body: bytes | None = None
     """The bytes themselves when small enough to live in the database; None: they go to the blob file."""
 
@@ -52,6 +55,7 @@ def prepare_message(raw: bytes) -> PreparedMessage:
         header_message_id=parsed.message_id,
         structure_json=parsed.to_json(),
         thread_refs=" ".join(parsed.references) or parsed.in_reply_to or "",
+        base_subject=base_subject(parsed.subject),
         body=raw if len(raw) <= INLINE_BODY_LIMIT else None,
     )
 

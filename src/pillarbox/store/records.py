@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -89,6 +90,17 @@ class Mailbox:
 
 
 @dataclass(frozen=True)
+class SharedMailbox:
+    """A mailbox of another account that grants a user some rights (RFC 4314 ACL)."""
+
+    owner: str
+    """The owner's address."""
+    mailbox: Mailbox
+    rights: str
+    """The rights granted to the user and to anyone of the domain, together (RFC 4314 2: rights letters)."""
+
+
+@dataclass(frozen=True)
 class MessageEntry:
     """One message as a member of one mailbox (the mutable part: UID, flags, MODSEQ)."""
 
@@ -120,6 +132,8 @@ class MessageColumns:
     sizes: array[int]
     internal_dates: array[int]
     save_dates: array[int]
+    internal_zones: Mapping[int, int] = field(default_factory=dict)
+    """UID → the INTERNALDATE's zone in minutes east of UTC, for the few messages whose zone is not UTC."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,7 @@ class DeliveryTarget:
     mailbox_id: int
     flags: frozenset[str] = frozenset()
     internal_date: datetime | None = None
+    """None: now; its zone is kept (FETCH INTERNALDATE answers in it), a naive one is UTC."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +242,16 @@ class OutboundRequest:
     auth_user: str | None = None
     queue_id: str = field(default_factory=new_queue_id)
     """The SMTP session passes the id its 250 reply names; mail the server writes itself gets a new one."""
+    requiretls: bool = False
+    """RFC 8689: sent only over validated TLS to servers that advertise REQUIRETLS, else bounced."""
+    priority: int = 0
+    """RFC 6710 MT-PRIORITY, -9 to 9: higher is sent first and passed on to peers that take it."""
+    deliver_by: int = 0
+    """RFC 2852 DELIVERBY: the time the message must be delivered by (0: none), and ``by_mode``."""
+    by_mode: str = ""
+    """"R" (fail at the deadline) or "N" (a delayed DSN then), "T" appended for a trace."""
+    release_at: int | None = None
+    """RFC 4865 FUTURERELEASE: not sent before this (Unix seconds); the queue's clock starts there."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +308,10 @@ class QueuedMessage:
     recipients: tuple[QueuedRecipient, ...]
     lease_owner: str | None = None
     lease_until: int = 0
+    requiretls: bool = False
+    priority: int = 0
+    deliver_by: int = 0
+    by_mode: str = ""
 
 
 @dataclass(frozen=True)

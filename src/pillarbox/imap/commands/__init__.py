@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from pillarbox.imap import turnaround
-from pillarbox.imap.commands import appending, folders, general, listing, messages, quota, selecting, sorting
+from pillarbox.imap.commands import (
+    acls,
+    appending,
+    folders,
+    general,
+    listing,
+    messages,
+    metadata,
+    multisearch,
+    notifying,
+    quota,
+    selecting,
+    sorting,
+    urlauthing,
+)
 from pillarbox.imap.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, IMAPSession, State
 
 
@@ -20,6 +34,7 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "AUTHENTICATE": (NOT_AUTH, turnaround.authenticate),
     "LOGIN": (NOT_AUTH, general.login),
     "ENABLE": (AUTH, general.enable),
+    "UNAUTHENTICATE": (AUTH, general.unauthenticate),
     "NAMESPACE": (AUTH, general.namespace),
     "COMPRESS": (AUTH, turnaround.compress),
     "GETQUOTA": (AUTH, quota.getquota),
@@ -42,10 +57,17 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     "UNSELECT": (SELECTED, messages.close),
     "EXPUNGE": (SELECTED, messages.expunge),
     "SEARCH": (SELECTED, messages.search),
+    "ESEARCH": (AUTH, multisearch.multisearch),
+    "GETMETADATA": (AUTH, metadata.getmetadata),
+    "SETMETADATA": (AUTH, metadata.setmetadata),
+    "NOTIFY": (AUTH, notifying.notify_command),
+    **dict.fromkeys(("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"), (AUTH, acls.acl_command)),
+    **dict.fromkeys(("GENURLAUTH", "RESETKEY", "URLFETCH"), (AUTH, urlauthing.urlauth_command)),
     "SORT": (SELECTED, sorting.sort),
     "THREAD": (SELECTED, sorting.thread),
     "FETCH": (SELECTED, messages.fetch),
     "STORE": (SELECTED, messages.store),
     "COPY": (SELECTED, messages.copy),
     "MOVE": (SELECTED, messages.copy),
+    "REPLACE": (SELECTED, appending.replace),
 }

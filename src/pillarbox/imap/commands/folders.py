@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
 DELIMITER = "/"
+SHARED_ROOT = "Shared"
+"""The shared namespace (RFC 2342): other users' mailboxes as ``Shared/<owner>/<name>`` (``access``)."""
 MAX_NAME = 512
-_SPECIAL_USE = {"\\ARCHIVE", "\\DRAFTS", "\\JUNK", "\\SENT", "\\TRASH", "\\ALL", "\\FLAGGED"}
+CREATABLE_USES = frozenset({"\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash"})
+"""What CREATE (USE) may give a mailbox (RFC 6154 3): \\All and \\Flagged name virtual mailboxes, which a
+folder of real messages is not, so they are refused with [USEATTR] as the RFC's example 5.3 does."""
 
 
 def valid_name(name: str) -> bool:
@@ -38,9 +42,14 @@ async def create(session: IMAPSession, command: Create) -> r.TaggedReply:
     name = command.mailbox.rstrip(DELIMITER)  # RFC 9051 6.3.4: a trailing delimiter is ignored
     if not valid_name(name):
         return r.no(command.tag, r.CANNOT, "Invalid mailbox name")
-    uses = [u for u in command.special_use]
-    if any(u.upper() not in _SPECIAL_USE for u in uses) or len(uses) > 1:
-        return r.no(command.tag, r.USEATTR, "Unsupported special-use attribute")
+    if _in_shared_namespace(name):  # the "k" right is not granted: owners create their mailboxes
+        return r.no(command.tag, r.NOPERM, "Mailboxes of the shared namespace are created by their owners")
+    uses = command.special_use
+    unsupported = [use for use in uses if use not in CREATABLE_USES]
+    if unsupported:
+        return r.no(command.tag, r.USEATTR, f"{unsupported[0]} not supported")
+    if len(uses) > 1:  # one special use per mailbox: RFC 6154 3 lets a server refuse the combination
+        return r.no(command.tag, r.USEATTR, "Only one special use per mailbox")
     await _create_superiors(session, name)  # RFC 9051 6.3.4
     try:
         created = await session.store.create_mailbox(session.user.id, name, uses[0] if uses else None)
@@ -63,14 +72,16 @@ async def _create_superiors(session: IMAPSession, name: str) -> None:
 
 
 async def delete(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply:
-    assert session.user is not None
-    mailbox = await folder(session, command.mailbox)
-    if mailbox is None:
-        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    from pillarbox.imap.commands.access import require  # it builds on this module
+
+    target = await require(session, command.tag, command.mailbox, "x")  # RFC 4314 4
+    if isinstance(target, r.TaggedReply):
+        return target
+    mailbox = target.mailbox
     if mailbox.name == "INBOX":
         return r.no(command.tag, r.CANNOT, "INBOX cannot be deleted")
     try:
-        await session.store.delete_mailbox(session.user.id, mailbox.name)
+        await session.store.delete_mailbox(mailbox.account_id, mailbox.name)
     except StoreError as exc:
         return r.store_refused(command.tag, exc)
     if session.selected is not None and session.selected.id == mailbox.id:
@@ -85,6 +96,8 @@ async def rename(session: IMAPSession, command: Rename) -> r.TaggedReply:
     new = command.new_name.rstrip(DELIMITER)
     if not valid_name(new):
         return r.no(command.tag, r.CANNOT, "Invalid mailbox name")
+    if _in_shared_namespace(command.mailbox) or _in_shared_namespace(new):
+        return r.no(command.tag, r.NOPERM, "Mailboxes of the shared namespace are renamed by their owners")
     if await folder(session, command.mailbox) is not None and await folder(session, new) is None:
         await _create_superiors(session, new)  # RFC 9051 6.3.6: SHOULD, as for CREATE
     try:
@@ -99,13 +112,26 @@ async def rename(session: IMAPSession, command: Rename) -> r.TaggedReply:
 
 
 async def subscribe(session: IMAPSession, command: MailboxCommand) -> r.TaggedReply:
+    from pillarbox.imap.commands.access import resolve  # it builds on this module
+
     assert session.user is not None
+    shared = _in_shared_namespace(command.mailbox)
+    if shared and command.name == "SUBSCRIBE":
+        target = await resolve(session, command.mailbox)
+        if target is None or "l" not in target.rights:  # RFC 4314 4: "l" to subscribe
+            return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
     try:
-        await session.store.set_subscribed(session.user.id, command.mailbox, command.name == "SUBSCRIBE")
+        await session.store.set_subscribed(session.user.id, command.mailbox, command.name == "SUBSCRIBE",
+                                           must_exist=not shared)
     except NotFound:
         if command.name == "SUBSCRIBE":
             return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
     return r.ok(command.tag, f"{command.name} completed")
+
+
+def _in_shared_namespace(name: str) -> bool:
+    """Below the shared namespace's root (a folder named like the root itself may be the user's own)."""
+    return name.startswith(SHARED_ROOT + DELIMITER)
 
 
 def attributes(mailbox: Mailbox, children: set[str], extra: tuple[str, ...] = ()) -> list[str]:
@@ -122,10 +148,12 @@ def mailbox_id(mailbox: Mailbox) -> str:
 
 
 async def status_items(
-    mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession
+    mailbox: Mailbox, items: tuple[str, ...], session: IMAPSession, asked: bool = True
 ) -> list[tuple[str, int | str]]:
-    if "HIGHESTMODSEQ" in items:
-        session.enabled.add("CONDSTORE")  # RFC 7162 3.1: a CONDSTORE-enabling command
+    """The values of STATUS ``items``; ``asked``: the client's STATUS (or LIST-STATUS), whose
+    HIGHESTMODSEQ is CONDSTORE-enabling (RFC 7162 3.1), unlike a NOTIFY event's."""
+    if asked and "HIGHESTMODSEQ" in items:
+        session.enabled.add("CONDSTORE")
     values: dict[str, int | str] = {
         "MAILBOXID": mailbox_id(mailbox),
         "MESSAGES": mailbox.messages,
@@ -153,8 +181,11 @@ async def _unclaimed(session: IMAPSession, mailbox: Mailbox) -> int:
 
 
 async def status(session: IMAPSession, command: Status) -> r.TaggedReply:
-    mailbox = await folder(session, command.mailbox)
-    if mailbox is None:
-        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    session.send(r.status_data(mailbox.name, await status_items(mailbox, command.items, session), session.utf8_names))
+    from pillarbox.imap.commands.access import require  # it builds on this module
+
+    target = await require(session, command.tag, command.mailbox, "r")  # RFC 4314 4
+    if isinstance(target, r.TaggedReply):
+        return target
+    items = await status_items(target.mailbox, command.items, session)
+    session.send(r.status_data(target.name, items, session.utf8_names))
     return r.ok(command.tag, "STATUS completed")

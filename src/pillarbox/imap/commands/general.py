@@ -1,5 +1,5 @@
 """Commands of any state (RFC 9051 6.1, 6.2) and the light authenticated ones: CAPABILITY, NOOP,
-LOGOUT, ID, ENABLE, LOGIN, NAMESPACE."""
+LOGOUT, ID, ENABLE, LOGIN, UNAUTHENTICATE (RFC 8437), NAMESPACE."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 from pillarbox import __version__
 from pillarbox.auth.authenticator import LoginRefused
 from pillarbox.imap import response as r
+from pillarbox.imap.commands.folders import DELIMITER, SHARED_ROOT
 from pillarbox.imap.parser.commands import Command, Enable, Id, Login
+from pillarbox.obs import get_logger, log_event
 
 if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
+log = get_logger("imap")
 ENABLEABLE = frozenset({"IMAP4REV2", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
 
 
@@ -61,6 +64,22 @@ async def login(session: IMAPSession, command: Login) -> r.TaggedReply:
     return session.complete_login(account, command.tag)
 
 
+async def unauthenticate(session: IMAPSession, command: Command) -> r.TaggedReply | None:
+    """RFC 8437 3: OK, and the session is not authenticated any more; never NO (a client may have
+    pipelined its next AUTHENTICATE). Where the state cannot be reset, BYE, as the RFC allows: when
+    the connection cannot take a stranger's place again, and under COMPRESS, whose inflater cannot
+    tell where the client's compressed bytes end and its plain ones begin (4.1)."""
+    assert session.user is not None
+    user = session.user.address
+    if session.deflate is not None or not session.conn.logged_out():
+        session.send(r.bye("Cannot return to the not authenticated state here; reconnect", r.UNAVAILABLE).to_bytes())
+        session.closed = True
+        return None
+    session.logout_user()
+    log_event(log, "info", "unauthenticated", session=session.session_id, user=user, client=session.conn.peer[0])
+    return r.ok(command.tag, "UNAUTHENTICATE completed")
+
+
 async def namespace(session: IMAPSession, command: Command) -> r.TaggedReply:
-    session.send(r.namespace_data([("", "/")], None, None))
+    session.send(r.namespace_data([("", "/")], None, [(SHARED_ROOT + DELIMITER, DELIMITER)]))  # RFC 2342 5
     return r.ok(command.tag, "NAMESPACE completed")

@@ -1,5 +1,5 @@
 """LIST and LSUB (RFC 9051 6.3.9, RFC 3501 6.3.9) with LIST-EXTENDED (RFC 5258), SPECIAL-USE (RFC 6154)
-and LIST-STATUS (RFC 5819).
+LIST-STATUS (RFC 5819) and LIST-METADATA (RFC 9590).
 
 A LIST answers with names, and not every name is a mailbox: a subscription outlives its mailbox, and a
 level of the hierarchy ("a/b" of "a/b/c") may be no mailbox at all. So the candidates are the
@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
+from pillarbox.imap.commands.access import listed_shared
 from pillarbox.imap.commands.folders import DELIMITER, attributes, status_items
+from pillarbox.imap.commands.metadata import longentries, values_for
 from pillarbox.imap.list_pattern import ListPattern
 from pillarbox.imap.parser.commands import ListCommand
+from pillarbox.imap.rights import RIGHTS, shown
 from pillarbox.store.records import Mailbox
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ class _Names:
     parents: set[str] = field(init=False)
     """Names with a mailbox below them (\\HasChildren)."""
     meeting_below: dict[str, list[str]] = field(init=False, default_factory=dict)
+    rights: dict[str, str] = field(init=False, default_factory=dict)
+    """The user's rights on the shared mailboxes among them (the others are its own: all)."""
 
     def __post_init__(self) -> None:
         self.parents = {level for name in self.mailboxes for level in _levels(name)}
@@ -76,18 +81,25 @@ async def list_mailboxes(session: IMAPSession, command: ListCommand) -> r.Tagged
     mailboxes = {m.name: m for m in await session.store.list_mailboxes(session.user.id)}
     by_subscription = command.name == "LSUB" or "SUBSCRIBED" in command.selection
     subscribed = {name for name, m in mailboxes.items() if m.subscribed}
-    if by_subscription:  # RFC 9051 6.3.7: a subscription outlives its mailbox
-        subscribed.update(await session.store.subscribed_without_mailbox(session.user.id))
+    # RFC 9051 6.3.7: a subscription outlives its mailbox; a shared mailbox's is one of those names
+    others = set(await session.store.subscribed_without_mailbox(session.user.id))
+    shared = await listed_shared(session, others)  # RFC 4314 4: those the user has "l" on
+    mailboxes.update((name, mailbox) for name, (mailbox, _) in shared.items())
+    subscribed.update(name for name, (mailbox, _) in shared.items() if mailbox.subscribed)
+    if by_subscription:
+        subscribed.update(others)
     names = _Names(mailboxes, subscribed, _meeting(command, mailboxes, subscribed, by_subscription))
+    names.rights = {name: rights for name, (_, rights) in shared.items()}
     patterns = [list_pattern(command.reference, pattern) for pattern in command.patterns]
 
     def listed(name: str) -> bool:
         return any(pattern.matches(name) for pattern in patterns)
 
+    longest = 0
     for name in names.candidates():
         if listed(name):
-            await _respond(session, command, names, name, listed)
-    return r.ok(command.tag, f"{command.name} completed")
+            longest = max(longest, await _respond(session, command, names, name, listed))
+    return r.ok(command.tag, f"{command.name} completed", longentries(longest))
 
 
 def _meeting(
@@ -102,7 +114,8 @@ def _meeting(
 
 async def _respond(
     session: IMAPSession, command: ListCommand, names: _Names, name: str, listed: Callable[[str], bool]
-) -> None:
+) -> int:
+    """The LIST (and STATUS, METADATA) responses for ``name``; the size of a METADATA value MAXSIZE left out."""
     mailbox = names.mailboxes.get(name)
     below = names.meeting_below.get(name, [])
     hidden_below = any(not listed(other) for other in below)
@@ -114,11 +127,21 @@ async def _respond(
     elif hidden_below and (recursive or command.name == "LSUB" or not criteria):
         flags, childinfo = _way_down(session, command, names, name), criteria if recursive else ()
     else:
-        return
+        return 0
     session.send(r.list_data(name, flags, utf8=session.utf8_names, childinfo=childinfo, command=command.name))
-    if command.status_items and mailbox is not None and name in names.meeting:
+    if mailbox is None or name not in names.meeting:
+        return 0
+    if command.status_items:
         items = await status_items(mailbox, command.status_items, session)
         session.send(r.status_data(name, items, session.utf8_names))
+    if "MYRIGHTS" in command.returns:  # RFC 8440: after its LIST response
+        rights = names.rights.get(name, RIGHTS)
+        session.send(r.myrights_data(name, shown(rights), session.utf8_names))
+    if not command.metadata:
+        return 0
+    values, longest = await values_for(session, mailbox, command.metadata, "0", command.metadata_maxsize)
+    session.send(r.metadata_data(name, values, session.utf8_names))  # RFC 9590: after its LIST response
+    return longest
 
 
 def _attributes(session: IMAPSession, command: ListCommand, names: _Names, name: str) -> list[str]:

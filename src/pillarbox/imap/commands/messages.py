@@ -5,7 +5,8 @@ wherever a sequence set is allowed.
 
 Sequence sets resolve against the session's view (message numbers as this client knows them);
 UID sets against its UIDs, where "*" is the highest UID in the view (6.4.8). A sequence number past
-the view is a client error (BAD); a UID that does not exist is silently skipped.
+the view is a client error (BAD), and so is "*" in an empty mailbox once IMAP4rev2 is enabled (a
+IMAP4rev1 client gets OK and nothing); a UID that does not exist is silently skipped.
 """
 
 from __future__ import annotations
@@ -14,20 +15,24 @@ import bisect
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import ProtocolError, QuotaExceeded
+from pillarbox.imap import esearch
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.folders import folder
+from pillarbox.imap.commands.access import require
 from pillarbox.imap.fetch import FetchOptions, fetch_responses, flag_list, sets_seen
-from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, Store
-from pillarbox.imap.parser.search_key import ModSeqKey
+from pillarbox.imap.parser.commands import Command, Copy, Expunge, Fetch, Search, SearchReturn, Sort, Store
+from pillarbox.imap.parser.search_key import And, ModSeqKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
+from pillarbox.imap.rights import flag_right, settable
 from pillarbox.imap.search import search as run_search
 from pillarbox.imap.search import walk
 from pillarbox.imap.selected import SelectedMailbox
+from pillarbox.store.api import FlagMode
+from pillarbox.store.records import FlagChange, StoreFlagsResult
 
 if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
 
-_MODES = {"+": "add", "-": "remove", "": "replace"}
+_MODES: dict[str, FlagMode] = {"+": "add", "-": "remove", "": "replace"}
 EXPUNGED = "Some of the messages were expunged"
 
 
@@ -51,6 +56,12 @@ def resolve(session: IMAPSession, tag: str, numbers: SequenceSet, uid: bool) -> 
             end = bisect.bisect_right(view.uids, high)
             found.extend(view.uids[start:end])
         return found
+    if view.exists == 0 and numbers.uses_star():
+        # RFC 9051 9 (seq-number): "*" in an empty mailbox is past the last message, BAD like any other
+        # such number. IMAP4rev1 clients send "1:*" to an empty mailbox as a matter of course: OK, nothing.
+        if session.rev2:
+            raise ProtocolError(r.bad(tag, "No messages: * names none"))
+        return []
     if numbers.highest_explicit() > view.exists:
         raise ProtocolError(r.bad(tag, "Invalid message sequence number"))
     return [view.uid_at(seq) for seq in numbers.iterate(view.exists)]
@@ -59,6 +70,8 @@ def resolve(session: IMAPSession, tag: str, numbers: SequenceSet, uid: bool) -> 
 async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
     view = view_of(session)
     uids = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
+    if command.modifiers.partial is not None:  # RFC 9394 3.3/3.4: the slice first, then CHANGEDSINCE
+        uids = [uids[i] for i in esearch.partial_positions(command.modifiers.partial, len(uids))]
     expunged = any(u in view.pending_expunges for u in uids)
     since = command.modifiers.changedsince
     if command.modifiers.vanished and not session.qresync:
@@ -72,7 +85,7 @@ async def fetch(session: IMAPSession, command: Fetch) -> r.TaggedReply:
             await _send_vanished(session, command.sequence_set, since)
         uids = [u for u in uids if view.entry(u).modseq > since]  # RFC 7162 3.1.4.1
     changed: set[int] = set()
-    if sets_seen(command.items) and not view.read_only:
+    if sets_seen(command.items) and not view.read_only and "s" in session.rights:  # RFC 4314 4
         unseen = view.having((u for u in uids if u not in view.pending_expunges), "\\Seen", present=False)
         if unseen:
             result = await session.store.store_flags(view.id, unseen, "add", ["\\Seen"])
@@ -124,11 +137,18 @@ async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
     view = view_of(session)
     if view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    flags = settable(command.flags, session.rights)  # RFC 4314 4: what the user may change, not a NO
+    if command.flags and not flags:
+        return r.no(command.tag, r.NOPERM, "Permission denied")
     requested = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
     uids = [u for u in requested if u not in view.pending_expunges]
     if command.unchangedsince is not None:
         session.enabled.add("CONDSTORE")
-    result = await session.store.store_flags(view.id, uids, _MODES[command.mode], command.flags, command.unchangedsince)
+    mode = _MODES[command.mode]
+    if mode == "replace" and not set("stw") <= set(session.rights):
+        result = await _replace_within_rights(session, uids, flags, command.unchangedsince)
+    else:
+        result = await session.store.store_flags(view.id, uids, mode, flags, command.unchangedsince)
     changed = {change.uid for change in result.changed}
     for change in result.changed:
         view.remember(change.uid, change.flags, change.modseq)
@@ -147,6 +167,25 @@ async def store(session: IMAPSession, command: Store) -> r.TaggedReply:
         code = code or r.EXPUNGEISSUED
         return r.ok(command.tag, EXPUNGED, code) if command.silent else r.no(command.tag, code, EXPUNGED)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}STORE completed", code)
+
+
+async def _replace_within_rights(
+    session: IMAPSession, uids: list[int], flags: list[str], unchangedsince: int | None
+) -> StoreFlagsResult:
+    """STORE FLAGS for a user who may change only some flags (RFC 4314 4): each message keeps the
+    flags it may not change and gets the given ones; one store call per resulting set of flags."""
+    view = view_of(session)
+    groups: dict[frozenset[str], list[int]] = {}
+    for uid in uids:
+        kept = {flag for flag in view.entry(uid).flags if flag_right(flag) not in session.rights}
+        groups.setdefault(frozenset(kept | set(flags)), []).append(uid)
+    changed: list[FlagChange] = []
+    modified: list[int] = []
+    for new_flags, members in groups.items():
+        result = await session.store.store_flags(view.id, members, "replace", new_flags, unchangedsince)
+        changed.extend(result.changed)
+        modified.extend(result.modified)
+    return StoreFlagsResult(tuple(sorted(changed, key=lambda c: c.uid)), tuple(sorted(modified)))
 
 
 def _report_stored(session: IMAPSession, command: Store, uid: int, changed: set[int]) -> None:
@@ -168,12 +207,15 @@ def _report_stored(session: IMAPSession, command: Store, uid: int, changed: set[
 
 async def copy(session: IMAPSession, command: Copy) -> r.TaggedReply:
     view = view_of(session)
-    target = await folder(session, command.mailbox)
-    if target is None:
-        return r.no(command.tag, r.TRYCREATE, "No such mailbox")
+    found = await require(session, command.tag, command.mailbox, "i")  # RFC 4314 4
+    if isinstance(found, r.TaggedReply):
+        return r.no(command.tag, r.TRYCREATE, "No such mailbox") if found.code == r.NONEXISTENT else found
+    target = found.mailbox
     requested = existing(session, resolve(session, command.tag, command.sequence_set, command.uid), command.uid)
     if command.name == "MOVE" and view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    if command.name == "MOVE" and not {"t", "e"} <= set(session.rights):  # what STORE \Deleted + EXPUNGE take
+        return r.no(command.tag, r.NOPERM, "Permission denied")
     # RFC 2180 4.4.1: a message another session expunged fails the whole command, nothing is copied
     # (RFC 9051 6.4.7), and the EXPUNGE responses follow. (Expunged in the instant between this look
     # and the copy, it is left out of the copy and of COPYUID.)
@@ -199,6 +241,8 @@ async def expunge(session: IMAPSession, command: Expunge) -> r.TaggedReply:
     view = view_of(session)
     if view.read_only:
         return r.no(command.tag, r.READ_ONLY, "Mailbox is read-only")
+    if "e" not in session.rights:  # RFC 4314 4
+        return r.no(command.tag, r.NOPERM, "Permission denied")
     await _expunge_deleted(session, command.uids if command.uid else None, command.tag)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}EXPUNGE completed")
 
@@ -213,10 +257,19 @@ async def _expunge_deleted(session: IMAPSession, only: SequenceSet | None, tag: 
 
 async def close(session: IMAPSession, command: Command) -> r.TaggedReply:
     view = view_of(session)
-    if not view.read_only and command.name == "CLOSE":
+    if not view.read_only and command.name == "CLOSE" and "e" in session.rights:  # else no expunge (RFC 4314 4)
         await session.store.expunge(view.id, view.having(view.uids, "\\Deleted"))
     session.select(None)  # no untagged EXPUNGE: RFC 9051 6.4.1
     return r.ok(command.tag, f"{command.name} completed")
+
+
+def reported_modseq(session: IMAPSession, view: SelectedMailbox, program: And, reported: list[int]) -> int | None:
+    """RFC 7162 3.1.5: with a MODSEQ search key, the highest MODSEQ of the messages the result reports
+    (RFC 4731 3.2); the search is CONDSTORE-enabling."""
+    if not any(isinstance(key, ModSeqKey) for key in walk(program)):
+        return None
+    session.enabled.add("CONDSTORE")
+    return max((view.entry(uid).modseq for uid in reported), default=None)
 
 
 def charset_ok(charset: str | None) -> bool:
@@ -229,42 +282,26 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.criteria, session.saved_search)
     numbers = uids if command.uid else [seq for seq, _ in view.numbered(uids)]
-    returns = command.returns
-    options = returns.options if returns is not None and returns.options else ("ALL",)
-    modseq = None
-    if any(isinstance(key, ModSeqKey) for key in walk(command.criteria)):
-        session.enabled.add("CONDSTORE")  # RFC 7162 3.1.5: the highest MODSEQ of what is returned
-        modseq = max((view.entry(u).modseq for u in _returned(options, uids)), default=None)
-    if returns is not None and "SAVE" in returns.options:
-        session.saved_search = _returned(returns.options, uids)
-    if returns is None and not session.rev2:
-        session.send(r.search_data(numbers, modseq))
-    else:
-        results = _esearch_results(options, numbers)
-        if results and modseq is not None:
-            results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
-        if results or returns is None or returns.options != ("SAVE",):
-            session.send(r.esearch_data(command.tag, command.uid, results))
+    answer(session, command, uids, numbers, ordered=False)
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
 
 
-def _returned(options: tuple[str, ...], uids: list[int]) -> list[int]:
-    """The messages a result reports: with MIN and/or MAX but neither ALL nor COUNT, only those. They
-    are what SAVE keeps (RFC 5182 2.4) and whose MODSEQ is the highest reported (RFC 4731 3.2)."""
-    if uids and ("MIN" in options or "MAX" in options) and not ("ALL" in options or "COUNT" in options):
-        chosen = {uids[0]} if "MIN" in options else set()
-        return sorted(chosen | ({uids[-1]} if "MAX" in options else set()))
-    return list(uids)
-
-
-def _esearch_results(options: tuple[str, ...], numbers: list[int]) -> list[tuple[str, object]]:
-    results: list[tuple[str, object]] = []
-    if "MIN" in options and numbers:
-        results.append(("MIN", min(numbers)))
-    if "MAX" in options and numbers:
-        results.append(("MAX", max(numbers)))
-    if "ALL" in options:
-        results.append(("ALL", numbers))
-    if "COUNT" in options:
-        results.append(("COUNT", len(numbers)))
-    return results
+def answer(session: IMAPSession, command: Search | Sort, uids: list[int], numbers: list[int], ordered: bool) -> None:
+    """The ESEARCH response of a SEARCH or SORT with RETURN (``imap.esearch``), SAVE and the MODSEQ of
+    what it reports; without RETURN, SEARCH's SEARCH (ESEARCH in IMAP4rev2) or SORT's SORT."""
+    view = view_of(session)
+    returns = command.returns or SearchReturn(("ALL",))
+    reported = esearch.reported_positions(returns, len(uids))
+    program = command.criteria if isinstance(command, Search) else command.search
+    modseq = reported_modseq(session, view, program, [uids[i] for i in reported])
+    if command.returns is not None and "SAVE" in command.returns.options:
+        session.saved_search = sorted(uids[i] for i in reported)
+    if command.returns is None and (isinstance(command, Sort) or not session.rev2):
+        keyword = b"SORT" if isinstance(command, Sort) else b"SEARCH"
+        session.send(r.search_data(numbers, modseq, keyword))
+        return
+    results: list[tuple[str, int | str]] = list(esearch.return_data(returns, numbers, ordered))
+    if results and modseq is not None:
+        results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
+    if results or command.returns is None or command.returns.options != ("SAVE",):
+        session.send(r.esearch_data(command.tag, command.uid, results))

@@ -15,14 +15,17 @@ must get every UID of its known-uids that no longer exists, not just the remembe
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from typing import TYPE_CHECKING
 
 from pillarbox.errors import NotFound
 from pillarbox.imap import recent
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.folders import DELIMITER, attributes, folder, mailbox_id
+from pillarbox.imap.commands.access import require
+from pillarbox.imap.commands.folders import DELIMITER, attributes, mailbox_id
 from pillarbox.imap.fetch import flag_list
 from pillarbox.imap.parser.commands import QResync, Select
+from pillarbox.imap.rights import WRITE_RIGHTS
 from pillarbox.imap.selected import SelectedMailbox
 
 if TYPE_CHECKING:
@@ -37,22 +40,22 @@ async def select(session: IMAPSession, command: Select) -> r.TaggedReply:
     session.select(None)  # RFC 9051 6.3.2: a failed SELECT leaves no mailbox selected
     if command.condstore:
         session.enabled.add("CONDSTORE")
-    mailbox = await folder(session, command.mailbox)
-    if mailbox is None:
-        return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
+    target = await require(session, command.tag, command.mailbox, "r")  # RFC 4314 4
+    if isinstance(target, r.TaggedReply):
+        return target
     try:
-        columns = await session.services.snapshots.current(session.store, mailbox.id)
+        columns = await session.services.snapshots.current(session.store, target.mailbox.id)
     except NotFound:  # deleted since it was looked up
         return r.no(command.tag, r.NONEXISTENT, "No such mailbox")
-    view = SelectedMailbox(columns, read_only=command.readonly)
-    session.select(view)
+    read_only = command.readonly or not WRITE_RIGHTS & set(target.rights)  # RFC 4314 5.2
+    view = SelectedMailbox(columns, read_only=read_only)
+    session.select(view, target.name, target.rights)
     if not session.rev2:
         await recent.take(session.store, view, told_after=0)
-    _send_opening(session, view, await _has_children(session, mailbox.name) if session.rev2 else False)
+    _send_opening(session, view, await _has_children(session, target.name) if session.rev2 else False)
     if command.qresync is not None and command.qresync.uidvalidity == view.mailbox.uidvalidity:
         await _resync(session, view, command.qresync)
-    code = r.READ_ONLY if command.readonly else r.READ_WRITE
-    return r.ok(command.tag, f"{command.name} completed", code)
+    return r.ok(command.tag, f"{command.name} completed", r.READ_ONLY if read_only else r.READ_WRITE)
 
 
 async def _has_children(session: IMAPSession, name: str) -> bool:
@@ -76,8 +79,9 @@ def _send_opening(session: IMAPSession, view: SelectedMailbox, has_children: boo
     session.send(untagged("OK", "Ok", r.code_mailboxid(mailbox_id(mailbox))).to_bytes())  # RFC 8474 4.2
     if session.rev2:
         # RFC 9051 6.3.2: the LIST response's attributes "MUST be accurate"
-        children = {mailbox.name} if has_children else set()
-        session.send(r.list_data(mailbox.name, attributes(mailbox, children), utf8=session.utf8_names))
+        shown = dataclasses.replace(mailbox, name=session.selected_name)
+        children = {shown.name} if has_children else set()
+        session.send(r.list_data(shown.name, attributes(shown, children), utf8=session.utf8_names))
 
 
 async def _resync(session: IMAPSession, view: SelectedMailbox, qresync: QResync) -> None:

@@ -1,4 +1,4 @@
-"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY): search, then order or thread.
+"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT): search, then order or thread.
 
 The search program runs as for SEARCH; the matching messages' summaries (subject, Date and the
 stored structure, all computed at delivery) are read in one store call, so neither command reads
@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
-from pillarbox.imap.commands.messages import charset_ok, view_of
+from pillarbox.imap.commands.messages import answer, charset_ok, view_of
 from pillarbox.imap.parser.commands import Sort, Thread
 from pillarbox.imap.search import search as run_search
-from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_entries
+from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_numbered
 from pillarbox.imap.thread import ALGORITHMS, ThreadMessage
 
 if TYPE_CHECKING:
@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 
 async def _facts(session: IMAPSession, uids: list[int], envelope: bool) -> dict[int, Facts]:
-    """UID → Facts: one query over the mailbox for Date and Subject, the summaries for the rest."""
+    """UID → Facts: one query over the mailbox for Date and base subject, the summaries for the rest."""
     view = view_of(session)
     if not envelope:
-        rows = await session.store.dates_and_subjects(view.id)
+        rows = await session.store.sort_fields(view.id)
         return {uid: Facts(*rows.get(uid, (None, ""))) for uid in uids}
     message_ids = {entry.uid: entry.message_id for _, entry in view.numbered_entries(uids)}
     summaries = await session.store.get_summaries(list(message_ids.values()))
@@ -36,15 +36,11 @@ async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
     view = view_of(session)
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
-    if command.returns is not None:
-        return r.bad(command.tag, "SORT RETURN (ESORT) is not supported")
     uids = await run_search(session.store, view, command.search, session.saved_search)
     facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in command.criteria))
-    numbered = list(view.numbered_entries(uids))
-    ordered = sort_entries([entry for _, entry in numbered], facts, command.criteria)
-    seqs = {entry.uid: seq for seq, entry in numbered}
-    numbers = [e.uid if command.uid else seqs[e.uid] for e in ordered]
-    session.send(r.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers)))  # RFC 5256 4
+    ordered = sort_numbered(list(view.numbered(uids)), facts, command.criteria, view.entry)
+    numbers = [uid if command.uid else seq for seq, uid in ordered]
+    answer(session, command, [uid for _, uid in ordered], numbers, ordered=True)  # RFC 5256 4, RFC 5267 3
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
 
 
@@ -58,7 +54,7 @@ async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
     facts = await _facts(session, older, envelope=True) if older else {}  # stored before thread_refs
     messages = []
     for seq, uid in view.numbered(uids):
-        seconds, subject, message_id, refs = fields.get(uid, (None, "", None, None))
+        seconds, base, message_id, refs = fields.get(uid, (None, ("", False), None, None))
         sent = datetime.fromtimestamp(seconds, UTC) if seconds is not None else view.entry(uid).internal_date
         references = tuple(refs.split()) if refs else ()
         parsed = facts[uid].parsed if uid in facts else None
@@ -66,7 +62,8 @@ async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
             references = parsed.references or ((parsed.in_reply_to,) if parsed.in_reply_to else ())
             message_id = parsed.message_id
         # RFC 5256 2.2: the sent date; References, else the first In-Reply-To (recorded at delivery)
-        messages.append(ThreadMessage(uid if command.uid else seq, seq, sent, subject, message_id, references))
+        number = uid if command.uid else seq
+        messages.append(ThreadMessage(number, seq, sent, "", message_id, references, known_base=base))
     text = ALGORITHMS[command.algorithm](messages)
     session.send(r.untagged(b"THREAD" + (b" " + text.encode() if text else b"")))  # RFC 5256 4
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}THREAD completed")

@@ -14,10 +14,13 @@ from collections.abc import Callable
 
 from pillarbox.errors import ProtocolError
 from pillarbox.imap.framing import FramedCommand
+from pillarbox.imap.parser import acl_cmds, notify_cmd, urlauth_cmds
 from pillarbox.imap.parser import mailbox_cmds as mb
 from pillarbox.imap.parser import message_cmds as msg
+from pillarbox.imap.parser import metadata_cmds as meta
 from pillarbox.imap.parser import session_cmds as ses
 from pillarbox.imap.parser.commands import (
+    AclCommand,
     Append,
     AppendMessage,
     Authenticate,
@@ -28,16 +31,21 @@ from pillarbox.imap.parser.commands import (
     Enable,
     Expunge,
     Fetch,
+    GetMetadata,
     Id,
     ListCommand,
     Login,
     MailboxCommand,
+    MultiSearch,
+    Notify,
     QResync,
     QuotaRoot,
     Rename,
+    Replace,
     Search,
     SearchReturn,
     Select,
+    SetMetadata,
     SetQuota,
     Sort,
     Status,
@@ -65,6 +73,7 @@ from pillarbox.imap.response import TaggedReply
 
 __all__ = [
     "STAR",
+    "AclCommand",
     "And",
     "Append",
     "AppendMessage",
@@ -80,6 +89,7 @@ __all__ = [
     "FetchAtt",
     "FetchModifiers",
     "FlagKey",
+    "GetMetadata",
     "HeaderKey",
     "Id",
     "KeywordKey",
@@ -87,12 +97,15 @@ __all__ = [
     "Login",
     "MailboxCommand",
     "ModSeqKey",
+    "MultiSearch",
     "Not",
+    "Notify",
     "NumberKey",
     "Or",
     "QResync",
     "QuotaRoot",
     "Rename",
+    "Replace",
     "Search",
     "SearchKey",
     "SearchReturn",
@@ -100,6 +113,7 @@ __all__ = [
     "Select",
     "SequenceSet",
     "SetKey",
+    "SetMetadata",
     "SetQuota",
     "Sort",
     "Status",
@@ -115,7 +129,8 @@ UidParser = Callable[[Reader, str, str, bool], Command]
 
 COMMANDS: dict[str, Parser] = {
     **dict.fromkeys(
-        ("CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT", "IDLE", "NAMESPACE"),
+        ("CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT", "IDLE", "NAMESPACE",
+         "UNAUTHENTICATE"),
         ses.parse_simple,
     ),
     "AUTHENTICATE": ses.parse_authenticate,
@@ -134,6 +149,12 @@ COMMANDS: dict[str, Parser] = {
     "LSUB": mb.parse_list,
     "STATUS": mb.parse_status,
     "APPEND": mb.parse_append,
+    "ESEARCH": msg.parse_esearch,
+    "GETMETADATA": meta.parse_getmetadata,
+    "SETMETADATA": meta.parse_setmetadata,
+    "NOTIFY": notify_cmd.parse_notify,
+    **dict.fromkeys(("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"), acl_cmds.parse_acl),
+    **dict.fromkeys(("GENURLAUTH", "RESETKEY", "URLFETCH"), urlauth_cmds.parse_urlauth),
 }
 UID_COMMANDS: dict[str, UidParser] = {
     "SEARCH": msg.parse_search,
@@ -144,6 +165,7 @@ UID_COMMANDS: dict[str, UidParser] = {
     "EXPUNGE": msg.parse_expunge,
     "SORT": msg.parse_sort,
     "THREAD": msg.parse_thread,
+    "REPLACE": mb.parse_replace,
 }
 # tag = 1*<any ASTRING-CHAR except "+">
 _TAG = re.compile(rb'[^(){ \x00-\x1f\x7f%*"\\+\x80-\xff]+')

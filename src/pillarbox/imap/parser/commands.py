@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pillarbox.imap.parser.fetch_att import FetchAtt, FetchModifiers
+from pillarbox.imap.parser.mailbox_filter import MailboxFilter
 from pillarbox.imap.parser.search_key import And
 from pillarbox.imap.parser.sequence_set import SequenceSet
 
@@ -103,6 +104,9 @@ class ListCommand(Command):
     returns: tuple[str, ...] = ()
     status_items: tuple[str, ...] = ()
     extended: bool = False
+    metadata: tuple[str, ...] = ()
+    """RFC 9590 LIST-METADATA: the entries ``RETURN (METADATA (...))`` asks for with each mailbox."""
+    metadata_maxsize: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,24 @@ class AppendMessage:
     internal_date: datetime | None
     data: bytes
     binary: bool = False  # sent as literal8 (RFC 3516 4.4)
+    catenate: tuple[tuple[str, bytes], ...] = ()
+    """RFC 4469: ("TEXT", bytes) and ("URL", url bytes) parts to join into the message (data is empty)."""
 
 
 @dataclass(frozen=True)
 class Append(Command):
     mailbox: str
     messages: tuple[AppendMessage, ...]
+
+
+@dataclass(frozen=True)
+class Replace(Command):
+    """RFC 8508 5: ``replace = "REPLACE" SP seq-number SP mailbox append-message``, and its UID form."""
+
+    uid: bool
+    number: int
+    mailbox: str
+    message: AppendMessage
 
 
 @dataclass(frozen=True)
@@ -139,9 +155,12 @@ class Expunge(Command):
 
 @dataclass(frozen=True)
 class SearchReturn:
-    """ESEARCH ``search-return-opts`` (RFC 4731, 5182 SAVE); ``None`` in Search means plain SEARCH."""
+    """ESEARCH ``search-return-opts`` (RFC 4731, 5182 SAVE, 5267 CONTEXT/UPDATE, 9394 PARTIAL); ``None``
+    in Search means plain SEARCH."""
 
-    options: tuple[str, ...]  # MIN MAX ALL COUNT SAVE (empty tuple = "RETURN ()", which means ALL)
+    options: tuple[str, ...]  # MIN MAX ALL COUNT SAVE PARTIAL... (empty tuple = "RETURN ()", which means ALL)
+    partial: tuple[int, int] | None = None
+    """PARTIAL's range as the client wrote it: positive from the first result, negative from the last."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +174,22 @@ class Search(Command):
 
 
 @dataclass(frozen=True)
+class MultiSearch(Command):
+    """RFC 7377 ``esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts] SP search-program``;
+    ``sources`` empty means the selected mailbox (2.2)."""
+
+    sources: tuple[MailboxFilter, ...]
+    criteria: And
+    charset: str | None = None
+    returns: SearchReturn | None = None
+    uid: bool = True  # 2.1: always UIDs
+
+
+@dataclass(frozen=True)
 class Fetch(Command):
+    """``fetch = "FETCH" SP sequence-set SP (...) [fetch-modifiers]``; PARTIAL (RFC 9394 3.3) is a
+    modifier of UID FETCH only."""
+
     uid: bool
     sequence_set: SequenceSet
     items: tuple[FetchAtt, ...]
@@ -228,6 +262,62 @@ class SetQuota(Command):
 
     root: str
     limits: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class GetMetadata(Command):
+    """RFC 5464 4.2: ``mailbox`` "" for the server; ``depth`` "0", "1" or "INFINITY"."""
+
+    mailbox: str
+    entries: tuple[str, ...]
+    maxsize: int | None = None
+    depth: str = "0"
+
+
+@dataclass(frozen=True)
+class SetMetadata(Command):
+    """RFC 5464 4.3: (entry, value) pairs, value None to remove the entry."""
+
+    mailbox: str
+    values: tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True)
+class EventGroup:
+    """RFC 5465 ``event-group``: a mailbox specifier, its events (upper case; empty for NONE) and the
+    fetch-atts of MessageNew for the selected mailbox."""
+
+    filter: MailboxFilter
+    events: tuple[str, ...]
+    fetch: tuple[FetchAtt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notify(Command):
+    """RFC 5465 NOTIFY: ``groups`` None for NOTIFY NONE; ``status`` the SET STATUS indicator."""
+
+    groups: tuple[EventGroup, ...] | None
+    status: bool = False
+
+
+@dataclass(frozen=True)
+class AclCommand(Command):
+    """RFC 4314 SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS: a mailbox, and for some an identifier
+    (SASLprep'd) and SETACL's rights modification as given."""
+
+    mailbox: str
+    identifier: str | None = None
+    rights: str | None = None
+
+
+@dataclass(frozen=True)
+class UrlAuthCommand(Command):
+    """RFC 4467 GENURLAUTH (``urls`` with ``mechanisms``, pairwise), RESETKEY (``mailbox`` or all,
+    ``mechanisms``), URLFETCH (``urls``)."""
+
+    urls: tuple[str, ...] = ()
+    mechanisms: tuple[str, ...] = ()
+    mailbox: str | None = None
 
 
 @dataclass(frozen=True)

@@ -76,10 +76,12 @@ class FetchAtt:
 
 @dataclass(frozen=True)
 class FetchModifiers:
-    """``fetch-modifier = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED"`` (RFC 7162 3.1.4, 3.2.6)."""
+    """``fetch-modifier = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED"`` (RFC 7162 3.1.4, 3.2.6)
+    ``/ modifier-partial`` (RFC 9394 3.3)."""
 
     changedsince: int | None = None
     vanished: bool = False
+    partial: tuple[int, int] | None = None
 
 
 _MACROS = {
@@ -127,6 +129,11 @@ def parse_fetch_att(reader: Reader) -> FetchAtt:
     if name not in SIMPLE_ITEMS:
         raise ParseError(f"Unknown fetch attribute {name}")
     return FetchAtt(name)
+
+
+def parse_section(reader: Reader) -> Section:
+    """``section`` with its brackets, for readers outside FETCH (a CATENATE URL's section)."""
+    return _section(reader)
 
 
 def _section(reader: Reader) -> Section:
@@ -202,6 +209,7 @@ def parse_fetch_modifiers(reader: Reader) -> FetchModifiers:
     reader.expect(b"(")
     changedsince: int | None = None
     vanished = False
+    partial: tuple[int, int] | None = None
     while True:
         name = reader.keyword()
         if name == "CHANGEDSINCE" and changedsince is None:
@@ -209,6 +217,9 @@ def parse_fetch_modifiers(reader: Reader) -> FetchModifiers:
             changedsince = reader.number64()
         elif name == "VANISHED" and not vanished:
             vanished = True
+        elif name == "PARTIAL" and partial is None:
+            reader.sp()
+            partial = parse_partial_range(reader)
         else:
             raise ParseError(f"Invalid FETCH modifier {name}")
         if not reader.take(b" "):
@@ -216,4 +227,16 @@ def parse_fetch_modifiers(reader: Reader) -> FetchModifiers:
     reader.expect(b")")
     if vanished and changedsince is None:
         raise ParseError("VANISHED needs CHANGEDSINCE")  # RFC 7162 3.2.6
-    return FetchModifiers(changedsince, vanished)
+    return FetchModifiers(changedsince, vanished, partial)
+
+
+def parse_partial_range(reader: Reader) -> tuple[int, int]:
+    """RFC 9394 4: ``partial-range = partial-range-first / partial-range-last``, ``nz-number ":"
+    nz-number`` or ``MINUS nz-number ":" MINUS nz-number``; both ends of one sign."""
+    negative = reader.take(b"-")
+    first = reader.nz_number()
+    reader.expect(b":")
+    if negative:
+        reader.expect(b"-", "a negative number")
+    last = reader.nz_number()
+    return (-first, -last) if negative else (first, last)

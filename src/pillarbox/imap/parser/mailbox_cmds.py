@@ -5,6 +5,7 @@ Each ``parse_*`` starts after ``tag SP command-name`` and reads to the end of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pillarbox.imap.parser.commands import (
@@ -15,10 +16,12 @@ from pillarbox.imap.parser.commands import (
     MailboxCommand,
     QResync,
     Rename,
+    Replace,
     Select,
     Status,
 )
 from pillarbox.imap.parser.flags import parse_flag_list
+from pillarbox.imap.parser.metadata_cmds import entry_run
 from pillarbox.imap.parser.primitives import ParseError, Reader
 from pillarbox.imap.parser.sequence_set import SequenceSet, parse_sequence_set
 
@@ -37,10 +40,11 @@ STATUS_ATTS = frozenset(
     ]
 )
 SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
-RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "MYRIGHTS", "STATUS"})
+RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "MYRIGHTS", "STATUS", "METADATA"})
 _USE_NAMES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
 USE_ATTRS = {name.upper(): name for name in _USE_NAMES}
 MAX_APPEND_MESSAGES = 1000
+MAX_CAT_PARTS = 1000
 
 
 def parse_select(reader: Reader, tag: str, name: str) -> Select:
@@ -89,7 +93,7 @@ def _qresync(reader: Reader) -> QResync:
 
 
 def parse_create(reader: Reader, tag: str, name: str) -> Create:
-    """``create = "CREATE" SP mailbox [create-params]``; RFC 6154 ``"USE" SP "(" use-attr ... ")"``."""
+    """``create = "CREATE" SP mailbox [create-params]``; RFC 6154 ``"USE" SP "(" [use-attr *(SP use-attr)] ")"``."""
     reader.sp()
     mailbox = reader.mailbox()
     uses: tuple[str, ...] = ()
@@ -97,11 +101,11 @@ def parse_create(reader: Reader, tag: str, name: str) -> Create:
         if reader.keyword() != "USE":
             raise ParseError("Unknown CREATE parameter")
         reader.expect(b" (")
-        found = [_use_attr(reader)]
-        while reader.take(b" "):
+        found = [] if reader.peek() == b")" else [_use_attr(reader)]  # RFC 6154 6: [use-attr *(SP use-attr)]
+        while found and reader.take(b" "):
             found.append(_use_attr(reader))
         reader.expect(b"))")
-        uses = tuple(found)
+        uses = tuple(dict.fromkeys(found))
     reader.end()
     return Create(tag, name, mailbox, uses)
 
@@ -151,13 +155,12 @@ def parse_list(reader: Reader, tag: str, name: str) -> ListCommand:
         patterns, extended = _patterns(reader), True
     else:
         patterns = (reader.list_mailbox(),)
+    returned = _ReturnOptions()
     if name == "LIST" and reader.take(b" RETURN "):
-        returns, status_items = _return_options(reader)
-        extended = True
-    else:
-        returns, status_items = (), ()
+        returned, extended = _return_options(reader), True
     reader.end()
-    return ListCommand(tag, name, reference, patterns, selection, returns, status_items, extended)
+    return ListCommand(tag, name, reference, patterns, selection, tuple(returned.options), returned.status, extended,
+                       returned.metadata, returned.metadata_maxsize)
 
 
 def _options(reader: Reader, allowed: frozenset[str]) -> tuple[str, ...]:
@@ -183,23 +186,43 @@ def _patterns(reader: Reader) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _return_options(reader: Reader) -> tuple[tuple[str, ...], tuple[str, ...]]:
+@dataclass
+class _ReturnOptions:
+    options: list[str] = field(default_factory=list)
+    status: tuple[str, ...] = ()
+    metadata: tuple[str, ...] = ()
+    metadata_maxsize: int | None = None
+
+
+def _return_options(reader: Reader) -> _ReturnOptions:
     """``list-return-opts = "RETURN" SP "(" [return-option *(SP return-option)] ")"`` ("RETURN SP" read)."""
     reader.expect(b"(")
-    options: list[str] = []
-    status: tuple[str, ...] = ()
+    found = _ReturnOptions()
     while not reader.take(b")"):
-        if options:
+        if found.options:
             reader.sp()
         option = reader.keyword()
         if option not in RETURN_OPTIONS:
             raise ParseError(f"Invalid return option {option}")
         if option == "STATUS":  # RFC 5819: "STATUS" SP "(" status-att *(SP status-att) ")"
             reader.sp()
-            status = tuple(dict.fromkeys(status + _status_atts(reader)))
-        if option not in options:  # RFC 9051 6.3.9: an option given twice acts as if given once
-            options.append(option)
-    return tuple(options), status
+            found.status = tuple(dict.fromkeys(found.status + _status_atts(reader)))
+        elif option == "METADATA":
+            reader.sp()
+            _metadata_option(reader, found)
+        if option not in found.options:  # RFC 9051 6.3.9: an option given twice acts as if given once
+            found.options.append(option)
+    return found
+
+
+def _metadata_option(reader: Reader, found: _ReturnOptions) -> None:
+    """RFC 9590: ``"METADATA" SP "(" [getmetadata-options SP] entry *(SP entry) ")"`` (MAXSIZE only)."""
+    reader.expect(b"(")
+    if reader.take(b"("):
+        reader.expect(b"MAXSIZE ", "MAXSIZE")
+        found.metadata_maxsize = reader.number()
+        reader.expect(b") ")
+    found.metadata = tuple(dict.fromkeys(found.metadata + entry_run(reader)))
 
 
 def parse_status(reader: Reader, tag: str, name: str) -> Status:
@@ -236,6 +259,38 @@ def parse_append(reader: Reader, tag: str, name: str) -> Append:
     return Append(tag, name, mailbox, tuple(messages))
 
 
+def _cat_parts(reader: Reader) -> tuple[tuple[str, bytes], ...]:
+    """RFC 4469 5: ``"CATENATE" SP "(" cat-part *(SP cat-part) ")"``, ``cat-part = text-literal / url``,
+    ``text-literal = "TEXT" SP literal``, ``url = "URL" SP astring`` ("CATENATE (" read)."""
+    parts: list[tuple[str, bytes]] = []
+    while True:
+        if len(parts) >= MAX_CAT_PARTS:
+            raise ParseError("Too many CATENATE parts", code="LIMIT", status="NO")
+        kind = reader.keyword()
+        reader.sp()
+        if kind == "TEXT":
+            parts.append((kind, reader.literal()))
+        elif kind == "URL":
+            parts.append((kind, reader.astring()))
+        else:
+            raise ParseError(f"Invalid CATENATE part {kind}")
+        if not reader.take(b" "):
+            break
+    reader.expect(b")")
+    return tuple(parts)
+
+
+def parse_replace(reader: Reader, tag: str, name: str, uid: bool) -> Replace:
+    """RFC 8508 5: ``replace = "REPLACE" SP seq-number SP mailbox append-message``; ``uid =/ "UID" SP replace``."""
+    reader.sp()
+    number = reader.nz_number()
+    reader.sp()
+    mailbox = reader.mailbox()
+    message = _append_message(reader)
+    reader.end()
+    return Replace(tag, name, uid, number, mailbox, message)
+
+
 def _append_message(reader: Reader) -> AppendMessage:
     """``append-message = SP [flag-list SP] [date-time SP] append-data``; ``append-data = literal /
     literal8 / "UTF8" SP "(" literal8 ")"`` (RFC 6855 4)."""
@@ -252,5 +307,7 @@ def _append_message(reader: Reader) -> AppendMessage:
         data = reader.literal(allow_binary=True)
         reader.expect(b")")
         return AppendMessage(flags, when, data, binary=True)
+    if reader.take(b"CATENATE ("):
+        return AppendMessage(flags, when, b"", catenate=_cat_parts(reader))
     binary = reader.is_literal8()
     return AppendMessage(flags, when, reader.literal(allow_binary=True), binary)

@@ -5,29 +5,71 @@ Each ``parse_*`` starts after ``tag SP command-name`` (after ``"UID" SP name`` f
 
 from __future__ import annotations
 
-from pillarbox.imap.parser.commands import Copy, Expunge, Fetch, Search, SearchReturn, Sort, Store, Thread
-from pillarbox.imap.parser.fetch_att import FetchModifiers, parse_fetch_items, parse_fetch_modifiers
+from pillarbox.imap.parser.commands import (
+    Copy,
+    Expunge,
+    Fetch,
+    MultiSearch,
+    Search,
+    SearchReturn,
+    Sort,
+    Store,
+    Thread,
+)
+from pillarbox.imap.parser.fetch_att import (
+    FetchModifiers,
+    parse_fetch_items,
+    parse_fetch_modifiers,
+    parse_partial_range,
+)
 from pillarbox.imap.parser.flags import parse_flag, parse_flag_list
+from pillarbox.imap.parser.mailbox_filter import MailboxFilter, parse_filter
 from pillarbox.imap.parser.primitives import MAX_NUMBER64, ParseError, Reader
-from pillarbox.imap.parser.search_key import SearchParser, check_charset
+from pillarbox.imap.parser.search_key import And, SearchParser, check_charset
 from pillarbox.imap.parser.sequence_set import parse_sequence_set
 
-SEARCH_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+SEARCH_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
 SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+
+
+MULTISEARCH_KINDS = frozenset({"SELECTED", "INBOXES", "PERSONAL", "SUBSCRIBED", "SUBTREE", "SUBTREE-ONE", "MAILBOXES"})
+
+
+def parse_esearch(reader: Reader, tag: str, name: str) -> MultiSearch:
+    """RFC 7377 4: ``esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts] SP
+    search-program``; ``esearch-source-opts = "IN" SP "(" source-mbox [SP "(" scope-options ")"] ")"``,
+    ``source-mbox = filter-mailboxes *(SP filter-mailboxes)`` without "selected-delayed" (2.2)."""
+    reader.sp()
+    sources: list[MailboxFilter] = []
+    if reader.take(b"IN ("):
+        sources.append(parse_filter(reader, MULTISEARCH_KINDS))
+        while reader.take(b" "):
+            if reader.peek() == b"(":
+                raise ParseError("Unknown scope option")  # none is defined (4)
+            sources.append(parse_filter(reader, MULTISEARCH_KINDS))
+        reader.expect(b")")
+        reader.sp()
+    returns, charset, criteria = _returns_and_program(reader)
+    return MultiSearch(tag, name, tuple(dict.fromkeys(sources)), criteria, charset, returns)
 
 
 def parse_search(reader: Reader, tag: str, name: str, uid: bool) -> Search:
     """``search = "SEARCH" [search-return-opts] SP search-program``; ``search-program = ["CHARSET" SP
     charset SP] search-key *(SP search-key)``."""
     reader.sp()
+    returns, charset, criteria = _returns_and_program(reader)
+    return Search(tag, name, uid, criteria, charset, returns)
+
+
+def _returns_and_program(reader: Reader) -> tuple[SearchReturn | None, str | None, And]:
+    """``[search-return-opts] search-program``: the return options, the CHARSET given, the criteria."""
     returns = _search_return(reader)
     charset = None
     if reader.take(b"CHARSET "):
         charset = _charset(reader)
         reader.sp()
-    criteria = SearchParser(reader, check_charset(charset or "utf-8")).program()
-    return Search(tag, name, uid, criteria, charset, returns)
+    return returns, charset, SearchParser(reader, check_charset(charset or "utf-8")).program()
 
 
 def _charset(reader: Reader) -> str:
@@ -36,19 +78,28 @@ def _charset(reader: Reader) -> str:
 
 
 def _search_return(reader: Reader) -> SearchReturn | None:
-    """``search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"``."""
+    """``search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"``;
+    RFC 9394 ``modifier-partial = "PARTIAL" SP partial-range``, never beside ALL (3.1)."""
     if not reader.take(b"RETURN ("):
         return None
     options: list[str] = []
+    partial: tuple[int, int] | None = None
     while not reader.take(b")"):
         if options:
             reader.sp()
         option = reader.keyword()
         if option not in SEARCH_RETURN_OPTS:
             raise ParseError(f"Unknown SEARCH return option {option}")
+        if option == "PARTIAL":
+            if partial is not None:
+                raise ParseError("PARTIAL given twice")
+            reader.sp()
+            partial = parse_partial_range(reader)
         options.append(option)
     reader.sp()
-    return SearchReturn(tuple(dict.fromkeys(options)))
+    if partial is not None and "ALL" in options:
+        raise ParseError("PARTIAL and ALL cannot be used together")  # RFC 9394 3.1, RFC 5267 4.4
+    return SearchReturn(tuple(dict.fromkeys(options)), partial)
 
 
 def parse_fetch(reader: Reader, tag: str, name: str, uid: bool) -> Fetch:
@@ -62,6 +113,8 @@ def parse_fetch(reader: Reader, tag: str, name: str, uid: bool) -> Fetch:
     reader.end()
     if modifiers.vanished and not uid:
         raise ParseError("VANISHED is only allowed with UID FETCH")
+    if modifiers.partial is not None and not uid:
+        raise ParseError("PARTIAL is only allowed with UID FETCH")  # RFC 9394 3.3
     return Fetch(tag, name, uid, sequence_set, items, modifiers)
 
 

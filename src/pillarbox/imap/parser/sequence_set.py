@@ -72,6 +72,9 @@ class SequenceSet:
     def contains(self, number: int, largest: int) -> bool:
         return any(low <= number <= high for low, high in self.resolve(largest))
 
+    def uses_star(self) -> bool:
+        return any(n is None for pair in self.ranges for n in pair)
+
     def highest_explicit(self) -> int:
         """The largest number written (not "*"): a sequence number past EXISTS is a client error."""
         return max((n for pair in self.ranges for n in pair if n is not None), default=0)

@@ -36,7 +36,7 @@ def insert_mailbox(
     return cur.lastrowid
 
 
-def _mailbox(row: tuple) -> Mailbox:
+def mailbox_from_row(row: tuple) -> Mailbox:
     return Mailbox(
         id=row[0], account_id=row[1], name=row[2], uidvalidity=row[3], uidnext=row[4],
         highestmodseq=row[5], special_use=row[6], subscribed=bool(row[7]), messages=row[8],
@@ -46,7 +46,7 @@ def _mailbox(row: tuple) -> Mailbox:
 
 def list_mailboxes(conn: sqlite3.Connection, account_id: int) -> list[Mailbox]:
     rows = conn.execute(f"SELECT {_COLUMNS} FROM mailboxes WHERE account_id = ? ORDER BY name", (account_id,))
-    return [_mailbox(row) for row in rows]
+    return [mailbox_from_row(row) for row in rows]
 
 
 def get_mailbox(conn: sqlite3.Connection, account_id: int, name: str) -> Mailbox | None:
@@ -54,12 +54,12 @@ def get_mailbox(conn: sqlite3.Connection, account_id: int, name: str) -> Mailbox
         f"SELECT {_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?",
         (account_id, canonical_name(name)),
     ).fetchone()
-    return _mailbox(row) if row else None
+    return mailbox_from_row(row) if row else None
 
 
 def get_mailbox_by_id(conn: sqlite3.Connection, mailbox_id: int) -> Mailbox | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
-    return _mailbox(row) if row else None
+    return mailbox_from_row(row) if row else None
 
 
 def require_mailbox(conn: sqlite3.Connection, account_id: int, name: str) -> Mailbox:
@@ -106,16 +106,18 @@ def remove_mailbox_row(txn: Txn, mailbox_id: int) -> None:
     txn.conn.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox_id,))
 
 
-def set_subscribed(txn: Txn, account_id: int, name: str, subscribed: bool) -> None:
-    """SUBSCRIBE needs an existing mailbox (RFC 9051 6.3.7 allows the check); UNSUBSCRIBE does not,
-    since a subscription outlives its mailbox."""
+def set_subscribed(txn: Txn, account_id: int, name: str, subscribed: bool, must_exist: bool = True) -> None:
+    """SUBSCRIBE needs an existing mailbox (RFC 9051 6.3.7 allows the check) unless the caller checked
+    it (a shared mailbox, not the account's); UNSUBSCRIBE does not, since a subscription outlives its
+    mailbox."""
     name = canonical_name(name)
     if subscribed:
-        require_mailbox(txn.conn, account_id, name)
+        if must_exist:
+            require_mailbox(txn.conn, account_id, name)
         txn.conn.execute("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", (account_id, name))
     else:
         deleted = txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ? AND name = ?", (account_id, name))
-        if deleted.rowcount == 0:
+        if deleted.rowcount == 0 and must_exist:
             require_mailbox(txn.conn, account_id, name)
 
 

@@ -12,8 +12,10 @@ import json
 import sqlite3
 from array import array
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
 
 from pillarbox.errors import NotFound, QuotaExceeded
+from pillarbox.mime.subject import base_subject
 from pillarbox.store import flags as flagcodec
 from pillarbox.store.names import like_pattern, to_datetime
 from pillarbox.store.prepare import PreparedMessage
@@ -34,7 +36,7 @@ from pillarbox.store.textfold import fold
 
 _ENTRY_COLUMNS = (
     "mm.mailbox_id, mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq,"
-    " mm.internal_date, m.size, mm.save_date"
+    " mm.internal_date, m.size, mm.save_date, mm.internal_zone"
 )
 _CHUNK = 500  # stay below SQLite's bound-parameter limit
 
@@ -48,9 +50,10 @@ def insert_message(txn: Txn, prepared: PreparedMessage, now: int, refs: int = 0)
     message_id = next_message_id(txn.conn)
     txn.conn.execute(
         "INSERT INTO messages (id, blob, size, subject, from_, date, header_message_id, structure, refs, created,"
-        " thread_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " thread_refs, base_subject, subject_reply) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (message_id, prepared.blob, prepared.size, prepared.subject, prepared.from_, prepared.date,
-         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs),
+         prepared.header_message_id, prepared.structure_json, refs, now, prepared.thread_refs,
+         *(prepared.base_subject or (None, False))),
     )
     if prepared.body is not None:
         txn.conn.execute("INSERT INTO message_bodies (message_id, body) VALUES (?, ?)", (message_id, prepared.body))
@@ -101,9 +104,10 @@ def _check_room(
 
 def append_entry(
     txn: Txn, mailbox_id: int, message_id: int, size: int, flags: Iterable[str], internal_date: int, now: int,
-    quota: bool = True,
+    quota: bool = True, internal_zone: int = 0,
 ) -> Appended:
-    """Put a stored message into a mailbox under the next UID (``quota``: refuse if it would not fit)."""
+    """Put a stored message into a mailbox under the next UID (``quota``: refuse if it would not fit);
+    ``internal_date`` in Unix seconds, ``internal_zone`` the zone it was given in (minutes east of UTC)."""
     # one query for the UID and the quota: every statement of a job may wait for the GIL on its way back
     row = txn.conn.execute(_TARGET_QUERY, (mailbox_id,)).fetchone()
     if row is None:
@@ -115,8 +119,8 @@ def append_entry(
     modseq = next_modseq(txn.conn)
     txn.conn.execute(
         "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, system_flags, keywords, modseq,"
-        " internal_date, save_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (mailbox_id, uid, message_id, bits, keywords, modseq, internal_date, now),
+        " internal_date, save_date, internal_zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (mailbox_id, uid, message_id, bits, keywords, modseq, internal_date, now, internal_zone),
     )
     txn.conn.execute("UPDATE messages SET refs = refs + 1 WHERE id = ?", (message_id,))
     adjust_counts(
@@ -135,10 +139,25 @@ def _entry(row: tuple) -> MessageEntry:
     # faster than the frozen dataclass __init__ (one object.__setattr__ per field); same object
     entry = _new(MessageEntry)
     entry.__dict__.update(zip(_ENTRY_FIELDS, (
-        row[0], row[1], row[2], flagcodec.decode(row[3], row[4]), row[5], to_datetime(row[6]), row[7],
+        row[0], row[1], row[2], flagcodec.decode(row[3], row[4]), row[5], zoned(row[6], row[9]), row[7],
         to_datetime(row[8]),
     ), strict=True))
     return entry
+
+
+def zoned(seconds: int, zone_minutes: int) -> datetime:
+    """An INTERNALDATE as the client gave it: the instant, in its zone."""
+    if not zone_minutes:
+        return to_datetime(seconds)
+    return datetime.fromtimestamp(seconds, timezone(timedelta(minutes=zone_minutes)))
+
+
+def internal_date_columns(moment: datetime | None, now: int) -> tuple[int, int]:
+    """(Unix seconds, zone in minutes east of UTC) of an INTERNALDATE; None is now, in UTC."""
+    if moment is None:
+        return now, 0
+    offset = moment.utcoffset()
+    return int(moment.timestamp()), int(offset.total_seconds() // 60) if offset is not None else 0
 
 
 def list_entries(
@@ -162,6 +181,8 @@ def list_columns(conn: sqlite3.Connection, mailbox_id: int) -> MessageColumns:
         " mm.save_date FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
         " WHERE mm.mailbox_id = ? ORDER BY mm.uid", (mailbox_id,),
     ).fetchall()
+    zones = dict(conn.execute(
+        "SELECT uid, internal_zone FROM mailbox_messages WHERE mailbox_id = ? AND internal_zone != 0", (mailbox_id,)))
     uids, message_ids, bits, keywords, modseqs, sizes, internal, saved = zip(*rows, strict=True) if rows else ((),) * 8
     combinations: dict[tuple[int, str], int] = {}
     pairs = zip(bits, keywords, strict=True)
@@ -169,7 +190,7 @@ def list_columns(conn: sqlite3.Connection, mailbox_id: int) -> MessageColumns:
     return MessageColumns(
         mailbox, array("I", uids), array("q", message_ids), flag_ids,
         tuple(flagcodec.decode(*pair) for pair in combinations), array("q", modseqs), array("q", sizes),
-        array("q", internal), array("q", saved),
+        array("q", internal), array("q", saved), zones,
     )
 
 
@@ -254,9 +275,8 @@ def copy_messages(
         check_quota(txn.conn, dst, sum(e.size for e in entries), len(entries))
     pairs = []
     for entry in entries:
-        appended = append_entry(
-            txn, dst, entry.message_id, entry.size, entry.flags, int(entry.internal_date.timestamp()), now, quota
-        )
+        seconds, zone = internal_date_columns(entry.internal_date, now)
+        appended = append_entry(txn, dst, entry.message_id, entry.size, entry.flags, seconds, now, quota, zone)
         pairs.append((entry.uid, appended.uid))
     return pairs
 
@@ -325,16 +345,31 @@ def dates_and_subjects(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, t
     return {uid: (date, subject) for uid, date, subject in rows}
 
 
-def thread_fields(
-    conn: sqlite3.Connection, mailbox_id: int
-) -> dict[int, tuple[int | None, str, str | None, str | None]]:
-    """UID → (Date in Unix seconds, subject, Message-ID, thread_refs) of a whole mailbox, one query;
-    thread_refs is None for messages stored before the column existed."""
+def sort_fields(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
+    """UID → (Date header in Unix seconds or None, base subject) for a whole mailbox, one query: what
+    SORT (DATE / SUBJECT) reads of every message."""
     rows = conn.execute(
-        "SELECT mm.uid, m.date, m.subject, m.header_message_id, m.thread_refs FROM mailbox_messages mm"
+        "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply FROM mailbox_messages mm"
         " JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?", (mailbox_id,),
     )
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+    return {uid: (date, _base(subject, base, reply)[0]) for uid, date, subject, base, reply in rows}
+
+
+def thread_fields(
+    conn: sqlite3.Connection, mailbox_id: int
+) -> dict[int, tuple[int | None, tuple[str, bool], str | None, str | None]]:
+    """UID → (Date in Unix seconds, (base subject, marked a reply), Message-ID, thread_refs) of a whole
+    mailbox, one query; thread_refs is None for messages stored before the column existed."""
+    rows = conn.execute(
+        "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply, m.header_message_id, m.thread_refs"
+        " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?", (mailbox_id,),
+    )
+    return {row[0]: (row[1], _base(*row[2:5]), row[5], row[6]) for row in rows}
+
+
+def _base(subject: str, stored: str | None, reply: int) -> tuple[str, bool]:
+    """The stored base subject; computed for a message stored before delivery kept it."""
+    return (stored, bool(reply)) if stored is not None else base_subject(subject)
 
 
 _SUMMARY_COLUMNS = {"subject": "m.subject", "from": "m.from_"}

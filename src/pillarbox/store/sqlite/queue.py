@@ -20,19 +20,22 @@ from pillarbox.store.sqlite.writer import Txn
 
 def enqueue(txn: Txn, message_id: int, request: OutboundRequest, now: int) -> str:
     """Queue ``request``; returns its queue id. The rowid is this module's own business: every
-    function here takes and gives the queue id (``OutboundRequest.queue_id``)."""
+    function here takes and gives the queue id (``OutboundRequest.queue_id``). A held message
+    (FUTURERELEASE) is created at its release: first attempt, delay notices and expiry count from there."""
+    start = max(now, request.release_at or now)
     cur = txn.conn.execute(
-        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created,"
+        " requiretls, priority, deliver_by, by_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (request.queue_id, message_id, request.sender, request.envid, request.ret, request.body,
-         int(request.smtputf8), request.auth_user, now),
+         int(request.smtputf8), request.auth_user, start, int(request.requiretls), request.priority,
+         request.deliver_by, request.by_mode),
     )
     rowid = cur.lastrowid
     assert rowid is not None
     txn.conn.executemany(
         "INSERT INTO queue_recipients (queue_id, position, address, orcpt, notify, next_attempt)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), now) for n, r in enumerate(request.recipients)],
+        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), start) for n, r in enumerate(request.recipients)],
     )
     txn.conn.execute("UPDATE messages SET refs = refs + 1 WHERE id = ?", (message_id,))
     return request.queue_id
@@ -49,7 +52,8 @@ def _rowid(conn: sqlite3.Connection, queue_id: str) -> int | None:
 # crash after it can never send that recipient the message again.
 
 _MESSAGE_COLUMNS = (
-    "public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until"
+    "public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until,"
+    " requiretls, priority, deliver_by, by_mode"
 )
 _RECIPIENT_COLUMNS = (
     "position, address, orcpt, notify, state, attempts, next_attempt, last_error, status, remote_mta, reported"
@@ -62,7 +66,7 @@ def lease_due(txn: Txn, owner: str, now: int, until: int, limit: int) -> list[Qu
         "SELECT q.id FROM queue q WHERE q.held = 0 AND q.lease_until <= ? AND (EXISTS ("
         " SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state = 'pending' AND r.next_attempt <= ?)"
         " OR NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state = 'pending'))"
-        " ORDER BY q.id LIMIT ?",
+        " ORDER BY q.priority DESC, q.id LIMIT ?",
         (now, now, limit),
     ).fetchall()
     rowids = [row[0] for row in rows]
@@ -168,10 +172,12 @@ def set_held(txn: Txn, queue_id: str, held: bool) -> bool:
 
 
 def _message(row: tuple, recipients: list[tuple]) -> QueuedMessage:  # type: ignore[type-arg]
-    (queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until) = row
+    (queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until,
+     requiretls, priority, deliver_by, by_mode) = row
     return QueuedMessage(
         queue_id, message_id, sender, envid, ret, body, bool(smtputf8), auth_user, bool(held), created,
-        tuple(_recipient(r) for r in recipients), owner, until,
+        tuple(_recipient(r) for r in recipients), owner, until, bool(requiretls), priority,
+        deliver_by, by_mode,
     )
 
 

@@ -384,6 +384,83 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX sieve_tracking_expires ON sieve_tracking(expires);
     """,
+    # (imap) The zone a client gave APPEND for INTERNALDATE, in minutes east of UTC (RFC 9051 2.3.3: the
+    # date-time is sent back as given); internal_date stays the instant in Unix seconds. 0 for the rest.
+    """
+    ALTER TABLE mailbox_messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;
+    """,
+    # (imap) METADATA annotations (RFC 5464): of a mailbox, or of the server (mailbox_id 0); /shared entries
+    # have owner 0, /private ones the account's id. Names are lower-case (entry names are case-insensitive,
+    # 3.2). They go with their mailbox (4.1 SHOULD) and their owner.
+    """
+    CREATE TABLE metadata (
+        mailbox_id INTEGER NOT NULL,
+        owner INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (mailbox_id, owner, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX metadata_owner ON metadata(owner);
+    CREATE TRIGGER mailboxes_delete_metadata AFTER DELETE ON mailboxes BEGIN
+        DELETE FROM metadata WHERE mailbox_id = old.id;
+    END;
+    CREATE TRIGGER accounts_delete_metadata AFTER DELETE ON accounts BEGIN
+        DELETE FROM metadata WHERE owner = old.id;
+    END;
+    """,
+    # (imap) Access control lists (RFC 4314) of shared mailboxes: the rights an identifier (an account's
+    # address, or "anyone" of the owner's domain) has on a mailbox of another account; the owner's own
+    # rights are implicit. They go with the mailbox, and with a grantee account.
+    """
+    CREATE TABLE acl (
+        mailbox_id INTEGER NOT NULL,
+        identifier TEXT NOT NULL,
+        rights TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, identifier)
+    ) WITHOUT ROWID;
+    CREATE INDEX acl_identifier ON acl(identifier);
+    CREATE TRIGGER mailboxes_delete_acl AFTER DELETE ON mailboxes BEGIN
+        DELETE FROM acl WHERE mailbox_id = old.id;
+    END;
+    CREATE TRIGGER accounts_delete_acl AFTER DELETE ON accounts BEGIN
+        DELETE FROM acl WHERE identifier = old.address;
+    END;
+    """,
+    # (outbound) RFC 8689 REQUIRETLS: the message goes out only over validated TLS to a server that
+    # advertises REQUIRETLS, and is bounced otherwise.
+    """
+    ALTER TABLE queue ADD COLUMN requiretls INTEGER NOT NULL DEFAULT 0;
+    """,
+    # (outbound) The best TLS each destination domain was seen with (0 none, 1 unverified, 2 verified), so
+    # that a later path offering less (STARTTLS stripped, a bad certificate) is not taken
+    # (outbound/tls_memory.py); ``pillarbox tls forget`` deletes a row.
+    """
+    CREATE TABLE tls_seen (domain TEXT PRIMARY KEY, level INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;
+    """,
+    # (queue) RFC 6710 MT-PRIORITY: due entries are leased highest priority first.
+    """
+    ALTER TABLE queue ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    """,
+    # (imap) RFC 4467 URLAUTH: each mailbox's access key, made on first use; RESETKEY replaces it (every URL
+    # authorized with the old one stops working). Gone with the mailbox.
+    """
+    CREATE TABLE urlauth_keys (mailbox_id INTEGER PRIMARY KEY, key BLOB NOT NULL);
+    CREATE TRIGGER mailboxes_delete_urlauth AFTER DELETE ON mailboxes BEGIN
+        DELETE FROM urlauth_keys WHERE mailbox_id = old.id;
+    END;
+    """,
+    # (queue) RFC 2852 DELIVERBY: the time the message must be delivered by (0: none) and the by-mode.
+    """
+    ALTER TABLE queue ADD COLUMN deliver_by INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE queue ADD COLUMN by_mode TEXT NOT NULL DEFAULT '';
+    """,
+    # (imap) The RFC 5256 2.1 base subject of each message (i;unicode-casemap form) and whether its subject
+    # marked a reply or forward, computed at delivery (mime/subject.py) so that SORT (SUBJECT) and THREAD
+    # compare stored keys; NULL for messages stored before, whose base subject is computed when read.
+    """
+    ALTER TABLE messages ADD COLUMN base_subject TEXT;
+    ALTER TABLE messages ADD COLUMN subject_reply INTEGER NOT NULL DEFAULT 0;
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;

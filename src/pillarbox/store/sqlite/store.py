@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 import sqlite3
 import threading
 import time
@@ -52,10 +53,12 @@ from pillarbox.store.records import (
     RecipientUpdate,
     Refused,
     SenderGrant,
+    SharedMailbox,
     StoreFlagsResult,
 )
 from pillarbox.store.reserve import DiskReserve, free_bytes
 from pillarbox.store.sqlite import (
+    acl,
     directory,
     dmarc,
     fulltext,
@@ -64,6 +67,7 @@ from pillarbox.store.sqlite import (
     logins,
     mailboxes,
     messages,
+    metadata,
     orphans,
     queue,
     sieve,
@@ -374,6 +378,58 @@ class SQLiteStore(WebData, sieve.SieveTables):
             mailboxes.remove_mailbox_row(txn, mailbox.id)
         await self._write(delete)
 
+    async def list_metadata(self, account_id: int, mailbox_id: int | None) -> dict[str, bytes]:
+        return await self._read(lambda c: metadata.list_metadata(c, account_id, mailbox_id or 0))
+
+    async def get_acl(self, mailbox_id: int) -> dict[str, str]:
+        return await self._read(lambda c: acl.get_acl(c, mailbox_id))
+
+    async def set_acl(self, mailbox_id: int, identifier: str, rights: str | None) -> None:
+        await self._write(lambda t: acl.set_acl(t, mailbox_id, identifier, rights))
+
+    async def shared_with(self, address: str) -> list[SharedMailbox]:
+        return await self._read(lambda c: acl.shared_with(c, normalize_address(address)))
+
+    async def tls_seen(self, domain: str) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT level FROM tls_seen WHERE domain = ?", (domain.lower(),)).fetchone()
+            return row[0] if row else 0
+        return await self._read(read)
+
+    async def raise_tls_seen(self, domain: str, level: int) -> None:
+        now = self._seconds()
+        await self._write(lambda t: t.conn.execute(
+            "INSERT INTO tls_seen (domain, level, updated) VALUES (?, ?, ?) ON CONFLICT (domain) DO UPDATE"
+            " SET level = excluded.level, updated = excluded.updated WHERE excluded.level > tls_seen.level",
+            (domain.lower(), level, now)))
+
+    async def forget_tls_seen(self, domain: str) -> bool:
+        return await self._write(lambda t: t.conn.execute(
+            "DELETE FROM tls_seen WHERE domain = ?", (domain.lower(),)).rowcount > 0)
+
+    async def list_tls_seen(self) -> list[tuple[str, int, int]]:
+        return await self._read(lambda c: [tuple(row) for row in c.execute(  # type: ignore[misc]
+            "SELECT domain, level, updated FROM tls_seen ORDER BY domain")])
+
+    async def urlauth_key(self, mailbox_id: int, reset: bool = False) -> bytes:
+        def key(txn: Txn) -> bytes:
+            row = None if reset else txn.conn.execute(
+                "SELECT key FROM urlauth_keys WHERE mailbox_id = ?", (mailbox_id,)).fetchone()
+            if row is not None:
+                return bytes(row[0])
+            fresh = secrets.token_bytes(32)
+            txn.conn.execute("INSERT OR REPLACE INTO urlauth_keys (mailbox_id, key) VALUES (?, ?)", (mailbox_id, fresh))
+            return fresh
+        return await self._write(key)
+
+    async def account_metadata(self, account_id: int) -> dict[int, dict[str, bytes]]:
+        return await self._read(lambda c: metadata.account_metadata(c, account_id))
+
+    async def set_metadata(
+        self, account_id: int, mailbox_id: int | None, changes: Sequence[tuple[str, bytes | None]], max_entries: int
+    ) -> None:
+        await self._write(lambda t: metadata.set_metadata(t, account_id, mailbox_id or 0, changes, max_entries))
+
     async def rename_mailbox(self, account_id: int, old: str, new: str) -> None:
         now = self._seconds()
 
@@ -397,8 +453,8 @@ class SQLiteStore(WebData, sieve.SieveTables):
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
 
-    async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None:
-        await self._write(lambda t: mailboxes.set_subscribed(t, account_id, name, subscribed))
+    async def set_subscribed(self, account_id: int, name: str, subscribed: bool, must_exist: bool = True) -> None:
+        await self._write(lambda t: mailboxes.set_subscribed(t, account_id, name, subscribed, must_exist))
 
     # messages
     async def deliver(self, raw: bytes, targets: Sequence[DeliveryTarget]) -> list[Appended | Refused]:
@@ -664,8 +720,15 @@ class SQLiteStore(WebData, sieve.SieveTables):
         """UID → (Date header as Unix seconds or None, decoded Subject) of every message of a mailbox."""
         return await self._read(lambda c: messages.dates_and_subjects(c, mailbox_id))
 
-    async def thread_fields(self, mailbox_id: int) -> dict[int, tuple[int | None, str, str | None, str | None]]:
-        """UID → (Date as Unix seconds, Subject, Message-ID, References or None if not recorded)."""
+    async def sort_fields(self, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
+        """UID → (Date header as Unix seconds or None, RFC 5256 base subject) of every message of a mailbox."""
+        return await self._read(lambda c: messages.sort_fields(c, mailbox_id))
+
+    async def thread_fields(
+        self, mailbox_id: int
+    ) -> dict[int, tuple[int | None, tuple[str, bool], str | None, str | None]]:
+        """UID → (Date as Unix seconds, (base subject, marked a reply), Message-ID, References or None if
+        not recorded)."""
         return await self._read(lambda c: messages.thread_fields(c, mailbox_id))
 
     async def append_messages(
@@ -680,19 +743,32 @@ class SQLiteStore(WebData, sieve.SieveTables):
             done = []
             for (raw, target), one in zip(batch, prepared, strict=True):
                 message_id = messages.insert_message(txn, one, now)
-                internal = int(target.internal_date.timestamp()) if target.internal_date else now
-                done.append(messages.append_entry(txn, mailbox_id, message_id, len(raw), target.flags, internal, now))
+                done.append(_append_entry(txn, mailbox_id, message_id, len(raw), target, now))
             return done
         blobs = messages.blob_files(zip(prepared, (raw for raw, _ in batch), strict=True))
         return await self._write(append_all, blobs, grows=sum(len(raw) for raw, _ in batch))
 
+    async def replace_message(self, raw: bytes, target: DeliveryTarget, replaced: tuple[int, int]) -> Appended:
+        prepared = await prepare(raw)
+        now = self._seconds()
+
+        def replace(txn: Txn) -> Appended:
+            if not messages.expunge(txn, replaced[0], [replaced[1]]):
+                raise NotFound("the message to replace is gone")
+            message_id = messages.insert_message(txn, prepared, now)
+            return _append_entry(txn, target.mailbox_id, message_id, len(raw), target, now)
+        return await self._write(replace, messages.blob_files([(prepared, raw)]), grows=len(raw))
+
+
+def _append_entry(txn: Txn, mailbox_id: int, message_id: int, size: int, target: DeliveryTarget, now: int) -> Appended:
+    seconds, zone = messages.internal_date_columns(target.internal_date, now)
+    return messages.append_entry(txn, mailbox_id, message_id, size, target.flags, seconds, now, internal_zone=zone)
 
 
 def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:
-    internal = int(target.internal_date.timestamp()) if target.internal_date else now
     txn.conn.execute("SAVEPOINT target")
     try:
-        appended = messages.append_entry(txn, target.mailbox_id, message_id, size, target.flags, internal, now)
+        appended = _append_entry(txn, target.mailbox_id, message_id, size, target, now)
     except (StoreError, sqlite3.IntegrityError) as exc:
         txn.conn.execute("ROLLBACK TO target")
         txn.conn.execute("RELEASE target")

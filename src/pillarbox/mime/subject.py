@@ -23,7 +23,7 @@ import functools
 import re
 import unicodedata
 
-from pillarbox.imap.casemap import casemap
+from pillarbox.mime.casemap import casemap
 
 _BLOB = re.compile(r"\[[^\[\]]*\][ \t]*")
 _REFWD = re.compile(rf"(?:re|fwd?)[ \t]*(?:{_BLOB.pattern})?:", re.IGNORECASE)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pillarbox.imap.casemap import casemap
 from pillarbox.imap.sort import display_name
 from pillarbox.mime.addresses import parse_address_list
+from pillarbox.mime.casemap import casemap
 
 
 def test_titlecase_puts_brackets_and_underscores_after_letters() -> None:
