@@ -10,6 +10,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,24 @@ async def _fill(store: Any) -> dict[str, Any]:
     await store.deliver_and_queue(message("out", body=LARGE), [], request)
     await store.add_dkim_key(DKIMKey("example.com", "s1", "ed25519-sha256", "priv", "pub", True, 1))
     await store.set_subscribed(bob.id, "Work", False)
+    await _fill_extensions(store, bob.id, inbox.id, work.id)
     return await _snapshot(store)
+
+
+async def _fill_extensions(store: Any, bob: int, inbox: int, work: int) -> None:
+    """What the extensions merge keeps: a zoned INTERNALDATE and a base subject, METADATA, an ACL, an
+    URLAUTH key, the TLS a destination was seen with, the REQUIRETLS/MT-PRIORITY/DELIVERBY queue fields."""
+    await store.add_account("alice@example.com", "hash", None)
+    zoned = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))
+    await store.deliver(message("Re: [list] zoned"), [DeliveryTarget(inbox, internal_date=zoned)])
+    await store.set_metadata(bob, inbox, [("/private/comment", b"mine"), ("/shared/comment", b"ours")], 10)
+    await store.set_metadata(bob, None, [("/shared/admin", b"mailto:postmaster@example.com")], 10)
+    await store.set_acl(work, "alice@example.com", "lrs")
+    await store.urlauth_key(inbox)
+    await store.raise_tls_seen("remote.test", 2)
+    request = OutboundRequest("bob@example.com", (OutboundRecipient("y@remote.test"),), requiretls=True,
+                              priority=3, deliver_by=2_000_000_000, by_mode="R")
+    await store.deliver_and_queue(message("prio"), [], request)
 
 
 async def _snapshot(store: Any) -> dict[str, Any]:
@@ -65,9 +83,17 @@ async def _snapshot(store: Any) -> dict[str, Any]:
         contents[box.name] = [(e.uid, e.flags, e.modseq, e.internal_date, await store.read_message(e.message_id))
                               for e in entries]
         contents[box.name + " changes"] = (await store.changes_since(box.id, 0)).expunged
-    queue = [(q.id, q.sender, q.recipients, await store.read_message(q.message_id)) for q in await store.list_queue()]
+    queue = [(q.id, q.sender, q.recipients, q.requiretls, q.priority, q.deliver_by, q.by_mode,
+              await store.read_message(q.message_id)) for q in await store.list_queue()]
+    inbox, work = [await store.get_mailbox(bob.id, name) for name in ("INBOX", "Work")]
+    extensions = {
+        "zones": {box.name: (await store.list_columns(box.id)).internal_zones for box in boxes},
+        "threads": await store.thread_fields(inbox.id), "metadata": await store.account_metadata(bob.id),
+        "acl": await store.get_acl(work.id), "shared": await store.shared_with("alice@example.com"),
+        "urlauth": await store.urlauth_key(inbox.id), "tls": await store.list_tls_seen(),
+    }
     return {"mailboxes": boxes, "contents": contents, "queue": queue, "aliases": await store.list_aliases(),
-            "dkim": await store.dkim_keys("example.com"), "accounts": await store.list_accounts()}
+            "dkim": await store.dkim_keys("example.com"), "accounts": await store.list_accounts(), **extensions}
 
 
 def test_migrate_moves_everything_and_the_new_store_goes_on_where_the_old_stopped(
@@ -78,7 +104,7 @@ def test_migrate_moves_everything_and_the_new_store_goes_on_where_the_old_stoppe
     before = pb.with_store(_fill)
     target = stores.fresh_database(postgres_cluster.url())
     out = pb.ok("store", "migrate", "--to", target).out
-    assert "messages 4" in out and "done: set [store] url" in out
+    assert "messages 6" in out and "done: set [store] url" in out
 
     async def check() -> None:
         store = await PostgresStore.open(target)

@@ -74,7 +74,7 @@ def test_sort_and_thread_compare_the_base_subject_kept_at_delivery(
     def not_again(subject: str) -> tuple[str, bool]:
         raise AssertionError(f"base subject of {subject!r} computed at read")
 
-    for module in ("pillarbox.imap.sort", "pillarbox.imap.thread", "pillarbox.store.sqlite.messages"):
+    for module in ("pillarbox.imap.sort", "pillarbox.imap.thread", "pillarbox.store.names"):
         monkeypatch.setattr(f"{module}.base_subject", not_again)
     assert asyncio.run(_answer(tmp_path, command)) == expected
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from pillarbox.errors import AlreadyExists, QuotaExceeded, StoreError
 from pillarbox.store.api import Store
+from pillarbox.store.names import internal_date_columns, zoned
 from pillarbox.store.records import Appended, DeliveryTarget, Refused
-from pillarbox.store.sqlite import messages
 from tests import stores
 from tests.store.conftest import message
 
@@ -281,8 +281,8 @@ def test_replace_is_one_change_and_quota_counts_the_net_growth(with_store):  # R
        st.integers(-(23 * 60 + 59), 23 * 60 + 59))
 def test_an_internal_date_comes_back_in_its_zone(moment: datetime, minutes: int) -> None:
     given_date = moment.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=minutes)))
-    seconds, zone = messages.internal_date_columns(given_date, now=0)
-    back = messages.zoned(seconds, zone)
+    seconds, zone = internal_date_columns(given_date, now=0)
+    back = zoned(seconds, zone)
     assert back == given_date and back.utcoffset() == given_date.utcoffset()
 
 

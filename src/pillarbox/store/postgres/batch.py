@@ -39,7 +39,7 @@ _REFUSALS = {
     "message-count": lambda _id: QuotaExceeded("mailbox is over its message-count quota"),
 }
 _CALL = "SELECT uid, modseq, uidvalidity, refusal FROM pillarbox_deliver(" + ", ".join(
-    f"${n}" for n in range(1, 16)) + ")"
+    f"${n}" for n in range(1, 19)) + ")"
 
 
 @dataclass
@@ -48,8 +48,8 @@ class Delivery:
 
     raw: bytes
     targets: Sequence[DeliveryTarget]
-    internal: Sequence[int]
-    """Each target's INTERNALDATE (Unix seconds)."""
+    internal: Sequence[tuple[int, int]]
+    """Each target's INTERNALDATE: (Unix seconds, zone in minutes east of UTC)."""
     prepared: PreparedMessage | None = None
     """None until parsed: a batch takes only the parsed deliveries at the head of the queue."""
     done: asyncio.Future[tuple[Appended | Refused, ...]] = field(
@@ -67,7 +67,7 @@ class DeliveryBatcher:
         self.batches = 0
         self.deliveries = 0
 
-    def enter(self, raw: bytes, targets: Sequence[DeliveryTarget], internal: Sequence[int]) -> Delivery:
+    def enter(self, raw: bytes, targets: Sequence[DeliveryTarget], internal: Sequence[tuple[int, int]]) -> Delivery:
         """Take a place in the queue now (before parsing): the order of the calls is the order of the UIDs."""
         delivery = Delivery(raw, targets, internal)
         self._waiting.append(delivery)
@@ -130,16 +130,17 @@ def _fail(batch: list[Delivery], exc: BaseException) -> None:
 
 async def _call(conn: asyncpg.Connection, batch: list[Delivery], now: int) -> list[tuple[Appended | Refused, ...]]:
     columns = _message_columns(batch)
-    positions, mailbox_ids, bits, keywords, internal = [], [], [], [], []
+    positions, mailbox_ids, bits, keywords, internal, zones = [], [], [], [], [], []
     for position, delivery in enumerate(batch, 1):
-        for target, date in zip(delivery.targets, delivery.internal, strict=True):
+        for target, (seconds, zone) in zip(delivery.targets, delivery.internal, strict=True):
             encoded = flagcodec.encode(target.flags)
             positions.append(position)
             mailbox_ids.append(target.mailbox_id)
             bits.append(encoded[0])
             keywords.append(encoded[1])
-            internal.append(date)
-    rows = iter(await conn.fetch(_CALL, *columns, now, positions, mailbox_ids, bits, keywords, internal))
+            internal.append(seconds)
+            zones.append(zone)
+    rows = iter(await conn.fetch(_CALL, *columns, now, positions, mailbox_ids, bits, keywords, internal, zones))
     return [tuple(_outcome(target.mailbox_id, next(rows)) for target in delivery.targets) for delivery in batch]
 
 
@@ -148,7 +149,9 @@ def _message_columns(batch: list[Delivery]) -> list[list[object]]:
     return [[p.blob for p in prepared], [p.size for p in prepared], [clean(p.subject) for p in prepared],
             [clean(p.from_) for p in prepared], [p.date for p in prepared],
             [clean(p.header_message_id) for p in prepared], [clean(p.structure_json) for p in prepared],
-            [clean(p.thread_refs) for p in prepared], [d.raw for d in batch]]
+            [clean(p.thread_refs) for p in prepared], [d.raw for d in batch],
+            [clean((p.base_subject or (None, False))[0]) for p in prepared],
+            [(p.base_subject or (None, False))[1] for p in prepared]]
 
 
 def _outcome(mailbox_id: int, row: asyncpg.Record) -> Appended | Refused:

@@ -24,13 +24,14 @@ from pillarbox.store.blobs import BlobStore
 
 BATCH = 500
 
-_BOOLEANS = {"queue": ("smtputf8", "held"), "dkim_keys": ("active",), "accounts": ("admin",),
-             "login_failures": ("pending",), "sieve_scripts": ("active",)}
+_BOOLEANS = {"queue": ("smtputf8", "held", "requiretls"), "dkim_keys": ("active",), "accounts": ("admin",),
+             "login_failures": ("pending",), "sieve_scripts": ("active",), "messages": ("subject_reply",)}
 TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", "messages", "mailbox_messages",
           "expunged", "queue", "queue_recipients", "dkim_keys", "mtasts_policies", "tls_results",
           "dmarc_observations", "login_failures", "login_networks", "server_secrets", "daily_jobs",
           "sender_grants", "web_sessions", "api_tokens", "app_passwords", "login_history", "account_settings",
-          "received_reports", "queue_samples", "delivery_stats", "sieve_scripts", "sieve_tracking")
+          "received_reports", "queue_samples", "delivery_stats", "sieve_scripts", "sieve_tracking", "metadata",
+          "acl", "tls_seen", "urlauth_keys")
 NOT_COPIED = {
     "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
     "message_bodies": "bodies go into messages.body",
@@ -100,6 +101,8 @@ async def _copy_table(source: sqlite3.Connection, conn: asyncpg.Connection, tabl
                       counter: _RowCounter) -> int:
     columns = await _target_columns(conn, table)
     wanted = [c for c in columns if c != "body"] if table == "messages" else columns
+    if wanted is not columns:
+        columns = [*wanted, "body"]  # the converter appends the body (not a column of SQLite's messages)
     convert = _converter(table, wanted, source, blobs)
     quoted = ", ".join(f'"{column}"' for column in wanted)  # "end" is a keyword
     query = f"SELECT {quoted} FROM {table}"

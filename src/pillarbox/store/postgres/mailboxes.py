@@ -58,7 +58,7 @@ async def insert_mailbox(
     return int(mailbox_id)
 
 
-def _mailbox(row: asyncpg.Record) -> Mailbox:
+def mailbox_from_row(row: asyncpg.Record) -> Mailbox:
     return Mailbox(
         id=row[0], account_id=row[1], name=row[2], uidvalidity=row[3], uidnext=row[4],
         highestmodseq=row[5], special_use=row[6], subscribed=bool(row[7]), messages=row[8],
@@ -69,18 +69,18 @@ def _mailbox(row: asyncpg.Record) -> Mailbox:
 async def list_mailboxes(conn: asyncpg.Connection, account_id: int) -> list[Mailbox]:
     rows = await conn.fetch(f'SELECT {_COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name COLLATE "C"',
                             account_id)
-    return [_mailbox(row) for row in rows]
+    return [mailbox_from_row(row) for row in rows]
 
 
 async def get_mailbox(conn: asyncpg.Connection, account_id: int, name: str) -> Mailbox | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2",
                               account_id, canonical_name(name))
-    return _mailbox(row) if row else None
+    return mailbox_from_row(row) if row else None
 
 
 async def get_mailbox_by_id(conn: asyncpg.Connection, mailbox_id: int) -> Mailbox | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM mailboxes WHERE id = $1", mailbox_id)
-    return _mailbox(row) if row else None
+    return mailbox_from_row(row) if row else None
 
 
 async def require_mailbox(conn: asyncpg.Connection, account_id: int, name: str) -> Mailbox:
@@ -128,17 +128,21 @@ async def remove_mailbox_row(conn: asyncpg.Connection, mailbox_id: int) -> None:
     await conn.execute("DELETE FROM mailboxes WHERE id = $1", mailbox_id)
 
 
-async def set_subscribed(conn: asyncpg.Connection, account_id: int, name: str, subscribed: bool) -> None:
-    """SUBSCRIBE needs an existing mailbox (RFC 9051 6.3.7 allows the check); UNSUBSCRIBE does not,
-    since a subscription outlives its mailbox."""
+async def set_subscribed(
+    conn: asyncpg.Connection, account_id: int, name: str, subscribed: bool, must_exist: bool = True
+) -> None:
+    """SUBSCRIBE needs an existing mailbox (RFC 9051 6.3.7 allows the check) unless the caller checked
+    it (a shared mailbox, not the account's); UNSUBSCRIBE does not, since a subscription outlives its
+    mailbox."""
     name = canonical_name(name)
     if subscribed:
-        await require_mailbox(conn, account_id, name)
+        if must_exist:
+            await require_mailbox(conn, account_id, name)
         await conn.execute("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                            account_id, name)
         return
     deleted = await conn.execute("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2", account_id, name)
-    if deleted == "DELETE 0":
+    if deleted == "DELETE 0" and must_exist:
         await require_mailbox(conn, account_id, name)
 
 

@@ -18,7 +18,7 @@ import asyncpg
 
 from pillarbox.errors import NotFound, QuotaExceeded
 from pillarbox.store import flags as flagcodec
-from pillarbox.store.names import like_pattern, to_datetime
+from pillarbox.store.names import internal_date_columns, like_pattern, stored_base_subject, to_datetime, zoned
 from pillarbox.store.postgres.mailboxes import adjust_counts, get_mailbox_by_id, lock, next_modseq
 from pillarbox.store.prepare import PreparedMessage
 from pillarbox.store.records import (
@@ -34,7 +34,7 @@ from pillarbox.store.textfold import fold
 
 _ENTRY_COLUMNS = (
     "mm.mailbox_id, mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq,"
-    " mm.internal_date, m.size, mm.save_date"
+    " mm.internal_date, m.size, mm.save_date, mm.internal_zone"
 )
 _ENTRIES = f"SELECT {_ENTRY_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
 
@@ -46,12 +46,15 @@ def clean(text: str | None) -> str | None:
 
 async def insert_message(conn: asyncpg.Connection, prepared: PreparedMessage, raw: bytes, now: int) -> int:
     """Store the bytes and what was parsed of them, unreferenced (refs 0), waiting for the indexer."""
+    base, reply = prepared.base_subject or (None, False)
     message_id = await conn.fetchval(
         "WITH m AS (INSERT INTO messages (blob, size, subject, from_, date, header_message_id, structure, refs,"
-        " created, thread_refs, body) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) RETURNING id)"
+        " created, thread_refs, body, base_subject, subject_reply)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12) RETURNING id)"
         " INSERT INTO unindexed (message_id) SELECT id FROM m RETURNING message_id",
         prepared.blob, prepared.size, clean(prepared.subject), clean(prepared.from_), prepared.date,
-        clean(prepared.header_message_id), clean(prepared.structure_json), now, clean(prepared.thread_refs), raw)
+        clean(prepared.header_message_id), clean(prepared.structure_json), now, clean(prepared.thread_refs), raw,
+        clean(base), reply)
     return int(message_id)
 
 
@@ -76,12 +79,14 @@ async def drop_unreferenced(conn: asyncpg.Connection, message_id: int) -> None:
 
 @dataclass(frozen=True)
 class NewEntry:
-    """One message to put into a mailbox: the stored message, its size, flags and INTERNALDATE."""
+    """One message to put into a mailbox: the stored message, its size, flags and INTERNALDATE (Unix
+    seconds, and the zone it was given in, minutes east of UTC)."""
 
     message_id: int
     size: int
     flags: Iterable[str]
     internal_date: int
+    internal_zone: int = 0
 
 
 async def _check_room(
@@ -127,7 +132,8 @@ async def append_entries(
     rows = await conn.fetch(
         _APPEND, mailbox_id, uids, [e.message_id for e in entries], [b for b, _ in encoded], [k for _, k in encoded],
         [e.internal_date for e in entries], now, sum(e.size for e in entries),
-        sum(1 for b, _ in encoded if not b & flagcodec.SEEN), sum(1 for b, _ in encoded if b & flagcodec.DELETED))
+        sum(1 for b, _ in encoded if not b & flagcodec.SEEN), sum(1 for b, _ in encoded if b & flagcodec.DELETED),
+        [e.internal_zone for e in entries])
     modseqs = [row[0] for row in rows]
     return [Appended(mailbox_id, uid, modseq, uidvalidity) for uid, modseq in zip(uids, modseqs, strict=True)]
 
@@ -137,13 +143,13 @@ async def append_entries(
 _APPEND = """
 WITH drawn AS MATERIALIZED (SELECT nextval('modseq') AS modseq FROM generate_series(1, cardinality($2::bigint[]))),
 numbered AS (SELECT modseq, row_number() OVER (ORDER BY modseq) AS n FROM drawn),
-rows AS (SELECT u.uid, u.message_id, u.bits, u.keywords, u.internal, numbered.modseq
-         FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::bigint[])
-              WITH ORDINALITY AS u(uid, message_id, bits, keywords, internal, n)
+rows AS (SELECT u.uid, u.message_id, u.bits, u.keywords, u.internal, u.zone, numbered.modseq
+         FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $11::int[])
+              WITH ORDINALITY AS u(uid, message_id, bits, keywords, internal, zone, n)
          JOIN numbered ON numbered.n = u.n),
 ins AS (INSERT INTO mailbox_messages (mailbox_id, uid, message_id, system_flags, keywords, modseq, internal_date,
-                                      save_date)
-        SELECT $1, uid, message_id, bits, keywords, modseq, internal, $7 FROM rows),
+                                      save_date, internal_zone)
+        SELECT $1, uid, message_id, bits, keywords, modseq, internal, $7, zone FROM rows),
 refs AS (UPDATE messages m SET refs = m.refs + d.n
          FROM (SELECT id, count(*) AS n FROM unnest($3::bigint[]) AS id GROUP BY id) d WHERE m.id = d.id),
 counts AS (UPDATE mailboxes SET message_count = message_count + cardinality($2::bigint[]),
@@ -163,7 +169,7 @@ def _entry(row: asyncpg.Record) -> MessageEntry:
     # a 100,000-message SELECT builds 100,000 of these: filling __dict__ skips the frozen __init__
     entry = _new(MessageEntry)
     entry.__dict__.update(zip(_ENTRY_FIELDS, (
-        row[0], row[1], row[2], flagcodec.decode(row[3], row[4]), row[5], to_datetime(row[6]), row[7],
+        row[0], row[1], row[2], flagcodec.decode(row[3], row[4]), row[5], zoned(row[6], row[9]), row[7],
         to_datetime(row[8]),
     ), strict=True))
     return entry
@@ -192,12 +198,14 @@ async def list_columns(conn: asyncpg.Connection, mailbox_id: int) -> MessageColu
         "SELECT mm.uid, mm.message_id, mm.system_flags, mm.keywords, mm.modseq, m.size, mm.internal_date,"
         " mm.save_date FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
         " WHERE mm.mailbox_id = $1 ORDER BY mm.uid", mailbox_id)
+    zones = {row[0]: row[1] for row in await conn.fetch(
+        "SELECT uid, internal_zone FROM mailbox_messages WHERE mailbox_id = $1 AND internal_zone <> 0", mailbox_id)}
     combinations: dict[tuple[int, str], int] = {}
     flag_ids = array("I", [combinations.setdefault((r[2], r[3]), len(combinations)) for r in rows])
     return MessageColumns(
         mailbox, array("I", [r[0] for r in rows]), array("q", [r[1] for r in rows]), flag_ids,
         tuple(flagcodec.decode(*pair) for pair in combinations), array("q", [r[4] for r in rows]),
-        array("q", [r[5] for r in rows]), array("q", [r[6] for r in rows]), array("q", [r[7] for r in rows]),
+        array("q", [r[5] for r in rows]), array("q", [r[6] for r in rows]), array("q", [r[7] for r in rows]), zones,
     )
 
 
@@ -264,7 +272,7 @@ async def copy_messages(
     """RFC 9051 6.4.7: same flags and INTERNALDATE; returns (source UID, new UID) pairs (UIDPLUS)."""
     await lock(conn, [src, dst])
     entries = await entries_for(conn, src, uids)
-    new = [NewEntry(e.message_id, e.size, e.flags, int(e.internal_date.timestamp())) for e in entries]
+    new = [NewEntry(e.message_id, e.size, e.flags, *internal_date_columns(e.internal_date, now)) for e in entries]
     appended = await append_entries(conn, dst, new, now, quota)
     return [(entry.uid, done.uid) for entry, done in zip(entries, appended, strict=True)]
 
@@ -319,13 +327,20 @@ async def dates_and_subjects(conn: asyncpg.Connection, mailbox_id: int) -> dict[
     return {uid: (date, subject) for uid, date, subject in rows}
 
 
+async def sort_fields(conn: asyncpg.Connection, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
+    rows = await conn.fetch(
+        "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply FROM mailbox_messages mm"
+        " JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = $1", mailbox_id)
+    return {uid: (date, stored_base_subject(subject, base, reply)[0]) for uid, date, subject, base, reply in rows}
+
+
 async def thread_fields(
     conn: asyncpg.Connection, mailbox_id: int
-) -> dict[int, tuple[int | None, str, str | None, str | None]]:
+) -> dict[int, tuple[int | None, tuple[str, bool], str | None, str | None]]:
     rows = await conn.fetch(
-        "SELECT mm.uid, m.date, m.subject, m.header_message_id, m.thread_refs FROM mailbox_messages mm"
-        " JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = $1", mailbox_id)
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+        "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply, m.header_message_id, m.thread_refs"
+        " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = $1", mailbox_id)
+    return {row[0]: (row[1], stored_base_subject(row[2], row[3], row[4]), row[5], row[6]) for row in rows}
 
 
 _SUMMARY_COLUMNS = {"subject": "m.subject", "from": "m.from_"}

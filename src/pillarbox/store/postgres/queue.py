@@ -26,22 +26,26 @@ from pillarbox.store.records import (
 
 async def enqueue(conn: asyncpg.Connection, message_id: int, request: OutboundRequest, now: int) -> str:
     """Queue ``request``; returns its queue id. The row id is this module's own business: every function
-    here takes and gives the queue id (``OutboundRequest.queue_id``), the same on every node."""
+    here takes and gives the queue id (``OutboundRequest.queue_id``), the same on every node. A held
+    message (FUTURERELEASE) is created at its release: first attempt, delay notices and expiry count from there."""
+    start = max(now, request.release_at or now)
     rowid = await conn.fetchval(
-        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO queue (public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, created,"
+        " requiretls, priority, deliver_by, by_mode) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        " RETURNING id",
         request.queue_id, message_id, request.sender, request.envid, request.ret, request.body, request.smtputf8,
-        request.auth_user, now)
+        request.auth_user, start, request.requiretls, request.priority, request.deliver_by, request.by_mode)
     await conn.executemany(
         "INSERT INTO queue_recipients (queue_id, position, address, orcpt, notify, next_attempt)"
         " VALUES ($1, $2, $3, $4, $5, $6)",
-        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), now) for n, r in enumerate(request.recipients)])
+        [(rowid, n, r.address, r.orcpt, ",".join(r.notify), start) for n, r in enumerate(request.recipients)])
     await conn.execute("UPDATE messages SET refs = refs + 1 WHERE id = $1", message_id)
     return request.queue_id
 
 
 _MESSAGE_COLUMNS = (
-    "id, public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until"
+    "id, public_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, lease_owner, lease_until,"
+    " requiretls, priority, deliver_by, by_mode"
 )
 _RECIPIENT_COLUMNS = (
     "queue_id, position, address, orcpt, notify, state, attempts, next_attempt, last_error, status, remote_mta,"
@@ -50,15 +54,17 @@ _RECIPIENT_COLUMNS = (
 
 
 async def lease_due(conn: asyncpg.Connection, owner: str, now: int, until: int, limit: int) -> list[QueuedMessage]:
-    """Lease up to ``limit`` entries with a pending recipient due, or with none pending (DSNs, removal)."""
+    """Lease up to ``limit`` entries with a pending recipient due, or with none pending (DSNs, removal);
+    highest MT-PRIORITY first (RFC 6710), then oldest."""
     rows = await conn.fetch(
         "WITH due AS (SELECT q.id FROM queue q WHERE NOT q.held AND q.lease_until <= $1 AND (EXISTS ("
         " SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state = 'pending' AND r.next_attempt <= $1)"
         " OR NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state = 'pending'))"
-        " ORDER BY q.id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " ORDER BY q.priority DESC, q.id LIMIT $2 FOR UPDATE SKIP LOCKED)"
         " UPDATE queue SET lease_owner = $3, lease_until = $4 FROM due WHERE queue.id = due.id RETURNING queue.id",
         now, limit, owner, until)
-    return await _entries(conn, "WHERE id = ANY($1::bigint[])", [[row[0] for row in rows]])
+    leased = await _entries(conn, "WHERE id = ANY($1::bigint[])", [[row[0] for row in rows]])
+    return sorted(leased, key=lambda entry: -entry.priority)  # stable: oldest first within a priority
 
 
 async def next_due(conn: asyncpg.Connection) -> int | None:
@@ -145,9 +151,10 @@ def _count(status: str) -> int:
 
 
 def _message(row: asyncpg.Record, recipients: list[QueuedRecipient]) -> QueuedMessage:
-    (_, queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until) = row
+    (_, queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created, owner, until,
+     requiretls, priority, deliver_by, by_mode) = row
     return QueuedMessage(queue_id, message_id, sender, envid, ret, body, smtputf8, auth_user, held, created,
-                         tuple(recipients), owner, until)
+                         tuple(recipients), owner, until, requiretls, priority, deliver_by, by_mode)
 
 
 def _recipient(row: asyncpg.Record) -> QueuedRecipient:
@@ -192,6 +199,26 @@ async def get_policy(conn: asyncpg.Connection, domain: str) -> CachedPolicy | No
     row = await conn.fetchrow(
         "SELECT domain, policy_id, policy, fetched, expires FROM mtasts_policies WHERE domain = $1", domain)
     return CachedPolicy(*row) if row else None
+
+
+async def tls_seen(conn: asyncpg.Connection, domain: str) -> int:
+    return int(await conn.fetchval("SELECT level FROM tls_seen WHERE domain = $1", domain) or 0)
+
+
+async def raise_tls_seen(conn: asyncpg.Connection, domain: str, level: int, now: int) -> None:
+    await conn.execute(
+        "INSERT INTO tls_seen (domain, level, updated) VALUES ($1, $2, $3) ON CONFLICT (domain) DO UPDATE"
+        " SET level = excluded.level, updated = excluded.updated WHERE excluded.level > tls_seen.level",
+        domain, level, now)
+
+
+async def forget_tls_seen(conn: asyncpg.Connection, domain: str) -> bool:
+    return _count(await conn.execute("DELETE FROM tls_seen WHERE domain = $1", domain)) > 0
+
+
+async def list_tls_seen(conn: asyncpg.Connection) -> list[tuple[str, int, int]]:
+    rows = await conn.fetch(f"SELECT domain, level, updated FROM tls_seen ORDER BY {_bytewise('domain')}")
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 async def count_tls_result(

@@ -132,6 +132,30 @@ BEGIN
 END $$;
 """
 
+def _revised(text: str, *edits: tuple[str, str]) -> str:
+    """``text`` with each (old, new) edit made; each old piece must be there (the frozen text is the base)."""
+    for old, new in edits:
+        if old not in text:
+            raise AssertionError(f"not in the base text: {old!r}")
+        text = text.replace(old, new)
+    return text
+
+
+# Migration 2's function again, with what the extensions merge stores at delivery: the RFC 5256 base
+# subject (and whether the subject marked a reply) of each message, the zone of each INTERNALDATE.
+# Derived from the frozen text, so the two differ only where shown.
+DELIVER_BATCH_ZONED = "DROP FUNCTION pillarbox_deliver(TEXT[], BIGINT[], TEXT[], TEXT[], BIGINT[], TEXT[], TEXT[]," \
+    " TEXT[], BYTEA[], BIGINT, INT[], BIGINT[], INT[], TEXT[], BIGINT[]);" + _revised(
+    DELIVER_BATCH,
+    ("m_body BYTEA[], now BIGINT,", "m_body BYTEA[], m_base_subject TEXT[], m_subject_reply BOOLEAN[], now BIGINT,"),
+    ("t_internal BIGINT[]\n)", "t_internal BIGINT[], t_zone INT[]\n)"),
+    ("thread_refs, body)\n", "thread_refs, body, base_subject, subject_reply)\n"),
+    ("m_thread_refs[n], m_body[n])", "m_thread_refs[n], m_body[n], m_base_subject[n], m_subject_reply[n])"),
+    ("save_date)\n        VALUES (t_mailbox[t]", "save_date, internal_zone)\n        VALUES (t_mailbox[t]"),
+    ("t_internal[t], now);", "t_internal[t], now, t_zone[t]);"),
+)
+
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -402,6 +426,47 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sieve_tracking_expires ON sieve_tracking(expires);
     """,
+    # The extensions merge (SQLite 22-29): INTERNALDATE zones, METADATA (RFC 5464; mailbox 0 is the server,
+    # owner 0 the /shared entries), ACLs (RFC 4314), URLAUTH keys (RFC 4467), the best TLS each destination
+    # was seen with, the REQUIRETLS/MT-PRIORITY/DELIVERBY queue fields, the stored base subject. Rows of a
+    # mailbox or account go with it, as SQLite's triggers do.
+    """
+    ALTER TABLE mailbox_messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE metadata (
+        mailbox_id BIGINT NOT NULL, owner BIGINT NOT NULL, name TEXT NOT NULL, value BYTEA NOT NULL,
+        PRIMARY KEY (mailbox_id, owner, name)
+    );
+    CREATE INDEX metadata_owner ON metadata(owner);
+    CREATE TABLE acl (
+        mailbox_id BIGINT NOT NULL, identifier TEXT NOT NULL, rights TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, identifier)
+    );
+    CREATE INDEX acl_identifier ON acl(identifier);
+    CREATE TABLE urlauth_keys (mailbox_id BIGINT PRIMARY KEY, key BYTEA NOT NULL);
+    CREATE TABLE tls_seen (domain TEXT PRIMARY KEY, level INTEGER NOT NULL, updated BIGINT NOT NULL);
+    ALTER TABLE queue ADD COLUMN requiretls BOOLEAN NOT NULL DEFAULT false,
+        ADD COLUMN priority INTEGER NOT NULL DEFAULT 0, ADD COLUMN deliver_by BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN by_mode TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN base_subject TEXT, ADD COLUMN subject_reply BOOLEAN NOT NULL DEFAULT false;
+    CREATE FUNCTION pillarbox_mailbox_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM metadata WHERE mailbox_id = OLD.id;
+        DELETE FROM acl WHERE mailbox_id = OLD.id;
+        DELETE FROM urlauth_keys WHERE mailbox_id = OLD.id;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER mailboxes_deleted AFTER DELETE ON mailboxes
+        FOR EACH ROW EXECUTE FUNCTION pillarbox_mailbox_deleted();
+    CREATE FUNCTION pillarbox_account_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM metadata WHERE owner = OLD.id;
+        DELETE FROM acl WHERE identifier = OLD.address;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER accounts_deleted AFTER DELETE ON accounts
+        FOR EACH ROW EXECUTE FUNCTION pillarbox_account_deleted();
+    """,
+    DELIVER_BATCH_ZONED,
 )
 
 

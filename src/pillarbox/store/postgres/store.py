@@ -24,11 +24,22 @@ from typing import TypeVar
 import asyncpg
 
 from pillarbox.address import mailbox_address, normalize_address, normalize_domain
-from pillarbox.errors import StoreError
+from pillarbox.errors import NotFound, StoreError
 from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
-from pillarbox.store.names import canonical_name, normalize_alias
-from pillarbox.store.postgres import directory, fulltext, grants, integrity, logins, mailboxes, messages, queue, sieve
+from pillarbox.store.names import canonical_name, internal_date_columns, normalize_alias
+from pillarbox.store.postgres import (
+    acl,
+    directory,
+    fulltext,
+    grants,
+    integrity,
+    logins,
+    mailboxes,
+    messages,
+    queue,
+    sieve,
+)
 from pillarbox.store.postgres.batch import DeliveryBatcher
 from pillarbox.store.postgres.connection import Database, create_pool, translated
 from pillarbox.store.postgres.copy_in import Progress, copy_from_sqlite
@@ -73,7 +84,7 @@ DEFAULT_POOL_SIZE = 20
 HEALTH_TIMEOUT = 2.0
 
 
-class PostgresStore(WebData, sieve.SieveTables):
+class PostgresStore(WebData, sieve.SieveTables, acl.SharingTables):
     """Open with ``await PostgresStore.open(url)``; close with ``await store.close()``."""
 
     def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float]) -> None:
@@ -319,8 +330,8 @@ class PostgresStore(WebData, sieve.SieveTables):
     async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
         return await self._write(lambda c: mailboxes.claim_recent(c, mailbox_id, through_uid))
 
-    async def set_subscribed(self, account_id: int, name: str, subscribed: bool) -> None:
-        await self._write(lambda c: mailboxes.set_subscribed(c, account_id, name, subscribed))
+    async def set_subscribed(self, account_id: int, name: str, subscribed: bool, must_exist: bool = True) -> None:
+        await self._write(lambda c: mailboxes.set_subscribed(c, account_id, name, subscribed, must_exist))
 
     # messages
     async def deliver(self, raw: bytes, targets: Sequence[DeliveryTarget]) -> list[Appended | Refused]:
@@ -340,7 +351,8 @@ class PostgresStore(WebData, sieve.SieveTables):
         ``outbound_raw``: the queued copy's bytes when they differ from the local copies'. Local
         deliveries alone join the node's group commit (``batch.py``)."""
         if outbound is None and targets:
-            delivery = self._batcher.enter(raw, targets, [_internal(t, self._seconds()) for t in targets])
+            now = self._seconds()
+            delivery = self._batcher.enter(raw, targets, [internal_date_columns(t.internal_date, now) for t in targets])
             try:
                 prepared = await prepare(raw)
             except BaseException:
@@ -431,9 +443,23 @@ class PostgresStore(WebData, sieve.SieveTables):
             new = []
             for (raw, target), one in zip(batch, prepared, strict=True):
                 message_id = await messages.insert_message(conn, one, raw, now)
-                new.append(NewEntry(message_id, len(raw), target.flags, _internal(target, now)))
+                new.append(_new_entry(message_id, len(raw), target, now))
             return await messages.append_entries(conn, mailbox_id, new, now)
         return await self._write(append_all)
+
+    async def replace_message(self, raw: bytes, target: DeliveryTarget, replaced: tuple[int, int]) -> Appended:
+        """RFC 8508 3.4: the expunge first, so the quota sees only the net growth; all or nothing."""
+        prepared = await prepare(raw)
+        now = self._seconds()
+
+        async def replace(conn: Conn) -> Appended:
+            await mailboxes.lock(conn, sorted({replaced[0], target.mailbox_id}))
+            if not await messages.expunge(conn, replaced[0], [replaced[1]]):
+                raise NotFound("the message to replace is gone")
+            message_id = await messages.insert_message(conn, prepared, raw, now)
+            new = _new_entry(message_id, len(raw), target, now)
+            return (await messages.append_entries(conn, target.mailbox_id, [new], now))[0]
+        return await self._write(replace)
 
     # search
     async def search_text(self, mailbox_id: int, needle: str, fields: tuple[str, ...]) -> set[int]:
@@ -463,7 +489,12 @@ class PostgresStore(WebData, sieve.SieveTables):
     async def dates_and_subjects(self, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
         return await self._read(lambda c: messages.dates_and_subjects(c, mailbox_id))
 
-    async def thread_fields(self, mailbox_id: int) -> dict[int, tuple[int | None, str, str | None, str | None]]:
+    async def sort_fields(self, mailbox_id: int) -> dict[int, tuple[int | None, str]]:
+        return await self._read(lambda c: messages.sort_fields(c, mailbox_id))
+
+    async def thread_fields(
+        self, mailbox_id: int
+    ) -> dict[int, tuple[int | None, tuple[str, bool], str | None, str | None]]:
         return await self._read(lambda c: messages.thread_fields(c, mailbox_id))
 
     # login throttle, DMARC data
@@ -558,9 +589,22 @@ class PostgresStore(WebData, sieve.SieveTables):
     async def tls_results(self, day: str | None = None) -> list[tuple[str, str, str, str, str, int]]:
         return await self._read(lambda c: queue.tls_results(c, day))
 
+    async def tls_seen(self, domain: str) -> int:
+        return await self._read(lambda c: queue.tls_seen(c, domain.lower()))
 
-def _internal(target: DeliveryTarget, now: int) -> int:
-    return int(target.internal_date.timestamp()) if target.internal_date else now
+    async def raise_tls_seen(self, domain: str, level: int) -> None:
+        now = self._seconds()
+        await self._write(lambda c: queue.raise_tls_seen(c, domain.lower(), level, now))
+
+    async def forget_tls_seen(self, domain: str) -> bool:
+        return await self._write(lambda c: queue.forget_tls_seen(c, domain.lower()))
+
+    async def list_tls_seen(self) -> list[tuple[str, int, int]]:
+        return await self._read(queue.list_tls_seen)
+
+
+def _new_entry(message_id: int, size: int, target: DeliveryTarget, now: int) -> NewEntry:
+    return NewEntry(message_id, size, target.flags, *internal_date_columns(target.internal_date, now))
 
 
 async def _deliver(
@@ -582,8 +626,8 @@ async def _deliver(
 async def _append_one(conn: Conn, target: DeliveryTarget, message_id: int, size: int, now: int) -> Appended | Refused:
     # no savepoint needed: append_entries refuses (NotFound, QuotaExceeded) before it writes anything
     try:
-        new = NewEntry(message_id, size, target.flags, _internal(target, now))
-        return (await messages.append_entries(conn, target.mailbox_id, [new], now))[0]
+        return (await messages.append_entries(conn, target.mailbox_id, [_new_entry(message_id, size, target, now)],
+                                              now))[0]
     except StoreError as exc:
         return Refused(target.mailbox_id, exc)
 

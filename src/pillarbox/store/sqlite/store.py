@@ -29,7 +29,7 @@ from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.blobs import BlobStore
 from pillarbox.store.files import create_private_file, make_private_dirs
-from pillarbox.store.names import canonical_name, normalize_alias
+from pillarbox.store.names import canonical_name, internal_date_columns, normalize_alias
 from pillarbox.store.prepare import index_texts, prepare
 from pillarbox.store.records import (
     Account,
@@ -761,7 +761,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
 
 
 def _append_entry(txn: Txn, mailbox_id: int, message_id: int, size: int, target: DeliveryTarget, now: int) -> Appended:
-    seconds, zone = messages.internal_date_columns(target.internal_date, now)
+    seconds, zone = internal_date_columns(target.internal_date, now)
     return messages.append_entry(txn, mailbox_id, message_id, size, target.flags, seconds, now, internal_zone=zone)
 
 
