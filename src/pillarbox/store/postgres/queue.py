@@ -20,6 +20,7 @@ from pillarbox.store.records import (
     OutboundRequest,
     QueuedMessage,
     QueuedRecipient,
+    QueueSummary,
     RecipientUpdate,
 )
 
@@ -129,6 +130,14 @@ async def _entries(conn: asyncpg.Connection, where: str, args: list[object]) -> 
                               " WHERE queue_id = ANY($1::bigint[]) ORDER BY position", [row[0] for row in rows]):
         recipients.setdefault(r[0], []).append(_recipient(r))
     return [_message(row, recipients.get(row[0], [])) for row in rows]
+
+
+async def summary(conn: asyncpg.Connection) -> QueueSummary:
+    """(Inside one snapshot: the counts and the entries agree.)"""
+    rows = await conn.fetch("SELECT CASE WHEN q.held THEN 'held' ELSE r.state END AS s, count(*)"
+                            " FROM queue_recipients r JOIN queue q ON q.id = r.queue_id GROUP BY s")
+    entries, oldest = await conn.fetchrow("SELECT count(*), min(created) FROM queue")
+    return QueueSummary(entries, {state: count for state, count in rows}, oldest)
 
 
 async def retry_now(conn: asyncpg.Connection, queue_ids: Sequence[str] | None, now: int) -> int:

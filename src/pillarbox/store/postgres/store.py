@@ -72,6 +72,7 @@ from pillarbox.store.records import (
     MessageSummary,
     OutboundRequest,
     QueuedMessage,
+    QueueSummary,
     RecipientUpdate,
     Refused,
     SenderGrant,
@@ -559,6 +560,9 @@ class PostgresStore(WebData, sieve.SieveTables, acl.SharingTables):
 
     async def list_queue(self) -> list[QueuedMessage]:
         return await self._read(queue.entries, snapshot=True)
+
+    async def queue_summary(self) -> QueueSummary:
+        return await self._read(queue.summary, snapshot=True)
 
     async def retry_queue(self, queue_ids: Sequence[str] | None = None) -> int:
         now = self._seconds()
