@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import random
 import ssl
 import sys
@@ -363,11 +364,23 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def report(args: argparse.Namespace, stats: Stats, elapsed: float) -> dict:
+def server_cpu(pid: int | None) -> float:
+    """CPU seconds of the server's process tree so far (0 without a pid)."""
+    if pid is None:
+        return 0.0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import proctree
+
+    return proctree.tree_cpu_seconds([pid])
+
+
+def report(args: argparse.Namespace, stats: Stats, elapsed: float, measured: dict[str, float]) -> dict:
     ops = sum(len(v) for v in stats.latencies.values())
     errors = sum(stats.errors.values())
     result = {
-        "label": args.label, "profile": args.profile, "clients": args.clients, "users": args.users, "elapsed_s": round(elapsed, 3),
+        "label": args.label, "profile": args.profile, "server": args.server, "round": args.round, **measured,
+        "server_cpu_ms_per_op": round(measured["server_cpu_s"] * 1000 / max(1, ops), 3),
+        "clients": args.clients, "users": args.users, "elapsed_s": round(elapsed, 3),
         "sessions": stats.sessions, "sessions_per_s": round(stats.sessions / elapsed, 2),
         "ops": ops, "ops_per_s": round(ops / elapsed, 1), "errors": errors,
         "mb_received": round(stats.octets / 1e6, 1), "ops_detail": {},
@@ -385,7 +398,8 @@ def report(args: argparse.Namespace, stats: Stats, elapsed: float) -> dict:
         result["ops_detail"][op] = {"count": len(values), "errors": stats.errors.get(op, 0),
                                     "p50_ms": round(p50, 2), "p99_ms": round(p99, 2)}
     print(f"total: {ops} ops ({ops / elapsed:.0f} ops/s), {stats.sessions} sessions "
-          f"({stats.sessions / elapsed:.1f}/s), {errors} errors, {stats.octets / 1e6:.0f} MB received")
+          f"({stats.sessions / elapsed:.1f}/s), {errors} errors, {stats.octets / 1e6:.0f} MB received, "
+          f"server CPU {result['server_cpu_ms_per_op']} ms per op, load {measured['loadavg_1m']}")
     for message in stats.messages[:10]:
         print("error:", message, file=sys.stderr)
     return result
@@ -415,13 +429,19 @@ def main() -> None:
     run.add_argument("--op-timeout", type=float, default=60.0)
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--label", default="imap")
+    run.add_argument("--server", default="", help="which server this is, recorded in the result")
+    run.add_argument("--round", type=int, default=0, help="which round this is, recorded in the result")
+    run.add_argument("--server-pid", type=int, help="measure this process tree's CPU around the run")
     run.add_argument("--json-out", help="append the result as one JSON line to this file")
     args = parser.parse_args()
     if args.command == "corpus":
         corpus(args)
         return
+    load_at_start, cpu_before = os.getloadavg()[0], server_cpu(args.server_pid)
     stats, elapsed = asyncio.run(load(args))
-    result = report(args, stats, elapsed)
+    measured = {"server_cpu_s": round(server_cpu(args.server_pid) - cpu_before, 3),
+                "loadavg_1m_start": round(load_at_start, 2), "loadavg_1m": round(os.getloadavg()[0], 2)}
+    result = report(args, stats, elapsed, measured)
     if args.json_out:
         with open(args.json_out, "a") as out:
             out.write(json.dumps(result) + "\n")

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Run the SMTP load matrix against a server that is already running, and measure the server.
+"""Run SMTP load points against a server that is already running, and measure the server.
 
-For each (connections, size) point: the server tree's CPU (``proctree``), the number of messages
+For each (size, connections) point: the server tree's CPU (``proctree``), the number of messages
 really stored (a count that must rise by the number of 250 replies; for a queueing MTA we wait until
-the last one has reached the mailbox, and the rate counts that wait), and, when the server runs
-under ``strace -f -o FILE -e trace=fsync,fdatasync,syncfs``, the fsync-family calls it made.
+the last one has reached the mailbox, and the rate counts that wait), the background work the point
+caused (``--index-db``: Pillarbox's search indexer works after the 250; the point ends, and its CPU is
+read, once the indexer has caught up), the machine's load average at the start and the end, and,
+when the server runs under ``strace -f -o FILE -e trace=fsync,fdatasync,syncfs``, the fsync-family
+calls it made.
 
     python bench/matrix.py --port 2525 --recipient bench@bench.test --roots PID \
-        --count sqlite:DATA/pillarbox.sqlite3 [--strace-log FILE] [--json-out FILE]
+        --count sqlite:DATA/pillarbox.sqlite3 --index-db DATA/pillarbox.sqlite3 \
+        --points 4096x1,4096x10,4096x50,102400x10 --per-connection 1 [--strace-log FILE] [--json-out FILE]
 
 ``--count`` is ``sqlite:DB`` (rows of Pillarbox's mailbox_messages) or ``maildir:DIR`` (files in
-DIR/new and DIR/cur). ``--tool smtp-source`` drives Postfix's smtp-source instead of smtp_load.py.
+DIR/new and DIR/cur). ``--points`` lists SIZExCONNECTIONS; without it, every size of --sizes with
+every count of --connections. ``--tool smtp-source`` drives Postfix's smtp-source instead of smtp_load.py.
 """
 
 from __future__ import annotations
@@ -74,6 +79,21 @@ def settle_strace(log: list[Path] | None) -> dict[str, int]:
     return last
 
 
+def unindexed(db: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute("SELECT count(*) FROM unindexed").fetchone()[0]
+
+
+def wait_for_index(db: str | None, timeout: float) -> float:
+    """Seconds until Pillarbox's search indexer has indexed everything (0 without ``db``)."""
+    if db is None:
+        return 0.0
+    started = time.monotonic()
+    while unindexed(db) and time.monotonic() - started < timeout:
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 def run_load(args: argparse.Namespace, connections: int, size: int, messages: int) -> dict:
     if args.tool == "smtp-source":
         started = time.perf_counter()
@@ -90,7 +110,7 @@ def run_load(args: argparse.Namespace, connections: int, size: int, messages: in
     load_args = argparse.Namespace(
         host=args.host, port=args.port, connections=connections, messages=messages, size=size,
         sender=args.sender, recipient=args.recipient, bdat=args.bdat, time_limit=args.time_limit,
-        reply_timeout=60.0, json=True,
+        reply_timeout=60.0, json=True, per_connection=args.per_connection,
     )
     return asyncio.run(smtp_load.run(load_args))
 
@@ -99,6 +119,7 @@ def measure_point(args: argparse.Namespace, connections: int, size: int, message
     strace_log = [Path(p) for p in args.strace_log.split(",")] if args.strace_log else None
     stored_before = stored_count(args.count)
     syncs_before = settle_strace(strace_log)
+    load_at_start = os.getloadavg()[0]
     cpu_before = proctree.tree_cpu_seconds(args.roots)
     started = time.perf_counter()
     result = run_load(args, connections, size, messages)
@@ -107,27 +128,38 @@ def measure_point(args: argparse.Namespace, connections: int, size: int, message
     while stored_count(args.count) - stored_before < result["delivered"] and time.monotonic() < deadline:
         time.sleep(0.02)
     delivered_at = time.perf_counter()
+    delivery_cpu = proctree.tree_cpu_seconds(args.roots) - cpu_before
+    load_at_end = os.getloadavg()[0]
+    index_seconds = wait_for_index(args.index_db, args.drain_timeout)
     cpu = proctree.tree_cpu_seconds(args.roots) - cpu_before
     stored = stored_count(args.count) - stored_before
     syncs_after = settle_strace(strace_log)
     syncs = {k: syncs_after[k] - syncs_before[k] for k in syncs_after}
     elapsed = delivered_at - started
     result.update({
-        "label": args.label, "stored": stored, "loadavg_1m": round(os.getloadavg()[0], 2),
+        "label": args.label, "server": args.server, "round": args.round, "stored": stored,
+        "loadavg_1m": round(load_at_end, 2), "loadavg_1m_start": round(load_at_start, 2),
         "delivered_per_second": round(min(stored, result["delivered"]) / elapsed, 1),
         "seconds_to_mailbox": round(elapsed, 3),
         "server_cpu_s": round(cpu, 3),
+        # everything the point cost the server, the background work it caused (indexing) included
         "server_cpu_ms_per_message": round(cpu * 1000 / max(1, stored), 2),
-        "server_cpu_utilisation": round(cpu / elapsed, 2),
+        "delivery_cpu_ms_per_message": round(delivery_cpu * 1000 / max(1, stored), 2),
+        "index_catch_up_seconds": round(index_seconds, 2),
+        "server_cpu_utilisation": round(delivery_cpu / elapsed, 2),
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - elapsed)),
     })
     if strace_log is not None:
         total = sum(syncs.values())
         result.update({"fsync_calls": syncs, "fsyncs_per_message": round(total / max(1, stored), 3)})
-        if syncs["syncfs"]:  # Pillarbox: one syncfs per group-commit batch
-            result["batches"] = syncs["syncfs"]
-            result["messages_per_batch"] = round(stored / syncs["syncfs"], 2)
-            result["fsyncs_per_batch"] = round(total / syncs["syncfs"], 2)
     return result
+
+
+def points(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """(size, connections) of every point, in order."""
+    if args.points:
+        return [(int(size), int(conns)) for size, _, conns in (p.partition("x") for p in args.points.split(","))]
+    return [(int(size), int(conns)) for size in args.sizes.split(",") for conns in args.connections.split(",")]
 
 
 def main() -> int:
@@ -139,26 +171,30 @@ def main() -> int:
     parser.add_argument("--recipient", required=True)
     parser.add_argument("--roots", type=int, nargs="+", required=True, help="pids whose process trees are the server")
     parser.add_argument("--count", required=True, help="sqlite:DB or maildir:DIR")
+    parser.add_argument("--server", default="", help="which server this is, recorded in every point")
+    parser.add_argument("--round", type=int, default=0, help="which round this is, recorded in every point")
+    parser.add_argument("--points", help="SIZExCONNECTIONS,... (instead of every --sizes x --connections)")
+    parser.add_argument("--per-connection", type=int, default=0, help="messages per connection (0: no limit)")
+    parser.add_argument("--index-db", help="Pillarbox's database: a point ends when its indexer has caught up")
     parser.add_argument("--connections", default="1,10,50")
     parser.add_argument("--sizes", default="4096,102400")
     parser.add_argument("--messages", default="4096=2000,102400=500", help="messages per point, by size")
     parser.add_argument("--tool", choices=("smtp_load", "smtp-source"), default="smtp_load")
     parser.add_argument("--bdat", action="store_true")
     parser.add_argument("--strace-log", help="strace -o file(s) of the server, comma-separated")
-    parser.add_argument("--time-limit", type=float, default=240.0)
+    parser.add_argument("--time-limit", type=float, default=900.0)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--json-out", help="append one JSON line per point to this file")
     args = parser.parse_args()
     per_size = dict(item.split("=") for item in args.messages.split(","))
-    for size in (int(s) for s in args.sizes.split(",")):
-        for connections in (int(c) for c in args.connections.split(",")):
-            messages = int(per_size.get(str(size), 1000))
-            point = measure_point(args, connections, size, messages)
-            line = json.dumps(point)
-            print(line, flush=True)
-            if args.json_out:
-                with open(args.json_out, "a") as f:
-                    f.write(line + "\n")
+    for size, connections in points(args):
+        messages = int(per_size.get(str(size), 1000))
+        point = measure_point(args, connections, size, messages)
+        line = json.dumps(point)
+        print(line, flush=True)
+        if args.json_out:
+            with open(args.json_out, "a") as f:
+                f.write(line + "\n")
     return 0
 
 

@@ -57,6 +57,7 @@ max_connections = 19000
 max_connections_per_ip = 19000
 EOF
         [ -z "${PB_CONF_EXTRA:-}" ] || printf '\n[auth]\n%s\n' "$PB_CONF_EXTRA" >>"$PB_CONF"
+        "$PY" "$HERE/init_store.py" "$BASE/pillarbox/data"  # admin commands need a store
         pb domain add bench.test
         for n in $(seq 1 10); do
             echo bench-password | pb user add "small$n@bench.test" --password-stdin >/dev/null

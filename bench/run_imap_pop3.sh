@@ -5,7 +5,8 @@
 #   2. Pillarbox: data dir under BASE; users bench1..10 (2,000 msgs), small1..10 (20 msgs) @bench.test,
 #      load1..50@example.com (200 x 20 KB, bench/pop3_load.py populate)
 #   3. Dovecot: the same users and messages (bench/peers/dovecot_imap_pop3.sh setup)
-#   4. IMAP load (bench/imap_load.py): warm-up, then 10 and 50 clients, on each server
+#   4. IMAP load (bench/imap_load.py): ROUNDS rounds; in each, for 10 then 50 clients, Pillarbox then
+#      Dovecot, each started fresh, warmed up (10 sessions), measured (server CPU, load average), stopped
 #   5. POP3 load (bench/pop3_load.py): warm-up, then 50 clients implicit TLS and STLS, on each server
 #   6. idle memory (bench/imap_idle_memory.py): N sessions in IDLE on each server, small and 2,000-msg INBOX
 #
@@ -14,23 +15,28 @@
 #   DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-imapd dovecot-pop3d
 #
 #   bench/run_imap_pop3.sh [all|setup|imap|pop3|idle]     BASE=/tmp/imap-pop3-bench KEEP=1 to reuse/keep
-#   IMAP_CLIENTS="10 50" IMAP_DURATION=60 IDLE_SESSIONS=10000 PB_BIG_IDLE=2000 DC_BIG_IDLE=10000
-#   PB_WORKERS=2 (Pillarbox's `workers`, default 1)
+#   IMAP_CLIENTS="10 50" IMAP_DURATION=60 ROUNDS=3 IDLE_SESSIONS=10000 PB_BIG_IDLE=2000 DC_BIG_IDLE=10000
+#   PB_WORKERS=2 (Pillarbox's `workers`; default: unset, the configuration's default, one per CPU)
+#   LOGIN_MODE=performance (Dovecot's login processes; default: Debian's, one per connection)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-PY=${PY:-/work/venv/bin/python}
-PILLARBOX=${PILLARBOX:-/work/venv/bin/pillarbox}
+REPO=$(cd "$HERE/.." && pwd)
+PY=${PY:-$REPO/.venv/bin/python}
+PILLARBOX=${PILLARBOX:-$REPO/.venv/bin/pillarbox}
 BASE=${BASE:-/tmp/imap-pop3-bench}
 OUT=${OUT:-$BASE/results.jsonl}
 IMAP_CLIENTS=${IMAP_CLIENTS:-10 50}
 IMAP_DURATION=${IMAP_DURATION:-60}
-IMAP_SESSIONS=${IMAP_SESSIONS:-2000}
+IMAP_SESSIONS=${IMAP_SESSIONS:-100000}
+ROUNDS=${ROUNDS:-3}
+CORPUS_MESSAGES=${CORPUS_MESSAGES:-2000}  # messages in each bench user's INBOX
+export POP3_USERS=${POP3_USERS:-50}       # 0 leaves the POP3 maildrops out (IMAP only)
 IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 PB_BIG_IDLE=${PB_BIG_IDLE:-2000}     # Pillarbox with the 2,000-message INBOX (memory grows with it)
 DC_BIG_IDLE=${DC_BIG_IDLE:-10000}
 PB_CONF=$BASE/pillarbox/pillarbox.toml
-PB_WORKERS=${PB_WORKERS:-1}
+PB_WORKERS=${PB_WORKERS:-}
 PB_PORT_IMAPS=11993 PB_PORT_POP3=11110 PB_PORT_POP3S=11995
 DC_PORT_IMAPS=10993 DC_PORT_POP3=10110 DC_PORT_POP3S=10995
 export PILLARBOX_CHEAP_HASHES=1
@@ -46,7 +52,7 @@ cpu() { "$PY" "$HERE/proctree.py" "$1"; }
 
 setup() {
     mkdir -p "$BASE/pillarbox"
-    [ -d "$BASE/corpus" ] || "$PY" "$HERE/imap_load.py" corpus "$BASE/corpus" --messages 2000 --seed 1
+    [ -d "$BASE/corpus" ] || "$PY" "$HERE/imap_load.py" corpus "$BASE/corpus" --messages "$CORPUS_MESSAGES" --seed 1
     [ -d "$BASE/small" ] || "$PY" "$HERE/imap_load.py" corpus "$BASE/small" --messages 20 --seed 1
     if [ ! -d "$BASE/pillarbox/data" ]; then
         cat >"$PB_CONF" <<EOF
@@ -62,6 +68,7 @@ pop3s = ["127.0.0.1:$PB_PORT_POP3S"]
 max_connections = 19000
 max_connections_per_ip = 19000
 EOF
+        "$PY" "$HERE/init_store.py" "$BASE/pillarbox/data"  # admin commands need a store
         pb domain add bench.test
         for n in $(seq 1 10); do
             echo bench-password | pb user add "bench$n@bench.test" --password-stdin >/dev/null
@@ -69,7 +76,9 @@ EOF
             pb import "bench$n@bench.test" "$BASE/corpus"
             pb import "small$n@bench.test" "$BASE/small"
         done
-        "$PY" "$HERE/pop3_load.py" populate "$BASE/pillarbox/data" --clients 50 --messages 200 --size 20000
+        if [ "$POP3_USERS" -gt 0 ]; then
+            "$PY" "$HERE/pop3_load.py" populate "$BASE/pillarbox/data" --clients "$POP3_USERS" --messages 200 --size 20000
+        fi
     fi
     [ -d "$BASE/dovecot" ] || dc setup
 }
@@ -103,19 +112,23 @@ measured() {  # $1 label, rest: command; records the server tree's CPU seconds a
     echo "{\"label\": \"$label\", \"server_cpu_s\": $used}" >>"$OUT"
 }
 
-imap() {
-    for name in pillarbox dovecot; do
-        server "$name"
-        note "IMAP warm-up $name"
-        "$PY" "$HERE/imap_load.py" run --port "$PORT_IMAPS" --cafile "$CAFILE" --clients 10 --sessions 10 \
-            --label "$name-warmup" | tail -1
+imap_point() {  # $1 server, $2 clients, $3 round: a fresh server, a warm-up, the measured run
+    server "$1"
+    "$PY" "$HERE/imap_load.py" run --port "$PORT_IMAPS" --cafile "$CAFILE" --clients 10 --sessions 10 \
+        --label "$1-warmup" >/dev/null
+    note "IMAP $1, $2 clients, round $3"
+    "$PY" "$HERE/imap_load.py" run --port "$PORT_IMAPS" --cafile "$CAFILE" --clients "$2" \
+        --sessions "$IMAP_SESSIONS" --duration "$IMAP_DURATION" --server-pid "$PID" \
+        --label "imap-$1-$2" --server "$1" --round "$3" --json-out "$OUT"
+    stop_server "$1"
+}
+
+imap() {  # the servers take turns, point by point, so both see the same machine
+    for round in $(seq 1 "$ROUNDS"); do
         for clients in $IMAP_CLIENTS; do
-            note "IMAP $name, $clients clients"
-            measured "imap-$name-$clients" "$PY" "$HERE/imap_load.py" run --port "$PORT_IMAPS" --cafile "$CAFILE" \
-                --clients "$clients" --sessions "$IMAP_SESSIONS" --duration "$IMAP_DURATION" \
-                --label "imap-$name-$clients" --json-out "$OUT"
+            imap_point pillarbox "$clients" "$round"
+            imap_point dovecot "$clients" "$round"
         done
-        stop_server "$name"
     done
 }
 

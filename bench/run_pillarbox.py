@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
-"""Benchmark Pillarbox's SMTP in: a fresh server on loopback, one domain, one user, the load matrix.
+"""Benchmark Pillarbox's SMTP in: a fresh server on loopback, one domain, one user, the load points.
 
-Two passes over the matrix (1/10/50 connections x 4 KB/100 KB), each on a fresh data directory:
+The server runs with the default configuration (``workers`` unset: one process per CPU) unless
+--workers is given. Passes, each on a fresh data directory:
 
-1. clean: messages/s, latency, server CPU per message (from /proc, all threads);
+1. clean: messages/s, latency, server CPU per message (from /proc, all processes and threads), the
+   search indexing that delivery leaves for later included (each point ends when the indexer has
+   caught up: ``bench/matrix.py --index-db``), the load average at the start and end of each point;
 2. strace: the same load with the server under ``strace -f --seccomp-bpf -e trace=fsync,fdatasync,syncfs``
-   (only those calls stop the process), to count fsync-family calls per message and per batch
-   (the group-commit writer issues exactly one syncfs per batch, so syncfs calls = batches).
+   (only those calls stop the process), to count fsync-family calls per message.
 
-At the end of each pass the run waits for the background indexer to put everything delivered into
-the full-text index (delivery leaves that for when mail pauses) and records how long that took and
-the server's CPU per message meanwhile (``index_*`` in every point of the pass). Then the stored
-messages are counted once more through ``pillarbox message list --json`` and compared with the 250
-replies. Run with the venv's Python:
+After the pass, the stored messages are counted through ``pillarbox message list --json`` and compared
+with the 250 replies. Run with the venv's Python:
 
-    /work/venv/bin/python bench/run_pillarbox.py [--port 2525] [--passes clean,strace] [--out results.jsonl]
+    .venv/bin/python bench/run_pillarbox.py --points 4096x1,4096x10,4096x50,102400x10 --per-connection 1 \
+        --messages 4096=20000,102400=20000 --round 1 --out results.jsonl
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import proctree  # noqa: E402
 
 DOMAIN, USER = "bench.test", "bench@bench.test"
 
@@ -46,16 +44,19 @@ def env() -> dict[str, str]:
     return {**os.environ, "PILLARBOX_CHEAP_HASHES": "1"}
 
 
-def prepare(workdir: Path, port: int, workers: int) -> Path:
+def prepare(workdir: Path, port: int, workers: int | None) -> Path:
+    """The configuration: what the benchmark needs (a port, a data_dir, room for 50 connections from
+    one IP: the default allows 20) and nothing else."""
     config = workdir / "pillarbox.toml"
     config.write_text(
         'hostname = "mx.bench.test"\n'
         f'data_dir = "{workdir / "data"}"\n'
-        f"workers = {workers}\n\n"
-        f'[listen]\nsmtp = ["127.0.0.1:{port}"]\n\n'
+        + (f"workers = {workers}\n" if workers is not None else "")
+        + f'\n[listen]\nsmtp = ["127.0.0.1:{port}"]\n\n'
         "[limits]\nmax_connections_per_ip = 200\n"
     )
     run = [*pillarbox_cmd(), "--config", str(config)]
+    subprocess.run([sys.executable, str(HERE / "init_store.py"), str(workdir / "data")], check=True, env=env())
     subprocess.run([*run, "domain", "add", DOMAIN], check=True, env=env(), capture_output=True)
     subprocess.run([*run, "user", "add", USER, "--password-stdin"], input=b"bench-password\n",
                    check=True, env=env(), capture_output=True)
@@ -63,7 +64,8 @@ def prepare(workdir: Path, port: int, workers: int) -> Path:
 
 
 def start(config: Path, log: Path, strace_log: Path | None, workers: int) -> subprocess.Popen:
-    """Start the server and wait until every process accepts (the first point would else run on fewer)."""
+    """Start the server and wait until every process accepts (the first point would else run on fewer);
+    ``workers``: how many processes that is."""
     command = [*pillarbox_cmd(), "--config", str(config), "serve"]
     if strace_log is not None:
         command = ["strace", "-f", "--seccomp-bpf", "-qq", "-o", str(strace_log),
@@ -103,50 +105,36 @@ def listed(config: Path) -> int:
     return len(json.loads(out))
 
 
-def index_catch_up(db: Path, pid: int) -> dict[str, float]:
-    """Delivery leaves full-text indexing to the background indexer, which starts once mail pauses:
-    wait until it has indexed everything the pass delivered; its time and the server's CPU meanwhile."""
-    cpu_before, started = proctree.tree_cpu_seconds([pid]), time.monotonic()
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-        waiting = conn.execute("SELECT count(*) FROM unindexed").fetchone()[0]
-        indexed = waiting
-        while waiting and time.monotonic() - started < 600:
-            time.sleep(0.2)
-            waiting = conn.execute("SELECT count(*) FROM unindexed").fetchone()[0]
-    seconds, cpu = time.monotonic() - started, proctree.tree_cpu_seconds([pid]) - cpu_before
-    return {"index_backlog": indexed, "index_catch_up_seconds": round(seconds, 2),
-            "index_cpu_ms_per_message": round(cpu * 1000 / max(1, indexed), 2)}
-
-
 def one_pass(name: str, args: argparse.Namespace, root: Path) -> list[dict]:
     workdir = root / name
     workdir.mkdir()
     config = prepare(workdir, args.port, args.workers)
     strace_log = workdir / "strace.log" if name == "strace" else None
-    process = start(config, workdir / "server.log", strace_log, args.workers)
+    processes = args.workers or (min(len(os.sched_getaffinity(0)), 8))  # workers.worker_count's default
+    process = start(config, workdir / "server.log", strace_log, processes)
     out = workdir / "points.jsonl"
     try:
+        db = workdir / "data" / "pillarbox.sqlite3"
         command = [sys.executable, str(HERE / "matrix.py"), "--label", f"pillarbox-{name}",
+                   "--server", "pillarbox", "--round", str(args.round),
                    "--port", str(args.port), "--recipient", USER,
                    "--roots", str(server_pid(process, strace_log is not None)),
-                   "--count", f"sqlite:{workdir / 'data' / 'pillarbox.sqlite3'}",
+                   "--count", f"sqlite:{db}", "--index-db", str(db), "--per-connection", str(args.per_connection),
                    "--connections", args.connections, "--sizes", args.sizes, "--messages", args.messages,
                    "--json-out", str(out)]
+        if args.points:
+            command += ["--points", args.points]
         if strace_log is not None:
             command += ["--strace-log", str(strace_log)]
         if args.bdat:
             command.append("--bdat")
-        subprocess.run(command, check=True, timeout=3600)
+        subprocess.run(command, check=True, timeout=4 * 3600)
         points = [json.loads(line) for line in out.read_text().splitlines()]
-        catch_up = index_catch_up(workdir / "data" / "pillarbox.sqlite3", server_pid(process, strace_log is not None))
-        print(f"# {name}: search index caught up {catch_up['index_catch_up_seconds']} s after the last point, "
-              f"{catch_up['index_cpu_ms_per_message']} ms CPU per message", flush=True)
         in_list, acked = listed(config), sum(p["delivered"] for p in points)
         print(f"# {name}: {acked} messages acknowledged with 250, {in_list} listed by "
               f"`pillarbox message list --json`", flush=True)
         for p in points:
-            p["listed_total"], p["acked_total"] = in_list, acked
-            p.update(catch_up)
+            p["listed_total"], p["acked_total"], p["workers"] = in_list, acked, processes
     finally:
         # under strace, SIGTERM must reach the server itself: strace would only detach
         os.kill(server_pid(process, strace_log is not None), signal.SIGTERM)
@@ -163,8 +151,11 @@ def one_pass(name: str, args: argparse.Namespace, root: Path) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=2525)
-    parser.add_argument("--workers", type=int, default=2, help="server processes (the config's workers)")
+    parser.add_argument("--workers", type=int, help="server processes (the config's workers; default: its default)")
     parser.add_argument("--passes", default="clean,strace")
+    parser.add_argument("--points", help="SIZExCONNECTIONS,... (instead of every --sizes x --connections)")
+    parser.add_argument("--per-connection", type=int, default=0, help="messages per connection (0: no limit)")
+    parser.add_argument("--round", type=int, default=0, help="recorded in every point")
     parser.add_argument("--connections", default="1,10,50")
     parser.add_argument("--sizes", default="4096,102400")
     parser.add_argument("--messages", default="4096=2000,102400=500")

@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""SMTP load generator: N connections, M messages in total, each connection reused for many messages.
+"""SMTP load generator: N concurrent clients, M messages in total, K messages per connection.
 
 Standard library only (raw asyncio streams), so it runs with any Python 3.11+ and costs the machine
-little CPU next to the server it measures. Each connection sends EHLO once, then loops:
+little CPU next to the server it measures. Each of the N clients opens a connection, reads the
+banner, sends EHLO, then loops:
 
     MAIL FROM / RCPT TO / DATA   pipelined in one write (RFC 2920), three replies read
     message body + CRLF.CRLF     one write, final reply read        (or --bdat: all in one write)
 
-as Postfix's smtp-source does. A message counts as delivered only when the final reply is 250
-(principle 7: that reply means "on disk"). Latency is measured from the MAIL write to the final
-reply. The run is bounded by --messages and by --time-limit, whichever comes first.
+and after --per-connection messages (0: no limit, as Postfix's smtp-source does) sends QUIT, closes
+and connects again. ``--per-connection 1`` is how most MTAs deliver to an MX: one message, one
+connection, so banner, EHLO, the session's policy set-up and QUIT are paid by every message.
+
+A message counts as delivered only when the final reply is 250 (principle 7: that reply means "on
+disk"). Latency is measured from the MAIL write to the final reply; with a per-connection limit,
+``connection_ms`` is also measured, from connect() to the EHLO reply. The run is bounded by
+--messages and by --time-limit, whichever comes first.
 
     python bench/smtp_load.py --port 2525 --connections 10 --messages 2000 --size 4096 \
-        --recipient bench@bench.test --sender load@client.test [--json]
+        --per-connection 1 --recipient bench@bench.test --sender load@client.test [--json]
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ class Stats:
     delivered: int = 0  # final 250
     refused: int = 0  # any other final reply, or a refused MAIL/RCPT/DATA
     connection_errors: int = 0
+    connections: int = 0  # opened and greeted with EHLO
     latencies: list[float] = field(default_factory=list)
+    connect_latencies: list[float] = field(default_factory=list)
     replies: dict[str, int] = field(default_factory=dict)
 
 
@@ -111,17 +119,37 @@ async def transaction(
         await read_reply(reader, args.reply_timeout)
 
 
-async def connection(number: int, args: argparse.Namespace, budget: Budget, stats: Stats) -> None:
-    template = make_body(args.size, args.sender, args.recipient, "{serial}")
-    envelope = f"MAIL FROM:<{args.sender}>\r\nRCPT TO:<{args.recipient}>\r\n".encode()
-    head, _, tail = template.partition(b"{serial}")
-    head2, _, tail2 = tail.partition(b"{serial}")
+class Templates:
+    """The bytes every message of a client shares; only the serial changes."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        template = make_body(args.size, args.sender, args.recipient, "{serial}")
+        self.envelope = f"MAIL FROM:<{args.sender}>\r\nRCPT TO:<{args.recipient}>\r\n".encode()
+        self.head, _, tail = template.partition(b"{serial}")
+        self.middle, _, self.tail = tail.partition(b"{serial}")
+
+    def body(self, serial: bytes) -> bytes:
+        return self.head + serial + self.middle + serial + self.tail
+
+
+async def client(number: int, args: argparse.Namespace, budget: Budget, stats: Stats) -> None:
+    """One concurrent client: connections one after the other until the budget is spent."""
+    templates = Templates(args)
+    while budget.left > 0 and time.monotonic() < budget.deadline:
+        if not await connection(number, args, budget, stats, templates):
+            return
+
+
+async def connection(number: int, args: argparse.Namespace, budget: Budget, stats: Stats,
+                     templates: Templates) -> bool:
+    """One connection: banner, EHLO, up to --per-connection messages, QUIT. False when it failed."""
+    started = time.perf_counter()
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(args.host, args.port, limit=1 << 16), args.reply_timeout)
     except (OSError, TimeoutError):
         stats.connection_errors += 1
-        return
+        return False
     try:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if await read_reply(reader, args.reply_timeout) != "220":
@@ -129,13 +157,19 @@ async def connection(number: int, args: argparse.Namespace, budget: Budget, stat
         writer.write(f"EHLO load{number}.client.invalid\r\n".encode())
         if await read_reply(reader, args.reply_timeout) != "250":
             raise ConnectionError("EHLO refused")
-        while (left := budget.take()) is not None:
+        stats.connections += 1
+        stats.connect_latencies.append(time.perf_counter() - started)
+        sent = 0
+        while (not args.per_connection or sent < args.per_connection) and (left := budget.take()) is not None:
             serial = f"{os.getpid()}.{number}.{left}".encode()
-            await transaction(reader, writer, args, envelope, head + serial + head2 + serial + tail2, stats)
+            await transaction(reader, writer, args, templates.envelope, templates.body(serial), stats)
+            sent += 1
         writer.write(b"QUIT\r\n")
         await read_reply(reader, args.reply_timeout)
+        return True
     except (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError):
         stats.connection_errors += 1
+        return False
     finally:
         writer.close()
         try:
@@ -156,12 +190,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     budget = Budget(args.messages, time.monotonic() + args.time_limit)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    await asyncio.gather(*(connection(n, args, budget, stats) for n in range(args.connections)))
+    await asyncio.gather(*(client(n, args, budget, stats) for n in range(args.connections)))
     elapsed = time.perf_counter() - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return {
         "connections": args.connections, "size": args.size, "requested": args.messages,
+        "per_connection": args.per_connection, "connections_opened": stats.connections,
+        "connection_ms_p50": round(percentile(stats.connect_latencies, 0.50) * 1000, 2),
         "sent": stats.sent, "delivered": stats.delivered, "refused": stats.refused,
         "connection_errors": stats.connection_errors, "replies": stats.replies,
         "seconds": round(elapsed, 3), "messages_per_second": round(stats.delivered / elapsed, 1),
@@ -181,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", "-s", type=int, default=4096, help="approximate message size in octets")
     parser.add_argument("--sender", default="load@client.invalid")
     parser.add_argument("--recipient", required=True)
+    parser.add_argument("--per-connection", type=int, default=0,
+                        help="messages per connection, then QUIT and connect again (0: no limit)")
     parser.add_argument("--bdat", action="store_true", help="send BDAT LAST (CHUNKING) instead of DATA")
     parser.add_argument("--time-limit", type=float, default=300.0, help="stop starting messages after this (s)")
     parser.add_argument("--reply-timeout", type=float, default=60.0, help="give up on a silent server (s)")

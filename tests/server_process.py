@@ -24,16 +24,26 @@ _LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
 _READY = re.compile(r'msg="?ready"?')
 
 
+NO_PREGREET_WAIT = "pregreet_delay = 0"
+"""The test servers' ``[antispam]`` table unless a test gives its own: the pregreet test (waiting 1 s
+for a client that talks before the greeting) would slow every SMTP wire test on port 25 by that second.
+tests/antispam tests it with a delay of its own."""
+
+
 def write_config(
-    directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", store_url: str | None = None, **top: str
+    directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", workers: int = 1,
+    antispam: str = NO_PREGREET_WAIT, store_url: str | None = None, **top: str,
 ) -> Path:
     """A config on loopback ports with ``data_dir = "data"`` beside it. The store is the test run's
-    (``tests/stores``) unless ``store_url`` names one; it exists already (admin commands need one)."""
+    (``tests/stores``) unless ``store_url`` names one; it exists already (admin commands need one).
+    ``workers`` 1 unless a test is about several processes: the default, one per CPU, would start a
+    process per CPU for every test server and double the suite's processes."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
     store = f'\n[store]\nurl = "{store_url}"\n' if store_url else store_section(directory / "data")
-    path.write_text(f'{head}\ndata_dir = "data"\n\n[listen]\n{listen}\n{extra}\n{store}')
+    path.write_text(f'{head}\ndata_dir = "data"\nworkers = {workers}\n\n[listen]\n{listen}\n{extra}\n'
+                    f'\n[antispam]\n{antispam}\n{store}')
     if not store_url:
         init_store(directory / "data")
     return path
@@ -99,6 +109,7 @@ class ServerProcess:
         but for tests that play two processes with a port each (PILLARBOX_TESTS_SHARE_DATA_DIR).
         ``cheap_hashes`` False: the hash parameters of the configuration, not the cheapest.
         ``serve_args``: options of ``serve`` (``--node NAME``)."""
+        assert re.search(r"^workers = ", config.read_text(), re.M), "a test server sets workers (write_config does)"
         self.config = config
         self.lines: list[str] = []
         self.addresses: dict[str, tuple[str, int]] = {}

@@ -17,10 +17,13 @@
 # side uses PILLARBOX_CHEAP_HASHES=1 for the same reason). PASSWORD_SCHEME=ARGON2ID (or any scheme
 # `doveadm pw` knows) stores hashes made by `doveadm pw -s SCHEME` instead.
 #
-# Dovecot runs its login processes in "high-performance mode" (service_count = 0, one imap-login per
-# CPU, each serving many clients: what Dovecot's docs recommend for busy servers) unless
-# LOGIN_MODE=security (Debian's default: one login process per connection). Limits are raised so that
-# 10,000 concurrent IMAP sessions fit (process_limit, client_limit, mail_max_userip_connections).
+# Configuration: Debian's defaults plus only what the comparison needs: an instance of its own (base_dir,
+# state_dir, log), loopback listeners on their own ports, the certificate, passwd-file users, Maildir
+# under BASE, and limits raised so that 10,000 concurrent IMAP sessions fit (process_limit,
+# client_limit, mail_max_userip_connections). Login processes run in Dovecot's default "high-security
+# mode" (service_count = 1: one imap-login process per connection) unless LOGIN_MODE=performance
+# (service_count = 0, one imap-login per CPU serving many clients: what Dovecot's docs suggest for
+# busy servers; the setting of this repository's earlier IMAP figures).
 #
 #   BASE=/tmp/dc CORPUS=/tmp/corpus bench/peers/dovecot_imap_pop3.sh setup    # config, cert, users, mail
 #   BASE=/tmp/dc bench/peers/dovecot_imap_pop3.sh start                        # daemon; prints master pid
@@ -37,7 +40,7 @@ SMALL_USERS=${SMALL_USERS:-10}
 POP3_USERS=${POP3_USERS:-50}
 POP3_MESSAGES=${POP3_MESSAGES:-200}
 POP3_SIZE=${POP3_SIZE:-20000}
-LOGIN_MODE=${LOGIN_MODE:-performance}
+LOGIN_MODE=${LOGIN_MODE:-security}
 PASSWORD_SCHEME=${PASSWORD_SCHEME:-PLAIN}
 IMAP_PORT=${IMAP_PORT:-10143} IMAPS_PORT=${IMAPS_PORT:-10993}
 POP3_PORT=${POP3_PORT:-10110} POP3S_PORT=${POP3S_PORT:-10995}

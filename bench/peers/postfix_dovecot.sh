@@ -9,6 +9,13 @@
 #                                               then smtp_load.py again under strace), tear down
 #   OUT=results.jsonl KEEP=1 BASE=/tmp/peer ... same, appending points to OUT, keeping BASE
 #   CONNECTIONS=1,10,50 SIZES=4096,102400 MESSAGES=4096=2000,102400=500 PASSES=clean,smtp-source,strace
+#   POINTS=4096x1,4096x10 (instead of SIZES x CONNECTIONS)  PER_CONNECTION=1 (messages per connection)  ROUND=1
+#
+# Configuration: Debian's package defaults (master.cf as shipped, main.cf's defaults) plus only what the
+# comparison needs: an instance of its own (queue_directory, data_directory, chroot off since the
+# queue is not a prepared jail, maillog_file), loopback only, the virtual domain and its one user
+# delivered over LMTP to Dovecot (which stores Maildir with its defaults: mail_fsync = optimized), TLS
+# off on both sides (the load tool speaks plain SMTP), and nothing else: no milters, no content filter.
 #
 # Needs root (Postfix's master and Dovecot drop privileges themselves) and, once:
 #   DEBIAN_FRONTEND=noninteractive apt-get install -y postfix dovecot-core dovecot-lmtpd strace
@@ -24,6 +31,9 @@ CONNECTIONS=${CONNECTIONS:-1,10,50}
 SIZES=${SIZES:-4096,102400}
 MESSAGES=${MESSAGES:-4096=2000,102400=500}
 PASSES=${PASSES:-clean,smtp-source,strace}
+POINTS=${POINTS:-}
+PER_CONNECTION=${PER_CONNECTION:-0}
+ROUND=${ROUND:-0}
 BASE=${BASE:-$(mktemp -d /tmp/peer-postfix-dovecot.XXXXXX)}
 mkdir -p "$BASE"
 MASTER_PID= DOVECOT_PID=
@@ -133,7 +143,9 @@ matrix() {  # $1: label, $2: tool, $3: optional strace log
     local extra=()
     [ -n "${3:-}" ] && extra=(--strace-log "$3.postfix,$3.dovecot")
     [ -n "${OUT:-}" ] && extra+=(--json-out "$OUT")
+    [ -n "$POINTS" ] && extra+=(--points "$POINTS")
     "$PYTHON" "$HERE/matrix.py" --label "$1" --tool "$2" --port "$PORT" --recipient "$RCPT" \
+        --server postfix-dovecot --round "$ROUND" --per-connection "$PER_CONNECTION" \
         --roots "$MASTER_PID" "$DOVECOT_PID" --count "maildir:$BASE/mail/$DOMAIN/bench" \
         --connections "$CONNECTIONS" --sizes "$SIZES" --messages "$MESSAGES" "${extra[@]}"
 }

@@ -22,6 +22,12 @@ from pillarbox.acme.files import CertFiles
 from pillarbox.acme.manager import Wanted
 from pillarbox.acme.service import ACME, CertificateSource, build_acme, current_certificate
 from pillarbox.acme.status import status as acme_status
+from pillarbox.antispam.filter import ContentFilter
+from pillarbox.antispam.greylist import Greylist
+from pillarbox.antispam.learning import LearningJob
+from pillarbox.antispam.rspamd import RspamdClient
+from pillarbox.antispam.screening import ConnectionScreen
+from pillarbox.antispam.sending import SendingLimits
 from pillarbox.auth.authenticator import Authenticator
 from pillarbox.auth.directory import Directory
 from pillarbox.auth.login_cache import LoginCache
@@ -29,7 +35,7 @@ from pillarbox.auth.passwords import PasswordHashing, hash_parameters
 from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
 from pillarbox.background import BackgroundTask, LeaderOnly
 from pillarbox.clientsetup import configured_ports
-from pillarbox.config import Config, Endpoint, LimitsConfig, ListenConfig
+from pillarbox.config import AntispamConfig, Config, Endpoint, LimitsConfig, ListenConfig
 from pillarbox.delivery.filtering import SieveFilter, settings_from_config
 from pillarbox.dns.resolver import DNSResolver
 from pillarbox.errors import ConfigError
@@ -257,8 +263,24 @@ def _smtp_services(services: Services) -> SMTPServices:
                                senders=SenderRules(services.directory, config.senders),
                                sieve=SieveFilter(services.store, settings_from_config(config.sieve)),
                                directory=services.directory,
+                               spam=content_filter(config.antispam, services.store),
+                               sending=SendingLimits(services.store, config.antispam),
                                reports=_report_intake(services))
-    return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool)
+    antispam = config.antispam
+    return SMTPServices(settings, services.directory, services.authenticator, acceptor, services.tls, services.spool,
+                        screen=ConnectionScreen(antispam, services.resolver),
+                        greylist=Greylist(services.store, antispam) if antispam.greylist else None)
+
+
+def rspamd_client(settings: AntispamConfig) -> RspamdClient | None:
+    if not settings.rspamd and not settings.rspamd_controller:
+        return None
+    return RspamdClient(settings.rspamd, settings.rspamd_controller, settings.rspamd_password,
+                        settings.rspamd_timeout)
+
+
+def content_filter(settings: AntispamConfig, store: Backend) -> ContentFilter:
+    return ContentFilter(store, settings, rspamd_client(settings) if settings.rspamd else None)
 
 
 def _report_intake(services: Services) -> ReportIntake | None:
@@ -366,6 +388,10 @@ def background_tasks(services: Services) -> list[BackgroundTask]:
     lead = store.leadership().hold  # jobs one node of a cluster runs
     tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending),
                                    LeaderOnly(QueueSampler(store), "queue-sampler", lead)]
+    antispam = config.antispam
+    tasks.append(LeaderOnly(LearningJob(store, antispam, rspamd_client(antispam),
+                                         Greylist(store, antispam) if antispam.greylist else None),
+                             "antispam-learning", lead))
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
         tasks.append(DMARCReportTask(reporter, claim=store.claim_daily_job))

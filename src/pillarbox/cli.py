@@ -36,6 +36,7 @@ from pillarbox.admin import (
     tls_seen,
     tokens,
 )
+from pillarbox.admin import antispam as antispam_admin
 from pillarbox.admin import domains_users as du
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
@@ -145,6 +146,7 @@ def build_parser() -> Parser:
     acme_commands.register(commands)  # acme status, acme renew
     quickstart.register(commands)
     tokens.register(commands)  # token
+    antispam_admin.register(commands)  # antispam allow|block|unlist|list|limits|hold|release
     tls_seen.register(commands)  # tls list, tls forget
     imp = commands.add_parser("import", help="import an mbox file or a Maildir into a mailbox")
     imp.add_argument("address", metavar="ADDRESS")

@@ -37,6 +37,7 @@ ENV_VAR = "PILLARBOX_CONFIG"
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 50 * MiB
 DEFAULT_MIN_FREE_SPACE = 256 * MiB
+DEFAULT_FLAG_FLUSH_DELAY = 1.0  # seconds (store/sqlite/deferred.py)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("kv", "json")
 
@@ -184,6 +185,12 @@ def _integer(minimum: int) -> Convert:
 def _positive_number(value: Any, base: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
         raise _expected("a positive number", value)
+    return float(value)
+
+
+def _seconds_or_zero(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
+        raise _expected("a number of seconds from 0 to 60", value)
     return float(value)
 
 
@@ -641,6 +648,9 @@ class StoreConfig:
     min_free_space: int = _setting(DEFAULT_MIN_FREE_SPACE, _size_or_zero)
     """SQLite: new mail is refused when it would leave less free in ``data_dir`` (``store/reserve.py``);
     PostgreSQL watches its own disk (a full one refuses writes, which become StorageFull)."""
+    flag_flush_delay: float = _setting(DEFAULT_FLAG_FLUSH_DELAY, _seconds_or_zero)
+    """SQLite: flag changes (and \\Recent marks, search-index rows) become durable with the next flush, at the
+    latest this many seconds later; 0: each is flushed before its reply. PostgreSQL commits each before its reply."""
 
 
 _FROM_RULES = ("owned", "any")
@@ -690,6 +700,140 @@ class WebConfig:
     """Seconds without a request after which a web session ends."""
     dns_status_ttl: int = field(default=3600, metadata={"minimum": 60})
     """Seconds the dashboard shows a domain's DNS check before checking again (in the background)."""
+
+
+_DNSBL_RE = re.compile(r"(?P<zone>[^=*\s]+)(?:=(?P<pattern>[^*\s]+))?(?:\*(?P<weight>-?[0-9]+))?\Z")
+_OCTET = re.compile(r"\[[0-9]+\.\.[0-9]+\]|[^.]+")
+_OCTET_RANGE = re.compile(r"\[([0-9]{1,3})\.\.([0-9]{1,3})\]\Z")
+
+
+@dataclass(frozen=True)
+class DNSListSite:
+    """One ``[antispam] dnsbl`` entry: ``zone[=answer pattern][*weight]`` (Postfix postscreen's syntax).
+
+    The pattern says which answers count (each of the four octets a number or ``[low..high]``); none:
+    any 127.0.0.0/8 answer. A negative weight makes it an allowlist (a DNSWL)."""
+
+    zone: str
+    pattern: tuple[tuple[int, int], ...] | None = None
+    weight: int = 1
+
+    def matches(self, answer: str) -> bool:
+        try:
+            octets = [int(part) for part in answer.split(".")]
+        except ValueError:
+            return False
+        if len(octets) != 4:
+            return False
+        if self.pattern is None:
+            return octets[0] == 127
+        return all(low <= octet <= high for octet, (low, high) in zip(octets, self.pattern, strict=True))
+
+
+def _answer_pattern(text: str) -> tuple[tuple[int, int], ...]:
+    parts = _OCTET.findall(text)
+    if len(parts) != 4 or ".".join(parts) != text:
+        raise ValueError("an answer pattern has four octets, e.g. 127.0.0.[2..11]")
+    pattern = []
+    for part in parts:
+        ranged = _OCTET_RANGE.match(part)
+        if ranged:
+            low, high = int(ranged[1]), int(ranged[2])
+        elif part.isascii() and part.isdigit():
+            low = high = int(part)
+        else:
+            low, high = 1, 0
+        if not low <= high <= 255:
+            raise ValueError(f"not an octet or [low..high] range: {part!r}")
+        pattern.append((low, high))
+    return tuple(pattern)
+
+
+def _dnsbl_sites(value: Any, base: Path) -> tuple[DNSListSite, ...]:
+    """A list of "zone[=pattern][*weight]" strings, e.g. ["zen.example*2", "dnswl.example=127.0.[0..255].[1..3]*-2"]."""
+    if not isinstance(value, list):
+        raise _expected('an array such as ["zen.example*2"]', value)
+    sites = []
+    for item in value:
+        match = _DNSBL_RE.match(item) if isinstance(item, str) else None
+        try:
+            if match is None:
+                raise ValueError("expected zone[=pattern][*weight]")
+            zone = parse_hostname(match["zone"])
+            pattern = _answer_pattern(match["pattern"]) if match["pattern"] else None
+        except ValueError as exc:
+            raise _Bad(f"{_show(item)}: {exc}") from None
+        sites.append(DNSListSite(zone, pattern, int(match["weight"] or 1)))
+    return tuple(sites)
+
+
+def _networks(value: Any, base: Path) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A list of networks ("192.0.2.0/24", "2001:db8::/32") or single addresses."""
+    if not isinstance(value, list):
+        raise _expected('an array such as ["192.0.2.0/24"]', value)
+    networks = []
+    for item in value:
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except (TypeError, ValueError):
+            raise _expected("a network such as 192.0.2.0/24 or an IP address", item) from None
+    return tuple(networks)
+
+
+def _seconds(value: Any, base: Path) -> float:
+    """Seconds, where 0 means "off"."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise _expected("a number of seconds (0 or more)", value)
+    return float(value)
+
+
+def _count_or_zero(value: Any, base: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _expected("a number (0: no limit)", value)
+    return value
+
+
+def _probability(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise _expected("a number between 0 and 1, such as 0.95", value)
+    return float(value)
+
+
+def _http_url(value: Any, base: Path) -> str:
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not re.match(r"https?://[^/\s]+(/\S*)?\Z", value):
+        raise _expected('an http:// URL such as "http://127.0.0.1:11333", or ""', value)
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class AntispamConfig:
+    """Keeping spam out (``antispam/``, docs/antispam.md): connection screening and greylisting on port 25,
+    the content filter (built-in classifier, rspamd), learning, per-user lists and sending limits."""
+
+    pregreet_delay: float = _setting(1.0, _seconds)
+    dnsbl: tuple[DNSListSite, ...] = _setting((), _dnsbl_sites)
+    dnsbl_threshold: int = _setting(1, minimum=1)
+    allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = _setting((), _networks)
+    greylist: bool = _setting(False, _flag)
+    greylist_delay: int = _setting(300, minimum=0)
+    greylist_retry_window: int = 2 * 86400
+    greylist_pass_count: int = 5
+    greylist_max_age: int = 35 * 86400
+    classifier: bool = _setting(True, _flag)
+    junk_threshold: float = _setting(0.95, _probability)
+    classifier_max_tokens: int = _setting(100_000, minimum=1000)
+    rspamd: str = _setting("", _http_url)
+    rspamd_controller: str = _setting("", _http_url)
+    rspamd_password: str = _setting("", _text)
+    rspamd_timeout: float = 10.0
+    rspamd_failure: str = _setting("accept", _choice(("accept", "tempfail")))
+    learn_interval: float = 5.0
+    max_messages_per_hour: int = _setting(300, _count_or_zero)
+    max_recipients_per_hour: int = _setting(1000, _count_or_zero)
+    max_bounces_per_hour: int = _setting(50, _count_or_zero)
+    hold_suspects: bool = _setting(False, _flag)
 
 
 def _address(value: Any, base: Path) -> str:
@@ -757,7 +901,8 @@ class Config:
     postmaster: str = _setting("", _address)
     """Who reads postmaster@ and abuse@ of a domain added without ``--postmaster`` (RFC 5321 4.5.1, RFC 2142)."""
     data_dir: Path = field(default_factory=default_data_dir)
-    workers: int = field(default=1, metadata={"minimum": 0})
+    workers: int = field(default=0, metadata={"minimum": 0})
+    """Server processes; 0 (the default): one per CPU, at most ``workers.MAX_AUTO_WORKERS``."""
     event_loop: str = _setting("auto", _choice(("auto", "uvloop", "asyncio")))
     listen: ListenConfig = field(default_factory=ListenConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
@@ -773,6 +918,7 @@ class Config:
     senders: SendersConfig = field(default_factory=SendersConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    antispam: AntispamConfig = field(default_factory=AntispamConfig)
     sieve: SieveConfig = field(default_factory=SieveConfig)
     # The file it came from (None for the built-in defaults); "internal": not a key of the file.
     source: Path | None = field(default=None, metadata={"internal": True})

@@ -45,11 +45,17 @@ QUEUE_POKE = signal.SIGUSR1
 LOAD_BOARD = "workers.load"  # in data_dir: open connections per process (net/balance.py)
 
 
+MAX_AUTO_WORKERS = 8  # each process holds about 55 MB when idle (its own caches grow with use)
+
+
 def worker_count(config: Config) -> int:
-    """``workers = 0`` means one process per CPU this process may run on."""
+    """``workers = 0`` (the default) means one process per CPU this process may run on, up to
+    ``MAX_AUTO_WORKERS``: one process runs Python on one CPU at a time (the GIL), so on two CPUs one
+    process delivered half of what two did; past eight, memory grows faster than mail moves."""
     if config.workers:
         return config.workers
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cpus, MAX_AUTO_WORKERS)
 
 
 @dataclass(frozen=True)

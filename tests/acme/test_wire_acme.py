@@ -46,8 +46,7 @@ def running(tmp_path: Path) -> Iterator[tuple[ServerProcess, Pebble, Path]]:
     pebble = Pebble(tmp_path, dns.address, free_port(), https)
     extra = (f'https = ["127.0.0.1:{https}"]\n[acme]\ndirectory = "{pebble.directory}"\n'
              f'ca_file = "{pebble.ca_file}"\n')
-    config = write_config(tmp_path, services=("submission", "imaps", "http"), extra=extra, workers="2")
-    config.write_text(config.read_text().replace('workers = "2"', "workers = 2"))
+    config = write_config(tmp_path, services=("submission", "imaps", "http"), extra=extra, workers=2)
     root = tmp_path / "pebble-root.pem"
     root.write_bytes(pebble.roots())
     server = ServerProcess(config)

@@ -25,8 +25,7 @@ def stored(data_dir: Path, column: str, address: str = "bob@example.com") -> str
 
 
 def test_an_unknown_users_salt_is_the_same_after_a_restart_and_in_every_worker(tmp_path: Path):
-    config = write_config(tmp_path, services=("imaps",), extra=NO_POLICY)
-    config.write_text("workers = 2\n" + config.read_text())
+    config = write_config(tmp_path, services=("imaps",), extra=NO_POLICY, workers=2)
     populate(tmp_path / "data")
     seen, logs = [], []
     for _ in range(2):  # a restart between the two

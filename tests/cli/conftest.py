@@ -75,8 +75,8 @@ class Pillarbox:
 @pytest.fixture
 def pb(tmp_path: Path) -> Pillarbox:
     config = tmp_path / "pillarbox.toml"
-    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\n' + store_section(tmp_path / "data")
-                      + '\n[listen]\n')
+    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\nworkers = 1\n'
+                      + store_section(tmp_path / "data") + '\n[listen]\n')
     init_store(tmp_path / "data")
     return Pillarbox(config, tmp_path / "data")
 

@@ -1,5 +1,5 @@
 """Sieve at delivery with a real store and a fake clock: filing, reject, vacation, redirect with SRS,
-runtime errors into INBOX (smtp/accept.py → smtp/filtering.py → delivery/)."""
+runtime errors into INBOX, the spam filter's verdict (smtp/accept.py → smtp/filtering.py → delivery/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pillarbox.antispam.filter import ContentFilter
 from pillarbox.auth.directory import Directory
+from pillarbox.config import AntispamConfig
 from pillarbox.delivery.filtering import SieveFilter
 from pillarbox.delivery.local import LocalReport
 from pillarbox.errors import ProtocolError
@@ -25,7 +27,7 @@ DAY = 86400.0
 
 
 class World:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, spam: bool = False) -> None:
         self.now = 1_750_000_000.0
         self.store = SQLiteStore.open(tmp / "data", clock=lambda: self.now)
         self.reports: list[LocalReport] = []
@@ -35,7 +37,8 @@ class World:
             self.reports.append(local)
 
         self.acceptor = MessageAcceptor(self.store, "mx.example.com", None, DKIMSigner(self.store),
-                                        reporter=report, sieve=SieveFilter(self.store), directory=self.directory)
+                                        reporter=report, sieve=SieveFilter(self.store), directory=self.directory,
+                                        spam=ContentFilter(self.store, AntispamConfig()) if spam else None)
 
     async def setup(self) -> None:
         await self.store.add_domain("example.com")
@@ -51,6 +54,10 @@ class World:
         for address in accounts:
             account = await self.store.get_account(address)
             recipients.append(Recipient(address, RcptTo(address), [account] if account else [], []))
+        return await self.send_to(raw, recipients, sender)
+
+    async def send_to(self, raw: bytes, recipients: list[Recipient], sender: str = "alice@example.net"
+                      ) -> replies.Reply:
         return await self.acceptor.accept(raw, Transaction(MailFrom(sender), recipients), TRACE, "Q1", None)
 
     async def folder(self, account_id: int, name: str) -> list[bytes]:
@@ -64,9 +71,9 @@ class World:
                 for e in await self.store.list_queue()]
 
 
-def run(tmp_path: Path, body) -> None:  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, body, spam: bool = False) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
-        world = World(tmp_path)
+        world = World(tmp_path, spam)
         await world.setup()
         try:
             await body(world)
@@ -232,3 +239,54 @@ def test_vacation_from_must_be_the_users_own(tmp_path: Path) -> None:
         assert b"From: Bob <bob@example.com>\r\n" in (await world.queued())[1][2]
 
     run(tmp_path, body)
+
+
+SPAMTEST = ('require ["spamtest", "spamtestplus", "relational", "comparator-i;ascii-numeric", "fileinto", "mailbox"];\n'
+            'if spamtest :value "eq" :comparator "i;ascii-numeric" "10" { fileinto :create "Score10"; }\n'
+            'if spamtest :percent :value "eq" :comparator "i;ascii-numeric" "0" { fileinto :create "Percent0"; }\n'
+            'if header :is "X-Spam-Flag" "YES" { fileinto :create "Flagged"; }\n')
+
+
+def test_spamtest_and_the_x_spam_fields_show_each_recipients_verdict(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        await world.store.add_sender_rule(world.bob.id, "alice@example.net", "block")  # spam for bob
+        await world.store.add_sender_rule(world.carol.id, "alice@example.net", "allow")  # ham for carol
+        await world.script(SPAMTEST)
+        await world.script(SPAMTEST, world.carol.id)
+        assert (await world.send(mail(), "bob@example.com", "carol@example.com")).code == 250
+        assert [len(await world.folder(world.bob.id, name)) for name in ("Score10", "Flagged", "Percent0")] == [1, 1, 0]
+        [clean] = await world.folder(world.carol.id, "Percent0")
+        assert b"X-Spam-Flag: NO" in clean
+        assert await world.folder(world.carol.id, "Score10") == await world.folder(world.carol.id, "Flagged") == []
+
+    run(tmp_path, body, spam=True)
+
+
+def test_junk_verdict_keeps_into_junk_with_or_without_a_script_and_counts_as_filed(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        for account in (world.bob, world.carol):
+            await world.store.add_sender_rule(account.id, "alice@example.net", "block")
+        await world.script('require "imap4flags"; addflag "$Seen-By-Sieve"; keep;')  # bob: carol has no script
+        assert (await world.send(mail(), "bob@example.com", "carol@example.com")).code == 250
+        for account in (world.bob, world.carol):
+            assert await world.folder(account.id, "INBOX") == []
+            junk = await world.store.get_mailbox(account.id, "Junk")
+            [entry] = await world.store.list_messages(junk.id)
+            states = await world.store.spam_states(account.id, [entry.message_id])
+            assert states[entry.message_id].filed == "spam"  # moving it out of Junk will teach ham
+
+    run(tmp_path, body, spam=True)
+
+
+def test_a_sieve_reject_of_one_account_behind_an_address_is_a_dsn_when_another_gets_it(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        await world.store.add_sender_rule(world.bob.id, "alice@example.net", "block")  # a verdict apart from carol's
+        await world.script('require "reject"; reject "not from you";')
+        team = Recipient("team@example.com", RcptTo("team@example.com"), [world.bob, world.carol], [])
+        assert (await world.send_to(mail(), [team])).code == 250
+        assert len(await world.folder(world.carol.id, "INBOX")) == 1
+        assert await world.folder(world.bob.id, "Junk") == await world.folder(world.bob.id, "INBOX") == []
+        [report] = world.reports
+        assert report.recipients[0].status == "5.7.1"
+
+    run(tmp_path, body, spam=True)

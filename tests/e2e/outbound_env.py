@@ -21,7 +21,7 @@ from typing import Any
 
 from pillarbox.auth.passwords import make_credentials
 from tests.dnsserver import DNSServer
-from tests.server_process import ServerProcess, pillarbox, stored_messages
+from tests.server_process import NO_PREGREET_WAIT, ServerProcess, pillarbox, stored_messages
 from tests.stores import open_at, run_at, store_section
 
 PASSWORD = "correct horse battery"
@@ -146,11 +146,12 @@ def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains
     queue_table = "\n".join(f"{key} = {value}" for key, value in settings.items())
     remote_port = "" if port == SMTP_PORT else f"smtp_port = {port}\n"  # the other MXs listen where this one does
     config.write_text(
-        f'hostname = "mx.{domains[0]}"\ndata_dir = "data"\n\n'
+        f'hostname = "mx.{domains[0]}"\ndata_dir = "data"\nworkers = 1\n\n'
         f'[listen]\nsmtp = ["{ip}:{port}"]\nsubmission = ["127.0.0.1:0"]\n\n'
         f'[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n\n'
         f"[queue]\n{queue_table}\n\n"
-        f"[outbound]\n{remote_port}connect_timeout = 3\n{outbound}\n"
+        f"[outbound]\n{remote_port}connect_timeout = 3\n{outbound}\n\n"
+        f"[antispam]\n{NO_PREGREET_WAIT}\n"
         + store_section(directory / "data")
     )
     populate(directory / "data", domains, users)

@@ -134,8 +134,8 @@ def test_workers_on_a_full_disk_stop_with_one_line_not_sigbus(tmp_path: Path):
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs (needs root)")
     try:
-        config = write_config(tmp_path, ("smtp",), extra=NO_POLICY)
-        config.write_text("workers = 2\n" + config.read_text().replace('data_dir = "data"', 'data_dir = "disk"'))
+        config = write_config(tmp_path, ("smtp",), extra=NO_POLICY, workers=2)
+        config.write_text(config.read_text().replace('data_dir = "data"', 'data_dir = "disk"'))
         init_store(disk)
         pillarbox(config, "domain", "add", "example.com")  # the store and its files exist
         ensure_certificate(disk, "mx.test")

@@ -13,8 +13,7 @@ NODES = '\n[nodes.a]\n[nodes.b.listen]\nsmtp = ["127.0.0.4:0"]\n'
 
 
 def test_a_node_listens_where_its_table_says_with_its_workers(tmp_path: Path) -> None:
-    config = write_config(tmp_path, services=("smtp", "http"), extra="[policy]\ncheck = false\n" + NODES)
-    config.write_text("workers = 2\n" + config.read_text())
+    config = write_config(tmp_path, services=("smtp", "http"), extra="[policy]\ncheck = false\n" + NODES, workers=2)
     server = ServerProcess(config, serve_args=("--node", "b"))
     try:
         assert server.addresses["smtp"][0] == "127.0.0.4" and server.addresses["http"][0] == "127.0.0.1"

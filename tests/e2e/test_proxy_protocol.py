@@ -46,8 +46,7 @@ def mx(tmp_path_factory: pytest.TempPathFactory, dns: DNSServer) -> Iterator[Mai
     extra = (f'proxy_protocol = {json.dumps(list(LISTENERS))}\nproxy_trusted = ["{BALANCER}"]\n'
              f'[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n[outbound]\nrelay = "127.0.0.1:9"\n'
              "[limits]\nauth_failures_per_ip = 2\nsmtp_connections_per_ip = 2\n")
-    config = write_config(tmp, services=LISTENERS, extra=extra)
-    config.write_text("workers = 2\n" + config.read_text())
+    config = write_config(tmp, services=LISTENERS, extra=extra, workers=2)
     populate(tmp / "data")
     running = MailServer(ServerProcess(config), tmp / "data")
     yield running

@@ -70,7 +70,7 @@ def test_a_busy_port_is_one_clear_line(tmp_path: Path):
     blocker.listen()
     port = blocker.getsockname()[1]
     config = tmp_path / "pillarbox.toml"
-    config.write_text(f'data_dir = "data"\n[listen]\nhttp = ["127.0.0.1:{port}"]\n')
+    config.write_text(f'data_dir = "data"\nworkers = 1\n[listen]\nhttp = ["127.0.0.1:{port}"]\n')
     import subprocess
     import sys
 

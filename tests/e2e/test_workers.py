@@ -82,8 +82,7 @@ def sink():
 def server(tmp_path: Path, sink: SMTPSink):
     relay = f'[outbound]\nrelay = "127.0.0.1:{sink.port}"\nrelay_tls = "none"\n\n'
     config = write_config(tmp_path, ("smtp", "submission", "imap", "http"),
-                          extra=f"[policy]\ncheck = false\n\n{relay}[queue]\npoll_interval = 600\n")
-    config.write_text("workers = 2\n" + config.read_text())
+                          extra=f"[policy]\ncheck = false\n\n{relay}[queue]\npoll_interval = 600\n", workers=2)
     pillarbox(config, "domain", "add", "example.com")
     pillarbox(config, "user", "add", "bob@example.com", "--password-stdin", input=PASSWORD.encode() + b"\n")
     process = ServerProcess(config)
@@ -215,8 +214,7 @@ def test_login_failures_count_across_processes(tmp_path: Path):
 
 def test_the_connection_limit_per_ip_holds_for_all_processes_together(tmp_path: Path):
     limits = "[policy]\ncheck = false\n\n[limits]\nmax_connections_per_ip = 4\n"
-    config = write_config(tmp_path, ("smtp",), extra=limits)
-    config.write_text("workers = 2\n" + config.read_text())
+    config = write_config(tmp_path, ("smtp",), extra=limits, workers=2)
     process = ServerProcess(config)
     held: list[socket.socket] = []
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_process import ServerProcess, write_config
+from tests.server_process import NO_PREGREET_WAIT, ServerProcess, write_config
 from tests.smtp.conftest import NO_POLICY, PASSWORD, MailServer, populate
 
 
@@ -29,8 +29,8 @@ class IMAPServer(MailServer):
         return client
 
 
-def start_imap_server(tmp: Path, extra: str = "") -> IMAPServer:
-    config = write_config(tmp, services=("smtp", "imap", "imaps", "http"), extra=NO_POLICY + extra)
+def start_imap_server(tmp: Path, extra: str = "", antispam: str = NO_PREGREET_WAIT) -> IMAPServer:
+    config = write_config(tmp, services=("smtp", "imap", "imaps", "http"), extra=NO_POLICY + extra, antispam=antispam)
     populate(tmp / "data")
     return IMAPServer(ServerProcess(config), tmp / "data")
 

@@ -122,3 +122,15 @@ def test_what_is_not_a_queue_id(text: str):
 def test_new_ids_are_queue_ids_and_nothing_else_is(made: str, other: str):
     assert is_queue_id(made) and len(made) == QUEUE_ID_LENGTH
     assert is_queue_id(other) == (len(other) == QUEUE_ID_LENGTH and set(other) <= set(QUEUE_ID_ALPHABET))
+
+
+def test_a_queue_id_reads_the_system_randomness_once(monkeypatch):
+    """One id per SMTP transaction: it took 26 getrandom(2) calls (one secrets.choice per character)."""
+    import random
+
+    reads: list[int] = []
+    real = random._urandom  # what secrets' SystemRandom reads
+    monkeypatch.setattr(random, "_urandom", lambda n: reads.append(n) or real(n))
+    made = {new_queue_id() for _ in range(200)}
+    assert len(reads) == 200 and len(made) == 200
+    assert set("".join(made)) == set(QUEUE_ID_ALPHABET)  # every letter still comes up

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pillarbox.auth.passwords import make_credentials
-from tests.server_process import ServerProcess, stored_messages, write_config
+from tests.server_process import NO_PREGREET_WAIT, ServerProcess, stored_messages, write_config
 from tests.stores import open_at, run_at
 
 PASSWORD = "correct horse battery"
@@ -84,10 +84,12 @@ tests/mailauth and tests/e2e run checks and delivery against their own loopback 
 
 
 def start_server(tmp: Path, extra: str = "", mail_auth: bool = False,
-                 services: tuple[str, ...] = ("smtp", "submission", "submissions", "http")) -> MailServer:
-    """``mail_auth``: keep SPF/DKIM/DMARC checks on (``extra`` then points ``[dns]`` somewhere local)."""
+                 services: tuple[str, ...] = ("smtp", "submission", "submissions", "http"),
+                 antispam: str = NO_PREGREET_WAIT) -> MailServer:
+    """``mail_auth``: keep SPF/DKIM/DMARC checks on (``extra`` then points ``[dns]`` somewhere local);
+    ``antispam``: the body of the ``[antispam]`` table."""
     extra = extra if mail_auth else NO_POLICY + extra
-    config = write_config(tmp, services=services, extra=extra)
+    config = write_config(tmp, services=services, extra=extra, antispam=antispam)
     populate(tmp / "data")
     return MailServer(ServerProcess(config), tmp / "data")
 

@@ -192,3 +192,30 @@ def _insecure():  # type: ignore[no-untyped-def]
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def test_antispam_operations(web: WebServer, admin: httpx.Client) -> None:
+    base = f"/api/v1/users/{USER}"
+    allowed = admin.post(f"{base}/spam-senders/allow", json={"pattern": "News@Shop.Example"})
+    assert allowed.status_code == 200, (allowed.status_code, allowed.text)
+    assert allowed.json() == {"user": USER, "pattern": "news@shop.example", "action": "allow"}
+    assert admin.post(f"{base}/spam-senders/block", json={"pattern": "@spammy.example"}).status_code == 200
+    refused = admin.post(f"{base}/spam-senders/block", json={"pattern": "not a sender"})
+    assert refused.status_code == 422 and "not an address or a domain" in refused.text
+    entries = admin.get(f"{base}/spam-senders").json()
+    assert {"user": USER, "pattern": "spammy.example", "action": "block", "source": "user"} in entries
+    assert "spammy.example" in web.cli("antispam", "list", USER)  # one store, one operation
+    assert admin.delete(f"{base}/spam-senders/spammy.example").status_code == 200
+    assert admin.delete(f"{base}/spam-senders/spammy.example").status_code == 404
+    limits = admin.put(f"{base}/sending/limits", json={"messages": 10, "recipients": None}).json()
+    assert (limits["messages_per_hour"], limits["recipients_per_hour"]) == (10, None)
+    assert admin.post(f"{base}/sending/hold").json()["held_reason"] == "held by an administrator"
+    assert admin.post(f"{base}/sending/release").json()["held_reason"] is None
+
+    client, csrf = web.login(USER, USER_PASSWORD)
+    client.headers["X-CSRF-Token"] = csrf
+    assert client.post("/api/v1/account/spam-senders/block", json={"pattern": "pest.example"}).status_code == 200
+    own = client.get("/api/v1/account/spam-senders").json()
+    assert {e["pattern"] for e in own} == {"news@shop.example", "pest.example"}
+    assert client.delete("/api/v1/account/spam-senders/pest.example").status_code == 200
+    assert client.post(f"{base}/spam-senders/allow", json={"pattern": "x.example"}).status_code == 403

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pillarbox.admin import antispam as spam
 from pillarbox.admin import ops_account as a
 from pillarbox.admin import ops_directory as d
 from pillarbox.admin import ops_outbound as o
@@ -203,6 +204,37 @@ SELF_OPERATIONS: tuple[Operation, ...] = (
         scope="self"),
 )
 
+_PATTERN = Param("pattern", description="an address, or a domain (its subdomains too)")
+_LIMIT = {"required": False, "nullable": True, "description": "per hour; 0: no limit; null: the configured default"}
+
+ANTISPAM_OPERATIONS: tuple[Operation, ...] = (
+    _op("antispam.list", "GET", "/users/{address}/spam-senders", "an account's allow and block entries",
+        _with_store(spam.sender_rules)),
+    _op("antispam.allow", "POST", "/users/{address}/spam-senders/allow", "never send mail from a sender to Junk",
+        _with_store(spam.allow_sender), _PATTERN),
+    _op("antispam.block", "POST", "/users/{address}/spam-senders/block", "always send mail from a sender to Junk",
+        _with_store(spam.block_sender), _PATTERN),
+    _op("antispam.unlist", "DELETE", "/users/{address}/spam-senders/{pattern}", "neither allow nor block a sender",
+        _with_store(spam.unlist_sender)),
+    _op("antispam.sending", "GET", "/users/{address}/sending", "an account's sending limits and hold",
+        _with_store(spam.sending_policy)),
+    _op("antispam.limits", "PUT", "/users/{address}/sending/limits", "an account's own hourly sending limits",
+        _with_store(spam.set_sending_limits), Param("messages", "integer", **_LIMIT),
+        Param("recipients", "integer", **_LIMIT)),
+    _op("antispam.hold", "POST", "/users/{address}/sending/hold", "refuse all mail the account submits",
+        _with_store(spam.hold_account)),
+    _op("antispam.release", "POST", "/users/{address}/sending/release", "let a held account send again",
+        _with_store(spam.release_account)),
+    _op("account.spam_senders", "GET", "/account/spam-senders", "your allow and block entries",
+        lambda ctx, address: spam.sender_rules(ctx.store, address), scope="self"),
+    _op("account.spam_allow", "POST", "/account/spam-senders/allow", "never send mail from a sender to your Junk",
+        lambda ctx, address, pattern: spam.allow_sender(ctx.store, address, pattern), _PATTERN, scope="self"),
+    _op("account.spam_block", "POST", "/account/spam-senders/block", "always send mail from a sender to your Junk",
+        lambda ctx, address, pattern: spam.block_sender(ctx.store, address, pattern), _PATTERN, scope="self"),
+    _op("account.spam_unlist", "DELETE", "/account/spam-senders/{pattern}", "neither allow nor block a sender",
+        lambda ctx, address, pattern: spam.unlist_sender(ctx.store, address, pattern), scope="self"),
+)
+
 TOKEN_OPERATIONS: tuple[Operation, ...] = (
     _op("token.list", "GET", "/tokens", "every API token (never the token itself)",
         lambda ctx: a.list_tokens(ctx.store)),
@@ -212,5 +244,5 @@ TOKEN_OPERATIONS: tuple[Operation, ...] = (
         lambda ctx, id: a.revoke_token(ctx.store, id), _ID),
 )
 
-OPERATIONS = OPERATIONS + TOKEN_OPERATIONS + SELF_OPERATIONS
+OPERATIONS = OPERATIONS + ANTISPAM_OPERATIONS + TOKEN_OPERATIONS + SELF_OPERATIONS
 BY_NAME = {operation.name: operation for operation in OPERATIONS}

@@ -25,6 +25,7 @@ class AccountResult:
     account: Account
     uid: int | None
     error: StoreError | None = None
+    mailbox_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,6 @@ class LocalDelivery:
 
 def _account_result(account: Account, result: Appended | Refused) -> AccountResult:
     if isinstance(result, Appended):
-        return AccountResult(account, result.uid)
+        return AccountResult(account, result.uid, mailbox_id=result.mailbox_id)
     error = result.error if isinstance(result.error, StoreError) else StoreError(str(result.error))
     return AccountResult(account, None, error)

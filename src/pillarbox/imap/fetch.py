@@ -17,6 +17,7 @@ then carries the new FLAGS too.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from pillarbox.store.api import Store
 _NEEDS_BYTES = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "BINARY", "BINARY.SIZE", "PREVIEW"})
 _SETS_SEEN = frozenset({"RFC822", "RFC822.TEXT"})
 _CACHE_SIZE = 20_000  # about 1 KiB each: 20 MiB for the busiest mailboxes of a server
+YIELD_EVERY = 32  # messages whose bytes a FETCH reads before it lets the loop serve other sessions
 _TREES = 2_048  # decoded trees kept (a listing of BODY[HEADER.FIELDS (...)] needs one per message)
 MessageKey = tuple[int, int]
 """(UIDVALIDITY, UID): names one stored message for ever. A message id does not: SQLite gives the id
@@ -190,9 +192,11 @@ async def fetch_responses(
     fetched = Fetched([], [])
     # entries one at a time: each is garbage as soon as its line is written, never a survivor the
     # collector would promote and walk again in its full collections
-    for seq, entry in view.numbered_entries(uids):
+    for count, (seq, entry) in enumerate(view.numbered_entries(uids), 1):
         cached = structures.get(entry.uid)
         raw = await _bytes(store, entry) if needs_bytes and cached is not None else b""
+        if needs_bytes and count % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # most bodies are read without a pause now: let other sessions in
         if (needs_structure and cached is None) or raw is None:
             fetched.gone.append(entry.uid)
             continue

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pillarbox.mime.headers import find_body_start, split_raw_fields
+from pillarbox.mime.headers import drop_fields
 
 _TOKEN_SAFE = re.compile(r"[A-Za-z0-9!#$%&'*+\-./=?^_`{|}~@]+")
 
@@ -76,18 +76,10 @@ def authserv_id_of(value: bytes) -> str:
 
 def remove_ours(message: bytes, authserv_id: str) -> tuple[bytes, int]:
     """The message without Authentication-Results fields carrying our authserv-id; and how many went."""
-    end = find_body_start(message, 0, len(message))
     ours = authserv_id.lower()
-    kept: list[bytes] = []
-    removed = 0
-    fields = split_raw_fields(message[:end])  # linear: a field folded over many lines is joined once
-    for item in fields:
+
+    def forged(item: bytes) -> bool:
         name, colon, value = item.partition(b":")
-        if colon and name.strip().lower() == b"authentication-results" and authserv_id_of(value) == ours:
-            removed += 1
-            continue
-        kept.append(item)
-    if not removed:
-        return message, 0
-    header_length = sum(len(item) for item in fields)  # the empty line ending the header and the body follow
-    return b"".join(kept) + message[header_length:], removed
+        return bool(colon) and name.strip().lower() == b"authentication-results" and authserv_id_of(value) == ours
+
+    return drop_fields(message, forged)

@@ -49,7 +49,7 @@ from pillarbox.mailauth.dkim_verify import DKIMResult
 from pillarbox.mailauth.psl import organizational_domain
 from pillarbox.mailauth.spf import SPFResult, SPFVerdict
 from pillarbox.mime.addresses import parse_address_list
-from pillarbox.mime.headers import find_body_start, parse_fields
+from pillarbox.mime.header_view import HeaderView
 
 
 class Policy(enum.Enum):
@@ -182,13 +182,12 @@ class DMARCVerdict:
     rua: tuple[str, ...] = field(default=())
 
 
-def from_domains(message: bytes) -> list[str]:
-    """The distinct domains of the RFC5322.From addresses (6.6.1), lower-cased, in order."""
-    end = find_body_start(message, 0, len(message))
+def from_domains(message: bytes, view: HeaderView | None = None) -> list[str]:
+    """The distinct domains of the RFC5322.From addresses (6.6.1), lower-cased, in order; from the
+    transaction's parsed header ``view`` when there is one."""
+    view = view or HeaderView.parse(message)
     domains: list[str] = []
-    for name, value in parse_fields(message, 0, end):
-        if name != "from":
-            continue
+    for value in view.values("from"):
         for address in parse_address_list(value):
             if address.host and address.mailbox and not address.host.startswith("."):
                 domain = address.host.rstrip(".").lower()
@@ -236,9 +235,10 @@ async def check_message(
     spf: SPFVerdict | None,
     dkim: Sequence[DKIMResult],
     sample: Callable[[], float] = random.random,
+    view: HeaderView | None = None,
 ) -> list[DMARCVerdict]:
     """One verdict per From domain ([] when there is no usable From: DMARC cannot apply)."""
-    return [await check(resolver, domain, spf, dkim, sample) for domain in from_domains(message)]
+    return [await check(resolver, domain, spf, dkim, sample) for domain in from_domains(message, view)]
 
 
 def strictest(verdicts: Sequence[DMARCVerdict]) -> DMARCVerdict | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pillarbox.mime.charsets import decode_bytes
@@ -98,6 +99,18 @@ def split_raw_fields(block: bytes) -> list[bytes]:
         else:
             fields.append([line])
     return [b"".join(lines) for lines in fields]
+
+
+def drop_fields(message: bytes, unwanted: Callable[[bytes], bool]) -> tuple[bytes, int]:
+    """The message without the header fields for which ``unwanted(field's exact bytes)`` holds; and how
+    many went (the message itself, unchanged, when none did)."""
+    end = find_body_start(message, 0, len(message))
+    fields = split_raw_fields(message[:end])  # linear: a field folded over many lines is joined once
+    kept = [item for item in fields if not unwanted(item)]
+    if len(kept) == len(fields):
+        return message, 0
+    header_length = sum(len(item) for item in fields)  # the empty line ending the header and the body follow
+    return b"".join(kept) + message[header_length:], len(fields) - len(kept)
 
 
 def parse_fields(raw: bytes, start: int, stop: int) -> list[Field]:

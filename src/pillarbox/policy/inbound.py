@@ -35,6 +35,7 @@ from pillarbox.mailauth.authresults import MethodResult
 from pillarbox.mailauth.dkim_verify import DKIMResult, verify_message
 from pillarbox.mailauth.dmarc import DMARCVerdict, Policy, check_message, strictest
 from pillarbox.mailauth.spf import SPFResult, SPFVerdict, check_host
+from pillarbox.mime.header_view import HeaderView
 from pillarbox.obs import Counter, get_logger, log_event
 
 log = get_logger("policy")
@@ -149,11 +150,12 @@ class InboundPolicy:
             decision = Decision(Action.TEMPFAIL, verdict.reason, "spf", verdict.domain)
         return SenderCheck(client_ip, helo, mail_from or "", verdict, decision)
 
-    async def evaluate(self, message: bytes, sender: SenderCheck) -> Evaluation:
-        """DKIM, ARC and DMARC at the end of DATA, and the action for this message."""
+    async def evaluate(self, message: bytes, sender: SenderCheck, view: HeaderView | None = None) -> Evaluation:
+        """DKIM, ARC and DMARC at the end of DATA, and the action for this message; ``view``: the
+        transaction's parsed header section."""
         dkim_results = await verify_message(self.resolver, message)
         arc = await verify_chain(self.resolver, message)
-        dmarc = await check_message(self.resolver, message, sender.spf, dkim_results, self.sample)
+        dmarc = await check_message(self.resolver, message, sender.spf, dkim_results, self.sample, view)
         for result in dkim_results:
             VERDICTS.inc(method="dkim", result=result.result)
         for verdict in dmarc:

@@ -80,6 +80,7 @@ class POP3Session:
         self.login = LoginFlow(self)
         self.account: Account | None = None
         self.maildrop: Maildrop | None = None
+        self._maildrop_released = False
         self.bodies = ReadAhead(self.store)
         self.utf8 = False
         self.errors = 0
@@ -125,8 +126,7 @@ class POP3Session:
 
     def finish(self) -> None:
         """Release the maildrop and log the session: always called once, however it ended."""
-        if self.account is not None and self.maildrop is not None:
-            self.services.locks.release(self.account.id)
+        self._release_maildrop()
         retrieved = len(self.maildrop.retrieved) if self.maildrop else 0
         SESSIONS.inc(end=self.end)
         RETRIEVED.inc(self.retr_count)
@@ -228,7 +228,16 @@ class POP3Session:
         self._close()
         if self.maildrop is None:
             return replies.BYE.format(host=self.settings.hostname)
-        return await self._update(self.maildrop)
+        reply = await self._update(self.maildrop)
+        self._release_maildrop()  # before the +OK: a client that logs in again at once finds it free
+        return reply
+
+    def _release_maildrop(self) -> None:
+        """Once (after that, another session of the same user may hold the lock): at QUIT once the
+        deletes are done, RFC 1939 6, or when the session ends otherwise."""
+        if self.account is not None and self.maildrop is not None and not self._maildrop_released:
+            self.services.locks.release(self.account.id)
+            self._maildrop_released = True
 
     async def _update(self, maildrop: Maildrop) -> Reply:
         """RFC 1939 6: remove the messages marked deleted (and those due by policy), then "+OK"."""

@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+from pillarbox.antispam.sending import SendingLimits
 from pillarbox.auth.directory import Directory
 from pillarbox.config import Config
 from pillarbox.delivery.local import LocalDelivery
@@ -58,6 +59,8 @@ class QueueRunner:
         self.local = LocalDelivery(store)  # type: ignore[arg-type]
         self.signer = DKIMSigner(store)
         self.reporter = Reporter(store, directory, config.hostname, self.policy, self.poke, self.signer)
+        self.sending = SendingLimits(store, config.antispam, clock)  # type: ignore[arg-type]
+        """Told of the recipients of submitted mail that failed for good (``antispam/sending.py``)."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._domains: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -257,6 +260,8 @@ class QueueRunner:
             failed = sum(r.state == "failed" for r in entry.recipients)
             log_event(log, "info", "queue entry done", queue_id=queue_id, result=ending(entry),
                       delivered=len(entry.recipients) - failed, failed=failed)
+            if entry.auth_user and failed:
+                await self.sending.bounced(entry.auth_user, failed)
 
 
 def ending(entry: QueuedMessage) -> str:

@@ -42,7 +42,7 @@ class SpamVerdict:
 
 
 NO_VERDICT: SpamVerdict | None = None
-"""Delivery passes this until there is a spam filter: spamtest then sees "0", "not tested" (RFC 5235 3.1)."""
+"""No spam verdict (no spam filter, or submitted mail): spamtest then sees "0", "not tested" (RFC 5235 3.1)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,12 @@ Mail that arrived on the MX and goes back out through an alias is ARC-sealed (RF
 forwarding domain, so that the next receiver can see what we saw even if SPF no longer aligns; only
 the queued copy carries the seal, local copies are stored as received.
 
+Mail arriving on the MX first goes through the inbound steps (``smtp/inbound.py``: sender
+authentication, then the spam verdict of each local recipient); then each recipient's Sieve scripts
+run (``smtp/filtering.py``) on the copy with that recipient's X-Spam-* fields, spamtest reading the
+verdict, and "keep" files into the folder the verdict chose. Submitted mail counts against the
+account's sending limits (``antispam/sending.py``) once it is accepted.
+
 Mail to our rua address is then read for DMARC and TLS reports (``policy/received``) once it is
 stored, before the reply: nothing that reading finds changes the reply or the stored message.
 """
@@ -21,29 +27,30 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pillarbox.antispam.filter import ContentFilter
+from pillarbox.antispam.sending import SendingLimits
 from pillarbox.auth.directory import Directory
 from pillarbox.delivery.filtering import SieveFilter
-from pillarbox.delivery.local import DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
+from pillarbox.delivery.local import AccountResult, DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
 from pillarbox.delivery.sieve_delivery import SieveDelivery
 from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StorageFull, StoreError, StoreUnavailable
 from pillarbox.mailauth import srs
 from pillarbox.mailauth.arc import seal_message
-from pillarbox.mailauth.authresults import remove_ours
 from pillarbox.mailauth.dkim_sign import DKIMSigner
-from pillarbox.obs import Counter, get_logger, log_event
-from pillarbox.policy.inbound import Action, Decision, InboundPolicy, SenderCheck
+from pillarbox.obs import get_logger, log_event
+from pillarbox.policy.inbound import InboundPolicy, SenderCheck
 from pillarbox.policy.received.intake import ReportIntake
 from pillarbox.policy.senders import Problem, SenderRules
 from pillarbox.smtp import deliver_by, future_release, replies
 from pillarbox.smtp.envelope import Transaction
-from pillarbox.smtp.filtering import FilterStep, SieveFiltering
+from pillarbox.smtp.filtering import FilterStep, SieveFiltering, sieve_verdict
+from pillarbox.smtp.inbound import INBOX, JUNK, MESSAGES, Filing, InboundSteps
 from pillarbox.smtp.received import TraceInfo, received_header
 from pillarbox.smtp.replies import Reply
 from pillarbox.store.api import Store
 from pillarbox.store.records import Account, OutboundRecipient, OutboundRequest
 
 log = get_logger("smtp")
-MESSAGES = Counter("pillarbox_smtp_messages_total", "Messages at end of data, by result", ("result",))
 MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full, try again later")
 
 
@@ -53,7 +60,7 @@ class MessageAcceptor:
         signer: DKIMSigner | None = None, on_queued: Callable[[], None] | None = None,
         reporter: Callable[[LocalReport], Awaitable[None]] | None = None, senders: SenderRules | None = None,
         sieve: SieveFilter | None = None, directory: Directory | None = None,
-        reports: ReportIntake | None = None,
+        spam: ContentFilter | None = None, sending: SendingLimits | None = None, reports: ReportIntake | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
@@ -67,6 +74,9 @@ class MessageAcceptor:
         ) if sieve is not None and directory is not None else None
         self.sieve = sieve
         self.senders = senders
+        self.spam = spam
+        self.sending = sending
+        self.inbound = InboundSteps(hostname, policy, spam)
         self.reports = reports
 
     async def check_quota(self, accounts: Sequence[Account], declared_size: int) -> None:
@@ -84,52 +94,31 @@ class MessageAcceptor:
         self, content: bytes, transaction: Transaction, trace: dict[str, Any], queue_id: str, user: Account | None,
         sender: SenderCheck | None = None,
     ) -> Reply:
-        """``sender`` (MX role only): the MAIL FROM-time SPF check; then DKIM/DMARC decide here.
-        ``user`` (submission): the From:/Sender: rule; raises ProtocolError with the reason."""
+        """``user`` None: mail arriving on the MX (``sender``: its MAIL FROM-time SPF check), which the
+        inbound steps check and file; else submission: the From:/Sender: rule (ProtocolError with the reason)."""
+        filings = [Filing(INBOX, tuple(transaction.local_accounts()))]
         if user is not None:
             await self._check_authors(user, content)
-        folder = "INBOX"
-        if sender is not None and self.policy is not None:
-            content, removed = remove_ours(content, self.hostname)
-            if removed:
-                log_event(log, "info", "removed forged Authentication-Results", queue_id=queue_id, count=removed)
-            evaluation = await self.policy.evaluate(content, sender)
-            refusal = _refusal(evaluation.decision)
-            transaction.verdict = (evaluation.decision.action.value, evaluation.decision.reason or None)
-            if refusal is not None:
-                MESSAGES.inc(result=evaluation.decision.action.value)
-                return refusal
-            content = evaluation.header + content
-            folder = "Junk" if evaluation.decision.action is Action.JUNK else "INBOX"
+        else:
+            content, filings = await self.inbound.run(content, transaction, sender, trace, queue_id)
         info = TraceInfo(
             hostname=self.hostname, queue_id=queue_id, smtputf8=transaction.mail.smtputf8,
             recipients=tuple(r.address for r in transaction.recipients), **trace,
         )
-        message = received_header(info, self.store.now()) + content
-        accounts = transaction.local_accounts()
+        received = received_header(info, self.store.now())
         remote = transaction.remote_recipients()
         release = future_release.release_time(transaction.mail, self.store.now()) if user is not None else None
         if release is not None:  # RFC 4865: held whole, its local recipients too (the queue delivers them)
-            remote, accounts = remote + transaction.local_recipients(), []
-        filtered: FilterStep | None = None
-        if self.filtering is not None and accounts:
-            filtered = await self.filtering.plan(message, transaction, accounts, folder)
-            if filtered.refusal is not None:
-                MESSAGES.inc(result="sieve_reject")
-                return filtered.refusal
-            accounts = filtered.plain
-        outbound, relayed = await self._outbound(message, transaction, remote, queue_id, user, sender, release)
+            remote, filings = remote + transaction.local_recipients(), []
+        planned = await self._plan_sieve(received, content, filings, transaction)
+        refusal = next((step.refusal for _, step in planned if step is not None and step.refusal is not None), None)
+        if refusal is not None:
+            MESSAGES.inc(result="sieve_reject")
+            return refusal
+        outbound, relayed = await self._outbound(received + content, transaction, remote, queue_id, user, sender,
+                                                 release)
         try:
-            report = DeliveryReport((), None)
-            if accounts or outbound is not None:
-                report = await self.delivery.deliver(
-                    message, accounts, return_path=transaction.sender, outbound=outbound, folder=folder,
-                    outbound_raw=relayed,
-                )
-            if folder != "INBOX":
-                report = await self._inbox_fallback(message, report, transaction.sender)
-            if filtered is not None and self.filtering is not None:
-                report = await self.filtering.perform(filtered, report, transaction, folder, content)
+            report = await self._deliver(received, content, planned, transaction, outbound, relayed)
         except (StoreError, StoreUnavailable) as exc:
             log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
             MESSAGES.inc(result="tempfail")
@@ -145,11 +134,73 @@ class MessageAcceptor:
             log_event(log, "error", "local copy refused after DATA", queue_id=queue_id,
                       recipient=result.account.address, error=str(result.error))
         await self._report(transaction, report, content, queue_id)
-        await self._read_reports(transaction, message, queue_id)
-        if (report.queue_id is not None or (filtered is not None and filtered.queued)) and self.on_queued is not None:
+        await self._read_reports(transaction, received + content, queue_id)
+        sieve_queued = any(step is not None and step.queued for _, step in planned)
+        if (report.queue_id is not None or sieve_queued) and self.on_queued is not None:
             self.on_queued()
+        if user is not None and self.sending is not None:
+            await self.sending.sent(user, transaction.sender, [r.address for r in transaction.recipients])
         MESSAGES.inc(result="accepted")
         return replies.MESSAGE_ACCEPTED.format(queue_id=queue_id)
+
+    async def _plan_sieve(self, received: bytes, content: bytes, filings: list[Filing], transaction: Transaction
+                          ) -> list[tuple[Filing, FilterStep | None]]:
+        """Each filing with its accounts' Sieve runs (None: no Sieve). They see the filing's copy, X-Spam-*
+        fields included, and spamtest reads its verdict (RFC 5235)."""
+        planned: list[tuple[Filing, FilterStep | None]] = []
+        for filing in filings:
+            step = None
+            if self.filtering is not None and filing.accounts:
+                step = await self.filtering.plan(received + filing.header + content, transaction, filing.accounts,
+                                                 filing.folder, sieve_verdict(filing.verdict))
+            planned.append((filing, step))
+        return planned
+
+    async def _deliver(
+        self, received: bytes, content: bytes, planned: list[tuple[Filing, FilterStep | None]],
+        transaction: Transaction, outbound: OutboundRequest | None, relayed: bytes | None,
+    ) -> DeliveryReport:
+        """Store each filing's copy (the first one with the queue entry, in the same durable step), then
+        carry out its Sieve runs ("keep" into the filing's folder)."""
+        results: list[AccountResult] = []
+        queued = None
+        for filing, step in planned or [(Filing(INBOX, ()), None)]:
+            message = received + filing.header + content
+            accounts = filing.accounts if step is None else tuple(step.plain)
+            report = await self._store_copy(message, accounts, filing.folder, transaction.sender, outbound, relayed)
+            if step is not None and self.filtering is not None:
+                report = await self.filtering.perform(step, report, transaction, filing.folder, content)
+            if filing.folder == JUNK:
+                await self._mark_filed(report)
+            results += report.accounts
+            queued, outbound = queued or report.queue_id, None
+        return DeliveryReport(tuple(results), queued)
+
+    async def _store_copy(
+        self, message: bytes, accounts: Sequence[Account], folder: str, sender: str,
+        outbound: OutboundRequest | None, relayed: bytes | None,
+    ) -> DeliveryReport:
+        if not accounts and outbound is None:
+            return DeliveryReport((), None)
+        report = await self.delivery.deliver(message, accounts, return_path=sender, outbound=outbound,
+                                             folder=folder, outbound_raw=relayed)
+        if folder != INBOX:
+            report = await self._inbox_fallback(message, report, sender)
+        return report
+
+    async def _mark_filed(self, report: DeliveryReport) -> None:
+        """The copies the filter's (or the policy's) verdict left in Junk, not a user's doing: moving them
+        there taught nothing, moving them out teaches ham (``antispam/learning.py``)."""
+        if self.spam is None:
+            return
+        copies: list[tuple[int, int]] = []
+        for result in report.accounts:
+            if result.uid is None:  # refused
+                continue
+            junk = await self.store.get_mailbox(result.account.id, JUNK)  # not when it fell back to INBOX
+            if junk is not None and junk.id == result.mailbox_id:
+                copies.append((junk.id, result.uid))
+        await self.spam.mark_filed(copies)
 
     async def _check_authors(self, user: Account, content: bytes) -> None:
         refusal = await self.senders.check(user, content) if self.senders is not None else None
@@ -275,12 +326,3 @@ class MessageAcceptor:
 def _forwarding_domain(transaction: Transaction) -> str:
     return next((r.address.rpartition("@")[2].lower() for r in transaction.recipients if r.remote), "")
 
-
-def _refusal(decision: Decision) -> Reply | None:
-    """The reply for a message the inbound policy refuses (None: deliver it)."""
-    if decision.action is Action.TEMPFAIL:
-        return replies.DMARC_TEMP_FAILURE.format(domain=decision.domain)
-    if decision.action is Action.REJECT:
-        template = replies.DMARC_REJECTED if decision.method == "dmarc" else replies.SPF_REJECTED
-        return template.format(domain=decision.domain)
-    return None

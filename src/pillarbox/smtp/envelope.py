@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from pillarbox.address import AddressError, split_address
+from pillarbox.antispam.verdict import SpamVerdict
 from pillarbox.auth.directory import Directory
 from pillarbox.errors import ProtocolError
 from pillarbox.mailauth.srs import is_srs
@@ -50,6 +51,8 @@ class Transaction:
     """The content received so far (DATA, or the BDAT chunks); closed when the transaction ends."""
     verdict: tuple[str, str | None] | None = None
     """MX role: the sender-authentication decision (action, reason), for the transaction's log line."""
+    spam: SpamVerdict | None = None
+    """MX role: the spam verdict (the strongest of its recipients'), for the transaction's log line."""
 
     def close(self) -> None:
         """The transaction is over, however it ended: let its body go."""

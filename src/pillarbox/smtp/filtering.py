@@ -1,8 +1,9 @@
 """Sieve at the end of DATA: which local recipients are filtered, and what the SMTP client hears.
 
-Each local account's scripts run once (after the sender-authentication verdict, with the spam
-verdict delivery was given: none yet, so spamtest sees "not tested"). Accounts whose run ends in a
-plain keep join the ordinary one-copy delivery; the others are carried out by ``SieveDelivery``.
+Each local account's scripts run once, after the sender-authentication verdict and the spam verdict
+(``smtp/inbound.py``), which spamtest reads (RFC 5235; "not tested" when there is no spam filter, or
+for submitted mail). Accounts whose run ends in a plain keep join the ordinary one-copy delivery; the
+others are carried out by ``SieveDelivery``.
 
 ``reject`` (RFC 5429 2.1): when the rejecting account's recipient is the only one of the transaction
 the client hears ``550 5.7.1`` with the reason, and nothing is stored; with other recipients the
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from pillarbox.antispam import verdict as antispam
 from pillarbox.delivery.local import DeliveryReport, LocalReport, RecipientOutcome
 from pillarbox.delivery.sieve_delivery import SieveDelivery
 from pillarbox.sieve import actions as act
@@ -41,6 +43,11 @@ def one_line(reason: str) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)[:MAX_REASON] or "no reason given"
 
 
+def sieve_verdict(verdict: antispam.SpamVerdict | None) -> SpamVerdict | None:
+    """The spam filter's verdict as spamtest and spamtestplus read it."""
+    return NO_VERDICT if verdict is None else SpamVerdict(verdict.sieve_score, verdict.percent)
+
+
 class SieveFiltering:
     def __init__(self, delivery: SieveDelivery, reporter: Callable[[LocalReport], Awaitable[None]] | None) -> None:
         self.delivery = delivery
@@ -64,7 +71,9 @@ class SieveFiltering:
                 step.plain.append(account)
             else:
                 step.filtered.append((account, *planned))
-        only = len(transaction.recipients) == 1 and len(accounts) == 1 and not transaction.remote_recipients()
+        # ``accounts`` may be the part of them that got one spam verdict: count them all
+        only = (len(transaction.recipients) == 1 and len(transaction.local_accounts()) == 1
+                and not transaction.remote_recipients())
         for _account, _view, actions in step.filtered:
             reject = next((a for a in actions if isinstance(a, act.Reject)), None)
             if reject is not None and only:

@@ -138,6 +138,11 @@ TLS_NOT_AVAILABLE = Reply(454, "4.7.0", "TLS not available due to temporary reas
 AUTH_TEMP_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
 SPF_TEMP_FAILURE = Reply(451, "4.7.24", "Temporary DNS error checking SPF for {domain}, try again later")
 DMARC_TEMP_FAILURE = Reply(451, "4.7.26", "Temporary DNS error checking DMARC for {domain}, try again later")
+# RFC 6647 2.1, 4.2: greylisting answers with a temporary failure that names itself
+GREYLISTED = Reply(451, "4.7.1", "Greylisted: please try again in {seconds} seconds")
+SENDING_LIMIT = Reply(451, "4.7.1", "Sending limit reached ({limit} {what} per hour), please try again later")
+SPAM_DEFERRED = Reply(451, "4.7.1", "Message deferred by the spam filter, please try again later")
+FILTER_UNAVAILABLE = Reply(451, "4.3.0", "Spam filter unavailable, please try again later")
 
 # -- 5xx: syntax and sequence -----------------------------------------------------------------------
 SYNTAX_ERROR = Reply(500, "5.5.2", "Syntax error, command unrecognized")
@@ -165,6 +170,11 @@ ENCRYPTION_REQUIRED = Reply(538, "5.7.11", "Encryption required for requested au
 NO_SUCH_USER = Reply(550, "5.1.1", "No such user here")
 MAILBOX_DISABLED = Reply(550, "5.2.1", "Mailbox disabled, not accepting messages")
 RELAY_DENIED = Reply(554, "5.7.1", "Relay access denied")
+# RFC 5321 3.1: a 554 instead of the 220 greeting refuses the session; the server then waits for QUIT
+CLIENT_BLOCKED = Reply(554, "5.7.1", "Service unavailable; client [{ip}] blocked using {lists}")
+PREGREET = Reply(554, "5.5.1", "Protocol error; client [{ip}] sent data before the greeting")
+SPAM_REJECTED = Reply(550, "5.7.1", "Message rejected as spam")
+ACCOUNT_HELD = Reply(550, "5.7.1", "Sending from this account is held for review; please contact the postmaster")
 DMARC_REJECTED = Reply(550, "5.7.1", "Message rejected: it fails the DMARC policy of {domain}")
 SPF_REJECTED = Reply(550, "5.7.23", "Message rejected: {domain} does not allow this host to send its mail (SPF)")
 SIEVE_REJECTED = Reply(550, "5.7.1", "Rejected by the recipient's filter: {reason}")

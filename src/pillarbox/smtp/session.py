@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pillarbox.antispam.greylist import Greylist
+from pillarbox.antispam.screening import ConnectionScreen, ScreenVerdict
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
@@ -68,6 +70,9 @@ class SMTPServices:
     acceptor: MessageAcceptor
     tls: TLSContextHolder
     spool: SpoolArea
+    screen: ConnectionScreen | None = None
+    """Port 25 only: pregreet and DNS lists before the greeting (``antispam/screening.py``)."""
+    greylist: Greylist | None = None
 
 
 class SMTPSession:
@@ -89,6 +94,9 @@ class SMTPSession:
         self.sender_check: SenderCheck | None = None
         self.sasl: SaslExchange | None = None
         self.errors = 0
+        self.screened: ScreenVerdict | None = None
+        self.refusal: Reply | None = None
+        """Set when the session was refused at the greeting: every command but QUIT gets 503 (RFC 5321 3.1)."""
         self._out: list[bytes] = []
         self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
             core.Ehlo: self._ehlo, core.Helo: self._helo, core.Mail: self._mail, core.Rcpt: self._rcpt,
@@ -105,7 +113,20 @@ class SMTPSession:
     # shell interface
     async def greet(self) -> None:
         CONNECTIONS.inc(role=self.role.value)
-        await self.conn.write(self.core.send(replies.SERVICE_READY.format(host=self.settings.hostname)))
+        screen = self.services.screen
+        if self.role.is_submission or screen is None:
+            await self.conn.write(self.core.send(replies.SERVICE_READY.format(host=self.settings.hostname)))
+            return
+        self.screened = verdict = await screen.screen(self.conn)
+        if not verdict.refused:
+            await self.conn.write(self.core.send(replies.SERVICE_READY.format(host=self.settings.hostname)))
+            return
+        ip = self.conn.peer[0]
+        refusal = replies.PREGREET if verdict.early else replies.CLIENT_BLOCKED
+        self.refusal = refusal.format(ip=ip, lists=", ".join(verdict.lists))
+        await self.conn.write(self.core.send(self.refusal))
+        if verdict.early:
+            await self.on_data(verdict.early)
 
     async def on_data(self, data: bytes) -> None:
         self.core.receive_data(data)
@@ -141,8 +162,9 @@ class SMTPSession:
             if isinstance(event, core.Sentinel):
                 break
             detail = ""
+            handler = self._handlers[type(event)] if self.refusal is None else self._refused
             try:
-                reply = await self._handlers[type(event)](event)
+                reply = await handler(event)
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
                 reply, detail = exc.reply, exc.detail
@@ -160,10 +182,18 @@ class SMTPSession:
                 reply = self._abandon(replies.TEMP_FAILURE)
             if reply is not None:
                 self._queue(reply)
-                if reply.code >= 400:
+                if reply.code >= 400 and self.refusal is None:  # a refused session was logged once, at the greeting
                     log_refusal(event, reply, detail, session=self.session_id, role=self.role.value,
                                 client=self.conn.peer[0], user=self.user.address if self.user else None)
         await self._flush()
+
+    async def _refused(self, event: core.Event) -> Reply | None:
+        """A session refused at the greeting (RFC 5321 3.1): wait for QUIT, 503 to anything else."""
+        if isinstance(event, core.Quit | core.ConnectionClosed):
+            return await self._handlers[type(event)](event)
+        if self.core.state in (core.State.DATA_PENDING, core.State.AUTH_PENDING, core.State.TLS_PENDING):
+            self.core.resume()
+        return replies.BAD_SEQUENCE
 
     def _abandon(self, reply: Reply) -> Reply:
         """A bug or a full disk must cost the client one transaction (4xx, retry later), not the connection."""
@@ -246,6 +276,7 @@ class SMTPSession:
         if not self.services.acceptor.store.has_room(mail.size or 0):
             raise ProtocolError(replies.INSUFFICIENT_STORAGE)  # RFC 1870 6.1: 452 for a temporary lack of room
         await check_sender(self.services.directory, self.role, mail, self.user)
+        await self._sending_limit(None)
         self.sender_check = await self._check_spf(mail.address)
         self.transaction = Transaction(mail)
         return replies.SENDER_OK
@@ -268,8 +299,34 @@ class SMTPSession:
         recipient = await resolve_recipient(self.services.directory, self.role, event.args,
                                             self.services.acceptor.srs_original)
         await self.services.acceptor.check_quota(recipient.accounts, self.transaction.mail.size or 0)
+        await self._greylist(recipient.address)
+        await self._sending_limit(len(self.transaction.recipients))
         self.transaction.recipients.append(recipient)
         return replies.RECIPIENT_OK
+
+    async def _sending_limit(self, recipients: int | None) -> None:
+        """Submission: the account's hourly limits, checked for the message (``recipients`` None, at
+        MAIL FROM) or for one more recipient (``antispam/sending.py``)."""
+        limits, user = self.services.acceptor.sending, self.user
+        if limits is None or user is None:
+            return
+        if recipients is None:
+            reached = await limits.check_message(user)
+        else:
+            reached = await limits.check_recipient(user, recipients)
+        if reached is not None and reached.what == "held":
+            raise ProtocolError(replies.ACCOUNT_HELD, f"{user.address} is held")
+        if reached is not None:
+            raise ProtocolError(replies.SENDING_LIMIT.format(limit=reached.limit, what=reached.what))
+
+    async def _greylist(self, recipient: str) -> None:
+        """MX role, clients not vouched for: RFC 6647 greylisting of (network, sender, recipient)."""
+        greylist, screened = self.services.greylist, self.screened
+        if self.role.is_submission or greylist is None or (screened is not None and screened.trusted):
+            return
+        assert self.transaction is not None
+        if await greylist.defer(self.conn.peer[0], self.transaction.sender, recipient):
+            raise ProtocolError(replies.GREYLISTED.format(seconds=greylist.settings.greylist_delay))
 
     async def _data(self, _event: core.Data) -> Reply:
         transaction = self.transaction
@@ -512,7 +569,10 @@ class SMTPSession:
 
 
 def _verdict_fields(transaction: Transaction | None) -> dict[str, str | None]:
-    if transaction is None or transaction.verdict is None:
+    if transaction is None:
         return {}
-    action, reason = transaction.verdict
-    return {"auth": action, "auth_reason": reason}
+    fields = transaction.spam.log_fields() if transaction.spam is not None else {}
+    if transaction.verdict is not None:
+        action, reason = transaction.verdict
+        fields.update(auth=action, auth_reason=reason)
+    return fields

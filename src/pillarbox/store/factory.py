@@ -20,4 +20,5 @@ async def open_store(config: Config, primary: bool = True) -> Backend:
         return await PostgresStore.open(config.store.url, pool_size=config.store.pool_size)
     from pillarbox.store.sqlite.store import SQLiteStore
 
-    return SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space)
+    return SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space,
+                            flag_flush_delay=config.store.flag_flush_delay)

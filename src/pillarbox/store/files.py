@@ -16,6 +16,7 @@ local user. Three layers keep them private:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -41,8 +42,12 @@ def make_private_dirs(path: Path) -> None:
 
 
 def create_private_file(path: Path) -> None:
-    """Create ``path`` empty as 0600 unless it exists (SQLite then gives its WAL and SHM the same mode)."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    """Create ``path`` empty as 0600 unless it exists (SQLite then gives its WAL and SHM the same mode).
+
+    An existing file is never opened: closing a descriptor of a database file drops every POSIX lock
+    the process holds on it, those of its open SQLite connections too (a second store in a process)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
 
 
 def wanted_mode(mode: int) -> int | None:

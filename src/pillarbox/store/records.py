@@ -220,8 +220,10 @@ def new_queue_id() -> str:
 
     Random rather than a row number, so that it means the same on every node of a shared store and
     never repeats after a restore; at 60 bits two ids of a server's lifetime practically never collide.
+    One read of the system's randomness (``secrets.choice`` per character made 26 getrandom calls);
+    the alphabet has 32 letters, so the low 5 bits of a random byte pick one without bias.
     """
-    return "".join(secrets.choice(QUEUE_ID_ALPHABET) for _ in range(QUEUE_ID_LENGTH))
+    return "".join(QUEUE_ID_ALPHABET[byte & 31] for byte in secrets.token_bytes(QUEUE_ID_LENGTH))
 
 
 def is_queue_id(text: str) -> bool:
@@ -375,6 +377,53 @@ class IndexBacklog:
 DMARC_COLUMNS = ("policy_domain", "day", "source_ip", "header_from", "envelope_from", "spf_domain", "spf_result",
                  "dkim", "dmarc_result", "spf_aligned", "dkim_aligned", "disposition", "policy")
 """The keys of one DMARC observation (RFC 7489 7.2 aggregate-report data), as recorded and read back."""
+
+
+# -------------------------------------------------------------------------------------------- antispam
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """A user's classifier data for one message: how many messages were trained as spam and as ham,
+    and for each token of the message that was seen in training, in how many of each it occurred."""
+
+    spam_messages: int
+    ham_messages: int
+    tokens: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """token → (spam messages containing it, ham messages containing it)."""
+
+
+@dataclass(frozen=True)
+class SpamMessageState:
+    """What the antispam layer knows of one stored message of one account."""
+
+    filed: str | None
+    """``spam`` when the filter put it in Junk at delivery (no user said so)."""
+    trained: str | None
+    """``spam`` or ``ham``: what the user's classifier learned it as."""
+
+
+@dataclass(frozen=True)
+class SenderRule:
+    """A user's allow/block entry: an address, or a domain (and its subdomains)."""
+
+    user: str
+    pattern: str
+    action: str
+    """``allow`` or ``block``."""
+    source: str
+    """``user`` (set by the user or an admin) or ``sent`` (the user wrote to this address)."""
+    updated: int
+
+
+@dataclass(frozen=True)
+class SendingPolicy:
+    """An account's own sending limits (None: the configured default) and whether it is held."""
+
+    messages_per_hour: int | None = None
+    recipients_per_hour: int | None = None
+    held_reason: str | None = None
+    held_at: int | None = None
 @dataclass(frozen=True)
 class SieveScript:
     """One stored Sieve script of an account (or a global one, ``account_id`` None)."""

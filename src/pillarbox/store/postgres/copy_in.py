@@ -31,9 +31,10 @@ TABLES = ("domains", "accounts", "alias_targets", "mailboxes", "subscriptions", 
           "dmarc_observations", "login_failures", "login_networks", "server_secrets", "daily_jobs",
           "sender_grants", "web_sessions", "api_tokens", "app_passwords", "login_history", "account_settings",
           "received_reports", "queue_samples", "delivery_stats", "sieve_scripts", "sieve_tracking", "metadata",
-          "acl", "tls_seen", "urlauth_keys")
+          "acl", "tls_seen", "urlauth_keys", "spam_tokens", "spam_totals", "spam_messages", "sender_rules",
+          "greylist", "greylist_clients", "sending_events", "sending_policies")
 NOT_COPIED = {
-    "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter",
+    "counters": "MODSEQ and UIDVALIDITY become the target's sequence and counter, job cursors are copied",
     "message_bodies": "bodies go into messages.body",
     "unindexed": "every message is indexed again",
     "message_text": "every message is indexed again",
@@ -153,6 +154,10 @@ async def _continue_counters(source: sqlite3.Connection, conn: asyncpg.Connectio
     counters = dict(source.execute("SELECT name, value FROM counters").fetchall())
     await conn.execute("SELECT setval('modseq', $1)", max(int(counters.get("modseq", 1)), 1))
     await conn.execute("UPDATE counters SET value = $1 WHERE name = 'uidvalidity'", int(counters.get("uidvalidity", 0)))
+    for name, value in counters.items():  # job cursors (the spam learner's place in the change log)
+        if name not in ("modseq", "uidvalidity", "message_id"):
+            await conn.execute("INSERT INTO counters (name, value) VALUES ($1, $2)"
+                               " ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, int(value))
     floors = {"messages": int(counters.get("message_id", 0))}  # ids of expunged messages are never handed out again
     for table in IDENTITY_TABLES:
         await conn.execute(

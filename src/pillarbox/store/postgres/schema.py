@@ -467,6 +467,42 @@ MIGRATIONS: tuple[str, ...] = (
         FOR EACH ROW EXECUTE FUNCTION pillarbox_account_deleted();
     """,
     DELIVER_BATCH_ZONED,
+    # The antispam merge: the per-user classifier (token counts by class, totals, what each message was
+    # trained or filed as), allow/block lists, greylisting, sending counts and per-account sending rules.
+    # The learning job starts at the present (older mail is not learned), as on SQLite.
+    """
+    CREATE TABLE spam_tokens (
+        account_id BIGINT NOT NULL, token BIGINT NOT NULL, spam INTEGER NOT NULL DEFAULT 0,
+        ham INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (account_id, token)
+    );
+    CREATE TABLE spam_totals (
+        account_id BIGINT PRIMARY KEY, spam INTEGER NOT NULL DEFAULT 0, ham INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE spam_messages (
+        account_id BIGINT NOT NULL, message_id BIGINT NOT NULL, filed TEXT, trained TEXT,
+        PRIMARY KEY (account_id, message_id)
+    );
+    CREATE TABLE sender_rules (
+        account_id BIGINT NOT NULL, pattern TEXT NOT NULL, action TEXT NOT NULL, source TEXT NOT NULL,
+        updated BIGINT NOT NULL, PRIMARY KEY (account_id, pattern)
+    );
+    CREATE INDEX sender_rules_source ON sender_rules(account_id, source, updated);
+    CREATE TABLE greylist (
+        triplet TEXT PRIMARY KEY, first_seen BIGINT NOT NULL, passed BIGINT, last_seen BIGINT NOT NULL
+    );
+    CREATE INDEX greylist_last_seen ON greylist(last_seen);
+    CREATE TABLE greylist_clients (network TEXT PRIMARY KEY, passes INTEGER NOT NULL, last_seen BIGINT NOT NULL);
+    CREATE TABLE sending_events (
+        account_id BIGINT NOT NULL, kind TEXT NOT NULL, at BIGINT NOT NULL, count INTEGER NOT NULL
+    );
+    CREATE INDEX sending_events_account ON sending_events(account_id, kind, at);
+    CREATE INDEX sending_events_at ON sending_events(at);
+    CREATE TABLE sending_policies (
+        account_id BIGINT PRIMARY KEY, messages_per_hour INTEGER, recipients_per_hour INTEGER,
+        held_reason TEXT, held_at BIGINT
+    );
+    INSERT INTO counters VALUES ('spam_learned', (SELECT coalesce(max(highestmodseq), 0) FROM mailboxes));
+    """,
 )
 
 

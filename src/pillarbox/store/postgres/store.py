@@ -39,7 +39,9 @@ from pillarbox.store.postgres import (
     messages,
     queue,
     sieve,
+    spam,
 )
+from pillarbox.store.postgres.antispam_methods import AntispamMethods
 from pillarbox.store.postgres.batch import DeliveryBatcher
 from pillarbox.store.postgres.connection import Database, create_pool, translated
 from pillarbox.store.postgres.copy_in import Progress, copy_from_sqlite
@@ -85,7 +87,7 @@ DEFAULT_POOL_SIZE = 20
 HEALTH_TIMEOUT = 2.0
 
 
-class PostgresStore(WebData, sieve.SieveTables, acl.SharingTables):
+class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTables):
     """Open with ``await PostgresStore.open(url)``; close with ``await store.close()``."""
 
     def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float]) -> None:
@@ -213,6 +215,7 @@ class PostgresStore(WebData, sieve.SieveTables, acl.SharingTables):
                 await messages.drop_mailbox_messages(conn, mailbox.id)
                 await mailboxes.remove_mailbox_row(conn, mailbox.id)
             await grants.delete_account_grants(conn, account_id)
+            await spam.forget_account(conn, account_id)
             await sieve.delete_account_rows(conn, account_id)
             await directory.delete_account(conn, account_id)
         await self._directory_write(delete)

@@ -461,6 +461,63 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN base_subject TEXT;
     ALTER TABLE messages ADD COLUMN subject_reply INTEGER NOT NULL DEFAULT 0;
     """,
+    # (antispam) The per-user classifier (token counts by class, totals, what each message was trained
+    # as or filed as), allow/block lists, greylisting state, sending counts and per-account sending rules.
+    # The learning job's place in the change log starts at the present: older mail is not learned.
+    """
+    CREATE TABLE spam_tokens (
+        account_id INTEGER NOT NULL,
+        token INTEGER NOT NULL,
+        spam INTEGER NOT NULL DEFAULT 0,
+        ham INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, token)
+    ) WITHOUT ROWID;
+    CREATE TABLE spam_totals (
+        account_id INTEGER PRIMARY KEY,
+        spam INTEGER NOT NULL DEFAULT 0,
+        ham INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE spam_messages (
+        account_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        filed TEXT,
+        trained TEXT,
+        PRIMARY KEY (account_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE sender_rules (
+        account_id INTEGER NOT NULL,
+        pattern TEXT NOT NULL,
+        action TEXT NOT NULL,
+        source TEXT NOT NULL,
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (account_id, pattern)
+    ) WITHOUT ROWID;
+    CREATE INDEX sender_rules_source ON sender_rules(account_id, source, updated);
+    CREATE TABLE greylist (
+        triplet TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        passed INTEGER,
+        last_seen INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX greylist_last_seen ON greylist(last_seen);
+    CREATE TABLE greylist_clients (
+        network TEXT PRIMARY KEY,
+        passes INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE sending_events (account_id INTEGER NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL,
+                                 count INTEGER NOT NULL);
+    CREATE INDEX sending_events_account ON sending_events(account_id, kind, at);
+    CREATE INDEX sending_events_at ON sending_events(at);
+    CREATE TABLE sending_policies (
+        account_id INTEGER PRIMARY KEY,
+        messages_per_hour INTEGER,
+        recipients_per_hour INTEGER,
+        held_reason TEXT,
+        held_at INTEGER
+    );
+    INSERT INTO counters VALUES ('spam_learned', (SELECT value FROM counters WHERE name = 'modseq'));
+    """,
     # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
     """
     CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;

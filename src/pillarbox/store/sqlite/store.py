@@ -9,6 +9,7 @@ writers and the change feed notices the other side's commits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import secrets
 import sqlite3
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pillarbox.address import mailbox_address, normalize_address, normalize_domain
-from pillarbox.config import DEFAULT_MIN_FREE_SPACE
+from pillarbox.config import DEFAULT_FLAG_FLUSH_DELAY, DEFAULT_MIN_FREE_SPACE
 from pillarbox.errors import NotFound, StorageFull, StoreError
 from pillarbox.obs import get_logger
 from pillarbox.store import prepare as preparing
@@ -71,9 +72,12 @@ from pillarbox.store.sqlite import (
     orphans,
     queue,
     sieve,
+    spam,
 )
+from pillarbox.store.sqlite.antispam_methods import AntispamMethods
 from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
+from pillarbox.store.sqlite.deferred import DeferredFlush, current_boot, recover_after_reboot
 from pillarbox.store.sqlite.feed import PollingChangeFeed
 from pillarbox.store.sqlite.file_locks import FileDestinationSlots, FileLeadership, FileLocks
 from pillarbox.store.sqlite.maildrop_locks import FileMaildropLocks
@@ -97,23 +101,30 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(WebData, sieve.SieveTables):
+class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
     """Open with ``SQLiteStore.open(data_dir)``; close with ``await store.close()``."""
 
     def __init__(
         self, data_dir: Path, clock: Callable[[], float] = time.time, readers: int = 4, checkpoints: bool = True,
         min_free_space: int = DEFAULT_MIN_FREE_SPACE, free_space: Callable[[Path], int] = free_bytes,
+        flag_flush_delay: float = DEFAULT_FLAG_FLUSH_DELAY,
     ) -> None:
         """``checkpoints``: run the WAL checkpointer here; with several server processes only the
         primary does (the WAL is shared, and a second one only adds flushes of the database file).
-        ``min_free_space``: new mail is refused when it would leave less free (``store/reserve.py``)."""
+        ``min_free_space``: new mail is refused when it would leave less free (``store/reserve.py``).
+        ``flag_flush_delay``: flag changes are durable within this many seconds (``deferred.py``);
+        0 flushes each before its reply."""
         self.data_dir = data_dir
         self._clock = clock
         make_private_dirs(data_dir)
         self.db_path = data_dir / "pillarbox.sqlite3"
         create_private_file(self.db_path)  # before SQLite does, with the umask's mode (its WAL copies the mode)
-        with connect(self.db_path) as conn:
+        # closed here, not left to the garbage collector: Python's statement cache makes every connection
+        # part of a reference cycle, and one left open keeps the WAL and -shm its process once opened
+        # (deleted and replaced since, its later connections read that stale WAL index)
+        with contextlib.closing(connect(self.db_path)) as conn:
             migrate(conn)
+            recover_after_reboot(conn, current_boot())
         self.blobs = BlobStore(data_dir / "blobs")
         self.reserve = DiskReserve(data_dir, min_free_space, free_space)
         self._local = threading.local()
@@ -121,9 +132,13 @@ class SQLiteStore(WebData, sieve.SieveTables):
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="pillarbox-store-read")
         self._wakeup = CommitWakeup(data_dir / "wake")
         self.changes = PollingChangeFeed(self._mailboxes_changed_since, self._wakeup)
+        self._deferred = DeferredFlush(flag_flush_delay)
         self._writer = GroupCommitWriter(
-            self._writer_connection, self.blobs, self._committed, data_dir / "write.lock", self.reserve)
-        self._checkpointer = Checkpointer(lambda: connect(self.db_path)) if checkpoints else None
+            self._writer_connection, self.blobs, self._committed, data_dir / "write.lock", self.reserve,
+            self._deferred)
+        wal = Path(f"{self.db_path}-wal")
+        self._checkpointer = Checkpointer(
+            lambda: connect(self.db_path), wal, data_dir / "write.lock") if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
         self._maildrop_locks = FileMaildropLocks(data_dir / "pop3", clock)
@@ -134,9 +149,10 @@ class SQLiteStore(WebData, sieve.SieveTables):
     @classmethod
     def open(
         cls, data_dir: Path, clock: Callable[[], float] = time.time, checkpoints: bool = True,
-        min_free_space: int = DEFAULT_MIN_FREE_SPACE,
+        min_free_space: int = DEFAULT_MIN_FREE_SPACE, flag_flush_delay: float = DEFAULT_FLAG_FLUSH_DELAY,
     ) -> SQLiteStore:
-        return cls(Path(data_dir), clock, checkpoints=checkpoints, min_free_space=min_free_space)
+        return cls(Path(data_dir), clock, checkpoints=checkpoints, min_free_space=min_free_space,
+                   flag_flush_delay=flag_flush_delay)
 
     def has_room(self, incoming: int = 0) -> bool:
         """False when ``incoming`` more bytes of new mail would leave less free than the reserve."""
@@ -200,8 +216,20 @@ class SQLiteStore(WebData, sieve.SieveTables):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: _in_read_txn(self._reader(), fn))
 
+    async def _read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read of a few rows found through an index, right here on the caller's thread (the event
+        loop). A hop to the pool costs more than such a query: two thread switches, and a wait of up
+        to the interpreter's switch interval (5 ms) for the GIL while the loop is busy with other
+        sessions; that wait was most of an IMAP command's latency. WAL readers never wait for writers."""
+        return _in_read_txn(self._reader(), fn)
+
     async def _write(self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0) -> T:
         return await self._writer.submit(fn, blobs, grows)
+
+    async def _write_deferred(self, fn: Callable[[Txn], T], grows: int = 0) -> T:
+        """A write whose loss in a crash loses no mail (flags, marks, index rows): it may ride the next
+        flush, within ``flag_flush_delay`` (``deferred.py``)."""
+        return await self._writer.submit(fn, grows=grows, durable=False)
 
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
@@ -228,7 +256,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
                 "SELECT id, highestmodseq FROM mailboxes WHERE highestmodseq > ?", (modseq,)
             ).fetchall()
             return last, rows
-        return await self._read(query)
+        return await self._read_now(query)
 
     # domains
     async def add_domain(self, name: str) -> Domain:
@@ -256,7 +284,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
 
     async def has_domain(self, name: str) -> bool:
         name = normalize_domain(name)
-        return await self._read(lambda c: directory.domain_id(c, name) is not None)
+        return await self._read_now(lambda c: directory.domain_id(c, name) is not None)
 
     # accounts
     async def add_account(self, address: str, password_hash: str, scram_sha256: str | None) -> Account:
@@ -269,7 +297,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
 
     async def get_account(self, address: str) -> Account | None:
         address = normalize_address(address)
-        return await self._read(lambda c: directory.get_account(c, address))
+        return await self._read_now(lambda c: directory.get_account(c, address))
 
     async def list_accounts(self) -> list[Account]:
         return await self._read(directory.list_accounts)
@@ -284,6 +312,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
                 mailboxes.remove_mailbox_row(txn, mailbox.id)
             txn.conn.execute("DELETE FROM subscriptions WHERE account_id = ?", (account_id,))
             grants.delete_account_grants(txn, account_id)
+            spam.forget_account(txn, account_id)
             sieve.delete_account_rows(txn, account_id)
             txn.conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         await self._write(delete)
@@ -314,10 +343,10 @@ class SQLiteStore(WebData, sieve.SieveTables):
 
     async def get_credentials(self, address: str) -> Credentials | None:
         address = normalize_address(address)
-        return await self._read(lambda c: directory.get_credentials(c, address))
+        return await self._read_now(lambda c: directory.get_credentials(c, address))
 
     async def account_usage(self, account_id: int) -> tuple[int, int]:
-        return await self._read(lambda c: directory.account_usage(c, account_id))
+        return await self._read_now(lambda c: directory.account_usage(c, account_id))
 
     # aliases
     async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
@@ -329,7 +358,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
 
     async def get_alias(self, address: str) -> Alias | None:
         address = normalize_alias(address)
-        targets = await self._read(lambda c: directory.alias_targets(c, address))
+        targets = await self._read_now(lambda c: directory.alias_targets(c, address))
         return Alias(address, targets) if targets else None
 
     async def list_aliases(self) -> list[Alias]:
@@ -350,20 +379,20 @@ class SQLiteStore(WebData, sieve.SieveTables):
 
     async def sender_grants(self, user: str) -> tuple[str, ...]:
         user = normalize_address(user)
-        return await self._read(lambda c: grants.of_account(c, user))
+        return await self._read_now(lambda c: grants.of_account(c, user))
 
     async def list_sender_grants(self) -> list[SenderGrant]:
         return await self._read(grants.list_all)
 
     # mailboxes
     async def list_mailboxes(self, account_id: int) -> list[Mailbox]:
-        return await self._read(lambda c: mailboxes.list_mailboxes(c, account_id))
+        return await self._read_now(lambda c: mailboxes.list_mailboxes(c, account_id))
 
     async def get_mailbox(self, account_id: int, name: str) -> Mailbox | None:
-        return await self._read(lambda c: mailboxes.get_mailbox(c, account_id, name))
+        return await self._read_now(lambda c: mailboxes.get_mailbox(c, account_id, name))
 
     async def get_mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
-        return await self._read(lambda c: mailboxes.get_mailbox_by_id(c, mailbox_id))
+        return await self._read_now(lambda c: mailboxes.get_mailbox_by_id(c, mailbox_id))
 
     async def create_mailbox(self, account_id: int, name: str, special_use: str | None = None) -> Mailbox:
         now = self._seconds()
@@ -448,7 +477,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
         mailbox = await self.get_mailbox_by_id(mailbox_id)
         if mailbox is not None and mailbox.recent_uid >= through_uid:
             return mailbox.recent_uid  # nothing to claim: no write (every SELECT asks)
-        return await self._write(lambda t: mailboxes.claim_recent(t, mailbox_id, through_uid))
+        return await self._write_deferred(lambda t: mailboxes.claim_recent(t, mailbox_id, through_uid))
 
     async def subscribed_without_mailbox(self, account_id: int) -> list[str]:
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
@@ -531,7 +560,12 @@ class SQLiteStore(WebData, sieve.SieveTables):
         return await self._read(lambda c: messages.summaries(c, message_ids, structure))
 
     async def read_message(self, message_id: int) -> bytes:
-        return await self._read(lambda c: self._bytes_of(*messages.body_or_blob(c, message_id)))
+        """A body kept in the database (up to 128 KiB) is a point read, right here (``_read_now``: FETCH
+        BODY[] hopped to the pool for each message); a body in a file is read in the pool."""
+        body, blob = await self._read_now(lambda c: messages.body_or_blob(c, message_id))
+        if body is not None:
+            return body
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.blobs.read, blob)
 
     async def read_by_uids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, bytes]:
         def read(conn: sqlite3.Connection) -> dict[int, bytes]:
@@ -552,10 +586,14 @@ class SQLiteStore(WebData, sieve.SieveTables):
         unchanged_since: int | None = None,
     ) -> StoreFlagsResult:
         wanted = list(flags)
-        return await self._write(
+        if not uids:
+            return StoreFlagsResult((), ())
+        return await self._write_deferred(
             lambda t: messages.store_flags(t, mailbox_id, uids, mode, wanted, unchanged_since))
 
     async def expunge(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
+        if not uids:
+            return []  # CLOSE with nothing \Deleted: no write, no flush
         return await self._write(lambda t: messages.expunge(t, mailbox_id, uids))
 
     async def copy(self, src_mailbox_id: int, uids: Sequence[int], dst_mailbox_id: int) -> list[tuple[int, int]]:
@@ -567,7 +605,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
         return await self._write(lambda t: messages.move_messages(t, src_mailbox_id, uids, dst_mailbox_id, now))
 
     async def changes_since(self, mailbox_id: int, modseq: int) -> Changes:
-        return await self._read(lambda c: messages.changes_since(c, mailbox_id, modseq))
+        return await self._read_now(lambda c: messages.changes_since(c, mailbox_id, modseq))
 
     async def search_text(self, mailbox_id: int, needle: str, fields: tuple[str, ...]) -> set[int]:
         """UIDs of the mailbox whose headers and/or body text contain ``needle``, any case."""
@@ -596,7 +634,7 @@ class SQLiteStore(WebData, sieve.SieveTables):
     # login throttle, trusted networks, server secrets
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
         """Failed logins since ``since`` (Unix seconds) from ``ip`` and against ``account``."""
-        return await self._read(lambda c: logins.count(c, ip, account, since))
+        return await self._read_now(lambda c: logins.count(c, ip, account, since))
 
     async def add_login_failure(
         self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
@@ -629,7 +667,8 @@ class SQLiteStore(WebData, sieve.SieveTables):
         if not batch:
             return 0
         texts = await asyncio.to_thread(self._index_texts, batch)
-        await self._write(lambda t: fulltext.record(t, texts), grows=sum(len(h) + len(b) for _, h, b in texts))
+        # lost in a crash, the messages are still in the backlog and are indexed again
+        await self._write_deferred(lambda t: fulltext.record(t, texts), grows=sum(len(h) + len(b) for _, h, b in texts))
         return len(batch)
 
     def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
@@ -690,13 +729,13 @@ class SQLiteStore(WebData, sieve.SieveTables):
         return await self._write(lambda t: queue.retire_dkim_keys(t, normalize_domain(domain)))
 
     async def dkim_keys(self, domain: str, active_only: bool = True) -> list[DKIMKey]:
-        return await self._read(lambda c: queue.dkim_keys(c, normalize_domain(domain), active_only))
+        return await self._read_now(lambda c: queue.dkim_keys(c, normalize_domain(domain), active_only))
 
     async def put_mtasts_policy(self, policy: CachedPolicy) -> None:
         await self._write(lambda t: queue.put_policy(t, policy))
 
     async def get_mtasts_policy(self, domain: str) -> CachedPolicy | None:
-        return await self._read(lambda c: queue.get_policy(c, domain))
+        return await self._read_now(lambda c: queue.get_policy(c, domain))
 
     async def count_tls_result(self, policy_domain: str, policy_type: str, mx_host: str, result: str) -> None:
         day = self.now().strftime("%Y-%m-%d")

@@ -19,6 +19,9 @@ exclusive flock(2) of ``write.lock`` around the transaction instead, which wakes
 moment the lock is free. The jobs that queued while a writer waited for the lock join its batch
 (with two busy processes each waited about as long as it held the lock: 1-2 ms, half of it the
 other's flush).
+
+A batch made only of jobs queued with ``durable=False`` (flag changes and the like) commits without a
+flush of its own and is made durable by the next one, within a second (``deferred.py``).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pillarbox.obs import get_logger, log_event
+from pillarbox.obs import get_logger, log_event, name_os_thread
 from pillarbox.store.blobs import BlobStore
 from pillarbox.store.reserve import DiskReserve, is_disk_full, storage_full
+from pillarbox.store.sqlite.deferred import DeferredFlush, cover_modseqs, flush_commit
 
 T = TypeVar("T")
 MAX_BATCH = 512
@@ -63,6 +67,7 @@ class _Job:
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     grows: int = 0
+    durable: bool = True
 
 
 class GroupCommitWriter:
@@ -73,12 +78,15 @@ class GroupCommitWriter:
         on_commit: Callable[[], None],
         lock_path: Path,
         reserve: DiskReserve | None = None,
+        deferred: DeferredFlush | None = None,
     ) -> None:
         self._connect = connect
         self._blobs = blobs
         self._on_commit = on_commit
         self._lock_path = lock_path
         self._reserve = reserve
+        self._deferred = deferred
+        self._synchronous = "FULL"  # what the connection is set to (``connect``)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._held: _Job | None = None  # taken from the queue but left for the next batch
         self._thread = threading.Thread(target=self._run, name="pillarbox-store-writer", daemon=True)
@@ -87,18 +95,19 @@ class GroupCommitWriter:
         self.jobs_done = 0
 
     async def submit(
-        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0
+        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0, durable: bool = True,
     ) -> T:
-        return await self.enqueue(fn, blobs, grows)
+        return await self.enqueue(fn, blobs, grows, durable)
 
     def enqueue(
-        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0
+        self, fn: Callable[[Txn], T], blobs: dict[str, bytes] | None = None, grows: int = 0, durable: bool = True,
     ) -> asyncio.Future[T]:
         """Queue a job now (jobs run in the order they are queued); the future settles after COMMIT.
-        ``grows``: the bytes of new mail (or index) it stores, which must fit above the disk reserve."""
+        ``grows``: the bytes of new mail (or index) it stores, which must fit above the disk reserve.
+        ``durable=False``: the commit may wait for the next flush (``deferred.py``); never for new mail."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, blobs or {}, future, loop, grows))
+        self._jobs.put(_Job(fn, blobs or {}, future, loop, grows, durable or bool(blobs)))
         return future
 
     def close(self) -> None:
@@ -106,25 +115,51 @@ class GroupCommitWriter:
         self._thread.join()
 
     def _run(self) -> None:
+        name_os_thread("pb-store-writer")
         conn = self._connect()
         lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             while True:
-                batch = self._next_batch()
+                batch = self._next_batch(conn, lock)
                 if batch is None:
                     return
                 self._execute(conn, lock, batch)
         finally:
+            if self._deferred is not None and self._deferred.due_in() is not None:
+                self._pay_flush(conn, lock)
             os.close(lock)
             conn.close()
 
-    def _next_batch(self) -> list[_Job] | None:
-        first, self._held = self._held or self._jobs.get(), None
+    def _next_batch(self, conn: sqlite3.Connection, lock: int) -> list[_Job] | None:
+        first, self._held = self._held or self._next_job(conn, lock), None
         if first is None:
             return None
         batch = [first]
         self._take_waiting(batch, with_blobs=True)
         return batch
+
+    def _next_job(self, conn: sqlite3.Connection, lock: int) -> _Job | None:
+        """The next job, waiting for one; a flush owed to deferred commits is paid when due."""
+        while self._deferred is not None and (due := self._deferred.due_in()) is not None:
+            if due > 0:
+                try:
+                    return self._jobs.get(timeout=due)
+                except queue.Empty:
+                    pass
+            self._pay_flush(conn, lock)
+        return self._jobs.get()
+
+    def _pay_flush(self, conn: sqlite3.Connection, lock: int) -> None:
+        assert self._deferred is not None
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            self._synchronous_is(conn, "FULL")
+            flush_commit(conn)
+        except (sqlite3.Error, OSError) as exc:  # the next ordinary commit flushes them all the same
+            log_event(log, "error", "deferred flush failed", error=str(exc))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        self._deferred.paid()
 
     def _take_waiting(self, batch: list[_Job], with_blobs: bool) -> None:
         """Add the jobs queued by now to ``batch``, in order; without ``with_blobs``, stop before a job
@@ -154,10 +189,18 @@ class GroupCommitWriter:
             try:
                 # another process's commit may have kept us waiting: what queued meanwhile rides along
                 self._take_waiting(batch, with_blobs=False)
+                deferred = self._set_synchronous(conn, batch)
                 conn.execute("BEGIN IMMEDIATE")
                 for job in batch:
                     results.append(self._run_job(txn, job))
+                flush_now = deferred and cover_modseqs(conn)
                 conn.execute("COMMIT")
+                if flush_now:
+                    self._synchronous_is(conn, "FULL")
+                    flush_commit(conn)
+                    self._deferred.paid()  # type: ignore[union-attr]  # flush_now implies deferred
+                elif self._deferred is not None:
+                    self._deferred.committed(flushed=not deferred)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -175,6 +218,18 @@ class GroupCommitWriter:
         self._on_commit()
         for job, value, error in results:
             _resolve(job, value, error)
+
+    def _set_synchronous(self, conn: sqlite3.Connection, batch: list[_Job]) -> bool:
+        """Choose the batch's flush; True when the commit may be deferred."""
+        deferred = self._deferred is not None and self._deferred.enabled and not any(j.durable for j in batch)
+        self._synchronous_is(conn, "NORMAL" if deferred else "FULL")
+        return deferred
+
+    def _synchronous_is(self, conn: sqlite3.Connection, wanted: str) -> None:
+        # set outside a transaction only: SQLite refuses to change it inside one
+        if wanted != self._synchronous:
+            conn.execute(f"PRAGMA synchronous = {wanted}")
+            self._synchronous = wanted
 
     def _within_reserve(self, batch: list[_Job]) -> list[_Job]:
         """The jobs of ``batch`` that may run; those whose new mail does not fit above the reserve are
