@@ -72,6 +72,16 @@ async def _fill_extensions(store: Any, bob: int, inbox: int, work: int) -> None:
     request = OutboundRequest("bob@example.com", (OutboundRecipient("y@remote.test"),), requiretls=True,
                               priority=3, deliver_by=2_000_000_000, by_mode="R")
     await store.deliver_and_queue(message("prio"), [], request)
+    await _fill_antispam(store, bob)
+
+
+async def _fill_antispam(store: Any, bob: int) -> None:
+    """The antispam merge's rows: a lesson, an allow entry, sending limits and counts, the learner's place."""
+    await store.spam_train(bob, 1, [5, 6], "spam", 1000)
+    await store.add_sender_rule(bob, "friend@remote.test", "allow")
+    await store.set_sending_limits(bob, 50, None)
+    await store.record_sending(bob, "message", 3, 1_700_000_000)
+    await store.set_job_cursor("spam_learned", 7)
 
 
 async def _snapshot(store: Any) -> dict[str, Any]:
@@ -91,6 +101,10 @@ async def _snapshot(store: Any) -> dict[str, Any]:
         "threads": await store.thread_fields(inbox.id), "metadata": await store.account_metadata(bob.id),
         "acl": await store.get_acl(work.id), "shared": await store.shared_with("alice@example.com"),
         "urlauth": await store.urlauth_key(inbox.id), "tls": await store.list_tls_seen(),
+        "spam": (await store.spam_counts(bob.id, [5, 6]), await store.spam_states(bob.id, [1])),
+        "rules": await store.list_sender_rules(), "sending": (await store.sending_policy(bob.id),
+                                                              await store.sending_totals(bob.id, 0)),
+        "learned": await store.job_cursor("spam_learned"),
     }
     return {"mailboxes": boxes, "contents": contents, "queue": queue, "aliases": await store.list_aliases(),
             "dkim": await store.dkim_keys("example.com"), "accounts": await store.list_accounts(), **extensions}
