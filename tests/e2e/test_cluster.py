@@ -34,7 +34,7 @@ from tests.dnsserver import DNSServer
 from tests.e2e.outbound_env import SMTP_PORT, MXNet
 from tests.imap_wire.raw import RawIMAP
 from tests.outbound.smtpsink import SMTPSink
-from tests.server_process import ServerProcess, eventually
+from tests.server_process import NO_PREGREET_WAIT, ServerProcess, eventually
 from tests.smtp.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -65,11 +65,12 @@ def _config(mx: MXNet, dns: DNSServer, url: str) -> str:
     """The one config every node reads; each node's SMTP address is its own."""
     remote_port = "" if mx.port == SMTP_PORT else f"smtp_port = {mx.port}\n"
     nodes = "".join(f'[nodes.n{host}.listen]\nsmtp = ["{mx.ip(host)}:{mx.port}"]\n\n' for host in HOSTS)
-    return (f'hostname = "mx.example.com"\ndata_dir = "data"\n\n'
+    return (f'hostname = "mx.example.com"\ndata_dir = "data"\nworkers = 1\n\n'
             f'[listen]\nsubmission = ["127.0.0.1:0"]\nimaps = ["127.0.0.1:0"]\npop3s = ["127.0.0.1:0"]\n\n{nodes}'
             f'[policy]\ncheck = false\n\n[dns]\nnameservers = ["{dns.nameserver}"]\ntimeout = 2\n\n'
             f"[queue]\nper_domain = {PER_DOMAIN}\nlease = 3\nretry_first = 1\nretry_max = 2\npoll_interval = 0.2\n\n"
-            f"[outbound]\n{remote_port}connect_timeout = 3\n\n[store]\nurl = \"{url}\"\n")
+            f"[outbound]\n{remote_port}connect_timeout = 3\n\n[antispam]\n{NO_PREGREET_WAIT}\n\n"
+            f"[store]\nurl = \"{url}\"\n")
 
 
 def _populate(url: str) -> None:
