@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(strace swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail mpop curl isync libsasl2-modules python3-venv
-                 chromium chromium-driver pebble haproxy sieve-connect rspamd redis-server)
+                 chromium chromium-driver pebble haproxy sieve-connect rspamd redis-server postgresql)
 
 if command -v apt-get >/dev/null 2>&1; then
     sudo=""

@@ -14,7 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from tests.stores import open_at, run_at, store_section
 
 SERVICES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
 _LISTENING = re.compile(r'msg="?listening"? service=(\w+) address=(\S+)')
@@ -27,30 +30,43 @@ for a client that talks before the greeting) would slow every SMTP wire test on 
 tests/antispam tests it with a delay of its own."""
 
 
-def write_config(directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", workers: int = 1,
-                 antispam: str = NO_PREGREET_WAIT, **top: str) -> Path:
-    """A config with ``data_dir = "data"`` beside it, and an empty store there (admin commands need one).
+def write_config(
+    directory: Path, services: tuple[str, ...] = SERVICES, extra: str = "", workers: int = 1,
+    antispam: str = NO_PREGREET_WAIT, store_url: str | None = None, **top: str,
+) -> Path:
+    """A config on loopback ports with ``data_dir = "data"`` beside it. The store is the test run's
+    (``tests/stores``) unless ``store_url`` names one; it exists already (admin commands need one).
     ``workers`` 1 unless a test is about several processes: the default, one per CPU, would start a
     process per CPU for every test server and double the suite's processes."""
     listen = "\n".join(f'{name} = ["127.0.0.1:0"]' for name in services)
     head = "\n".join(f'{key} = "{value}"' for key, value in {"hostname": "mx.test", **top}.items())
     path = directory / "pillarbox.toml"
+    store = f'\n[store]\nurl = "{store_url}"\n' if store_url else store_section(directory / "data")
     path.write_text(f'{head}\ndata_dir = "data"\nworkers = {workers}\n\n[listen]\n{listen}\n{extra}\n'
-                    f'\n[antispam]\n{antispam}\n')
-    init_store(directory / "data")
+                    f'\n[antispam]\n{antispam}\n{store}')
+    if not store_url:
+        init_store(directory / "data")
     return path
 
 
 def init_store(data_dir: Path) -> None:
-    """Create an empty store, as the first ``serve`` or ``quickstart`` does."""
-    import asyncio
+    """Create an empty store, as the first ``serve`` or ``quickstart`` does (on PostgreSQL, the data_dir's
+    database, made migrated by ``url_for``)."""
+    run_at(data_dir, _nothing)
 
-    from pillarbox.store.sqlite.store import SQLiteStore
 
-    async def create() -> None:
-        await SQLiteStore.open(data_dir).close()
+async def _nothing(store: object) -> None:
+    return None
 
-    asyncio.run(create())
+
+def eventually(check: Callable[[], bool], timeout: float = 30) -> bool:
+    """Poll ``check`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def cli_env(cheap_hashes: bool = True) -> dict[str, str]:
@@ -73,10 +89,8 @@ def stored_messages(data_dir: Path, address: str, folder: str = "INBOX") -> list
     """The stored bytes of every message in a folder, read through the store as IMAP would."""
     import asyncio
 
-    from pillarbox.store.sqlite.store import SQLiteStore
-
     async def read() -> list[bytes]:
-        store = SQLiteStore.open(data_dir)
+        store = await open_at(data_dir)
         try:
             account = await store.get_account(address)
             mailbox = await store.get_mailbox(account.id, folder)

@@ -16,7 +16,6 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from pillarbox.acme.challenges import ChallengeBoard, port80_app
 from pillarbox.acme.files import CertFiles
@@ -34,6 +33,7 @@ from pillarbox.auth.directory import Directory
 from pillarbox.auth.login_cache import LoginCache
 from pillarbox.auth.passwords import PasswordHashing, hash_parameters
 from pillarbox.auth.throttle import LoginThrottle, ThrottleSettings
+from pillarbox.background import BackgroundTask, LeaderOnly
 from pillarbox.clientsetup import configured_ports
 from pillarbox.config import AntispamConfig, Config, Endpoint, LimitsConfig, ListenConfig
 from pillarbox.delivery.filtering import SieveFilter, settings_from_config
@@ -68,10 +68,11 @@ from pillarbox.smtp.accept import MessageAcceptor
 from pillarbox.smtp.envelope import Role
 from pillarbox.smtp.server import make_handler as smtp_handler
 from pillarbox.smtp.session import SMTPServices, SMTPSettings
+from pillarbox.store.api import Backend
 from pillarbox.store.datadir import ServeLock
+from pillarbox.store.factory import open_store
 from pillarbox.store.files import repair
 from pillarbox.store.indexer import BackgroundIndexer
-from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.web.server import HttpLimits, HttpServer
 from pillarbox.web.services import WebServices
 from pillarbox.web.site import build_site
@@ -99,7 +100,7 @@ class Services:
     """What every protocol session may use; built once by ``build_services``."""
 
     config: Config
-    store: SQLiteStore
+    store: Backend
     directory: Directory
     tls: TLSContextHolder
     authenticator: Authenticator
@@ -159,10 +160,9 @@ def build_limiters(limits: LimitsConfig) -> dict[str, ConnectionLimiter]:
             for index, (name, pool) in enumerate(pool_limits(limits).items())}
 
 
-def build_services(config: Config, primary: bool = True) -> Services:
+async def build_services(config: Config, primary: bool = True) -> Services:
     """Everything the listeners share; ``primary`` False in a worker process (no WAL checkpoints there)."""
-    store = SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space,
-                             flag_flush_delay=config.store.flag_flush_delay)
+    store = await open_store(config, primary)
     certificate = current_certificate(config)
     limits = config.limits
     resolver = make_resolver(config)  # one cache for SPF/DKIM/DMARC and outbound routing
@@ -180,7 +180,7 @@ def build_services(config: Config, primary: bool = True) -> Services:
     )
 
 
-def build_authenticator(config: Config, store: SQLiteStore) -> Authenticator:
+def build_authenticator(config: Config, store: Backend) -> Authenticator:
     auth = config.auth
     throttle = ThrottleSettings(
         max_ip_failures=config.limits.auth_failures_per_ip, window=auth.failure_window,
@@ -279,7 +279,7 @@ def rspamd_client(settings: AntispamConfig) -> RspamdClient | None:
                         settings.rspamd_timeout)
 
 
-def content_filter(settings: AntispamConfig, store: SQLiteStore) -> ContentFilter:
+def content_filter(settings: AntispamConfig, store: Backend) -> ContentFilter:
     return ContentFilter(store, settings, rspamd_client(settings) if settings.rspamd else None)
 
 
@@ -379,31 +379,28 @@ def _shared_sockets(services: Services) -> dict[str, list[socket.socket]]:
     return {listener.name: listener.sockets for listener in services.listeners if listener.name not in PRIMARY_ONLY}
 
 
-class BackgroundTask(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self, grace: float = 10.0) -> None: ...
-
-
 def background_tasks(services: Services) -> list[BackgroundTask]:
     """Long-running jobs beside the listeners: the outbound queue, the search indexer, the queue's size
     for the dashboard, the daily reports."""
     config = services.config
     runner = services.queue_runner
     store = services.store
+    lead = store.leadership().hold  # jobs one node of a cluster runs
     tasks: list[BackgroundTask] = [runner, BackgroundIndexer(store.index_backlog, store.index_pending),
-                                   QueueSampler(store)]
+                                   LeaderOnly(QueueSampler(store), "queue-sampler", lead)]
     antispam = config.antispam
-    tasks.append(LearningJob(store, antispam, rspamd_client(antispam),
-                             Greylist(store, antispam) if antispam.greylist else None))
+    tasks.append(LeaderOnly(LearningJob(store, antispam, rspamd_client(antispam),
+                                         Greylist(store, antispam) if antispam.greylist else None),
+                             "antispam-learning", lead))
     if config.policy.check and config.policy.dmarc_reports:
         reporter = DMARCReporter(services.store, services.resolver, config.hostname, runner.reporter.send)
-        tasks.append(DMARCReportTask(reporter))
+        tasks.append(DMARCReportTask(reporter, claim=store.claim_daily_job))
     if config.queue.tls_reports:
         tls = TLSReportSender(services.store, services.resolver, config.hostname, runner.reporter.send,
                               smtp_port=config.outbound.smtp_port, ca_file=config.outbound.ca_file)
-        tasks.append(TLSReportTask(tls))
+        tasks.append(TLSReportTask(tls, claim=store.claim_daily_job))
     if services.acme is not None:
-        tasks.append(services.acme.manager)
+        tasks.append(LeaderOnly(services.acme.manager, "acme", lead))
     return tasks
 
 
@@ -421,7 +418,7 @@ async def run(config: Config, worker: WorkerSetup | None = None) -> None:
 async def _run_services(config: Config, worker: WorkerSetup | None) -> None:
     if worker is None:
         _make_private(config.data_dir)
-    services = build_services(config, primary=worker is None)
+    services = await build_services(config, primary=worker is None)
     if worker is None:
         _say_what_runs(services)
         if config.acme.directory:
@@ -475,7 +472,8 @@ def _say_what_runs(services: Services) -> None:
     """One line each at start: which file, which data_dir, which certificate (listeners follow)."""
     config = services.config
     log_event(log, "info", "configuration", file=str(config.source) if config.source else "none (built-in defaults)")
-    log_event(log, "info", "data_dir", path=str(config.data_dir))
+    log_event(log, "info", "data_dir", path=str(config.data_dir),
+              store="PostgreSQL ([store] url)" if config.store.url else "SQLite in the data_dir")
     log_event(log, "info", "certificate", source=services.certificate.description)
 
 

@@ -32,7 +32,7 @@ from pillarbox.admin import (
     quickstart,
     senders,
     sieve_commands,
-    store_check,
+    store_commands,
     tls_seen,
     tokens,
 )
@@ -40,7 +40,7 @@ from pillarbox.admin import antispam as antispam_admin
 from pillarbox.admin import domains_users as du
 from pillarbox.admin.common import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandFailed
 from pillarbox.config import LOG_LEVELS, Config, load_config, parse_size
-from pillarbox.errors import InvalidInput, PillarboxError, StorageFull
+from pillarbox.errors import InvalidInput, PillarboxError, StorageFull, StoreUnavailable
 from pillarbox.paths import default_config_path
 from pillarbox.store.files import UMASK
 
@@ -140,7 +140,7 @@ def build_parser() -> Parser:
     _mailbox_commands(commands)
     _message_commands(commands)
     queue_dkim_dns.register(commands)  # queue, dkim, dns
-    store_check.register(commands)  # store check
+    store_commands.register(commands)  # store check, store migrate
     sieve_commands.register(commands)  # sieve, forward, vacation
     backup.register(commands)  # backup, restore
     acme_commands.register(commands)  # acme status, acme renew
@@ -274,14 +274,15 @@ def _message_commands(commands: argparse._SubParsersAction) -> None:
 
 async def _run(config: Config, args: argparse.Namespace) -> int:
     from pillarbox.store.datadir import act_as_owner, require_store
-    from pillarbox.store.sqlite.store import SQLiteStore
+    from pillarbox.store.factory import open_store
 
-    require_store(config.data_dir)
+    if not config.store.url:  # on PostgreSQL the data_dir holds no store
+        require_store(config.data_dir)
     act_as_owner(config.data_dir)
     if sys.stderr.isatty():  # a person at a terminal sees which store they act on; scripts stay quiet
-        print(f"pillarbox: data_dir {config.data_dir}", file=sys.stderr)
-    store = SQLiteStore.open(config.data_dir, min_free_space=config.store.min_free_space,
-                             flag_flush_delay=config.store.flag_flush_delay)
+        where = "PostgreSQL store" if config.store.url else f"data_dir {config.data_dir}"
+        print(f"pillarbox: {where}", file=sys.stderr)
+    store = await open_store(config)
     try:
         return int(await args.func(store, args))
     finally:
@@ -326,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EX_USAGE if exc.field == "password" else EX_FAIL)
     except StorageFull as exc:  # the disk reserve: the same command works once there is room
         return _fail(str(exc), EX_TEMPFAIL)
+    except StoreUnavailable as exc:
+        return _fail(str(exc), EX_TEMPFAIL if tempfail else EX_FAIL)
     except PillarboxError as exc:
         return _fail(str(exc), EX_FAIL)
     except OSError as exc:

@@ -23,6 +23,7 @@ import re
 import socket
 import tomllib
 import typing
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -447,16 +448,6 @@ class LimitsConfig:
                 given.setdefault(f"{pool}_connections_per_ip", given["max_connections_per_ip"])
 
 
-@dataclass(frozen=True)
-class StoreConfig:
-    """The embedded store: SQLite and blob files in ``data_dir`` (``store/reserve.py``)."""
-
-    min_free_space: int = _setting(DEFAULT_MIN_FREE_SPACE, _size_or_zero)
-    flag_flush_delay: float = _setting(DEFAULT_FLAG_FLUSH_DELAY, _seconds_or_zero)
-    """Flag changes (and \\Recent marks, search-index rows) become durable with the next flush, at the
-    latest this many seconds later; 0: each is flushed before its reply."""
-
-
 def _non_negative_number(value: Any, base: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
         raise _expected("a number of at least 0", value)
@@ -620,6 +611,46 @@ class PolicyConfig:
     reports_to: str = _setting("postmaster", _local_part)
     received_reports: bool = _setting(True, _flag)
     received_report_max_size: int = _setting(10 * MiB, _size)
+
+
+def _store_url(value: Any, base: Path) -> str:
+    """``""`` (the embedded SQLite store in data_dir) or postgresql://user:password@host:port/database."""
+    if not isinstance(value, str):
+        raise _expected("a postgresql:// URL", value)
+    if value == "":
+        return value
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise _Bad(f"expected postgresql://user:password@host:port/database, got scheme {parsed.scheme or '(none)'!r}")
+    try:
+        parsed.port  # noqa: B018 (reading it checks it)
+    except ValueError as exc:
+        raise _Bad(f"bad port in the URL ({exc})") from None
+    if not parsed.hostname or not parsed.path.strip("/"):
+        raise _Bad("expected postgresql://user:password@host:port/database (a host and a database name)")
+    return value
+
+
+def check_store_url(text: str) -> str:
+    """A PostgreSQL URL as ``[store] url`` takes it (for the CLI); ValueError with the reason."""
+    if not text:
+        raise ValueError("expected postgresql://user:password@host:port/database")
+    return _store_url(text, Path())
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where mail is kept. No ``url``: the embedded SQLite store in ``data_dir``. A PostgreSQL URL: that
+    database, which several Pillarbox nodes may share (docs/store.md)."""
+
+    url: str = _setting("", _store_url)
+    pool_size: int = _setting(20, minimum=2)
+    min_free_space: int = _setting(DEFAULT_MIN_FREE_SPACE, _size_or_zero)
+    """SQLite: new mail is refused when it would leave less free in ``data_dir`` (``store/reserve.py``);
+    PostgreSQL watches its own disk (a full one refuses writes, which become StorageFull)."""
+    flag_flush_delay: float = _setting(DEFAULT_FLAG_FLUSH_DELAY, _seconds_or_zero)
+    """SQLite: flag changes (and \\Recent marks, search-index rows) become durable with the next flush, at the
+    latest this many seconds later; 0: each is flushed before its reply. PostgreSQL commits each before its reply."""
 
 
 _FROM_RULES = ("owned", "any")

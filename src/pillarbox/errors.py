@@ -50,6 +50,14 @@ class ProtocolError(PillarboxError):
         """Why, for the log line (which address, which rule), when the reply's text is not enough."""
 
 
+class StoreUnavailable(PillarboxError):
+    """The store cannot be reached right now (database down, failing over, connection lost).
+
+    Not a refusal of the operation (not a ``StoreError``): nothing was committed, and the same request
+    may succeed once the store is back. Protocols answer with their temporary-failure reply
+    (SMTP 451 4.3.0, IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP])."""
+
+
 class InvalidInput(PillarboxError):
     """A value given to an operation is unusable; ``field`` names it (a form field, an API parameter, a
     command-line argument), and the message says why in one line."""

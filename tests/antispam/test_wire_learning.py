@@ -6,7 +6,6 @@ tests wait for the job's log lines, never for a time.
 
 from __future__ import annotations
 
-import asyncio
 import imaplib
 import re
 import smtplib
@@ -16,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.imap_wire.conftest import IMAPServer, start_imap_server
 from tests.server_process import pillarbox
+from tests.stores import run_at
 
 LEARNING = "pregreet_delay = 0\nlearn_interval = 0.1\n"
 
@@ -67,16 +66,9 @@ def wait_learned(server: IMAPServer, user: str, kind: str, count: int) -> None:
 
 
 def account_id(server: IMAPServer, user: str) -> int:
-    async def find() -> int:
-        store = SQLiteStore.open(server.data_dir)
-        try:
-            account = await store.get_account(user)
-            assert account is not None
-            return account.id
-        finally:
-            await store.close()
-
-    return asyncio.run(find())
+    account = run_at(server.data_dir, lambda store: store.get_account(user))  # either backend
+    assert account is not None
+    return int(account.id)
 
 
 def uids(client: imaplib.IMAP4, criteria: str) -> bytes:

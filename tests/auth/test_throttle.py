@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from pillarbox.auth.throttle import Attempt, LoginThrottle, Standing, ThrottleSettings, network_of
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Store
+from tests.stores import open_another
 
 WINDOW = 900.0
 
@@ -24,7 +25,7 @@ async def fail(throttle: LoginThrottle, ip: str, account: str | None) -> Attempt
 def test_failures_slow_down_then_lock_the_ip_and_age_out(with_store):
     now = [1_000_000.0]
 
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store, ThrottleSettings(max_ip_failures=3), clock=lambda: now[0])
         assert await throttle.standing("192.0.2.1", "Bob@Example.com") == Standing(0, 0)
         delays = []
@@ -43,7 +44,7 @@ def test_failures_slow_down_then_lock_the_ip_and_age_out(with_store):
 
 
 def test_a_pending_check_counts_only_once_settled_and_a_success_forgets_it(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store)
         await fail(throttle, "192.0.2.1", "bob@example.com")
         attempt = await throttle.begin("192.0.2.1", "bob@example.com")
@@ -56,7 +57,7 @@ def test_a_pending_check_counts_only_once_settled_and_a_success_forgets_it(with_
 
 
 def test_parallel_guesses_from_one_ip_get_the_limit_checked_and_no_more(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store, ThrottleSettings(max_ip_failures=10))
         attempts = await asyncio.gather(*(fail(throttle, "192.0.2.9", "bob@example.com") for _ in range(20)))
         assert sum(a is not None for a in attempts) == 10
@@ -68,7 +69,7 @@ def test_parallel_guesses_from_one_ip_get_the_limit_checked_and_no_more(with_sto
 def test_parallel_right_passwords_from_one_ip_wait_for_a_slot_but_all_get_in(with_store):
     """Fifty users behind one address at once: at most ten checks run together, none is refused."""
 
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store, ThrottleSettings(max_ip_failures=10))
         running, most = 0, 0
 
@@ -93,7 +94,7 @@ def test_many_ips_guessing_one_account_delay_only_untrusted_networks(with_store)
     """The owner's network keeps logging in at once; elsewhere the delay grows with the failures, capped."""
     settings = ThrottleSettings(account_failures=5, account_delay=2.0, max_account_delay=9.0)
 
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store, settings)
         await throttle.succeeded(None, "198.51.100.7", "carol@example.com")  # her usual network
         delays = []
@@ -114,7 +115,7 @@ def test_a_trusted_network_expires_after_its_days(with_store):
     now = [5_000_000.0]
     settings = ThrottleSettings(account_failures=1, trusted_for=30 * 86400)
 
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         throttle = LoginThrottle(store, settings, clock=lambda: now[0])
         await throttle.succeeded(None, "2001:db8:1:2::5", "bob@example.com")
         under_attack = Standing(0, 3)
@@ -137,10 +138,10 @@ def test_network_of(ip: str, network: str) -> None:
 
 
 def test_another_process_sees_the_failures(with_store):
-    """Two stores on one data_dir, as two server processes (``workers``) have."""
+    """Two stores on one data: two server processes (``workers``) on a data_dir, or two nodes."""
 
-    async def body(store: SQLiteStore) -> None:
-        other = SQLiteStore.open(store.data_dir, checkpoints=False)
+    async def body(store: Store) -> None:
+        other = await open_another(store)
         try:
             settings = ThrottleSettings(max_ip_failures=2)
             mine, theirs = LoginThrottle(store, settings), LoginThrottle(other, settings)

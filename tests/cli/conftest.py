@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Store
 from tests.server_process import init_store
+from tests.stores import open_at, store_section
 
 T = TypeVar("T")
 
@@ -60,9 +61,9 @@ class Pillarbox:
         assert len(lines) == 1 and lines[0].startswith("pillarbox: error: "), result.stderr
         return lines[0]
 
-    def with_store(self, body: Callable[[SQLiteStore], Awaitable[T]]) -> T:
+    def with_store(self, body: Callable[[Store], Awaitable[T]]) -> T:
         async def main() -> T:
-            store = SQLiteStore.open(self.data_dir)
+            store = await open_at(self.data_dir)
             try:
                 return await body(store)
             finally:
@@ -74,7 +75,8 @@ class Pillarbox:
 @pytest.fixture
 def pb(tmp_path: Path) -> Pillarbox:
     config = tmp_path / "pillarbox.toml"
-    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\nworkers = 1\n\n[listen]\n')
+    config.write_text('data_dir = "data"\nhostname = "mail.example.com"\nworkers = 1\n'
+                      + store_section(tmp_path / "data") + '\n[listen]\n')
     init_store(tmp_path / "data")
     return Pillarbox(config, tmp_path / "data")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.cli.conftest import Pillarbox, json_of, message
+from tests.stores import store_section
 
 EX_NOUSER, EX_TEMPFAIL = 67, 75
 
@@ -92,7 +93,8 @@ def test_message_add_as_mda_exit_codes(bob: Pillarbox) -> None:
 
 
 def test_message_add_refuses_oversized(bob: Pillarbox) -> None:
-    bob.config.write_text('data_dir = "data"\n[listen]\n[limits]\nmax_message_size = "1K"\n')
+    bob.config.write_text('data_dir = "data"\n[listen]\n[limits]\nmax_message_size = "1K"\n'
+                          + store_section(bob.data_dir))
     line = bob.fails("message", "add", "bob@example.com", input=message(body="x" * 2000))
     assert "max_message_size" in line
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
+import pytest
+
 from pillarbox.store.sqlite.schema import MIGRATIONS, _statements
 from tests.cli.conftest import PASSWORD, Pillarbox, json_of
+from tests.stores import url_for
 
 
 def aliases(pb: Pillarbox) -> dict[str, list[str]]:
@@ -81,6 +84,8 @@ def test_password_policy_on_add_and_passwd(pb: Pillarbox) -> None:
 def test_an_existing_install_keeps_its_postmaster_and_queue(pb: Pillarbox) -> None:
     """A data_dir from before: postmaster@ reached the domain's first user by a hidden rule. Opening it
     writes that rule down as aliases (abuse@ joins postmaster@), and queued mail gets a queue id."""
+    if url_for(pb.data_dir):
+        pytest.skip("an upgrade of a SQLite data_dir")
     before = next(n for n, script in enumerate(MIGRATIONS) if "public_id" in script)
     shutil.rmtree(pb.data_dir)
     pb.data_dir.mkdir()

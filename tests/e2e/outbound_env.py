@@ -13,16 +13,16 @@ import asyncio
 import random
 import smtplib
 import socket
-import sqlite3
 import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.dnsserver import DNSServer
 from tests.server_process import NO_PREGREET_WAIT, ServerProcess, pillarbox, stored_messages
+from tests.stores import open_at, run_at, store_section
 
 PASSWORD = "correct horse battery"
 SMTP_PORT = 25
@@ -122,8 +122,9 @@ class Node:
                              + (self.process.log() if self.process else ""))
 
     def queue_rows(self) -> list[tuple[int, str, str]]:
-        with sqlite3.connect(self.data_dir / "pillarbox.sqlite3") as conn:
-            return conn.execute("SELECT queue_id, address, state FROM queue_recipients ORDER BY queue_id").fetchall()
+        async def rows(store: Any) -> list[tuple[int, str, str]]:
+            return [(entry.id, r.address, r.state) for entry in await store.list_queue() for r in entry.recipients]
+        return run_at(self.data_dir, rows)
 
     def submit(self, sender: str, recipients: list[str], message: bytes, **options: list[str]) -> None:
         assert self.process is not None
@@ -151,6 +152,7 @@ def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains
         f"[queue]\n{queue_table}\n\n"
         f"[outbound]\n{remote_port}connect_timeout = 3\n{outbound}\n\n"
         f"[antispam]\n{NO_PREGREET_WAIT}\n"
+        + store_section(directory / "data")
     )
     populate(directory / "data", domains, users)
     return Node(name, ip, directory, config)
@@ -158,7 +160,7 @@ def make_node(root: Path, name: str, ip: str, port: int, dns: DNSServer, domains
 
 def populate(data_dir: Path, domains: list[str], users: list[str]) -> None:
     async def fill() -> None:
-        store = SQLiteStore.open(data_dir)
+        store = await open_at(data_dir)
         try:
             for domain in domains:
                 await store.add_domain(domain)

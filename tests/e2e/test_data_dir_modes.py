@@ -11,7 +11,13 @@ import ssl
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.server_process import ServerProcess, pillarbox, write_config
+from tests.stores import default_backend
+
+pytestmark = pytest.mark.skipif(
+    default_backend() != "sqlite", reason="the data_dir's own files and disk: SQLite alone keeps mail there")
 
 PASSWORD = "modes-password"
 LARGE = "x" * 76 + "\r\n"  # 200 KB of these: past the inline limit, so the body goes to a blob file

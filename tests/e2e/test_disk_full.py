@@ -21,6 +21,10 @@ from pillarbox.errors import StorageFull
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.server_process import ServerProcess, pillarbox, write_config
+from tests.stores import default_backend
+
+pytestmark = pytest.mark.skipif(
+    default_backend() != "sqlite", reason="the data_dir's own files and disk: SQLite alone keeps mail there")
 
 PASSWORD = "disk-password"
 MiB = 1024 * 1024

@@ -6,7 +6,6 @@ change, and then it goes."""
 
 from __future__ import annotations
 
-import sqlite3
 import ssl
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from tests.certs import CertAuthority
 from tests.dnsserver import DNSServer
 from tests.e2e.outbound_env import MXNet, Node, make_node
 from tests.outbound.smtpsink import SMTPSink
+from tests.stores import run_at
 
 pytestmark = pytest.mark.slow
 
@@ -60,9 +60,8 @@ def wait(condition, what: str, world: World, timeout: float = 20) -> None:  # ty
 
 
 def attempts(world: World) -> int:
-    with sqlite3.connect(world.a.data_dir / "pillarbox.sqlite3") as conn:
-        rows = conn.execute("SELECT r.attempts FROM queue_recipients r JOIN queue q ON q.id = r.queue_id").fetchall()
-    return max((row[0] for row in rows), default=0)
+    entries = run_at(world.a.data_dir, lambda store: store.list_queue())
+    return max((r.attempts for entry in entries for r in entry.recipients), default=0)
 
 
 def test_a_peer_that_stops_offering_starttls_gets_nothing_until_tls_forget(world: World):
@@ -77,9 +76,8 @@ def test_a_peer_that_stops_offering_starttls_gets_nothing_until_tls_forget(world
     assert len(world.peer.messages) == 1 and not any(c.startswith("MAIL") for c in world.peer.commands[-3:])
     line = world.a.process.wait_for_log(r"TLS downgrade refused.*domain=peer.test")
     assert "STARTTLS not offered" in line and "pillarbox tls forget peer.test" in line
-    with sqlite3.connect(world.a.data_dir / "pillarbox.sqlite3") as conn:
-        counted = conn.execute("SELECT sum(count) FROM tls_results WHERE policy_domain = 'peer.test'"
-                               " AND result = 'starttls-not-supported'").fetchone()[0]
+    counted = sum(row[5] for row in run_at(world.a.data_dir, lambda store: store.tls_results())
+                  if row[0] == "peer.test" and row[4] == "starttls-not-supported")
     assert counted >= 2
 
     assert "forgot" in world.a.cli("tls", "forget", "peer.test")

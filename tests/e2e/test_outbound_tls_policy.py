@@ -29,13 +29,13 @@ caches policies per domain), all hosted by B:
 from __future__ import annotations
 
 import http.server
-import sqlite3
 import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +44,7 @@ from pillarbox.outbound import dane
 from tests.certs import CertAuthority, der, pem
 from tests.dnsserver import DNSServer
 from tests.e2e.outbound_env import MXNet, Node, free_port, make_node
+from tests.stores import run_at
 
 pytestmark = pytest.mark.slow
 
@@ -189,10 +190,13 @@ def delivered(world: World, to: str, timeout: float = 20) -> bytes:
 
 
 def recipient_row(node: Node, address: str) -> tuple[str, int, str]:
-    with sqlite3.connect(node.data_dir / "pillarbox.sqlite3") as conn:
-        row = conn.execute("SELECT state, attempts, COALESCE(last_error, '') FROM queue_recipients WHERE address = ?",
-                           (address,)).fetchone()
-    return row if row else ("", 0, "")
+    async def row(store: Any) -> tuple[str, int, str]:
+        for entry in await store.list_queue():
+            for r in entry.recipients:
+                if r.address == address:
+                    return r.state, r.attempts, r.last_error or ""
+        return "", 0, ""
+    return run_at(node.data_dir, row)
 
 
 def deferred(world: World, to: str, timeout: float = 20) -> str:
@@ -209,10 +213,8 @@ def deferred(world: World, to: str, timeout: float = 20) -> str:
 
 
 def tls_results(node: Node, domain: str) -> dict[tuple[str, str, str], int]:
-    with sqlite3.connect(node.data_dir / "pillarbox.sqlite3") as conn:
-        rows = conn.execute("SELECT policy_type, mx_host, result, count FROM tls_results WHERE policy_domain = ?",
-                            (domain,)).fetchall()
-    return {(t, mx, r): c for t, mx, r, c in rows}
+    rows = run_at(node.data_dir, lambda store: store.tls_results())
+    return {(t, mx, r): c for policy_domain, _day, t, mx, r, c in rows if policy_domain == domain}
 
 
 def test_enforce_with_a_valid_certificate_delivers(world: World):

@@ -16,17 +16,18 @@ import re
 import signal
 import smtplib
 import socket
-import sqlite3
 import ssl
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.outbound.smtpsink import SMTPSink
 from tests.server_process import ServerProcess, pillarbox, stored_messages, write_config
+from tests.stores import fetch_value, run_at
 
 PASSWORD = "worker-password"
 CONNECTIONS = 16  # below max_connections_per_ip (20), which counts for both processes together
@@ -167,11 +168,16 @@ def test_the_primary_indexes_what_every_process_delivered_once_mail_pauses(serve
     assert _serving_processes(server) == {"0", "1"}
     # no SEARCH asks for it: the background indexer fills the index about half a second after the burst
     server.wait_for_log(r'msg="full-text index caught up" indexed=\d+', timeout=30)
-    with sqlite3.connect(tmp_path / "data" / "pillarbox.sqlite3") as db:
-        assert db.execute("SELECT count(*) FROM unindexed").fetchone() == (0,)
-        query = "SELECT count(*) FROM message_words WHERE message_words MATCH 'body : \"body 1\" *'"
-        hits = db.execute(query).fetchone()[0]
-    assert hits == 11  # "body 1", "body 10" ... "body 19"
+    assert run_at(tmp_path / "data", _backlog) == 0
+
+    async def hits(store: Any) -> int:  # read without indexing anything first (search_text would)
+        words = "SELECT count(*) FROM message_words WHERE message_words MATCH 'body : \"body 1\" *'"
+        return int(await fetch_value(store, words, "SELECT count(*) FROM message_text WHERE body LIKE '%body 1%'"))
+    assert run_at(tmp_path / "data", hits) == 11  # "body 1", "body 10" ... "body 19"
+
+
+async def _backlog(store: Any) -> int:
+    return int((await store.index_backlog()).count)
 
 
 def test_login_failures_count_across_processes(tmp_path: Path):

@@ -1,5 +1,6 @@
 """SEARCH BODY/TEXT/SUBJECT over a generated corpus with known answers: case- and accent-insensitive,
-through quoted-printable, base64, HTML and RFC 2047, against the real SQLite index."""
+through quoted-printable, base64, HTML and RFC 2047, against the real index of every backend (SQLite's
+word index, PostgreSQL's trigram index): the same answers from both."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pillarbox.imap.parser.search_key import And, Not, StringKey
 from pillarbox.imap.search import search
 from pillarbox.imap.selected import SelectedMailbox
 from pillarbox.store.records import DeliveryTarget
-from pillarbox.store.sqlite.store import SQLiteStore
+from tests import stores
 
 # canonical (what a needle folds to) → the spellings written into messages
 VOCABULARY = {
@@ -70,12 +71,15 @@ def _expand(keys: set[str]) -> set[str]:
     return {"fiord" if k == "fjord" else k for k in keys}
 
 
-@pytest.fixture(scope="module")
-def searched(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=stores.BACKENDS)
+def searched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     messages, bodies, subjects = corpus()
+    url = None
+    if request.param == "postgres":
+        url = stores.fresh_database(request.getfixturevalue("postgres_cluster").url())
 
     async def run(programs: list[And]) -> list[list[int]]:
-        store = SQLiteStore.open(Path(tmp_path_factory.mktemp("corpus")))
+        store = await stores.open_store(Path(tmp_path_factory.mktemp("corpus")), url)
         try:
             await store.add_domain("x.test")
             account = await store.add_account("u@x.test", "hash", None)

@@ -65,6 +65,7 @@ def test_a_cached_snapshot_is_patched_to_what_a_fresh_read_gives(with_store):
     with_store(body)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite hands out a deleted row's id again
 def test_a_mailbox_created_again_under_the_same_id_is_read_again(with_store):
     async def body(store: SQLiteStore) -> None:
         await _inbox(store, 1)

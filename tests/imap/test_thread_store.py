@@ -5,14 +5,13 @@ structure and subject."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
 from pillarbox.store.records import DeliveryTarget
-from pillarbox.store.sqlite.store import SQLiteStore
+from tests.stores import execute_sql, open_at
 
 DATE = "Date: Thu, 01 Jan 2026 0{}:00:00 +0000\r\n"
 MESSAGES = [
@@ -40,7 +39,7 @@ class Memory:
 
 async def _answer(data_dir: Path, command: bytes, forget: str = "") -> bytes:
     """``command``'s answer over MESSAGES, after setting the column ``forget`` to NULL, if any."""
-    store = SQLiteStore.open(data_dir)
+    store = await open_at(data_dir)
     try:
         await store.add_domain("t.test")
         account = await store.add_account("u@t.test", "hash", None)
@@ -48,8 +47,7 @@ async def _answer(data_dir: Path, command: bytes, forget: str = "") -> bytes:
         assert inbox is not None
         await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in MESSAGES])
         if forget:
-            with sqlite3.connect(store.db_path) as conn:
-                conn.execute(f"UPDATE messages SET {forget} = NULL")
+            await execute_sql(store, *[f"UPDATE messages SET {forget} = NULL"] * 2)
         settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
         memory = Memory()
         session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]
@@ -76,7 +74,7 @@ def test_sort_and_thread_compare_the_base_subject_kept_at_delivery(
     def not_again(subject: str) -> tuple[str, bool]:
         raise AssertionError(f"base subject of {subject!r} computed at read")
 
-    for module in ("pillarbox.imap.sort", "pillarbox.imap.thread", "pillarbox.store.sqlite.messages"):
+    for module in ("pillarbox.imap.sort", "pillarbox.imap.thread", "pillarbox.store.names"):
         monkeypatch.setattr(f"{module}.base_subject", not_again)
     assert asyncio.run(_answer(tmp_path, command)) == expected
 

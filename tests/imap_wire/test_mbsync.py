@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 from imapclient import IMAPClient
 
 from tests.imap_wire.conftest import IMAPServer
+from tests.mbsync import run_mbsync
 from tests.smtp.conftest import PASSWORD
 
 USER = "dave@example.com"
 
 
 def mbsync(server: IMAPServer, home: Path, auth_mechs: str = "*") -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("mbsync")
-    assert binary, "mbsync is installed by scripts/test.sh (Debian package isync)"
-    local = home / "Mail"
-    local.mkdir(exist_ok=True)
-    config = home / ".mbsyncrc"
-    config.write_text(
-        f"IMAPAccount pb\nHost localhost\nPort {server.imap}\nUser {USER}\nPass \"{PASSWORD}\"\n"
-        f"SSLType STARTTLS\nCertificateFile {server.data_dir / 'tls' / 'cert.pem'}\nAuthMechs {auth_mechs}\n\n"
-        "IMAPStore pb-remote\nAccount pb\n\n"
-        f"MaildirStore pb-local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n"
-        "Channel pb\nFar :pb-remote:\nNear :pb-local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"
-    )
-    return subprocess.run([binary, "-c", str(config), "-a"], capture_output=True, text=True, timeout=120,
-                          env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    return run_mbsync(server.imap, server.data_dir / "tls" / "cert.pem", home, USER, auth_mechs)
 
 
 def imap(server: IMAPServer) -> IMAPClient:

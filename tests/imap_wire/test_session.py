@@ -174,13 +174,13 @@ def test_a_nul_stored_before_binary_parts_were_encoded_never_reaches_body(server
     import asyncio
 
     from pillarbox.store.records import DeliveryTarget
-    from pillarbox.store.sqlite.store import SQLiteStore
+    from tests.stores import open_at
 
     raw = (b"Subject: old\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
            b"\r\n\x00a\x00\r\n")
 
     async def store_as_it_came() -> None:
-        store = SQLiteStore.open(server.data_dir)
+        store = await open_at(server.data_dir)
         try:
             account = await store.get_account("dave@example.com")
             inbox = await store.get_mailbox(account.id, "INBOX")

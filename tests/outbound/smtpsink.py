@@ -31,6 +31,9 @@ class SMTPSink:
     extensions: list[str] = field(default_factory=lambda: ["PIPELINING", "8BITMIME", "SIZE 1000000"])
     rcpt_reply: Callable[[str], str] = lambda address: "250 2.1.5 ok"
     greeting: str = "220 sink.test ESMTP"
+    data_delay: float = 0.0
+    """Seconds before the final reply to DATA (a slow peer); a message whose sender is gone by then is
+    not kept (it never saw the 250)."""
     messages: list[Received] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     tls: ssl.SSLContext | None = None
@@ -87,6 +90,10 @@ class SMTPSink:
             elif verb == "DATA" and current is not None and current.recipients:
                 say("354 go ahead")
                 current.data = await _read_data(reader)
+                if self.data_delay:
+                    await asyncio.sleep(self.data_delay)
+                    if reader.at_eof():
+                        break
                 self.messages.append(current)
                 current = None
                 say("250 2.0.0 queued")

@@ -192,6 +192,18 @@ def test_schedule_and_task_reports_yesterday(run: Callable[..., object]) -> None
     run(DMARCReportTask(reporter, 600).run_once())  # type: ignore[arg-type]
     assert reporter.days == ["2026-03-01"]
 
+    claimed: set[tuple[str, str]] = set()
+
+    async def claim(job: str, day: str) -> bool:  # as the store's claim_daily_job: the first one wins
+        first = (job, day) not in claimed
+        claimed.add((job, day))
+        return first
+
+    nodes = [DMARCReportTask(reporter, 600, claim=claim) for _ in range(3)]  # type: ignore[arg-type]
+    for node in nodes:
+        run(node.run_once())
+    assert reporter.days == ["2026-03-01", "2026-03-01"]  # once more (the first task claimed nothing), not 3
+
 
 def test_sent_through_the_dsn_path_with_null_sender(with_store: Callable[[StoreTest], None]) -> None:
     """Wired as app.py does: ``queue/reports.Reporter.send`` queues it with the null reverse-path."""

@@ -18,6 +18,7 @@ from tests.mailauth.keys import message, rsa_key, sign
 from tests.mailauth.test_verifiers_hostile import sealing_key as relay_key
 from tests.server_process import pillarbox
 from tests.smtp.conftest import MailServer, start_server
+from tests.stores import run_at
 
 PEER = "127.0.0.5"
 SERVED_POLICY_ID = mta_sts_id(mta_sts_policy(PolicyConfig().mta_sts_mode, "mx.test", PolicyConfig().mta_sts_max_age))
@@ -172,12 +173,10 @@ def test_check_a_good_domain(mx: MailServer) -> None:
 
 
 def test_dmarc_aggregate_data_recorded(mx: MailServer) -> None:
-    import sqlite3
-
     send(mx, "alice@reject.test", message("alice@reject.test", subject="again"))
-    with sqlite3.connect(mx.data_dir / "pillarbox.sqlite3") as conn:
-        rows = conn.execute("SELECT policy_domain, source_ip, dmarc_result, disposition, count "
-                            "FROM dmarc_observations WHERE policy_domain = 'reject.test'").fetchall()
+    observed = run_at(mx.data_dir, lambda store: store.dmarc_observations())
+    rows = [tuple(o[key] for key in ("policy_domain", "source_ip", "dmarc_result", "disposition", "count"))
+            for o in observed if o["policy_domain"] == "reject.test"]
     assert rows and rows[0][:4] == ("reject.test", PEER, "fail", "reject") and rows[0][4] >= 1
 
 

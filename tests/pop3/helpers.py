@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.pop3.maildrop import MaildropLocks
 from pillarbox.pop3.session import POP3Services, POP3Session, POP3Settings
+from pillarbox.store.api import Store
 from pillarbox.store.records import DeliveryTarget
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.auth.helpers import fast_authenticator
+from tests.stores import open_at
 
 USER = "bob@example.com"
 PASSWORD = "correct horse battery"
@@ -25,7 +25,7 @@ def message(n: int, body: str = "") -> bytes:
 
 
 async def populate_store(
-    store: SQLiteStore, messages: Sequence[bytes], address: str = USER, password: str = PASSWORD,
+    store: Store, messages: Sequence[bytes], address: str = USER, password: str = PASSWORD,
     policy: int | None = None, internal_date: datetime | None = None,
 ) -> int:
     """Create the domain and account if needed and deliver ``messages`` to INBOX; returns the INBOX id."""
@@ -47,7 +47,7 @@ def populate(data_dir: Path, messages: Sequence[bytes], **kwargs: object) -> int
     """The same from synchronous code (wire tests, before the server starts; the store is multi-process safe)."""
 
     async def main() -> int:
-        store = SQLiteStore.open(data_dir)
+        store = await open_at(data_dir)
         try:
             return await populate_store(store, messages, **kwargs)  # type: ignore[arg-type]
         finally:
@@ -87,10 +87,10 @@ class FakeTLS:
     context = None
 
 
-def make_services(store: SQLiteStore, **settings: object) -> POP3Services:
+def make_services(store: Store, **settings: object) -> POP3Services:
     pop3_settings = POP3Settings(hostname="mx.test", **settings)  # type: ignore[arg-type]
     authenticator = fast_authenticator(store)
-    return POP3Services(pop3_settings, store, authenticator, FakeTLS(), MaildropLocks(store.data_dir / "pop3"))  # type: ignore[arg-type]
+    return POP3Services(pop3_settings, store, authenticator, FakeTLS(), store.maildrop_locks())  # type: ignore[arg-type]
 
 
 class Driver:

@@ -13,6 +13,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -308,6 +309,7 @@ def test_random_bytes_in_every_state_only_get_err_or_close():
         loop.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the lock files of a SQLite data_dir
 def test_a_full_disk_is_a_temporary_error_never_a_hang_up(with_store, monkeypatch):
     """No room for the maildrop's lock file at login, then none for the deletes at QUIT: -ERR [SYS/TEMP]."""
     async def body(store: SQLiteStore) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.pop3.helpers import PASSWORD, message, populate
 from tests.server_process import ServerProcess, write_config
+from tests.stores import open_at
 
 ACCOUNTS = {  # address -> (messages, policy)
     "stls@example.com": (2, None), "implicit@example.com": (2, None), "plain@example.com": (1, None),
@@ -56,7 +56,7 @@ class Server:
         import asyncio
 
         async def read() -> list[int]:
-            store = SQLiteStore.open(self.data_dir)
+            store = await open_at(self.data_dir)
             try:
                 account = await store.get_account(user)
                 inbox = await store.get_mailbox(account.id, "INBOX")

@@ -25,8 +25,8 @@ from pillarbox.store.records import (
     is_queue_id,
     new_queue_id,
 )
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
+from tests.stores import open_at
 
 CREATED = 1_000_000
 MAX_AGE = 3600
@@ -39,7 +39,7 @@ def run_once(tmp_path: Path, kinds: dict[str, str], now: int = CREATED,
     records: list[logging.LogRecord] = []
 
     async def run() -> str:
-        store = SQLiteStore.open(tmp_path, clock=lambda: CREATED)
+        store = await open_at(tmp_path, clock=lambda: CREATED)
         try:
             await store.add_domain("a.test")
             await store.add_account("alice@a.test", "not a hash: nobody logs in", None)

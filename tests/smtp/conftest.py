@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pillarbox.auth.passwords import make_credentials
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.server_process import NO_PREGREET_WAIT, ServerProcess, stored_messages, write_config
+from tests.stores import open_at, run_at
 
 PASSWORD = "correct horse battery"
 
@@ -43,29 +43,24 @@ class MailServer:
 
     def last_queued_bytes(self) -> bytes:
         """The stored copy of the newest outbound queue entry (what the runner will send)."""
-        import sqlite3
-
-        from pillarbox.store.blobs import BlobStore
-
-        with contextlib.closing(sqlite3.connect(self.data_dir / "pillarbox.sqlite3")) as conn:
-            body, blob = conn.execute(
-                "SELECT b.body, m.blob FROM queue q JOIN messages m ON m.id = q.message_id"
-                " LEFT JOIN message_bodies b ON b.message_id = m.id ORDER BY q.id DESC LIMIT 1"
-            ).fetchone()
-        return body if body is not None else BlobStore(self.data_dir / "blobs").read(blob)
+        async def newest(store: Any) -> bytes:
+            return bytes(await store.read_message((await store.list_queue())[-1].message_id))
+        return run_at(self.data_dir, newest)
 
     def queued(self) -> list[tuple[str, str]]:
-        import sqlite3
+        async def read() -> list[tuple[str, str]]:
+            store = await open_at(self.data_dir)
+            try:
+                return [(entry.sender, r.address) for entry in await store.list_queue() for r in entry.recipients]
+            finally:
+                await store.close()
 
-        with contextlib.closing(sqlite3.connect(self.data_dir / "pillarbox.sqlite3")) as conn:
-            return conn.execute(
-                "SELECT q.sender, r.address FROM queue q JOIN queue_recipients r ON r.queue_id = q.id ORDER BY q.id"
-            ).fetchall()
+        return asyncio.run(read())
 
 
 def populate(data_dir: Path) -> None:
     async def fill() -> None:
-        store = SQLiteStore.open(data_dir)
+        store = await open_at(data_dir)
         try:
             await store.add_domain("example.com")
             await store.add_domain("example.org")

@@ -5,7 +5,6 @@ it, an R message never relayed to one that does not (5.4.7), an N message relaye
 from __future__ import annotations
 
 import smtplib
-import sqlite3
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from pillarbox.smtp.deliver_by import Deadline
 from pillarbox.smtp.grammar import parse_mail
 from tests.outbound.relay_sink import relay_to_sink
 from tests.smtp.conftest import MailServer
+from tests.stores import run_at
 
 MESSAGE = b"From: someone@remote.test\r\nTo: fwd@example.com\r\nSubject: soon\r\n\r\nSoon.\r\n"
 
@@ -30,8 +30,8 @@ def test_by_syntax() -> None:
 
 def _deadline(server: MailServer, reply: bytes) -> tuple[int, str]:
     queue_id = reply.decode().rsplit(" ", 1)[-1]
-    with sqlite3.connect(server.data_dir / "pillarbox.sqlite3") as conn:
-        return conn.execute("SELECT deliver_by, by_mode FROM queue WHERE public_id = ?", (queue_id,)).fetchone()
+    entry = run_at(server.data_dir, lambda store: store.get_queue_entry(queue_id))
+    return entry.deliver_by, entry.by_mode
 
 
 def test_deliverby_is_advertised_checked_and_kept(server: MailServer) -> None:

@@ -3,21 +3,18 @@ its release (local recipients too), the limits are advertised and kept, and the 
 
 from __future__ import annotations
 
-import contextlib
 import smtplib
-import sqlite3
 import time
 
 from tests.smtp.conftest import PASSWORD, MailServer
+from tests.stores import run_at
 
 MESSAGE = b"From: bob@example.com\r\nTo: carol@example.com\r\nSubject: later\r\n\r\nTomorrow's news.\r\n"
 
 
 def _rows(server: MailServer, queue_id: str, with_attempts: bool = False) -> list[tuple]:
-    columns = "r.address, r.next_attempt" + (", r.attempts" if with_attempts else "")
-    with contextlib.closing(sqlite3.connect(server.data_dir / "pillarbox.sqlite3")) as conn:
-        return conn.execute(f"SELECT {columns} FROM queue q JOIN queue_recipients r ON r.queue_id = q.id"
-                            " WHERE q.public_id = ? ORDER BY r.position", (queue_id,)).fetchall()
+    entry = run_at(server.data_dir, lambda store: store.get_queue_entry(queue_id))
+    return [(r.address, r.next_attempt, *((r.attempts,) if with_attempts else ())) for r in entry.recipients]
 
 
 def test_a_held_message_waits_in_the_queue_local_recipients_too(server: MailServer):

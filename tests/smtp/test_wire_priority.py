@@ -4,13 +4,13 @@ lowered to normal from strangers, stored with the queue entry (which the queue l
 from __future__ import annotations
 
 import smtplib
-import sqlite3
 
 import pytest
 
 from pillarbox.errors import ProtocolError
 from pillarbox.smtp.grammar import parse_mail
 from tests.smtp.conftest import PASSWORD, MailServer
+from tests.stores import run_at
 
 MESSAGE = b"From: bob@example.com\r\nTo: x@remote.test\r\nSubject: urgent\r\n\r\nNow.\r\n"
 
@@ -27,8 +27,7 @@ def test_mt_priority_values() -> None:
 
 def _priority(server: MailServer, reply: bytes) -> int:
     queue_id = reply.decode().rsplit(" ", 1)[-1]
-    with sqlite3.connect(server.data_dir / "pillarbox.sqlite3") as conn:
-        return conn.execute("SELECT priority FROM queue WHERE public_id = ?", (queue_id,)).fetchone()[0]
+    return run_at(server.data_dir, lambda store: store.get_queue_entry(queue_id)).priority
 
 
 def test_priority_is_kept_from_users_and_capped_from_strangers(server: MailServer):

@@ -4,16 +4,15 @@ message tagged in the queue so that delivery honours it (tests/e2e/test_outbound
 from __future__ import annotations
 
 import smtplib
-import sqlite3
 
 from tests.smtp.conftest import PASSWORD, MailServer
+from tests.stores import run_at
 
 MESSAGE = b"From: bob@example.com\r\nTo: x@remote.test\r\nSubject: secret\r\n\r\nOnly over TLS.\r\n"
 
 
 def _queued_requiretls(server: MailServer, queue_id: str) -> int:
-    with sqlite3.connect(server.data_dir / "pillarbox.sqlite3") as conn:
-        return conn.execute("SELECT requiretls FROM queue WHERE public_id = ?", (queue_id,)).fetchone()[0]
+    return int(run_at(server.data_dir, lambda store: store.get_queue_entry(queue_id)).requiretls)
 
 
 def test_requiretls_is_offered_and_taken_only_over_tls(server: MailServer):

@@ -1,4 +1,14 @@
+"""Tests of the SQLite backend alone (its writer, blob files, wake-ups, crashes); what every backend
+must do is in ``tests/store_contract``."""
+
 from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
 
 
 def message(subject: str = "hello", body: str = "Hi there.\r\n", sender: str = "alice@example.org") -> bytes:

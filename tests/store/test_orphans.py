@@ -13,7 +13,7 @@ from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite.orphans import GRACE_SECONDS
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
-from tests.store.test_messages import LARGE_BODY, _account
+from tests.store_contract.test_messages import LARGE_BODY, _account
 
 
 def _orphan(store: SQLiteStore, data: bytes, age: float) -> Path:

@@ -19,7 +19,7 @@ from pillarbox.store.sqlite import checkpoint
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.conftest import run_against
 from tests.store.conftest import message
-from tests.store.test_messages import LARGE_BODY, _account
+from tests.store_contract.test_messages import LARGE_BODY, _account
 
 MiB = 1024 * 1024
 

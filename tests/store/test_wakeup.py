@@ -8,7 +8,7 @@ from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite import feed
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
-from tests.store.test_messages import _account
+from tests.store_contract.test_messages import _account
 
 
 def test_a_commit_elsewhere_wakes_the_feed_without_waiting_for_the_poll(with_store, monkeypatch):

@@ -11,7 +11,11 @@ import threading
 from pathlib import Path
 
 from pillarbox.store.blobs import BlobStore
+from pillarbox.store.records import DeliveryTarget
+from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
+from tests.store.conftest import message
+from tests.store_contract.test_messages import LARGE_BODY, _account
 
 
 def _writer(tmp_path: Path, commits: list[int]) -> GroupCommitWriter:
@@ -63,3 +67,31 @@ def test_jobs_queued_while_another_process_holds_the_lock_share_one_commit(tmp_p
     assert (writer.batches, writer.jobs_done, len(commits)) == (2, 6, 2)
     with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
         assert [n for (n,) in conn.execute("SELECT n FROM done ORDER BY rowid")] == [1, 2, 4, 5, 6]
+
+
+def test_concurrent_deliveries_share_commits(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        batches_before, jobs_before = store.commit_stats
+        deliveries = (store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)]) for n in range(60))
+        results = await asyncio.gather(*deliveries)
+        assert sorted(r[0].uid for r in results) == list(range(1, 61))
+        batches, jobs = store.commit_stats
+        assert jobs - jobs_before == 60
+        assert batches - batches_before < 60  # several deliveries rode one commit
+
+    with_store(body)
+
+
+def test_a_message_whose_file_is_lost_leaves_the_backlog(with_store):
+    async def body(store: SQLiteStore) -> None:
+        _, inbox = await _account(store)
+        await store.deliver(message("big", body=LARGE_BODY), [DeliveryTarget(inbox.id)])
+        await store.deliver(message("small", body="egret\r\n"), [DeliveryTarget(inbox.id)])
+        for path in (store.data_dir / "blobs").rglob("*"):
+            if path.is_file():
+                path.unlink()
+        assert await store.search_text(inbox.id, "egret", ("body",)) == {2}  # no endless catching up
+        assert (await store.index_backlog()).count == 0
+
+    with_store(body)

@@ -79,7 +79,7 @@ class ACMEManager:
         self._poked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    # the BackgroundTask protocol (app.py)
+    # the BackgroundTask protocol (background.py)
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="acme")
 

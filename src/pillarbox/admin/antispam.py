@@ -13,36 +13,36 @@ from dataclasses import asdict
 from pillarbox.admin.common import EX_OK, listing, require_account
 from pillarbox.antispam.lists import ALLOW, BLOCK, normalize_pattern
 from pillarbox.errors import InvalidInput
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Backend
 
-Command = Callable[[SQLiteStore, argparse.Namespace], Awaitable[int]]
+Command = Callable[[Backend, argparse.Namespace], Awaitable[int]]
 
 
-async def allow_sender(store: SQLiteStore, address: str, pattern: str) -> dict[str, str]:
+async def allow_sender(store: Backend, address: str, pattern: str) -> dict[str, str]:
     """Mail from ``pattern`` (an address, or a domain and its subdomains) never goes to the user's Junk."""
     return await _set_rule(store, address, pattern, ALLOW)
 
 
-async def block_sender(store: SQLiteStore, address: str, pattern: str) -> dict[str, str]:
+async def block_sender(store: Backend, address: str, pattern: str) -> dict[str, str]:
     """Mail from ``pattern`` always goes to the user's Junk."""
     return await _set_rule(store, address, pattern, BLOCK)
 
 
-async def unlist_sender(store: SQLiteStore, address: str, pattern: str) -> dict[str, str]:
+async def unlist_sender(store: Backend, address: str, pattern: str) -> dict[str, str]:
     account = await require_account(store, address)
     normalized = _pattern(pattern)
     await store.delete_sender_rule(account.id, normalized)
     return {"user": account.address, "pattern": normalized, "action": "none"}
 
 
-async def sender_rules(store: SQLiteStore, address: str | None = None) -> list[dict[str, str]]:
+async def sender_rules(store: Backend, address: str | None = None) -> list[dict[str, str]]:
     """Every entry (of one user, or of all), the remembered correspondents included."""
     account = await require_account(store, address) if address is not None else None
     rules = await store.list_sender_rules(account.id if account is not None else None)
     return [{"user": r.user, "pattern": r.pattern, "action": r.action, "source": r.source} for r in rules]
 
 
-async def set_sending_limits(store: SQLiteStore, address: str, messages: int | None,
+async def set_sending_limits(store: Backend, address: str, messages: int | None,
                              recipients: int | None) -> dict[str, object]:
     """The account's own hourly limits (None: the configured default; 0: no limit)."""
     account = await require_account(store, address)
@@ -53,25 +53,25 @@ async def set_sending_limits(store: SQLiteStore, address: str, messages: int | N
     return await sending_policy(store, address)
 
 
-async def hold_account(store: SQLiteStore, address: str, reason: str = "held by an administrator") -> dict[str, object]:
+async def hold_account(store: Backend, address: str, reason: str = "held by an administrator") -> dict[str, object]:
     account = await require_account(store, address)
     await store.set_sending_held(account.id, reason)
     return await sending_policy(store, address)
 
 
-async def release_account(store: SQLiteStore, address: str) -> dict[str, object]:
+async def release_account(store: Backend, address: str) -> dict[str, object]:
     account = await require_account(store, address)
     await store.set_sending_held(account.id, None)
     return await sending_policy(store, address)
 
 
-async def sending_policy(store: SQLiteStore, address: str) -> dict[str, object]:
+async def sending_policy(store: Backend, address: str) -> dict[str, object]:
     """The account's own limits (None: the configured default) and its hold, if any."""
     account = await require_account(store, address)
     return {"address": account.address, **asdict(await store.sending_policy(account.id))}
 
 
-async def _set_rule(store: SQLiteStore, address: str, pattern: str, action: str) -> dict[str, str]:
+async def _set_rule(store: Backend, address: str, pattern: str, action: str) -> dict[str, str]:
     account = await require_account(store, address)
     normalized = _pattern(pattern)
     await store.add_sender_rule(account.id, normalized, action)
@@ -88,16 +88,16 @@ def _pattern(text: str) -> str:
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-def _rule_command(operation: Callable[[SQLiteStore, str, str], Awaitable[dict[str, str]]], says: str) -> Command:
-    async def command(store: SQLiteStore, args: argparse.Namespace) -> int:
+def _rule_command(operation: Callable[[Backend, str, str], Awaitable[dict[str, str]]], says: str) -> Command:
+    async def command(store: Backend, args: argparse.Namespace) -> int:
         print(says.format(**await operation(store, args.address, args.pattern)))
         return EX_OK
 
     return command
 
 
-def _account_command(operation: Callable[[SQLiteStore, str], Awaitable[object]], says: str) -> Command:
-    async def command(store: SQLiteStore, args: argparse.Namespace) -> int:
+def _account_command(operation: Callable[[Backend, str], Awaitable[object]], says: str) -> Command:
+    async def command(store: Backend, args: argparse.Namespace) -> int:
         await operation(store, args.address)
         print(says.format(address=args.address))
         return EX_OK
@@ -105,13 +105,13 @@ def _account_command(operation: Callable[[SQLiteStore, str], Awaitable[object]],
     return command
 
 
-async def list_command(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def list_command(store: Backend, args: argparse.Namespace) -> int:
     objects = await sender_rules(store, args.address)
     return listing(args.json, ("USER", "SENDER", "ACTION", "SOURCE"), objects,
                    lambda o: (o["user"], o["pattern"], o["action"], o["source"]), "no allow or block entries")
 
 
-async def limits_command(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def limits_command(store: Backend, args: argparse.Namespace) -> int:
     policy = await sending_policy(store, args.address)
     messages = getattr(args, "messages", policy["messages_per_hour"])
     recipients = getattr(args, "recipients", policy["recipients_per_hour"])

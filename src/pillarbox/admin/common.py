@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from pillarbox.errors import NotFound, PillarboxError
+from pillarbox.store.api import Backend
 from pillarbox.store.records import Account, Mailbox
-from pillarbox.store.sqlite.store import SQLiteStore
 
 EX_OK = 0
 EX_FAIL = 1
@@ -34,14 +34,14 @@ def warn(message: str) -> None:
     print(f"pillarbox: warning: {message}", file=sys.stderr)
 
 
-async def require_account(store: SQLiteStore, address: str) -> Account:
+async def require_account(store: Backend, address: str) -> Account:
     account = await store.get_account(address)
     if account is None:
         raise NotFound(f"no user {address}")
     return account
 
 
-async def require_mailbox(store: SQLiteStore, account: Account, name: str) -> Mailbox:
+async def require_mailbox(store: Backend, account: Account, name: str) -> Mailbox:
     mailbox = await store.get_mailbox(account.id, name)
     if mailbox is None:
         raise NotFound(f"no folder {name!r} for {account.address} (see: pillarbox mailbox list {account.address})")

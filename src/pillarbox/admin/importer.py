@@ -23,8 +23,8 @@ from pillarbox.admin.crlf import to_crlf
 from pillarbox.admin.maildir import is_maildir, read_maildir, subfolders
 from pillarbox.admin.mbox import FileMessage, read_mbox
 from pillarbox.errors import PillarboxError
+from pillarbox.store.api import Backend
 from pillarbox.store.records import Account, DeliveryTarget, Mailbox, Refused
-from pillarbox.store.sqlite.store import SQLiteStore
 
 WINDOW = 64
 
@@ -32,7 +32,7 @@ WINDOW = 64
 class Importer:
     """Delivers messages with at most ``window`` in flight; stops at the first refusal."""
 
-    def __init__(self, store: SQLiteStore, window: int = WINDOW) -> None:
+    def __init__(self, store: Backend, window: int = WINDOW) -> None:
         self.store = store
         self.window = window
         self.pending: set[asyncio.Task[None]] = set()
@@ -72,7 +72,7 @@ class Importer:
             await self._wait_one()
 
 
-async def import_command(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def import_command(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
     path = Path(args.path)
     folder = args.folder or "INBOX"
@@ -96,14 +96,14 @@ async def import_command(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def _import_mbox(store: SQLiteStore, importer: Importer, account: Account, path: Path, folder: str) -> None:
+async def _import_mbox(store: Backend, importer: Importer, account: Account, path: Path, folder: str) -> None:
     mailbox = await _folder(store, account, folder)
     with path.open("rb") as stream:
         await _feed(importer, mailbox, read_mbox(stream))
 
 
 async def _import_maildir(
-    store: SQLiteStore, importer: Importer, account: Account, root: Path, folder: str
+    store: Backend, importer: Importer, account: Account, root: Path, folder: str
 ) -> None:
     parts = subfolders(root)
     if not is_maildir(root) and not parts:
@@ -122,7 +122,7 @@ async def _feed(importer: Importer, mailbox: Mailbox, messages: Iterable[FileMes
             return
 
 
-async def _folder(store: SQLiteStore, account: Account, name: str) -> Mailbox:
+async def _folder(store: Backend, account: Account, name: str) -> Mailbox:
     mailbox = await store.get_mailbox(account.id, name)
     if mailbox is None:
         mailbox = await store.create_mailbox(account.id, name)

@@ -31,14 +31,14 @@ from pillarbox.admin.crlf import to_crlf
 from pillarbox.admin.ops_directory import list_mailboxes
 from pillarbox.admin.ops_sharing import share_mailbox
 from pillarbox.auth.directory import Directory
-from pillarbox.errors import QuotaExceeded, StoreError
+from pillarbox.errors import QuotaExceeded, StoreError, StoreUnavailable
+from pillarbox.store.api import Backend
 from pillarbox.store.records import Appended, DeliveryTarget, Mailbox, Refused
-from pillarbox.store.sqlite.store import SQLiteStore
 
 # ---------------------------------------------------------------------------------------------- mailbox
 
 
-async def mailbox_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def mailbox_list(store: Backend, args: argparse.Namespace) -> int:
     return listing(
         args.json, ("FOLDER", "SPECIAL-USE", "MESSAGES", "UNSEEN", "SIZE"), await list_mailboxes(store, args.address),
         lambda o: (o["name"], o["special_use"] or "", o["messages"], o["unseen"], human_size(o["size"])),
@@ -46,7 +46,7 @@ async def mailbox_list(store: SQLiteStore, args: argparse.Namespace) -> int:
     )
 
 
-async def mailbox_share(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def mailbox_share(store: Backend, args: argparse.Namespace) -> int:
     result = await share_mailbox(store, args.owner, args.folder, args.grantee, args.rights)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
@@ -60,7 +60,7 @@ async def mailbox_share(store: SQLiteStore, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- message
 
 
-async def message_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def message_list(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
     mailbox = await require_mailbox(store, account, args.folder)
     entries = await store.list_messages(mailbox.id)
@@ -82,7 +82,7 @@ async def message_list(store: SQLiteStore, args: argparse.Namespace) -> int:
     )
 
 
-async def message_get(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def message_get(store: Backend, args: argparse.Namespace) -> int:
     account = await require_account(store, args.address)
     mailbox = await require_mailbox(store, account, args.folder)
     entries = await store.list_messages(mailbox.id, args.uid, args.uid)
@@ -94,17 +94,17 @@ async def message_get(store: SQLiteStore, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-async def message_add(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def message_add(store: Backend, args: argparse.Namespace) -> int:
     """Deliver stdin; every refusal is a CommandFailed carrying the sysexits code an MTA expects."""
     try:
         return await _message_add(store, args, args.settings.limits.max_message_size)
     except AddressError as exc:
         raise CommandFailed(str(exc), EX_NOUSER) from None
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, StoreUnavailable) as exc:
         raise CommandFailed(f"cannot store the message now: {exc}", EX_TEMPFAIL) from None
 
 
-async def _message_add(store: SQLiteStore, args: argparse.Namespace, max_size: int) -> int:
+async def _message_add(store: Backend, args: argparse.Namespace, max_size: int) -> int:
     targets, names = await _targets(store, args)
     raw = sys.stdin.buffer.read(max_size + 1)
     if not raw.strip():
@@ -116,7 +116,7 @@ async def _message_add(store: SQLiteStore, args: argparse.Namespace, max_size: i
     return _report(results, names)
 
 
-async def _targets(store: SQLiteStore, args: argparse.Namespace) -> tuple[list[Mailbox], dict[int, str]]:
+async def _targets(store: Backend, args: argparse.Namespace) -> tuple[list[Mailbox], dict[int, str]]:
     """The mailboxes the message goes to, and a name for each (for messages)."""
     if args.folder is not None:
         account = await store.get_account(args.address)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from pillarbox.address import mailbox_address
 from pillarbox.mailauth import dkim_sign
+from pillarbox.store.api import Backend
 from pillarbox.store.records import Account, Domain
-from pillarbox.store.sqlite.store import SQLiteStore
 
 ROLES = ("postmaster", "abuse")
 
 
-async def assign_roles(store: SQLiteStore, domain: str, target: str, *, replace: bool) -> list[str]:
+async def assign_roles(store: Backend, domain: str, target: str, *, replace: bool) -> list[str]:
     """Point postmaster@ and abuse@ of ``domain`` at ``target``; the role addresses that now do.
     Without ``replace`` an existing alias stays as it is. ``target`` must be normalised."""
     assigned = []
@@ -33,7 +33,7 @@ async def assign_roles(store: SQLiteStore, domain: str, target: str, *, replace:
     return assigned
 
 
-async def add_domain(store: SQLiteStore, name: str, postmaster: str | None) -> tuple[Domain, list[str]]:
+async def add_domain(store: Backend, name: str, postmaster: str | None) -> tuple[Domain, list[str]]:
     """Serve ``name`` (with DKIM keys, for ``pillarbox dns``); with a ``postmaster``, its role aliases."""
     target = mailbox_address(postmaster) if postmaster else None  # refuse a bad address before anything
     domain = await store.add_domain(name)
@@ -42,7 +42,7 @@ async def add_domain(store: SQLiteStore, name: str, postmaster: str | None) -> t
     return domain, roles
 
 
-async def roles_for_first_user(store: SQLiteStore, account: Account) -> list[str]:
+async def roles_for_first_user(store: Backend, account: Account) -> list[str]:
     """The first user added to a domain reads its postmaster@ and abuse@, unless someone does already."""
     if any(a.domain == account.domain and a.id != account.id for a in await store.list_accounts()):
         return []

@@ -13,33 +13,33 @@ import argparse
 
 from pillarbox.admin.common import EX_OK, listing, require_account
 from pillarbox.admin.ops_directory import new_address_field
+from pillarbox.store.api import Backend
 from pillarbox.store.records import SenderGrant
-from pillarbox.store.sqlite.store import SQLiteStore
 
 
-async def grant_sender(store: SQLiteStore, user: str, address: str) -> SenderGrant:
+async def grant_sender(store: Backend, user: str, address: str) -> SenderGrant:
     account = await require_account(store, user)
     return await store.add_sender_grant(account.address, new_address_field(address, "sender", catch_all=True))
 
 
-async def revoke_sender(store: SQLiteStore, user: str, address: str) -> None:
+async def revoke_sender(store: Backend, user: str, address: str) -> None:
     account = await require_account(store, user)
     await store.delete_sender_grant(account.address, address)
 
 
-async def grant_command(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def grant_command(store: Backend, args: argparse.Namespace) -> int:
     grant = await grant_sender(store, args.address, args.sender)
     print(f"{grant.user} may now send as {grant.address}")
     return EX_OK
 
 
-async def revoke_command(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def revoke_command(store: Backend, args: argparse.Namespace) -> int:
     await revoke_sender(store, args.address, args.sender)
     print(f"{args.address} may no longer send as {args.sender}")
     return EX_OK
 
 
-async def grants_command(store: SQLiteStore, args: argparse.Namespace) -> int:
+async def grants_command(store: Backend, args: argparse.Namespace) -> int:
     objects = [{"user": g.user, "address": g.address} for g in await store.list_sender_grants()]
     return listing(args.json, ("USER", "MAY SEND AS"), objects, lambda o: (o["user"], o["address"]),
                    "no sender grants")

@@ -44,7 +44,7 @@ MAX_BUSY_WAIT = 30.0
 
 
 class FailureLog(Protocol):
-    """Where failures and successful networks are kept: the store."""
+    """Where failures and successful networks are kept: the store (every process and node counts them)."""
 
     async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]: ...
     async def add_login_failure(

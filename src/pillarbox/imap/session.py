@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator
-from pillarbox.errors import NotFound, ProtocolError, StorageFull
+from pillarbox.errors import NotFound, ProtocolError, StorageFull, StoreUnavailable
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
 from pillarbox.imap.parser import parse_command
@@ -416,6 +416,11 @@ class IMAPSession:
             if not isinstance(exc, StorageFull) and not is_disk_full(exc):
                 raise  # the peer went away or broke TLS: the listener ends the connection quietly
             reply = self._abandon(r.storage_full(framed.tag or "*"))
+        except StoreUnavailable as exc:  # RFC 5530 3: UNAVAILABLE, "a subsystem is down"; try later
+            log_event(log, "warning", "store unavailable", session=self.session_id, command=name, error=str(exc))
+            reply = r.no(framed.tag or "*", r.UNAVAILABLE, "The mail store is unavailable; try again later")
+            if self.sasl is None and self.idle_task is None:
+                self.resume_framing()
         except Exception:  # a bug costs the client one command, not the connection
             log.exception("imap: internal error in %s", name, extra={"fields": {"session": self.session_id}})
             reply = self._abandon(r.no(framed.tag or "*", r.SERVERBUG, "Internal error; the command was not completed"))

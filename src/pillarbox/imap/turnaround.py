@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import LoginRefused, SaslContinue, SaslExchange, SaslSuccess
+from pillarbox.errors import StoreUnavailable
 from pillarbox.imap import response as r
 from pillarbox.imap.parser.commands import Authenticate, Command, Compress
 from pillarbox.obs import get_logger, log_event
@@ -194,6 +195,8 @@ def end_sasl(session: IMAPSession, reply: r.TaggedReply) -> r.TaggedReply:
 
 # -- IDLE (RFC 2177, RFC 9051 6.3.13) -------------------------------------------------------------------
 
+IDLE_RETRY = 1.0  # seconds before an idling session reads the change log again after a store failure
+
 
 async def idle(session: IMAPSession, command: Command) -> None:
     session.send(r.continuation("idling"))
@@ -208,7 +211,11 @@ async def _push_updates(session: IMAPSession) -> None:
     view = session.selected
     while view is not None:
         await session.store.changes.wait({view.id: view.known_modseq}, timeout=None)
-        await session.report_changes(allow_expunge=True)
+        try:
+            await session.report_changes(allow_expunge=True)
+        except StoreUnavailable:  # the store is back soon: the same changes are reported then
+            await asyncio.sleep(IDLE_RETRY)
+            continue
         await session.flush()
 
 
@@ -221,7 +228,8 @@ async def end_idle(session: IMAPSession, line: bytes) -> None:
         session.reply(r.bad(tag, "Expected DONE"))
         return
     if session.selected is not None:
-        await session.report_changes(allow_expunge=True)
+        with contextlib.suppress(StoreUnavailable):  # not lost: reported after a later command
+            await session.report_changes(allow_expunge=True)
     session.reply(r.ok(tag, "IDLE terminated"))
 
 

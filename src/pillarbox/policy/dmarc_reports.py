@@ -295,8 +295,9 @@ class DMARCReportTask(DailyTask):
     """Runs ``DMARCReporter.report_day(yesterday)`` once a day, ``delay`` seconds after midnight UTC."""
 
     def __init__(self, reporter: DMARCReporter, delay: float = 600.0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        super().__init__("dmarc-reports", reporter.report_day, reporter.clock, delay, sleep)
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 claim: Callable[[str, str], Awaitable[bool]] | None = None) -> None:
+        super().__init__("dmarc-reports", reporter.report_day, reporter.clock, delay, sleep, claim)
 
 
 def _iso(day: date) -> str:

@@ -6,7 +6,8 @@ RFC 1939 asks for three things a shared IMAP-era mailbox does not give for free:
   meanwhile appears at the next login;
 * an exclusive-access lock on the maildrop (4: "acquire an exclusive-access lock") — IMAP sessions
   do not take it (they cope with expunges), only POP3 sessions exclude each other, also across
-  server processes (``MaildropLocks``: a flock per account);
+  server processes and nodes (the store's ``maildrop_locks``: a flock per account on SQLite,
+  an advisory lock on PostgreSQL);
 * deletions only in the UPDATE state (6) — ``UpdatePlan`` is computed at QUIT from the marks and the
   account's policy, then applied with ``store.expunge`` (which bumps MODSEQ, so IMAP sessions see
   POP3 deletions as ordinary expunges).
@@ -24,24 +25,13 @@ earlier download. RETR marks messages \\Seen at QUIT, as Dovecot does, so IMAP s
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pillarbox.errors import ProtocolError
 from pillarbox.pop3 import replies
-from pillarbox.store.files import make_private_dirs
 from pillarbox.store.records import Mailbox, MessageEntry
-from pillarbox.store.reserve import is_disk_full, storage_full
-
-if TYPE_CHECKING:
-    from pillarbox.store.sqlite.store import SQLiteStore
 
 SEEN = "\\Seen"
 
@@ -126,64 +116,3 @@ def _expired(drop: Drop, retrieved: bool, delete_after_days: int | None, now: da
     if delete_after_days == 0:
         return retrieved
     return (retrieved or drop.seen) and now - drop.internal_date >= timedelta(days=delete_after_days)
-
-
-class MaildropLocks:
-    """Which accounts have a POP3 session in TRANSACTION state, and when each last logged in, for
-    every server process on the data_dir (``workers``): a session holds an exclusive flock(2) of
-    ``<account id>.lock`` in ``directory`` (the kernel drops it when the process dies, so a crash
-    leaves no stale lock), and the file's modification time is the account's last login."""
-
-    def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
-        self._directory = directory
-        self._clock = clock
-        self._held: dict[int, int] = {}  # account id -> the locked file descriptor
-
-    def acquire(self, account_id: int) -> bool:
-        if account_id in self._held:
-            return False
-        try:
-            make_private_dirs(self._directory)
-            fd = os.open(self._path(account_id), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:  # a full disk has no room for a new lock file: -ERR [SYS/TEMP], not a hang-up
-            if is_disk_full(exc):
-                raise storage_full(exc) from exc
-            raise
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False  # a session in this process or another one holds it
-        now = self._clock()
-        os.utime(fd, (now, now))
-        self._held[account_id] = fd
-        return True
-
-    def release(self, account_id: int) -> None:
-        fd = self._held.pop(account_id, None)
-        if fd is not None:
-            os.close(fd)  # and with it the lock
-
-    def too_soon(self, account_id: int, login_delay: int) -> bool:
-        """RFC 2449 6.5: fewer than ``login_delay`` seconds since the last successful login."""
-        if login_delay <= 0:
-            return False
-        try:
-            last = os.stat(self._path(account_id)).st_mtime
-        except FileNotFoundError:
-            return False
-        return self._clock() - last < login_delay
-
-    def _path(self, account_id: int) -> Path:
-        return self._directory / f"{account_id}.lock"
-
-
-_LOCKS: weakref.WeakKeyDictionary[SQLiteStore, MaildropLocks] = weakref.WeakKeyDictionary()
-
-
-def locks_for(store: SQLiteStore) -> MaildropLocks:
-    """The one lock table of a store: the pop3 and pop3s listeners of a process share it."""
-    locks = _LOCKS.get(store)
-    if locks is None:
-        locks = _LOCKS[store] = MaildropLocks(store.data_dir / "pop3")
-    return locks

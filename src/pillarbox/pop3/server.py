@@ -1,5 +1,5 @@
 """The asyncio side of POP3: one handler per listener (pop3 on 110 with STLS, pop3s on 995), given to
-a Listener by app.py. Both share one ``MaildropLocks`` per store, so a session on 110 and one on 995
+a Listener by app.py. Both share the store's one ``MaildropLocks``, so a session on 110 and one on 995
 exclude each other (RFC 1939 4)."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pillarbox.net.listener import Connection
 from pillarbox.net.shell import Deadlines, run_shell
 from pillarbox.net.tls import TLSContextHolder
 from pillarbox.pop3 import replies
-from pillarbox.pop3.maildrop import locks_for
 from pillarbox.pop3.session import POP3Services, POP3Session, POP3Settings
 from pillarbox.store.api import Store
 
@@ -41,7 +40,7 @@ def make_app_handler(services: AppServices) -> Handler:
         hostname=config.hostname, line_limit=limits.max_line_length, timeout=limits.pop3_timeout,
         max_command_errors=limits.max_command_errors,
     )
-    locks = locks_for(services.store)
+    locks = services.store.maildrop_locks()
     return make_handler(POP3Services(settings, services.store, services.authenticator, services.tls, locks))
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pillarbox.auth.authenticator import Authenticator
-from pillarbox.errors import ProtocolError, StoreError
+from pillarbox.errors import ProtocolError, StoreError, StoreUnavailable
 from pillarbox.mime.downgrade import downgrade
 from pillarbox.net.listener import Connection
 from pillarbox.net.shell import Phase
@@ -31,10 +31,10 @@ from pillarbox.pop3 import protocol as core
 from pillarbox.pop3 import replies
 from pillarbox.pop3.capa import capabilities
 from pillarbox.pop3.login import LoginFlow
-from pillarbox.pop3.maildrop import Maildrop, MaildropLocks
+from pillarbox.pop3.maildrop import Maildrop
 from pillarbox.pop3.readahead import ReadAhead
 from pillarbox.pop3.replies import Reply
-from pillarbox.store.api import Store
+from pillarbox.store.api import MaildropLocks, Store
 from pillarbox.store.records import Account
 
 log = get_logger("pop3")
@@ -161,7 +161,7 @@ class POP3Session:
         except ProtocolError as exc:
             assert isinstance(exc.reply, Reply)
             result = exc.reply
-        except StoreError as exc:
+        except (StoreError, StoreUnavailable) as exc:  # RFC 3206 4: SYS/TEMP, a temporary system failure
             log_event(log, "warning", "store failure", session=self.session_id, error=str(exc))
             result = replies.STORE_FAILED
         if isinstance(result, Reply):
@@ -328,9 +328,9 @@ class POP3Session:
     async def open_maildrop(self, account: Account) -> Reply:
         """Lock and snapshot INBOX (RFC 1939 4); the session enters TRANSACTION state."""
         locks = self.services.locks
-        if locks.too_soon(account.id, self.settings.login_delay):
+        if await locks.too_soon(account.id, self.settings.login_delay):
             raise ProtocolError(replies.LOGIN_DELAY)
-        if not locks.acquire(account.id):
+        if not await locks.acquire(account.id):
             raise ProtocolError(replies.IN_USE)
         self.conn.logged_in(account.address)  # never refused: the lock allows one session per user
         try:

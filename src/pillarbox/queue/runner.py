@@ -9,12 +9,16 @@ recipient the message again; a crash before it may (at-least-once, as RFC 5321 6
 Recipients of one entry are grouped by destination domain and the groups are delivered in parallel,
 each domain limited to ``per_domain`` concurrent deliveries and the runner to ``workers`` entries at
 once. Recipients in our own domains are delivered locally: mail for a local domain never leaves.
+``per_domain`` holds for every node of the store together: a remote delivery holds one of the domain's
+slots in the store (``store.destination_slots``); when other nodes hold them all, the recipients wait
+``BUSY_RETRY`` seconds, an attempt that does not count.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,6 +40,8 @@ ATTEMPTS = Counter("pillarbox_outbound_attempts_total", "Recipient delivery atte
 RESULT_OF = {"pending": "deferred", "failed": "bounced"}  # sent, relayed, delivered: delivered
 log = get_logger("queue")
 STATE_OF = {"sent": "sent", "relayed": "relayed", "delivered": "delivered", "permanent": "failed"}
+BUSY_RETRY = 5
+"""Seconds until recipients try again when other nodes run ``per_domain`` deliveries to their domain."""
 
 
 class QueueRunner:
@@ -44,7 +50,9 @@ class QueueRunner:
         self.store = store
         self.directory = directory
         self.deliverer = deliverer
-        self.owner = config.hostname
+        # the lease owner names this machine: nodes sharing one config (one hostname) must not take
+        # each other's leases back at start (``reclaim_queue_leases``), a restarted node must take its own
+        self.owner = f"{config.hostname}/{socket.gethostname()}"
         self.settings = config.queue
         self.policy = RetryPolicy.from_config(config.queue)
         self.clock = clock
@@ -171,10 +179,27 @@ class QueueRunner:
             if await self.directory.is_local_domain(domain):
                 outcomes = [await self._local(message, r) for r in recipients]
             else:
-                targets = [Target(r.position, r.address, r.notify, r.orcpt) for r in recipients]
-                outcomes = await self.deliverer.deliver(message, domain, targets, record)
+                slots = self.store.destination_slots()  # type: ignore[attr-defined]
+                slot = await slots.take(domain, self.settings.per_domain)
+                if slot is None:
+                    await self._wait_for_slot(entry, domain, recipients)
+                    return
+                try:
+                    targets = [Target(r.position, r.address, r.notify, r.orcpt) for r in recipients]
+                    outcomes = await self.deliverer.deliver(message, domain, targets, record)
+                finally:
+                    await slots.release(domain, slot)
         rest = [self._update(entry, by_position[o.position], o) for o in outcomes if o.position not in recorded]
         await self._write(entry, rest, domain)
+
+    async def _wait_for_slot(self, entry: QueuedMessage, domain: str, recipients: list[QueuedRecipient]) -> None:
+        """Other nodes run ``per_domain`` deliveries to ``domain``: again soon, as if not tried."""
+        later = int(self.clock()) + BUSY_RETRY
+        log_event(log, "info", "destination busy on other nodes", queue_id=entry.id, domain=domain,
+                  retry_seconds=BUSY_RETRY)
+        await self.store.update_queue_recipients(entry.id, [  # type: ignore[attr-defined]
+            RecipientUpdate(r.position, "pending", later, r.last_error, r.status, r.remote_mta, counts=False)
+            for r in recipients])
 
     async def _write(self, entry: QueuedMessage, updates: list[RecipientUpdate], domain: str = "") -> None:
         if updates:

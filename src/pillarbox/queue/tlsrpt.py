@@ -261,5 +261,6 @@ class TLSReportTask(DailyTask):
     """Runs ``TLSReportSender.send_for_day(yesterday)`` once a day, ``delay`` seconds after midnight UTC."""
 
     def __init__(self, sender: TLSReportSender, delay: float = 900.0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        super().__init__("tls-reports", sender.send_for_day, sender.clock, delay, sleep)
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 claim: Callable[[str, str], Awaitable[bool]] | None = None) -> None:
+        super().__init__("tls-reports", sender.send_for_day, sender.clock, delay, sleep, claim)

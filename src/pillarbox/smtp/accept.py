@@ -33,7 +33,7 @@ from pillarbox.auth.directory import Directory
 from pillarbox.delivery.filtering import SieveFilter
 from pillarbox.delivery.local import AccountResult, DeliveryReport, LocalDelivery, LocalReport, RecipientOutcome
 from pillarbox.delivery.sieve_delivery import SieveDelivery
-from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StorageFull, StoreError
+from pillarbox.errors import NotFound, ProtocolError, QuotaExceeded, StorageFull, StoreError, StoreUnavailable
 from pillarbox.mailauth import srs
 from pillarbox.mailauth.arc import seal_message
 from pillarbox.mailauth.dkim_sign import DKIMSigner
@@ -119,7 +119,7 @@ class MessageAcceptor:
                                                  release)
         try:
             report = await self._deliver(received, content, planned, transaction, outbound, relayed)
-        except StoreError as exc:
+        except (StoreError, StoreUnavailable) as exc:
             log_event(log, "error", "delivery failed", queue_id=queue_id, error=str(exc))
             MESSAGES.inc(result="tempfail")
             # RFC 5321 4.2.2 / RFC 3463 4.3.1: a full disk is "insufficient system storage", not a bug

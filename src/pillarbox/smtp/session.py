@@ -21,7 +21,7 @@ from pillarbox.antispam.screening import ConnectionScreen, ScreenVerdict
 from pillarbox.auth import sasl
 from pillarbox.auth.authenticator import Authenticator, LoginRefused, SaslContinue, SaslExchange, SaslSuccess
 from pillarbox.auth.directory import Directory
-from pillarbox.errors import ProtocolError
+from pillarbox.errors import ProtocolError, StoreUnavailable
 from pillarbox.imap import urlauth
 from pillarbox.mime.headers import HeaderExcess, HeaderLimits, header_excess
 from pillarbox.net.listener import Connection
@@ -172,6 +172,10 @@ class SMTPSession:
                 if not is_disk_full(exc):
                     raise  # the peer went away or broke TLS: the listener ends the connection quietly
                 reply = self._abandon(replies.INSUFFICIENT_STORAGE)
+            except StoreUnavailable as exc:  # nothing of the transaction was acknowledged: 451 4.3.0
+                log_event(log, "warning", "store unavailable", session=self.session_id, client=self.conn.peer[0],
+                          error=str(exc))
+                reply = self._abandon(replies.TEMP_FAILURE)
             except Exception:
                 log.exception("smtp: internal error handling %s", type(event).__name__,
                               extra={"fields": {"session": self.session_id, "client": self.conn.peer[0]}})

@@ -374,6 +374,11 @@ class IndexBacklog:
     oldest_stored: int | None
 
 
+DMARC_COLUMNS = ("policy_domain", "day", "source_ip", "header_from", "envelope_from", "spf_domain", "spf_result",
+                 "dkim", "dmarc_result", "spf_aligned", "dkim_aligned", "disposition", "policy")
+"""The keys of one DMARC observation (RFC 7489 7.2 aggregate-report data), as recorded and read back."""
+
+
 # -------------------------------------------------------------------------------------------- antispam
 
 
@@ -419,8 +424,6 @@ class SendingPolicy:
     recipients_per_hour: int | None = None
     held_reason: str | None = None
     held_at: int | None = None
-
-
 @dataclass(frozen=True)
 class SieveScript:
     """One stored Sieve script of an account (or a global one, ``account_id`` None)."""

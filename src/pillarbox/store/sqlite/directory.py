@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from pillarbox.errors import AlreadyExists, NotFound, StoreError
+from pillarbox.store.names import to_datetime
 from pillarbox.store.records import SPECIAL_USE_FOLDERS, Account, Alias, Credentials, Domain
 from pillarbox.store.sqlite.mailboxes import insert_mailbox
 from pillarbox.store.sqlite.writer import Txn
@@ -18,10 +18,6 @@ from pillarbox.store.sqlite.writer import Txn
 _ACCOUNT_COLUMNS = (
     "a.id, a.address, d.name, a.quota_bytes, a.quota_messages, a.created, a.pop3_delete_after_days, a.admin"
 )
-
-
-def to_datetime(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def add_domain(txn: Txn, name: str, now: int) -> Domain:

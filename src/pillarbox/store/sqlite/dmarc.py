@@ -9,10 +9,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 
+from pillarbox.store.records import DMARC_COLUMNS
 from pillarbox.store.sqlite.writer import Txn
 
-COLUMNS = ("policy_domain", "day", "source_ip", "header_from", "envelope_from", "spf_domain", "spf_result",
-           "dkim", "dmarc_result", "spf_aligned", "dkim_aligned", "disposition", "policy")
+COLUMNS = DMARC_COLUMNS
 
 
 def count_observation(txn: Txn, day: str, row: Mapping[str, object]) -> None:
@@ -24,6 +24,11 @@ def count_observation(txn: Txn, day: str, row: Mapping[str, object]) -> None:
         f"ON CONFLICT ({names}) DO UPDATE SET count = count + 1",
         values,
     )
+
+
+def claim_daily_job(txn: Txn, job: str, day: str) -> bool:
+    """True the first time ``job`` is claimed for ``day``."""
+    return txn.conn.execute("INSERT OR IGNORE INTO daily_jobs (job, day) VALUES (?, ?)", (job, day)).rowcount == 1
 
 
 def observations(conn: sqlite3.Connection, day: str | None) -> list[dict[str, object]]:

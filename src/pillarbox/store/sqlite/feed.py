@@ -12,52 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from pillarbox.store.sqlite.wakeup import CommitWakeup
+from pillarbox.store.waiters import ChangeWaiters
 
 POLL_INTERVAL = 0.25
 
 
-class PollingChangeFeed:
+class PollingChangeFeed(ChangeWaiters):
     def __init__(
         self, changed_since: Callable[[int], Awaitable[tuple[int, list[tuple[int, int]]]]],
         wakeup: CommitWakeup | None = None,
     ) -> None:
+        super().__init__()
         self._changed_since = changed_since
         self._wakeup = wakeup
-        self._waiters: dict[int, set[asyncio.Future[None]]] = {}
-        self._highest: dict[int, int] = {}
         self._last = -1
         self._poked: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
-
-    async def wait(self, known: Mapping[int, int], timeout: float | None = None) -> bool:
-        """Wait until a mailbox's HIGHESTMODSEQ passes the value the caller last read (or timeout).
-
-        Passing what the caller knows closes the race between reading the mailbox and starting to
-        wait: a change the feed saw in between resolves the wait at once.
-        """
-        self._ensure_running()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        ids = list(known)
-        for mailbox_id in ids:
-            self._waiters.setdefault(mailbox_id, set()).add(future)
-            if self._highest.get(mailbox_id, 0) > known[mailbox_id]:
-                future.set_result(None)
-        try:
-            await asyncio.wait_for(future, timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            for mailbox_id in ids:
-                waiting = self._waiters.get(mailbox_id)
-                if waiting is not None:
-                    waiting.discard(future)
-                    if not waiting:
-                        del self._waiters[mailbox_id]
 
     def poke(self) -> None:
         """Called from any thread after a commit."""
@@ -88,7 +62,4 @@ class PollingChangeFeed:
             self._poked.clear()
             self._last, changed = await self._changed_since(self._last)
             for mailbox_id, highest in changed:
-                self._highest[mailbox_id] = highest
-                for future in self._waiters.get(mailbox_id, ()):
-                    if not future.done():
-                        future.set_result(None)
+                self.note(mailbox_id, highest)

@@ -169,7 +169,3 @@ def _pack(text: str) -> bytes:
 def _unpack(packed: bytes) -> str:
     return zlib.decompress(packed).decode()
 
-
-def like_pattern(text: str) -> str:
-    """``text`` as a LIKE pattern matching it anywhere (with ESCAPE '\\')."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 
-from pillarbox.errors import AlreadyExists, NotFound, StoreError
+from pillarbox.errors import AlreadyExists, NotFound
+from pillarbox.store.names import HIERARCHY_DELIMITER, canonical_name, new_folder_name
 from pillarbox.store.records import Mailbox
 from pillarbox.store.sqlite.counters import next_modseq, next_uidvalidity
 from pillarbox.store.sqlite.writer import Txn
 
-HIERARCHY_DELIMITER = "/"
 _COLUMNS = (
     "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use,"
     " EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),"
     " message_count, unseen_count, total_size, deleted_count, recent_uid"
 )
-
-
-def canonical_name(name: str) -> str:
-    """INBOX is case-insensitive, also as the first level of a hierarchy (RFC 9051 5.1)."""
-    head, sep, rest = name.partition(HIERARCHY_DELIMITER)
-    if head.upper() == "INBOX":
-        return "INBOX" + sep + rest
-    return name
 
 
 def insert_mailbox(
@@ -78,11 +70,7 @@ def require_mailbox(conn: sqlite3.Connection, account_id: int, name: str) -> Mai
 
 
 def create_mailbox(txn: Txn, account_id: int, name: str, special_use: str | None, now: int) -> Mailbox:
-    name = canonical_name(name)
-    if not name or name.startswith(HIERARCHY_DELIMITER) or HIERARCHY_DELIMITER * 2 in name:
-        raise StoreError(f"invalid folder name {name!r}")
-    mailbox_id = insert_mailbox(txn, account_id, name.rstrip(HIERARCHY_DELIMITER), special_use,
-                                next_uidvalidity(txn.conn, now))
+    mailbox_id = insert_mailbox(txn, account_id, new_folder_name(name), special_use, next_uidvalidity(txn.conn, now))
     found = get_mailbox_by_id(txn.conn, mailbox_id)
     assert found is not None
     return found

@@ -12,12 +12,11 @@ import json
 import sqlite3
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from pillarbox.errors import NotFound, QuotaExceeded
-from pillarbox.mime.subject import base_subject
 from pillarbox.store import flags as flagcodec
+from pillarbox.store.names import internal_date_columns, like_pattern, stored_base_subject, to_datetime, zoned
+from pillarbox.store.prepare import PreparedMessage
 from pillarbox.store.records import (
     Appended,
     Changes,
@@ -29,8 +28,6 @@ from pillarbox.store.records import (
 )
 from pillarbox.store.sqlite import fulltext
 from pillarbox.store.sqlite.counters import next_message_id, next_modseq
-from pillarbox.store.sqlite.directory import to_datetime
-from pillarbox.store.sqlite.fulltext import like_pattern
 from pillarbox.store.sqlite.mailboxes import adjust_counts, get_mailbox_by_id
 from pillarbox.store.sqlite.writer import Txn
 from pillarbox.store.textfold import fold
@@ -40,25 +37,6 @@ _ENTRY_COLUMNS = (
     " mm.internal_date, m.size, mm.save_date, mm.internal_zone"
 )
 _CHUNK = 500  # stay below SQLite's bound-parameter limit
-
-
-@dataclass(frozen=True)
-class PreparedMessage:
-    """A message parsed once, before it reaches the writer (principle 3)."""
-
-    blob: str
-    size: int
-    subject: str
-    from_: str
-    date: int | None
-    header_message_id: str | None
-    structure_json: str
-    thread_refs: str | None = None
-    """References (else In-Reply-To) msg-ids, space-separated: what THREAD=REFERENCES links by."""
-    base_subject: tuple[str, bool] | None = None
-    """RFC 5256 2.1: the base subject and whether the subject marked a reply (SORT and THREAD compare it)."""
-    body: bytes | None = None
-    """The bytes themselves when small enough to live in the database; None: they go to the blob file."""
 
 
 def blob_files(pairs: Iterable[tuple[PreparedMessage | None, bytes]]) -> dict[str, bytes]:
@@ -163,21 +141,6 @@ def _entry(row: tuple) -> MessageEntry:
         to_datetime(row[8]),
     ), strict=True))
     return entry
-
-
-def zoned(seconds: int, zone_minutes: int) -> datetime:
-    """An INTERNALDATE as the client gave it: the instant, in its zone."""
-    if not zone_minutes:
-        return to_datetime(seconds)
-    return datetime.fromtimestamp(seconds, timezone(timedelta(minutes=zone_minutes)))
-
-
-def internal_date_columns(moment: datetime | None, now: int) -> tuple[int, int]:
-    """(Unix seconds, zone in minutes east of UTC) of an INTERNALDATE; None is now, in UTC."""
-    if moment is None:
-        return now, 0
-    offset = moment.utcoffset()
-    return int(moment.timestamp()), int(offset.total_seconds() // 60) if offset is not None else 0
 
 
 def list_entries(
@@ -372,7 +335,7 @@ def sort_fields(conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple[in
         "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply FROM mailbox_messages mm"
         " JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?", (mailbox_id,),
     )
-    return {uid: (date, _base(subject, base, reply)[0]) for uid, date, subject, base, reply in rows}
+    return {uid: (date, stored_base_subject(subject, base, reply)[0]) for uid, date, subject, base, reply in rows}
 
 
 def thread_fields(
@@ -384,12 +347,7 @@ def thread_fields(
         "SELECT mm.uid, m.date, m.subject, m.base_subject, m.subject_reply, m.header_message_id, m.thread_refs"
         " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?", (mailbox_id,),
     )
-    return {row[0]: (row[1], _base(*row[2:5]), row[5], row[6]) for row in rows}
-
-
-def _base(subject: str, stored: str | None, reply: int) -> tuple[str, bool]:
-    """The stored base subject; computed for a message stored before delivery kept it."""
-    return (stored, bool(reply)) if stored is not None else base_subject(subject)
+    return {row[0]: (row[1], stored_base_subject(*row[2:5]), row[5], row[6]) for row in rows}
 
 
 _SUMMARY_COLUMNS = {"subject": "m.subject", "from": "m.from_"}

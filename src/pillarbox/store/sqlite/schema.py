@@ -518,6 +518,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO counters VALUES ('spam_learned', (SELECT value FROM counters WHERE name = 'modseq'));
     """,
+    # (store) Daily jobs (DMARC and TLS-RPT reports) claimed per day, so they run once per store.
+    """
+    CREATE TABLE daily_jobs (job TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (job, day)) WITHOUT ROWID;
+    """,
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import sqlite3
 import threading
@@ -24,11 +25,13 @@ from typing import TypeVar
 from pillarbox.address import mailbox_address, normalize_address, normalize_domain
 from pillarbox.config import DEFAULT_FLAG_FLUSH_DELAY, DEFAULT_MIN_FREE_SPACE
 from pillarbox.errors import NotFound, StorageFull, StoreError
-from pillarbox.obs import get_logger, log_event
+from pillarbox.obs import get_logger
+from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
 from pillarbox.store.blobs import BlobStore
 from pillarbox.store.files import create_private_file, make_private_dirs
-from pillarbox.store.prepare import index_text, prepare_message
+from pillarbox.store.names import canonical_name, internal_date_columns, normalize_alias
+from pillarbox.store.prepare import index_texts, prepare
 from pillarbox.store.records import (
     Account,
     Alias,
@@ -76,7 +79,8 @@ from pillarbox.store.sqlite.checkpoint import Checkpointer
 from pillarbox.store.sqlite.counters import next_uidvalidity
 from pillarbox.store.sqlite.deferred import DeferredFlush, current_boot, recover_after_reboot
 from pillarbox.store.sqlite.feed import PollingChangeFeed
-from pillarbox.store.sqlite.messages import PreparedMessage
+from pillarbox.store.sqlite.file_locks import FileDestinationSlots, FileLeadership, FileLocks
+from pillarbox.store.sqlite.maildrop_locks import FileMaildropLocks
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.wakeup import CommitWakeup
 from pillarbox.store.sqlite.webdata import WebData
@@ -86,8 +90,6 @@ from pillarbox.store.textfold import fold
 T = TypeVar("T")
 log = get_logger("store")
 BUSY_TIMEOUT_MS = 30_000
-INDEX_BATCH = 64
-INDEX_BATCH_BYTES = 512 * 1024  # a few ms of indexing: what a delivery may wait behind
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -139,6 +141,10 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
             lambda: connect(self.db_path), wal, data_dir / "write.lock") if checkpoints else None
         self._last_turn: asyncio.Future[None] | None = None
         self._version_conn: sqlite3.Connection | None = None
+        self._maildrop_locks = FileMaildropLocks(data_dir / "pop3", clock)
+        self._locks = FileLocks(data_dir / "locks")
+        self._leadership = FileLeadership(self._locks)
+        self._destination_slots = FileDestinationSlots(self._locks)
 
     @classmethod
     def open(
@@ -166,6 +172,8 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         return conn
 
     async def close(self) -> None:
+        self._maildrop_locks.close()
+        self._locks.close()
         await self.changes.close()
         await asyncio.to_thread(self._writer.close)
         self._wakeup.close()
@@ -177,6 +185,15 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
+
+    def maildrop_locks(self) -> FileMaildropLocks:
+        return self._maildrop_locks
+
+    def leadership(self) -> FileLeadership:
+        return self._leadership
+
+    def destination_slots(self) -> FileDestinationSlots:
+        return self._destination_slots
 
     def _seconds(self) -> int:
         return int(self._clock())
@@ -333,14 +350,14 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
 
     # aliases
     async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
-        address = _normalize_alias(address, mailbox_address)
+        address = normalize_alias(address, mailbox_address)
         normalized = [mailbox_address(t) for t in targets]
         if not normalized:
             raise StoreError("an alias needs at least one target")
         return await self._write(lambda t: directory.add_alias(t, address, normalized, replace))
 
     async def get_alias(self, address: str) -> Alias | None:
-        address = _normalize_alias(address)
+        address = normalize_alias(address)
         targets = await self._read_now(lambda c: directory.alias_targets(c, address))
         return Alias(address, targets) if targets else None
 
@@ -348,16 +365,16 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         return await self._read(directory.list_aliases)
 
     async def delete_alias(self, address: str) -> None:
-        address = _normalize_alias(address)
+        address = normalize_alias(address)
         await self._write(lambda t: directory.delete_alias(t, address))
 
     # sender grants
     async def add_sender_grant(self, user: str, address: str) -> SenderGrant:
-        user, address = normalize_address(user), _normalize_alias(address, mailbox_address)
+        user, address = normalize_address(user), normalize_alias(address, mailbox_address)
         return await self._write(lambda t: grants.add(t, user, address))
 
     async def delete_sender_grant(self, user: str, address: str) -> None:
-        user, address = normalize_address(user), _normalize_alias(address)
+        user, address = normalize_address(user), normalize_alias(address)
         await self._write(lambda t: grants.delete(t, user, address))
 
     async def sender_grants(self, user: str) -> tuple[str, ...]:
@@ -383,7 +400,7 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
 
     async def delete_mailbox(self, account_id: int, name: str) -> None:
         def delete(txn: Txn) -> None:
-            if mailboxes.canonical_name(name) == "INBOX":
+            if canonical_name(name) == "INBOX":
                 raise StoreError("INBOX cannot be deleted")
             mailbox = mailboxes.require_mailbox(txn.conn, account_id, name)
             messages.drop_mailbox_messages(txn, mailbox.id)
@@ -446,7 +463,7 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         now = self._seconds()
 
         def rename(txn: Txn) -> None:
-            if mailboxes.canonical_name(old) != "INBOX":
+            if canonical_name(old) != "INBOX":
                 mailboxes.rename_mailbox(txn, account_id, old, new)
                 return
             # RFC 9051 6.3.6: renaming INBOX moves its messages to the new name and leaves it empty
@@ -491,10 +508,10 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         """
         previous, mine = self._take_turn()
         try:
-            prepared = await _prepare(raw) if targets else None
+            prepared = await prepare(raw) if targets else None
             queued = None
             if outbound is not None:
-                queued = prepared if outbound_raw is None and prepared else await _prepare(
+                queued = prepared if outbound_raw is None and prepared else await prepare(
                     outbound_raw if outbound_raw is not None else raw)
             if previous is not None:
                 await previous
@@ -606,8 +623,8 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         found: set[int] = set()
         after = 0
         while batch := await self._read(
-                partial(fulltext.pending, limit=INDEX_BATCH, max_bytes=INDEX_BATCH_BYTES, mailbox_id=mailbox_id,
-                        after=after)):
+                partial(fulltext.pending, limit=preparing.INDEX_BATCH, max_bytes=preparing.INDEX_BATCH_BYTES,
+                        mailbox_id=mailbox_id, after=after)):
             after = batch[-1][0]
             for message_id, headers, body in await asyncio.to_thread(self._index_texts, batch):
                 if any(folded in text for column, text in (("headers", headers), ("body", body)) if column in columns):
@@ -645,7 +662,8 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         """Index one batch of messages waiting for the full-text index (only ``mailbox_id``'s if given);
         returns how many left the backlog, 0 when none waits. A message another process indexed
         meanwhile counts too: what matters to the caller is whether to go on."""
-        batch = await self._read(lambda c: fulltext.pending(c, INDEX_BATCH, INDEX_BATCH_BYTES, mailbox_id))
+        limit, max_bytes = preparing.INDEX_BATCH, preparing.INDEX_BATCH_BYTES
+        batch = await self._read(lambda c: fulltext.pending(c, limit, max_bytes, mailbox_id))
         if not batch:
             return 0
         texts = await asyncio.to_thread(self._index_texts, batch)
@@ -654,21 +672,8 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         return len(batch)
 
     def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
-        texts = []
-        for message_id, body, blob in batch:
-            try:
-                raw = self._bytes_of(body, blob)
-            except FileNotFoundError:
-                # deleted since the batch was read (then ``record`` finds nothing to do), or its file
-                # is lost (find_problems reports it): either way it must leave the backlog
-                texts.append((message_id, "", ""))
-                continue
-            try:
-                texts.append((message_id, *index_text(raw)))
-            except Exception as exc:  # one message must not stall the backlog behind it
-                log_event(log, "error", "message text not indexable", message_id=message_id, error=repr(exc))
-                texts.append((message_id, "", ""))
-        return texts
+        return index_texts([(message_id, functools.partial(self._bytes_of, body, blob))
+                            for message_id, body, blob in batch])
 
     async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]:
         """UIDs of the mailbox whose decoded Subject or From contains ``needle``, any case or accents."""
@@ -743,6 +748,9 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         day = self.now().strftime("%Y-%m-%d")
         await self._write(lambda t: dmarc.count_observation(t, day, row))
 
+    async def claim_daily_job(self, job: str, day: str) -> bool:
+        return await self._write(lambda t: dmarc.claim_daily_job(t, job, day))
+
     async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]:
         return await self._read(lambda c: dmarc.observations(c, day))
 
@@ -767,7 +775,7 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
     ) -> list[Appended]:
         """Append several messages to one mailbox in one writer job: all are stored or none
         (RFC 3502 MULTIAPPEND); raises QuotaExceeded/NotFound and then nothing was stored."""
-        prepared = [await _prepare(raw) for raw, _ in batch]
+        prepared = [await prepare(raw) for raw, _ in batch]
         now = self._seconds()
 
         def append_all(txn: Txn) -> list[Appended]:
@@ -780,7 +788,7 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         return await self._write(append_all, blobs, grows=sum(len(raw) for raw, _ in batch))
 
     async def replace_message(self, raw: bytes, target: DeliveryTarget, replaced: tuple[int, int]) -> Appended:
-        prepared = await _prepare(raw)
+        prepared = await prepare(raw)
         now = self._seconds()
 
         def replace(txn: Txn) -> Appended:
@@ -791,19 +799,8 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         return await self._write(replace, messages.blob_files([(prepared, raw)]), grows=len(raw))
 
 
-INLINE_PARSE_LIMIT = 32 * 1024
-
-
-async def _prepare(raw: bytes) -> PreparedMessage:
-    """Parse a small message right here, a large one in a thread. Parsing is Python, so a thread buys
-    no parallelism (the GIL), only a responsive loop; for a few KB the hop costs more than the parse."""
-    if len(raw) <= INLINE_PARSE_LIMIT:
-        return prepare_message(raw)
-    return await asyncio.to_thread(prepare_message, raw)
-
-
 def _append_entry(txn: Txn, mailbox_id: int, message_id: int, size: int, target: DeliveryTarget, now: int) -> Appended:
-    seconds, zone = messages.internal_date_columns(target.internal_date, now)
+    seconds, zone = internal_date_columns(target.internal_date, now)
     return messages.append_entry(txn, mailbox_id, message_id, size, target.flags, seconds, now, internal_zone=zone)
 
 
@@ -818,14 +815,6 @@ def _append_one(txn: Txn, target: DeliveryTarget, message_id: int, size: int, no
         return Refused(target.mailbox_id, error)
     txn.conn.execute("RELEASE target")
     return appended
-
-
-def _normalize_alias(address: str, normalize: Callable[[str], str] = normalize_address) -> str:
-    """Aliases may be catch-alls: ``@domain`` stands for every unknown local part of the domain.
-    ``normalize``: ``mailbox_address`` for one being created."""
-    if address.startswith("@"):
-        return "@" + normalize_domain(address[1:])
-    return normalize(address)
 
 
 def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from pillarbox.store.api import Store
 from pillarbox.store.records import DeliveryTarget
-from pillarbox.store.sqlite.store import SQLiteStore
 from tests.store.conftest import message
 
 LARGE_BODY = ("z" * 76 + "\r\n") * 2000  # 156 KB: kept in a blob file, not in the row
 
 
 def test_bytes_of_present_uids_from_rows_and_files(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("example.com")
         account = await store.add_account("bob@example.com", "hash", None)
         inbox = await store.get_mailbox(account.id, "INBOX")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
@@ -9,11 +10,12 @@ import pytest
 from pillarbox.address import AddressError
 from pillarbox.auth.directory import VERSION_RECHECK, Directory
 from pillarbox.errors import AlreadyExists, NotFound, StoreError
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Store
+from tests import stores
 
 
 def test_domains_are_case_insensitive_and_unique(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("Example.COM")
         assert [d.name for d in await store.list_domains()] == ["example.com"]
         assert await store.has_domain("EXAMPLE.com")
@@ -30,7 +32,7 @@ def test_domains_are_case_insensitive_and_unique(with_store):
 
 
 def test_new_account_gets_special_use_folders(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("example.com")
         account = await store.add_account("Bob@Example.com", "hash", None)
         assert account.address == "bob@example.com"
@@ -48,7 +50,7 @@ def test_new_account_gets_special_use_folders(with_store):
 
 
 def test_domain_with_users_cannot_be_deleted(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("example.com")
         await store.add_account("bob@example.com", "hash", None)
         with pytest.raises(StoreError, match="still has 1 user"):
@@ -60,7 +62,7 @@ def test_domain_with_users_cannot_be_deleted(with_store):
 
 
 def test_alias_resolution_subaddress_catch_all_and_postmaster(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("example.com")
         bob = await store.add_account("bob@example.com", "hash", None)
         carol = await store.add_account("carol@example.com", "hash", None)
@@ -88,7 +90,7 @@ def test_alias_resolution_subaddress_catch_all_and_postmaster(with_store):
 
 
 def test_sender_grants_extend_what_a_user_may_use(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("example.com")
         bob = await store.add_account("bob@example.com", "hash", None)
         await store.add_account("carol@example.com", "hash", None)
@@ -117,7 +119,7 @@ def test_sender_grants_extend_what_a_user_may_use(with_store):
 
 
 def test_alias_and_user_names_do_not_collide(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("example.com")
         await store.add_account("bob@example.com", "hash", None)
         with pytest.raises(AlreadyExists):
@@ -139,29 +141,38 @@ def test_resolver_memory_follows_changes_made_by_another_process(with_store, tmp
     moves with every change."""
     now = [0.0]
 
-    def later() -> None:
+    async def later(store: Store, before: int) -> None:
+        """The window passes, once the change is heard (another node's NOTIFY arrives a moment after)."""
+        for _ in range(500):
+            if store.directory_version() != before:
+                break
+            await asyncio.sleep(0.01)
         now[0] += VERSION_RECHECK + 0.001
 
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await store.add_domain("example.com")
         directory = Directory(store, clock=lambda: now[0])
         assert not await directory.resolve("dave@example.com")
-        other = SQLiteStore.open(store.data_dir)
+        other = await stores.open_another(store)
         try:
+            version = store.directory_version()
             dave = await other.add_account("dave@example.com", "hash", None)
             assert not await directory.resolve("dave@example.com")  # within the window: remembered
-            later()
+            await later(store, version)
             assert [a.id for a in (await directory.resolve("dave@example.com")).accounts] == [dave.id]
+            version = store.directory_version()
             await other.add_alias("info@example.com", ["dave@example.com"])
-            later()
+            await later(store, version)
             assert [a.id for a in (await directory.resolve("info@example.com")).accounts] == [dave.id]
+            version = store.directory_version()
             await other.delete_alias("info@example.com")
             await other.delete_account("dave@example.com")
-            later()
+            await later(store, version)
             assert not await directory.resolve("dave@example.com")
             assert not await directory.resolve("info@example.com")
+            version = store.directory_version()
             await other.delete_domain("example.com")
-            later()
+            await later(store, version)
             assert not await directory.is_local_domain("example.com")
         finally:
             await other.close()
@@ -172,7 +183,7 @@ def test_resolver_memory_follows_changes_made_by_another_process(with_store, tmp
 def test_who_the_bare_postmaster_is(with_store):
     """RCPT TO:<Postmaster> (RFC 5321 4.1.1.3): the configured address, else postmaster@ the served
     domain that is the host name or its closest parent, else of the oldest domain, else nobody."""
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         assert await Directory(store, hostname="mx.example.com").host_postmaster() is None
         await store.add_domain("zzz.example")
         assert await Directory(store, hostname="mx.example.com").host_postmaster() == "postmaster@zzz.example"

@@ -11,19 +11,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pillarbox.errors import AlreadyExists, QuotaExceeded, StoreError
+from pillarbox.store.api import Store
+from pillarbox.store.names import internal_date_columns, zoned
 from pillarbox.store.records import Appended, DeliveryTarget, Refused
-from pillarbox.store.sqlite import messages
-from pillarbox.store.sqlite.store import SQLiteStore
+from tests import stores
 from tests.store.conftest import message
 
 LARGE_BODY = ("y" * 76 + "\r\n") * 2000  # 156 KB: above INLINE_BODY_LIMIT, so it lives in a blob file
 
 
-def _blob_files(store: SQLiteStore) -> list[Path]:
-    return [p for p in (store.data_dir / "blobs").rglob("*") if p.is_file()]
+def _assert_blob_files(store: Store, count: int) -> None:
+    """On SQLite, large bodies live in blob files: ``count`` of them (PostgreSQL keeps none)."""
+    assert stores.blob_files(store) in (count, None)
 
 
-async def _account(store: SQLiteStore, address: str = "bob@example.com"):
+async def _account(store: Store, address: str = "bob@example.com"):
     if not await store.has_domain(address.split("@")[1]):
         await store.add_domain(address.split("@")[1])
     account = await store.add_account(address, "hash", None)
@@ -34,7 +36,7 @@ async def _account(store: SQLiteStore, address: str = "bob@example.com"):
 
 @pytest.mark.parametrize(("text", "files"), [("Hi there.\r\n", 0), (LARGE_BODY, 1)], ids=["in-row", "in-file"])
 def test_one_stored_copy_many_mailboxes(with_store, text: str, files: int):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, bob_inbox = await _account(store, "bob@example.com")
         _, carol_inbox = await _account(store, "carol@example.com")
         raw = message(body=text)
@@ -44,7 +46,7 @@ def test_one_stored_copy_many_mailboxes(with_store, text: str, files: int):
         carol_entries = await store.list_messages(carol_inbox.id)
         assert bob_entries[0].message_id == carol_entries[0].message_id
         assert await store.read_message(bob_entries[0].message_id) == raw
-        assert len(_blob_files(store)) == files  # small bodies live in their row, large ones in one file
+        _assert_blob_files(store, files)  # small bodies live in their row, large ones in one file
         assert await store.find_problems() == []
         summary = (await store.get_summaries([bob_entries[0].message_id]))[bob_entries[0].message_id]
         assert summary.subject == "hello" and summary.size == len(raw)
@@ -53,7 +55,7 @@ def test_one_stored_copy_many_mailboxes(with_store, text: str, files: int):
 
 
 def test_uids_grow_and_counts_follow(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, inbox = await _account(store)
         for n in range(3):
             flags = frozenset({"\\Seen"}) if n == 0 else frozenset()
@@ -69,7 +71,7 @@ def test_uids_grow_and_counts_follow(with_store):
 
 
 def test_flags_modes_modseq_and_unchangedsince(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, inbox = await _account(store)
         for n in range(2):
             await store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)])
@@ -91,7 +93,7 @@ def test_flags_modes_modseq_and_unchangedsince(with_store):
 
 
 def test_change_log_reports_changes_and_expunges(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, inbox = await _account(store)
         for n in range(4):
             await store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)])
@@ -109,7 +111,7 @@ def test_change_log_reports_changes_and_expunges(with_store):
 
 
 def test_copy_and_move_keep_flags_and_share_bytes(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         account, inbox = await _account(store)
         archive = await store.get_mailbox(account.id, "Archive")
         await store.deliver(message("a"), [DeliveryTarget(inbox.id, frozenset({"\\Flagged"}))])
@@ -125,7 +127,7 @@ def test_copy_and_move_keep_flags_and_share_bytes(with_store):
 
 
 def test_quota_refuses_one_target_not_the_others(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, bob_inbox = await _account(store, "bob@example.com")
         _, carol_inbox = await _account(store, "carol@example.com")
         await store.set_quota("carol@example.com", 100, None)
@@ -140,30 +142,30 @@ def test_quota_refuses_one_target_not_the_others(with_store):
 
 
 def test_a_message_nobody_takes_leaves_nothing_behind(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, inbox = await _account(store)
         await store.set_quota("bob@example.com", 10, None)
         [result] = await store.deliver(message(body=LARGE_BODY), [DeliveryTarget(inbox.id)])
         assert isinstance(result, Refused)
-        assert not _blob_files(store)
+        _assert_blob_files(store, 0)
 
     with_store(body)
 
 
 def test_folders_create_rename_with_children_and_delete(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         account, _ = await _account(store)
         work = await store.create_mailbox(account.id, "Work")
         await store.create_mailbox(account.id, "Work/2026")
         with pytest.raises(AlreadyExists):
             await store.create_mailbox(account.id, "Work")
         await store.deliver(message(body=LARGE_BODY), [DeliveryTarget(work.id)])
-        assert len(_blob_files(store)) == 1
+        _assert_blob_files(store, 1)
         await store.rename_mailbox(account.id, "Work", "Jobs")
         names = {m.name for m in await store.list_mailboxes(account.id)}
         assert {"Jobs", "Jobs/2026"} <= names and "Work" not in names
         await store.delete_mailbox(account.id, "Jobs")
-        assert not _blob_files(store)
+        _assert_blob_files(store, 0)
         with pytest.raises(StoreError):
             await store.delete_mailbox(account.id, "INBOX")
         recreated = await store.create_mailbox(account.id, "Jobs")
@@ -173,7 +175,7 @@ def test_folders_create_rename_with_children_and_delete(with_store):
 
 
 def test_renaming_inbox_moves_its_messages(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         account, inbox = await _account(store)
         await store.deliver(message(), [DeliveryTarget(inbox.id)])
         await store.rename_mailbox(account.id, "INBOX", "Old")
@@ -183,9 +185,9 @@ def test_renaming_inbox_moves_its_messages(with_store):
     with_store(body)
 
 
-def test_state_survives_restart(tmp_path: Path):
+def test_state_survives_restart(tmp_path: Path, store_url: str | None):
     async def first() -> tuple[int, int]:
-        store = SQLiteStore.open(tmp_path)
+        store = await stores.open_store(tmp_path, store_url)
         _, inbox = await _account(store)
         await store.deliver(message(), [DeliveryTarget(inbox.id)])
         await store.expunge(inbox.id, [1])
@@ -193,7 +195,7 @@ def test_state_survives_restart(tmp_path: Path):
         return inbox.id, inbox.uidvalidity
 
     async def second(mailbox_id: int, uidvalidity: int) -> None:
-        store = SQLiteStore.open(tmp_path)
+        store = await stores.open_store(tmp_path, store_url)
         [result] = await store.deliver(message(), [DeliveryTarget(mailbox_id)])
         assert result.uid == 2 and result.uidvalidity == uidvalidity
         await store.close()
@@ -201,24 +203,9 @@ def test_state_survives_restart(tmp_path: Path):
     asyncio.run(second(*asyncio.run(first())))
 
 
-def test_concurrent_deliveries_share_commits(with_store):
-    async def body(store: SQLiteStore) -> None:
-        _, inbox = await _account(store)
-        batches_before, jobs_before = store.commit_stats
-        deliveries = (store.deliver(message(f"m{n}"), [DeliveryTarget(inbox.id)]) for n in range(60))
-        results = await asyncio.gather(*deliveries)
-        assert sorted(r[0].uid for r in results) == list(range(1, 61))
-        batches, jobs = store.commit_stats
-        assert jobs - jobs_before == 60
-        assert batches - batches_before < 60  # several deliveries rode one commit
-
-    with_store(body)
-
-
-def test_change_feed_wakes_waiters_in_this_and_another_store(tmp_path: Path):
-    async def body() -> None:
-        store = SQLiteStore.open(tmp_path)
-        other = SQLiteStore.open(tmp_path)  # stands for another process on the same data_dir
+def test_change_feed_wakes_waiters_in_this_and_another_store(with_store):
+    async def body(store: Store) -> None:
+        other = await stores.open_another(store)  # another process on the data_dir, or another node
         try:
             _, inbox = await _account(store)
             known = {inbox.id: (await store.get_mailbox_by_id(inbox.id)).highestmodseq}
@@ -231,13 +218,12 @@ def test_change_feed_wakes_waiters_in_this_and_another_store(tmp_path: Path):
             assert await store.changes.wait(known, timeout=5)
         finally:
             await other.close()
-            await store.close()
 
-    asyncio.run(body())
+    with_store(body)
 
 
 def test_local_copies_and_queue_entry_in_one_step(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         from pillarbox.store.records import OutboundRecipient, OutboundRequest
 
         _, inbox = await _account(store)
@@ -253,13 +239,13 @@ def test_local_copies_and_queue_entry_in_one_step(with_store):
         assert await store.find_problems() == []
         await store.expunge(inbox.id, [1])
         assert await store.find_problems() == []
-        assert len(_blob_files(store)) == 2  # queued copies stay
+        _assert_blob_files(store, 2)  # queued copies stay
 
     with_store(body)
 
 
 def test_concurrent_deliveries_get_uids_in_call_order(with_store):
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, inbox = await _account(store)
         sizes = [50_000 if n % 3 == 0 else 10 for n in range(30)]  # big ones parse slower
         results = await asyncio.gather(*(
@@ -271,7 +257,7 @@ def test_concurrent_deliveries_get_uids_in_call_order(with_store):
 
 
 def test_replace_is_one_change_and_quota_counts_the_net_growth(with_store):  # RFC 8508 3.4
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         _, inbox = await _account(store)
         old = message(body="x" * 300)
         [first] = await store.deliver(old, [DeliveryTarget(inbox.id)])
@@ -295,15 +281,15 @@ def test_replace_is_one_change_and_quota_counts_the_net_growth(with_store):  # R
        st.integers(-(23 * 60 + 59), 23 * 60 + 59))
 def test_an_internal_date_comes_back_in_its_zone(moment: datetime, minutes: int) -> None:
     given_date = moment.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=minutes)))
-    seconds, zone = messages.internal_date_columns(given_date, now=0)
-    back = messages.zoned(seconds, zone)
+    seconds, zone = internal_date_columns(given_date, now=0)
+    back = zoned(seconds, zone)
     assert back == given_date and back.utcoffset() == given_date.utcoffset()
 
 
 def test_due_queue_entries_are_leased_highest_priority_first(with_store):  # RFC 6710
     from pillarbox.store.records import OutboundRecipient, OutboundRequest
 
-    async def body(store: SQLiteStore) -> None:
+    async def body(store: Store) -> None:
         await _account(store)
         ids = []
         for priority in (0, -5, 7, 0):

@@ -1,0 +1,1 @@
+"""store/postgres: the scale-out backend (several nodes share one database)"""
