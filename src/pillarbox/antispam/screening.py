@@ -28,6 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pillarbox.config import AntispamConfig, DNSListSite
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
@@ -39,6 +40,7 @@ SCREENED = Counter("pillarbox_antispam_connections_total", "Port 25 connections 
 CACHE_SECONDS = 600.0
 CACHE_SIZE = 10_000
 PREGREET_PASS_SECONDS = 86_400.0
+T = TypeVar("T")
 PREGREET_READ = 1024
 
 
@@ -173,13 +175,15 @@ class ConnectionScreen:
         return until is not None and until > self.clock()
 
     def _remember_pregreet_pass(self, ip: str) -> None:
-        self._waited[ip] = self.clock() + PREGREET_PASS_SECONDS
-        self._waited.move_to_end(ip)
-        while len(self._waited) > CACHE_SIZE:
-            self._waited.popitem(last=False)
+        _put_bounded(self._waited, ip, self.clock() + PREGREET_PASS_SECONDS)
 
     def _remember(self, ip: str, until: float, score: int, lists: tuple[str, ...]) -> None:
-        self._cache[ip] = (until, score, lists)
-        self._cache.move_to_end(ip)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        _put_bounded(self._cache, ip, (until, score, lists))
+
+
+def _put_bounded(cache: OrderedDict[str, T], key: str, value: T) -> None:
+    """Newest last; past ``CACHE_SIZE`` entries the oldest go, so a flood of addresses costs bounded memory."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
