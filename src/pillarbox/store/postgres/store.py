@@ -43,7 +43,7 @@ from pillarbox.store.postgres import (
 )
 from pillarbox.store.postgres.antispam_methods import AntispamMethods
 from pillarbox.store.postgres.batch import DeliveryBatcher
-from pillarbox.store.postgres.connection import Database, create_pool, translated
+from pillarbox.store.postgres.connection import Database, create_pool
 from pillarbox.store.postgres.copy_in import Progress, copy_from_sqlite
 from pillarbox.store.postgres.feed import NotifyChangeFeed
 from pillarbox.store.postgres.locks import (
@@ -164,7 +164,7 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
 
     async def copy_in_sqlite(self, data_dir: Path, progress: Progress | None = None) -> dict[str, int]:
         """Fill this (empty) database with the SQLite store in ``data_dir``; rows copied per table."""
-        async with translated(), self._db.pool.acquire() as conn:
+        async with self._db.connection(timeout=None) as conn:
             return await copy_from_sqlite(data_dir, conn, progress)
 
     async def find_problems(self) -> list[str]:
