@@ -7,7 +7,6 @@ a message body.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
@@ -15,7 +14,7 @@ from pillarbox.imap.commands.messages import answer, charset_ok, view_of
 from pillarbox.imap.parser.commands import Sort, Thread
 from pillarbox.imap.search import search as run_search
 from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_numbered
-from pillarbox.imap.thread import ALGORITHMS, ThreadMessage
+from pillarbox.imap.thread import ALGORITHMS, ThreadColumns
 
 if TYPE_CHECKING:
     from pillarbox.imap.session import IMAPSession
@@ -49,21 +48,48 @@ async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.search, session.saved_search)
-    fields = await session.store.thread_fields(view.id)
-    older = [uid for uid in uids if fields.get(uid, (None, "", None, None))[3] is None]
-    facts = await _facts(session, older, envelope=True) if older else {}  # stored before thread_refs
-    messages = []
-    for seq, uid in view.numbered(uids):
-        seconds, base, message_id, refs = fields.get(uid, (None, ("", False), None, None))
-        sent = datetime.fromtimestamp(seconds, UTC) if seconds is not None else view.entry(uid).internal_date
-        references = tuple(refs.split()) if refs else ()
-        parsed = facts[uid].parsed if uid in facts else None
-        if parsed is not None:
-            references = parsed.references or ((parsed.in_reply_to,) if parsed.in_reply_to else ())
-            message_id = parsed.message_id
-        # RFC 5256 2.2: the sent date; References, else the first In-Reply-To (recorded at delivery)
-        number = uid if command.uid else seq
-        messages.append(ThreadMessage(number, seq, sent, "", message_id, references, known_base=base))
-    text = ALGORITHMS[command.algorithm](messages)
+    numbered = list(view.numbered(uids))
+    read = _linked_columns if command.algorithm == "REFERENCES" else _subject_columns
+    text = ALGORITHMS[command.algorithm](await read(session, numbered, command.uid))
     session.send(r.untagged(b"THREAD" + (b" " + text.encode() if text else b"")))  # RFC 5256 4
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}THREAD completed")
+
+
+def _sent(session: IMAPSession, numbered: list[tuple[int, int]], dates: list[int | None]) -> list[float]:
+    """RFC 5256 2.2: the sent date, the Date header, else INTERNALDATE."""
+    entry = view_of(session).entry
+    pairs = zip(numbered, dates, strict=True)
+    return [date if date is not None else entry(uid).internal_seconds for (_, uid), date in pairs]
+
+
+def _numbers(numbered: list[tuple[int, int]], by_uid: bool) -> list[int]:
+    return [uid if by_uid else seq for seq, uid in numbered]
+
+
+async def _subject_columns(session: IMAPSession, numbered: list[tuple[int, int]], by_uid: bool) -> ThreadColumns:
+    """What ORDEREDSUBJECT reads: the sent date and the base subject."""
+    rows = await session.store.sort_fields(view_of(session).id)
+    found = [rows.get(uid, (None, "")) for _, uid in numbered]
+    dates = _sent(session, numbered, [date for date, _ in found])
+    return ThreadColumns(_numbers(numbered, by_uid), dates, [base for _, base in found], (), (), ())
+
+
+async def _linked_columns(session: IMAPSession, numbered: list[tuple[int, int]], by_uid: bool) -> ThreadColumns:
+    """What REFERENCES reads: also whether the subject marked a reply, the Message-ID and the
+    References (else the first In-Reply-To), recorded at delivery; a message stored before they
+    were has them read from its stored structure."""
+    rows = await session.store.thread_fields(view_of(session).id)
+    found = [rows.get(uid, (None, ("", False), None, None)) for _, uid in numbered]
+    message_ids = [row[2] for row in found]
+    references = [tuple(row[3].split()) if row[3] else () for row in found]
+    older = {numbered[index][1]: index for index, row in enumerate(found) if row[3] is None}
+    facts = await _facts(session, list(older), envelope=True) if older else {}
+    for uid, index in older.items():
+        parsed = facts[uid].parsed
+        if parsed is not None:
+            references[index] = parsed.references or ((parsed.in_reply_to,) if parsed.in_reply_to else ())
+            message_ids[index] = parsed.message_id
+    return ThreadColumns(
+        _numbers(numbered, by_uid), _sent(session, numbered, [row[0] for row in found]),
+        [row[1][0] for row in found], [row[1][1] for row in found], message_ids, references,
+    )
