@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
 
 from pillarbox.imap.thread_link import NONE, link
 from pillarbox.imap.thread_tree import Forest, serialize
@@ -92,19 +91,23 @@ def references(messages: Sequence[ThreadMessage]) -> str:
 
 
 def ordered_subject_columns(columns: ThreadColumns) -> str:
-    """RFC 5256 THREAD=ORDEREDSUBJECT: runs of one base subject in (date, sequence) order, the first
-    message of each the parent of the others; threads in their first message's order."""
-    order = sorted(range(len(columns.dates)), key=columns.dates.__getitem__)
-    order.sort(key=columns.bases.__getitem__)  # stable: by base subject, then date, then sequence
-    runs = [list(run) for _, run in groupby(order, key=columns.bases.__getitem__)]
-    runs.sort(key=lambda run: (columns.dates[run[0]], run[0]))
-    numbers = columns.numbers
+    """RFC 5256 THREAD=ORDEREDSUBJECT: the messages of one base subject in (date, sequence) order,
+    the first the parent of the others; threads in their first message's order. Walking the messages
+    in that order, a subject's thread is made when its first message is met, so a dict in insertion
+    order holds the threads already sorted."""
+    threads: dict[str, list[int]] = {}
+    bases = columns.bases
+    for index in sorted(range(len(columns.dates)), key=columns.dates.__getitem__):  # stable: ties by sequence
+        threads.setdefault(bases[index], []).append(index)
+    names = list(map(str, columns.numbers))
     out = []
-    for first, *rest in runs:
+    for first, *rest in threads.values():
         if len(rest) > 1:  # several children: one nested list each
-            out.append(f"({numbers[first]} ({')('.join(str(numbers[child]) for child in rest)}))")
+            out.append(f"({names[first]} ({')('.join([names[child] for child in rest])}))")
+        elif rest:
+            out.append(f"({names[first]} {names[rest[0]]})")
         else:
-            out.append(f"({' '.join(str(numbers[index]) for index in (first, *rest))})")
+            out.append(f"({names[first]})")
     return "".join(out)
 
 

@@ -7,13 +7,16 @@ a message body.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
+from pillarbox.imap.answer_cache import uid_key
 from pillarbox.imap.commands.messages import answer, charset_ok, view_of
 from pillarbox.imap.parser.commands import Sort, Thread
 from pillarbox.imap.search import search as run_search
-from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_numbered
+from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_order
 from pillarbox.imap.thread import ALGORITHMS, ThreadColumns
 
 if TYPE_CHECKING:
@@ -36,11 +39,26 @@ async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.search, session.saved_search)
-    facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in command.criteria))
-    ordered = sort_numbered(list(view.numbered(uids)), facts, command.criteria, view.entry)
+    numbered = list(view.numbered(uids))
+    uids = [uid for _, uid in numbered]
+    key = _answer_key(session, ("SORT", *command.criteria), uids, by_uid=True)  # positions: no seq in it
+    order = session.services.answers.get(key)
+    if order is None:
+        envelope = any(name in NEEDS_ENVELOPE for name, _ in command.criteria)
+        order = array("l", sort_order(uids, await _facts(session, uids, envelope), command.criteria, view.entry))
+        session.services.answers.put(key, len(uids), order)
+    ordered = [numbered[position] for position in order]
     numbers = [uid if command.uid else seq for seq, uid in ordered]
     answer(session, command, [uid for _, uid in ordered], numbers, ordered=True)  # RFC 5256 4, RFC 5267 3
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
+
+
+def _answer_key(session: IMAPSession, what: tuple[object, ...], uids: list[int], by_uid: bool) -> Hashable:
+    """What an answer depends on (``imap.answer_cache``): the mailbox and its UIDVALIDITY, the command,
+    the searched UIDs and, where it names sequence numbers, every UID of the view."""
+    view = view_of(session)
+    seqs = None if by_uid else view.uids.tobytes()
+    return (view.id, view.mailbox.uidvalidity, what, uid_key(uids), seqs)
 
 
 async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
@@ -49,8 +67,12 @@ async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     uids = await run_search(session.store, view, command.search, session.saved_search)
     numbered = list(view.numbered(uids))
-    read = _linked_columns if command.algorithm == "REFERENCES" else _subject_columns
-    text = ALGORITHMS[command.algorithm](await read(session, numbered, command.uid))
+    key = _answer_key(session, ("THREAD", command.algorithm), [uid for _, uid in numbered], command.uid)
+    text = session.services.answers.get(key)
+    if text is None:
+        read = _linked_columns if command.algorithm == "REFERENCES" else _subject_columns
+        text = ALGORITHMS[command.algorithm](await read(session, numbered, command.uid))
+        session.services.answers.put(key, len(numbered), text)
     session.send(r.untagged(b"THREAD" + (b" " + text.encode() if text else b"")))  # RFC 5256 4
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}THREAD completed")
 

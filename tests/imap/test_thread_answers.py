@@ -1,0 +1,115 @@
+"""SORT and THREAD through a real session over random mailboxes, against the straightforward
+implementation (``thread_reference``): searches that restrict the set, expunged messages, duplicate
+Message-IDs, loops, missing parents, sequence numbers and UIDs; each command asked twice, the second
+answer coming from the shared answer cache (``imap.answer_cache``), and again after a delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pillarbox.imap.answer_cache import AnswerCache
+from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
+from pillarbox.imap.thread import ThreadMessage
+from pillarbox.mime.subject import base_subject
+from pillarbox.store.records import DeliveryTarget
+from tests.imap import thread_reference
+from tests.imap.test_thread_store import Memory
+from tests.stores import open_at
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+IDS = [f"<{i}@t>" for i in range(8)]
+SUBJECTS = ["a", "Re: a", "Fwd: [x] a", "b", "Re: b", ""]
+SEARCHES = {"ALL": lambda flagged: True, "FLAGGED": lambda flagged: flagged, "UNFLAGGED": lambda flagged: not flagged}
+
+rows = st.lists(
+    st.tuples(
+        st.sampled_from([*IDS, None]), st.lists(st.sampled_from(IDS), max_size=4).map(tuple),
+        st.sampled_from(SUBJECTS), st.integers(0, 4), st.booleans(), st.booleans(),
+    ),
+    min_size=1, max_size=14,
+)
+Row = tuple[str | None, tuple[str, ...], str, int, bool, bool]
+"""Message-ID, References, Subject, hour sent, flagged, expunged."""
+
+
+def raw(row: Row) -> bytes:
+    mid, refs, subject, hour, _, _ = row
+    date = (START + timedelta(hours=hour)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    headers = [f"Subject: {subject}", f"Date: {date}"]
+    headers += [f"Message-ID: {mid}"] if mid else []
+    headers += [f"References: {' '.join(refs)}"] if refs else []
+    return ("\r\n".join(headers) + "\r\n\r\nbody\r\n").encode()
+
+
+def expected(mailbox: list[Row], search: str, by_uid: bool) -> dict[str, str]:
+    """The answers computed from the rows: UIDs are 1, 2, ... in delivery order."""
+    kept = [(uid, row) for uid, row in enumerate(mailbox, 1) if not row[5]]
+    found = [(seq, uid, row) for seq, (uid, row) in enumerate(kept, 1) if SEARCHES[search](row[4])]
+    msgs = [
+        ThreadMessage(uid if by_uid else seq, seq, START + timedelta(hours=row[3]), row[2], row[0], row[1])
+        for seq, uid, row in found
+    ]
+    by_subject = sorted(msgs, key=lambda m: (base_subject(m.subject)[0], m.seq))
+    return {
+        "THREAD REFERENCES": f"* THREAD {thread_reference.references(msgs)}".rstrip(),
+        "THREAD ORDEREDSUBJECT": f"* THREAD {thread_reference.ordered_subject(msgs)}".rstrip(),
+        "SORT (SUBJECT)": " ".join(["* SORT", *(str(m.number) for m in by_subject)]),
+    }
+
+
+async def answers(mailbox: list[Row], later: Row, data_dir: Path) -> None:
+    store = await open_at(data_dir)
+    try:
+        await store.add_domain("t.test")
+        account = await store.add_account("u@t.test", "hash", None)
+        inbox = await store.get_mailbox(account.id, "INBOX")
+        assert inbox is not None
+        await store.append_messages(inbox.id, [(raw(row), DeliveryTarget(inbox.id)) for row in mailbox])
+        settings_ = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
+        services = IMAPServices(settings_, store, None, None, answers=AnswerCache(min_messages=0))  # type: ignore[arg-type]
+        memory = Memory()
+        session = IMAPSession(memory, services, True)  # type: ignore[arg-type]
+        session.login(account)
+
+        async def run(line: str) -> str:
+            memory.out.clear()
+            await session.on_data(line.encode() + b"\r\n")
+            return memory.out.decode()
+
+        await run("s SELECT INBOX")
+        for uid, row in enumerate(mailbox, 1):
+            flags = [name for name, on in (("\\Flagged", row[4]), ("\\Deleted", row[5])) if on]
+            if flags:
+                await run(f"f UID STORE {uid} +FLAGS.SILENT ({' '.join(flags)})")
+        await run("e EXPUNGE")
+        await check(run, mailbox)
+        await store.append_messages(inbox.id, [(raw(later), DeliveryTarget(inbox.id))])
+        await run("n NOOP")
+        await check(run, [*mailbox, later])
+    finally:
+        await store.close()
+
+
+async def check(run, mailbox: list[Row]) -> None:  # type: ignore[no-untyped-def]
+    for search in SEARCHES:
+        for by_uid in (False, True):
+            for command, answer in expected(mailbox, search, by_uid).items():
+                line = f"t {'UID ' if by_uid else ''}{command} UTF-8 {search}"
+                for _ in range(2):  # computed, then from the cache
+                    got = re.search(r"^\* (THREAD|SORT)[^\r\n]*", await run(line), re.M)
+                    assert got is not None and got.group() == answer, line
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows, rows.map(lambda more: more[0]))
+def test_sort_and_thread_answers_as_the_reference_implementation(mailbox: list[Row], later: Row) -> None:
+    later = (*later[:4], False, False)
+    with TemporaryDirectory() as data_dir:
+        asyncio.run(answers(mailbox, later, Path(data_dir)))
