@@ -123,41 +123,41 @@ def references_columns(columns: ThreadColumns) -> str:
 def _gather(forest: Forest, columns: ThreadColumns, roots: list[int]) -> tuple[list[int], list[int]]:
     """RFC 5256 step 5: roots with the same base subject become one thread. Returns the roots and
     the nodes that got children."""
-    message = forest.message
+    message, children, replies = forest.message, forest.children, columns.replies
 
-    def subject(node: int) -> tuple[str, bool]:
-        """The thread subject (5.B.i): the node's base subject, or its first child's for a dummy."""
-        index = message[node] if message[node] != NONE else message[forest.children[node][0]]
-        return columns.bases[index], columns.replies[index]
+    def source(node: int) -> int:
+        """Whose subject is the thread's (5.B.i): the node's message, or a dummy's first child's."""
+        return message[node] if message[node] != NONE else message[children[node][0]]
 
+    sources = [source(root) for root in roots]
+    bases = list(map(columns.bases.__getitem__, sources))
     table: dict[str, int] = {}
-    for root in roots:
-        base, reply = subject(root)
+    for root, base, index in zip(roots, bases, sources, strict=True):
         if not base:
             continue
         held = table.get(base, NONE)
-        if held == NONE or (message[held] != NONE and (message[root] == NONE or (subject(held)[1] and not reply))):
+        if held == NONE or (message[held] != NONE and (message[root] == NONE or (
+                replies[source(held)] and not replies[index]))):
             table[base] = root
     result: list[int] = []
     grown: dict[int, None] = {}
     position: dict[int, int] = {}  # where each kept root sits in ``result`` (no list scans: 100,000 roots)
-    for root in roots:
-        base, reply = subject(root)
+    for root, base, index in zip(roots, bases, sources, strict=True):
         held = table.get(base, NONE) if base else NONE
         if held in (NONE, root):
             position[root] = len(result)
             result.append(root)
             continue
         if message[held] == NONE and message[root] == NONE:
-            for child in forest.children.pop(root):
+            for child in children.pop(root):
                 forest.attach(held, child)
-        elif message[held] == NONE or (reply and not subject(held)[1]):
+        elif message[held] == NONE or (replies[index] and not replies[source(held)]):
             forest.attach(held, root)
         else:  # a new dummy takes the held thread's place and holds both
             dummy = forest.add_dummy()
-            index = position.pop(held, len(result))
-            result[index : index + 1] = [dummy]
-            position[dummy] = index
+            place = position.pop(held, len(result))
+            result[place : place + 1] = [dummy]
+            position[dummy] = place
             forest.attach(dummy, held)
             forest.attach(dummy, root)
             table[base] = held = dummy
