@@ -15,12 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pillarbox.imap.answer_cache import AnswerCache
-from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
 from pillarbox.imap.thread import ThreadMessage
 from pillarbox.mime.subject import base_subject
 from pillarbox.store.records import DeliveryTarget
 from tests.imap import thread_reference
-from tests.imap.test_thread_store import Memory
+from tests.imap.test_thread_store import delivered, logged_in
 from tests.stores import open_at
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -67,16 +66,8 @@ def expected(mailbox: list[Row], search: str, by_uid: bool) -> dict[str, str]:
 async def answers(mailbox: list[Row], later: Row, data_dir: Path) -> None:
     store = await open_at(data_dir)
     try:
-        await store.add_domain("t.test")
-        account = await store.add_account("u@t.test", "hash", None)
-        inbox = await store.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
-        await store.append_messages(inbox.id, [(raw(row), DeliveryTarget(inbox.id)) for row in mailbox])
-        settings_ = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
-        services = IMAPServices(settings_, store, None, None, answers=AnswerCache(min_messages=0))  # type: ignore[arg-type]
-        memory = Memory()
-        session = IMAPSession(memory, services, True)  # type: ignore[arg-type]
-        session.login(account)
+        account, inbox_id = await delivered(store, [raw(row) for row in mailbox])
+        session, memory = logged_in(store, account, answers=AnswerCache(min_messages=0))
 
         async def run(line: str) -> str:
             memory.out.clear()
@@ -90,7 +81,7 @@ async def answers(mailbox: list[Row], later: Row, data_dir: Path) -> None:
                 await run(f"f UID STORE {uid} +FLAGS.SILENT ({' '.join(flags)})")
         await run("e EXPUNGE")
         await check(run, mailbox)
-        await store.append_messages(inbox.id, [(raw(later), DeliveryTarget(inbox.id))])
+        await store.append_messages(inbox_id, [(raw(later), DeliveryTarget(inbox_id))])
         await run("n NOOP")
         await check(run, [*mailbox, later])
     finally:

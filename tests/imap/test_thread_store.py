@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
-from pillarbox.store.records import DeliveryTarget
+from pillarbox.store.records import Account, DeliveryTarget
 from tests.stores import execute_sql, open_at
 
 DATE = "Date: Thu, 01 Jan 2026 0{}:00:00 +0000\r\n"
@@ -37,21 +38,33 @@ class Memory:
         self.out += data
 
 
+async def delivered(store: Any, messages: list[bytes]) -> tuple[Account, int]:
+    """A new account u@t.test whose INBOX holds ``messages``: the account and the INBOX's id."""
+    await store.add_domain("t.test")
+    account = await store.add_account("u@t.test", "hash", None)
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in messages])
+    return account, inbox.id
+
+
+def logged_in(store: Any, account: Account, **services: Any) -> tuple[IMAPSession, Memory]:
+    """A session of ``account`` writing to memory; ``services``: IMAPServices fields to set."""
+    settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
+    memory = Memory()
+    session = IMAPSession(memory, IMAPServices(settings, store, None, None, **services), True)  # type: ignore[arg-type]
+    session.login(account)
+    return session, memory
+
+
 async def _answer(data_dir: Path, command: bytes, forget: str = "") -> bytes:
     """``command``'s answer over MESSAGES, after setting the column ``forget`` to NULL, if any."""
     store = await open_at(data_dir)
     try:
-        await store.add_domain("t.test")
-        account = await store.add_account("u@t.test", "hash", None)
-        inbox = await store.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
-        await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in MESSAGES])
+        account, _ = await delivered(store, MESSAGES)
         if forget:
             await execute_sql(store, *[f"UPDATE messages SET {forget} = NULL"] * 2)
-        settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
-        memory = Memory()
-        session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]
-        session.login(account)
+        session, memory = logged_in(store, account)
         await session.on_data(b"s SELECT INBOX\r\n")
         memory.out.clear()
         await session.on_data(b"t " + command + b"\r\n")
