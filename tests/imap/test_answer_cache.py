@@ -6,19 +6,19 @@ from pillarbox.imap.answer_cache import AnswerCache, uid_key
 
 
 def test_answers_within_the_bound_least_recently_used_out() -> None:
-    cache = AnswerCache(max_messages=10, min_messages=2)
-    cache.put("a", 4, "A")
-    cache.put("b", 4, "B")
+    cache = AnswerCache(max_uids=10, min_messages=2)
+    cache.put("a", "A", 4, 100)
+    cache.put("b", "B", 4, 100)
     assert cache.get("a") == "A"  # now the most recently used
-    cache.put("c", 4, "C")  # 12 > 10: the least recently used, b, goes
+    cache.put("c", "C", 4, 100)  # 12 > 10: the least recently used, b, goes
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == ("A", None, "C")
 
 
-def test_too_small_or_too_big_answers_are_not_kept() -> None:
-    cache = AnswerCache(max_messages=10, min_messages=2)
-    cache.put("small", 1, "S")
-    cache.put("big", 11, "B")
-    assert cache.get("small") is None and cache.get("big") is None
+def test_answers_over_small_mailboxes_or_holding_too_many_uids_are_not_kept() -> None:
+    cache = AnswerCache(max_uids=10, min_messages=2)
+    cache.put("small mailbox", "S", 1, 1)
+    cache.put("too many UIDs", "B", 11, 100)
+    assert cache.get("small mailbox") is None and cache.get("too many UIDs") is None
 
 
 def test_uid_lists_make_distinct_keys() -> None:

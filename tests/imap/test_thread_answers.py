@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from pillarbox.imap.answer_cache import AnswerCache
 from pillarbox.imap.thread import ThreadMessage
 from pillarbox.mime.subject import base_subject
-from pillarbox.store.records import DeliveryTarget
+from pillarbox.store.records import Account, DeliveryTarget
 from tests.imap import thread_reference
 from tests.imap.test_thread_store import delivered, logged_in
 from tests.stores import open_at
@@ -104,3 +105,39 @@ def test_sort_and_thread_answers_as_the_reference_implementation(mailbox: list[R
     later = (*later[:4], False, False)
     with TemporaryDirectory() as data_dir:
         asyncio.run(answers(mailbox, later, Path(data_dir)))
+
+
+def test_a_repeated_answer_reads_nothing_from_the_store_until_the_mailbox_changes(tmp_path: Path) -> None:
+    async def reads(store: Any, account: Account, inbox_id: int) -> list[str]:
+        session, memory = logged_in(store, account, answers=AnswerCache(min_messages=0))
+        done: list[str] = []
+        for name in ("sort_fields", "thread_fields"):
+            method = getattr(store, name)
+
+            async def counted(mailbox_id: int, name: str = name, method: Any = method) -> Any:
+                done.append(name)
+                return await method(mailbox_id)
+
+            setattr(store, name, counted)
+        for line in [b"s SELECT INBOX", *COMMANDS, *COMMANDS]:
+            await session.on_data(line + b"\r\n")
+        await store.append_messages(inbox_id, [(raw(("<9@t>", (), "c", 1, False, False)), DeliveryTarget(inbox_id))])
+        for line in [b"n NOOP", *COMMANDS, *COMMANDS]:
+            await session.on_data(line + b"\r\n")
+        assert memory.out.count(b"* THREAD (") == 8
+        return done
+
+    async def scenario() -> list[str]:
+        store = await open_at(tmp_path)
+        try:
+            account, inbox_id = await delivered(store, [raw(("<1@t>", (), "a", 0, False, False))] * 3)
+            return await reads(store, account, inbox_id)
+        finally:
+            await store.close()
+
+    once = ["sort_fields", "thread_fields", "sort_fields"]  # SORT (SUBJECT), REFERENCES, ORDEREDSUBJECT
+    assert asyncio.run(scenario()) == once * 2  # each computed once, and once again after the delivery
+
+
+COMMANDS = [b"t1 SORT (SUBJECT) UTF-8 ALL", b"t2 THREAD REFERENCES UTF-8 ALL",
+            b"t3 UID THREAD ORDEREDSUBJECT UTF-8 ALL"]

@@ -11,7 +11,8 @@ An answer is therefore a function of the command's parameters, the searched UIDs
 names messages by sequence number, the view's UIDs; the key holds all of them, so a new message,
 an expunge or a different search is a different key and never an old answer.
 
-Memory is bounded by the messages the kept answers cover: their keys hold two UID lists.
+Memory is bounded by the UIDs the kept answers hold (8 bytes each in a key, about as much again in
+the answer): the searched ones and, where the key has them, the view's.
 """
 
 from __future__ import annotations
@@ -21,25 +22,28 @@ from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-MAX_MESSAGES = 1_000_000
-"""Kept answers cover at most this many searched messages together (about 30 MB at most)."""
+MAX_UIDS = 2_000_000
+"""Kept answers hold at most this many UIDs together (about 25 MB)."""
 MIN_MESSAGES = 1_000
-"""Answers over fewer searched messages are not kept: they cost less to compute than to remember."""
+"""Answers over smaller mailboxes are not kept: they cost less to compute than to remember."""
+
+
+UID_BYTES = 8
 
 
 def uid_key(uids: Sequence[int]) -> bytes:
-    """A compact, hashable form of a UID list."""
+    """A compact, hashable form of a UID list, ``UID_BYTES`` a UID."""
     return array("q", uids).tobytes()
 
 
 class AnswerCache:
-    """Answers by key, least recently used first out, within ``max_messages`` searched messages."""
+    """Answers by key, least recently used first out, within ``max_uids`` UIDs held."""
 
-    def __init__(self, max_messages: int = MAX_MESSAGES, min_messages: int = MIN_MESSAGES) -> None:
+    def __init__(self, max_uids: int = MAX_UIDS, min_messages: int = MIN_MESSAGES) -> None:
         self._answers: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
-        self._max_messages = max_messages
+        self._max_uids = max_uids
         self._min_messages = min_messages
-        self._messages = 0
+        self._uids = 0
 
     def get(self, key: Hashable) -> Any | None:
         found = self._answers.get(key)
@@ -48,12 +52,13 @@ class AnswerCache:
         self._answers.move_to_end(key)
         return found[1]
 
-    def put(self, key: Hashable, messages: int, answer: Any) -> None:
-        """Keep ``answer`` over ``messages`` searched messages, forgetting the oldest ones to make room."""
-        if not self._min_messages <= messages <= self._max_messages or key in self._answers:
+    def put(self, key: Hashable, answer: Any, uids: int, mailbox: int) -> None:
+        """Keep ``answer``, whose key and answer hold ``uids`` UIDs, over a mailbox of ``mailbox``
+        messages, forgetting the least recently used answers to make room."""
+        if mailbox < self._min_messages or uids > self._max_uids or key in self._answers:
             return
-        self._answers[key] = (messages, answer)
-        self._messages += messages
-        while self._messages > self._max_messages:
+        self._answers[key] = (uids, answer)
+        self._uids += uids
+        while self._uids > self._max_uids:
             _, (dropped, _) = self._answers.popitem(last=False)
-            self._messages -= dropped
+            self._uids -= dropped

@@ -8,11 +8,10 @@ a message body.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pillarbox.imap import response as r
-from pillarbox.imap.answer_cache import uid_key
+from pillarbox.imap.answer_cache import UID_BYTES, uid_key
 from pillarbox.imap.commands.messages import answer, charset_ok, view_of
 from pillarbox.imap.parser.commands import Sort, Thread
 from pillarbox.imap.search import search as run_search
@@ -46,14 +45,21 @@ async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
     if order is None:
         envelope = any(name in NEEDS_ENVELOPE for name, _ in command.criteria)
         order = array("l", sort_order(uids, await _facts(session, uids, envelope), command.criteria, view.entry))
-        session.services.answers.put(key, len(uids), order)
+        _remember(session, key, order)
     ordered = [numbered[position] for position in order]
     numbers = [uid if command.uid else seq for seq, uid in ordered]
     answer(session, command, [uid for _, uid in ordered], numbers, ordered=True)  # RFC 5256 4, RFC 5267 3
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
 
 
-def _answer_key(session: IMAPSession, what: tuple[object, ...], uids: list[int], by_uid: bool) -> Hashable:
+def _remember(session: IMAPSession, key: tuple[Any, ...], answer: object) -> None:
+    """Keep ``answer`` in the shared cache, counted as the UIDs its key holds and as many in the answer."""
+    view = view_of(session)
+    held = len(key[3]) // UID_BYTES + (view.exists if key[4] is not None else 0)
+    session.services.answers.put(key, answer, 2 * held, view.exists)
+
+
+def _answer_key(session: IMAPSession, what: tuple[object, ...], uids: list[int], by_uid: bool) -> tuple[Any, ...]:
     """What an answer depends on (``imap.answer_cache``): the mailbox and its UIDVALIDITY, the command,
     the searched UIDs and, where it names sequence numbers, every UID of the view."""
     view = view_of(session)
@@ -72,7 +78,7 @@ async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:
     if text is None:
         read = _linked_columns if command.algorithm == "REFERENCES" else _subject_columns
         text = ALGORITHMS[command.algorithm](await read(session, numbered, command.uid))
-        session.services.answers.put(key, len(numbered), text)
+        _remember(session, key, text)
     session.send(r.untagged(b"THREAD" + (b" " + text.encode() if text else b"")))  # RFC 5256 4
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}THREAD completed")
 
