@@ -25,6 +25,26 @@ async def next_modseq(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT nextval('modseq')"))
 
 
+CEILING_STEP = 1_000_000
+"""How far above a MODSEQ a durable commit raises the ceiling below which flag changes need no flush: a
+crash skips at most this many MODSEQs (RFC 7162 allows gaps), and one flag change in this many waits."""
+
+
+async def flag_modseq(conn: asyncpg.Connection) -> int:
+    """A MODSEQ for a flag change, which may then commit without waiting for the WAL flush (schema
+    migration 8): below the durable ceiling the transaction is made asynchronous; at the ceiling it
+    commits durably and raises it."""
+    modseq, deferred = await conn.fetchrow(
+        "WITH drawn AS MATERIALIZED (SELECT nextval('modseq') AS modseq)"
+        " SELECT drawn.modseq, CASE WHEN c.value > drawn.modseq"
+        " THEN set_config('synchronous_commit', 'off', true) = 'off' ELSE false END"
+        " FROM drawn, counters c WHERE c.name = 'modseq_ceiling'")
+    if not deferred:
+        await conn.execute("UPDATE counters SET value = greatest(value, $1) WHERE name = 'modseq_ceiling'",
+                           modseq + CEILING_STEP)
+    return int(modseq)
+
+
 async def next_uidvalidity(conn: asyncpg.Connection, now: int, count: int = 1) -> int:
     """Reserve ``count`` UIDVALIDITY values; the first is returned. RFC 9051 2.3.1.1: a mailbox deleted and
     created again under the same name gets a new one; values follow the clock but never repeat or go back."""
