@@ -30,16 +30,19 @@ CEILING_STEP = 1_000_000
 crash skips at most this many MODSEQs (RFC 7162 allows gaps), and one flag change in this many waits."""
 
 
-async def flag_modseq(conn: asyncpg.Connection) -> int:
-    """A MODSEQ for a flag change, which may then commit without waiting for the WAL flush (schema
-    migration 8): below the durable ceiling the transaction is made asynchronous; at the ceiling it
-    commits durably and raises it."""
-    modseq, deferred = await conn.fetchrow(
-        "WITH drawn AS MATERIALIZED (SELECT nextval('modseq') AS modseq)"
-        " SELECT drawn.modseq, CASE WHEN c.value > drawn.modseq"
-        " THEN set_config('synchronous_commit', 'off', true) = 'off' ELSE false END"
-        " FROM drawn, counters c WHERE c.name = 'modseq_ceiling'")
-    if not deferred:
+async def defer_commit(conn: asyncpg.Connection) -> None:
+    """This transaction (a flag change) commits without waiting for the WAL flush; even one that changes
+    nothing has locked rows, and would wait for it (schema migration 8)."""
+    await conn.execute("SET LOCAL synchronous_commit = off")
+
+
+async def deferred_modseq(conn: asyncpg.Connection) -> int:
+    """A MODSEQ for a transaction ``defer_commit`` made asynchronous: one below the durable ceiling
+    leaves it so; at the ceiling the transaction commits durably after all, and raises the ceiling."""
+    modseq, ceiling = await conn.fetchrow(
+        "SELECT nextval('modseq'), value FROM counters WHERE name = 'modseq_ceiling'")
+    if modseq >= ceiling:
+        await conn.execute("SET LOCAL synchronous_commit = on")
         await conn.execute("UPDATE counters SET value = greatest(value, $1) WHERE name = 'modseq_ceiling'",
                            modseq + CEILING_STEP)
     return int(modseq)
