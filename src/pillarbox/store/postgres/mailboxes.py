@@ -25,6 +25,29 @@ async def next_modseq(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT nextval('modseq')"))
 
 
+CEILING_STEP = 1_000_000
+"""How far above a MODSEQ a durable commit raises the ceiling below which flag changes need no flush: a
+crash skips at most this many MODSEQs (RFC 7162 allows gaps), and one flag change in this many waits."""
+
+
+async def defer_commit(conn: asyncpg.Connection) -> None:
+    """This transaction (a flag change) commits without waiting for the WAL flush; even one that changes
+    nothing has locked rows, and would wait for it (schema migration 8)."""
+    await conn.execute("SET LOCAL synchronous_commit = off")
+
+
+async def deferred_modseq(conn: asyncpg.Connection) -> int:
+    """A MODSEQ for a transaction ``defer_commit`` made asynchronous: one below the durable ceiling
+    leaves it so; at the ceiling the transaction commits durably after all, and raises the ceiling."""
+    modseq, ceiling = await conn.fetchrow(
+        "SELECT nextval('modseq'), value FROM counters WHERE name = 'modseq_ceiling'")
+    if modseq >= ceiling:
+        await conn.execute("SET LOCAL synchronous_commit = on")
+        await conn.execute("UPDATE counters SET value = greatest(value, $1) WHERE name = 'modseq_ceiling'",
+                           modseq + CEILING_STEP)
+    return int(modseq)
+
+
 async def next_uidvalidity(conn: asyncpg.Connection, now: int, count: int = 1) -> int:
     """Reserve ``count`` UIDVALIDITY values; the first is returned. RFC 9051 2.3.1.1: a mailbox deleted and
     created again under the same name gets a new one; values follow the clock but never repeat or go back."""
