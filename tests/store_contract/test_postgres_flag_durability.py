@@ -5,10 +5,12 @@ SQLite), and no MODSEQ a client may have seen is handed out again after a crash 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
+import asyncpg
 import pytest
 
-from pillarbox.store.postgres import messages
+from pillarbox.store.postgres import mailboxes, messages
 from pillarbox.store.postgres.mailboxes import CEILING_STEP
 from pillarbox.store.postgres.store import PostgresStore
 from pillarbox.store.records import DeliveryTarget
@@ -29,9 +31,14 @@ async def _mailbox_with_mail(store: PostgresStore) -> int:
 
 async def _commit_mode(store: PostgresStore, mailbox_id: int, uid: int, deferred: bool) -> str:
     """synchronous_commit as the transaction of one flag change ends (the server's default is "on")."""
+    return await _mode_after(store, lambda conn: messages.store_flags(
+        conn, mailbox_id, [uid], "add", ["\\Flagged"], None, deferred))
+
+
+async def _mode_after(store: PostgresStore, change: Callable[[asyncpg.Connection], Awaitable[object]]) -> str:
     async with store._db.pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL synchronous_commit = on")
-        await messages.store_flags(conn, mailbox_id, [uid], "add", ["\\Flagged"], None, deferred)
+        await change(conn)
         return str(await conn.fetchval("SHOW synchronous_commit"))
 
 
@@ -54,6 +61,10 @@ def test_flag_changes_below_the_ceiling_do_not_wait_for_the_flush(postgres_clust
             assert await _ceiling(store) == first + CEILING_STEP
             await store.store_flags(inbox, [1], "remove", ["\\Flagged"])
             assert await _commit_mode(store, inbox, 1, deferred=False) == "on"  # flag_flush_delay = 0
+            assert await _commit_mode(store, inbox, 2, deferred=True) == "off"  # changes nothing, locks rows
+            # a \\Recent claim (SELECT in IMAP4rev1) is in the same durability class
+            assert await _mode_after(store, lambda conn: mailboxes.claim_recent(conn, inbox, 2, True)) == "off"
+            assert await _mode_after(store, lambda conn: mailboxes.claim_recent(conn, inbox, 2, False)) == "on"
         finally:
             await store.close()
 

@@ -178,10 +178,13 @@ async def subscribed_without_mailbox(conn: asyncpg.Connection, account_id: int) 
     return [row[0] for row in rows]
 
 
-async def claim_recent(conn: asyncpg.Connection, mailbox_id: int, through_uid: int) -> int:
+async def claim_recent(conn: asyncpg.Connection, mailbox_id: int, through_uid: int, deferred: bool) -> int:
     """Raise the mailbox's \\Recent mark to ``through_uid``; the mark before, so the caller's recent
     messages are those above it up to ``through_uid``. The row lock makes the claim one caller's only,
-    on any node; a mark that is there already costs no write."""
+    on any node; a mark that is there already costs no write. ``deferred``: the claim is in the flags'
+    durability class (``defer_commit``)."""
+    if deferred:
+        await defer_commit(conn)
     before = await conn.fetchval("SELECT recent_uid FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", mailbox_id)
     if before is None:
         raise NotFound(f"no mailbox {mailbox_id}")

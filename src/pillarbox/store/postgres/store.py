@@ -337,7 +337,7 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
 
     async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
-        return await self._write(lambda c: mailboxes.claim_recent(c, mailbox_id, through_uid))
+        return await self._write(lambda c: mailboxes.claim_recent(c, mailbox_id, through_uid, self.defer_flags))
 
     async def set_subscribed(self, account_id: int, name: str, subscribed: bool, must_exist: bool = True) -> None:
         await self._write(lambda c: mailboxes.set_subscribed(c, account_id, name, subscribed, must_exist))
