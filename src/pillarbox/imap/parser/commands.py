@@ -174,6 +174,13 @@ class Search(Command):
 
 
 @dataclass(frozen=True)
+class CancelUpdate(Command):
+    """RFC 5267 4.3.5: ``"CANCELUPDATE" 1*(SP quoted)``, the tags of the searching commands."""
+
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MultiSearch(Command):
     """RFC 7377 ``esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts] SP search-program``;
     ``sources`` empty means the selected mailbox (2.2)."""
