@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.sorting import sorted_numbered
-from pillarbox.imap.parser.commands import Search, Sort
+from pillarbox.imap.parser.commands import MultiSearch, Search, Sort
 from pillarbox.imap.parser.search_key import And, Not, NumberKey, Or, SearchKey, SetKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
 from pillarbox.imap.search import search as run_search
@@ -61,6 +61,8 @@ class UpdateContext:
     """UIDs in the requested order, as the client holds them."""
     whole: bool
     """A UID range to "*" in the program: every message is evaluated again on each change."""
+    mailbox_of: tuple[str, int] | None = None
+    """An ESEARCH command's (RFC 7377 2.1) MAILBOX and UIDVALIDITY correlators, in its updates too."""
 
     def holds(self) -> Callable[[int], bool]:
         """Whether a UID is among the results: a SEARCH's are ascending (a bisection), a SORT's not."""
@@ -75,15 +77,15 @@ class UpdateContext:
         return held
 
 
-def reused_tag(session: IMAPSession, command: Search | Sort) -> r.TaggedReply | None:
+def reused_tag(session: IMAPSession, command: Search | Sort | MultiSearch) -> r.TaggedReply | None:
     """4.3: UPDATE under the tag of a context still updating is BAD, and the command has no effect."""
     wants = command.returns is not None and "UPDATE" in command.returns.options
     return r.bad(command.tag, "Tag reuse") if wants and command.tag in session.contexts else None
 
 
-def start(session: IMAPSession, command: Search | Sort, uids: list[int], saved: list[int]) -> None:
+def start(session: IMAPSession, command: Search | Sort | MultiSearch, uids: list[int], saved: list[int]) -> None:
     """Keep ``uids`` (the result, in the requested order) current, or tell NOUPDATE why not (4.3.1)."""
-    program = command.criteria if isinstance(command, Search) else command.search
+    program = command.search if isinstance(command, Sort) else command.criteria
     if any(isinstance(key, NumberKey) and key.name in ("OLDER", "YOUNGER") for key in walk(program)):
         session.send(r.UntaggedReply("NO", "OLDER and YOUNGER change with time, not updated",
                                      r.code_noupdate(command.tag)).to_bytes())
@@ -97,7 +99,8 @@ def start(session: IMAPSession, command: Search | Sort, uids: list[int], saved: 
         assert isinstance(fixed, And)
         session.contexts[command.tag] = UpdateContext(
             command.tag, command.uid, fixed, command.criteria if isinstance(command, Sort) else None,
-            array("I", uids), any(isinstance(k, SetKey) and k.uid and k.set.uses_star() for k in walk(fixed)))
+            array("I", uids), any(isinstance(k, SetKey) and k.uid and k.set.uses_star() for k in walk(fixed)),
+            (view.mailbox.name, view.mailbox.uidvalidity) if isinstance(command, MultiSearch) else None)
 
 
 def cancel(session: IMAPSession, tags: tuple[str, ...]) -> bool:
@@ -114,7 +117,8 @@ def expunged(session: IMAPSession, view: SelectedMailbox) -> list[bytes]:
     gone = view.pending_expunges
     if not gone or not session.contexts:
         return []
-    return [line for context in session.contexts.values() if (line := _tell(view, context, _remove(context, gone), []))]
+    contexts = session.contexts.values()
+    return [line for context in contexts if (line := _tell(session, context, _remove(context, gone), []))]
 
 
 async def changed(session: IMAPSession, view: SelectedMailbox) -> list[bytes]:
@@ -131,7 +135,7 @@ async def changed(session: IMAPSession, view: SelectedMailbox) -> list[bytes]:
         joining = [uid for uid in among if uid in matching and not held(uid)]
         removed = _remove(context, leaving) if leaving else []
         added = await _add(session, context, joining) if joining else []
-        line = _tell(view, context, removed, added)
+        line = _tell(session, context, removed, added)
         if line:
             lines.append(line)
     return lines
@@ -173,14 +177,18 @@ def _runs(positions: list[int]) -> list[list[int]]:
     return runs
 
 
-def _tell(view: SelectedMailbox, context: UpdateContext, removed: Pairs, added: Pairs) -> bytes:
+def _tell(session: IMAPSession, context: UpdateContext, removed: Pairs, added: Pairs) -> bytes:
     """One ESEARCH response with the context's REMOVEFROM then ADDTO, in its numbers (4.3.2)."""
+    view = session.selected
+    assert view is not None
     items: list[tuple[str, int | str]] = []
     for name, pairs in (("REMOVEFROM", removed), ("ADDTO", added)):
         if pairs:
             numbered = (" ".join(f"{position} {_numbers(view, context, uids)}" for position, uids in pairs))
             items.append((name, f"({numbered})"))
-    return r.esearch_data(context.tag, context.uid, items) if items else b""
+    if not items:
+        return b""
+    return r.esearch_data(context.tag, context.uid, items, context.mailbox_of, utf8=session.utf8_names)
 
 
 def _numbers(view: SelectedMailbox, context: UpdateContext, uids: list[int]) -> str:
