@@ -10,7 +10,8 @@ every context is brought up to date and the difference told in ESEARCH responses
   at once even when the EXPUNGE must wait (during FETCH, STORE, SEARCH: Appendix A.3);
 - new messages and changed flags (``SelectedMailbox.take_touched``): the program is evaluated on those
   messages alone (Appendix B), REMOVEFROM for those that stopped matching, ADDTO for those that
-  started, after the EXISTS and FETCH responses that carried the change (4.3.3).
+  started, after the EXISTS and FETCH responses that carried the change (4.3.3); with NOTIFY's
+  ``UPDATE (fetch-att...)`` (RFC 5465 7), a FETCH of each new message taken in, after its ADDTO.
 
 A SEARCH context gives position 0, "in mailbox order" (4.3.3, 4.3.4). A SORT context gives real
 positions, 1 for the first result: removals from the last one back, so that each position is one the
@@ -34,7 +35,9 @@ from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.sorting import sorted_numbered
+from pillarbox.imap.fetch import FetchOptions, fetch_responses
 from pillarbox.imap.parser.commands import MultiSearch, Search, Sort
+from pillarbox.imap.parser.fetch_att import FetchAtt
 from pillarbox.imap.parser.search_key import And, Not, NumberKey, Or, SearchKey, SetKey
 from pillarbox.imap.parser.sequence_set import SequenceSet
 from pillarbox.imap.search import search as run_search
@@ -63,6 +66,10 @@ class UpdateContext:
     """A UID range to "*" in the program: every message is evaluated again on each change."""
     mailbox_of: tuple[str, int] | None = None
     """An ESEARCH command's (RFC 7377 2.1) MAILBOX and UIDVALIDITY correlators, in its updates too."""
+    fetch: tuple[FetchAtt, ...] = ()
+    """RFC 5465 7: what to FETCH of each new message the context takes in."""
+    last_uid: int = 0
+    """The highest UID of the view when the context was last brought up to date: above it, new mail."""
 
     def holds(self) -> Callable[[int], bool]:
         """Whether a UID is among the results: a SEARCH's are ascending (a bisection), a SORT's not."""
@@ -100,7 +107,8 @@ def start(session: IMAPSession, command: Search | Sort | MultiSearch, uids: list
         session.contexts[command.tag] = UpdateContext(
             command.tag, command.uid, fixed, command.criteria if isinstance(command, Sort) else None,
             array("I", uids), any(isinstance(k, SetKey) and k.uid and k.set.uses_star() for k in walk(fixed)),
-            (view.mailbox.name, view.mailbox.uidvalidity) if isinstance(command, MultiSearch) else None)
+            (view.mailbox.name, view.mailbox.uidvalidity) if isinstance(command, MultiSearch) else None,
+            command.returns.update_fetch if command.returns is not None else (), _last_uid(view))
 
 
 def cancel(session: IMAPSession, tags: tuple[str, ...]) -> bool:
@@ -138,7 +146,18 @@ async def changed(session: IMAPSession, view: SelectedMailbox) -> list[bytes]:
         line = _tell(session, context, removed, added)
         if line:
             lines.append(line)
+        new = [uid for uid in joining if uid > context.last_uid]
+        if context.fetch and new:  # RFC 5465 5.2: after the ADDTO (7 says before: erratum 4833, either)
+            options = FetchOptions(uid=True, utf8=session.utf8, condstore=False)
+            fetched = await fetch_responses(session.store, view, new, context.fetch, options,
+                                            session.services.structures, set())
+            lines.extend(fetched.lines)
+        context.last_uid = _last_uid(view)
     return lines
+
+
+def _last_uid(view: SelectedMailbox) -> int:
+    return view.uids[-1] if view.uids else 0
 
 
 def _remove(context: UpdateContext, uids: set[int]) -> Pairs:

@@ -18,6 +18,7 @@ from pillarbox.imap.parser.commands import (
     Thread,
 )
 from pillarbox.imap.parser.fetch_att import (
+    FetchAtt,
     FetchModifiers,
     parse_fetch_items,
     parse_fetch_modifiers,
@@ -86,6 +87,7 @@ def _search_return(reader: Reader) -> SearchReturn | None:
         return None
     options: list[str] = []
     partial: tuple[int, int] | None = None
+    update_fetch: tuple[FetchAtt, ...] = ()
     while not reader.take(b")"):
         if options:
             reader.sp()
@@ -97,11 +99,14 @@ def _search_return(reader: Reader) -> SearchReturn | None:
                 raise ParseError("PARTIAL given twice")
             reader.sp()
             partial = parse_partial_range(reader)
+        if option == "UPDATE" and (reader.peek() == b"(" or reader.peek(2) == b" ("):  # RFC 5465 7 (and its example)
+            reader.take(b" ")
+            update_fetch = parse_fetch_items(reader)
         options.append(option)
     reader.sp()
     if partial is not None and "ALL" in options:
         raise ParseError("PARTIAL and ALL cannot be used together")  # RFC 9394 3.1, RFC 5267 4.4
-    return SearchReturn(tuple(dict.fromkeys(options)), partial)
+    return SearchReturn(tuple(dict.fromkeys(options)), partial, update_fetch)
 
 
 def parse_cancelupdate(reader: Reader, tag: str, name: str) -> CancelUpdate:
