@@ -12,9 +12,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
 from pillarbox.store.records import DeliveryTarget
-from tests.imap.test_thread_store import Memory
+from tests.imap.test_thread_store import logged_in
 from tests.stores import open_at
 
 FLAGS = ["\\Seen", "\\Flagged", "\\Deleted", "$Work"]
@@ -93,16 +92,9 @@ class Client:
 async def _scenario(data_dir: Path, program: str, order: str, operations: list[tuple]) -> None:
     store = await open_at(data_dir)
     try:
-        await store.add_domain("t.test")
-        account = await store.add_account("u@t.test", "hash", None)
-        inbox = await store.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
+        session, memory, inbox_id = await logged_in(store)
         for n in range(4):
-            await _deliver(store, inbox.id, {FLAGS[n]}, n)
-        settings_ = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
-        memory = Memory()
-        session = IMAPSession(memory, IMAPServices(settings_, store, None, None), True)  # type: ignore[arg-type]
-        session.login(account)
+            await _deliver(store, inbox_id, {FLAGS[n]}, n)
         client = Client()
         client.by_number = {"n"}
 
@@ -116,7 +108,7 @@ async def _scenario(data_dir: Path, program: str, order: str, operations: list[t
         await run(b"n SEARCH RETURN (UPDATE ALL) " + program.encode())
         await run(f"o UID SORT RETURN (UPDATE) {order} UTF-8 {program}".encode())
         for step in operations:
-            await _operate(store, inbox.id, step, run)
+            await _operate(store, inbox_id, step, run)
         await run(b"z NOOP")
         fresh = Client()
         for tag, command in (("u", b"UID SEARCH RETURN (ALL) "), ("n", b"SEARCH RETURN (ALL) "),
