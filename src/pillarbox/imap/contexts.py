@@ -20,9 +20,10 @@ new order (sort keys never change: the kept messages keep their order). Consecut
 one pair, the preferred form (4.3.3).
 
 Sequence numbers and "$" in the program are fixed at the command, as UIDs (4.3: "evaluated at the time
-the command is received"); a UID range up to "*" is evaluated again on every message at each change,
-since "*" moves. OLDER and YOUNGER (RFC 5032) change what they match as time passes, which no change of
-the mailbox reports: UPDATE is refused for them with NOUPDATE (4.3.1), as it is past ``MAX_CONTEXTS``.
+the command is received"); a UID range up to "*" is evaluated again on every message whenever "*"
+moves (new mail, or the last message expunged). OLDER and YOUNGER (RFC 5032) change what they match as
+time passes, which no change of the mailbox reports: UPDATE is refused for them with NOUPDATE (4.3.1),
+as it is past ``MAX_CONTEXTS``.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ async def changed(session: IMAPSession, view: SelectedMailbox) -> list[bytes]:
     touched = view.take_touched()
     lines = []
     for context in list(session.contexts.values()):
-        among = view.live_uids() if context.whole else touched
+        star_moved = context.whole and context.last_uid != _last_uid(view)  # new mail, or the last expunged
+        among = view.live_uids() if star_moved else touched
         if not among:
             continue
         matching = set(await run_search(session.store, view, context.program, None, among=among))
