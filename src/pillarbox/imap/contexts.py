@@ -64,7 +64,7 @@ class UpdateContext:
     results: array[int]
     """UIDs in the requested order, as the client holds them."""
     whole: bool
-    """A UID range to "*" in the program: every message is evaluated again on each change."""
+    """A UID range to "*" in the program: every message is evaluated again whenever "*" moves."""
     mailbox_of: tuple[str, int] | None = None
     """An ESEARCH command's (RFC 7377 2.1) MAILBOX and UIDVALIDITY correlators, in its updates too."""
     fetch: tuple[FetchAtt, ...] = ()
