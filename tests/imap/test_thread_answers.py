@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from pillarbox.imap.answer_cache import AnswerCache
 from pillarbox.imap.thread import ThreadMessage
 from pillarbox.mime.subject import base_subject
-from pillarbox.store.records import Account, DeliveryTarget
+from pillarbox.store.records import DeliveryTarget
 from tests.imap import thread_reference
-from tests.imap.test_thread_store import delivered, logged_in
+from tests.imap.test_thread_store import logged_in
 from tests.stores import open_at
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -67,8 +67,8 @@ def expected(mailbox: list[Row], search: str, by_uid: bool) -> dict[str, str]:
 async def answers(mailbox: list[Row], later: Row, data_dir: Path) -> None:
     store = await open_at(data_dir)
     try:
-        account, inbox_id = await delivered(store, [raw(row) for row in mailbox])
-        session, memory = logged_in(store, account, answers=AnswerCache(min_messages=0))
+        session, memory, inbox_id = await logged_in(store, answers=AnswerCache(min_messages=0))
+        await store.append_messages(inbox_id, [(raw(row), DeliveryTarget(inbox_id)) for row in mailbox])
 
         async def run(line: str) -> str:
             memory.out.clear()
@@ -108,8 +108,10 @@ def test_sort_and_thread_answers_as_the_reference_implementation(mailbox: list[R
 
 
 def test_a_repeated_answer_reads_nothing_from_the_store_until_the_mailbox_changes(tmp_path: Path) -> None:
-    async def reads(store: Any, account: Account, inbox_id: int) -> list[str]:
-        session, memory = logged_in(store, account, answers=AnswerCache(min_messages=0))
+    async def reads(store: Any) -> list[str]:
+        session, memory, inbox_id = await logged_in(store, answers=AnswerCache(min_messages=0))
+        first = raw(("<1@t>", (), "a", 0, False, False))
+        await store.append_messages(inbox_id, [(first, DeliveryTarget(inbox_id))] * 3)
         done: list[str] = []
         for name in ("sort_fields", "thread_fields"):
             method = getattr(store, name)
@@ -130,8 +132,7 @@ def test_a_repeated_answer_reads_nothing_from_the_store_until_the_mailbox_change
     async def scenario() -> list[str]:
         store = await open_at(tmp_path)
         try:
-            account, inbox_id = await delivered(store, [raw(("<1@t>", (), "a", 0, False, False))] * 3)
-            return await reads(store, account, inbox_id)
+            return await reads(store)
         finally:
             await store.close()
 

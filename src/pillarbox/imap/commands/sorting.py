@@ -1,4 +1,5 @@
-"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT): search, then order or thread.
+"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT): search, then order or thread;
+CANCELUPDATE (RFC 5267 4.3.5) for the searches kept current (``imap.contexts``).
 
 The search program runs as for SEARCH; the matching messages' summaries (subject, Date and the
 stored structure, all computed at delivery) are read in one store call, so neither command reads
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pillarbox.imap import response as r
 from pillarbox.imap.answer_cache import UID_BYTES, uid_key
 from pillarbox.imap.commands.messages import answer, charset_ok, view_of
-from pillarbox.imap.parser.commands import Sort, Thread
+from pillarbox.imap.parser.commands import CancelUpdate, Sort, Thread
 from pillarbox.imap.search import search as run_search
 from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_order
 from pillarbox.imap.thread import ALGORITHMS, ThreadColumns
@@ -33,23 +34,47 @@ async def _facts(session: IMAPSession, uids: list[int], envelope: bool) -> dict[
     return {uid: Facts.of(summaries.get(message_id)) for uid, message_id in message_ids.items()}
 
 
+async def sorted_numbered(
+    session: IMAPSession, uids: list[int], criteria: tuple[tuple[str, bool], ...]
+) -> list[tuple[int, int]]:
+    """(sequence number, UID) of ``uids`` (ascending, in the view) in the order of ``criteria``."""
+    numbered = list(view_of(session).numbered(uids))
+    return [numbered[position] for position in await _sort_order(session, numbered, criteria)]
+
+
+async def _sort_order(
+    session: IMAPSession, numbered: list[tuple[int, int]], criteria: tuple[tuple[str, bool], ...]
+) -> list[int]:
+    uids = [uid for _, uid in numbered]
+    facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in criteria))
+    return sort_order(uids, facts, criteria, view_of(session).entry)
+
+
 async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
     view = view_of(session)
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
+    reused = session.updating.reused_tag(session, command)
+    if reused is not None:
+        return reused
     uids = await run_search(session.store, view, command.search, session.saved_search)
     numbered = list(view.numbered(uids))
-    uids = [uid for _, uid in numbered]
-    key = _answer_key(session, ("SORT", *command.criteria), uids, by_uid=True)  # positions: no seq in it
-    order = session.services.answers.get(key)
+    key = _answer_key(session, ("SORT", *command.criteria), [uid for _, uid in numbered], by_uid=True)
+    order = session.services.answers.get(key)  # positions in ``numbered``: no sequence number in it
     if order is None:
-        envelope = any(name in NEEDS_ENVELOPE for name, _ in command.criteria)
-        order = array("l", sort_order(uids, await _facts(session, uids, envelope), command.criteria, view.entry))
+        order = array("l", await _sort_order(session, numbered, command.criteria))
         _remember(session, key, order)
     ordered = [numbered[position] for position in order]
     numbers = [uid if command.uid else seq for seq, uid in ordered]
     answer(session, command, [uid for _, uid in ordered], numbers, ordered=True)  # RFC 5256 4, RFC 5267 3
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
+
+
+async def cancel_update(session: IMAPSession, command: CancelUpdate) -> r.TaggedReply:
+    """RFC 5267 4.3.5: no more updates for the contexts named; a tag that names none is BAD."""
+    if not session.updating.cancel(session, command.tags):
+        return r.bad(command.tag, "No updating search has that tag")
+    return r.ok(command.tag, "No further updates")
 
 
 def _remember(session: IMAPSession, key: tuple[Any, ...], answer: object) -> None:

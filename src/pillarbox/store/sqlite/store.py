@@ -639,17 +639,19 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
     async def add_login_failure(
         self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
     ) -> tuple[int | None, int, int]:
-        """Record a failure or a pending check (and forget every one before ``since``); see ``logins.add``."""
-        return await self._write(lambda t: logins.add(t, ip, account, at, since, ip_limit, pending))
+        """Record a failure or a pending check (and forget every one before ``since``); see ``logins.add``.
+        The throttle's records are bookkeeping: a crash may forget the last ones (never mail), so they
+        ride the next flush instead of making each login wait for flushes of its own."""
+        return await self._write_deferred(lambda t: logins.add(t, ip, account, at, since, ip_limit, pending))
 
     async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
-        await self._write(lambda t: logins.settle(t, failure_id, failed))
+        await self._write_deferred(lambda t: logins.settle(t, failure_id, failed))
 
     async def login_network_seen(self, account: str, network: str, since: float) -> bool:
         return await self._read(lambda c: logins.network_seen(c, account, network, since))
 
     async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:
-        await self._write(lambda t: logins.record_network(t, account, network, at, forget_before))
+        await self._write_deferred(lambda t: logins.record_network(t, account, network, at, forget_before))
 
     async def server_secret(self, name: str) -> bytes:
         return await self._write(lambda t: logins.server_secret(t, name))
