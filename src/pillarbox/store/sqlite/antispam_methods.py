@@ -17,6 +17,7 @@ class AntispamMethods:
     """Mixed into ``SQLiteStore``: it supplies ``_read``, ``_write`` and the clock."""
 
     _read: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+    _read_now: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
     _write: Callable[[Callable[[Txn], Any]], Awaitable[Any]]
     _seconds: Callable[[], int]
 
@@ -59,7 +60,8 @@ class AntispamMethods:
         await self._write(lambda t: sender_rules.delete(t, account_id, pattern))
 
     async def sender_rules(self, account_id: int, patterns: Sequence[str]) -> dict[str, str]:
-        return await self._read(lambda c: sender_rules.matching(c, account_id, patterns))
+        # once per delivered copy, a few primary-key lookups: on the loop, not through the pool
+        return await self._read_now(lambda c: sender_rules.matching(c, account_id, patterns))
 
     async def list_sender_rules(self, account_id: int | None = None) -> list[SenderRule]:
         return await self._read(lambda c: sender_rules.listing(c, account_id))
