@@ -234,8 +234,8 @@ def test_point_reads_stay_on_the_callers_thread(tmp_path: Path, run):
 
 
 def test_the_reads_of_every_delivery_stay_on_the_callers_thread(tmp_path: Path, run):
-    """Each delivered copy reads the account's sender rules and Sieve scripts: primary-key reads that
-    cost less than a hop to the pool (two thread switches and a wait for the GIL)."""
+    """Each delivered copy reads the account's sender rules, Sieve scripts and classifier totals:
+    primary-key reads that cost less than a hop to the pool (two thread switches and a wait for the GIL)."""
     async def scenario() -> None:
         store = SQLiteStore.open(tmp_path)
         try:
@@ -250,6 +250,7 @@ def test_the_reads_of_every_delivery_stay_on_the_callers_thread(tmp_path: Path, 
                 "alice@example.org": "block"}
             assert [script.name for script in await store.list_sieve_scripts(account.id)] == ["main"]
             assert await store.list_sieve_scripts(None) == []
+            assert (await store.spam_counts(account.id, [])).spam_messages == 0  # is the classifier trained?
             assert hops == []
         finally:
             await store.close()

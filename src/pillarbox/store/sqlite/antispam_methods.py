@@ -23,7 +23,9 @@ class AntispamMethods:
 
     # the classifier and the learning job
     async def spam_counts(self, account_id: int, tokens: Sequence[int]) -> TokenCounts:
-        return await self._read(lambda c: spam.counts(c, account_id, tokens))
+        # without tokens it is the one-row "is the classifier trained?" asked at every delivery: on
+        # the loop; the lookups of a message's tokens (up to antispam.tokens.MAX_TOKENS) in the pool
+        return await (self._read if tokens else self._read_now)(lambda c: spam.counts(c, account_id, tokens))
 
     async def spam_train(self, account_id: int, message_id: int, tokens: Sequence[int], as_: str | None,
                          max_tokens: int) -> bool:
