@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pillarbox.store.searchterms import plan, terms
+from pillarbox.store.searchterms import TERM, plan, terms
 from pillarbox.store.sqlite import fulltext
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.writer import Txn
@@ -98,6 +98,12 @@ def test_deleted_messages_leave_no_trace_in_the_answers(case, data):
     for needle in needles:
         expected = _brute_force(kept, ("headers", "body"), needle)
         assert fulltext.search_text(conn, 1, ("headers", "body"), needle) == expected, needle
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | texts)
+def test_terms_are_the_runs_the_term_rule_finds(text: str):
+    """The ASCII shortcut cuts exactly what the rule does (the index repeats terms when it forgets)."""
+    assert terms(text) == TERM.findall(text)
 
 
 def test_a_needle_is_cut_where_the_text_is():
