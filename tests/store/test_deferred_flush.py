@@ -231,27 +231,3 @@ def test_point_reads_stay_on_the_callers_thread(tmp_path: Path, run):
         finally:
             await store.close()
     run(scenario())
-
-
-def test_the_reads_of_every_delivery_stay_on_the_callers_thread(tmp_path: Path, run):
-    """Each delivered copy reads the account's sender rules, Sieve scripts and classifier totals:
-    primary-key reads that cost less than a hop to the pool (two thread switches and a wait for the GIL)."""
-    async def scenario() -> None:
-        store = SQLiteStore.open(tmp_path)
-        try:
-            await _inbox_with_messages(store, 0)
-            account = await store.get_account("bob@example.com")
-            await store.add_sender_rule(account.id, "alice@example.org", "block")
-            await store.put_sieve_script(account.id, "main", "keep;")
-            hops: list[object] = []
-            real_submit = store._pool.submit
-            store._pool.submit = lambda *args, **kwargs: hops.append(args) or real_submit(*args, **kwargs)
-            assert await store.sender_rules(account.id, ["alice@example.org", "example.org"]) == {
-                "alice@example.org": "block"}
-            assert [script.name for script in await store.list_sieve_scripts(account.id)] == ["main"]
-            assert await store.list_sieve_scripts(None) == []
-            assert (await store.spam_counts(account.id, [])).spam_messages == 0  # is the classifier trained?
-            assert hops == []
-        finally:
-            await store.close()
-    run(scenario())

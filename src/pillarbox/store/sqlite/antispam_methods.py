@@ -17,15 +17,12 @@ class AntispamMethods:
     """Mixed into ``SQLiteStore``: it supplies ``_read``, ``_write`` and the clock."""
 
     _read: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
-    _read_now: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
     _write: Callable[[Callable[[Txn], Any]], Awaitable[Any]]
     _seconds: Callable[[], int]
 
     # the classifier and the learning job
     async def spam_counts(self, account_id: int, tokens: Sequence[int]) -> TokenCounts:
-        # without tokens it is the one-row "is the classifier trained?" asked at every delivery: on
-        # the loop; the lookups of a message's tokens (up to antispam.tokens.MAX_TOKENS) in the pool
-        return await (self._read if tokens else self._read_now)(lambda c: spam.counts(c, account_id, tokens))
+        return await self._read(lambda c: spam.counts(c, account_id, tokens))
 
     async def spam_train(self, account_id: int, message_id: int, tokens: Sequence[int], as_: str | None,
                          max_tokens: int) -> bool:
@@ -62,8 +59,7 @@ class AntispamMethods:
         await self._write(lambda t: sender_rules.delete(t, account_id, pattern))
 
     async def sender_rules(self, account_id: int, patterns: Sequence[str]) -> dict[str, str]:
-        # once per delivered copy, a few primary-key lookups: on the loop, not through the pool
-        return await self._read_now(lambda c: sender_rules.matching(c, account_id, patterns))
+        return await self._read(lambda c: sender_rules.matching(c, account_id, patterns))
 
     async def list_sender_rules(self, account_id: int | None = None) -> list[SenderRule]:
         return await self._read(lambda c: sender_rules.listing(c, account_id))

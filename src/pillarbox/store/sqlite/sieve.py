@@ -68,12 +68,10 @@ class SieveTables:
     """The ``SieveStore`` half of ``SQLiteStore``."""
 
     _read: Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
-    _read_now: Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
     _write: Callable[[Callable[[Txn], T]], Awaitable[T]]
 
     async def list_sieve_scripts(self, account_id: int | None) -> list[SieveScript]:
-        # read at every delivery (the account's and the global scripts): one indexed range, on the loop
-        return await self._read_now(lambda c: _rows(c, _owner(account_id)))
+        return await self._read(lambda c: _rows(c, _owner(account_id)))
 
     async def get_sieve_script(self, account_id: int | None, name: str) -> SieveScript | None:
         return next((s for s in await self.list_sieve_scripts(account_id) if s.name == name), None)
