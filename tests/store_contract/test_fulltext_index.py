@@ -74,11 +74,12 @@ def test_a_message_is_parsed_once_for_delivery_and_indexing(with_store, monkeypa
     with_store(body)
 
 
-def test_a_message_stored_without_its_structure_is_parsed_for_the_index(with_store):
+@pytest.mark.parametrize("structure", ["", '{"v":99}'], ids=["none", "unknown-version"])
+def test_a_message_whose_structure_cannot_be_read_is_parsed_for_the_index(with_store, structure):
     async def body(store: Store) -> None:
         _, inbox = await _account(store)
         await store.deliver(message("old row", body="Cormorant.\r\n"), [DeliveryTarget(inbox.id)])
-        await stores.execute_sql(store, *["UPDATE messages SET structure = ''"] * 2)
+        await stores.execute_sql(store, *[f"UPDATE messages SET structure = '{structure}'"] * 2)
         assert await store.search_text(inbox.id, "cormorant", ("body",)) == {1}
 
     with_store(body)

@@ -74,10 +74,19 @@ def index_text(raw: bytes, structure_json: str | None = None) -> tuple[str, str]
     """(header text, body text) for the full-text index, folded once here (case and accents, see
     textfold), so SEARCH compares folded needles with folded terms and text. ``structure_json``: the
     structure stored at delivery (``PreparedMessage.structure_json``); reading it back costs less than
-    half of parsing ``raw`` again. Without one (an empty column), ``raw`` is parsed."""
-    parsed = ParsedMessage.from_json(structure_json) if structure_json else parse_message(raw)
-    headers_text, body_text = search_text(raw, parsed)
+    half of parsing ``raw`` again. Without one it can read (an empty column, another format version),
+    ``raw`` is parsed."""
+    headers_text, body_text = search_text(raw, _parsed(raw, structure_json))
     return fold(headers_text), fold(body_text)
+
+
+def _parsed(raw: bytes, structure_json: str | None) -> ParsedMessage:
+    if structure_json:
+        try:
+            return ParsedMessage.from_json(structure_json)
+        except ValueError:  # a format version this code does not know (mime/codec.py refuses it)
+            pass
+    return parse_message(raw)
 
 
 def _index_text(raw: bytes, structure_json: str | None) -> tuple[str, str]:
