@@ -505,7 +505,8 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
         batch = await self._read(lambda c: fulltext.pending(c, limit, max_bytes, mailbox_id))
         if not batch:
             return 0
-        texts = await asyncio.to_thread(index_texts, [(i, (lambda body=body: body)) for i, body in batch])
+        texts = await asyncio.to_thread(
+            index_texts, [(i, (lambda body=body: body), structure) for i, body, structure in batch])
         await self._write(lambda c: fulltext.record(c, texts))
         return len(batch)
 

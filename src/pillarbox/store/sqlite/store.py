@@ -668,14 +668,14 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         batch = await self._read(lambda c: fulltext.pending(c, limit, max_bytes, mailbox_id))
         if not batch:
             return 0
-        texts = await asyncio.to_thread(self._index_texts, batch)
+        rows = await asyncio.to_thread(lambda: fulltext.cut(self._index_texts(batch)))
         # lost in a crash, the messages are still in the backlog and are indexed again
-        await self._write_deferred(lambda t: fulltext.record(t, texts), grows=sum(len(h) + len(b) for _, h, b in texts))
+        await self._write_deferred(lambda t: fulltext.record(t, rows), grows=sum(r.text_length for r in rows))
         return len(batch)
 
-    def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
-        return index_texts([(message_id, functools.partial(self._bytes_of, body, blob))
-                            for message_id, body, blob in batch])
+    def _index_texts(self, batch: list[tuple[int, bytes | None, str, str]]) -> list[tuple[int, str, str]]:
+        return index_texts([(message_id, functools.partial(self._bytes_of, body, blob), structure)
+                            for message_id, body, blob, structure in batch])
 
     async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]:
         """UIDs of the mailbox whose decoded Subject or From contains ``needle``, any case or accents."""
