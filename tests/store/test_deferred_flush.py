@@ -13,6 +13,7 @@ import pytest
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite import checkpoint, deferred
 from pillarbox.store.sqlite.store import SQLiteStore
+from tests.sqlite_files import sqlite_file
 from tests.store.conftest import message
 
 
@@ -46,6 +47,25 @@ def test_a_flag_change_owes_a_flush_that_the_writer_pays_within_the_delay(tmp_pa
             assert store._deferred.due_in() is not None  # committed, not flushed yet
             assert _eventually(lambda: store._deferred.due_in() is None)
             assert store._deferred.flushes == flushes + 1
+        finally:
+            await store.close()
+    run(scenario())
+
+
+def test_the_login_throttles_bookkeeping_rides_the_next_flush(tmp_path: Path, run):
+    """A login writes a pending check, settles it and records the network: no flush of their own."""
+    async def scenario() -> None:
+        store = SQLiteStore.open(tmp_path, flag_flush_delay=60)
+        try:
+            inbox = await _inbox_with_messages(store, 1)
+            await store.store_flags(inbox, [1], "add", ["\\Seen"])  # the first raises the MODSEQ ceiling
+            flushes = store._deferred.flushes
+            failure_id, _, _ = await store.add_login_failure("192.0.2.1", "bob@example.com", 1000.0, 0.0, 10, True)
+            assert failure_id is not None and store._deferred.due_in() is not None  # committed, flush owed
+            await store.settle_login_failure(failure_id, failed=False)
+            await store.record_login_network("bob@example.com", "192.0.2.0/24", 1000.0, 0.0)
+            assert store._deferred.flushes == flushes
+            assert await store.login_network_seen("bob@example.com", "192.0.2.0/24", 0.0)
         finally:
             await store.close()
     run(scenario())
@@ -93,7 +113,7 @@ def test_close_with_nothing_deleted_writes_nothing(tmp_path: Path, run):
 
 
 def _modseq(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
+    with sqlite_file(db) as conn:
         return conn.execute("SELECT value FROM counters WHERE name = 'modseq'").fetchone()[0]
 
 
@@ -123,7 +143,7 @@ def test_after_a_reboot_no_modseq_a_lost_flag_change_used_is_given_again(tmp_pat
     run(setup())
     handed_out = run(changes(6))
     db = tmp_path / "pillarbox.sqlite3"
-    with sqlite3.connect(db) as conn:  # a power cut lost the last changes: the counter went back
+    with sqlite_file(db) as conn:  # a power cut lost the last changes: the counter went back
         conn.execute("UPDATE counters SET value = ? WHERE name = 'modseq'", (handed_out[0],))
     run(changes(0))
     assert _modseq(db) == handed_out[0]  # the same boot: an open writes nothing
@@ -147,7 +167,7 @@ def test_many_flag_changes_raise_the_ceiling_block_by_block(tmp_path: Path, run,
             await store.close()
 
     flushes, modseq = run(scenario())
-    with sqlite3.connect(tmp_path / "pillarbox.sqlite3") as conn:
+    with sqlite_file(tmp_path / "pillarbox.sqlite3") as conn:
         ceiling = conn.execute("SELECT value FROM counters WHERE name = 'modseq_ceiling'").fetchone()[0]
     assert modseq <= ceiling
     assert 3 <= flushes <= 4  # one flush per block of 3 MODSEQs, not one per change

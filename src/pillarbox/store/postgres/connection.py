@@ -75,7 +75,7 @@ async def create_pool(url: str, size: int) -> asyncpg.Pool:
     # and logs every failed attempt while the server is away; ours reconnect when asked for work
     pool = asyncpg.create_pool(url, min_size=0, max_size=size, timeout=CONNECT_TIMEOUT,
                                max_inactive_connection_lifetime=60.0, reset=_nothing_to_reset,
-                               init=_durable_commits)
+                               init=_prepare_connection)
     try:
         await pool
         async with pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
@@ -93,6 +93,20 @@ async def _durable_commits(conn: asyncpg.Connection) -> None:
     ``remote_apply`` flush locally already, and a stricter setting of the DBA's stays."""
     await conn.execute("SELECT set_config('synchronous_commit', 'on', false)"
                        " WHERE current_setting('synchronous_commit') = 'off'")
+
+
+async def _guard_modseqs(conn: asyncpg.Connection) -> None:
+    """Before a new connection hands out a MODSEQ: after a crash, past every one a lost flag change may
+    have used (schema migration 8; every connection after a crash is a new one). A database the pool
+    has not migrated yet has nothing to guard."""
+    await conn.execute("DO $$ BEGIN IF to_regproc('pillarbox_modseq_guard') IS NOT NULL THEN"
+                       " PERFORM pillarbox_modseq_guard(); END IF; END $$")
+
+
+async def _prepare_connection(conn: asyncpg.Connection) -> None:
+    """Each new pooled connection, before its first use (session settings last its life: no reset)."""
+    await _durable_commits(conn)
+    await _guard_modseqs(conn)
 
 
 async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:

@@ -14,10 +14,11 @@ from pillarbox.store.records import CachedPolicy, DKIMKey, QueuedMessage, QueueS
 
 
 class QueueMethods:
-    """Mixed into ``PostgresStore``: it supplies ``_read``, ``_write`` and the clock."""
+    """Mixed into ``PostgresStore``: it supplies ``_read``, ``_write``, ``_write_deferred`` and the clock."""
 
     _read: Callable[..., Awaitable[Any]]
     _write: Callable[..., Awaitable[Any]]
+    _write_deferred: Callable[..., Awaitable[Any]]
     _seconds: Callable[[], int]
     now: Callable[[], datetime]
 
@@ -28,16 +29,16 @@ class QueueMethods:
     async def add_login_failure(
         self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
     ) -> tuple[int | None, int, int]:
-        return await self._write(lambda c: logins.add(c, ip, account, at, since, ip_limit, pending))
+        return await self._write_deferred(lambda c: logins.add(c, ip, account, at, since, ip_limit, pending))
 
     async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
-        await self._write(lambda c: logins.settle(c, failure_id, failed))
+        await self._write_deferred(lambda c: logins.settle(c, failure_id, failed))
 
     async def login_network_seen(self, account: str, network: str, since: float) -> bool:
         return await self._read(lambda c: logins.network_seen(c, account, network, since))
 
     async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:
-        await self._write(lambda c: logins.record_network(c, account, network, at, forget_before))
+        await self._write_deferred(lambda c: logins.record_network(c, account, network, at, forget_before))
 
     async def server_secret(self, name: str) -> bytes:
         return await self._write(lambda c: logins.server_secret(c, name))
