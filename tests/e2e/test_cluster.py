@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from pillarbox.auth.passwords import make_credentials
+from pillarbox.mailauth.dkim_sign import ensure_keys
 from pillarbox.store.postgres.store import PostgresStore
 from tests import pg_cluster, stores
 from tests.dnsserver import DNSServer
@@ -83,6 +84,7 @@ def _populate(url: str) -> None:
         store = await PostgresStore.open(url)
         try:
             await store.add_domain("example.com")
+            await ensure_keys(store, "example.com")  # as `domain add` does: the nodes sign with them
             for user in ("bob@example.com", "alice@example.com"):
                 await store.add_account(user, *make_credentials(PASSWORD))
         finally:
