@@ -281,6 +281,8 @@ def _value(item: FetchAtt, entry: ViewEntry, cached: CachedMessage | None, raw: 
     assert cached is not None, "fetch_responses reads the structure of every message that needs it"
     if name == "EMAILID":
         return b"(%s)" % objectid.email_id(cached.blob).encode()  # RFC 8474 5.1
+    if whole_message(item):  # the stored bytes as they are: no tree to decode (most of a FETCH BODY[])
+        return _nstring_literal(_partial(raw, item.partial))
     parsed = cached.parsed
     if name == "ENVELOPE":
         return envelope(parsed.envelope, options.utf8)
@@ -293,10 +295,15 @@ def _value(item: FetchAtt, entry: ViewEntry, cached: CachedMessage | None, raw: 
     return _content_item(item, parsed, raw)
 
 
+def whole_message(item: FetchAtt) -> bool:
+    """RFC822, BODY[] and BODY.PEEK[] (with or without <partial>): the message's bytes, all of them."""
+    if item.name == "RFC822":
+        return True
+    return item.name == "BODY" and item.section is not None and not item.section.part and item.section.text is None
+
+
 def _content_item(item: FetchAtt, parsed: ParsedMessage, raw: bytes) -> bytes:
     name = item.name
-    if name == "RFC822":
-        return _nstring_literal(raw)
     if name == "RFC822.HEADER":
         return _nstring_literal(raw[: parsed.root.header_end])
     if name == "RFC822.TEXT":
