@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import re
-import sqlite3
 from functools import partial
 from pathlib import Path
 
@@ -15,12 +14,13 @@ from pillarbox.auth.passwords import parse_scram
 from tests.auth.wire import LineClient, imap_login, imap_scram, in_parallel, scram_exchange
 from tests.server_process import ServerProcess, write_config
 from tests.smtp.conftest import NO_POLICY, PASSWORD, populate
+from tests.sqlite_files import sqlite_file
 
 UNKNOWN = "nobody@example.com"
 
 
 def stored(data_dir: Path, column: str, address: str = "bob@example.com") -> str:
-    with sqlite3.connect(data_dir / "pillarbox.sqlite3") as db:
+    with sqlite_file(data_dir / "pillarbox.sqlite3") as db:
         return db.execute(f"SELECT {column} FROM accounts WHERE address = ?", (address,)).fetchone()[0]
 
 
@@ -50,7 +50,7 @@ def test_an_unknown_users_salt_is_the_same_after_a_restart_and_in_every_worker(t
         logs.append(process.log())
     assert len(set(seen)) == 1
     assert seen[0][1] == real.server_first["i"]  # the iteration count real accounts have
-    with sqlite3.connect(tmp_path / "data" / "pillarbox.sqlite3") as db:
+    with sqlite_file(tmp_path / "data" / "pillarbox.sqlite3") as db:
         [secret] = db.execute("SELECT value FROM server_secrets").fetchone()
     assert not [log for log in logs if secret.hex() in log or base64.b64encode(secret).decode() in log]
 

@@ -4,12 +4,12 @@ the password policy on every path that sets a password; an existing install keep
 from __future__ import annotations
 
 import shutil
-import sqlite3
 
 import pytest
 
 from pillarbox.store.sqlite.schema import MIGRATIONS, _statements
 from tests.cli.conftest import PASSWORD, Pillarbox, json_of
+from tests.sqlite_files import sqlite_file
 from tests.stores import url_for
 
 
@@ -89,7 +89,7 @@ def test_an_existing_install_keeps_its_postmaster_and_queue(pb: Pillarbox) -> No
     before = next(n for n, script in enumerate(MIGRATIONS) if "public_id" in script)
     shutil.rmtree(pb.data_dir)
     pb.data_dir.mkdir()
-    with sqlite3.connect(pb.data_dir / "pillarbox.sqlite3", isolation_level=None) as conn:
+    with sqlite_file(pb.data_dir / "pillarbox.sqlite3", isolation_level=None) as conn:
         for script in MIGRATIONS[:before]:
             for statement in _statements(script):
                 conn.execute(statement)

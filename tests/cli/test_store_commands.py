@@ -7,7 +7,6 @@ import asyncio
 import os
 import pty
 import re
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -21,6 +20,7 @@ from pillarbox.store.postgres.store import PostgresStore
 from pillarbox.store.records import DeliveryTarget, DKIMKey, OutboundRecipient, OutboundRequest
 from tests import pg_cluster, stores
 from tests.cli.conftest import Pillarbox
+from tests.sqlite_files import sqlite_file
 from tests.store.conftest import message
 
 LARGE = ("z" * 76 + "\r\n") * 2000  # a blob file on SQLite
@@ -181,7 +181,7 @@ def test_migrate_knows_every_sqlite_table(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(make())
-    with sqlite3.connect(tmp_path / "pillarbox.sqlite3") as conn:
+    with sqlite_file(tmp_path / "pillarbox.sqlite3") as conn:
         copy_in._check_tables(conn)
 
 

@@ -56,9 +56,10 @@ class World:
             recipients.append(Recipient(address, RcptTo(address), [account] if account else [], []))
         return await self.send_to(raw, recipients, sender)
 
-    async def send_to(self, raw: bytes, recipients: list[Recipient], sender: str = "alice@example.net"
-                      ) -> replies.Reply:
-        return await self.acceptor.accept(raw, Transaction(MailFrom(sender), recipients), TRACE, "Q1", None)
+    async def send_to(self, raw: bytes, recipients: list[Recipient], sender: str = "alice@example.net",
+                      params: dict[str, str | None] | None = None) -> replies.Reply:
+        transaction = Transaction(MailFrom(sender, params or {}), recipients)
+        return await self.acceptor.accept(raw, transaction, TRACE, "Q1", None)
 
     async def folder(self, account_id: int, name: str) -> list[bytes]:
         mailbox = await self.store.get_mailbox(account_id, name)
@@ -167,6 +168,22 @@ def test_redirect_leaves_with_an_srs_sender_and_delivered_to(tmp_path: Path) -> 
         assert sender.startswith("SRS0=") and sender.endswith("@example.com")
         assert srs.reverse(sender, await world.store.server_secret("srs"), world.now) == "alice@example.net"
         assert raw.startswith(b"Delivered-To: bob@example.com\r\n")
+
+    run(tmp_path, body)
+
+
+def test_what_a_script_sends_on_because_of_a_requiretls_message_requires_tls_too(tmp_path: Path) -> None:
+    """RFC 8689 6: a redirected copy and a vacation reply (it quotes the subject) keep REQUIRETLS."""
+    async def body(world: World) -> None:
+        await world.script('require "vacation"; redirect "bob@elsewhere.test"; vacation "Away.";')
+        recipient = Recipient("bob@example.com", RcptTo("bob@example.com"), [world.bob], [])
+        assert (await world.send_to(mail(), [recipient], params={"REQUIRETLS": None})).code == 250
+        entries = await world.store.list_queue()
+        assert sorted(e.sender != "" for e in entries) == [False, True]  # the reply and the redirect
+        assert all(e.requiretls for e in entries)
+
+        await world.send(mail(), "bob@example.com", sender="carol@example.net")  # without REQUIRETLS
+        assert [e.requiretls for e in await world.store.list_queue()].count(False) == 2
 
     run(tmp_path, body)
 

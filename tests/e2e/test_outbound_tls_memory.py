@@ -2,7 +2,7 @@
 STARTTLS (its certificate unverifiable: self-made), then to the same peer once it stops offering it,
 as an attacker stripping STARTTLS would make it look. The second message gets nothing — it waits in
 A's queue, the refusal logged and counted for TLS-RPT — until ``pillarbox tls forget`` accepts the
-change, and then it goes."""
+change, and then it goes. A message whose sender wrote ``TLS-Required: No`` (RFC 8689) goes meanwhile."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, mx_net: MXNet) -> Iterator[W
     assert "Traceback" not in a.process.log()
 
 
-def message(subject: str) -> bytes:
-    return f"From: alice@a.test\r\nTo: bob@peer.test\r\nSubject: {subject}\r\n\r\nbody\r\n".encode()
+def message(subject: str, extra: str = "") -> bytes:
+    return f"From: alice@a.test\r\nTo: bob@peer.test\r\nSubject: {subject}\r\n{extra}\r\nbody\r\n".encode()
 
 
 def wait(condition, what: str, world: World, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
@@ -80,6 +80,13 @@ def test_a_peer_that_stops_offering_starttls_gets_nothing_until_tls_forget(world
                   if row[0] == "peer.test" and row[4] == "starttls-not-supported")
     assert counted >= 2
 
+    # RFC 8689 4.2.2: the sender waives the recipient's TLS policy (our memory of it included)
+    world.a.submit("alice@a.test", ["bob@peer.test"], message("report", "TLS-Required: No\r\n"))
+    wait(lambda: len(world.peer.messages) == 2, "the TLS-Required: No message", world)
+    assert b"Subject: report" in world.peer.messages[1].data  # (maybe on the first one's idle TLS session)
+    wait(lambda: len(run_at(world.a.data_dir, lambda store: store.list_queue())) == 1, "report recorded", world)
+    assert len(world.peer.messages) == 2  # "second" still waits
+
     assert "forgot" in world.a.cli("tls", "forget", "peer.test")
-    wait(lambda: len(world.peer.messages) == 2, "the second message after tls forget", world)
-    assert not world.peer.messages[1].tls and b"Subject: second" in world.peer.messages[1].data
+    wait(lambda: len(world.peer.messages) == 3, "the second message after tls forget", world)
+    assert not world.peer.messages[2].tls and b"Subject: second" in world.peer.messages[2].data

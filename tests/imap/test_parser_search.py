@@ -3,9 +3,12 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pillarbox.imap.parser import (
     And,
+    CancelUpdate,
     DateKey,
     FlagKey,
     HeaderKey,
@@ -170,3 +173,29 @@ def test_thread() -> None:
 
 def test_unquoted_words_name_the_unknown_key() -> None:
     assert refused(b"a SEARCH BODY sell cherries").text == "Unknown search key CHERRIES"
+
+
+def test_context_return_options_and_cancelupdate() -> None:
+    """RFC 5267 5 (CONTEXT, UPDATE, CANCELUPDATE) and RFC 5465 7 (UPDATE with fetch-atts), the RFCs' examples."""
+    returns = parse(b"A01 SEARCH RETURN (CONTEXT COUNT) UNDELETED UNKEYWORD $Junk").returns  # type: ignore[attr-defined]
+    assert returns == SearchReturn(("CONTEXT", "COUNT"))
+    returns = parse(b"B02 UID SORT RETURN (UPDATE COUNT) (DATE) UTF-8 KEYWORD $Junk").returns  # type: ignore[attr-defined]
+    assert returns == SearchReturn(("UPDATE", "COUNT"))
+    raw = b'a00 SEARCH RETURN (COUNT UPDATE (UID BODY[HEADER.FIELDS (TO FROM SUBJECT)])) FROM "boss"'
+    fetched = parse(raw).returns.update_fetch  # type: ignore[attr-defined]
+    assert [att.name for att in fetched] == ["UID", "BODY"]
+    assert parse(b'B04 CANCELUPDATE "B01"') == CancelUpdate("B04", "CANCELUPDATE", ("B01",))
+    for bad in (b"B04 CANCELUPDATE", b"B04 CANCELUPDATE B01", b'B04 CANCELUPDATE "B01" ',
+                b"a SEARCH RETURN (UPDATE ()) ALL"):
+        assert refused(bad).status == "BAD"
+
+
+@given(st.lists(st.sampled_from(["MIN", "MAX", "COUNT", "SAVE", "CONTEXT", "UPDATE", "UPDATE (UID FLAGS)"]),
+                max_size=5),
+       st.lists(st.text("ABCxyz.01", min_size=1, max_size=6), min_size=1, max_size=4))
+def test_return_options_and_cancelupdate_tags_read_back(options: list[str], tags: list[str]) -> None:
+    returns = parse(f"a SEARCH RETURN ({' '.join(options)}) ALL".encode()).returns  # type: ignore[attr-defined]
+    assert returns.options == tuple(dict.fromkeys(option.split(" ")[0] for option in options))
+    assert bool(returns.update_fetch) == ("UPDATE (UID FLAGS)" in options)
+    quoted = " ".join(f'"{tag}"' for tag in tags)
+    assert parse(f"c CANCELUPDATE {quoted}".encode()) == CancelUpdate("c", "CANCELUPDATE", tuple(dict.fromkeys(tags)))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
+from pillarbox.store.api import Store
 from pillarbox.store.records import DeliveryTarget
 from tests.stores import execute_sql, open_at
 
@@ -37,21 +38,27 @@ class Memory:
         self.out += data
 
 
+async def logged_in(store: Store) -> tuple[IMAPSession, Memory, int]:
+    """A session logged in as a new user of ``store`` (its output kept in memory), and the id of its INBOX."""
+    await store.add_domain("t.test")
+    account = await store.add_account("u@t.test", "hash", None)
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
+    memory = Memory()
+    session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]
+    session.login(account)
+    return session, memory, inbox.id
+
+
 async def _answer(data_dir: Path, command: bytes, forget: str = "") -> bytes:
     """``command``'s answer over MESSAGES, after setting the column ``forget`` to NULL, if any."""
     store = await open_at(data_dir)
     try:
-        await store.add_domain("t.test")
-        account = await store.add_account("u@t.test", "hash", None)
-        inbox = await store.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
-        await store.append_messages(inbox.id, [(raw, DeliveryTarget(inbox.id)) for raw in MESSAGES])
+        session, memory, inbox_id = await logged_in(store)
+        await store.append_messages(inbox_id, [(raw, DeliveryTarget(inbox_id)) for raw in MESSAGES])
         if forget:
             await execute_sql(store, *[f"UPDATE messages SET {forget} = NULL"] * 2)
-        settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
-        memory = Memory()
-        session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]
-        session.login(account)
         await session.on_data(b"s SELECT INBOX\r\n")
         memory.out.clear()
         await session.on_data(b"t " + command + b"\r\n")

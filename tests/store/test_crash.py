@@ -16,6 +16,7 @@ import pytest
 
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite.store import SQLiteStore
+from tests.sqlite_files import sqlite_file
 
 WRITER = textwrap.dedent(
     """
@@ -47,7 +48,7 @@ WRITER = textwrap.dedent(
 
 def _delivered(db: Path) -> int:
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
+        with sqlite_file(db, timeout=5) as conn:
             return conn.execute("SELECT coalesce(max(uid), 0) FROM mailbox_messages").fetchone()[0]
     except sqlite3.Error:
         return 0

@@ -13,6 +13,7 @@ import pytest
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite import checkpoint, deferred
 from pillarbox.store.sqlite.store import SQLiteStore
+from tests.sqlite_files import sqlite_file
 from tests.store.conftest import message
 
 
@@ -93,7 +94,7 @@ def test_close_with_nothing_deleted_writes_nothing(tmp_path: Path, run):
 
 
 def _modseq(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
+    with sqlite_file(db) as conn:
         return conn.execute("SELECT value FROM counters WHERE name = 'modseq'").fetchone()[0]
 
 
@@ -123,7 +124,7 @@ def test_after_a_reboot_no_modseq_a_lost_flag_change_used_is_given_again(tmp_pat
     run(setup())
     handed_out = run(changes(6))
     db = tmp_path / "pillarbox.sqlite3"
-    with sqlite3.connect(db) as conn:  # a power cut lost the last changes: the counter went back
+    with sqlite_file(db) as conn:  # a power cut lost the last changes: the counter went back
         conn.execute("UPDATE counters SET value = ? WHERE name = 'modseq'", (handed_out[0],))
     run(changes(0))
     assert _modseq(db) == handed_out[0]  # the same boot: an open writes nothing
@@ -147,7 +148,7 @@ def test_many_flag_changes_raise_the_ceiling_block_by_block(tmp_path: Path, run,
             await store.close()
 
     flushes, modseq = run(scenario())
-    with sqlite3.connect(tmp_path / "pillarbox.sqlite3") as conn:
+    with sqlite_file(tmp_path / "pillarbox.sqlite3") as conn:
         ceiling = conn.execute("SELECT value FROM counters WHERE name = 'modseq_ceiling'").fetchone()[0]
     assert modseq <= ceiling
     assert 3 <= flushes <= 4  # one flush per block of 3 MODSEQs, not one per change

@@ -3,16 +3,16 @@ and message ids is in ``tests/store_contract/test_recent_and_ids.py``)."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from pillarbox.store.sqlite.schema import MIGRATIONS, migrate
+from tests.sqlite_files import sqlite_file
 
 
 def test_mail_stored_before_the_upgrade_is_not_recent(tmp_path: Path):
     path = tmp_path / "pillarbox.sqlite3"
     before_recent = next(n for n, script in enumerate(MIGRATIONS) if "recent_uid" in script)
-    with sqlite3.connect(path, isolation_level=None) as conn:
+    with sqlite_file(path, isolation_level=None) as conn:
         for number, script in enumerate(MIGRATIONS[:before_recent]):
             conn.executescript(script)
             conn.execute(f"PRAGMA user_version = {number + 1}")

@@ -14,13 +14,14 @@ from pillarbox.store.blobs import BlobStore
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite.store import SQLiteStore
 from pillarbox.store.sqlite.writer import GroupCommitWriter, Txn
+from tests.sqlite_files import sqlite_file
 from tests.store.conftest import message
 from tests.store_contract.test_messages import LARGE_BODY, _account
 
 
 def _writer(tmp_path: Path, commits: list[int]) -> GroupCommitWriter:
     db = tmp_path / "db.sqlite3"
-    with sqlite3.connect(db) as conn:
+    with sqlite_file(db) as conn:
         conn.execute("CREATE TABLE done (n INTEGER)")
     return GroupCommitWriter(lambda: sqlite3.connect(db, isolation_level=None, check_same_thread=False),
                              BlobStore(tmp_path / "blobs"), lambda: commits.append(1), tmp_path / "write.lock")
@@ -65,7 +66,7 @@ def test_jobs_queued_while_another_process_holds_the_lock_share_one_commit(tmp_p
     # batch, and 6 follows it there
     assert batch_of[1] == batch_of[2] == batch_of[4] != batch_of[5] == batch_of[6]
     assert (writer.batches, writer.jobs_done, len(commits)) == (2, 6, 2)
-    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+    with sqlite_file(tmp_path / "db.sqlite3") as conn:
         assert [n for (n,) in conn.execute("SELECT n FROM done ORDER BY rowid")] == [1, 2, 4, 5, 6]
 
 

@@ -222,6 +222,22 @@ def test_change_feed_wakes_waiters_in_this_and_another_store(with_store):
     with_store(body)
 
 
+def test_the_first_wait_of_a_process_hears_a_change_made_before_its_feed_started(with_store):
+    """An IMAP session read the mailbox, another session changed it, then the first one began the first
+    IDLE of the process: the feed, started by that wait, must not take the change as already heard."""
+    async def body(store: Store) -> None:
+        _, inbox = await _account(store)
+        known = {inbox.id: (await store.get_mailbox_by_id(inbox.id)).highestmodseq}
+        other = await stores.open_another(store)
+        try:
+            await other.deliver(message(), [DeliveryTarget(inbox.id)])
+        finally:
+            await other.close()
+        assert await store.changes.wait(known, timeout=5)
+
+    with_store(body)
+
+
 def test_local_copies_and_queue_entry_in_one_step(with_store):
     async def body(store: Store) -> None:
         from pillarbox.store.records import OutboundRecipient, OutboundRequest

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
 import tarfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pillarbox.auth.passwords import verify_password
 from pillarbox.store.sqlite.schema import MIGRATIONS
 from pillarbox.store.sqlite.store import SQLiteStore
 from tests.server_process import init_store, pillarbox
+from tests.sqlite_files import sqlite_file
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("v*.tar.gz"))
 
@@ -68,7 +68,7 @@ def test_upgrade_keeps_everything(fixture: Path, tmp_path: Path) -> None:
             await store.close()
 
     asyncio.run(check())
-    with sqlite3.connect(data_dir / "pillarbox.sqlite3") as conn:
+    with sqlite_file(data_dir / "pillarbox.sqlite3") as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
@@ -76,7 +76,7 @@ def test_a_newer_store_is_refused_in_one_line(tmp_path: Path) -> None:
     config = tmp_path / "pillarbox.toml"
     config.write_text('data_dir = "data"\n[listen]\nhttp = ["127.0.0.1:0"]\n')
     init_store(tmp_path / "data")
-    with sqlite3.connect(tmp_path / "data" / "pillarbox.sqlite3") as conn:
+    with sqlite_file(tmp_path / "data" / "pillarbox.sqlite3") as conn:
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     for command in (("serve",), ("user", "list")):
         result = pillarbox(config, *command, check=False)

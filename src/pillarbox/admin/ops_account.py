@@ -19,7 +19,7 @@ from pillarbox.auth.passwords import verify_password_async
 from pillarbox.auth.secrets import secret_hash
 from pillarbox.delivery import scripts
 from pillarbox.errors import InvalidInput, NotFound
-from pillarbox.store.api import WebStore
+from pillarbox.store.api import Backend, WebStore
 
 JSON = dict[str, Any]
 TOKEN_PREFIX = "pbt_"
@@ -100,20 +100,20 @@ async def revoke_app_password(store: WebStore, address: str, password_id: int) -
 # ---------------------------------------------------------------------------------------------- forwarding
 
 
-async def set_forward(store: WebStore, address: str, to: str | None, keep: bool = True) -> JSON:
+async def set_forward(store: Backend, address: str, to: str | None, keep: bool = True) -> JSON:
     """Forward new mail to ``to`` (None: stop), keeping a copy here unless ``keep`` is False."""
     value = {"to": new_address_field(to, "to"), "keep": keep} if to else None
     if value and value["to"] == address:
         raise InvalidInput("to", "forwarding to the same address would loop")
     account = await require_account(store, address)
     script = scripts.forward_script(value["to"], keep) if value else None
-    await scripts.set_generated(store, account.id, FORWARD, script)  # type: ignore[arg-type]
+    await scripts.set_generated(store, account.id, FORWARD, script)
     await store.set_account_setting(address, FORWARD, value)
     return {"address": address, "forward": value}
 
 
 async def set_vacation(
-    store: WebStore, address: str, enabled: bool, subject: str = "", text: str = "", days: int = 7
+    store: Backend, address: str, enabled: bool, subject: str = "", text: str = "", days: int = 7
 ) -> JSON:
     """An automatic answer (RFC 5230 vacation, once per sender per ``days``), or none; kept as a setting
     for the pages and as the generated Sieve script that delivery runs (delivery/scripts.py)."""
@@ -126,7 +126,7 @@ async def set_vacation(
     value = {"subject": subject.strip() or "Away", "text": text, "days": days} if enabled else None
     account = await require_account(store, address)
     script = scripts.vacation_script(text, value["subject"], days) if value else None
-    await scripts.set_generated(store, account.id, VACATION, script)  # type: ignore[arg-type]
+    await scripts.set_generated(store, account.id, VACATION, script)
     await store.set_account_setting(address, VACATION, value)
     return {"address": address, "vacation": value}
 

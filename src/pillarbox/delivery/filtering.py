@@ -20,7 +20,7 @@ from pillarbox.sieve.context import Context, Limits, Question, SpamVerdict
 from pillarbox.sieve.errors import SieveError, SieveRuntimeError
 from pillarbox.sieve.interpreter import Result, run
 from pillarbox.sieve.message import MessageView
-from pillarbox.store.api import SieveStore, Store
+from pillarbox.store.api import Backend, SieveStore
 from pillarbox.store.records import Account
 
 log = get_logger("sieve")
@@ -76,9 +76,9 @@ class _Compiled:
 
 
 class SieveFilter:
-    def __init__(self, store: Store, settings: SieveSettings | None = None, local_zone: tzinfo | None = None) -> None:
+    def __init__(self, store: Backend, settings: SieveSettings | None = None, local_zone: tzinfo | None = None) -> None:
         self.store = store
-        self.sieve: SieveStore = store  # type: ignore[assignment]
+        self.sieve: SieveStore = store
         self.settings = settings or SieveSettings()
         self.local_zone = local_zone
         self.compiled = _Compiled()

@@ -59,10 +59,10 @@ class SieveDelivery:
 
     async def plan(
         self, account: Account, message: bytes, sender: str, recipient: str, spam: SpamVerdict | None,
-        environment: dict[str, str],
+        environment: dict[str, str], requiretls: bool = False,
     ) -> tuple[MessageView, list[act.Action]] | None:
         """The actions for this account, or None for a plain delivery (no script, or nothing but keep)."""
-        view = MessageView.from_bytes(message, Envelope(sender, recipient))
+        view = MessageView.from_bytes(message, Envelope(sender, recipient, requiretls=requiretls))
         result = await self.filter.evaluate(account, view, spam, environment)
         if result is None:
             return None
@@ -182,7 +182,8 @@ class SieveDelivery:
         secret = await self.store.server_secret("srs")
         rewritten = srs.forward(sender, domain, secret, self.store.now().timestamp()) if sender else ""
         sealed = await self.sealer(raw, domain)
-        outbound = OutboundRequest(rewritten, tuple(OutboundRecipient(a, f"rfc822;{a}") for a in remote))
+        outbound = OutboundRequest(rewritten, tuple(OutboundRecipient(a, f"rfc822;{a}") for a in remote),
+                                   requiretls=view.envelope.requiretls)  # RFC 8689 6: the copy keeps it
         await self.store.deliver_and_queue(sealed, [], outbound, sealed)
         log_event(log, "info", "redirected", account=account.address, to=action.address, sender=rewritten)
         return True
@@ -210,7 +211,9 @@ class SieveDelivery:
             resolution = await self.directory.resolve(recipient)
             await self.local.deliver(reply, resolution.accounts, return_path="")
         else:
-            outbound = OutboundRequest("", (OutboundRecipient(recipient, f"rfc822;{recipient}"),))
+            # RFC 8689 6: the reply quotes the original's subject: it requires TLS when the original did
+            outbound = OutboundRequest("", (OutboundRecipient(recipient, f"rfc822;{recipient}"),),
+                                       requiretls=view.envelope.requiretls)
             await self.store.deliver_and_queue(reply, [], outbound, reply)
         await self.filter.sieve.sieve_remember(account.id, key, now.timestamp() + action.seconds, now.timestamp())
         log_event(log, "info", "vacation reply sent", account=account.address, to=recipient)

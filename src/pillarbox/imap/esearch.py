@@ -9,6 +9,10 @@ A search yields its matches in an order: mailbox order for SEARCH, the requested
 - PARTIAL m:n is the m-th to the n-th match, -m:-n counted from the last one (9394 3.1), sent with the
   range as the client wrote it, NIL where no match falls in it.
 
+CONTEXT and UPDATE (RFC 5267 4.2, 4.3) ask for no data: given without MIN, MAX, ALL, COUNT or PARTIAL
+they mean ALL, as "RETURN ()" does (RFC 4731 3.1), since a client asking for updates needs the result
+they update (with SAVE alone nothing is sent: RFC 5182 2.1).
+
 SAVE keeps what the result reports (RFC 5182 2.4, RFC 9394 3.2 table 1): with COUNT or ALL (or no
 option but SAVE) every match; otherwise the PARTIAL slice, MIN and MAX together. The same positions
 give the MODSEQ that a CONDSTORE search reports (RFC 4731 3.2).
@@ -22,6 +26,16 @@ from pillarbox.imap.parser.commands import SearchReturn
 from pillarbox.imap.response import uid_set
 
 ResultItem = tuple[str, int | str]
+DATA_FREE = frozenset({"SAVE", "CONTEXT", "UPDATE"})
+"""Return options that ask for no data of their own."""
+
+
+def data_options(returns: SearchReturn) -> tuple[str, ...]:
+    """The options, with ALL where none asks for data (RFC 4731 3.1; RFC 5267 4.2, 4.3)."""
+    options = returns.options
+    if set(options) <= DATA_FREE and options != ("SAVE",):
+        return ("ALL", *options)
+    return options
 
 
 def partial_positions(partial: tuple[int, int], count: int) -> range:
@@ -34,8 +48,8 @@ def partial_positions(partial: tuple[int, int], count: int) -> range:
 
 def reported_positions(returns: SearchReturn, count: int) -> list[int]:
     """The positions of the matches the result names: what SAVE keeps and MODSEQ is taken over."""
-    options = returns.options or ("ALL",)
-    if "COUNT" in options or "ALL" in options or set(options) <= {"SAVE", "CONTEXT", "UPDATE"}:
+    options = returns.options
+    if "COUNT" in options or "ALL" in options or set(options) <= DATA_FREE:
         return list(range(count))
     chosen: set[int] = set()
     if returns.partial is not None:
@@ -50,7 +64,7 @@ def reported_positions(returns: SearchReturn, count: int) -> list[int]:
 def return_data(returns: SearchReturn, numbers: Sequence[int], ordered: bool = False) -> list[ResultItem]:
     """The ``search-return-data`` items for ``numbers`` (matches in result order); ``ordered``: a SORT's
     order, kept in ALL and PARTIAL (RFC 5267 3.2)."""
-    options = returns.options or ("ALL",)
+    options = data_options(returns)
     items: list[ResultItem] = []
     if "MIN" in options and numbers:
         items.append(("MIN", numbers[0]))

@@ -124,6 +124,11 @@ def code_inprogress(tag: str, done: int | None = None, goal: int | None = None) 
     return f"INPROGRESS ({string(tag).decode()} {counts})"
 
 
+def code_noupdate(tag: str) -> str:
+    """RFC 5267 4.3.1 ``"NOUPDATE" SP quoted``: the searching command whose UPDATE is refused."""
+    return "NOUPDATE " + string(tag).decode()
+
+
 def code_badurl(url: str | bytes) -> str:
     """RFC 4469 4.1 ``"BADURL" SP url-resp-text``: the URL, any TEXT-CHAR but "]"."""
     text = url.decode("utf-8", "replace") if isinstance(url, bytes) else url

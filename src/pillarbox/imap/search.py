@@ -81,10 +81,12 @@ class _Prepared:
 
 
 async def search(
-    store: Store, view: SelectedMailbox, program: And, saved: list[int] | None, now: float | None = None
+    store: Store, view: SelectedMailbox, program: And, saved: list[int] | None, now: float | None = None,
+    among: list[int] | None = None,
 ) -> list[int]:
-    """UIDs (ascending) of the view's messages that match ``program``."""
-    uids = view.live_uids()
+    """UIDs (ascending) of the view's messages that match ``program``; only of ``among`` (ascending,
+    live UIDs of the view) when given."""
+    uids = view.live_uids() if among is None else among
     prepared = _Prepared()
     await _prepare(store, view, program, uids, prepared)
     # the store already answered the top-level BODY/TEXT/SUBJECT/FROM keys: only their hits need the others

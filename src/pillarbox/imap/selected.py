@@ -2,7 +2,7 @@
 
 The store is shared; a session's view is not (ARCHITECTURE habit 9). The view holds the UID list
 that defines message sequence numbers for this session, the flags it last told the client, and the
-MODSEQ up to which it has read the change log. ``apply`` merges what changed since then; the
+MODSEQ up to which it has read the change log. ``merge`` merges what changed since then; the
 session turns the result into untagged responses at the points RFC 9051 allows:
 
 - EXISTS and FETCH (flag) updates may go out after any command;
@@ -64,6 +64,8 @@ class SelectedMailbox:
         self.newer: dict[int, ViewEntry] = {}
         self.known_modseq = columns.mailbox.highestmodseq
         self.pending_expunges: set[int] = set()
+        self.touched: set[int] = set()
+        """Messages new or changed since ``take_touched`` was last called."""
         self.recent = RecentUids()
         self.keywords: dict[str, str] = {}
         """The keywords told in FLAGS, by lower-case name: only ever more while the mailbox is selected."""
@@ -158,8 +160,9 @@ class SelectedMailbox:
         """UIDs not yet known to be expunged (what SEARCH/STORE should act on)."""
         return [uid for uid in self.uids if uid not in self.pending_expunges]
 
-    def apply(self, changes: Changes, allow_expunge: bool) -> Update:
-        """Merge a change-log read into the view and say what to announce now."""
+    def merge(self, changes: Changes) -> Update:
+        """Merge a change-log read into the view: what to announce now but expunges, which stay
+        pending (still numbered) until ``announce``."""
         update = Update()
         self.mailbox = changes.mailbox
         self.known_modseq = max(self.known_modseq, changes.mailbox.highestmodseq)
@@ -180,15 +183,27 @@ class SelectedMailbox:
                     continue
                 update.flags.append(entry)
             self.newer[entry.uid] = ViewEntry.of(entry)
+            self.touched.add(entry.uid)
             update.new_keywords |= self.learn_keywords((entry.flags,))
-        if allow_expunge:
-            update.expunged_uids = sorted(self.pending_expunges)
-            update.expunged = self.announce_expunges()
         if appended:
             update.exists = len(self.uids)
         update.flags = [e for e in update.flags if e.uid not in self.pending_expunges]
         self._compact()
         return update
+
+    def announce(self, update: Update) -> None:
+        """Take the pending expunges out of the view into ``update`` (EXPUNGE may go out now)."""
+        update.expunged_uids = sorted(self.pending_expunges)
+        update.expunged = self.announce_expunges()
+        if update.exists is not None:
+            update.exists = len(self.uids)
+        self._compact()
+
+    def take_touched(self) -> list[int]:
+        """The UIDs (ascending) of the messages new or changed since the last call, still in the view
+        and not expunged: those whose match of a search may have changed (RFC 5267 4.3)."""
+        touched, self.touched = self.touched, set()
+        return [uid for uid in sorted(touched) if uid not in self.pending_expunges and self.seq_of(uid) is not None]
 
     def announce_expunges(self) -> list[int]:
         """Remove pending expunges from the view; the sequence numbers to send, highest first."""
@@ -206,6 +221,7 @@ class SelectedMailbox:
         """Our own STORE changed a message: its FETCH response already told the client."""
         if self.seq_of(uid) is not None:
             self.newer[uid] = self.entry(uid).told(flags, modseq)
+            self.touched.add(uid)
             self._compact()
 
     def _own_uids(self) -> array[int]:

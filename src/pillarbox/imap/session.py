@@ -49,6 +49,7 @@ from pillarbox.store.records import Account
 from pillarbox.store.reserve import is_disk_full
 
 if TYPE_CHECKING:
+    from pillarbox.imap.contexts import UpdateContext
     from pillarbox.imap.notify import Watch
 
 log = get_logger("imap")
@@ -80,6 +81,8 @@ EXTENSIONS = (
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
     "METADATA",
     "METADATA-SERVER",
     "LIST-METADATA",
@@ -146,7 +149,7 @@ class IMAPServices:
 
 class IMAPSession:
     def __init__(self, conn: Connection, services: IMAPServices, implicit_tls: bool) -> None:
-        from pillarbox.imap import notify  # it and the commands import this module's types
+        from pillarbox.imap import contexts, notify  # they and the commands import this module's types
         from pillarbox.imap.commands import TABLE
 
         self.conn = conn
@@ -171,6 +174,9 @@ class IMAPSession:
         """This user's rights on the selected mailbox (RFC 4314; all on its own)."""
         self.enabled: set[str] = set()
         self.saved_search: list[int] = []
+        self.contexts: dict[str, UpdateContext] = {}
+        """Searches kept current by tag (RFC 5267 4.3), while the mailbox stays selected."""
+        self.updating = contexts
         self.errors = 0
         self._out: list[bytes] = []
         self._write_lock = asyncio.Lock()
@@ -252,6 +258,7 @@ class IMAPSession:
     def select(self, view: SelectedMailbox | None, name: str = "", rights: str = RIGHTS) -> None:
         self.selected, self.selected_name, self.rights = view, name, rights
         self.saved_search = []
+        self.contexts = {}  # RFC 5267 4.3: updates cease when the mailbox is no longer selected
         self.state = State.SELECTED if view is not None else State.AUTHENTICATED
 
     def logout_user(self) -> None:
@@ -520,11 +527,16 @@ class IMAPSession:
             self.closed = True
             return
         told = view.uids[-1] if view.uids else 0
-        update = view.apply(changes, allow_expunge)
+        update = view.merge(changes)
+        leaving = self.updating.expunged(self, view)  # numbered as before the EXPUNGE (RFC 5267 4.3.4)
+        if allow_expunge:
+            view.announce(update)
         if update.new_keywords:
             self.send_flags(view)
         if exists_first and update.exists is not None:
             await self._report_exists(view, told, update.exists + len(update.expunged))
+        for line in leaving:
+            self.send(line)
         if self.qresync and update.expunged_uids:
             self.send(r.vanished_data(update.expunged_uids))  # RFC 7162 3.2.10: no sequence numbers
         else:
@@ -539,6 +551,8 @@ class IMAPSession:
                 if self.condstore:
                     items.append(("MODSEQ", b"(%d)" % entry.modseq))  # RFC 7162 3.1.4.1
                 self.send(r.fetch_data(seq, items))
+        for line in await self.updating.changed(self, view):  # after the EXISTS and FETCH (4.3.3)
+            self.send(line)
 
     async def _report_exists(self, view: SelectedMailbox, told: int, count: int) -> None:
         if not self.rev2:

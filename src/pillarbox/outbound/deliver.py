@@ -13,8 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from pillarbox.dns.resolver import DNSTemporaryError, Resolver
+from pillarbox.mime.header_view import HeaderView
 from pillarbox.obs import get_logger, log_event
 from pillarbox.outbound import dane
 from pillarbox.outbound.connect import ConnectSettings, Session, TLSFailure, TLSReport, open_session
@@ -64,6 +66,17 @@ class OutboundMessage:
     def requires_tls(self) -> bool:
         """RFC 8689 4.2.1: a REQUIRETLS message with a return path (a bounce is sent all the same)."""
         return self.requiretls and bool(self.sender)
+
+    @cached_property
+    def tls_optional(self) -> bool:
+        """RFC 8689 3 / 4.2.2: the sender's ``TLS-Required: No`` asks us to ignore the recipient's TLS
+        policy (DANE, MTA-STS, and our memory of the TLS it was seen with): STARTTLS when offered,
+        unverified, and clear text when not. The REQUIRETLS parameter wins over the field (4.1), and
+        a message with more than one such field (3: MUST NOT) gets no exemption."""
+        if self.requiretls:
+            return False
+        values = HeaderView.parse(self.raw).values("tls-required")
+        return len(values) == 1 and values[0].strip().lower() == "no"
 
 
 @dataclass(frozen=True)
@@ -283,11 +296,7 @@ class Deliverer:
                        sts: STSPolicy | None) -> Session | None:
         """A session with ``host`` under the TLS it must have, or None (the reason noted in ``attempt``)."""
         try:
-            checked = await self._listed(await self._host_policy(attempt.domain, host, route, sts), host, sts)
-            if checked is not None and attempt.seen is not None:
-                checked = _guard(checked, attempt.seen)
-            if checked is not None and message.requires_tls:
-                checked = await self._requiretls(attempt.domain, host, route, checked, sts)
+            checked = await self._checked_policy(message, attempt, host, route, sts)
         except UnusableHost as exc:
             attempt.refuse(exc, f"{host}: {exc}")
             return None
@@ -305,6 +314,18 @@ class Deliverer:
                 self._tls_refused(attempt, host, policy, exc, message.requires_tls)
             attempt.errors.append(str(exc))
             return None
+
+    async def _checked_policy(self, message: OutboundMessage, attempt: _Attempt, host: str, route: Route,
+                              sts: STSPolicy | None) -> tuple[HostPolicy, TLSReport] | None:
+        """The TLS ``host`` must give ``message`` and where its failures are counted; None: not this host."""
+        if message.tls_optional and not route.relay:  # RFC 8689 8: as if we knew no DANE or MTA-STS
+            return HostPolicy("opportunistic", attempt.domain), _not_counted
+        checked = await self._listed(await self._host_policy(attempt.domain, host, route, sts), host, sts)
+        if checked is not None and attempt.seen is not None:
+            checked = _guard(checked, attempt.seen)
+        if checked is not None and message.requires_tls:
+            checked = await self._requiretls(attempt.domain, host, route, checked, sts)
+        return checked
 
     def _tls_refused(self, attempt: _Attempt, host: str, policy: HostPolicy, failure: TLSFailure,
                      requiretls: bool) -> None:

@@ -32,6 +32,8 @@ class Envelope:
     recipient: str
     """The RCPT TO this copy is delivered for."""
     auth: str = ""
+    requiretls: bool = False
+    """RFC 8689: the message came with REQUIRETLS; what a script sends on because of it keeps it (6)."""
 
 
 @dataclass

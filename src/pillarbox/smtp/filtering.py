@@ -66,7 +66,7 @@ class SieveFiltering:
         for account in accounts:
             planned = await self.delivery.plan(account, message, transaction.sender,
                                                recipient_of.get(account.id, account.address), spam,
-                                               self.environment())
+                                               self.environment(), transaction.mail.requiretls)
             if planned is None:
                 step.plain.append(account)
             else:

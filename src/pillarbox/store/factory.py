@@ -17,7 +17,8 @@ async def open_store(config: Config, primary: bool = True) -> Backend:
     if config.store.url:
         from pillarbox.store.postgres.store import PostgresStore
 
-        return await PostgresStore.open(config.store.url, pool_size=config.store.pool_size)
+        return await PostgresStore.open(config.store.url, pool_size=config.store.pool_size,
+                                        defer_flags=config.store.flag_flush_delay > 0)
     from pillarbox.store.sqlite.store import SQLiteStore
 
     return SQLiteStore.open(config.data_dir, checkpoints=primary, min_free_space=config.store.min_free_space,

@@ -64,6 +64,7 @@ TABLE: dict[str, tuple[frozenset[State], Handler]] = {
     **dict.fromkeys(("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"), (AUTH, acls.acl_command)),
     **dict.fromkeys(("GENURLAUTH", "RESETKEY", "URLFETCH"), (AUTH, urlauthing.urlauth_command)),
     "SORT": (SELECTED, sorting.sort),
+    "CANCELUPDATE": (SELECTED, sorting.cancel_update),
     "THREAD": (SELECTED, sorting.thread),
     "FETCH": (SELECTED, messages.fetch),
     "STORE": (SELECTED, messages.store),

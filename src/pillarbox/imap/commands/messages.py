@@ -280,6 +280,9 @@ async def search(session: IMAPSession, command: Search) -> r.TaggedReply:
     view = view_of(session)
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
+    reused = session.updating.reused_tag(session, command)
+    if reused is not None:
+        return reused
     uids = await run_search(session.store, view, command.criteria, session.saved_search)
     numbers = uids if command.uid else [seq for seq, _ in view.numbered(uids)]
     answer(session, command, uids, numbers, ordered=False)
@@ -294,6 +297,7 @@ def answer(session: IMAPSession, command: Search | Sort, uids: list[int], number
     reported = esearch.reported_positions(returns, len(uids))
     program = command.criteria if isinstance(command, Search) else command.search
     modseq = reported_modseq(session, view, program, [uids[i] for i in reported])
+    saved_before = session.saved_search
     if command.returns is not None and "SAVE" in command.returns.options:
         session.saved_search = sorted(uids[i] for i in reported)
     if command.returns is None and (isinstance(command, Sort) or not session.rev2):
@@ -305,3 +309,5 @@ def answer(session: IMAPSession, command: Search | Sort, uids: list[int], number
         results.append(("MODSEQ", modseq))  # RFC 7162 3.1.5 with RFC 4731
     if results or command.returns is None or command.returns.options != ("SAVE",):
         session.send(r.esearch_data(command.tag, command.uid, results))
+    if command.returns is not None and "UPDATE" in command.returns.options:
+        session.updating.start(session, command, uids, saved_before)

@@ -34,6 +34,12 @@ async def multisearch(session: IMAPSession, command: MultiSearch) -> r.TaggedRep
     returns = command.returns or SearchReturn(("ALL",))
     if "SAVE" in returns.options and sources != {"SELECTED"}:
         return r.bad(command.tag, "SAVE needs the selected mailbox alone")  # 2.2
+    updating = "UPDATE" in returns.options
+    if updating and session.selected is None:
+        return r.bad(command.tag, "UPDATE needs a selected mailbox")  # 2.2 (RFC 5267 4.3)
+    reused = session.updating.reused_tag(session, command) if updating else None
+    if reused is not None:
+        return reused
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
     views = [session.selected] if "SELECTED" in sources and session.selected is not None else []
@@ -42,7 +48,13 @@ async def multisearch(session: IMAPSession, command: MultiSearch) -> r.TaggedRep
     if len(views) + len(others) > MAX_MAILBOXES:
         return r.no(command.tag, r.LIMIT, f"At most {MAX_MAILBOXES} mailboxes in one search")
     for view in views:
-        await _answer(session, command, returns, view, session.saved_search)
+        saved = session.saved_search
+        uids = await _answer(session, command, returns, view, saved)
+        if updating:  # 2.2: UPDATE applies to the selected mailbox only
+            session.updating.start(session, command, uids, saved)
+    if updating and not views:
+        session.send(r.UntaggedReply("NO", "Updates are for the selected mailbox only",
+                                     r.code_noupdate(command.tag)).to_bytes())
     for mailbox in others:
         try:
             columns = await session.services.snapshots.current(session.store, mailbox.id)
@@ -54,16 +66,18 @@ async def multisearch(session: IMAPSession, command: MultiSearch) -> r.TaggedRep
 
 async def _answer(
     session: IMAPSession, command: MultiSearch, returns: SearchReturn, view: SelectedMailbox, saved: list[int]
-) -> None:
+) -> list[int]:
+    """Search ``view`` and answer for it; its matches."""
     uids = await run_search(session.store, view, command.criteria, saved)
     reported = esearch.reported_positions(returns, len(uids))
     if "SAVE" in returns.options:
         session.saved_search = [uids[i] for i in reported]
     if not uids:
-        return  # 2.1: no response for a mailbox without a match
+        return uids  # 2.1: no response for a mailbox without a match
     results: list[tuple[str, int | str]] = list(esearch.return_data(returns, uids))
     modseq = reported_modseq(session, view, command.criteria, [uids[i] for i in reported])
     if modseq is not None:
         results.append(("MODSEQ", modseq))
     where = (view.mailbox.name, view.mailbox.uidvalidity)
     session.send(r.esearch_data(command.tag, True, results, where, utf8=session.utf8_names))
+    return uids

@@ -1,4 +1,5 @@
-"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT): search, then order or thread.
+"""SORT and THREAD commands (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT): search, then order or thread;
+CANCELUPDATE (RFC 5267 4.3.5) for the searches kept current (``imap.contexts``).
 
 The search program runs as for SEARCH; the matching messages' summaries (subject, Date and the
 stored structure, all computed at delivery) are read in one store call, so neither command reads
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pillarbox.imap import response as r
 from pillarbox.imap.commands.messages import answer, charset_ok, view_of
-from pillarbox.imap.parser.commands import Sort, Thread
+from pillarbox.imap.parser.commands import CancelUpdate, Sort, Thread
 from pillarbox.imap.search import search as run_search
 from pillarbox.imap.sort import NEEDS_ENVELOPE, Facts, sort_numbered
 from pillarbox.imap.thread import ALGORITHMS, ThreadMessage
@@ -32,16 +33,34 @@ async def _facts(session: IMAPSession, uids: list[int], envelope: bool) -> dict[
     return {uid: Facts.of(summaries.get(message_id)) for uid, message_id in message_ids.items()}
 
 
+async def sorted_numbered(
+    session: IMAPSession, uids: list[int], criteria: tuple[tuple[str, bool], ...]
+) -> list[tuple[int, int]]:
+    """(sequence number, UID) of ``uids`` (ascending, in the view) in the order of ``criteria``."""
+    view = view_of(session)
+    facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in criteria))
+    return sort_numbered(list(view.numbered(uids)), facts, criteria, view.entry)
+
+
 async def sort(session: IMAPSession, command: Sort) -> r.TaggedReply:
     view = view_of(session)
     if not charset_ok(command.charset):
         return r.no(command.tag, r.code_badcharset(), "Unsupported charset")
+    reused = session.updating.reused_tag(session, command)
+    if reused is not None:
+        return reused
     uids = await run_search(session.store, view, command.search, session.saved_search)
-    facts = await _facts(session, uids, envelope=any(key in NEEDS_ENVELOPE for key, _ in command.criteria))
-    ordered = sort_numbered(list(view.numbered(uids)), facts, command.criteria, view.entry)
+    ordered = await sorted_numbered(session, uids, command.criteria)
     numbers = [uid if command.uid else seq for seq, uid in ordered]
     answer(session, command, [uid for _, uid in ordered], numbers, ordered=True)  # RFC 5256 4, RFC 5267 3
     return r.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
+
+
+async def cancel_update(session: IMAPSession, command: CancelUpdate) -> r.TaggedReply:
+    """RFC 5267 4.3.5: no more updates for the contexts named; a tag that names none is BAD."""
+    if not session.updating.cancel(session, command.tags):
+        return r.bad(command.tag, "No updating search has that tag")
+    return r.ok(command.tag, "No further updates")
 
 
 async def thread(session: IMAPSession, command: Thread) -> r.TaggedReply:

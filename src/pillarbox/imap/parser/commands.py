@@ -161,6 +161,9 @@ class SearchReturn:
     options: tuple[str, ...]  # MIN MAX ALL COUNT SAVE PARTIAL... (empty tuple = "RETURN ()", which means ALL)
     partial: tuple[int, int] | None = None
     """PARTIAL's range as the client wrote it: positive from the first result, negative from the last."""
+    update_fetch: tuple[FetchAtt, ...] = ()
+    """RFC 5465 7: ``"UPDATE" ["(" fetch-att *(SP fetch-att) ")"]``, what to FETCH of a new message the
+    updating context takes in."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,13 @@ class Search(Command):
     criteria: And
     charset: str | None = None
     returns: SearchReturn | None = None
+
+
+@dataclass(frozen=True)
+class CancelUpdate(Command):
+    """RFC 5267 4.3.5: ``"CANCELUPDATE" 1*(SP quoted)``, the tags of the searching commands."""
+
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True)

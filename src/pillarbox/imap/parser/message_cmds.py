@@ -6,6 +6,7 @@ Each ``parse_*`` starts after ``tag SP command-name`` (after ``"UID" SP name`` f
 from __future__ import annotations
 
 from pillarbox.imap.parser.commands import (
+    CancelUpdate,
     Copy,
     Expunge,
     Fetch,
@@ -17,6 +18,7 @@ from pillarbox.imap.parser.commands import (
     Thread,
 )
 from pillarbox.imap.parser.fetch_att import (
+    FetchAtt,
     FetchModifiers,
     parse_fetch_items,
     parse_fetch_modifiers,
@@ -28,7 +30,7 @@ from pillarbox.imap.parser.primitives import MAX_NUMBER64, ParseError, Reader
 from pillarbox.imap.parser.search_key import And, SearchParser, check_charset
 from pillarbox.imap.parser.sequence_set import parse_sequence_set
 
-SEARCH_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
+SEARCH_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT", "UPDATE"})
 SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 
@@ -79,11 +81,13 @@ def _charset(reader: Reader) -> str:
 
 def _search_return(reader: Reader) -> SearchReturn | None:
     """``search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"``;
-    RFC 9394 ``modifier-partial = "PARTIAL" SP partial-range``, never beside ALL (3.1)."""
+    RFC 9394 ``modifier-partial = "PARTIAL" SP partial-range``, never beside ALL (3.1); RFC 5267
+    ``modifier-context = "CONTEXT"``, ``modifier-update = "UPDATE"``."""
     if not reader.take(b"RETURN ("):
         return None
     options: list[str] = []
     partial: tuple[int, int] | None = None
+    update_fetch: tuple[FetchAtt, ...] = ()
     while not reader.take(b")"):
         if options:
             reader.sp()
@@ -95,11 +99,25 @@ def _search_return(reader: Reader) -> SearchReturn | None:
                 raise ParseError("PARTIAL given twice")
             reader.sp()
             partial = parse_partial_range(reader)
+        if option == "UPDATE" and (reader.peek() == b"(" or reader.peek(2) == b" ("):  # RFC 5465 7 (and its example)
+            reader.take(b" ")
+            update_fetch = parse_fetch_items(reader)
         options.append(option)
     reader.sp()
     if partial is not None and "ALL" in options:
         raise ParseError("PARTIAL and ALL cannot be used together")  # RFC 9394 3.1, RFC 5267 4.4
-    return SearchReturn(tuple(dict.fromkeys(options)), partial)
+    return SearchReturn(tuple(dict.fromkeys(options)), partial, update_fetch)
+
+
+def parse_cancelupdate(reader: Reader, tag: str, name: str) -> CancelUpdate:
+    """RFC 5267 5: ``"CANCELUPDATE" 1*(SP quoted)``."""
+    tags: list[str] = []
+    while reader.take(b" "):
+        tags.append(reader.quoted().decode("utf-8", "surrogateescape"))
+    if not tags:
+        raise ParseError("CANCELUPDATE needs the tag of a searching command")
+    reader.end()
+    return CancelUpdate(tag, name, tuple(dict.fromkeys(tags)))
 
 
 def parse_fetch(reader: Reader, tag: str, name: str, uid: bool) -> Fetch:

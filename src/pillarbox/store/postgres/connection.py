@@ -74,7 +74,7 @@ async def create_pool(url: str, size: int) -> asyncpg.Pool:
     # no floor of open connections (min_size 0): a pool that keeps one reconnects in the background
     # and logs every failed attempt while the server is away; ours reconnect when asked for work
     pool = asyncpg.create_pool(url, min_size=0, max_size=size, timeout=CONNECT_TIMEOUT,
-                               max_inactive_connection_lifetime=60.0, reset=_nothing_to_reset)
+                               max_inactive_connection_lifetime=60.0, reset=_nothing_to_reset, init=_guard_modseqs)
     try:
         await pool
         async with pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
@@ -83,6 +83,14 @@ async def create_pool(url: str, size: int) -> asyncpg.Pool:
         await pool.close()
         raise StoreUnavailable(f"PostgreSQL at {redacted(url)}: {describe(exc)}") from exc
     return pool
+
+
+async def _guard_modseqs(conn: asyncpg.Connection) -> None:
+    """Before a new connection hands out a MODSEQ: after a crash, past every one a lost flag change may
+    have used (schema migration 8; every connection after a crash is a new one). A database the pool
+    has not migrated yet has nothing to guard."""
+    await conn.execute("DO $$ BEGIN IF to_regproc('pillarbox_modseq_guard') IS NOT NULL THEN"
+                       " PERFORM pillarbox_modseq_guard(); END IF; END $$")
 
 
 async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:

@@ -25,6 +25,29 @@ async def next_modseq(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT nextval('modseq')"))
 
 
+CEILING_STEP = 1_000_000
+"""How far above a MODSEQ a durable commit raises the ceiling below which flag changes need no flush: a
+crash skips at most this many MODSEQs (RFC 7162 allows gaps), and one flag change in this many waits."""
+
+
+async def defer_commit(conn: asyncpg.Connection) -> None:
+    """This transaction (a flag change) commits without waiting for the WAL flush; even one that changes
+    nothing has locked rows, and would wait for it (schema migration 8)."""
+    await conn.execute("SET LOCAL synchronous_commit = off")
+
+
+async def deferred_modseq(conn: asyncpg.Connection) -> int:
+    """A MODSEQ for a transaction ``defer_commit`` made asynchronous: one below the durable ceiling
+    leaves it so; at the ceiling the transaction commits durably after all, and raises the ceiling."""
+    modseq, ceiling = await conn.fetchrow(
+        "SELECT nextval('modseq'), value FROM counters WHERE name = 'modseq_ceiling'")
+    if modseq >= ceiling:
+        await conn.execute("SET LOCAL synchronous_commit = on")
+        await conn.execute("UPDATE counters SET value = greatest(value, $1) WHERE name = 'modseq_ceiling'",
+                           modseq + CEILING_STEP)
+    return int(modseq)
+
+
 async def next_uidvalidity(conn: asyncpg.Connection, now: int, count: int = 1) -> int:
     """Reserve ``count`` UIDVALIDITY values; the first is returned. RFC 9051 2.3.1.1: a mailbox deleted and
     created again under the same name gets a new one; values follow the clock but never repeat or go back."""
@@ -155,10 +178,13 @@ async def subscribed_without_mailbox(conn: asyncpg.Connection, account_id: int) 
     return [row[0] for row in rows]
 
 
-async def claim_recent(conn: asyncpg.Connection, mailbox_id: int, through_uid: int) -> int:
+async def claim_recent(conn: asyncpg.Connection, mailbox_id: int, through_uid: int, deferred: bool) -> int:
     """Raise the mailbox's \\Recent mark to ``through_uid``; the mark before, so the caller's recent
     messages are those above it up to ``through_uid``. The row lock makes the claim one caller's only,
-    on any node; a mark that is there already costs no write."""
+    on any node; a mark that is there already costs no write. ``deferred``: the claim is in the flags'
+    durability class (``defer_commit``)."""
+    if deferred:
+        await defer_commit(conn)
     before = await conn.fetchval("SELECT recent_uid FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", mailbox_id)
     if before is None:
         raise NotFound(f"no mailbox {mailbox_id}")

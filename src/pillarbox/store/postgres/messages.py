@@ -19,7 +19,14 @@ import asyncpg
 from pillarbox.errors import NotFound, QuotaExceeded
 from pillarbox.store import flags as flagcodec
 from pillarbox.store.names import internal_date_columns, like_pattern, stored_base_subject, to_datetime, zoned
-from pillarbox.store.postgres.mailboxes import adjust_counts, get_mailbox_by_id, lock, next_modseq
+from pillarbox.store.postgres.mailboxes import (
+    adjust_counts,
+    defer_commit,
+    deferred_modseq,
+    get_mailbox_by_id,
+    lock,
+    next_modseq,
+)
 from pillarbox.store.prepare import PreparedMessage
 from pillarbox.store.records import (
     Appended,
@@ -211,9 +218,13 @@ async def list_columns(conn: asyncpg.Connection, mailbox_id: int) -> MessageColu
 
 async def store_flags(
     conn: asyncpg.Connection, mailbox_id: int, uids: Sequence[int], mode: str, change: Iterable[str],
-    unchanged_since: int | None,
+    unchanged_since: int | None, deferred: bool = True,
 ) -> StoreFlagsResult:
-    """RFC 9051 6.4.6 STORE, with RFC 7162 3.1.3 UNCHANGEDSINCE: one MODSEQ for the whole command."""
+    """RFC 9051 6.4.6 STORE, with RFC 7162 3.1.3 UNCHANGEDSINCE: one MODSEQ for the whole command.
+    ``deferred``: the change may commit without waiting for the WAL flush (docs/security.md, "What a
+    crash can lose"), as flag changes ride the next flush on SQLite."""
+    if deferred:
+        await defer_commit(conn)
     await lock(conn, [mailbox_id])
     wanted = frozenset(change)
     updates: list[tuple[int, int, str]] = []
@@ -231,7 +242,7 @@ async def store_flags(
             counts["deleted"] += _bit_delta(old_bits, bits, flagcodec.DELETED)
     if not updates:
         return StoreFlagsResult((), tuple(modified))
-    modseq = await next_modseq(conn)
+    modseq = await (deferred_modseq(conn) if deferred else next_modseq(conn))
     await conn.execute(
         "UPDATE mailbox_messages mm SET system_flags = u.bits, keywords = u.keywords, modseq = $2"
         " FROM unnest($3::bigint[], $4::int[], $5::text[]) AS u(uid, bits, keywords)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncpg
 
 SCHEMA_LOCK = 0x70696C6C6172  # advisory lock key ("pillar") held while migrating
+MODSEQ_GUARD_LOCK = 0x70696C6C6173  # held while the MODSEQ sequence is moved past the ceiling after a crash
 
 # Group commit (``postgres/batch.py``): a node's concurrent deliveries in one statement, hence one
 # transaction, one WAL flush and one NOTIFY. Every mailbox of the batch is locked first, in id order (no
@@ -502,6 +503,29 @@ MIGRATIONS: tuple[str, ...] = (
         held_reason TEXT, held_at BIGINT
     );
     INSERT INTO counters VALUES ('spam_learned', (SELECT coalesce(max(highestmodseq), 0) FROM mailboxes));
+    """,
+    # Flag changes commit without waiting for the WAL flush (``messages.store_flags``), as on SQLite they
+    # ride the next flush, so a crash may lose the last of them, and with them the sequence's advance
+    # past their MODSEQs. They only use MODSEQs below 'modseq_ceiling', which is raised by synchronous
+    # commits only; the unlogged 'modseq_guard' row is gone after any crash recovery (and on a promoted
+    # standby), and then the first connection (``connection.create_pool``'s init) moves the sequence
+    # past the ceiling before any MODSEQ is handed out: no MODSEQ a client has seen is handed out again.
+    f"""
+    INSERT INTO counters VALUES ('modseq_ceiling', 0);
+    CREATE UNLOGGED TABLE modseq_guard (armed BOOLEAN PRIMARY KEY);
+    INSERT INTO modseq_guard VALUES (true);
+    CREATE FUNCTION pillarbox_modseq_guard() RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM modseq_guard) THEN
+            RETURN;
+        END IF;
+        PERFORM pg_advisory_xact_lock({MODSEQ_GUARD_LOCK});
+        IF NOT EXISTS (SELECT 1 FROM modseq_guard) THEN
+            PERFORM setval('modseq', greatest((SELECT last_value FROM modseq),
+                                              (SELECT value FROM counters WHERE name = 'modseq_ceiling')));
+            INSERT INTO modseq_guard VALUES (true);
+        END IF;
+    END $$;
     """,
 )
 

@@ -90,7 +90,8 @@ HEALTH_TIMEOUT = 2.0
 class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTables):
     """Open with ``await PostgresStore.open(url)``; close with ``await store.close()``."""
 
-    def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float]) -> None:
+    def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float],
+                 defer_flags: bool = True) -> None:
         self.url = url
         self._db = db
         self.changes = changes
@@ -101,18 +102,22 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
         self._leadership = AdvisoryLeadership(self._locks)
         self._destination_slots = AdvisoryDestinationSlots(self._locks)
         self._batcher = DeliveryBatcher(db, self._seconds)
+        self.defer_flags = defer_flags
+        """Flag changes commit without waiting for the WAL flush (``[store] flag_flush_delay`` > 0)."""
 
     @classmethod
     async def open(
-        cls, url: str, clock: Callable[[], float] = time.time, pool_size: int = DEFAULT_POOL_SIZE
+        cls, url: str, clock: Callable[[], float] = time.time, pool_size: int = DEFAULT_POOL_SIZE,
+        defer_flags: bool = True,
     ) -> PostgresStore:
         """Connect (StoreUnavailable, one line, when the server refuses or cannot be reached), bring the
-        schema up to date and start listening for changes."""
+        schema up to date and start listening for changes. ``defer_flags``: see ``defer_flags``."""
         pool = await create_pool(url, pool_size)
         db = Database(pool)
         try:
             await db.read(migrate)
-            store = cls(url, db, NotifyChangeFeed(url, lambda ids: db.read(lambda c: _highest_of(c, ids))), clock)
+            feed = NotifyChangeFeed(url, lambda ids: db.read(lambda c: _highest_of(c, ids)))
+            store = cls(url, db, feed, clock, defer_flags)
             await store.changes.start()
         except BaseException:
             await db.close()
@@ -332,7 +337,7 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
         return await self._read(lambda c: mailboxes.subscribed_without_mailbox(c, account_id))
 
     async def claim_recent(self, mailbox_id: int, through_uid: int) -> int:
-        return await self._write(lambda c: mailboxes.claim_recent(c, mailbox_id, through_uid))
+        return await self._write(lambda c: mailboxes.claim_recent(c, mailbox_id, through_uid, self.defer_flags))
 
     async def set_subscribed(self, account_id: int, name: str, subscribed: bool, must_exist: bool = True) -> None:
         await self._write(lambda c: mailboxes.set_subscribed(c, account_id, name, subscribed, must_exist))
@@ -420,7 +425,8 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
         unchanged_since: int | None = None,
     ) -> StoreFlagsResult:
         wanted = list(flags)
-        return await self._write(lambda c: messages.store_flags(c, mailbox_id, uids, mode, wanted, unchanged_since))
+        return await self._write(
+            lambda c: messages.store_flags(c, mailbox_id, uids, mode, wanted, unchanged_since, self.defer_flags))
 
     async def expunge(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
         return await self._write(lambda c: messages.expunge(c, mailbox_id, uids))

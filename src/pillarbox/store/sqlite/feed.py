@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from pillarbox.store.sqlite.wakeup import CommitWakeup
 from pillarbox.store.waiters import ChangeWaiters
@@ -45,6 +45,13 @@ class PollingChangeFeed(ChangeWaiters):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def wait(self, known: Mapping[int, int], timeout: float | None = None) -> bool:
+        if (self._task is None or self._task.done()) and known:
+            # the feed starts now: from what this first waiter knows, not from the newest change, which
+            # may be one it has not read (a session read its mailbox, another changed it, then it waits)
+            self._last = min(known.values())
+        return await super().wait(known, timeout)
+
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
             self._loop = asyncio.get_running_loop()
@@ -55,11 +62,12 @@ class PollingChangeFeed(ChangeWaiters):
 
     async def _run(self) -> None:
         assert self._poked is not None
-        self._last, _ = await self._changed_since(2**62)
+        if self._last < 0:
+            self._last, _ = await self._changed_since(2**62)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), POLL_INTERVAL)
-            self._poked.clear()
             self._last, changed = await self._changed_since(self._last)
             for mailbox_id, highest in changed:
                 self.note(mailbox_id, highest)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), POLL_INTERVAL)
+            self._poked.clear()
