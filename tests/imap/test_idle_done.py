@@ -8,10 +8,10 @@ import asyncio
 
 import pytest
 
-from pillarbox.imap.session import IMAPServices, IMAPSession, IMAPSettings
+from pillarbox.imap.session import IMAPSession
 from pillarbox.store.records import DeliveryTarget
 from pillarbox.store.sqlite.store import SQLiteStore
-from tests.imap.test_thread_store import Memory
+from tests.imap.test_thread_store import Memory, logged_in
 from tests.store.conftest import message
 
 
@@ -21,20 +21,13 @@ def backend() -> str:
 
 
 async def _idling(store: SQLiteStore) -> tuple[IMAPSession, Memory, int]:
-    await store.add_domain("example.com")
-    account = await store.add_account("bob@example.com", "hash", None)
-    inbox = await store.get_mailbox(account.id, "INBOX")
-    assert inbox is not None
-    await store.deliver(message("first"), [DeliveryTarget(inbox.id)])
-    settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
-    memory = Memory()
-    session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]
-    session.login(account)
+    session, memory, inbox_id = await logged_in(store)
+    await store.deliver(message("first"), [DeliveryTarget(inbox_id)])
     await session.on_data(b"s ENABLE IMAP4rev2\r\ns SELECT INBOX\r\ni IDLE\r\n")
     while session.idle_task is None or not session.idle_task.parked:
         await asyncio.sleep(0)
     memory.out.clear()
-    return session, memory, inbox.id
+    return session, memory, inbox_id
 
 
 async def _turns_taken(step: asyncio.Future[None] | asyncio.Task[None]) -> int:
