@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,15 +39,16 @@ class Memory:
         self.out += data
 
 
-async def logged_in(store: Store) -> tuple[IMAPSession, Memory, int]:
-    """A session logged in as a new user of ``store`` (its output kept in memory), and the id of its INBOX."""
+async def logged_in(store: Store, **services: Any) -> tuple[IMAPSession, Memory, int]:
+    """A session logged in as a new user of ``store`` (its output kept in memory), and the id of its INBOX;
+    ``services``: IMAPServices fields to set."""
     await store.add_domain("t.test")
     account = await store.add_account("u@t.test", "hash", None)
     inbox = await store.get_mailbox(account.id, "INBOX")
     assert inbox is not None
     settings = IMAPSettings(hostname="t", timeout=60, max_literal=1 << 20, max_command_errors=10)
     memory = Memory()
-    session = IMAPSession(memory, IMAPServices(settings, store, None, None), True)  # type: ignore[arg-type]
+    session = IMAPSession(memory, IMAPServices(settings, store, None, None, **services), True)  # type: ignore[arg-type]
     session.login(account)
     return session, memory, inbox.id
 

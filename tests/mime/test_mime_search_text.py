@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pillarbox.mime import decode_body, find_part, parse_message, search_text
+from pillarbox.mime.search_text import squeeze_blanks
 from pillarbox.mime.transfer import decode_base64, decode_transfer
 
 MESSAGE = (
@@ -65,3 +69,10 @@ def test_lenient_base64(data: bytes, expected: bytes) -> None:
 def test_unknown_encoding_is_identity() -> None:
     assert decode_transfer(b"=E9", "X-UUENCODE") == b"=E9"
     assert decode_transfer(b"=E9=\n", "QUOTED-PRINTABLE") == b"\xe9"
+
+
+@given(st.text(alphabet=" \t\r\n\f\vab\u00a0é", max_size=80))
+def test_every_run_of_blanks_becomes_one_space(text: str) -> None:
+    """What the index is given: each maximal run of space, tab, CR, FF, VT one space (a lone space
+    stays), newlines and other characters untouched."""
+    assert squeeze_blanks(text) == re.sub(r"[ \t\r\f\v]+", " ", text)

@@ -159,23 +159,27 @@ def _server_context(tmp_path: Path, leaf: Issued, chain: list[x509.Certificate])
 async def _session_results(context: ssl.SSLContext, records: list[TLSARecord]) -> tuple[list[str], str]:
     """(TLS-RPT results reported, error) for one DANE session attempt."""
     server = await _smtp_over_tls(context)
+    return await _attempt(server, HOST, HostPolicy("dane", "b.test", tuple(records)), implicit=True)
+
+
+async def _attempt(server: asyncio.Server, host: str, policy: HostPolicy, implicit: bool) -> tuple[list[str], str]:
+    """One session with ``server`` (closed after): (TLS-RPT results reported, the TLSFailure's text or
+    "" when the session was had)."""
     port = server.sockets[0].getsockname()[1]
-    settings = ConnectSettings("a.test", port, Timeouts(connect=5, greeting=5, ehlo=5), implicit_tls=True)
+    settings = ConnectSettings("a.test", port, Timeouts(connect=5, greeting=5, ehlo=5), implicit_tls=implicit)
     reported: list[str] = []
 
     async def report(policy: HostPolicy, host: str, result: str) -> None:
         reported.append(result)
 
-    error = ""
     try:
-        session = await open_session(HOST, HostPolicy("dane", "b.test", tuple(records)), OneAddress(),  # type: ignore[arg-type]
-                                     settings, report)
+        session = await open_session(host, policy, OneAddress(), settings, report)  # type: ignore[arg-type]
         await session.client.quit()
     except TLSFailure as exc:
-        error = str(exc)
+        return reported, str(exc)
     finally:
         server.close()
-    return reported, error
+    return reported, ""
 
 
 def test_session_sees_the_whole_presented_chain(run: Runner, tmp_path: Path):
@@ -189,3 +193,56 @@ def test_session_failing_dane_ta_is_reported_and_refused(run: Runner, tmp_path: 
     reported, error = run(_session_results(context, [record(dane.DANE_TA, ROOT.cert, 1, 1)]))
     assert reported == ["tlsa-invalid"]
     assert error == "mx.b.test: certificate matches no TLSA record"
+
+
+# ----------------------------------------------------------------------------- the name asked for (SNI)
+
+ALIAS, BASE = "mx-alias.b.test", "mx-ta.b.test"
+"""The MX host name, a validated CNAME of BASE, where the TLSA records were found (RFC 7672 2.2.3)."""
+BASE_LEAF = INTERMEDIATE.issue([BASE])
+
+
+async def _peer_noting_sni(context: ssl.SSLContext, implicit: bool, asked: list[str | None]) -> asyncio.Server:
+    """An SMTP peer over implicit TLS or STARTTLS that notes the server name each handshake asks for."""
+    context.sni_callback = lambda _sock, name, _ctx: asked.append(name)  # type: ignore[assignment, misc, return-value]
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mx-ta.b.test ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line.upper().split()[0] if line.split() else b""
+            if verb == b"STARTTLS" and not implicit:
+                writer.write(b"220 2.0.0 go ahead\r\n")
+                await writer.start_tls(context)
+            elif verb == b"EHLO":
+                writer.write(b"250-mx-ta.b.test\r\n250 " + (b"HELP" if implicit else b"STARTTLS") + b"\r\n")
+            else:
+                writer.write(b"221 bye\r\n" if verb == b"QUIT" else b"250 ok\r\n")
+        writer.close()
+
+    return await asyncio.start_server(session, "127.0.0.1", 0, ssl=context if implicit else None)
+
+
+async def _server_name_asked(context: ssl.SSLContext, policy: HostPolicy, host: str,
+                             implicit: bool) -> list[str | None]:
+    asked: list[str | None] = []
+    outcome = await _attempt(await _peer_noting_sni(context, implicit, asked), host, policy, implicit)
+    assert outcome == (["success"], "")
+    return asked
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit"])
+def test_under_dane_sni_carries_the_cname_expanded_tlsa_base_domain(run: Runner, tmp_path: Path, implicit: bool):
+    """RFC 7672 8.1 and 3.2.2: the client sends the TLSA base domain in SNI, the expanded name when the
+    MX host name is a validated CNAME and the records were found at its target."""
+    context = _server_context(tmp_path, BASE_LEAF, [INTERMEDIATE.cert, ROOT.cert])
+    policy = HostPolicy("dane", "b.test", (record(dane.DANE_TA, ROOT.cert, 1, 1),), (BASE, ALIAS))
+    assert run(_server_name_asked(context, policy, ALIAS, implicit)) == [BASE]
+
+
+@pytest.mark.parametrize("policy", [
+    HostPolicy("dane", "b.test", (record(dane.DANE_EE, BASE_LEAF.cert, 1, 1),), (ALIAS,)),  # records at the alias
+    HostPolicy("opportunistic", "b.test"),
+], ids=["dane-at-the-host-name", "no-dane"])
+def test_otherwise_sni_carries_the_mx_host_name(run: Runner, tmp_path: Path, policy: HostPolicy):
+    context = _server_context(tmp_path, BASE_LEAF, [INTERMEDIATE.cert, ROOT.cert])
+    assert run(_server_name_asked(context, policy, ALIAS, implicit=False)) == [ALIAS]

@@ -52,6 +52,25 @@ def test_a_flag_change_owes_a_flush_that_the_writer_pays_within_the_delay(tmp_pa
     run(scenario())
 
 
+def test_the_login_throttles_bookkeeping_rides_the_next_flush(tmp_path: Path, run):
+    """A login writes a pending check, settles it and records the network: no flush of their own."""
+    async def scenario() -> None:
+        store = SQLiteStore.open(tmp_path, flag_flush_delay=60)
+        try:
+            inbox = await _inbox_with_messages(store, 1)
+            await store.store_flags(inbox, [1], "add", ["\\Seen"])  # the first raises the MODSEQ ceiling
+            flushes = store._deferred.flushes
+            failure_id, _, _ = await store.add_login_failure("192.0.2.1", "bob@example.com", 1000.0, 0.0, 10, True)
+            assert failure_id is not None and store._deferred.due_in() is not None  # committed, flush owed
+            await store.settle_login_failure(failure_id, failed=False)
+            await store.record_login_network("bob@example.com", "192.0.2.0/24", 1000.0, 0.0)
+            assert store._deferred.flushes == flushes
+            assert await store.login_network_seen("bob@example.com", "192.0.2.0/24", 0.0)
+        finally:
+            await store.close()
+    run(scenario())
+
+
 def test_new_mail_pays_the_flush_owed_by_flag_changes(tmp_path: Path, run):
     async def scenario() -> None:
         store = SQLiteStore.open(tmp_path, flag_flush_delay=60)

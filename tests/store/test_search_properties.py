@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pillarbox.store.searchterms import plan, terms
+from pillarbox.store.searchterms import TERM, plan, terms
 from pillarbox.store.sqlite import fulltext
 from pillarbox.store.sqlite.schema import migrate
 from pillarbox.store.sqlite.writer import Txn
@@ -34,7 +34,7 @@ def _index(documents: list[tuple[str, str]]) -> sqlite3.Connection:
     migrate(conn)
     for number in range(1, len(documents) + 1):
         _store_message(conn, number)
-    fulltext.record(Txn(conn), [(n, fold(h), fold(b)) for n, (h, b) in enumerate(documents, start=1)])
+    fulltext.record(Txn(conn), fulltext.cut([(n, fold(h), fold(b)) for n, (h, b) in enumerate(documents, start=1)]))
     return conn
 
 
@@ -93,11 +93,17 @@ def test_deleted_messages_leave_no_trace_in_the_answers(case, data):
     # the message ids come back (SQLite may reuse a rowid): the index must not remember the old text
     for number in gone:
         _store_message(conn, number)
-    fulltext.record(Txn(conn), [(number, "", "") for number in gone])
+    fulltext.record(Txn(conn), fulltext.cut([(number, "", "") for number in gone]))
     kept = [("", "") if n in gone else doc for n, doc in enumerate(documents, start=1)]
     for needle in needles:
         expected = _brute_force(kept, ("headers", "body"), needle)
         assert fulltext.search_text(conn, 1, ("headers", "body"), needle) == expected, needle
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | texts)
+def test_terms_are_the_runs_the_term_rule_finds(text: str):
+    """The ASCII shortcut cuts exactly what the rule does (the index repeats terms when it forgets)."""
+    assert terms(text) == TERM.findall(text)
 
 
 def test_a_needle_is_cut_where_the_text_is():

@@ -50,6 +50,41 @@ def test_search_indexes_only_its_own_mailbox(with_store):
     with_store(body)
 
 
+def test_a_message_is_parsed_once_for_delivery_and_indexing(with_store, monkeypatch):
+    """The indexer reads the structure stored at delivery instead of parsing the bytes again."""
+    parses: list[int] = []
+    real = prepare.parse_message
+
+    def counting(raw: bytes) -> object:
+        parses.append(len(raw))
+        return real(raw)
+
+    monkeypatch.setattr(prepare, "parse_message", counting)
+
+    async def body(store: Store) -> None:
+        _, inbox = await _account(store)
+        await store.deliver(message("small", body="Kingfisher.\r\n"), [DeliveryTarget(inbox.id)])
+        await store.deliver(message("large", body=LARGE_BODY + "Kingfisher.\r\n"), [DeliveryTarget(inbox.id)])
+        assert len(parses) == 2
+        assert await store.index_pending() == 2
+        assert len(parses) == 2
+        assert await store.search_text(inbox.id, "kingfisher", ("body",)) == {1, 2}
+        assert await store.search_text(inbox.id, "large", ("headers",)) == {2}
+
+    with_store(body)
+
+
+@pytest.mark.parametrize("structure", ["", '{"v":99}'], ids=["none", "unknown-version"])
+def test_a_message_whose_structure_cannot_be_read_is_parsed_for_the_index(with_store, structure):
+    async def body(store: Store) -> None:
+        _, inbox = await _account(store)
+        await store.deliver(message("old row", body="Cormorant.\r\n"), [DeliveryTarget(inbox.id)])
+        await stores.execute_sql(store, *[f"UPDATE messages SET structure = '{structure}'"] * 2)
+        assert await store.search_text(inbox.id, "cormorant", ("body",)) == {1}
+
+    with_store(body)
+
+
 def test_index_pending_works_in_batches(with_store, monkeypatch):
     monkeypatch.setattr(prepare, "INDEX_BATCH", 3)
 
@@ -82,10 +117,10 @@ def test_expunged_messages_leave_the_backlog_and_the_index(with_store):
 def test_a_message_whose_text_cannot_be_extracted_does_not_stall_the_rest(with_store, monkeypatch):
     real = prepare.index_text
 
-    def failing(raw: bytes) -> tuple[str, str]:
+    def failing(raw: bytes, structure_json: str | None = None) -> tuple[str, str]:
         if b"poison" in raw:
             raise ValueError("cannot decode")
-        return real(raw)
+        return real(raw, structure_json)
 
     monkeypatch.setattr(prepare, "index_text", failing)
 
@@ -163,7 +198,7 @@ def _read_first_batch_stale(store: Store, monkeypatch: pytest.MonkeyPatch) -> No
 
         def stale_first(conn, limit, size, mailbox_id=None):
             calls.append(mailbox_id)
-            return [(1, b"x", "x"), (2, b"x", "x")] if len(calls) == 1 else real(conn, limit, size, mailbox_id)
+            return [(1, b"x", "x", ""), (2, b"x", "x", "")] if len(calls) == 1 else real(conn, limit, size, mailbox_id)
 
         monkeypatch.setattr(sqlite_store.fulltext, "pending", stale_first)
         return
@@ -171,6 +206,6 @@ def _read_first_batch_stale(store: Store, monkeypatch: pytest.MonkeyPatch) -> No
 
     async def stale_first_pg(conn, limit, size, mailbox_id=None):
         calls.append(mailbox_id)
-        return [(1, b"x"), (2, b"x")] if len(calls) == 1 else await real_pg(conn, limit, size, mailbox_id)
+        return [(1, b"x", ""), (2, b"x", "")] if len(calls) == 1 else await real_pg(conn, limit, size, mailbox_id)
 
     monkeypatch.setattr(pg_fulltext, "pending", stale_first_pg)

@@ -87,6 +87,11 @@ def test_after_a_crash_modseqs_start_past_every_one_a_lost_flag_change_used() ->
                 inbox = await _mailbox_with_mail(store)
                 for uid in (1, 2, 1, 2):
                     await store.store_flags(inbox, [uid], "add" if uid == 1 else "remove", ["\\Seen"])
+                # the login throttle's bookkeeping does not wait for the flush either (a durable server's
+                # default is "on")
+                def shown(conn: asyncpg.Connection) -> Awaitable[object]:
+                    return conn.fetchval("SHOW synchronous_commit")
+                assert (await store._write_deferred(shown), await store._write(shown)) == ("off", "on")
                 return inbox, await _ceiling(store)
             finally:
                 await store.close()

@@ -32,6 +32,7 @@ from pillarbox.auth.authenticator import Authenticator
 from pillarbox.errors import NotFound, ProtocolError, StorageFull, StoreUnavailable
 from pillarbox.imap import fetch, framing, recent, turnaround
 from pillarbox.imap import response as r
+from pillarbox.imap.answer_cache import AnswerCache
 from pillarbox.imap.parser import parse_command
 from pillarbox.imap.parser.commands import Command, Fetch, MultiSearch, Replace, Search
 from pillarbox.imap.parser.commands import Store as StoreCommand
@@ -143,6 +144,8 @@ class IMAPServices:
     """Stored messages never change: one cache of decoded structures for every session of the server."""
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     """The newest snapshot of recently selected mailboxes, shared by the sessions that select them."""
+    answers: AnswerCache = field(default_factory=AnswerCache)
+    """The last SORT and THREAD answers over big mailboxes, shared by every session of the server."""
     spool: SpoolArea | None = None
     """Where large literals wait for their command; None keeps them in memory (tools, tests)."""
 

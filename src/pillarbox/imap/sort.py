@@ -97,14 +97,15 @@ KEYS: dict[str, KeyFunction] = {
 NEEDS_ENVELOPE = frozenset({"FROM", "TO", "CC", "DISPLAYFROM", "DISPLAYTO"})
 
 
-def sort_numbered(
-    numbered: Sequence[tuple[int, int]], facts: dict[int, Facts], criteria: Sequence[tuple[str, bool]],
-    entry: EntryOf,
-) -> list[tuple[int, int]]:
-    """``numbered`` (sequence number, UID) pairs, in sequence order, ordered by ``criteria`` of
-    (key, reverse) (RFC 5256 3); ``facts`` by UID (the DATE fallback is INTERNALDATE)."""
-    ordered = list(numbered)
+def sort_order(
+    uids: Sequence[int], facts: dict[int, Facts], criteria: Sequence[tuple[str, bool]], entry: EntryOf,
+) -> list[int]:
+    """The positions of ``uids`` (in sequence order) ordered by ``criteria`` of (key, reverse)
+    (RFC 5256 3); ``facts`` by UID (the DATE fallback is INTERNALDATE). Each key is computed once
+    per message, then sorted on by position."""
+    order = list(range(len(uids)))
     for name, reverse in reversed(criteria):
         key = KEYS[name]
-        ordered.sort(key=lambda pair: key(pair[1], facts[pair[1]], entry), reverse=reverse)
-    return ordered
+        keys = [key(uid, facts[uid], entry) for uid in uids]
+        order.sort(key=keys.__getitem__, reverse=reverse)
+    return order

@@ -21,44 +21,37 @@ Message-IDs are compared after removing quoting ("MUST normalize", RFC 5256 5: `
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pillarbox.imap.linkcut import LinkCutForest
 from pillarbox.mime.summary import trim_references
 
-if TYPE_CHECKING:
-    from pillarbox.imap.thread import ThreadMessage
-
 STEPS_PER_REFERENCE = 32
 """Parent-pointer steps allowed per reference (and per message) before the link-cut forest takes over."""
-_EARLIEST = (datetime.min.replace(tzinfo=UTC), 0)
+NONE = -1
+"""No parent; no message (a dummy container)."""
 
 
-@dataclass(eq=False)
-class Node:
-    """A container: a message, or a dummy for a Message-ID only referenced (``message`` is None)."""
+class Containers:
+    """Step 1's result, one entry per container (numbered in creation order): its parent container,
+    and the index of its message in the input, or ``NONE`` for a dummy."""
 
-    message: ThreadMessage | None = None
-    parent: Node | None = None
-    children: list[Node] = field(default_factory=list)
-    index: int = -1  # its number in the link-cut forest
+    __slots__ = ("message", "parent")
 
-    def sort_key(self) -> tuple[datetime, int]:
-        """The sent date and sequence number; a dummy takes its first child's (RFC 5256 steps 4, 6)."""
-        if self.message is not None:
-            return self.message.date, self.message.seq
-        node: Node | None = self
-        while node is not None and node.message is None:
-            node = node.children[0] if node.children else None
-        return (node.message.date, node.message.seq) if node is not None and node.message else _EARLIEST
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+        self.message: list[int] = []
+
+    def add(self) -> int:
+        self.parent.append(NONE)
+        self.message.append(NONE)
+        return len(self.parent) - 1
 
 
 class _Links(Protocol):
-    def has_root(self, node: Node, root: Node) -> bool: ...
-    def link(self, child: Node, parent: Node) -> None: ...
-    def cut(self, node: Node) -> None: ...
+    def has_root(self, node: int, root: int) -> bool: ...
+    def link(self, child: int, parent: int) -> None: ...
+    def cut(self, node: int) -> None: ...
 
 
 class _OverBudget(Exception):
@@ -68,83 +61,90 @@ class _OverBudget(Exception):
 class _ParentWalk:
     """The loop check by following parent pointers, within a budget of steps."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, containers: Containers, budget: int) -> None:
+        self.parent = containers.parent
         self.steps_left = budget
 
-    def has_root(self, node: Node, root: Node) -> bool:
-        steps = 0
-        while node.parent is not None:
-            node = node.parent
+    def has_root(self, node: int, root: int) -> bool:
+        parent, steps = self.parent, 0
+        while parent[node] != NONE:
+            node = parent[node]
             steps += 1
         self.steps_left -= steps
         if self.steps_left < 0:
             raise _OverBudget
-        return node is root
+        return node == root
 
-    def link(self, child: Node, parent: Node) -> None:
-        child.parent = parent
+    def link(self, child: int, parent: int) -> None:
+        self.parent[child] = parent
 
-    def cut(self, node: Node) -> None:
-        node.parent = None
+    def cut(self, node: int) -> None:
+        self.parent[node] = NONE
 
 
 class _LinkCut:
     """The loop check on a link-cut forest mirroring the parent pointers: O(log n) a question."""
 
-    def __init__(self) -> None:
+    def __init__(self, containers: Containers) -> None:
+        self.parent = containers.parent
         self.forest = LinkCutForest()
 
-    def has_root(self, node: Node, root: Node) -> bool:
-        return self.forest.root(node.index) == root.index
+    def has_root(self, node: int, root: int) -> bool:
+        return self.forest.root(node) == root
 
-    def link(self, child: Node, parent: Node) -> None:
-        self.forest.link(child.index, parent.index)
-        child.parent = parent
+    def link(self, child: int, parent: int) -> None:
+        self.forest.link(child, parent)
+        self.parent[child] = parent
 
-    def cut(self, node: Node) -> None:
-        self.forest.cut(node.index)
-        node.parent = None
+    def cut(self, node: int) -> None:
+        self.forest.cut(node)
+        self.parent[node] = NONE
 
 
-def link(messages: Sequence[ThreadMessage]) -> list[Node]:
-    """Step 1 over ``messages`` (in mailbox order): every container, parents set, in creation order."""
-    references = [_normal_ids(trim_references(m.references)) for m in messages]
-    budget = STEPS_PER_REFERENCE * (len(messages) + sum(map(len, references)))
+def link(message_ids: Sequence[str | None], references: Sequence[tuple[str, ...]]) -> Containers:
+    """Step 1 over the messages (in mailbox order), given by their Message-IDs and references."""
+    trimmed = [_normal_ids(trim_references(refs)) if refs else () for refs in references]
+    budget = STEPS_PER_REFERENCE * (len(message_ids) + sum(map(len, trimmed)))
     try:
-        return _link(messages, references, _ParentWalk(budget))
+        containers = Containers()
+        return _link(message_ids, trimmed, containers, _ParentWalk(containers, budget))
     except _OverBudget:
-        return _link(messages, references, _LinkCut())
+        containers = Containers()
+        return _link(message_ids, trimmed, containers, _LinkCut(containers))
 
 
-def _link(messages: Sequence[ThreadMessage], references: list[tuple[str, ...]], links: _Links) -> list[Node]:
-    table: dict[str, Node] = {}
-    nodes: list[Node] = []
+def _link(
+    message_ids: Sequence[str | None], references: list[tuple[str, ...]], containers: Containers, links: _Links
+) -> Containers:
+    table: dict[str, int] = {}
+    parent, message = containers.parent, containers.message
 
-    def new_node(message_id: str | None) -> Node:
-        node = Node(index=len(nodes))
-        nodes.append(node)
+    def new_node(message_id: str | None) -> int:
+        node = containers.add()
         if message_id is not None:
             table.setdefault(message_id, node)  # a duplicate Message-ID stays the first message's
         return node
 
-    for message, refs in zip(messages, references, strict=True):
-        message_id = _normal_id(message.message_id) if message.message_id else None
-        node = table.get(message_id) if message_id is not None else None
-        if node is None or node.message is not None:  # a duplicate is treated as unique
+    for index, (message_id, refs) in enumerate(zip(message_ids, references, strict=True)):
+        message_id = _normal_id(message_id) if message_id else None
+        node = table.get(message_id, NONE) if message_id is not None else NONE
+        if node == NONE or message[node] != NONE:  # a duplicate is treated as unique
             node = new_node(message_id)
-        node.message = message
-        previous: Node | None = None
+        message[node] = index
+        previous = NONE
         for ref in refs:  # step 1A
-            current = table.get(ref) or new_node(ref)
-            if previous is not None and current.parent is None and not links.has_root(previous, current):
+            current = table.get(ref, NONE)
+            if current == NONE:
+                current = new_node(ref)
+            if previous != NONE and parent[current] == NONE and not links.has_root(previous, current):
                 links.link(current, previous)
             previous = current
-        if node.parent is not previous:  # step 1B
-            if node.parent is not None:
+        if parent[node] != previous:  # step 1B
+            if parent[node] != NONE:
                 links.cut(node)
-            if previous is not None and not links.has_root(previous, node):
+            if previous != NONE and not links.has_root(previous, node):
                 links.link(node, previous)
-    return nodes
+    return containers
 
 
 def _normal_ids(message_ids: tuple[str, ...]) -> tuple[str, ...]:

@@ -127,8 +127,8 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
     implicit = settings.implicit_tls and use_tls
     context = context_for(policy, settings.ca_file) if use_tls else None
     client = await SMTPClient.connect(address, settings.port, settings.timeouts,
-                                      ssl_context=context if implicit else None, server_hostname=host,
-                                      source=settings.source_for(address))
+                                      ssl_context=context if implicit else None,
+                                      server_hostname=_server_name(host, policy), source=settings.source_for(address))
     try:
         greeting = await client.greet()
         if greeting.code != 220:
@@ -147,6 +147,13 @@ async def _handshake(address: str, host: str, policy: HostPolicy, settings: Conn
         await client.close()
         raise
     return Session(client, host, policy)
+
+
+def _server_name(host: str, policy: HostPolicy) -> str:
+    """The name the TLS handshake asks for (SNI). Under DANE it is the TLSA base domain (RFC 7672 8.1,
+    3.2.2): the CNAME-expanded MX host name when the TLSA records were found there (2.2.3), so a
+    server that hosts several names presents the certificate those records describe."""
+    return policy.names[0] if policy.kind == "dane" and policy.names else host
 
 
 def _check_dane(client: SMTPClient, host: str, policy: HostPolicy) -> None:
@@ -169,7 +176,7 @@ async def _starttls(client: SMTPClient, host: str, policy: HostPolicy, context: 
             raise TLSFailure(f"{host}: STARTTLS not offered", "starttls-not-supported")
         return
     try:
-        reply = await client.starttls(context, host)
+        reply = await client.starttls(context, _server_name(host, policy))
     except SMTPClientError as exc:
         raise TLSFailure(str(exc), failure_type(str(exc))) from exc
     if reply.code != 220:

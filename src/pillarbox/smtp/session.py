@@ -98,17 +98,6 @@ class SMTPSession:
         self.refusal: Reply | None = None
         """Set when the session was refused at the greeting: every command but QUIT gets 503 (RFC 5321 3.1)."""
         self._out: list[bytes] = []
-        self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
-            core.Ehlo: self._ehlo, core.Helo: self._helo, core.Mail: self._mail, core.Rcpt: self._rcpt,
-            core.Data: self._data, core.Content: self._content, core.MessageComplete: self._message,
-            core.MessageRejected: self._rejected,
-            core.BdatChunk: self._bdat, core.ChunkRejected: self._chunk_rejected, core.Rset: self._rset,
-            core.Burl: self._burl,
-            core.Noop: self._noop, core.Quit: self._quit, core.Vrfy: self._vrfy, core.Expn: self._expn,
-            core.Help: self._help, core.StartTls: self._starttls, core.Auth: self._auth,
-            core.AuthResponse: self._auth_response, core.AuthCancelled: self._auth_cancelled,
-            core.Invalid: self._invalid, core.ConnectionClosed: self._connection_closed,
-        }
 
     # shell interface
     async def greet(self) -> None:
@@ -162,9 +151,9 @@ class SMTPSession:
             if isinstance(event, core.Sentinel):
                 break
             detail = ""
-            handler = self._handlers[type(event)] if self.refusal is None else self._refused
+            handler = _HANDLERS[type(event)] if self.refusal is None else SMTPSession._refused
             try:
-                reply = await handler(event)
+                reply = await handler(self, event)
             except ProtocolError as exc:
                 assert isinstance(exc.reply, Reply)
                 reply, detail = exc.reply, exc.detail
@@ -190,7 +179,7 @@ class SMTPSession:
     async def _refused(self, event: core.Event) -> Reply | None:
         """A session refused at the greeting (RFC 5321 3.1): wait for QUIT, 503 to anything else."""
         if isinstance(event, core.Quit | core.ConnectionClosed):
-            return await self._handlers[type(event)](event)
+            return await _HANDLERS[type(event)](self, event)
         if self.core.state in (core.State.DATA_PENDING, core.State.AUTH_PENDING, core.State.TLS_PENDING):
             self.core.resume()
         return replies.BAD_SEQUENCE
@@ -566,6 +555,20 @@ class SMTPSession:
         if self.core.state is core.State.AUTH_PENDING:
             self.core.resume()
         return reply
+
+
+_HANDLERS: dict[type, Callable[[SMTPSession, Any], Awaitable[Reply | None]]] = {
+    core.Ehlo: SMTPSession._ehlo, core.Helo: SMTPSession._helo, core.Mail: SMTPSession._mail,
+    core.Rcpt: SMTPSession._rcpt, core.Data: SMTPSession._data, core.Content: SMTPSession._content,
+    core.MessageComplete: SMTPSession._message, core.MessageRejected: SMTPSession._rejected,
+    core.BdatChunk: SMTPSession._bdat, core.ChunkRejected: SMTPSession._chunk_rejected,
+    core.Rset: SMTPSession._rset, core.Burl: SMTPSession._burl, core.Noop: SMTPSession._noop,
+    core.Quit: SMTPSession._quit, core.Vrfy: SMTPSession._vrfy, core.Expn: SMTPSession._expn,
+    core.Help: SMTPSession._help, core.StartTls: SMTPSession._starttls, core.Auth: SMTPSession._auth,
+    core.AuthResponse: SMTPSession._auth_response, core.AuthCancelled: SMTPSession._auth_cancelled,
+    core.Invalid: SMTPSession._invalid, core.ConnectionClosed: SMTPSession._connection_closed,
+}
+"""The handler of each event of the core: one table for every session, not built per connection."""
 
 
 def _verdict_fields(transaction: Transaction | None) -> dict[str, str | None]:

@@ -34,12 +34,16 @@ _SINGLE = (
     "\uf900-\ufaff\U00020000-\U0003ffff"
 )
 TERM = re.compile(f"[{_SINGLE}]|[^\\W_{_SINGLE}]+")
-_ASCII_TERM = re.compile("[A-Za-z0-9]+")  # the same on ASCII text, three times faster
+# On ASCII text a term is a run of [A-Za-z0-9]: with every other byte made a space, split() cuts
+# exactly those runs, four times faster than a regex's findall (both steps run in C, no match objects).
+_ASCII_SEPARATORS = bytes(byte if byte < 128 and chr(byte).isalnum() else 0x20 for byte in range(256))
 
 
 def terms(text: str) -> list[str]:
     """The terms of folded ``text``, in order."""
-    return (_ASCII_TERM if text.isascii() else TERM).findall(text)
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split()
+    return TERM.findall(text)
 
 
 def term_list(found: list[str]) -> str:

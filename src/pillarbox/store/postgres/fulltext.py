@@ -31,9 +31,10 @@ async def backlog(conn: asyncpg.Connection) -> IndexBacklog:
 
 async def pending(
     conn: asyncpg.Connection, limit: int, max_bytes: int, mailbox_id: int | None = None
-) -> list[tuple[int, bytes]]:
+) -> list[tuple[int, bytes, str]]:
     """Up to ``limit`` messages to index, oldest first, about ``max_bytes`` at most (always one), as
-    (message id, bytes); with ``mailbox_id``, only messages that mailbox holds."""
+    (message id, bytes, structure as parsed at delivery); with ``mailbox_id``, only messages that
+    mailbox holds."""
     where = ("WHERE EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = u.message_id"
              " AND mm.mailbox_id = $2)") if mailbox_id is not None else ""
     sizes = await conn.fetch(
@@ -46,8 +47,9 @@ async def pending(
             break
         chosen.append(message_id)
         total += size
-    rows = await conn.fetch("SELECT id, body FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id", chosen)
-    return [(row[0], bytes(row[1])) for row in rows]
+    rows = await conn.fetch("SELECT id, body, structure FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id",
+                            chosen)
+    return [(row[0], bytes(row[1]), row[2]) for row in rows]
 
 
 async def record(conn: asyncpg.Connection, texts: Sequence[tuple[int, str, str]]) -> int:

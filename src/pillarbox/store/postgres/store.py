@@ -155,6 +155,19 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
     def _write(self, fn: Callable[[Conn], Awaitable[T]]) -> Awaitable[T]:
         return self._db.write(fn)
 
+    def _write_deferred(self, fn: Callable[[Conn], Awaitable[T]]) -> Awaitable[T]:
+        """A write whose loss in a crash loses no mail (the login throttle's bookkeeping): it commits
+        without waiting for the WAL flush, unless ``defer_flags`` is off. Never one that takes a MODSEQ
+        (``mailboxes.deferred_modseq`` is for those)."""
+        if not self.defer_flags:
+            return self._db.write(fn)
+
+        async def deferred(conn: Conn) -> T:
+            await mailboxes.defer_commit(conn)
+            return await fn(conn)
+
+        return self._db.write(deferred)
+
     async def _directory_write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         result = await self._write(fn)
         self.changes.directory_changed()  # this node's caches at once; the others hear the NOTIFY
@@ -492,7 +505,8 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
         batch = await self._read(lambda c: fulltext.pending(c, limit, max_bytes, mailbox_id))
         if not batch:
             return 0
-        texts = await asyncio.to_thread(index_texts, [(i, (lambda body=body: body)) for i, body in batch])
+        texts = await asyncio.to_thread(
+            index_texts, [(i, (lambda body=body: body), structure) for i, body, structure in batch])
         await self._write(lambda c: fulltext.record(c, texts))
         return len(batch)
 
@@ -514,16 +528,16 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
     async def add_login_failure(
         self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
     ) -> tuple[int | None, int, int]:
-        return await self._write(lambda c: logins.add(c, ip, account, at, since, ip_limit, pending))
+        return await self._write_deferred(lambda c: logins.add(c, ip, account, at, since, ip_limit, pending))
 
     async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
-        await self._write(lambda c: logins.settle(c, failure_id, failed))
+        await self._write_deferred(lambda c: logins.settle(c, failure_id, failed))
 
     async def login_network_seen(self, account: str, network: str, since: float) -> bool:
         return await self._read(lambda c: logins.network_seen(c, account, network, since))
 
     async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:
-        await self._write(lambda c: logins.record_network(c, account, network, at, forget_before))
+        await self._write_deferred(lambda c: logins.record_network(c, account, network, at, forget_before))
 
     async def server_secret(self, name: str) -> bytes:
         return await self._write(lambda c: logins.server_secret(c, name))

@@ -20,6 +20,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pillarbox.store.records import IndexBacklog
 from pillarbox.store.searchterms import Piece, Plan, phrase_queries, plan, quote, term_list, terms
@@ -38,42 +39,63 @@ def backlog(conn: sqlite3.Connection) -> IndexBacklog:
 
 def pending(
     conn: sqlite3.Connection, limit: int, max_bytes: int, mailbox_id: int | None = None, after: int = 0
-) -> list[tuple[int, bytes | None, str]]:
+) -> list[tuple[int, bytes | None, str, str]]:
     """Up to ``limit`` messages to index, oldest first (from message id ``after`` on), about
     ``max_bytes`` at most (always one): (message id, its bytes if they live in the database else None,
-    its blob name). With ``mailbox_id``, only messages that mailbox holds."""
+    its blob name, its structure as parsed at delivery). With ``mailbox_id``, only messages that
+    mailbox holds."""
     where = ("AND EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = u.message_id"
              " AND mm.mailbox_id = ?)") if mailbox_id is not None else ""
     rows = conn.execute(
-        "SELECT u.message_id, m.size, b.body, m.blob FROM unindexed u JOIN messages m ON m.id = u.message_id"
+        "SELECT u.message_id, m.size, b.body, m.blob, m.structure"
+        " FROM unindexed u JOIN messages m ON m.id = u.message_id"
         f" LEFT JOIN message_bodies b ON b.message_id = m.id WHERE u.message_id > ? {where}"
         " ORDER BY u.message_id LIMIT ?",
         (after, mailbox_id, limit) if mailbox_id is not None else (after, limit),
     )
-    batch: list[tuple[int, bytes | None, str]] = []
+    batch: list[tuple[int, bytes | None, str, str]] = []
     total = 0
-    for message_id, size, body, blob in rows:
+    for message_id, size, body, blob, structure in rows:
         if batch and total + size > max_bytes:
             break
-        batch.append((message_id, body, blob))
+        batch.append((message_id, body, blob, structure))
         total += size
     return batch
 
 
-def record(txn: Txn, texts: Sequence[tuple[int, str, str]]) -> int:
-    """Index (message id, folded header text, folded body text) of each message that still waits
-    (one may have been deleted, or indexed by a concurrent SEARCH, meanwhile); returns how many."""
+@dataclass(frozen=True)
+class IndexRow:
+    """One message's index entry, made ready before the writer's transaction (cutting terms and
+    compressing take longer than the inserts, and every delivery waits for that transaction)."""
+
+    message_id: int
+    headers_packed: bytes
+    body_packed: bytes
+    header_terms: list[str]
+    body_terms: list[str]
+    text_length: int
+    """Characters of text indexed: what the disk reserve counts the entry as (``reserve``)."""
+
+
+def cut(texts: Sequence[tuple[int, str, str]]) -> list[IndexRow]:
+    """The index rows of (message id, folded header text, folded body text): off the writer thread."""
+    return [IndexRow(message_id, _pack(headers), _pack(body), terms(headers), terms(body), len(headers) + len(body))
+            for message_id, headers, body in texts]
+
+
+def record(txn: Txn, rows: Sequence[IndexRow]) -> int:
+    """Index each message of ``rows`` that still waits (one may have been deleted, or indexed by a
+    concurrent SEARCH, meanwhile); returns how many."""
     conn = txn.conn
     new_terms: set[str] = set()
     done = 0
-    for message_id, headers, body in texts:
-        if conn.execute("DELETE FROM unindexed WHERE message_id = ?", (message_id,)).rowcount:
-            header_terms, body_terms = terms(headers), terms(body)
+    for row in rows:
+        if conn.execute("DELETE FROM unindexed WHERE message_id = ?", (row.message_id,)).rowcount:
             conn.execute("INSERT INTO message_text (message_id, headers, body) VALUES (?, ?, ?)",
-                         (message_id, _pack(headers), _pack(body)))
+                         (row.message_id, row.headers_packed, row.body_packed))
             conn.execute("INSERT INTO message_words (rowid, headers, body) VALUES (?, ?, ?)",
-                         (message_id, term_list(header_terms), term_list(body_terms)))
-            new_terms.update(header_terms, body_terms)
+                         (row.message_id, term_list(row.header_terms), term_list(row.body_terms)))
+            new_terms.update(row.header_terms, row.body_terms)
             done += 1
     conn.execute("INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each(?)",
                  (json.dumps(sorted(new_terms)),))

@@ -639,17 +639,19 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
     async def add_login_failure(
         self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
     ) -> tuple[int | None, int, int]:
-        """Record a failure or a pending check (and forget every one before ``since``); see ``logins.add``."""
-        return await self._write(lambda t: logins.add(t, ip, account, at, since, ip_limit, pending))
+        """Record a failure or a pending check (and forget every one before ``since``); see ``logins.add``.
+        The throttle's records are bookkeeping: a crash may forget the last ones (never mail), so they
+        ride the next flush instead of making each login wait for flushes of its own."""
+        return await self._write_deferred(lambda t: logins.add(t, ip, account, at, since, ip_limit, pending))
 
     async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
-        await self._write(lambda t: logins.settle(t, failure_id, failed))
+        await self._write_deferred(lambda t: logins.settle(t, failure_id, failed))
 
     async def login_network_seen(self, account: str, network: str, since: float) -> bool:
         return await self._read(lambda c: logins.network_seen(c, account, network, since))
 
     async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:
-        await self._write(lambda t: logins.record_network(t, account, network, at, forget_before))
+        await self._write_deferred(lambda t: logins.record_network(t, account, network, at, forget_before))
 
     async def server_secret(self, name: str) -> bytes:
         return await self._write(lambda t: logins.server_secret(t, name))
@@ -666,14 +668,14 @@ class SQLiteStore(WebData, AntispamMethods, sieve.SieveTables):
         batch = await self._read(lambda c: fulltext.pending(c, limit, max_bytes, mailbox_id))
         if not batch:
             return 0
-        texts = await asyncio.to_thread(self._index_texts, batch)
+        rows = await asyncio.to_thread(lambda: fulltext.cut(self._index_texts(batch)))
         # lost in a crash, the messages are still in the backlog and are indexed again
-        await self._write_deferred(lambda t: fulltext.record(t, texts), grows=sum(len(h) + len(b) for _, h, b in texts))
+        await self._write_deferred(lambda t: fulltext.record(t, rows), grows=sum(r.text_length for r in rows))
         return len(batch)
 
-    def _index_texts(self, batch: list[tuple[int, bytes | None, str]]) -> list[tuple[int, str, str]]:
-        return index_texts([(message_id, functools.partial(self._bytes_of, body, blob))
-                            for message_id, body, blob in batch])
+    def _index_texts(self, batch: list[tuple[int, bytes | None, str, str]]) -> list[tuple[int, str, str]]:
+        return index_texts([(message_id, functools.partial(self._bytes_of, body, blob), structure)
+                            for message_id, body, blob, structure in batch])
 
     async def search_summary(self, mailbox_id: int, field: SummaryField, needle: str) -> set[int]:
         """UIDs of the mailbox whose decoded Subject or From contains ``needle``, any case or accents."""
