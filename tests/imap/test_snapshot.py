@@ -3,11 +3,12 @@ whatever they patch, share or fold, they must answer exactly as a fresh read of 
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 
-from pillarbox.imap import selected
+from pillarbox.imap import fetch, selected
 from pillarbox.imap.fetch import FetchOptions, StructureCache, fetch_responses
 from pillarbox.imap.parser.fetch_att import FetchAtt
 from pillarbox.imap.selected import SelectedMailbox
@@ -125,5 +126,35 @@ def test_structures_are_cached_by_uidvalidity_and_uid_and_message_ids_are_never_
         assert view.entry(3).message_id != first_id  # the newest row was deleted: its id is not given again
         [line] = (await fetch_responses(store, view, [3], items, options, cache, set())).lines
         assert b'"second"' in line
+
+    with_store(body)
+
+
+def test_a_long_listing_lets_other_sessions_in(with_store):
+    """FETCH 1:* (ENVELOPE) of a large mailbox, from the structure cache, does not hold the event loop
+    for the whole listing: other sessions get a turn every YIELD_EVERY_LISTED messages."""
+    async def body(store: SQLiteStore) -> None:
+        count = 3 * fetch.YIELD_EVERY_LISTED
+        mailbox_id = await _inbox(store, 1)
+        await asyncio.gather(*(store.deliver(message(f"m{n}"), [DeliveryTarget(mailbox_id)]) for n in range(count - 1)))
+        view = SelectedMailbox(await store.list_columns(mailbox_id), read_only=False)
+        cache, items = StructureCache(), [FetchAtt("FLAGS"), FetchAtt("ENVELOPE")]
+        options = FetchOptions(uid=False, utf8=False, condstore=False)
+        await fetch_responses(store, view, list(view.uids), items, options, cache, set())  # fills the cache
+        turns = 0
+
+        async def other_session() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(other_session())
+        await asyncio.sleep(0)
+        before = turns
+        fetched = await fetch_responses(store, view, list(view.uids), items, options, cache, set())
+        other.cancel()
+        assert len(fetched.lines) == count
+        assert turns - before >= 3
 
     with_store(body)

@@ -29,8 +29,9 @@ def _open_database_files(data_dir: Path) -> list[str]:
 
 
 def _posix_locks(path: Path) -> list[str]:
+    """This process's POSIX locks on ``path``, without /proc/locks' ordinal (other processes' locks move it)."""
     inode = f":{path.stat().st_ino} "
-    return [line for line in Path("/proc/locks").read_text().splitlines()
+    return [line.split(":", 1)[1] for line in Path("/proc/locks").read_text().splitlines()
             if "POSIX" in line and f" {os.getpid()} " in line and inode in line]
 
 

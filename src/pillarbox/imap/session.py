@@ -184,7 +184,7 @@ class IMAPSession:
         self._out: list[bytes] = []
         self._write_lock = asyncio.Lock()
         self.sasl: turnaround.SaslTurn | None = None
-        self.idle_task: tuple[str, asyncio.Task[None]] | None = None
+        self.idle_task: turnaround.IdleTurn | None = None
         self.deflate: turnaround.Deflate | None = None
         self.implicit_tls = implicit_tls
         self.notify: Watch | None = None

@@ -198,19 +198,35 @@ def end_sasl(session: IMAPSession, reply: r.TaggedReply) -> r.TaggedReply:
 IDLE_RETRY = 1.0  # seconds before an idling session reads the change log again after a store failure
 
 
+@dataclass
+class IdleTurn:
+    """An IDLE in progress: its tag, and the task that pushes updates until DONE."""
+
+    tag: str
+    task: asyncio.Task[None] | None = None
+    parked: bool = False
+    """The task waits for a change and has nothing half written: DONE may cancel it without waiting."""
+
+
 async def idle(session: IMAPSession, command: Command) -> None:
     session.send(r.continuation("idling"))
     await session.flush()
-    session.idle_task = (command.tag, asyncio.create_task(_push_updates(session)))
+    turn = session.idle_task = IdleTurn(command.tag)
+    turn.task = asyncio.create_task(_push_updates(session, turn))
     session.framer.expect_line()
 
 
-async def _push_updates(session: IMAPSession) -> None:
+async def _push_updates(session: IMAPSession, turn: IdleTurn) -> None:
     if session.notify is not None:  # RFC 5465 4: during IDLE exactly NOTIFY's events, which its watch tells
+        turn.parked = True
         await asyncio.get_running_loop().create_future()
     view = session.selected
     while view is not None:
-        await session.store.changes.wait({view.id: view.known_modseq}, timeout=None)
+        turn.parked = True
+        try:
+            await session.store.changes.wait({view.id: view.known_modseq}, timeout=None)
+        finally:
+            turn.parked = False
         try:
             await session.report_changes(allow_expunge=True)
         except StoreUnavailable:  # the store is back soon: the same changes are reported then
@@ -221,7 +237,7 @@ async def _push_updates(session: IMAPSession) -> None:
 
 async def end_idle(session: IMAPSession, line: bytes) -> None:
     assert session.idle_task is not None
-    tag = session.idle_task[0]
+    tag = session.idle_task.tag
     await stop_idle(session)
     session.resume_framing()
     if line.strip().upper() != b"DONE":
@@ -234,10 +250,14 @@ async def end_idle(session: IMAPSession, line: bytes) -> None:
 
 
 async def stop_idle(session: IMAPSession) -> None:
-    if session.idle_task is None:
+    """End the IDLE's task. One parked on the change feed is only cancelled: it writes nothing more,
+    also when a change woke it meanwhile (the cancellation comes first), and waiting for it to end
+    would hold the tagged OK for two more turns of an event loop that other sessions keep busy."""
+    turn, session.idle_task = session.idle_task, None
+    if turn is None or turn.task is None:
         return
-    _, task = session.idle_task
-    session.idle_task = None
-    task.cancel()
+    turn.task.cancel()
+    if turn.parked:
+        return
     with contextlib.suppress(asyncio.CancelledError):
-        await task
+        await turn.task

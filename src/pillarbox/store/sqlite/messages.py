@@ -286,14 +286,17 @@ def changes_since(conn: sqlite3.Connection, mailbox_id: int, modseq: int) -> Cha
     mailbox = get_mailbox_by_id(conn, mailbox_id)
     if mailbox is None:
         raise NotFound(f"no mailbox {mailbox_id}")
+    # Asked after every IMAP command in the selected state, mostly with nothing changed. "+uid": sorting
+    # by the primary key would make SQLite walk every row of the mailbox and test its modseq (0.3 ms
+    # for 2,000 messages, on the event loop); the modseq index finds the few changed rows, then sorts them.
     rows = conn.execute(
         f"SELECT {_ENTRY_COLUMNS} FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
-        " WHERE mm.mailbox_id = ? AND mm.modseq > ? ORDER BY mm.uid",
+        " WHERE mm.mailbox_id = ? AND mm.modseq > ? ORDER BY +mm.uid",
         (mailbox_id, modseq),
     )
     changed = tuple(_entry(row) for row in rows)
     expunged = tuple(row[0] for row in conn.execute(
-        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (mailbox_id, modseq)))
+        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY +uid", (mailbox_id, modseq)))
     return Changes(mailbox, changed, expunged)
 
 
