@@ -11,7 +11,7 @@ import pytest
 
 from pillarbox.antispam.greylist import Greylist, client_network
 from pillarbox.config import AntispamConfig
-from pillarbox.store.sqlite.store import SQLiteStore
+from tests import stores
 from tests.smtp.conftest import MailServer, serving, start_server
 
 SETTINGS = replace(AntispamConfig(), greylist=True, greylist_delay=300, greylist_retry_window=3600,
@@ -32,10 +32,12 @@ def test_networks_are_a_slash_24_or_a_slash_64():
     assert client_network("2001:db8:1:2:3::4") == "2001:db8:1:2::/64"
 
 
-def with_greylist(tmp_path: Path, run, body: Callable[[Greylist, Clock], Awaitable[None]]) -> None:
+def with_greylist(
+    tmp_path: Path, store_url: str | None, run, body: Callable[[Greylist, Clock], Awaitable[None]],
+) -> None:
     """Run ``body`` with a greylist on a fresh store and a clock it can move."""
     async def main() -> None:
-        store, clock = SQLiteStore.open(tmp_path / "data"), Clock()
+        store, clock = await stores.open_store(tmp_path / "data", store_url), Clock()
         try:
             await body(Greylist(store, SETTINGS, clock), clock)
         finally:
@@ -44,7 +46,8 @@ def with_greylist(tmp_path: Path, run, body: Callable[[Greylist, Clock], Awaitab
     run(main())
 
 
-def test_first_sight_defers_until_the_delay_then_the_triplet_is_remembered(tmp_path: Path, run):
+@pytest.mark.parametrize("backend", stores.BACKENDS)
+def test_first_sight_defers_until_the_delay_then_the_triplet_is_remembered(tmp_path: Path, store_url, run):
     async def body(greylist: Greylist, clock: Clock) -> None:
         assert await greylist.defer("192.0.2.1", "a@remote.test", "bob@example.com")
         clock.now += 299
@@ -56,10 +59,11 @@ def test_first_sight_defers_until_the_delay_then_the_triplet_is_remembered(tmp_p
         assert await greylist.defer("192.0.2.1", "a@remote.test", "carol@example.com")  # another triplet
         assert await greylist.defer("198.51.100.1", "a@remote.test", "bob@example.com")  # another network
 
-    with_greylist(tmp_path, run, body)
+    with_greylist(tmp_path, store_url, run, body)
 
 
-def test_a_triplet_not_retried_in_time_starts_over_and_old_state_expires(tmp_path: Path, run):
+@pytest.mark.parametrize("backend", stores.BACKENDS)
+def test_a_triplet_not_retried_in_time_starts_over_and_old_state_expires(tmp_path: Path, store_url, run):
     async def body(greylist: Greylist, clock: Clock) -> None:
         assert await greylist.defer("192.0.2.1", "", "bob@example.com")
         clock.now += 3601  # past the retry window: this is a first sight again
@@ -70,10 +74,11 @@ def test_a_triplet_not_retried_in_time_starts_over_and_old_state_expires(tmp_pat
         assert await greylist.expire() >= 2  # the triplet and the network
         assert await greylist.defer("192.0.2.1", "", "bob@example.com")
 
-    with_greylist(tmp_path, run, body)
+    with_greylist(tmp_path, store_url, run, body)
 
 
-def test_a_network_that_passed_often_enough_skips_greylisting(tmp_path: Path, run):
+@pytest.mark.parametrize("backend", stores.BACKENDS)
+def test_a_network_that_passed_often_enough_skips_greylisting(tmp_path: Path, store_url, run):
     async def body(greylist: Greylist, clock: Clock) -> None:
         for sender in ("a@remote.test", "b@remote.test"):  # greylist_pass_count = 2
             assert await greylist.defer("192.0.2.1", sender, "bob@example.com")
@@ -81,7 +86,7 @@ def test_a_network_that_passed_often_enough_skips_greylisting(tmp_path: Path, ru
             assert not await greylist.defer("192.0.2.1", sender, "bob@example.com")
         assert not await greylist.defer("192.0.2.200", "new@elsewhere.test", "carol@example.com")
 
-    with_greylist(tmp_path, run, body)
+    with_greylist(tmp_path, store_url, run, body)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from pillarbox.antispam.sending import LimitReached, SendingLimits
 from pillarbox.config import AntispamConfig
-from pillarbox.store.sqlite.store import SQLiteStore
+from pillarbox.store.api import Store
+from tests import stores
 
 SETTINGS = replace(AntispamConfig(), max_messages_per_hour=2, max_recipients_per_hour=0, max_bounces_per_hour=3)
 
@@ -19,15 +22,16 @@ class Clock:
         return self.now
 
 
-async def with_account(tmp_path: Path) -> tuple[SQLiteStore, object]:
-    store = SQLiteStore.open(tmp_path / "data")
+async def with_account(tmp_path: Path, store_url: str | None) -> tuple[Store, object]:
+    store = await stores.open_store(tmp_path / "data", store_url)
     await store.add_domain("example.com")
     return store, await store.add_account("bob@example.com", "x", None)
 
 
-def test_the_hour_slides(tmp_path: Path, run):
+@pytest.mark.parametrize("backend", stores.BACKENDS)
+def test_the_hour_slides(tmp_path: Path, store_url, run):
     async def body() -> None:
-        store, bob = await with_account(tmp_path)
+        store, bob = await with_account(tmp_path, store_url)
         clock = Clock()
         limits = SendingLimits(store, SETTINGS, clock)
         try:
@@ -44,9 +48,10 @@ def test_the_hour_slides(tmp_path: Path, run):
     run(body())
 
 
-def test_an_account_that_bounces_a_lot_is_held_when_configured(tmp_path: Path, run):
+@pytest.mark.parametrize("backend", stores.BACKENDS)
+def test_an_account_that_bounces_a_lot_is_held_when_configured(tmp_path: Path, store_url, run):
     async def body() -> None:
-        store, bob = await with_account(tmp_path)
+        store, bob = await with_account(tmp_path, store_url)
         clock = Clock()
         try:
             reporting = SendingLimits(store, SETTINGS, clock)

@@ -58,3 +58,17 @@ def test_nodes_sharing_one_config_keep_their_leases_apart(tmp_path: Path, monkey
             await store.close()
 
     asyncio.run(run())
+
+
+def test_two_nodes_on_one_machine_have_leases_of_their_own(tmp_path: Path):
+    """``serve --node NAME`` on one machine (one hostname, one config): the node name is in the owner."""
+    async def run() -> None:
+        store = await open_at(tmp_path)
+        try:
+            owners = {build_runner(Config(hostname="mx.test", data_dir=tmp_path, node=node), store,
+                                   FakeResolver()).owner for node in ("n2", "n3")}
+            assert len(owners) == 2
+        finally:
+            await store.close()
+
+    asyncio.run(run())

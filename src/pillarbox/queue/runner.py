@@ -50,9 +50,10 @@ class QueueRunner:
         self.store = store
         self.directory = directory
         self.deliverer = deliverer
-        # the lease owner names this machine: nodes sharing one config (one hostname) must not take
-        # each other's leases back at start (``reclaim_queue_leases``), a restarted node must take its own
-        self.owner = f"{config.hostname}/{socket.gethostname()}"
+        # the lease owner names this machine and node (``serve --node``): nodes sharing one config (one
+        # hostname), even on one machine, must not take each other's leases back at start
+        # (``reclaim_queue_leases``); a restarted node must take its own
+        self.owner = f"{config.hostname}/{socket.gethostname()}" + (f"/{config.node}" if config.node else "")
         self.settings = config.queue
         self.policy = RetryPolicy.from_config(config.queue)
         self.clock = clock

@@ -43,7 +43,7 @@ class AntispamMethods:
         await self._write(lambda c: spam.set_cursor(c, name, value))
 
     async def mailboxes_changed_since(self, modseq: int) -> tuple[int, list[Mailbox]]:
-        return await self._read(lambda c: list_changed_since(c, modseq), snapshot=True)
+        return await self._read(lambda c: list_changed_since(c, modseq))  # not one snapshot: see there
 
     # allow and block lists
     async def add_sender_rule(self, account_id: int, pattern: str, action: str, source: str = "user") -> None:

@@ -74,7 +74,8 @@ async def create_pool(url: str, size: int) -> asyncpg.Pool:
     # no floor of open connections (min_size 0): a pool that keeps one reconnects in the background
     # and logs every failed attempt while the server is away; ours reconnect when asked for work
     pool = asyncpg.create_pool(url, min_size=0, max_size=size, timeout=CONNECT_TIMEOUT,
-                               max_inactive_connection_lifetime=60.0, reset=_nothing_to_reset, init=_guard_modseqs)
+                               max_inactive_connection_lifetime=60.0, reset=_nothing_to_reset,
+                               init=_prepare_connection)
     try:
         await pool
         async with pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
@@ -85,12 +86,27 @@ async def create_pool(url: str, size: int) -> asyncpg.Pool:
     return pool
 
 
+async def _durable_commits(conn: asyncpg.Connection) -> None:
+    """A COMMIT is durable when it returns, whatever the server's default: with ``synchronous_commit = off``
+    PostgreSQL answers before the WAL is flushed and a crash loses the last commits, mail already
+    acknowledged (principle 7). Only ``off`` is raised to ``on``: ``local``, ``remote_write`` and
+    ``remote_apply`` flush locally already, and a stricter setting of the DBA's stays."""
+    await conn.execute("SELECT set_config('synchronous_commit', 'on', false)"
+                       " WHERE current_setting('synchronous_commit') = 'off'")
+
+
 async def _guard_modseqs(conn: asyncpg.Connection) -> None:
     """Before a new connection hands out a MODSEQ: after a crash, past every one a lost flag change may
     have used (schema migration 8; every connection after a crash is a new one). A database the pool
     has not migrated yet has nothing to guard."""
     await conn.execute("DO $$ BEGIN IF to_regproc('pillarbox_modseq_guard') IS NOT NULL THEN"
                        " PERFORM pillarbox_modseq_guard(); END IF; END $$")
+
+
+async def _prepare_connection(conn: asyncpg.Connection) -> None:
+    """Each new pooled connection, before its first use (session settings last its life: no reset)."""
+    await _durable_commits(conn)
+    await _guard_modseqs(conn)
 
 
 async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
@@ -110,6 +126,8 @@ async def translated() -> AsyncIterator[None]:
         raise StorageFull(f"the database server's disk is full: {exc}") from exc
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"store unavailable: {describe(exc)}") from exc
+    except asyncpg.InternalClientError as exc:  # the protocol lost its state: the server cut the session
+        raise StoreUnavailable(f"store unavailable: {describe(exc)}") from exc
     except asyncpg.InterfaceError as exc:
         if "closed" not in str(exc):  # a connection or pool closed under us; others are bugs, not outages
             raise
@@ -122,10 +140,21 @@ class Database:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
+    @contextlib.asynccontextmanager
+    async def connection(self, timeout: float = ACQUIRE_TIMEOUT) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; one whose protocol lost track (asyncpg's InternalClientError, seen when the
+        server ends the session mid-operation, e.g. at shutdown) is closed, not handed to the next caller."""
+        async with translated(), self.pool.acquire(timeout=timeout) as conn:
+            try:
+                yield conn
+            except asyncpg.InternalClientError:
+                conn.terminate()
+                raise
+
     async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], snapshot: bool = False) -> T:
         """``fn`` on a pooled connection; ``snapshot``: inside one REPEATABLE READ transaction, for a
         read of several statements that must agree with each other."""
-        async with translated(), self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        async with self.connection() as conn:
             if not snapshot:
                 return await fn(conn)
             async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -144,7 +173,7 @@ class Database:
     async def _retried(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], transaction: bool) -> T:
         for attempt in range(RETRIES):
             try:
-                async with translated(), self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+                async with self.connection() as conn:
                     if not transaction:
                         return await fn(conn)
                     async with conn.transaction():

@@ -12,6 +12,7 @@ import asyncpg
 
 from pillarbox.errors import AlreadyExists, NotFound
 from pillarbox.store.names import HIERARCHY_DELIMITER, canonical_name, new_folder_name
+from pillarbox.store.postgres.modseq import modseq_watermark
 from pillarbox.store.records import Mailbox
 
 _COLUMNS = (
@@ -19,10 +20,6 @@ _COLUMNS = (
     " EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),"
     " message_count, unseen_count, total_size, deleted_count, recent_uid"
 )
-
-
-async def next_modseq(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT nextval('modseq')"))
 
 
 CEILING_STEP = 1_000_000
@@ -40,7 +37,7 @@ async def deferred_modseq(conn: asyncpg.Connection) -> int:
     """A MODSEQ for a transaction ``defer_commit`` made asynchronous: one below the durable ceiling
     leaves it so; at the ceiling the transaction commits durably after all, and raises the ceiling."""
     modseq, ceiling = await conn.fetchrow(
-        "SELECT nextval('modseq'), value FROM counters WHERE name = 'modseq_ceiling'")
+        "SELECT pillarbox_next_modseq(), value FROM counters WHERE name = 'modseq_ceiling'")
     if modseq >= ceiling:
         await conn.execute("SET LOCAL synchronous_commit = on")
         await conn.execute("UPDATE counters SET value = greatest(value, $1) WHERE name = 'modseq_ceiling'",
@@ -71,7 +68,7 @@ async def insert_mailbox(
     subscribed folders only should see. CREATE does not subscribe (RFC 3501 6.3.3, 6.3.6)."""
     mailbox_id = await conn.fetchval(
         "INSERT INTO mailboxes (account_id, name, uidvalidity, highestmodseq, special_use)"
-        " VALUES ($1, $2, $3, nextval('modseq'), $4) ON CONFLICT (account_id, name) DO NOTHING RETURNING id",
+        " VALUES ($1, $2, $3, pillarbox_next_modseq(), $4) ON CONFLICT (account_id, name) DO NOTHING RETURNING id",
         account_id, name, uidvalidity, special_use)
     if mailbox_id is None:
         raise AlreadyExists(f"folder {name} exists already")
@@ -137,7 +134,7 @@ async def rename_mailbox(conn: asyncpg.Connection, account_id: int, old: str, ne
         target = new + name[len(old):]
         if await get_mailbox(conn, account_id, target) is not None:
             raise AlreadyExists(f"folder {target} exists already")
-        await conn.execute("UPDATE mailboxes SET name = $1, highestmodseq = nextval('modseq') WHERE id = $2",
+        await conn.execute("UPDATE mailboxes SET name = $1, highestmodseq = pillarbox_next_modseq() WHERE id = $2",
                            target, mailbox_id)
         # the subscription follows the folder, as users expect (RFC 9051 6.3.6 leaves it to the client)
         await conn.execute("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2", account_id, target)
@@ -206,9 +203,8 @@ async def adjust_counts(
 
 
 async def list_changed_since(conn: asyncpg.Connection, modseq: int) -> tuple[int, list[Mailbox]]:
-    """(the newest MODSEQ committed, every mailbox changed after ``modseq``), in the caller's snapshot.
-    Unlike SQLite's single writer, a transaction still open elsewhere may commit a lower MODSEQ later;
-    a job that goes on from the newest skips that change (the learner misses one lesson, nothing more)."""
+    """(a MODSEQ below which every change is committed and listed, every mailbox changed after ``modseq``).
+    Not in one snapshot: the mailboxes are read after the watermark is known (``modseq_watermark``)."""
+    newest = await modseq_watermark(conn)
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM mailboxes WHERE highestmodseq > $1", modseq)
-    newest = await conn.fetchval("SELECT coalesce(max(highestmodseq), 0) FROM mailboxes")
-    return int(newest), [mailbox_from_row(row) for row in rows]
+    return modseq if newest is None else max(newest, modseq), [mailbox_from_row(row) for row in rows]

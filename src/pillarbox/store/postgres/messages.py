@@ -19,14 +19,8 @@ import asyncpg
 from pillarbox.errors import NotFound, QuotaExceeded
 from pillarbox.store import flags as flagcodec
 from pillarbox.store.names import internal_date_columns, like_pattern, stored_base_subject, to_datetime, zoned
-from pillarbox.store.postgres.mailboxes import (
-    adjust_counts,
-    defer_commit,
-    deferred_modseq,
-    get_mailbox_by_id,
-    lock,
-    next_modseq,
-)
+from pillarbox.store.postgres.mailboxes import adjust_counts, defer_commit, deferred_modseq, get_mailbox_by_id, lock
+from pillarbox.store.postgres.modseq import next_modseq
 from pillarbox.store.prepare import PreparedMessage
 from pillarbox.store.records import (
     Appended,
@@ -148,7 +142,8 @@ async def append_entries(
 # MODSEQs are drawn in one scan and handed out in ascending order with the ascending UIDs (row_number
 # over the MODSEQ), so within the mailbox both grow together; the mailbox row is locked already.
 _APPEND = """
-WITH drawn AS MATERIALIZED (SELECT nextval('modseq') AS modseq FROM generate_series(1, cardinality($2::bigint[]))),
+WITH drawn AS MATERIALIZED (SELECT pillarbox_next_modseq() AS modseq
+                            FROM generate_series(1, cardinality($2::bigint[]))),
 numbered AS (SELECT modseq, row_number() OVER (ORDER BY modseq) AS n FROM drawn),
 rows AS (SELECT u.uid, u.message_id, u.bits, u.keywords, u.internal, u.zone, numbered.modseq
          FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $11::int[])

@@ -22,6 +22,9 @@ from __future__ import annotations
 import asyncpg
 
 SCHEMA_LOCK = 0x70696C6C6172  # advisory lock key ("pillar") held while migrating
+MODSEQ_LOCK = 0x6D6F64736571
+"""Advisory lock key ("modseq"): every transaction that draws a MODSEQ holds it shared until it ends
+(``pillarbox_next_modseq``), so a reader can tell which drawn MODSEQs may still commit (``modseq_watermark``)."""
 MODSEQ_GUARD_LOCK = 0x70696C6C6173  # held while the MODSEQ sequence is moved past the ceiling after a crash
 
 # Group commit (``postgres/batch.py``): a node's concurrent deliveries in one statement, hence one
@@ -154,6 +157,23 @@ DELIVER_BATCH_ZONED = "DROP FUNCTION pillarbox_deliver(TEXT[], BIGINT[], TEXT[],
     ("m_thread_refs[n], m_body[n])", "m_thread_refs[n], m_body[n], m_base_subject[n], m_subject_reply[n])"),
     ("save_date)\n        VALUES (t_mailbox[t]", "save_date, internal_zone)\n        VALUES (t_mailbox[t]"),
     ("t_internal[t], now);", "t_internal[t], now, t_zone[t]);"),
+)
+
+
+# MODSEQs come from one sequence, drawn in one order and committed in another: a reader that took the
+# newest committed MODSEQ as its place could skip a lower one committed after. Every draw goes through
+# ``pillarbox_next_modseq``, which first takes MODSEQ_LOCK shared for the rest of the transaction; the
+# delivery function is migration 6's with that one call changed.
+MODSEQ_DRAWS = f"""
+CREATE FUNCTION pillarbox_next_modseq() RETURNS BIGINT LANGUAGE sql VOLATILE AS $$
+    SELECT pg_advisory_xact_lock_shared({MODSEQ_LOCK});
+    SELECT nextval('modseq');
+$$;
+""" + _revised(
+    DELIVER_BATCH_ZONED,
+    ("DROP FUNCTION pillarbox_deliver(", "DROP FUNCTION IF EXISTS pillarbox_deliver("),
+    ("CREATE FUNCTION pillarbox_deliver(", "CREATE OR REPLACE FUNCTION pillarbox_deliver("),
+    ("modseq := nextval('modseq');", "modseq := pillarbox_next_modseq();"),
 )
 
 
@@ -527,6 +547,7 @@ MIGRATIONS: tuple[str, ...] = (
         END IF;
     END $$;
     """,
+    MODSEQ_DRAWS,
 )
 
 

@@ -10,41 +10,33 @@ Local deliveries go in batches (``batch.py``: the group commit of a node, one st
 Those that also queue for elsewhere lock their target mailboxes in call order (``_take_turn``): UIDs
 follow arrival on a node, as on SQLite (an mbox import keeps its order); such a delivery waits only for
 earlier ones to the same mailboxes, so deliveries to other mailboxes overlap.
+
+This module keeps the store's life, mailboxes, messages and search; the directory (``directory_methods``),
+the queue with the login and report data (``queue_methods``), web data, antispam, Sieve and sharing come
+in as mixins, each beside the table modules it calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
 
-from pillarbox.address import mailbox_address, normalize_address, normalize_domain
 from pillarbox.errors import NotFound, StoreError
 from pillarbox.store import prepare as preparing
 from pillarbox.store.api import FlagMode, SummaryField
-from pillarbox.store.names import canonical_name, internal_date_columns, normalize_alias
-from pillarbox.store.postgres import (
-    acl,
-    directory,
-    fulltext,
-    grants,
-    integrity,
-    logins,
-    mailboxes,
-    messages,
-    queue,
-    sieve,
-    spam,
-)
+from pillarbox.store.names import canonical_name, internal_date_columns
+from pillarbox.store.postgres import acl, fulltext, integrity, mailboxes, messages, queue, sieve
 from pillarbox.store.postgres.antispam_methods import AntispamMethods
 from pillarbox.store.postgres.batch import DeliveryBatcher
-from pillarbox.store.postgres.connection import Database, create_pool, translated
+from pillarbox.store.postgres.connection import Database, create_pool
 from pillarbox.store.postgres.copy_in import Progress, copy_from_sqlite
+from pillarbox.store.postgres.directory_methods import DirectoryMethods
 from pillarbox.store.postgres.feed import NotifyChangeFeed
 from pillarbox.store.postgres.locks import (
     AdvisoryDestinationSlots,
@@ -53,31 +45,22 @@ from pillarbox.store.postgres.locks import (
     LockConnection,
 )
 from pillarbox.store.postgres.messages import NewEntry
+from pillarbox.store.postgres.queue_methods import QueueMethods
 from pillarbox.store.postgres.schema import migrate
 from pillarbox.store.postgres.webdata import WebData
 from pillarbox.store.prepare import PreparedMessage, index_texts, prepare
 from pillarbox.store.records import (
-    Account,
-    Alias,
     Appended,
-    CachedPolicy,
     Changes,
-    Credentials,
     DeliveryOutcome,
     DeliveryTarget,
-    DKIMKey,
-    Domain,
     IndexBacklog,
     Mailbox,
     MessageColumns,
     MessageEntry,
     MessageSummary,
     OutboundRequest,
-    QueuedMessage,
-    QueueSummary,
-    RecipientUpdate,
     Refused,
-    SenderGrant,
     StoreFlagsResult,
 )
 
@@ -87,7 +70,7 @@ DEFAULT_POOL_SIZE = 20
 HEALTH_TIMEOUT = 2.0
 
 
-class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTables):
+class PostgresStore(DirectoryMethods, QueueMethods, WebData, AntispamMethods, sieve.SieveTables, acl.SharingTables):
     """Open with ``await PostgresStore.open(url)``; close with ``await store.close()``."""
 
     def __init__(self, url: str, db: Database, changes: NotifyChangeFeed, clock: Callable[[], float],
@@ -182,132 +165,12 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
 
     async def copy_in_sqlite(self, data_dir: Path, progress: Progress | None = None) -> dict[str, int]:
         """Fill this (empty) database with the SQLite store in ``data_dir``; rows copied per table."""
-        async with translated(), self._db.pool.acquire() as conn:
+        async with self._db.connection(timeout=None) as conn:
             return await copy_from_sqlite(data_dir, conn, progress)
 
     async def find_problems(self) -> list[str]:
         """Consistency report (empty when all is well); see ``integrity``."""
         return await self._read(integrity.find_problems, snapshot=True)
-
-    # domains, accounts, aliases
-    async def add_domain(self, name: str) -> Domain:
-        name, now = normalize_domain(name), self._seconds()
-        return await self._directory_write(lambda c: directory.add_domain(c, name, now))
-
-    async def list_domains(self) -> list[Domain]:
-        return await self._read(directory.list_domains)
-
-    async def delete_domain(self, name: str) -> None:
-        name = normalize_domain(name)
-        await self._directory_write(lambda c: directory.delete_domain(c, name))
-
-    def directory_version(self) -> int:
-        """Moves whenever domains, accounts or aliases change on any node (heard by LISTEN)."""
-        return self.changes.directory_version()
-
-    async def has_domain(self, name: str) -> bool:
-        name = normalize_domain(name)
-        return await self._read(lambda c: directory.domain_id(c, name)) is not None
-
-    async def add_account(self, address: str, password_hash: str, scram_sha256: str | None) -> Account:
-        address, now = mailbox_address(address), self._seconds()  # a new address: RFC 5321 Mailbox
-
-        async def add(conn: Conn) -> Account:
-            first = await mailboxes.next_uidvalidity(conn, now, count=6)
-            return await directory.add_account(conn, address, password_hash, scram_sha256, now, first)
-        return await self._directory_write(add)
-
-    async def get_account(self, address: str) -> Account | None:
-        address = normalize_address(address)
-        return await self._read(lambda c: directory.get_account(c, address))
-
-    async def list_accounts(self) -> list[Account]:
-        return await self._read(directory.list_accounts)
-
-    async def delete_account(self, address: str) -> None:
-        address = normalize_address(address)
-
-        async def delete(conn: Conn) -> None:
-            account_id = await directory.require_account_id(conn, address)
-            for mailbox in await mailboxes.list_mailboxes(conn, account_id):
-                await messages.drop_mailbox_messages(conn, mailbox.id)
-                await mailboxes.remove_mailbox_row(conn, mailbox.id)
-            await grants.delete_account_grants(conn, account_id)
-            await spam.forget_account(conn, account_id)
-            await sieve.delete_account_rows(conn, account_id)
-            await directory.delete_account(conn, account_id)
-        await self._directory_write(delete)
-
-    async def set_password(self, address: str, password_hash: str, scram_sha256: str | None) -> None:
-        address = normalize_address(address)
-        await self._directory_write(lambda c: directory.update_account(
-            c, address, "password_hash = $2, scram_sha256 = $3", password_hash, scram_sha256))
-
-    async def replace_credentials(
-        self, address: str, old_hash: str, password_hash: str, scram_sha256: str | None
-    ) -> bool:
-        """Compare-and-set: False, and nothing changed, when the stored hash is no longer ``old_hash``."""
-        address = normalize_address(address)
-        status = await self._directory_write(lambda c: c.execute(
-            "UPDATE accounts SET password_hash = $3, scram_sha256 = $4 WHERE address = $1 AND password_hash = $2",
-            address, old_hash, password_hash, scram_sha256))
-        return status == "UPDATE 1"
-
-    async def set_quota(self, address: str, quota_bytes: int | None, quota_messages: int | None) -> None:
-        address = normalize_address(address)
-        await self._directory_write(lambda c: directory.update_account(
-            c, address, "quota_bytes = $2, quota_messages = $3", quota_bytes, quota_messages))
-
-    async def set_admin(self, address: str, admin: bool) -> None:
-        address = normalize_address(address)
-        await self._directory_write(lambda c: directory.update_account(c, address, "admin = $2", admin))
-
-    async def set_pop3_policy(self, address: str, delete_after_days: int | None) -> None:
-        address = normalize_address(address)
-        await self._directory_write(lambda c: directory.update_account(
-            c, address, "pop3_delete_after_days = $2", delete_after_days))
-
-    async def get_credentials(self, address: str) -> Credentials | None:
-        address = normalize_address(address)
-        return await self._read(lambda c: directory.get_credentials(c, address))
-
-    async def account_usage(self, account_id: int) -> tuple[int, int]:
-        return await self._read(lambda c: directory.account_usage(c, account_id))
-
-    async def add_alias(self, address: str, targets: Sequence[str], replace: bool = False) -> Alias:
-        address = normalize_alias(address, mailbox_address)
-        normalized = [mailbox_address(t) for t in targets]
-        if not normalized:
-            raise StoreError("an alias needs at least one target")
-        return await self._directory_write(lambda c: directory.add_alias(c, address, normalized, replace))
-
-    async def get_alias(self, address: str) -> Alias | None:
-        address = normalize_alias(address)
-        targets = await self._read(lambda c: directory.alias_targets(c, address))
-        return Alias(address, targets) if targets else None
-
-    async def list_aliases(self) -> list[Alias]:
-        return await self._read(directory.list_aliases)
-
-    async def delete_alias(self, address: str) -> None:
-        address = normalize_alias(address)
-        await self._directory_write(lambda c: directory.delete_alias(c, address))
-
-    # sender grants
-    async def add_sender_grant(self, user: str, address: str) -> SenderGrant:
-        user, address = normalize_address(user), normalize_alias(address, mailbox_address)
-        return await self._directory_write(lambda c: grants.add(c, user, address))
-
-    async def delete_sender_grant(self, user: str, address: str) -> None:
-        user, address = normalize_address(user), normalize_alias(address)
-        await self._directory_write(lambda c: grants.delete(c, user, address))
-
-    async def sender_grants(self, user: str) -> tuple[str, ...]:
-        user = normalize_address(user)
-        return await self._read(lambda c: grants.of_account(c, user))
-
-    async def list_sender_grants(self) -> list[SenderGrant]:
-        return await self._read(grants.list_all)
 
     # mailboxes
     async def list_mailboxes(self, account_id: int) -> list[Mailbox]:
@@ -520,115 +383,6 @@ class PostgresStore(WebData, AntispamMethods, sieve.SieveTables, acl.SharingTabl
         self, mailbox_id: int
     ) -> dict[int, tuple[int | None, tuple[str, bool], str | None, str | None]]:
         return await self._read(lambda c: messages.thread_fields(c, mailbox_id))
-
-    # login throttle, DMARC data
-    async def login_failures(self, ip: str | None, account: str | None, since: float) -> tuple[int, int]:
-        return await self._read(lambda c: logins.count(c, ip, account, since))
-
-    async def add_login_failure(
-        self, ip: str, account: str | None, at: float, since: float, ip_limit: int, pending: bool
-    ) -> tuple[int | None, int, int]:
-        return await self._write_deferred(lambda c: logins.add(c, ip, account, at, since, ip_limit, pending))
-
-    async def settle_login_failure(self, failure_id: int, failed: bool) -> None:
-        await self._write_deferred(lambda c: logins.settle(c, failure_id, failed))
-
-    async def login_network_seen(self, account: str, network: str, since: float) -> bool:
-        return await self._read(lambda c: logins.network_seen(c, account, network, since))
-
-    async def record_login_network(self, account: str, network: str, at: float, forget_before: float) -> None:
-        await self._write_deferred(lambda c: logins.record_network(c, account, network, at, forget_before))
-
-    async def server_secret(self, name: str) -> bytes:
-        return await self._write(lambda c: logins.server_secret(c, name))
-
-    async def record_dmarc(self, row: Mapping[str, object]) -> None:
-        day = self.now().strftime("%Y-%m-%d")
-        await self._write(lambda c: logins.count_dmarc(c, day, row))
-
-    async def claim_daily_job(self, job: str, day: str) -> bool:
-        return await self._write(lambda c: logins.claim_daily_job(c, job, day))
-
-    async def dmarc_observations(self, day: str | None = None) -> list[dict[str, object]]:
-        return await self._read(lambda c: logins.dmarc_observations(c, day))
-
-    # outbound queue
-    async def lease_queue(self, owner: str, lease_seconds: int, limit: int) -> list[QueuedMessage]:
-        """Lease due entries for ``owner`` (a node's runner) until now + ``lease_seconds``."""
-        now = self._seconds()
-        return await self._write(lambda c: queue.lease_due(c, owner, now, now + lease_seconds, limit))
-
-    async def next_queue_due(self) -> int | None:
-        return await self._read(queue.next_due)
-
-    async def reclaim_queue_leases(self, owner: str) -> int:
-        return await self._write(lambda c: queue.reclaim_leases(c, owner))
-
-    async def release_queue_lease(self, queue_id: str, owner: str) -> None:
-        await self._write(lambda c: queue.release_lease(c, queue_id, owner))
-
-    async def update_queue_recipients(self, queue_id: str, updates: Sequence[RecipientUpdate]) -> None:
-        now = self._seconds()
-        await self._write(lambda c: queue.update_recipients(c, queue_id, updates, now))
-
-    async def mark_queue_reported(self, queue_id: str, positions: Sequence[int], action: str) -> None:
-        await self._write(lambda c: queue.mark_reported(c, queue_id, positions, action))
-
-    async def delete_queue_entry(self, queue_id: str) -> bool:
-        return await self._write(lambda c: queue.delete_entry(c, queue_id))
-
-    async def get_queue_entry(self, queue_id: str) -> QueuedMessage | None:
-        found = await self._read(lambda c: queue.entries(c, [queue_id]), snapshot=True)
-        return found[0] if found else None
-
-    async def list_queue(self) -> list[QueuedMessage]:
-        return await self._read(queue.entries, snapshot=True)
-
-    async def queue_summary(self) -> QueueSummary:
-        return await self._read(queue.summary, snapshot=True)
-
-    async def retry_queue(self, queue_ids: Sequence[str] | None = None) -> int:
-        now = self._seconds()
-        return await self._write(lambda c: queue.retry_now(c, queue_ids, now))
-
-    async def hold_queue_entry(self, queue_id: str, held: bool) -> bool:
-        return await self._write(lambda c: queue.set_held(c, queue_id, held))
-
-    async def add_dkim_key(self, key: DKIMKey) -> None:
-        await self._write(lambda c: queue.add_dkim_key(c, key))
-
-    async def retire_dkim_keys(self, domain: str) -> int:
-        return await self._write(lambda c: queue.retire_dkim_keys(c, normalize_domain(domain)))
-
-    async def dkim_keys(self, domain: str, active_only: bool = True) -> list[DKIMKey]:
-        return await self._read(lambda c: queue.dkim_keys(c, normalize_domain(domain), active_only))
-
-    async def put_mtasts_policy(self, policy: CachedPolicy) -> None:
-        await self._write(lambda c: queue.put_policy(c, policy))
-
-    async def get_mtasts_policy(self, domain: str) -> CachedPolicy | None:
-        return await self._read(lambda c: queue.get_policy(c, domain))
-
-    async def count_tls_result(self, policy_domain: str, policy_type: str, mx_host: str, result: str) -> None:
-        day = self.now().strftime("%Y-%m-%d")
-        await self._write(lambda c: queue.count_tls_result(c, policy_domain, day, policy_type, mx_host, result))
-
-    async def tls_results(self, day: str | None = None) -> list[tuple[str, str, str, str, str, int]]:
-        return await self._read(lambda c: queue.tls_results(c, day))
-
-    async def tls_seen(self, domain: str) -> int:
-        return await self._read(lambda c: queue.tls_seen(c, domain.lower()))
-
-    async def raise_tls_seen(self, domain: str, level: int) -> None:
-        now = self._seconds()
-        await self._write(lambda c: queue.raise_tls_seen(c, domain.lower(), level, now))
-
-    async def forget_tls_seen(self, domain: str) -> bool:
-        return await self._write(lambda c: queue.forget_tls_seen(c, domain.lower()))
-
-    async def list_tls_seen(self) -> list[tuple[str, int, int]]:
-        return await self._read(queue.list_tls_seen)
-
 
 def _new_entry(message_id: int, size: int, target: DeliveryTarget, now: int) -> NewEntry:
     return NewEntry(message_id, size, target.flags, *internal_date_columns(target.internal_date, now))
