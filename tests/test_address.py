@@ -11,7 +11,7 @@ from pillarbox.address import AddressError, mailbox_address, normalize_address
 ATEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~"
 atoms = st.text(st.sampled_from(ATEXT) | st.characters(min_codepoint=0xA0, max_codepoint=0x2FFF,
                                                        categories=("L", "N")), min_size=1, max_size=8)
-dot_strings = st.lists(atoms, min_size=1, max_size=4).map(".".join).filter(lambda s: len(s.encode()) <= 64)
+dot_strings = st.lists(atoms, min_size=1, max_size=4).map(".".join).filter(lambda s: len(s.lower().encode()) <= 64)
 OUTSIDE_ATEXT = '<>()[]\\,;:@" \t\r\n\x00\x7f'
 
 
@@ -36,6 +36,14 @@ def test_a_character_outside_atext_is_refused_unquoted(before: str, bad: str, af
 def test_not_mailboxes(address: str) -> None:
     with pytest.raises(AddressError):
         mailbox_address(address)
+
+
+def test_the_length_limit_holds_for_the_address_kept():
+    """RFC 5321 4.5.3.1.1's 64 octets hold for the lower-cased local part that is stored: "İ" (2 octets)
+    is "i̇" (3 octets) in lower case."""
+    assert mailbox_address("a" * 64 + "@example.com") == "a" * 64 + "@example.com"
+    with pytest.raises(AddressError):
+        mailbox_address("\u0130" * 32 + "@example.com")
 
 
 @pytest.mark.parametrize(("address", "admitted"), [

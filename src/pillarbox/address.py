@@ -78,6 +78,7 @@ def mailbox_address(address: str) -> str:
     if not sep or not pattern.fullmatch(local):
         raise AddressError(f"not a mail address (RFC 5321: local-part@domain, the local part of letters, digits,"
                            f" !#$%&'*+-/=?^_`{{|}}~ and dots, or quoted): {text!r}")
+    local = local.lower()  # the limit holds for what is kept: lower case can be longer ("İ" is "i̇")
     if len(local.encode("utf-8")) > MAX_LOCAL_PART:
         raise AddressError(f"the part before @ is longer than {MAX_LOCAL_PART} octets: {text!r}")
-    return f"{local.lower()}@{normalize_domain(domain)}"
+    return f"{local}@{normalize_domain(domain)}"
