@@ -132,6 +132,9 @@ def expunged(session: IMAPSession, view: SelectedMailbox) -> list[bytes]:
 
 async def changed(session: IMAPSession, view: SelectedMailbox) -> list[bytes]:
     """ADDTO and REMOVEFROM for the messages new or changed since last told (4.3.2-4.3.4)."""
+    if not session.contexts:  # after every command of every session: nothing to sort or look up
+        view.touched.clear()
+        return []
     touched = view.take_touched()
     lines = []
     for context in list(session.contexts.values()):
